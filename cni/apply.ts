@@ -1,0 +1,40 @@
+// Applies an AddPlan to the kernel: one `ip` process on the node, one inside the pod's netns.
+import type { Runner } from '../lib/exec.ts';
+import type { Logger } from '../lib/log.ts';
+import { IpBatchError, runIpBatch } from '../lib/iproute2/batch.ts';
+import { deleteLink, getLink } from '../lib/iproute2/link.ts';
+import { CniError, ErrorCode } from './errors.ts';
+import type { AddPlan, AddTarget } from './plan.ts';
+
+/**
+ * Bridge + veth pair, all or nothing: on failure the veth is gone again (the bridge stays, shared).
+ * When the veth cannot be created because a name is taken, tell apart the two cases: the pod
+ * already has CNI_IFNAME (the runtime's mistake: error, touch nothing), or our host end survived
+ * an interrupted ADD of this same attachment (remove it, try once more).
+ */
+export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
+  try {
+    await runIpBatch(run, plan.hostCommands);
+    return;
+  } catch (error) {
+    if (!(error instanceof IpBatchError) || !error.has('exists')) {
+      await deleteLink(run, plan.hostVeth);
+      throw error;
+    }
+  }
+  if (await getLink(run, target.ifname, { netns: target.netns })) {
+    throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
+  }
+  log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
+  await deleteLink(run, plan.hostVeth);
+  try {
+    await runIpBatch(run, plan.hostCommands);
+  } catch (error) {
+    await deleteLink(run, plan.hostVeth);
+    throw error;
+  }
+}
+
+export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget): Promise<void> {
+  await runIpBatch(run, plan.podCommands, { netns: target.netns });
+}

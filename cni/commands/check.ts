@@ -1,0 +1,76 @@
+// CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
+// later plugins added are fine; anything of ours missing or different is an error naming it.
+import { formatCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { queryIpJson } from '../../lib/iproute2/batch.ts';
+import { getLink, type IpLink, type IpRoute } from '../../lib/iproute2/link.ts';
+import { CniError, ErrorCode } from '../errors.ts';
+import { ipamFor } from '../ipam.ts';
+import { requireNetns } from '../netns.ts';
+import { hostVethName } from '../plan.ts';
+import { parsePrevResult, type Result } from '../result.ts';
+import type { CommandContext } from '../skel.ts';
+import { compareVersions } from '../version.ts';
+
+function failed(message: string): CniError {
+  return new CniError(ErrorCode.CheckFailed, `CHECK failed: ${message}`);
+}
+
+export async function cmdCheck(ctx: CommandContext): Promise<void> {
+  const { args, conf, run } = ctx;
+  if (compareVersions(conf.cniVersion, '0.4.0') < 0) {
+    throw new CniError(ErrorCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, the config says ${conf.cniVersion}`);
+  }
+  const prev = parsePrevResult(conf.prevResult);
+  if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'CHECK needs prevResult (the ADD result) in the config');
+  requireNetns(args.netns);
+
+  const podIfIndex = prev.interfaces.findIndex((i) => i.name === args.ifname && (!i.sandbox || i.sandbox === args.netns));
+  if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
+  const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
+  const [links, routes] = (await queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns })) as [IpLink[], IpRoute[]];
+
+  checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
+  checkRoutes(routes, prev);
+  await checkHostVeth(ctx);
+  const ipam = ipamFor(conf, args, { run, store: ctx.store });
+  for (const { address } of addresses) {
+    const cidr = parseIpv4Cidr(address);
+    if (cidr) await ipam.check(cidr);
+  }
+}
+
+function checkPodInterface(links: IpLink[], prev: Result, index: number, ifname: string, addresses: string[]): void {
+  const link = links.find((l) => l.ifname === ifname);
+  if (!link) throw failed(`interface ${ifname} is missing from the pod's netns`);
+  const expectedMac = prev.interfaces[index]?.mac;
+  if (expectedMac && link.address?.toLowerCase() !== expectedMac.toLowerCase()) {
+    throw failed(`interface ${ifname} has MAC ${link.address}, expected ${expectedMac}`);
+  }
+  if (!link.flags?.includes('UP')) throw failed(`interface ${ifname} is down`);
+  const present = new Set((link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+  for (const address of addresses) {
+    if (!present.has(address)) throw failed(`interface ${ifname} lacks address ${address} (has ${[...present].join(', ') || 'none'})`);
+  }
+}
+
+function normalizeDst(dst: string): string {
+  if (dst === 'default') return '0.0.0.0/0';
+  if (!dst.includes('/')) return `${dst}/32`;
+  const cidr = parseIpv4Cidr(dst);
+  return cidr ? formatCidr(cidr) : dst;
+}
+
+function checkRoutes(routes: IpRoute[], prev: Result): void {
+  for (const want of prev.routes) {
+    const dst = normalizeDst(want.dst);
+    const found = routes.some((r) => normalizeDst(r.dst) === dst && (!want.gw || r.gateway === want.gw));
+    if (!found) throw failed(`route to ${want.dst}${want.gw ? ` via ${want.gw}` : ''} is missing from the pod's netns`);
+  }
+}
+
+async function checkHostVeth(ctx: CommandContext): Promise<void> {
+  const name = hostVethName(ctx.args.containerId, ctx.args.ifname);
+  const link = await getLink(ctx.run, name);
+  if (!link) throw failed(`host veth ${name} is missing`);
+  if (link.master !== ctx.conf.bridge) throw failed(`host veth ${name} is attached to ${link.master ?? 'no bridge'}, expected ${ctx.conf.bridge}`);
+}

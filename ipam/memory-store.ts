@@ -1,0 +1,58 @@
+// An in-memory IpamStore for unit tests of the allocator and the command logic.
+import { attachmentKey, parseAttachmentKey, sameAttachment, type Attachment, type IpamStore, type Reservation } from './store.ts';
+
+export class MemoryStore implements IpamStore {
+  private readonly owners = new Map<number, Attachment>();
+  private readonly index = new Map<string, number>();
+  private cursor: number | undefined;
+  usable = true;
+
+  reserve(ip: number, attachment: Attachment): boolean {
+    this.index.set(attachmentKey(attachment), ip);
+    if (this.owners.has(ip)) return false;
+    this.owners.set(ip, attachment);
+    return true;
+  }
+
+  lookup(attachment: Attachment): number | undefined {
+    const ip = this.index.get(attachmentKey(attachment));
+    if (ip === undefined) return undefined;
+    const owner = this.owners.get(ip);
+    return owner && sameAttachment(owner, attachment) ? ip : undefined;
+  }
+
+  release(attachment: Attachment): number | undefined {
+    const ip = this.lookup(attachment);
+    if (ip !== undefined) this.owners.delete(ip);
+    this.index.delete(attachmentKey(attachment));
+    return ip;
+  }
+
+  forgetAttachment(attachment: Attachment): void {
+    this.index.delete(attachmentKey(attachment));
+  }
+
+  reservedAddresses(): Set<number> {
+    return new Set(this.owners.keys());
+  }
+
+  list(): Reservation[] {
+    return [...this.owners].map(([ip, attachment]) => ({ ip, attachment }));
+  }
+
+  listAttachments(): Attachment[] {
+    return [...this.index.keys()].map((key) => parseAttachmentKey(key)!);
+  }
+
+  readCursor(): number | undefined {
+    return this.cursor;
+  }
+
+  writeCursor(ip: number): void {
+    this.cursor = ip;
+  }
+
+  checkUsable(): void {
+    if (!this.usable) throw new Error('memory store marked unusable');
+  }
+}

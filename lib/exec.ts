@@ -1,0 +1,73 @@
+// The one runner for every external command (ip, nsenter, iptables, delegated plugins).
+// Built on node:child_process rather than execa: in the plugin executable execa's module graph
+// cost ~25 ms of cold start per pod (bench/README.md), and we need only argv + stdin + timeout.
+import { spawn } from 'node:child_process';
+
+/** A fixed PATH: never trust the runtime's environment to choose which `ip` we run. */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface RunOptions {
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
+  timeoutMs?: number;
+  /** Extra environment on top of the fixed PATH and LC_ALL=C. */
+  env?: Record<string, string>;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv[0] with argv[1..]; resolves on exit 0, rejects with CommandError otherwise. */
+export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+export class CommandError extends Error {
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(argv: readonly string[], exitCode: number | null, stdout: string, stderr: string, reason: string) {
+    super(`${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+    this.name = 'CommandError';
+    this.argv = argv;
+    this.exitCode = exitCode;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export function createRunner(defaults: { timeoutMs?: number; path?: string } = {}): Runner {
+  const path = defaults.path ?? SYSTEM_PATH;
+  return (argv, options = {}) =>
+    new Promise<RunResult>((resolve, reject) => {
+      const [command, ...args] = argv;
+      if (!command) throw new Error('createRunner: empty argv');
+      const child = spawn(command, args, {
+        env: { PATH: path, LC_ALL: 'C', ...options.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: options.timeoutMs ?? defaults.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      // EPIPE when the child exits without reading stdin is reported through 'close' instead.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input ?? '');
+      child.on('error', (error) => {
+        reject(new CommandError(argv, null, '', '', error.message));
+      });
+      child.on('close', (code, signal) => {
+        const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(err).toString('utf8');
+        if (code === 0) resolve({ stdout, stderr });
+        else if (signal) reject(new CommandError(argv, code, stdout, stderr, `killed by ${signal}`));
+        else reject(new CommandError(argv, code, stdout, stderr, `exit status ${code}`));
+      });
+    });
+}

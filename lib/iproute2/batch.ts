@@ -1,0 +1,104 @@
+// Many iproute2 changes in one process: `ip -force -batch -` runs every line, and for each failing
+// one prints its error followed by "Command failed -:<line>". Spawning once instead of per change
+// is the plugin's biggest saving after start-up (≈1.7 ms for 5 changes vs ≈5.4 ms as 5 spawns).
+import { CommandError, type Runner } from '../exec.ts';
+import { inNetns } from './netns.ts';
+
+/** Errors a command may hit that still leave the desired state in place. */
+export type Tolerated = 'exists' | 'missing';
+
+export interface IpCommand {
+  args: readonly string[];
+  tolerate?: Tolerated;
+}
+
+export interface IpFailure {
+  command: IpCommand;
+  message: string;
+}
+
+const TOLERATED: Record<Tolerated, RegExp> = {
+  exists: /File exists/,
+  missing: /Cannot find device|does not exist|No such device|No such process|not found/i,
+};
+
+export class IpBatchError extends Error {
+  readonly failures: readonly IpFailure[];
+  constructor(failures: readonly IpFailure[]) {
+    super(failures.map((f) => `ip ${f.command.args.join(' ')}: ${f.message}`).join('; '));
+    this.name = 'IpBatchError';
+    this.failures = failures;
+  }
+
+  /** True when some failing command's error matches the pattern. */
+  has(kind: Tolerated): boolean {
+    return this.failures.some((f) => TOLERATED[kind].test(f.message));
+  }
+}
+
+export function formatBatch(commands: readonly IpCommand[]): string {
+  for (const command of commands) {
+    // A newline inside an argument would smuggle another command into the batch.
+    if (command.args.some((arg) => /[\n\r]/.test(arg) || arg === '')) {
+      throw new Error(`invalid ip argument in: ${JSON.stringify(command.args)}`);
+    }
+  }
+  return commands.map((c) => c.args.join(' ')).join('\n') + '\n';
+}
+
+/** Maps `ip -force -batch` stderr to failures per command (1-based line numbers). */
+export function parseBatchErrors(stderr: string, commands: readonly IpCommand[]): IpFailure[] {
+  const failures: IpFailure[] = [];
+  let pending: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const marker = /^Command failed -:(\d+)\s*$/.exec(line);
+    if (!marker) {
+      if (line.trim()) pending.push(line.trim());
+      continue;
+    }
+    const command = commands[Number(marker[1]) - 1];
+    if (command) failures.push({ command, message: pending.join(' ') || 'failed' });
+    pending = [];
+  }
+  return failures;
+}
+
+/**
+ * Runs the commands in one `ip` process (inside `netns` when given). Resolves when every
+ * command succeeded or failed only in a tolerated way; otherwise rejects with IpBatchError.
+ */
+export async function runIpBatch(
+  run: Runner,
+  commands: readonly IpCommand[],
+  options: { netns?: string } = {},
+): Promise<void> {
+  if (commands.length === 0) return;
+  const argv = inNetns(options.netns, ['ip', '-force', '-batch', '-']);
+  try {
+    await run(argv, { input: formatBatch(commands) });
+  } catch (error) {
+    if (!(error instanceof CommandError) || error.exitCode === null) throw error;
+    const failures = parseBatchErrors(error.stderr, commands);
+    if (failures.length === 0) throw error;
+    const fatal = failures.filter((f) => !(f.command.tolerate && TOLERATED[f.command.tolerate].test(f.message)));
+    if (fatal.length > 0) throw new IpBatchError(fatal);
+  }
+}
+
+/** Runs read-only `ip -j` queries in one process; returns one parsed JSON array per query. */
+export async function queryIpJson(
+  run: Runner,
+  queries: readonly (readonly string[])[],
+  options: { netns?: string } = {},
+): Promise<unknown[][]> {
+  const argv = inNetns(options.netns, ['ip', '-j', '-batch', '-']);
+  const { stdout } = await run(argv, { input: formatBatch(queries.map((args) => ({ args }))) });
+  const documents = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('['))
+    .map((line) => JSON.parse(line) as unknown[]);
+  if (documents.length !== queries.length) {
+    throw new Error(`ip -j -batch: expected ${queries.length} JSON documents, got ${documents.length}`);
+  }
+  return documents;
+}

@@ -1,0 +1,63 @@
+// Links as iproute2 reports them with `-j`, and the idempotent verbs we need on them.
+import { CommandError, type Runner } from '../exec.ts';
+import { runIpBatch } from './batch.ts';
+import { inNetns } from './netns.ts';
+
+export interface IpAddrInfo {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+}
+
+export interface IpLink {
+  ifindex: number;
+  ifname: string;
+  address?: string;
+  mtu?: number;
+  master?: string;
+  flags?: string[];
+  operstate?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
+  addr_info?: IpAddrInfo[];
+}
+
+export interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+}
+
+/** All links (with their addresses and link details) in one namespace. */
+export async function listLinks(run: Runner, options: { netns?: string } = {}): Promise<IpLink[]> {
+  const { stdout } = await run(inNetns(options.netns, ['ip', '-d', '-j', 'addr', 'show']));
+  return JSON.parse(stdout) as IpLink[];
+}
+
+/** Deletes a link; a link that is already gone counts as deleted. */
+export async function deleteLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<void> {
+  await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
+}
+
+/** One link by name, or undefined when there is no such link. */
+export async function getLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<IpLink | undefined> {
+  try {
+    const { stdout } = await run(inNetns(options.netns, ['ip', '-d', '-j', 'link', 'show', 'dev', name]));
+    return (JSON.parse(stdout) as IpLink[])[0];
+  } catch (error) {
+    if (error instanceof CommandError && /does not exist|Cannot find device/.test(error.stderr)) return undefined;
+    throw error;
+  }
+}
+
+/** The ports of a bridge; none when the bridge does not exist. */
+export async function listBridgePorts(run: Runner, bridge: string): Promise<IpLink[]> {
+  try {
+    const { stdout } = await run(['ip', '-j', 'link', 'show', 'master', bridge]);
+    return JSON.parse(stdout || '[]') as IpLink[];
+  } catch (error) {
+    if (error instanceof CommandError && /does not exist|Cannot find device/.test(error.stderr)) return [];
+    throw error;
+  }
+}

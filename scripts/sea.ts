@@ -1,0 +1,63 @@
+// Builds a single executable: esbuild bundles an entry into one CommonJS file, Node's
+// single-executable-application support turns it into a blob (with V8 code cache, so the
+// bundle is not compiled at every start), and postject injects the blob into a copy of the
+// Node 24 binary from the `node` devDependency. The result needs no Node.js on the host.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import * as esbuild from 'esbuild';
+
+const require = createRequire(import.meta.url);
+/** Marks where postject may inject; fixed by Node's SEA design. */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+export function nodeBinary(): string {
+  return fs.realpathSync(path.join(path.dirname(require.resolve('node/package.json')), 'bin', 'node'));
+}
+
+export interface ExecutableSpec {
+  entry: string;
+  /** Output path of the executable; the bundle and blob sit beside it. */
+  output: string;
+  /** Module names that must not end up in the bundle (a build error if reached). */
+  forbidden?: string[];
+}
+
+export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
+  fs.mkdirSync(path.dirname(spec.output), { recursive: true });
+  const bundle = `${spec.output}.cjs`;
+  const blob = `${spec.output}.blob`;
+  const result = await esbuild.build({
+    entryPoints: [spec.entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    outfile: bundle,
+    minify: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  for (const name of spec.forbidden ?? []) {
+    const hit = inputs.find((input) => input.includes(`node_modules/${name}/`) || input.startsWith(`${name}/`));
+    if (hit) throw new Error(`${spec.output}: the bundle must not contain ${name} (reached ${hit})`);
+  }
+
+  const configFile = `${spec.output}.sea.json`;
+  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  const node = nodeBinary();
+  execFileSync(node, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+  const temp = `${spec.output}.tmp`;
+  fs.copyFileSync(node, temp);
+  fs.chmodSync(temp, 0o755);
+  execFileSync(node, [require.resolve('postject/dist/cli.js'), temp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
+    stdio: 'pipe', // postject warns about ELF notes on every run; failures still throw with its output
+  });
+  fs.renameSync(temp, spec.output);
+  fs.rmSync(configFile);
+  fs.rmSync(blob);
+  return { bundleBytes: fs.statSync(bundle).size };
+}
