@@ -2,6 +2,7 @@
 // Unknown keys are tolerated (spec); known keys with values we cannot honour are code 2.
 import { formatIpv4, looksLikeIpv6, networkAddress, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
+import { IpamRangeError } from '../ipam/errors.ts';
 import { buildRange, type IpRange } from '../ipam/range.ts';
 import type { Attachment } from '../ipam/store.ts';
 import { CniError, ErrorCode } from './errors.ts';
@@ -223,7 +224,13 @@ function parseIpam(f: Fields): BuiltinIpam | DelegatedIpam {
     throw invalid(`"ipam.subnet" ${formatIpv4(subnet.address)}/${subnet.prefixLength} has host bits set; did you mean ${formatIpv4(networkAddress(subnet))}/${subnet.prefixLength}?`);
   }
   const gateway = rangeFields.ipv4('gateway') ?? networkAddress(subnet) + 1;
-  const range = buildRange(subnet, { start: rangeFields.ipv4('rangeStart'), end: rangeFields.ipv4('rangeEnd'), gateway });
+  let range: IpRange;
+  try {
+    range = buildRange(subnet, { start: rangeFields.ipv4('rangeStart'), end: rangeFields.ipv4('rangeEnd'), gateway });
+  } catch (error) {
+    if (error instanceof IpamRangeError) throw invalid(`ipam: ${error.message}`);
+    throw error;
+  }
 
   const routes = (f.array('routes') ?? [{ dst: '0.0.0.0/0' }]).map((entry, i) => {
     if (typeof entry !== 'object' || entry === null) throw invalid(`"ipam.routes[${i}]" must be an object`);

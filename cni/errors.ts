@@ -3,7 +3,7 @@
 import { CommandError } from '../lib/exec.ts';
 import { IpBatchError } from '../lib/iproute2/batch.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { IpamExhaustedError, IpamRangeError, IpamStoreError } from '../ipam/errors.ts';
+import { IpamExhaustedError, IpamStoreError } from '../ipam/errors.ts';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,
@@ -45,7 +45,6 @@ export class CniError extends Error {
 export function toCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
   if (error instanceof IpamExhaustedError) return new CniError(ErrorCode.AddressesExhausted, error.message);
-  if (error instanceof IpamRangeError) return new CniError(ErrorCode.InvalidNetworkConfig, `invalid ipam range: ${error.message}`);
   if (error instanceof IpamStoreError) return new CniError(ErrorCode.IoFailure, error.message);
   if (error instanceof IpBatchError || error instanceof CommandError) {
     return new CniError(ErrorCode.KernelOperationFailed, error.message);
