@@ -47,7 +47,7 @@ export class DiskStore implements IpamStore {
       return true;
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return false;
-      throw new IpamStoreError(`cannot reserve ${address} in ${this.ipsDir}: ${(error as Error).message}`);
+      throw new IpamStoreError(`IPAM store: cannot reserve ${address} in ${this.ipsDir}: ${(error as Error).message}`);
     } finally {
       fs.rmSync(temp, { force: true });
     }
@@ -127,7 +127,7 @@ export class DiskStore implements IpamStore {
       fs.mkdirSync(this.ipsDir, { recursive: true, mode: 0o700 });
       fs.mkdirSync(this.attachmentsDir, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw new IpamStoreError(`cannot create IPAM store ${this.dir}: ${(error as Error).message}`);
+      throw new IpamStoreError(`IPAM store: cannot create ${this.dir}: ${(error as Error).message}`);
     }
     this.ensured = true;
   }
@@ -138,7 +138,7 @@ function readOptional(file: string): string | undefined {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
-    throw new IpamStoreError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new IpamStoreError(`IPAM store: cannot read ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -147,7 +147,7 @@ function listDir(dir: string): string[] {
     return fs.readdirSync(dir).filter((name) => !name.endsWith('.tmp'));
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
-    throw new IpamStoreError(`cannot list ${dir}: ${(error as Error).message}`);
+    throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${(error as Error).message}`);
   }
 }
 

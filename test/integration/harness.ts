@@ -1,0 +1,175 @@
+// Test fixtures for running the built plugin exactly as a runtime does: a clean environment,
+// the config on stdin, inside a "node" network namespace, against "pod" namespaces we create.
+// Everything gets a per-run prefix and is removed by cleanup(), also after failures.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRunner } from '../../lib/exec.ts';
+
+export const PLUGIN = path.resolve(import.meta.dirname, '../../dist/bridgeway');
+export const REFERENCE_PLUGINS = '/usr/lib/cni';
+export const run = createRunner();
+
+export const skipUnlessRoot: string | false =
+  process.getuid?.() !== 0 ? 'integration tests need root (network namespaces)' : !fs.existsSync(PLUGIN) ? 'dist/bridgeway is missing: run npm run build' : false;
+
+let counter = 0;
+export function uniquePrefix(): string {
+  return `bwt${process.pid.toString(36)}${(counter++).toString(36)}`;
+}
+
+export interface PluginRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json?: Record<string, any>;
+}
+
+export interface Invocation {
+  command: string;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  conf: object | string;
+  plugin?: string;
+  cniPath?: string;
+}
+
+/** A node: a network namespace with its pods, a data dir and a log file. */
+export class TestNode {
+  readonly prefix = uniquePrefix();
+  readonly name = `${this.prefix}-node`;
+  readonly path = `/run/netns/${this.name}`;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.prefix}-`));
+  readonly dataDir = path.join(this.dir, 'data');
+  readonly logFile = path.join(this.dir, 'cni.log');
+  private readonly namespaces: string[] = [];
+  private pods = 0;
+
+  static async create(): Promise<TestNode> {
+    const node = new TestNode();
+    await node.addNetns(node.name);
+    return node;
+  }
+
+  /** A bridgeway config pointing its state into this node's temp dir. */
+  conf(extra: Record<string, unknown> = {}, subnet = '10.99.0.0/24'): Record<string, any> {
+    return { cniVersion: '1.1.0', name: 'testnet', type: 'bridgeway', mtu: 1400, dataDir: this.dataDir, logFile: this.logFile, logLevel: 'debug', ipam: { subnet }, ...extra };
+  }
+
+  async pod(): Promise<string> {
+    const name = `${this.prefix}-p${this.pods++}`;
+    await this.addNetns(name);
+    return `/run/netns/${name}`;
+  }
+
+  async deleteNetns(netnsPath: string): Promise<void> {
+    await run(['ip', 'netns', 'del', path.basename(netnsPath)]);
+  }
+
+  /** Runs argv inside the node namespace (or the given one). */
+  exec(argv: string[], netnsPath = this.path) {
+    return run(['nsenter', `--net=${netnsPath}`, '--', ...argv]);
+  }
+
+  async ipJson(args: string[], netnsPath = this.path): Promise<any[]> {
+    const { stdout } = await this.exec(['ip', '-j', ...args], netnsPath);
+    return JSON.parse(stdout || '[]');
+  }
+
+  async links(netnsPath = this.path): Promise<string[]> {
+    return (await this.ipJson(['link', 'show'], netnsPath)).map((l) => l.ifname);
+  }
+
+  async ping(fromNetns: string, address: string): Promise<boolean> {
+    try {
+      await this.exec(['ping', '-c', '1', '-W', '2', address], fromNetns);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  reservedAddresses(network = 'testnet'): string[] {
+    try {
+      return fs.readdirSync(path.join(this.dataDir, network, 'ips')).filter((f) => !f.endsWith('.tmp')).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /** Execs the plugin in this node's namespace with only the CNI_* variables set. */
+  cni(inv: Invocation): Promise<PluginRun> {
+    const env: Record<string, string> = { CNI_COMMAND: inv.command, CNI_PATH: inv.cniPath ?? REFERENCE_PLUGINS };
+    if (inv.containerId !== undefined) env.CNI_CONTAINERID = inv.containerId;
+    if (inv.netns !== undefined) env.CNI_NETNS = inv.netns;
+    if (inv.ifname !== undefined) env.CNI_IFNAME = inv.ifname;
+    if (inv.args !== undefined) env.CNI_ARGS = inv.args;
+    const stdin = typeof inv.conf === 'string' ? inv.conf : JSON.stringify(inv.conf);
+    return new Promise((resolve, reject) => {
+      const child = spawn('/usr/bin/nsenter', [`--net=${this.path}`, '--', inv.plugin ?? PLUGIN], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: Record<string, any> | undefined;
+        try {
+          json = stdout.trim() ? JSON.parse(stdout) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ exitCode: code ?? -1, stdout, stderr, json });
+      });
+      child.stdin.end(stdin);
+    });
+  }
+
+  /** ADD that must succeed; returns the result. */
+  async add(netns: string, containerId: string, conf: object = this.conf(), ifname = 'eth0'): Promise<Record<string, any>> {
+    const res = await this.cni({ command: 'ADD', containerId, netns, ifname, conf });
+    if (res.exitCode !== 0 || !res.json) throw new Error(`ADD ${containerId} failed (${res.exitCode}): ${res.stdout} ${res.stderr}`);
+    return res.json;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const name of this.namespaces.reverse()) {
+      await run(['ip', 'netns', 'del', name]).catch(() => {});
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async addNetns(name: string): Promise<void> {
+    await run(['ip', 'netns', 'add', name]);
+    this.namespaces.push(name);
+    await run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  }
+}
+
+/** Runs fn with a fresh node, always cleaning up. */
+export async function withNode<T>(fn: (node: TestNode) => Promise<T>): Promise<T> {
+  const node = await TestNode.create();
+  try {
+    return await fn(node);
+  } finally {
+    await node.cleanup();
+  }
+}
+
+/** Maps with at most `limit` promises in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
