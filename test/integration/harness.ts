@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRunner } from '../../lib/exec.ts';
+import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
 
 export const PLUGIN = path.resolve(import.meta.dirname, '../../dist/bridgeway');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
@@ -101,9 +101,10 @@ export class TestNode {
     }
   }
 
-  /** Execs the plugin in this node's namespace with only the CNI_* variables set. */
+  /** Execs the plugin in this node's namespace with only PATH and the CNI_* variables set. */
   cni(inv: Invocation): Promise<PluginRun> {
-    const env: Record<string, string> = { CNI_COMMAND: inv.command, CNI_PATH: inv.cniPath ?? REFERENCE_PLUGINS };
+    // Runtimes pass their own environment too; the reference plugins need PATH for iptables.
+    const env: Record<string, string> = { PATH: SYSTEM_PATH, CNI_COMMAND: inv.command, CNI_PATH: inv.cniPath ?? REFERENCE_PLUGINS };
     if (inv.containerId !== undefined) env.CNI_CONTAINERID = inv.containerId;
     if (inv.netns !== undefined) env.CNI_NETNS = inv.netns;
     if (inv.ifname !== undefined) env.CNI_IFNAME = inv.ifname;
