@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything bridgeway needs to build, test and demo on a fresh Debian machine (root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# iproute2 + util-linux: ip and nsenter; iptables: used by the chained reference portmap;
+# containernetworking-plugins: reference plugins we chain with and benchmark against;
+# iputils-ping: connectivity checks.
+apt-get install -y -qq --no-install-recommends \
+  iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates >/dev/null
+
+npm ci --no-audit --no-fund --loglevel=error
