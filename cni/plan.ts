@@ -58,7 +58,7 @@ function macFromBytes(bytes: number[]): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-export function bridgeGatewayAddress(conf: NetConf, pod: PodAddressing): Ipv4Cidr | undefined {
+function bridgeGatewayAddress(conf: NetConf, pod: PodAddressing): Ipv4Cidr | undefined {
   return conf.isGateway && pod.gateway !== undefined ? { address: pod.gateway, prefixLength: pod.address.prefixLength } : undefined;
 }
 

@@ -36,10 +36,6 @@ export function rangeSize(range: IpRange): number {
   return range.end - range.start + 1 - (gatewayInside ? 1 : 0);
 }
 
-export function inRange(range: IpRange, ip: number): boolean {
-  return ip >= range.start && ip <= range.end && ip !== range.gateway;
-}
-
 /**
  * Every assignable address once, starting just after `cursor` and wrapping around, so a
  * released address is reused as late as possible (stale ARP/conntrack entries age out first).

@@ -55,11 +55,6 @@ export function cidrContains(cidr: Ipv4Cidr, address: number): boolean {
   return ((address & prefixMask(cidr.prefixLength)) >>> 0) === networkAddress(cidr);
 }
 
-/** The canonical form: host bits cleared. */
-export function normalizeCidr(cidr: Ipv4Cidr): Ipv4Cidr {
-  return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
-}
-
 export function looksLikeIpv6(text: string): boolean {
   return text.includes(':');
 }

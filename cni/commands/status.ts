@@ -1,6 +1,7 @@
 // STATUS (spec 1.1): silent success only when an ADD could succeed right now.
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatIpv4 } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { freeCount } from '../../ipam/allocator.ts';
 import { CniError, ErrorCode } from '../errors.ts';
@@ -22,6 +23,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<void> {
     throw new CniError(ErrorCode.NotAvailable, errorMessage(error));
   }
   if (freeCount(store, conf.ipam.range) <= 0) {
-    throw new CniError(ErrorCode.NotAvailable, `no free pod addresses left in ${conf.ipam.range.subnet ? 'the node\'s pod range' : 'range'}`);
+    const { start, end } = conf.ipam.range;
+    throw new CniError(ErrorCode.NotAvailable, `no free pod addresses left in ${formatIpv4(start)}-${formatIpv4(end)}`);
   }
 }

@@ -29,12 +29,6 @@ export interface IpRoute {
   scope?: string;
 }
 
-/** All links (with their addresses and link details) in one namespace. */
-export async function listLinks(run: Runner, options: { netns?: string } = {}): Promise<IpLink[]> {
-  const { stdout } = await run(inNetns(options.netns, ['ip', '-d', '-j', 'addr', 'show']));
-  return JSON.parse(stdout) as IpLink[];
-}
-
 /** Deletes a link; a link that is already gone counts as deleted. */
 export async function deleteLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<void> {
   await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
