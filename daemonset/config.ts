@@ -1,0 +1,151 @@
+// Command line + environment -> AgentConfig. One table defines every setting, so --help, the
+// environment fallbacks and the validation errors (which name the flag) cannot drift apart.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../lib/cidr.ts';
+import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
+import type { IptablesMode } from '../lib/iptables/backend.ts';
+
+export interface AgentConfig {
+  command: 'run' | 'uninstall';
+  nodeName: string;
+  kubeconfig?: string;
+  nodesFile?: string;
+  iface: string;
+  ifaceCidr?: Ipv4Cidr;
+  clusterCIDR?: Ipv4Cidr;
+  cniBinDir: string;
+  cniConfDir: string;
+  pluginBinary: string;
+  bridge: string;
+  dataDir: string;
+  health: { host: string; port: number };
+  resyncMs: number;
+  logLevel: LogLevel;
+  iptables?: IptablesMode;
+  once: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface Setting {
+  flag: string;
+  env?: string;
+  fallback?: string;
+  help: string;
+  boolean?: boolean;
+}
+
+const SETTINGS: Setting[] = [
+  { flag: 'node-name', env: 'NODE_NAME', help: 'this node\'s name (downward API spec.nodeName)' },
+  { flag: 'kubeconfig', env: 'KUBECONFIG', help: 'kubeconfig file; default: in-cluster config' },
+  { flag: 'nodes-file', env: 'BRIDGEWAY_NODES_FILE', help: 'standalone mode: YAML/JSON file of nodes [{name, podCIDR, eth1IP}] instead of the Kubernetes API' },
+  { flag: 'iface', env: 'BRIDGEWAY_IFACE', fallback: 'eth1', help: 'interface joining the nodes' },
+  { flag: 'iface-cidr', env: 'BRIDGEWAY_IFACE_CIDR', help: 'pick the interface with an address in this CIDR instead of by name' },
+  { flag: 'cluster-cidr', env: 'BRIDGEWAY_CLUSTER_CIDR', help: 'all pods\' addresses (e.g. 10.244.0.0/16); required to run' },
+  { flag: 'cni-bin-dir', env: 'BRIDGEWAY_CNI_BIN_DIR', fallback: '/opt/cni/bin', help: 'where the plugin executable is installed' },
+  { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
+  { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
+  { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: 'cni0', help: 'the pods\' bridge' },
+  { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state (removed by uninstall)' },
+  { flag: 'health-addr', env: 'BRIDGEWAY_HEALTH_ADDR', fallback: '0.0.0.0:9099', help: 'host:port for /healthz, /readyz and /metrics' },
+  { flag: 'resync', env: 'BRIDGEWAY_RESYNC', fallback: '30s', help: 'full resync period (repairs drift), e.g. 30s, 2m' },
+  { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
+  { flag: 'iptables', env: 'BRIDGEWAY_IPTABLES', fallback: 'auto', help: 'auto|nft|legacy; auto uses the one kube-proxy uses' },
+  { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
+  { flag: 'help', boolean: true, help: 'show this help' },
+];
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => {
+    const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
+    const extra = [s.env && `$${s.env}`, s.fallback && `default ${s.fallback}`].filter(Boolean).join(', ');
+    return `${left.padEnd(28)} ${s.help}${extra ? ` (${extra})` : ''}`;
+  });
+  return [
+    'bridgeway-agent: routes every node\'s pod network over eth1, owns its iptables chains, installs the CNI plugin.',
+    '',
+    'usage: bridgeway-agent [flags]            run (until SIGTERM, which leaves routes and rules in place)',
+    '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge and IPAM state',
+    '',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!match) throw new ConfigError(`--${flag} must be a duration like 500ms, 30s or 2m, got ${JSON.stringify(text)}`);
+  const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  if (ms < 100) throw new ConfigError(`--${flag} must be at least 100ms`);
+  return ms;
+}
+
+function parseCidrSetting(flag: string, text: string | undefined): Ipv4Cidr | undefined {
+  if (text === undefined) return undefined;
+  const cidr = parseIpv4Cidr(text);
+  if (!cidr) throw new ConfigError(`--${flag} must be an IPv4 CIDR like 10.244.0.0/16, got ${JSON.stringify(text)}`);
+  return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
+}
+
+/** Returns undefined when --help was asked for. */
+export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, executable: string): AgentConfig | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: s.boolean ? 'boolean' : 'string' }])) as Record<string, { type: 'string' | 'boolean' }>,
+    });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message} (see --help)`);
+  }
+  if (parsed.values.help) return undefined;
+  const [command = 'run', ...extra] = parsed.positionals;
+  if (!['run', 'uninstall'].includes(command) || extra.length) {
+    throw new ConfigError(`unknown command ${JSON.stringify(parsed.positionals.join(' '))}: expected nothing (run) or "uninstall"`);
+  }
+  const value = (flag: string): string | undefined => {
+    const setting = SETTINGS.find((s) => s.flag === flag)!;
+    const fromFlag = parsed.values[flag];
+    if (typeof fromFlag === 'string') return fromFlag;
+    const fromEnv = setting.env ? env[setting.env] : undefined;
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : setting.fallback;
+  };
+
+  const nodeName = value('node-name');
+  if (command === 'run' && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
+  const clusterCIDR = parseCidrSetting('cluster-cidr', value('cluster-cidr'));
+  if (command === 'run' && !clusterCIDR) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16');
+  const logLevel = value('log-level')!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const iptables = value('iptables')!;
+  if (!['auto', 'nft', 'legacy'].includes(iptables)) throw new ConfigError(`--iptables must be auto, nft or legacy, got ${JSON.stringify(iptables)}`);
+  const healthText = value('health-addr')!;
+  const health = /^(.*):(\d{1,5})$/.exec(healthText);
+  if (!health || Number(health[2]) > 65535) throw new ConfigError(`--health-addr must be host:port, got ${JSON.stringify(healthText)}`);
+  const iface = value('iface')!;
+  if (!/^[^\s/:]{1,15}$/.test(iface)) throw new ConfigError(`--iface must be an interface name, got ${JSON.stringify(iface)}`);
+
+  return {
+    command: command as AgentConfig['command'],
+    nodeName: nodeName ?? '',
+    kubeconfig: value('kubeconfig'),
+    nodesFile: value('nodes-file'),
+    iface,
+    ifaceCidr: parseCidrSetting('iface-cidr', value('iface-cidr')),
+    clusterCIDR,
+    cniBinDir: value('cni-bin-dir')!,
+    cniConfDir: value('cni-conf-dir')!,
+    pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), 'bridgeway'),
+    bridge: value('bridge')!,
+    dataDir: value('data-dir')!,
+    health: { host: health[1] || '0.0.0.0', port: Number(health[2]) },
+    resyncMs: parseDuration('resync', value('resync')!),
+    logLevel: logLevel as LogLevel,
+    iptables: iptables === 'auto' ? undefined : (iptables as IptablesMode),
+    once: parsed.values.once === true,
+  };
+}

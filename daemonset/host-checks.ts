@@ -1,0 +1,54 @@
+// Kernel settings the datapath depends on. ip_forward we set (without it nothing routes);
+// the others we only check and report with the fix, since they affect more than us.
+import fs from 'node:fs';
+
+export interface HostFinding {
+  setting: string;
+  problem: string;
+  fix: string;
+}
+
+function readSysctl(root: string, key: string): string | undefined {
+  try {
+    return fs.readFileSync(`${root}/${key.replaceAll('.', '/')}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ensures IPv4 forwarding; returns true when it had to be turned on. */
+export function ensureIpForward(root = '/proc/sys'): boolean {
+  if (readSysctl(root, 'net.ipv4.ip_forward') === '1') return false;
+  fs.writeFileSync(`${root}/net/ipv4/ip_forward`, '1');
+  return true;
+}
+
+export function checkHost(options: { iface: string; bridge: string; root?: string }): HostFinding[] {
+  const root = options.root ?? '/proc/sys';
+  const findings: HostFinding[] = [];
+  const bridgeNf = readSysctl(root, 'net.bridge.bridge-nf-call-iptables');
+  if (bridgeNf === undefined) {
+    findings.push({
+      setting: 'net.bridge.bridge-nf-call-iptables',
+      problem: 'br_netfilter is not loaded: traffic between pods on one node bypasses iptables, so Services and NetworkPolicies miss it',
+      fix: 'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf',
+    });
+  } else if (bridgeNf !== '1') {
+    findings.push({ setting: 'net.bridge.bridge-nf-call-iptables', problem: 'is 0', fix: 'sysctl -w net.bridge.bridge-nf-call-iptables=1' });
+  }
+  // The kernel applies max(conf.all, conf.<if>): strict (1) drops pod traffic that arrives on eth1
+  // when the reverse path would leave another interface (multi-NIC nodes).
+  const all = Number(readSysctl(root, 'net.ipv4.conf.all.rp_filter') ?? '0');
+  for (const dev of [options.iface, options.bridge]) {
+    const own = readSysctl(root, `net.ipv4.conf.${dev}.rp_filter`);
+    if (own === undefined) continue;
+    if (Math.max(all, Number(own)) === 1) {
+      findings.push({
+        setting: `net.ipv4.conf.${dev}.rp_filter`,
+        problem: 'strict reverse-path filtering can drop pod traffic on multi-NIC nodes',
+        fix: `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${dev}.rp_filter=2`,
+      });
+    }
+  }
+  return findings;
+}

@@ -1,0 +1,106 @@
+// Pure: our iptables chains as data, and the iptables-restore --noflush payload that brings the
+// kernel to them. The rules are written exactly as iptables-save prints them, so "in sync" is a
+// string comparison. Their number does not depend on the number of nodes.
+import { formatCidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { rulesOf, type SavedTables } from '../lib/iptables/save.ts';
+
+export const FORWARD_CHAIN = 'BRIDGEWAY-FORWARD';
+export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';
+/** kube-proxy marks packets it will masquerade itself with this bit. */
+export const KUBE_MASQ_MARK = '0x4000/0x4000';
+
+export interface ChainSpec {
+  table: 'filter' | 'nat';
+  chain: string;
+  rules: string[];
+  /** The one rule in a built-in chain that sends traffic to ours (inserted first). */
+  hook: { chain: 'FORWARD' | 'POSTROUTING'; rule: string };
+}
+
+export interface IptablesInputs {
+  clusterCIDR: Ipv4Cidr;
+  podCIDR: Ipv4Cidr;
+  randomFully: boolean;
+}
+
+function comment(text: string): string {
+  return `-m comment --comment "${text}"`;
+}
+
+export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInputs): ChainSpec[] {
+  const cluster = formatCidr(clusterCIDR);
+  const own = formatCidr(podCIDR);
+  const masquerade = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
+  return [
+    {
+      table: 'filter',
+      chain: FORWARD_CHAIN,
+      // FORWARD's policy is often DROP (Docker, hardened hosts): pod traffic must pass both ways.
+      rules: [
+        `-s ${cluster} ${comment('bridgeway: from pods')} -j ACCEPT`,
+        `-d ${cluster} ${comment('bridgeway: to pods')} -j ACCEPT`,
+      ],
+      hook: { chain: 'FORWARD', rule: `${comment('bridgeway: pod forwarding')} -j ${FORWARD_CHAIN}` },
+    },
+    {
+      table: 'nat',
+      chain: POSTROUTING_CHAIN,
+      rules: [
+        `-m mark --mark ${KUBE_MASQ_MARK} ${comment('bridgeway: kube-proxy masquerades these')} -j RETURN`,
+        `-s ${cluster} -d ${cluster} ${comment('bridgeway: pod to pod keeps the source')} -j RETURN`,
+        `! -s ${cluster} -d ${own} ${comment('bridgeway: host to local pod')} -j RETURN`,
+        `-s ${cluster} ! -d 224.0.0.0/4 ${comment('bridgeway: pod to outside')} ${masquerade}`,
+        `! -s ${cluster} -d ${cluster} ${comment('bridgeway: host to remote pod')} ${masquerade}`,
+      ],
+      hook: { chain: 'POSTROUTING', rule: `${comment('bridgeway: masquerade')} -j ${POSTROUTING_CHAIN}` },
+    },
+  ];
+}
+
+/**
+ * The iptables-restore --noflush payload that makes `actual` match `specs`, or undefined when it
+ * already does. Declaring our chain flushes and refills it atomically; built-in chains are never
+ * declared (that would flush other people's rules): their hook is inserted only when missing, and
+ * duplicates are removed.
+ */
+export function restorePayload(specs: readonly ChainSpec[], actual: SavedTables): string | undefined {
+  const lines: string[] = [];
+  let changed = false;
+  for (const table of ['filter', 'nat'] as const) {
+    const inTable = specs.filter((s) => s.table === table);
+    if (inTable.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const spec of inTable) {
+      const current = rulesOf(actual, table, spec.chain);
+      const chainExists = actual.get(table)?.chains.has(spec.chain) ?? false;
+      if (!chainExists || current.join('\n') !== spec.rules.join('\n')) changed = true;
+      lines.push(`:${spec.chain} - [0:0]`, ...spec.rules.map((rule) => `-A ${spec.chain} ${rule}`));
+      const hooks = rulesOf(actual, table, spec.hook.chain).filter((rule) => rule === spec.hook.rule).length;
+      if (hooks === 0) {
+        lines.push(`-I ${spec.hook.chain} 1 ${spec.hook.rule}`);
+        changed = true;
+      }
+      for (let extra = 1; extra < hooks; extra++) {
+        lines.push(`-D ${spec.hook.chain} ${spec.hook.rule}`);
+        changed = true;
+      }
+    }
+    lines.push('COMMIT');
+  }
+  return changed ? lines.join('\n') + '\n' : undefined;
+}
+
+/** Payload removing our hooks and chains (uninstall). */
+export function removalPayload(specs: readonly ChainSpec[], actual: SavedTables): string | undefined {
+  const lines: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    const body: string[] = [];
+    for (const spec of specs.filter((s) => s.table === table)) {
+      const hooks = rulesOf(actual, table, spec.hook.chain).filter((rule) => rule === spec.hook.rule).length;
+      for (let i = 0; i < hooks; i++) body.push(`-D ${spec.hook.chain} ${spec.hook.rule}`);
+      if (actual.get(table)?.chains.has(spec.chain)) body.push(`-F ${spec.chain}`, `-X ${spec.chain}`);
+    }
+    if (body.length) lines.push(`*${table}`, ...body, 'COMMIT');
+  }
+  return lines.length ? lines.join('\n') + '\n' : undefined;
+}

@@ -1,0 +1,100 @@
+// Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
+import { cidrContains, formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
+import type { IpCommand } from '../lib/iproute2/batch.ts';
+import type { KernelRoute } from '../lib/iproute2/route.ts';
+import type { Peer } from './node-info.ts';
+
+/** Our routes carry this protocol number, so we find (and delete) exactly ours and nothing else. */
+export const ROUTE_PROTO = '77';
+
+export interface DesiredRoute {
+  dst: string;
+  via: string;
+  dev: string;
+  peer: string;
+}
+
+export interface Unreachable {
+  peer: string;
+  reason: string;
+}
+
+export interface RoutePlan {
+  routes: DesiredRoute[];
+  unreachable: Unreachable[];
+}
+
+export interface LocalInterface {
+  name: string;
+  ipv4: Ipv4Cidr[];
+}
+
+/**
+ * One route per peer via its eth1 address. No overlay means the peer must be on one of eth1's
+ * connected subnets: otherwise the kernel refuses the next hop, and we say so instead of failing.
+ */
+export function planRoutes(peers: readonly Peer[], iface: LocalInterface, ownPodCIDR: Ipv4Cidr): RoutePlan {
+  const routes: DesiredRoute[] = [];
+  const unreachable: Unreachable[] = [];
+  const ownAddresses = new Set(iface.ipv4.map((a) => a.address));
+  for (const peer of peers) {
+    const dst = formatCidr(peer.podCIDR);
+    if (overlaps(peer.podCIDR, ownPodCIDR)) {
+      unreachable.push({ peer: peer.name, reason: `its podCIDR ${dst} overlaps ours (${formatCidr(ownPodCIDR)})` });
+    } else if (ownAddresses.has(peer.gateway)) {
+      unreachable.push({ peer: peer.name, reason: `its address ${formatIpv4(peer.gateway)} is one of ours on ${iface.name}` });
+    } else if (!iface.ipv4.some((subnet) => cidrContains(subnet, peer.gateway))) {
+      unreachable.push({
+        peer: peer.name,
+        reason: `${formatIpv4(peer.gateway)} (from its ${peer.gatewaySource}) is not on ${iface.name}'s subnet ` +
+          `${iface.ipv4.map(formatCidr).join(', ') || '(no IPv4 address)'}: all nodes must share one L2 segment`,
+      });
+    } else {
+      routes.push({ dst, via: formatIpv4(peer.gateway), dev: iface.name, peer: peer.name });
+    }
+  }
+  return { routes, unreachable };
+}
+
+function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  const shorter = a.prefixLength <= b.prefixLength ? a : b;
+  const longer = shorter === a ? b : a;
+  return cidrContains(shorter, longer.address);
+}
+
+export interface RouteDiff {
+  commands: IpCommand[];
+  /** A route for a peer's podCIDR that someone else owns: we leave it alone and report it. */
+  conflicts: { dst: string; owner: string }[];
+  added: number;
+  replaced: number;
+  deleted: number;
+}
+
+/** The minimal `ip` commands turning `actual` (the main table) into `desired` for our routes. */
+export function diffRoutes(desired: readonly DesiredRoute[], actual: readonly KernelRoute[]): RouteDiff {
+  const ours = new Map(actual.filter((r) => r.protocol === ROUTE_PROTO).map((r) => [r.dst, r]));
+  const foreign = new Map(actual.filter((r) => r.protocol !== ROUTE_PROTO).map((r) => [r.dst, r]));
+  const diff: RouteDiff = { commands: [], conflicts: [], added: 0, replaced: 0, deleted: 0 };
+  const wanted = new Set<string>();
+  for (const route of desired) {
+    wanted.add(route.dst);
+    const current = ours.get(route.dst);
+    if (current) {
+      if (current.gateway === route.via && current.dev === route.dev) continue;
+      diff.replaced++;
+    } else if (foreign.has(route.dst)) {
+      diff.conflicts.push({ dst: route.dst, owner: `proto ${foreign.get(route.dst)!.protocol ?? 'boot'} via ${foreign.get(route.dst)!.dev}` });
+      continue;
+    } else {
+      diff.added++;
+    }
+    diff.commands.push({ args: ['route', 'replace', route.dst, 'via', route.via, 'dev', route.dev, 'proto', ROUTE_PROTO] });
+  }
+  for (const dst of ours.keys()) {
+    if (wanted.has(dst)) continue;
+    diff.deleted++;
+    diff.commands.push({ args: ['route', 'del', dst, 'proto', ROUTE_PROTO], tolerate: 'missing' });
+  }
+  return diff;
+}

@@ -1,0 +1,41 @@
+// Which iptables to drive: the one kube-proxy uses. Rules written with iptables-legacy are
+// invisible to iptables-nft and vice versa, so picking the other one silently breaks traffic.
+// Like kube-proxy's iptables-wrapper: prefer the backend that holds kube-proxy's chains, then
+// the one with more rules, else nft (Debian's default since bullseye).
+import type { Runner } from '../exec.ts';
+import { inNetns } from '../iproute2/netns.ts';
+
+export type IptablesMode = 'nft' | 'legacy';
+
+export interface IptablesBackend {
+  mode: IptablesMode;
+  save: string;
+  restore: string;
+  iptables: string;
+  /** Why this one was chosen, for the log. */
+  reason: string;
+}
+
+export function backendFor(mode: IptablesMode, reason: string): IptablesBackend {
+  return { mode, save: `iptables-${mode}-save`, restore: `iptables-${mode}-restore`, iptables: `iptables-${mode}`, reason };
+}
+
+export async function detectBackend(run: Runner, options: { netns?: string; forced?: IptablesMode } = {}): Promise<IptablesBackend> {
+  if (options.forced) return backendFor(options.forced, 'set by configuration');
+  const counts: Partial<Record<IptablesMode, { rules: number; kube: boolean }>> = {};
+  for (const mode of ['nft', 'legacy'] as const) {
+    try {
+      const { stdout } = await run(inNetns(options.netns, [`iptables-${mode}-save`]));
+      counts[mode] = { rules: stdout.split('\n').filter((l) => l.startsWith('-A ')).length, kube: /^:KUBE-/m.test(stdout) };
+    } catch {
+      // not installed or not usable in this kernel
+    }
+  }
+  const { nft, legacy } = counts;
+  if (!nft && !legacy) throw new Error('neither iptables-nft-save nor iptables-legacy-save works; install the iptables package');
+  if (!nft) return backendFor('legacy', 'iptables-nft is not available');
+  if (!legacy) return backendFor('nft', 'iptables-legacy is not available');
+  if (legacy.kube !== nft.kube) return backendFor(legacy.kube ? 'legacy' : 'nft', 'it holds kube-proxy\'s KUBE-* chains');
+  if (legacy.rules > nft.rules) return backendFor('legacy', `it has more rules (${legacy.rules} vs ${nft.rules})`);
+  return backendFor('nft', nft.rules > 0 ? `it has more rules (${nft.rules} vs ${legacy.rules})` : 'no rules anywhere yet: the default');
+}

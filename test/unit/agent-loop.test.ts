@@ -1,0 +1,174 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, helpText, parseAgentConfig } from '../../daemonset/config.ts';
+import { Metrics } from '../../daemonset/metrics.ts';
+import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { NodesFileError, parseNodesFile } from '../../daemonset/nodes-file.ts';
+import { SyncScheduler, type Clock } from '../../daemonset/scheduler.ts';
+
+/** A clock that only moves when told to. */
+class FakeClock implements Clock {
+  time = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+  now() {
+    return this.time;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown) {
+    this.timers.delete(handle as number);
+  }
+  pending(): number[] {
+    return [...this.timers.values()].map((t) => t.at - this.time).sort((a, b) => a - b);
+  }
+  /** Advances time, firing due timers in order and letting their promises settle. */
+  async advance(ms: number) {
+    const until = this.time + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.time = due[1].at;
+      due[1].fn();
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+    }
+    this.time = until;
+  }
+}
+
+describe('SyncScheduler', () => {
+  test('syncs at start, then every resync period', async () => {
+    const clock = new FakeClock();
+    let syncs = 0;
+    const s = new SyncScheduler({ clock, resyncMs: 1000, sync: async () => void syncs++ });
+    s.start();
+    await clock.advance(0);
+    assert.equal(syncs, 1);
+    await clock.advance(2500);
+    assert.equal(syncs, 3);
+    s.stop();
+    await clock.advance(5000);
+    assert.equal(syncs, 3, 'nothing after stop');
+  });
+
+  test('a burst of triggers during a sync collapses into exactly one more sync', async () => {
+    const clock = new FakeClock();
+    let syncs = 0;
+    let release!: () => void;
+    const s = new SyncScheduler({ clock, resyncMs: 60_000, sync: () => (syncs++, new Promise<void>((r) => (release = r))) });
+    s.start();
+    await clock.advance(0);
+    for (let i = 0; i < 100; i++) s.trigger();
+    release();
+    await s.idle;
+    await clock.advance(0);
+    assert.equal(syncs, 2);
+    release();
+    await s.idle;
+    assert.deepEqual(clock.pending(), [60_000], 'back to the periodic resync');
+    s.stop();
+  });
+
+  test('failures back off exponentially up to the cap; triggers do not bypass the backoff; success resets', async () => {
+    const clock = new FakeClock();
+    let fail = true;
+    const attempts: number[] = [];
+    const errors: number[] = [];
+    const s = new SyncScheduler({
+      clock, resyncMs: 10_000, backoff: { initialMs: 100, maxMs: 800 },
+      sync: async () => {
+        attempts.push(clock.now());
+        if (fail) throw new Error('apiserver down');
+      },
+      onError: (_e, _n, retry) => errors.push(retry),
+    });
+    s.start();
+    await clock.advance(0);
+    s.trigger();
+    await clock.advance(0);
+    assert.equal(attempts.length, 1, 'a trigger during backoff waits');
+    await clock.advance(3000);
+    assert.deepEqual(errors.slice(0, 6), [100, 200, 400, 800, 800, 800]);
+    fail = false;
+    await clock.advance(clock.pending()[0]!);
+    const after = attempts.length;
+    assert.deepEqual(clock.pending(), [10_000], 'success returns to the resync period');
+    s.trigger();
+    await clock.advance(0);
+    assert.equal(attempts.length, after + 1, 'and triggers act at once again');
+    s.stop();
+  });
+});
+
+describe('agent config', () => {
+  const env = { NODE_NAME: 'n1', BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' };
+  test('defaults, environment, flags over environment', () => {
+    const c = parseAgentConfig([], env, '/usr/local/bin/bridgeway-agent')!;
+    assert.equal(c.nodeName, 'n1');
+    assert.equal(c.iface, 'eth1');
+    assert.equal(c.cniBinDir, '/opt/cni/bin');
+    assert.equal(c.cniConfDir, '/etc/cni/net.d');
+    assert.equal(c.pluginBinary, '/usr/local/bin/bridgeway');
+    assert.equal(c.resyncMs, 30_000);
+    assert.deepEqual(c.health, { host: '0.0.0.0', port: 9099 });
+    const f = parseAgentConfig(['--node-name', 'n2', '--resync', '500ms', '--iface-cidr', '192.168.50.0/24', '--iptables', 'legacy'], env, '/x')!;
+    assert.equal(f.nodeName, 'n2');
+    assert.equal(f.resyncMs, 500);
+    assert.equal(f.iptables, 'legacy');
+    assert.equal(parseAgentConfig(['uninstall'], {}, '/x')!.command, 'uninstall');
+    assert.equal(parseAgentConfig(['--help'], {}, '/x'), undefined);
+  });
+  const bad: [string[], Record<string, string>, RegExp][] = [
+    [[], { BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' }, /--node-name \(or \$NODE_NAME\) is required/],
+    [[], { NODE_NAME: 'n' }, /--cluster-cidr .* is required/],
+    [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be an IPv4 CIDR/],
+    [['--resync', 'often'], env, /--resync must be a duration/],
+    [['--health-addr', 'nope'], env, /--health-addr must be host:port/],
+    [['--log-level', 'chatty'], env, /--log-level must be one of/],
+    [['--iptables', 'ebpf'], env, /--iptables must be auto, nft or legacy/],
+    [['--bogus'], env, /Unknown option '--bogus'.*see --help/],
+    [['frobnicate'], env, /unknown command "frobnicate"/],
+  ];
+  for (const [argv, e, message] of bad) {
+    test(`rejects ${argv.join(' ') || JSON.stringify(e)}`, () => {
+      assert.throws(() => parseAgentConfig(argv, e, '/x'), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+  test('--help lists every flag with its environment variable', () => {
+    const help = helpText();
+    for (const flag of ['node-name', 'kubeconfig', 'nodes-file', 'iface', 'cluster-cidr', 'cni-bin-dir', 'cni-conf-dir', 'health-addr', 'resync', 'log-level']) {
+      assert.match(help, new RegExp(`--${flag}\\b`));
+    }
+    assert.match(help, /\$NODE_NAME/);
+    assert.match(help, /uninstall/);
+  });
+});
+
+describe('nodes file', () => {
+  test('YAML and JSON', () => {
+    const yaml = 'nodes:\n  - {name: a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11}\n  - name: b\n    podCIDR: 10.244.2.0/24\n    eth1IP: 192.168.50.12\n';
+    const nodes = parseNodesFile(yaml);
+    assert.deepEqual(nodes[1], { name: 'b', podCIDRs: ['10.244.2.0/24'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.12' } });
+    assert.deepEqual(parseNodesFile(JSON.stringify({ nodes: [{ name: 'a', podCIDR: '10.244.1.0/24', eth1IP: '192.168.50.11' }] })), [nodes[0]]);
+  });
+  for (const [text, message] of [
+    ['nodes: [', /not valid YAML/],
+    ['peers: []', /top-level "nodes:" list/],
+    ['nodes: [{name: a, podCIDR: 10.0.0.0/24}]', /nodes\[0\]\.eth1IP must be a non-empty string/],
+    ['nodes: [{name: a, podCIDR: x, eth1IP: y}, {name: a, podCIDR: x, eth1IP: y}]', /duplicate name a/],
+  ] as const) {
+    test(`rejects ${text}`, () => assert.throws(() => parseNodesFile(text), (e: unknown) => e instanceof NodesFileError && message.test(e.message)));
+  }
+});
+
+test('metrics render in the Prometheus text format', () => {
+  const m = new Metrics();
+  m.counter('x_total', 'X.').inc({ result: 'ok' });
+  m.counter('x_total', 'X.').inc({ result: 'ok' }, 2);
+  m.gauge('y', 'Y.').set(1.5);
+  assert.equal(m.render(), '# HELP x_total X.\n# TYPE x_total counter\nx_total{result="ok"} 3\n# HELP y Y.\n# TYPE y gauge\ny 1.5\n');
+});
