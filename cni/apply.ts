@@ -2,7 +2,7 @@
 import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import { IpBatchError, runIpBatch } from '../lib/iproute2/batch.ts';
-import { deleteLink, getLink } from '../lib/iproute2/link.ts';
+import { deleteLink, getLink, type IpLink } from '../lib/iproute2/link.ts';
 import { CniError, ErrorCode } from './errors.ts';
 import type { AddPlan, AddTarget } from './plan.ts';
 
@@ -12,10 +12,9 @@ import type { AddPlan, AddTarget } from './plan.ts';
  * already has CNI_IFNAME (the runtime's mistake: error, touch nothing), or our host end survived
  * an interrupted ADD of this same attachment (remove it, try once more).
  */
-export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
+export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<{ bridgeMac?: string }> {
   try {
-    await runIpBatch(run, plan.hostCommands);
-    return;
+    return bridgeState(await runIpBatch(run, plan.hostCommands));
   } catch (error) {
     if (!(error instanceof IpBatchError) || !error.has('exists')) {
       await deleteLink(run, plan.hostVeth);
@@ -28,11 +27,17 @@ export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarge
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
   await deleteLink(run, plan.hostVeth);
   try {
-    await runIpBatch(run, plan.hostCommands);
+    return bridgeState(await runIpBatch(run, plan.hostCommands));
   } catch (error) {
     await deleteLink(run, plan.hostVeth);
     throw error;
   }
+}
+
+/** The bridge as the batch's final `link show` saw it. */
+function bridgeState(documents: unknown[][]): { bridgeMac?: string } {
+  const link = documents.at(-1)?.[0] as IpLink | undefined;
+  return { bridgeMac: link?.address };
 }
 
 export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget): Promise<void> {

@@ -2,7 +2,7 @@
 // Everything derived deterministically, so ADD needs no read-back and DEL/GC need no state:
 //   host veth name  "bw" + 12 hex of sha256(containerId/ifname)
 //   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right)
-//   bridge MAC      0a:58:<gateway IPv4>      (set explicitly, so a portless bridge never has 00:..)
+//   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..)
 //   host veth MAC   02:<5 bytes of the same hash>
 import { createHash } from 'node:crypto';
 import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
@@ -71,9 +71,11 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
   const mtu = String(conf.mtu);
 
   const hostCommands: IpCommand[] = [
-    // A concurrent ADD may create the bridge first; "exists" is success.
-    { args: ['link', 'add', conf.bridge, 'type', 'bridge'], tolerate: 'exists' },
-    { args: ['link', 'set', conf.bridge, 'address', bridgeMac, 'mtu', mtu, 'up'] },
+    // A concurrent ADD may create the bridge first; "exists" is success. MAC and MTU are set only
+    // here: setting a link's address, even to the same value, flushes its neighbour (ARP) table,
+    // which on every pod start would make the node re-resolve all its pods.
+    { args: ['link', 'add', conf.bridge, 'address', bridgeMac, 'mtu', mtu, 'type', 'bridge'], tolerate: 'exists' },
+    { args: ['link', 'set', conf.bridge, 'up'] },
     ...(gatewayAddress ? [{ args: ['addr', 'replace', formatCidr(gatewayAddress), 'dev', conf.bridge] }] : []),
     {
       args: ['link', 'add', hostVeth, 'mtu', mtu, 'address', hostMac, 'type', 'veth',
@@ -81,6 +83,8 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     },
     { args: ['link', 'set', hostVeth, 'master', conf.bridge, 'up'] },
     ...(conf.hairpinMode ? [{ args: ['link', 'set', hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'] }] : []),
+    // Read back in the same process: an existing bridge keeps its own MAC, which the result reports.
+    { args: ['link', 'show', 'dev', conf.bridge] },
   ];
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({

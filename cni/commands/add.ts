@@ -20,7 +20,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     // An address the attachment already held (a retried ADD) may be in use: never release it here.
     if (pod.fresh) undo.push({ what: 'release address', action: () => ipam.del() });
     const plan = planAdd(conf, target, pod);
-    await applyHostSide(run, plan, target, log);
+    const { bridgeMac } = await applyHostSide(run, plan, target, log);
+    if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
     undo.push({ what: 'delete veth', action: () => deleteLink(run, plan.hostVeth) });
     await applyPodSide(run, plan, target);
     log.info({ ip: formatCidr(pod.address), hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');

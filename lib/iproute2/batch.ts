@@ -64,25 +64,36 @@ export function parseBatchErrors(stderr: string, commands: readonly IpCommand[])
 }
 
 /**
- * Runs the commands in one `ip` process (inside `netns` when given). Resolves when every
- * command succeeded or failed only in a tolerated way; otherwise rejects with IpBatchError.
+ * Runs the commands in one `ip -j` process (inside `netns` when given). Resolves when every
+ * command succeeded or failed only in a tolerated way, with the JSON documents that `show`
+ * commands in the batch printed (changes print nothing); otherwise rejects with IpBatchError.
  */
 export async function runIpBatch(
   run: Runner,
   commands: readonly IpCommand[],
   options: { netns?: string } = {},
-): Promise<void> {
-  if (commands.length === 0) return;
-  const argv = inNetns(options.netns, ['ip', '-force', '-batch', '-']);
+): Promise<unknown[][]> {
+  if (commands.length === 0) return [];
+  const argv = inNetns(options.netns, ['ip', '-j', '-force', '-batch', '-']);
+  let stdout: string;
   try {
-    await run(argv, { input: formatBatch(commands) });
+    stdout = (await run(argv, { input: formatBatch(commands) })).stdout;
   } catch (error) {
     if (!(error instanceof CommandError) || error.exitCode === null) throw error;
     const failures = parseBatchErrors(error.stderr, commands);
     if (failures.length === 0) throw error;
     const fatal = failures.filter((f) => !(f.command.tolerate && TOLERATED[f.command.tolerate].test(f.message)));
     if (fatal.length > 0) throw new IpBatchError(fatal);
+    stdout = error.stdout;
   }
+  return parseJsonLines(stdout);
+}
+
+function parseJsonLines(stdout: string): unknown[][] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('['))
+    .map((line) => JSON.parse(line) as unknown[]);
 }
 
 /** Runs read-only `ip -j` queries in one process; returns one parsed JSON array per query. */
@@ -93,10 +104,7 @@ export async function queryIpJson(
 ): Promise<unknown[][]> {
   const argv = inNetns(options.netns, ['ip', '-j', '-batch', '-']);
   const { stdout } = await run(argv, { input: formatBatch(queries.map((args) => ({ args }))) });
-  const documents = stdout
-    .split('\n')
-    .filter((line) => line.startsWith('['))
-    .map((line) => JSON.parse(line) as unknown[]);
+  const documents = parseJsonLines(stdout);
   if (documents.length !== queries.length) {
     throw new Error(`ip -j -batch: expected ${queries.length} JSON documents, got ${documents.length}`);
   }

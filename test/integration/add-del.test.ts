@@ -94,6 +94,16 @@ describe('ADD and DEL against the built executable', { skip: skipUnlessRoot }, (
       assert.ok(await node.ping(pod, '10.99.0.1'));
     }));
 
+  test('a later ADD leaves the bridge alone: its ARP entries survive (no MAC or MTU rewrite)', () =>
+    withNode(async (node) => {
+      const a = await node.add(await node.pod(), 'a');
+      const podA = a.ips[0].address.split('/')[0];
+      await node.exec(['ip', 'neigh', 'replace', podA, 'lladdr', a.interfaces[2].mac, 'dev', 'cni0', 'nud', 'reachable']);
+      await node.add(await node.pod(), 'b');
+      const neigh = await node.ipJson(['neigh', 'show', 'dev', 'cni0']);
+      assert.ok(neigh.some((n) => n.dst === podA), 'the neighbour entry for pod a is still there');
+    }));
+
   test('hairpinMode sets hairpin on the bridge port', () =>
     withNode(async (node) => {
       const result = await node.add(await node.pod(), 'c1', node.conf({ hairpinMode: true }));
