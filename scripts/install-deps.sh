@@ -7,8 +7,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # iproute2 + util-linux: ip and nsenter; iptables: used by the chained reference portmap;
 # containernetworking-plugins: reference plugins we chain with and benchmark against;
-# iputils-ping: connectivity checks.
+# iputils-ping: connectivity checks; containerd + runc + busybox-static: a real runtime
+# driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed).
 apt-get install -y -qq --no-install-recommends \
-  iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates >/dev/null
+  iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
+  containerd runc busybox-static >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error
