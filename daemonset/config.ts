@@ -19,6 +19,8 @@ export interface AgentConfig {
   pluginBinary: string;
   bridge: string;
   dataDir: string;
+  cniLogFile: string;
+  cniVersion: string;
   health: { host: string; port: number };
   resyncMs: number;
   logLevel: LogLevel;
@@ -50,6 +52,8 @@ const SETTINGS: Setting[] = [
   { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
   { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: 'cni0', help: 'the pods\' bridge' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state (removed by uninstall)' },
+  { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
+  { flag: 'cni-version', env: 'BRIDGEWAY_CNI_VERSION', fallback: '1.1.0', help: 'the conflist\'s cniVersion; 1.0.0 for containerd < 2.0 (1.1.0 adds STATUS and GC)' },
   { flag: 'health-addr', env: 'BRIDGEWAY_HEALTH_ADDR', fallback: '0.0.0.0:9099', help: 'host:port for /healthz, /readyz and /metrics' },
   { flag: 'resync', env: 'BRIDGEWAY_RESYNC', fallback: '30s', help: 'full resync period (repairs drift), e.g. 30s, 2m' },
   { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
@@ -88,6 +92,13 @@ function parseCidrSetting(flag: string, text: string | undefined): Ipv4Cidr | un
   const cidr = parseIpv4Cidr(text);
   if (!cidr) throw new ConfigError(`--${flag} must be an IPv4 CIDR like 10.244.0.0/16, got ${JSON.stringify(text)}`);
   return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
+}
+
+const CNI_VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+
+function parseCniVersion(text: string): string {
+  if (!CNI_VERSIONS.includes(text)) throw new ConfigError(`--cni-version must be one of ${CNI_VERSIONS.join(', ')}, got ${JSON.stringify(text)}`);
+  return text;
 }
 
 /** Returns undefined when --help was asked for. */
@@ -142,6 +153,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), 'bridgeway'),
     bridge: value('bridge')!,
     dataDir: value('data-dir')!,
+    cniLogFile: value('cni-log-file')!,
+    cniVersion: parseCniVersion(value('cni-version')!),
     health: { host: health[1] || '0.0.0.0', port: Number(health[2]) },
     resyncMs: parseDuration('resync', value('resync')!),
     logLevel: logLevel as LogLevel,

@@ -44,6 +44,7 @@ export class Reconciler {
   private readonly installer: BinaryInstaller;
   private backend: IptablesBackend | undefined;
   private randomFully: boolean | undefined;
+  private portmapVersions: string[] | undefined;
   private waitingReason: string | undefined;
   private reported = { unreachable: '', host: '', published: '', condition: false };
   private synced = false;
@@ -116,17 +117,43 @@ export class Reconciler {
     await this.syncRoutes(nodes, iface, podCIDR);
     await this.syncIptables(podCIDR);
     const conflist = renderConflist({
+      cniVersion: config.cniVersion,
       podCIDR,
       mtu: iface.mtu,
       bridge: config.bridge,
-      portmap: fs.existsSync(path.join(config.cniBinDir, 'portmap')),
+      portmap: await this.portmapUsable(),
       logLevel: config.logLevel === 'silent' ? 'info' : config.logLevel,
+      dataDir: config.dataDir,
+      logFile: config.cniLogFile,
     });
     if (writeFileIfChanged(path.join(config.cniConfDir, CONFLIST_NAME), conflist) === 'written') {
       log.info({ file: path.join(config.cniConfDir, CONFLIST_NAME), podCIDR: formatCidr(podCIDR), mtu: iface.mtu }, 'wrote the CNI conflist');
     }
     await this.markNetworkAvailable();
     this.synced = true;
+  }
+
+  /**
+   * Chain portmap (hostPorts) only if it speaks the conflist's version: a chained plugin that
+   * refuses the version fails every DEL, and the runtime then leaks the pod's veth and address.
+   */
+  private async portmapUsable(): Promise<boolean> {
+    const { config, run, log } = this.deps;
+    const portmap = path.join(config.cniBinDir, 'portmap');
+    if (!fs.existsSync(portmap)) return false;
+    if (this.portmapVersions === undefined) {
+      try {
+        const { stdout } = await run([portmap], { env: { CNI_COMMAND: 'VERSION' }, input: '{}' });
+        this.portmapVersions = (JSON.parse(stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
+      } catch (error) {
+        this.portmapVersions = [];
+        log.warn({ err: errorMessage(error) }, 'portmap did not answer VERSION');
+      }
+      if (!this.portmapVersions.includes(config.cniVersion)) {
+        log.warn({ supported: this.portmapVersions }, `portmap does not support CNI ${config.cniVersion}: not chained, so hostPorts will not work; upgrade it or set --cni-version`);
+      }
+    }
+    return this.portmapVersions.includes(config.cniVersion);
   }
 
   private async publishAddress(iface: NodeInterface): Promise<void> {

@@ -130,6 +130,7 @@ describe('agent config', () => {
     [['--health-addr', 'nope'], env, /--health-addr must be host:port/],
     [['--log-level', 'chatty'], env, /--log-level must be one of/],
     [['--iptables', 'ebpf'], env, /--iptables must be auto, nft or legacy/],
+    [['--cni-version', '2.0.0'], env, /--cni-version must be one of/],
     [['--bogus'], env, /Unknown option '--bogus'.*see --help/],
     [['frobnicate'], env, /unknown command "frobnicate"/],
   ];

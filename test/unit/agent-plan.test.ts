@@ -124,11 +124,11 @@ describe('interface selection and conflist', () => {
     assert.throws(() => selectInterface([{ ...all[1]!, up: false }], { iface: 'eth1' }), /is down/);
   });
   test('conflist: 1.1.0, our subnet and MTU, portmap chained when present', () => {
-    const conf = JSON.parse(renderConflist({ podCIDR: cidr('10.244.1.0/24'), mtu: 9000, bridge: 'cni0', portmap: true, logLevel: 'info' }));
+    const conf = JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 9000, bridge: 'cni0', portmap: true, logLevel: 'info', dataDir: '/d', logFile: '/l' }));
     assert.equal(conf.cniVersion, '1.1.0');
     assert.deepEqual(conf.plugins[0].ipam, { subnet: '10.244.1.0/24' });
     assert.equal(conf.plugins[0].mtu, 9000);
     assert.equal(conf.plugins[1].type, 'portmap');
-    assert.equal(JSON.parse(renderConflist({ podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info' })).plugins.length, 1);
+    assert.equal(JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' })).plugins.length, 1);
   });
 });
