@@ -9,3 +9,11 @@ export interface NodeSource {
   /** True while the view is trustworthy (informer listed and watching; file parsed). */
   connected(): boolean;
 }
+
+/** What the agent writes back to the Kubernetes API (absent in standalone mode). */
+export interface NodeStatusApi {
+  /** Sets metadata.annotations[bridgeway.io/eth1-ip], unless it already has that value. */
+  publishEth1Address(nodeName: string, ip: string): Promise<void>;
+  /** The NetworkUnavailable condition, as flannel and calico set it. */
+  setNetworkUnavailable(nodeName: string, unavailable: boolean, message: string): Promise<void>;
+}

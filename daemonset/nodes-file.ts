@@ -1,7 +1,7 @@
 // Standalone mode: the peers come from a YAML or JSON file instead of the Kubernetes API,
 // for plain containerd/nerdctl hosts and for the demo.
 //   nodes:
-//     - { name: node-a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11 }
+//     - { name: node-a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11 }   (podCIDR optional)
 // The file is watched (its directory, so editors' and ConfigMaps' rename-into-place is seen) and
 // re-read whenever it changes; a broken edit keeps the last good view and is logged.
 import fs from 'node:fs';
@@ -29,13 +29,16 @@ export function parseNodesFile(text: string): ClusterNode[] {
   const seen = new Set<string>();
   return list.map((entry, i) => {
     const item = entry as Record<string, unknown> | null;
-    for (const key of ['name', 'podCIDR', 'eth1IP']) {
+    for (const key of ['name', 'eth1IP']) {
       if (typeof item?.[key] !== 'string' || !item[key]) throw new NodesFileError(`nodes[${i}].${key} must be a non-empty string`);
     }
+    // A node may be listed before it has a podCIDR, as in Kubernetes: it is then not routed to.
+    const podCIDR = item!.podCIDR ?? '';
+    if (typeof podCIDR !== 'string') throw new NodesFileError(`nodes[${i}].podCIDR must be a string`);
     const name = item!.name as string;
     if (seen.has(name)) throw new NodesFileError(`nodes[${i}]: duplicate name ${name}`);
     seen.add(name);
-    return { name, podCIDRs: [item!.podCIDR as string], internalIPs: [], annotations: { [ETH1_ANNOTATION]: item!.eth1IP as string } };
+    return { name, podCIDRs: podCIDR ? [podCIDR] : [], internalIPs: [], annotations: { [ETH1_ANNOTATION]: item!.eth1IP as string } };
   });
 }
 

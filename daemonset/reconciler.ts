@@ -18,15 +18,9 @@ import { BinaryInstaller, writeFileIfChanged } from './install.ts';
 import { selectInterface, type NodeInterface } from './interface.ts';
 import type { Metrics } from './metrics.ts';
 import { peersOf, podCidrOf } from './node-info.ts';
-import type { NodeSource } from './node-source.ts';
+import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { planIptables, restorePayload } from './plan-iptables.ts';
 import { diffRoutes, planRoutes } from './plan-routes.ts';
-
-/** What the agent needs from the Kubernetes API beyond the node list (absent in standalone mode). */
-export interface NodeStatusApi {
-  publishEth1Address(nodeName: string, ip: string): Promise<void>;
-  setNetworkUnavailable(nodeName: string, unavailable: boolean, message: string): Promise<void>;
-}
 
 export interface ReconcilerDeps {
   run: Runner;
@@ -101,7 +95,7 @@ export class Reconciler {
     if (!podCIDR) {
       // Never crash-loop on this: kube-controller-manager assigns podCIDRs a little after join.
       const reason = self ? `node ${config.nodeName} has no IPv4 podCIDR yet` : `node ${config.nodeName} is not in the node list yet`;
-      if (reason !== this.waitingReason) log.warn({ node: config.nodeName }, `waiting: ${reason}`);
+      if (reason !== this.waitingReason) log.warn(`waiting: ${reason}`);
       this.waitingReason = reason;
       return;
     }

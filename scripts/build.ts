@@ -1,10 +1,14 @@
-// npm run build: dist/bridgeway, the CNI plugin as one self-contained executable.
+// npm run build: dist/bridgeway (the CNI plugin) and dist/bridgeway-agent (the node agent),
+// each one self-contained executable.
 import { buildExecutable } from './sea.ts';
 
-const { bundleBytes } = await buildExecutable({
-  entry: 'cni/main.ts',
-  output: 'dist/bridgeway',
+const targets = [
   // The plugin's cold start is every pod's start: no agent, Kubernetes client or execa in it.
-  forbidden: ['@kubernetes/client-node', 'execa'],
-});
-process.stderr.write(`built dist/bridgeway (bundle ${(bundleBytes / 1024).toFixed(0)} KiB)\n`);
+  { entry: 'cni/main.ts', output: 'dist/bridgeway', forbidden: ['@kubernetes/client-node', 'execa', 'js-yaml'] },
+  { entry: 'daemonset/main.ts', output: 'dist/bridgeway-agent' },
+];
+const only = process.argv[2];
+for (const target of targets.filter((t) => !only || t.output.endsWith(only))) {
+  const { bundleBytes } = await buildExecutable(target);
+  process.stderr.write(`built ${target.output} (bundle ${(bundleBytes / 1024).toFixed(0)} KiB)\n`);
+}

@@ -123,7 +123,7 @@ export class SimCluster {
 
   /** The standalone agents' view of the cluster; rewritten atomically like a ConfigMap update. */
   writeNodesFile(specs: NodeSpec[] = this.nodes.map((n) => ({ name: n.name, podCIDR: n.podCIDR, eth1IP: n.eth1IP }))) {
-    const yaml = ['nodes:', ...specs.map((s) => `  - {name: ${s.name}, ${s.podCIDR ? `podCIDR: ${s.podCIDR}, ` : 'podCIDR: "", '}eth1IP: ${s.eth1IP}}`)].join('\n');
+    const yaml = ['nodes:', ...specs.map((s) => `  - {name: ${s.name}, ${s.podCIDR ? `podCIDR: ${s.podCIDR}, ` : ''}eth1IP: ${s.eth1IP}}`)].join('\n');
     const temp = `${this.nodesFile}.tmp`;
     fs.writeFileSync(temp, yaml + '\n');
     fs.renameSync(temp, this.nodesFile);

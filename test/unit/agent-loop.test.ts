@@ -150,6 +150,9 @@ describe('agent config', () => {
 });
 
 describe('nodes file', () => {
+  test('a node without a podCIDR yet is valid (and not routed to)', () => {
+    assert.deepEqual(parseNodesFile('nodes: [{name: a, eth1IP: 192.168.50.11}]')[0]!.podCIDRs, []);
+  });
   test('YAML and JSON', () => {
     const yaml = 'nodes:\n  - {name: a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11}\n  - name: b\n    podCIDR: 10.244.2.0/24\n    eth1IP: 192.168.50.12\n';
     const nodes = parseNodesFile(yaml);
@@ -160,6 +163,7 @@ describe('nodes file', () => {
     ['nodes: [', /not valid YAML/],
     ['peers: []', /top-level "nodes:" list/],
     ['nodes: [{name: a, podCIDR: 10.0.0.0/24}]', /nodes\[0\]\.eth1IP must be a non-empty string/],
+    ['nodes: [{name: a, podCIDR: 7, eth1IP: y}]', /nodes\[0\]\.podCIDR must be a string/],
     ['nodes: [{name: a, podCIDR: x, eth1IP: y}, {name: a, podCIDR: x, eth1IP: y}]', /duplicate name a/],
   ] as const) {
     test(`rejects ${text}`, () => assert.throws(() => parseNodesFile(text), (e: unknown) => e instanceof NodesFileError && message.test(e.message)));

@@ -1,0 +1,328 @@
+// The agent's only door to the Kubernetes API (the only module importing @kubernetes/client-node):
+// a Node informer that we restart ourselves, and the two writes the agent makes to its own Node.
+//
+// What client-node 2.x's informer (ListWatch, what makeInformer returns) does on its own:
+// - a watch that ends cleanly (server timeout, dropped stream without error) is re-opened from the
+//   last resourceVersion, after an internal delay (0, then 1 s doubling to 30 s; reset by any event);
+// - 410 Gone, either as an HTTP status or as a watch ERROR event (which kube-apiserver sends before
+//   closing the stream), clears the resourceVersion so the next round relists; the relist emits
+//   `delete` for objects that vanished meanwhile and `update` for changed ones;
+// - any other error (list failed, connection refused or reset, non-200 watch) is emitted as
+//   `error` and the informer STOPS (rule 8): restarting it, with capped backoff, is done here.
+// We build the ListWatch ourselves (makeInformer is `new ListWatch(path, new Watch(kc), list, false)`)
+// to pass it a Watch that refuses to open after stop() and reports when a stream is established,
+// and a reconnect delay that stop() can cut short: ListWatch does not check `stopped` after its
+// list or its delay, so a stop() at the wrong moment would leave a watch open (and the process up).
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CoreV1Api,
+  KubeConfig,
+  ListWatch,
+  Observable,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type V1Node,
+} from '@kubernetes/client-node';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from './metrics.ts';
+import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
+import type { NodeSource, NodeStatusApi } from './node-source.ts';
+
+export interface KubeOptions {
+  /** A kubeconfig path; default: in-cluster if KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config. */
+  kubeconfig?: string;
+  log: Logger;
+  metrics: Metrics;
+  /** Called on every add/update/delete (including those found by a relist); the caller coalesces. */
+  onChange: () => void;
+  /** Delay before restarting a stopped informer, doubling per failure; default 1 s to 30 s. */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+const NODES_PATH = '/api/v1/nodes';
+const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
+/** No request but the watch may hang forever (the watch has client-node's own 30 s inactivity timeout). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Pure: the parts of a Node the agent uses. */
+export function toClusterNode(node: V1Node): ClusterNode {
+  const spec = node.spec ?? {};
+  const podCIDRs = spec.podCIDRs?.length ? [...spec.podCIDRs] : spec.podCIDR ? [spec.podCIDR] : [];
+  return {
+    name: node.metadata?.name ?? '',
+    podCIDRs,
+    internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+    annotations: { ...node.metadata?.annotations },
+  };
+}
+
+export function createKubeNodeSource(options: KubeOptions): NodeSource {
+  const kc = loadKubeConfig(options.kubeconfig);
+  const api = kc.makeApiClient(CoreV1Api);
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const log = options.log.child({ component: 'kube' });
+  const restarts = options.metrics.counter('bridgeway_informer_restarts_total', 'Times the Node informer stopped on an error and was restarted.');
+  const connectedGauge = options.metrics.gauge('bridgeway_informer_connected', '1 when the Node list succeeded and the watch stream is open.');
+  connectedGauge.set(0);
+
+  let informer: ListWatch<V1Node> | undefined;
+  let stopRun: (() => void) | undefined;
+  let isConnected = false;
+
+  function setConnected(value: boolean): void {
+    if (value && !isConnected) log.info({}, 'node watch established');
+    isConnected = value;
+    connectedGauge.set(value ? 1 : 0);
+  }
+
+  function changed(): void {
+    try {
+      options.onChange();
+    } catch (error) {
+      log.error({ error: summarize(error) }, 'onChange threw');
+    }
+  }
+
+  /** One start()..stop() lifetime: one ListWatch, restarted in place so its cache and resourceVersion survive. */
+  function run(): { informer: ListWatch<V1Node>; stop: () => void } {
+    const abort = new AbortController();
+    let stopped = false;
+    let listed = false;
+    let failures = 0;
+    let restartTimer: NodeJS.Timeout | undefined;
+    const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+
+    const list = async () => {
+      const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
+      const result = await api.listNode({}, withSignal(signal));
+      if (stopped) throw new Error('node source stopped');
+      listed = true;
+      return result;
+    };
+    const watch = new GuardedWatch(kc, {
+      active: () => !stopped,
+      opened: () => {
+        if (!listed) return;
+        failures = 0;
+        setConnected(true);
+      },
+    });
+    const delayFn = (ms: number) =>
+      new Promise<void>((resolve) => {
+        // ListWatch's own reconnect delay after clean closes, capped by our backoff; cut short by stop().
+        const entry = {
+          resolve,
+          timer: setTimeout(() => {
+            pendingDelays.delete(entry);
+            resolve();
+          }, Math.min(ms, backoff.maxMs)),
+        };
+        pendingDelays.add(entry);
+      });
+    const lw = new ListWatch<V1Node>(NODES_PATH, watch, list, false, undefined, undefined, { delayFn });
+    lw.on('add', changed);
+    lw.on('update', changed);
+    lw.on('delete', changed);
+
+    const failed = (error: unknown) => {
+      if (stopped || restartTimer) return; // errors after stop() are our own aborts
+      setConnected(false);
+      const delayMs = Math.min(backoff.initialMs * 2 ** failures, backoff.maxMs);
+      failures += 1;
+      log.warn({ error: summarize(error), failures, restartInMs: delayMs }, 'node informer stopped on an error; restarting it');
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        restarts.inc();
+        launch();
+      }, delayMs);
+    };
+    // start() resolves once a watch is open or the attempt failed (then `error` was emitted); it
+    // rejects only on a bug-shaped failure, which gets the same treatment.
+    const launch = () => void lw.start().catch(failed);
+    lw.on('error', failed);
+    launch();
+
+    return {
+      informer: lw,
+      stop: () => {
+        stopped = true;
+        clearTimeout(restartTimer);
+        abort.abort();
+        for (const entry of pendingDelays) {
+          clearTimeout(entry.timer);
+          entry.resolve();
+        }
+        pendingDelays.clear();
+        void lw.stop();
+      },
+    };
+  }
+
+  return {
+    start() {
+      if (stopRun) return;
+      const started = run();
+      informer = started.informer;
+      stopRun = started.stop;
+    },
+    stop() {
+      stopRun?.();
+      stopRun = undefined;
+      setConnected(false);
+    },
+    nodes() {
+      return (informer?.list() ?? []).map(toClusterNode).sort((a, b) => a.name.localeCompare(b.name));
+    },
+    connected: () => isConnected,
+  };
+}
+
+/**
+ * client-node's Watch, made safe to stop: it opens nothing once the source is stopped, aborts a
+ * stream that got established after stop(), reports established streams, and turns a rejection
+ * (e.g. an exec credential plugin failing before the request) into `done(err)`, which the
+ * informer handles, instead of an unhandled rejection.
+ */
+class GuardedWatch extends Watch {
+  private readonly hooks: { active: () => boolean; opened: () => void };
+
+  constructor(kc: KubeConfig, hooks: { active: () => boolean; opened: () => void }) {
+    super(kc);
+    this.hooks = hooks;
+  }
+
+  override async watch(
+    watchPath: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    let finished = false;
+    const doneOnce = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
+    if (!this.hooks.active()) {
+      const controller = new AbortController();
+      controller.abort();
+      doneOnce(null); // the informer sees its own `stopped` flag and ends there
+      return controller;
+    }
+    try {
+      const controller = await super.watch(watchPath, queryParams, callback, doneOnce);
+      if (!this.hooks.active()) controller.abort();
+      else if (!finished) this.hooks.opened();
+      return controller;
+    } catch (error) {
+      doneOnce(error);
+      return new AbortController();
+    }
+  }
+}
+
+export function createKubeNodeApi(options: { kubeconfig?: string; log: Logger }): NodeStatusApi {
+  const api = loadKubeConfig(options.kubeconfig).makeApiClient(CoreV1Api);
+  const log = options.log.child({ component: 'kube' });
+  const timeout = () => withSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+
+  return {
+    async publishEth1Address(nodeName, ip) {
+      try {
+        const node = await api.readNode({ name: nodeName }, timeout());
+        if (node.metadata?.annotations?.[ETH1_ANNOTATION] === ip) return;
+        // client-node 2.x sends patches as application/json-patch+json unless told otherwise.
+        const body = { metadata: { annotations: { [ETH1_ANNOTATION]: ip } } };
+        await api.patchNode({ name: nodeName, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, timeout()));
+        log.info({ node: nodeName, ip }, `published ${ETH1_ANNOTATION}`);
+      } catch (error) {
+        throw apiError(`publishing ${ETH1_ANNOTATION} on node ${nodeName}`, error);
+      }
+    },
+
+    async setNetworkUnavailable(nodeName, unavailable, message) {
+      try {
+        const status = unavailable ? 'True' : 'False';
+        const reason = unavailable ? 'BridgewayIsDown' : 'BridgewayIsUp';
+        const node = await api.readNode({ name: nodeName }, timeout());
+        const current = node.status?.conditions?.find((c) => c.type === 'NetworkUnavailable');
+        if (current && current.status === status && current.reason === reason && current.message === message) return;
+        const now = rfc3339(new Date());
+        // lastTransitionTime only moves when the status flips.
+        const since = current?.status === status && current.lastTransitionTime ? rfc3339(new Date(current.lastTransitionTime)) : now;
+        const condition = { type: 'NetworkUnavailable', status, reason, message, lastTransitionTime: since, lastHeartbeatTime: now };
+        // Strategic merge: conditions merge by `type`; a JSON merge patch would replace the whole
+        // list and wipe kubelet's Ready/MemoryPressure/... conditions.
+        const body = { status: { conditions: [condition] } };
+        await api.patchNodeStatus({ name: nodeName, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, timeout()));
+        log.info({ node: nodeName, status, reason, message }, 'set NetworkUnavailable');
+      } catch (error) {
+        throw apiError(`setting NetworkUnavailable on node ${nodeName}`, error);
+      }
+    },
+  };
+}
+
+/**
+ * An explicit kubeconfig path; else in-cluster (service account) when running in a pod; else
+ * $KUBECONFIG (colon-separated, as kubectl); else ~/.kube/config. Throws when none can be loaded.
+ */
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else if (process.env.KUBECONFIG) kc.loadFromDefault();
+  else kc.loadFromFile(path.join(os.homedir(), '.kube', 'config'));
+  if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${file ?? '(default)'}: no current cluster`);
+  return kc;
+}
+
+/** Request options adding an AbortSignal (timeout, or stop()) to one generated-API call. */
+function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
+  const middleware: ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(signal);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A one-line description of a client-node error (ApiException messages carry whole bodies and headers). */
+function summarize(error: unknown): { message: string; code?: number | string } {
+  if (typeof error !== 'object' || error === null) return { message: String(error) };
+  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const httpCode = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : undefined;
+  if (httpCode !== undefined) return { message: statusMessage(e.body) ?? firstLine(e.message), code: httpCode };
+  const cause = e.cause && typeof e.cause.code === 'string' ? e.cause.code : undefined;
+  const message = firstLine(e.message);
+  return cause ? { message: `${message}: ${cause}`, code: cause } : { message };
+}
+
+function statusMessage(body: unknown): string | undefined {
+  try {
+    const status: unknown = typeof body === 'string' ? JSON.parse(body) : body;
+    if (typeof status === 'object' && status !== null && 'message' in status && typeof status.message === 'string') return status.message;
+  } catch {
+    // not a Status
+  }
+  return undefined;
+}
+
+function firstLine(message: unknown): string {
+  return String(message ?? 'unknown error').split('\n')[0]!;
+}
+
+function apiError(what: string, error: unknown): Error {
+  const { message, code } = summarize(error);
+  return new Error(`${what}: ${code !== undefined ? `${code} ` : ''}${message}`, { cause: error });
+}

@@ -1,0 +1,93 @@
+// The agent's entry point: configuration, wiring, signals. Everything else is in the modules.
+import { createRunner } from '../lib/exec.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
+import { startHealthServer } from './health.ts';
+import { createKubeNodeApi, createKubeNodeSource } from './kube.ts';
+import { Metrics } from './metrics.ts';
+import type { NodeSource, NodeStatusApi } from './node-source.ts';
+import { NodesFileSource } from './nodes-file.ts';
+import { Reconciler } from './reconciler.ts';
+import { SyncScheduler } from './scheduler.ts';
+import { uninstall } from './uninstall.ts';
+
+async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
+  const run = createRunner();
+  const metrics = new Metrics();
+  let scheduler: SyncScheduler | undefined;
+  const onChange = () => scheduler?.trigger();
+  let source: NodeSource;
+  let nodeStatus: NodeStatusApi | undefined;
+  if (config.nodesFile) {
+    source = new NodesFileSource({ file: config.nodesFile, log, onChange });
+    log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
+  } else {
+    source = createKubeNodeSource({ kubeconfig: config.kubeconfig, log, metrics, onChange });
+    nodeStatus = createKubeNodeApi({ kubeconfig: config.kubeconfig, log });
+  }
+  const reconciler = new Reconciler({ run, log, metrics, config, source, nodeStatus });
+  source.start();
+
+  if (config.once) {
+    try {
+      await reconciler.sync();
+    } finally {
+      source.stop();
+    }
+    const reason = reconciler.notReadyReason();
+    if (reason) log.error(`not in place: ${reason}`);
+    return reason ? 1 : 0;
+  }
+
+  scheduler = new SyncScheduler({
+    sync: () => reconciler.sync(),
+    resyncMs: config.resyncMs,
+    onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
+  });
+  const server = await startHealthServer(config.health, { metrics, notReadyReason: () => reconciler.notReadyReason() });
+  log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
+  scheduler.start();
+
+  // SIGTERM (restart, upgrade, drain) leaves routes and rules in place: traffic keeps flowing.
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  log.info('stopping; routes and iptables rules stay in place');
+  scheduler.stop();
+  source.stop();
+  await scheduler.idle;
+  server.close();
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let config: AgentConfig | undefined;
+  try {
+    config = parseAgentConfig(argv, process.env, process.execPath);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`bridgeway-agent: ${error.message}\n`);
+    return 2;
+  }
+  if (!config) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  const log = createLogger({ level: config.logLevel, base: { node: config.nodeName || undefined } });
+  if (config.command === 'uninstall') {
+    const failures = await uninstall(config, { run: createRunner(), log });
+    for (const failure of failures) log.error(`uninstall: ${failure}`);
+    return failures.length ? 1 : 0;
+  }
+  return runAgent(config, log);
+}
+
+// No top-level await: the bundle is CommonJS (what Node's single-executable support runs).
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bridgeway-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,336 @@
+// daemonset/kube.ts against a fake API server on 127.0.0.1: list/watch, the failures the informer
+// must survive (dropped streams, 410 Gone, an API server gone for 2 s), and the patches we send.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1Node } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/log.ts';
+import { createKubeNodeApi, createKubeNodeSource, toClusterNode } from '../../daemonset/kube.ts';
+import type { NodeSource } from '../../daemonset/node-source.ts';
+import { Metrics } from '../../daemonset/metrics.ts';
+import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+
+interface LogEntry {
+  level: string;
+  obj: object;
+  msg: string | undefined;
+}
+
+function captureLogger(entries: LogEntry[] = []): Logger & { entries: LogEntry[] } {
+  const at = (level: string) => (obj: object | string, msg?: string) =>
+    void entries.push(typeof obj === 'string' ? { level, obj: {}, msg: obj } : { level, obj, msg });
+  const logger = { entries, trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger;
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function metric(metrics: Metrics, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics.render());
+  return match ? Number(match[1]) : NaN;
+}
+
+const BACKOFF = { initialMs: 50, maxMs: 500 };
+const nodeA = () => makeNode({ name: 'a', podCIDR: '10.244.1.0/24', internalIP: '192.168.1.11' });
+const nodeB = () => makeNode({ name: 'b', podCIDR: '10.244.2.0/24', internalIP: '192.168.1.12' });
+
+interface Harness {
+  server: FakeApiServer;
+  source: NodeSource;
+  metrics: Metrics;
+  log: ReturnType<typeof captureLogger>;
+  changes: () => number;
+  names: () => string[];
+  lists: () => number;
+  watches: () => JsonObject[];
+}
+
+/** A fake API server with nodes a and b, and a started node source; both torn down afterwards. */
+async function withSource(body: (h: Harness) => Promise<void>, onChange?: () => void): Promise<void> {
+  const server = await startFakeApiServer([nodeA(), nodeB()]);
+  const metrics = new Metrics();
+  const log = captureLogger();
+  let changes = 0;
+  const source = createKubeNodeSource({
+    kubeconfig: server.kubeconfig,
+    log,
+    metrics,
+    backoff: BACKOFF,
+    onChange: () => {
+      changes += 1;
+      onChange?.();
+    },
+  });
+  try {
+    source.start();
+    await waitFor('the first list and watch', () => source.connected());
+    await body({
+      server,
+      source,
+      metrics,
+      log,
+      changes: () => changes,
+      names: () => source.nodes().map((n) => n.name),
+      lists: () => server.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/nodes' && r.query.watch !== 'true').length,
+      watches: () => server.requests.filter((r) => r.query.watch === 'true').map((r) => r.query),
+    });
+  } finally {
+    source.stop();
+    await server.close();
+  }
+}
+
+describe('toClusterNode', () => {
+  test('takes name, podCIDRs (or podCIDR), InternalIPs and annotations', () => {
+    const node: V1Node = {
+      metadata: { name: 'n1', annotations: { [ETH1_ANNOTATION]: '192.168.50.1' } },
+      spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', 'fd00:1::/64'] },
+      status: { addresses: [{ type: 'Hostname', address: 'n1' }, { type: 'InternalIP', address: '192.168.1.1' }, { type: 'InternalIP', address: 'fd00::1' }] },
+    };
+    assert.deepEqual(toClusterNode(node), {
+      name: 'n1',
+      podCIDRs: ['10.244.1.0/24', 'fd00:1::/64'],
+      internalIPs: ['192.168.1.1', 'fd00::1'],
+      annotations: { [ETH1_ANNOTATION]: '192.168.50.1' },
+    });
+    assert.deepEqual(toClusterNode({ metadata: { name: 'old' }, spec: { podCIDR: '10.244.9.0/24' } }).podCIDRs, ['10.244.9.0/24']);
+    assert.deepEqual(toClusterNode({ metadata: { name: 'new' } }), { name: 'new', podCIDRs: [], internalIPs: [], annotations: {} });
+  });
+});
+
+describe('node source', () => {
+  test('the initial list fills nodes() and calls onChange', async () => {
+    await withSource(async ({ source, metrics, changes, names, lists }) => {
+      assert.deepEqual(names(), ['a', 'b']);
+      assert.deepEqual(source.nodes()[0], { name: 'a', podCIDRs: ['10.244.1.0/24'], internalIPs: ['192.168.1.11'], annotations: {} });
+      assert.equal(changes(), 2);
+      assert.equal(lists(), 1);
+      assert.equal(metric(metrics, 'bridgeway_informer_connected'), 1);
+      assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), NaN, 'no restart yet');
+    });
+  });
+
+  test('ADDED, MODIFIED and DELETED events reach the cache and onChange', async () => {
+    await withSource(async ({ server, source, changes, names, lists }) => {
+      server.addNode(makeNode({ name: 'c', podCIDR: '10.244.3.0/24' }));
+      await waitFor('c added', () => names().includes('c'));
+      assert.equal(changes(), 3);
+      server.modifyNode('a', (n) => ((n.metadata as JsonObject).annotations = { [ETH1_ANNOTATION]: '192.168.50.11' }));
+      await waitFor('a modified', () => source.nodes()[0]!.annotations[ETH1_ANNOTATION] === '192.168.50.11');
+      assert.equal(changes(), 4);
+      server.deleteNode('b');
+      await waitFor('b deleted', () => names().join() === 'a,c');
+      assert.equal(changes(), 5);
+      assert.equal(lists(), 1, 'all through the watch');
+    });
+  });
+
+  test('a BOOKMARK moves the resourceVersion and changes nothing else', async () => {
+    await withSource(async ({ server, names, changes, lists, watches, metrics }) => {
+      const rv = server.bumpResourceVersion(7); // other kinds changed meanwhile
+      server.bookmark();
+      await sleep(50);
+      server.dropWatches('clean');
+      await waitFor('a second watch', () => watches().length === 2);
+      assert.equal(watches()[1]!.resourceVersion, String(rv), 'resumed from the bookmark');
+      assert.equal(changes(), 2);
+      server.addNode(makeNode({ name: 'c' }));
+      await waitFor('c added', () => names().includes('c'));
+      assert.equal(lists(), 1);
+      assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), NaN);
+    });
+  });
+
+  test('a watch closed cleanly is reopened from the last resourceVersion by client-node itself', async () => {
+    await withSource(async ({ server, source, names, lists, watches, metrics }) => {
+      for (let round = 0; round < 3; round++) {
+        const before = watches().length;
+        server.dropWatches('clean');
+        await waitFor('the watch reopened', () => watches().length === before + 1 && server.openWatches() === 1);
+        server.addNode(makeNode({ name: `c${round}` }));
+        await waitFor(`c${round} added`, () => names().includes(`c${round}`));
+      }
+      assert.ok(source.connected());
+      assert.equal(lists(), 1, 'no relist needed');
+      assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), NaN, 'not an error');
+    });
+  });
+
+  test('a watch reset by the network: the informer stops, we restart it, it resumes without a relist', async () => {
+    await withSource(async ({ server, source, names, lists, metrics, log }) => {
+      server.dropWatches('abrupt');
+      await waitFor('a restart', () => metric(metrics, 'bridgeway_informer_restarts_total') === 1);
+      await waitFor('connected again', () => source.connected() && server.openWatches() === 1);
+      server.modifyNode('b', (n) => ((n.spec as JsonObject).podCIDRs = ['10.244.22.0/24']));
+      await waitFor('b modified', () => source.nodes()[1]!.podCIDRs[0] === '10.244.22.0/24');
+      assert.deepEqual(names(), ['a', 'b']);
+      assert.equal(lists(), 1);
+      const warning = log.entries.find((e) => e.level === 'warn');
+      assert.ok(warning, 'the restart is logged');
+      assert.match(JSON.stringify(warning.obj), /"error":\{"message":"[^"]+/);
+    });
+  });
+
+  for (const goneAs of ['event', 'http'] as const) {
+    test(`410 Gone (${goneAs === 'event' ? 'ERROR event' : 'HTTP status'}): relists and converges, including changes made in the gap`, async () => {
+      await withSource(async ({ server, source, names, changes, lists, metrics }) => {
+        server.goneAs = goneAs;
+        server.freezeWatches(); // the stream goes quiet: what happens next is missed
+        server.addNode(makeNode({ name: 'd', podCIDR: '10.244.4.0/24' }));
+        server.deleteNode('b');
+        server.modifyNode('a', (n) => ((n.metadata as JsonObject).annotations = { [ETH1_ANNOTATION]: '192.168.50.11' }));
+        server.compact();
+        await sleep(50);
+        assert.deepEqual(names(), ['a', 'b'], 'nothing seen yet');
+        const before = changes();
+        server.dropWatches('clean');
+        await waitFor('converged', () => names().join() === 'a,d');
+        assert.equal(source.nodes()[0]!.annotations[ETH1_ANNOTATION], '192.168.50.11');
+        assert.equal(changes() - before, 3, 'add d, update a, delete b');
+        assert.equal(lists(), 2, 'one relist');
+        assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), NaN, 'client-node handles 410 itself');
+        await waitFor('watching again', () => source.connected() && server.openWatches() === 1);
+        server.addNode(makeNode({ name: 'e' }));
+        await waitFor('e added', () => names().includes('e'));
+      });
+    });
+  }
+
+  test('API server down for 2 s: restarts with backoff, not connected meanwhile, catches up after', async () => {
+    await withSource(async ({ server, source, names, lists, metrics, log }) => {
+      await server.down();
+      await waitFor('disconnected', () => !source.connected());
+      assert.equal(metric(metrics, 'bridgeway_informer_connected'), 0);
+      assert.deepEqual(names(), ['a', 'b'], 'the cache is kept while down');
+      server.addNode(makeNode({ name: 'e', podCIDR: '10.244.5.0/24' }));
+      server.deleteNode('a');
+      await sleep(2000);
+      const restarts = metric(metrics, 'bridgeway_informer_restarts_total');
+      // 50+100+200+400+500+500... ms: about 6 in 2 s, far fewer than a tight loop would make.
+      assert.ok(restarts >= 3 && restarts <= 10, `restarts: ${restarts}`);
+      const delays = log.entries.filter((e) => e.level === 'warn').map((e) => (e.obj as { restartInMs: number }).restartInMs);
+      assert.deepEqual(delays.slice(0, 5), [50, 100, 200, 400, 500], 'doubling, capped');
+      assert.ok(log.entries.some((e) => e.level === 'warn' && /ECONNREFUSED/.test(JSON.stringify(e.obj))));
+      assert.equal(source.connected(), false);
+      await server.up();
+      await waitFor('connected again', () => source.connected(), 3000);
+      await waitFor('caught up', () => names().join() === 'b,e');
+      assert.equal(metric(metrics, 'bridgeway_informer_connected'), 1);
+      assert.equal(lists(), 1, 'resumed from the resourceVersion: history still had it');
+    });
+  });
+
+  test('stop() ends everything, even during a reconnect delay: no request afterwards', async () => {
+    await withSource(async ({ server, source, watches }) => {
+      server.dropWatches('clean'); // reopened at once
+      await waitFor('second watch', () => server.openWatches() === 1 && watches().length === 2);
+      server.dropWatches('clean'); // no event in between: client-node waits before reopening
+      await sleep(20);
+      source.stop();
+      const seen = server.requests.length;
+      await sleep(700);
+      assert.equal(server.requests.length, seen);
+      assert.equal(server.openWatches(), 0);
+      assert.equal(source.connected(), false);
+    });
+  });
+
+  test('an onChange that throws is logged and does not break the informer', async () => {
+    await withSource(
+      async ({ server, names, log }) => {
+        server.addNode(makeNode({ name: 'c' }));
+        server.addNode(makeNode({ name: 'd' }));
+        await waitFor('c and d added', () => names().join() === 'a,b,c,d');
+        assert.ok(log.entries.some((e) => e.level === 'error' && e.msg === 'onChange threw'));
+      },
+      () => {
+        throw new Error('scheduler bug');
+      },
+    );
+  });
+
+  test('a kubeconfig that cannot be read fails at creation, not later', () => {
+    assert.throws(() =>
+      createKubeNodeSource({ kubeconfig: '/nonexistent/kubeconfig', log: captureLogger(), metrics: new Metrics(), onChange: () => {} }),
+    );
+  });
+});
+
+describe('node api', () => {
+  async function withApi(body: (server: FakeApiServer, api: ReturnType<typeof createKubeNodeApi>) => Promise<void>): Promise<void> {
+    const server = await startFakeApiServer([makeNode({ name: 'a', annotations: { 'other.io/keep': 'yes' } })]);
+    try {
+      await body(server, createKubeNodeApi({ kubeconfig: server.kubeconfig, log: captureLogger() }));
+    } finally {
+      await server.close();
+    }
+  }
+  const patches = (server: FakeApiServer) => server.requests.filter((r) => r.method === 'PATCH');
+
+  test('publishEth1Address: a JSON merge patch of one annotation, skipped when already there', async () => {
+    await withApi(async (server, api) => {
+      await api.publishEth1Address('a', '192.168.50.11');
+      assert.deepEqual(patches(server), [
+        {
+          method: 'PATCH',
+          path: '/api/v1/nodes/a',
+          query: {},
+          contentType: 'application/merge-patch+json',
+          body: { metadata: { annotations: { [ETH1_ANNOTATION]: '192.168.50.11' } } },
+        },
+      ]);
+      assert.deepEqual((server.node('a')!.metadata as JsonObject).annotations, { 'other.io/keep': 'yes', [ETH1_ANNOTATION]: '192.168.50.11' });
+      await api.publishEth1Address('a', '192.168.50.11');
+      assert.equal(patches(server).length, 1, 'unchanged: no patch');
+      await api.publishEth1Address('a', '192.168.50.99');
+      assert.equal(patches(server).length, 2);
+      assert.equal(((server.node('a')!.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION], '192.168.50.99');
+    });
+  });
+
+  test('setNetworkUnavailable: a strategic merge patch of the status subresource that keeps the other conditions', async () => {
+    await withApi(async (server, api) => {
+      await api.setNetworkUnavailable('a', false, 'bridgeway is running');
+      const [first] = patches(server);
+      assert.equal(first!.path, '/api/v1/nodes/a/status');
+      assert.equal(first!.contentType, 'application/strategic-merge-patch+json');
+      const sent = ((first!.body as JsonObject).status as JsonObject).conditions as JsonObject[];
+      assert.equal(sent.length, 1);
+      const { lastTransitionTime, lastHeartbeatTime, ...rest } = sent[0]!;
+      assert.deepEqual(rest, { type: 'NetworkUnavailable', status: 'False', reason: 'BridgewayIsUp', message: 'bridgeway is running' });
+      assert.match(String(lastTransitionTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.equal(lastHeartbeatTime, lastTransitionTime);
+      const conditions = () => (server.node('a')!.status as JsonObject).conditions as JsonObject[];
+      assert.deepEqual(conditions().map((c) => `${c.type}=${c.status}`), ['Ready=True', 'NetworkUnavailable=False']);
+
+      await api.setNetworkUnavailable('a', false, 'bridgeway is running');
+      assert.equal(patches(server).length, 1, 'unchanged: no patch');
+
+      await api.setNetworkUnavailable('a', false, 'still running');
+      const kept = (((patches(server)[1]!.body as JsonObject).status as JsonObject).conditions as JsonObject[])[0]!;
+      assert.equal(kept.lastTransitionTime, lastTransitionTime, 'same status: the transition time stays');
+
+      await api.setNetworkUnavailable('a', true, 'no podCIDR yet');
+      assert.equal(patches(server).length, 3);
+      assert.deepEqual(
+        conditions().map((c) => `${c.type}=${c.status}/${c.reason ?? ''}`),
+        ['Ready=True/KubeletReady', 'NetworkUnavailable=True/BridgewayIsDown'],
+      );
+    });
+  });
+
+  test('API errors reject with a short message and crash nothing', async () => {
+    await withApi(async (server, api) => {
+      await assert.rejects(api.publishEth1Address('missing', '192.168.50.1'), /publishing bridgeway.io\/eth1-ip on node missing: 404 nodes "missing" not found/);
+      await server.down();
+      await assert.rejects(api.setNetworkUnavailable('a', false, 'x'), /setting NetworkUnavailable on node a: .*ECONNREFUSED/);
+    });
+  });
+});
