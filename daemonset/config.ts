@@ -62,6 +62,9 @@ const SETTINGS: Setting[] = [
   { flag: 'help', boolean: true, help: 'show this help' },
 ];
 
+/** Every environment variable the agent reads (the manifests' ConfigMap keys must be among them). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = SETTINGS.flatMap((s) => (s.env ? [s.env] : []));
+
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;

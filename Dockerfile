@@ -1,0 +1,16 @@
+# The agent's image. Both programs are self-contained executables (Node inside), so the runtime
+# stage needs only the tools they drive: iproute2, iptables (nft and legacy) and nsenter.
+FROM node:24-bookworm AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 iptables util-linux ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /usr/local/bin/
+# The agent installs /usr/local/bin/bridgeway (next to itself) into the host's /opt/cni/bin.
+ENTRYPOINT ["/usr/local/bin/bridgeway-agent"]
