@@ -89,6 +89,9 @@ export class Reconciler {
 
   private async syncOnce(): Promise<void> {
     const { config, log, run } = this.deps;
+    // Peers need our address before we have a podCIDR of our own: publish it first.
+    const iface = selectInterface(await listInterfaceAddresses(run), { iface: config.iface, ifaceCidr: config.ifaceCidr });
+    await this.publishAddress(iface);
     const nodes = this.deps.source.nodes();
     const self = nodes.find((n) => n.name === config.nodeName);
     const podCIDR = self && podCidrOf(self);
@@ -102,8 +105,6 @@ export class Reconciler {
     if (this.waitingReason) log.info({ podCIDR: formatCidr(podCIDR) }, 'own podCIDR known');
     this.waitingReason = undefined;
 
-    const iface = selectInterface(await listInterfaceAddresses(run), { iface: config.iface, ifaceCidr: config.ifaceCidr });
-    await this.publishAddress(iface);
     if (ensureIpForward(this.deps.procSys)) log.info('enabled net.ipv4.ip_forward');
     this.reportHost(iface);
     if (this.installer.ensure() === 'written') log.info({ dir: config.cniBinDir }, 'installed the bridgeway plugin');

@@ -1,0 +1,98 @@
+// The real agent executable in Kubernetes mode on a simulated node, against the fake API server.
+// The node's namespace cannot reach this process's loopback, so the API server's port is relayed:
+// node netns 127.0.0.1:<port> -> a Unix socket (sockets on disk cross namespaces) -> here.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+
+const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : !fs.existsSync(AGENT) || !fs.existsSync(PLUGIN) ? 'dist/ is missing: npm run build' : false;
+
+/** Relays the fake API server into a node's namespace at the same 127.0.0.1 port. */
+async function relayInto(cluster: SimCluster, node: SimNode, api: FakeApiServer): Promise<() => void> {
+  const port = Number(new URL(api.url).port);
+  const socketPath = path.join(cluster.dir, `api-${node.name}.sock`);
+  const toApi = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => toApi.listen(socketPath, resolve));
+  const script = `const net=require('net');net.createServer(c=>{const u=net.connect(${JSON.stringify(socketPath)});c.pipe(u).pipe(c);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy())}).listen(${port},'127.0.0.1',()=>console.log('up'))`;
+  const child: ChildProcess = spawn('nsenter', [`--net=${node.path}`, '--', process.execPath, '-e', script], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout!.once('data', resolve));
+  return () => {
+    child.kill('SIGKILL');
+    toApi.close();
+  };
+}
+
+const condition = (node: JsonObject | undefined, type: string) =>
+  ((node?.status as JsonObject)?.conditions as JsonObject[] | undefined)?.find((c) => c.type === type);
+
+describe('node agent in Kubernetes mode', { skip }, () => {
+  test('publishes its eth1 address, waits for its podCIDR, routes from watch events, sets NetworkUnavailable=False, survives the API server going away', () =>
+    withCluster(2, async (cluster) => {
+      const [a, b] = cluster.nodes as [SimNode, SimNode];
+      // node-0 has no podCIDR yet; node-1 is known only by its InternalIP (no annotation).
+      const api = await startFakeApiServer([
+        makeNode({ name: a.name, internalIP: a.eth1IP }),
+        makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP }),
+      ]);
+      const stopRelay = await relayInto(cluster, a, api);
+      try {
+        const args = cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file');
+        const child = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args, '--kubeconfig', api.kubeconfig], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+        a.agent = child;
+        child.stdout!.on('data', (d) => (a.agentLog += d));
+        child.stderr!.on('data', (d) => (a.agentLog += d));
+
+        await eventually(async () => (api.node(a.name)?.metadata as JsonObject)?.annotations && ((api.node(a.name)!.metadata as JsonObject).annotations as JsonObject)['bridgeway.io/eth1-ip'] === a.eth1IP, 15_000, 'eth1 annotation');
+        const waiting = await cluster.health(a, '/readyz');
+        assert.equal(waiting.status, 503);
+        assert.match(waiting.body, /no IPv4 podCIDR yet/);
+        assert.ok(!fs.existsSync(a.conflistPath));
+
+        api.modifyNode(a.name, (n) => {
+          n.spec = { podCIDR: a.podCIDR!, podCIDRs: [a.podCIDR!] };
+        });
+        await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 15_000, 'ready after podCIDR');
+        assert.deepEqual(await a.agentRoutes(), [`${b.podCIDR} via ${b.eth1IP}`], 'peer routed via its InternalIP');
+        const unavailable = condition(api.node(a.name), 'NetworkUnavailable');
+        assert.equal(unavailable?.status, 'False');
+        assert.equal(condition(api.node(a.name), 'Ready')?.status, 'True', 'kubelet\'s Ready condition survived the patch');
+        const statusPatch = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('/status'));
+        assert.equal(statusPatch?.contentType, 'application/strategic-merge-patch+json');
+
+        // A new node: routed via its annotation, on the watch event (the resync is 1 s; the
+        // event path is what the ordering of these checks exercises).
+        api.addNode(makeNode({ name: 'node-9', podCIDR: '10.244.9.0/24', internalIP: '10.1.1.1', annotations: { 'bridgeway.io/eth1-ip': '192.168.50.19' } }));
+        await eventually(async () => (await a.agentRoutes()).includes('10.244.9.0/24 via 192.168.50.19'), 10_000, 'route to the added node');
+        api.deleteNode(b.name);
+        await eventually(async () => !(await a.agentRoutes()).some((r) => r.startsWith(b.podCIDR!)), 10_000, 'route of the deleted node removed');
+
+        // The API server goes away: routes stay, readiness says why; changes made meanwhile arrive.
+        await api.down();
+        await eventually(async () => (await cluster.health(a, '/readyz')).status === 503, 15_000, 'not ready while the API is down');
+        assert.deepEqual(await a.agentRoutes(), ['10.244.9.0/24 via 192.168.50.19']);
+        api.modifyNode('node-9', (n) => {
+          ((n.metadata as JsonObject).annotations as JsonObject)['bridgeway.io/eth1-ip'] = '192.168.50.29';
+        });
+        await api.up();
+        await eventually(async () => (await a.agentRoutes()).includes('10.244.9.0/24 via 192.168.50.29'), 20_000, 'change made during the outage');
+        await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 20_000, 'ready again');
+        assert.match((await cluster.health(a, '/metrics')).body, /^bridgeway_informer_restarts_total \d+$/m);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\nagent log:\n${a.agentLog}`);
+      } finally {
+        stopRelay();
+        await api.close();
+      }
+    }));
+});
