@@ -154,6 +154,18 @@ describe('node agent', { skip }, () => {
       assert.match(await a.iptablesSave(), /-A FORWARD -s 10\.99\.0\.0\/24 -j DROP/, 'foreign rule kept');
     }));
 
+  test('iptables: follows kube-proxy to iptables-legacy when its KUBE-* chains are there, and says so', () =>
+    withCluster(2, async (cluster) => {
+      const [a] = cluster.nodes as [SimNode, SimNode];
+      await a.exec(['iptables-legacy', '-t', 'nat', '-N', 'KUBE-SERVICES']);
+      const once = await cluster.runAgentOnce(a);
+      assert.match(once.stdout + once.stderr, /"mode":"legacy","why":"it holds kube-proxy's KUBE-\* chains","msg":"using iptables-legacy"/);
+      assert.match((await a.exec(['iptables-legacy-save'])).stdout, /-A POSTROUTING -m comment --comment "bridgeway: masquerade" -j BRIDGEWAY-POSTRTG/);
+      assert.doesNotMatch((await a.exec(['iptables-nft-save'])).stdout, /BRIDGEWAY/);
+      await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
+      assert.doesNotMatch((await a.exec(['iptables-legacy-save'])).stdout, /BRIDGEWAY/, 'uninstall cleans the legacy tables too');
+    }));
+
   test('invalid configuration is a clear error at start, naming the setting', async () => {
     const result = await run([AGENT, '--node-name', 'x', '--cluster-cidr', 'nope']).catch((e) => e);
     assert.equal(result.exitCode, 2);
