@@ -8,9 +8,10 @@ apt-get update -qq
 # iproute2 + util-linux: ip and nsenter; iptables: used by the chained reference portmap;
 # containernetworking-plugins: reference plugins we chain with and benchmark against;
 # iputils-ping: connectivity checks; containerd + runc + busybox-static: a real runtime
-# driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed).
+# driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed);
+# and the linter the tests run on every shell script (shellcheck).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static >/dev/null
+  containerd runc busybox-static shellcheck >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error

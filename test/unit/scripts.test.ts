@@ -1,0 +1,28 @@
+// The shell scripts (CI, demo, install, containerd node, kind e2e) stay lint-clean, and the kind
+// e2e, which needs Docker and cannot run here, at least runs through in its dry-run mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const scripts = ['.ci/run', 'scripts/install-deps.sh', 'scripts/demo.sh', 'e2e/containerd/node.sh', 'e2e/kind/run.sh'];
+const haveShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
+
+test('shell scripts pass bash -n and shellcheck', { skip: !haveShellcheck && 'shellcheck is not installed' }, () => {
+  for (const script of scripts) {
+    execFileSync('bash', ['-n', script], { cwd: root });
+    const lint = spawnSync('shellcheck', ['-x', script], { cwd: root, encoding: 'utf8' });
+    assert.equal(lint.status, 0, `${script}:\n${lint.stdout}`);
+  }
+});
+
+test('the kind e2e runs through in --dry-run, cleaning up at the end', () => {
+  const result = spawnSync('bash', ['e2e/kind/run.sh', '--dry-run'], { cwd: root, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /\+ kind create cluster --name bridgeway-e2e --config e2e\/kind\/kind-config.yaml/);
+  assert.match(result.stdout, /\+ docker network connect bridgeway-eth1 bridgeway-e2e-worker2/);
+  assert.match(result.stdout, /\+ kubectl apply -f manifests\/bridgeway.yaml/);
+  assert.match(result.stdout, /PASS: bridgeway on kind/);
+  assert.match(result.stdout, /\+ kind delete cluster --name bridgeway-e2e\n\+ docker network rm bridgeway-eth1/);
+});
