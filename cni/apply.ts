@@ -40,6 +40,21 @@ function bridgeState(documents: unknown[][]): { bridgeMac?: string } {
   return { bridgeMac: link?.address };
 }
 
-export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget): Promise<void> {
-  await runIpBatch(run, plan.podCommands, { netns: target.netns });
+/**
+ * Pod side, then make sure the veth carries traffic before the runtime starts the pod: until
+ * the kernel has seen carrier on both ends, the bridge port does not forward and the pod's first
+ * packets (typically its first DNS query, retried only after seconds) are lost. Almost always
+ * already true when the batch ends; otherwise wait briefly, as the reference plugin does.
+ */
+export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
+  const documents = await runIpBatch(run, plan.podCommands, { netns: target.netns });
+  if ((documents.at(-1)?.[0] as IpLink | undefined)?.operstate === 'UP') return;
+  for (let waited = 0; waited < CARRIER_WAIT_MS; waited += CARRIER_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, CARRIER_POLL_MS));
+    if ((await getLink(run, plan.hostVeth))?.operstate === 'UP') return;
+  }
+  log.warn({ hostVeth: plan.hostVeth }, `host veth not operationally up after ${CARRIER_WAIT_MS} ms; continuing`);
 }
+
+const CARRIER_WAIT_MS = 1000;
+const CARRIER_POLL_MS = 20;

@@ -98,6 +98,8 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     ...routes.map((r) => ({
       args: ['route', 'add', r.dst, ...(r.gw ? ['via', r.gw] : []), 'dev', target.ifname],
     })),
+    // Read back in the same process: is the link operationally up (carrier on both ends)?
+    { args: ['link', 'show', 'dev', target.ifname] },
   ];
 
   const result: Result = {

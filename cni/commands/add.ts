@@ -23,7 +23,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     const { bridgeMac } = await applyHostSide(run, plan, target, log);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
     undo.push({ what: 'delete veth', action: () => deleteLink(run, plan.hostVeth) });
-    await applyPodSide(run, plan, target);
+    await applyPodSide(run, plan, target, log);
     log.info({ ip: formatCidr(pod.address), hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {

@@ -39,12 +39,13 @@ describe('planAdd', () => {
     ]);
     assert.equal(plan.hostCommands[0]!.tolerate, 'exists');
   });
-  test('pod side: lo up, address, link up, routes', () => {
+  test('pod side: lo up, address, link up, routes, read-back of the link state', () => {
     assert.deepEqual(plan.podCommands.map((c) => c.args.join(' ')), [
       'link set lo up',
       'addr add 10.244.1.7/24 dev eth0',
       'link set eth0 up',
       'route add 0.0.0.0/0 via 10.244.1.1 dev eth0',
+      'link show dev eth0',
     ]);
   });
   test('result: bridge, host veth, pod interface with sandbox; ips index the pod interface', () => {
