@@ -54,7 +54,10 @@ export class BinaryInstaller {
     if (current && this.installed && current.size === this.installed.size && current.mtimeMs === this.installed.mtimeMs) {
       return 'unchanged';
     }
-    this.content ??= fs.readFileSync(this.source);
+    if (!this.content) {
+      if (!fs.existsSync(this.source)) throw new Error(`the plugin executable ${this.source} does not exist (set --plugin-binary)`);
+      this.content = fs.readFileSync(this.source);
+    }
     const outcome = writeFileIfChanged(this.target, this.content, 0o755);
     const after = fs.statSync(this.target);
     this.installed = { size: after.size, mtimeMs: after.mtimeMs };

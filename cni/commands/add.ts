@@ -1,5 +1,6 @@
-// ADD: address -> plan -> node side -> pod side -> result. Every step registers its undo first,
-// and any failure runs the undos in reverse, so a failed ADD leaves no IP, veth or address.
+// ADD: address -> plan -> node side -> pod side -> result. Each step that succeeds registers its
+// undo (the node side undoes itself when it fails halfway), and any failure runs the undos in
+// reverse, so a failed ADD leaves no reserved address and no veth.
 import { formatCidr } from '../../lib/cidr.ts';
 import { deleteLink } from '../../lib/iproute2/link.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
