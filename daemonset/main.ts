@@ -4,7 +4,6 @@ import { errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
 import { startHealthServer } from './health.ts';
-import { createKubeNodeApi, createKubeNodeSource } from './kube.ts';
 import { Metrics } from './metrics.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { NodesFileSource } from './nodes-file.ts';
@@ -23,6 +22,8 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     source = new NodesFileSource({ file: config.nodesFile, log, onChange });
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
+    // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
+    const { createKubeNodeApi, createKubeNodeSource } = await import('./kube.ts');
     source = createKubeNodeSource({ kubeconfig: config.kubeconfig, log, metrics, onChange });
     nodeStatus = createKubeNodeApi({ kubeconfig: config.kubeconfig, log });
   }

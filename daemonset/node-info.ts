@@ -64,7 +64,7 @@ export function peersOf(nodes: readonly ClusterNode[], self: string): { peers: P
     }
     peers.push({ name: node.name, podCIDR, gateway: gateway.ip, gatewaySource: gateway.source });
   }
-  peers.sort((a, b) => a.name.localeCompare(b.name));
+  peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { peers, problems };
 }
 

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
-import { listInterfaceAddresses } from '../lib/iproute2/addr.ts';
-import { applyRouteCommands, listRoutes } from '../lib/iproute2/route.ts';
+import { parseInterfaceAddresses } from '../lib/iproute2/addr.ts';
+import { queryIpJson } from '../lib/iproute2/batch.ts';
+import { applyRouteCommands, parseRoutes, type KernelRoute } from '../lib/iproute2/route.ts';
 import { detectBackend, type IptablesBackend } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
@@ -90,7 +91,9 @@ export class Reconciler {
   private async syncOnce(): Promise<void> {
     const { config, log, run } = this.deps;
     // Peers need our address before we have a podCIDR of our own: publish it first.
-    const iface = selectInterface(await listInterfaceAddresses(run), { iface: config.iface, ifaceCidr: config.ifaceCidr });
+    // Addresses and routes in one process (`route show` lists the IPv4 main table).
+    const [addrJson, routeJson] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'main']]);
+    const iface = selectInterface(parseInterfaceAddresses(addrJson!), { iface: config.iface, ifaceCidr: config.ifaceCidr });
     await this.publishAddress(iface);
     const nodes = this.deps.source.nodes();
     const self = nodes.find((n) => n.name === config.nodeName);
@@ -109,7 +112,7 @@ export class Reconciler {
     this.reportHost(iface);
     if (this.installer.ensure() === 'written') log.info({ dir: config.cniBinDir }, 'installed the bridgeway plugin');
 
-    await this.syncRoutes(nodes, iface, podCIDR);
+    await this.syncRoutes(nodes, iface, podCIDR, parseRoutes(routeJson!));
     await this.syncIptables(podCIDR);
     const conflist = renderConflist({
       cniVersion: config.cniVersion,
@@ -167,11 +170,11 @@ export class Reconciler {
     for (const finding of findings) this.deps.log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
   }
 
-  private async syncRoutes(nodes: ReturnType<NodeSource['nodes']>, iface: NodeInterface, podCIDR: Ipv4Cidr): Promise<void> {
+  private async syncRoutes(nodes: ReturnType<NodeSource['nodes']>, iface: NodeInterface, podCIDR: Ipv4Cidr, actual: KernelRoute[]): Promise<void> {
     const { run, log } = this.deps;
     const { peers, problems } = peersOf(nodes, this.deps.config.nodeName);
     const plan = planRoutes(peers, { name: iface.name, ipv4: iface.subnets }, podCIDR);
-    const diff = diffRoutes(plan.routes, await listRoutes(run));
+    const diff = diffRoutes(plan.routes, actual);
     if (diff.commands.length > 0) {
       await applyRouteCommands(run, diff.commands);
       log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');

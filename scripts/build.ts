@@ -5,7 +5,9 @@ import { buildExecutable } from './sea.ts';
 const targets = [
   // The plugin's cold start is every pod's start: no agent, Kubernetes client or execa in it.
   { entry: 'cni/main.ts', output: 'dist/bridgeway', forbidden: ['@kubernetes/client-node', 'execa', 'js-yaml'] },
-  { entry: 'daemonset/main.ts', output: 'dist/bridgeway-agent' },
+  // A 1 MiB young generation: the agent's garbage is small and steady; measured at 5,000 nodes it
+  // keeps the peak RSS ~10 MiB lower at no visible cost to convergence (bench/README.md).
+  { entry: 'daemonset/main.ts', output: 'dist/bridgeway-agent', execArgv: ['--max-semi-space-size=1'] },
 ];
 const only = process.argv[2];
 for (const target of targets.filter((t) => !only || t.output.endsWith(only))) {

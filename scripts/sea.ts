@@ -22,6 +22,8 @@ export interface ExecutableSpec {
   output: string;
   /** Module names that must not end up in the bundle (a build error if reached). */
   forbidden?: string[];
+  /** Node options baked into the executable. */
+  execArgv?: string[];
 }
 
 export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
@@ -47,7 +49,7 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
   }
 
   const configFile = `${spec.output}.sea.json`;
-  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: spec.execArgv ?? [] }));
   const node = nodeBinary();
   execFileSync(node, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
   const temp = `${spec.output}.tmp`;

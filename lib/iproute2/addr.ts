@@ -1,7 +1,5 @@
 // Interface addresses, for finding the node's eth1 address and MTU.
 import { parseIpv4 } from '../cidr.ts';
-import type { Runner } from '../exec.ts';
-import { inNetns } from './netns.ts';
 
 export interface InterfaceAddresses {
   name: string;
@@ -11,9 +9,9 @@ export interface InterfaceAddresses {
   ipv4: { address: number; prefixLength: number }[];
 }
 
-export async function listInterfaceAddresses(run: Runner, options: { netns?: string } = {}): Promise<InterfaceAddresses[]> {
-  const { stdout } = await run(inNetns(options.netns, ['ip', '-j', 'addr', 'show']));
-  const links = JSON.parse(stdout || '[]') as {
+/** `ip -j addr show` output as data. */
+export function parseInterfaceAddresses(json: unknown[]): InterfaceAddresses[] {
+  const links = json as {
     ifname: string;
     mtu: number;
     flags?: string[];
