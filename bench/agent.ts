@@ -1,0 +1,413 @@
+// npm run bench:agent — the node agent (dist/bridgeway-agent) in standalone mode (--nodes-file)
+// inside a throw-away node namespace whose eth1 is 192.168.0.1/16, at 10, 1,000 and 5,000 nodes:
+//   1. convergence: --once wall time, and a long-running agent's time to "routes changed"
+//      (routes in the kernel) and to "wrote the CNI conflist" (ready); routes checked one by one;
+//   2. single-change latency: one node's eth1IP changed by an atomic rename of the nodes file,
+//      timed from the rename to the route's event in `ip monitor route` (--resync 10m, so this
+//      is the fs.watch path, not the periodic resync);
+//   3. peak RSS (VmHWM of the agent process);
+//   4. iptables rules in the node namespace (must not grow with N);
+// each with the plugin install cold (empty --cni-bin-dir: the agent copies the 126 MB plugin),
+// warm (an identical copy already there) and, long-running, with a 1 KiB stand-in plugin (no
+// install cost at all; also once with V8's young generation capped at 1 MB). Then where the time goes (the agent's log lines, and each step timed
+// alone) and what the install costs in time and memory.
+// A benchmark, not a test: exits 0 whether targets are met or missed, 1 when something failed
+// (including wrong routes). Needs root; creates only namespaces, all removed on exit and SIGINT.
+// Options: --sizes 10,1000,5000 (BENCH_AGENT_SIZES), --changes 10 (BENCH_AGENT_CHANGES: per
+//          size), --once-repeats 3 (BENCH_AGENT_ONCE_REPEATS: warm --once runs per size).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './agent-support/agent-process.ts';
+import { Lab, run, type NodeNetns } from './agent-support/lab.ts';
+import { checkRoutes, CLUSTER_CIDR, clusterOf, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
+import { syncSteps, type StepTiming } from './agent-support/phases.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DIST_AGENT = path.join(ROOT, 'dist/bridgeway-agent');
+const DIST_PLUGIN = path.join(ROOT, 'dist/bridgeway');
+const SPAWN_PROBE = path.join(ROOT, 'bench/agent-support/spawn-probe.ts');
+const CHANGE_TARGET_MS = 100;
+const RSS_TARGET_MIB = 100;
+
+interface Options {
+  sizes: number[];
+  changes: number;
+  onceRepeats: number;
+}
+
+/** stub-semi: the stand-in plugin, and V8's young generation capped (NODE_OPTIONS=--max-semi-space-size=1). */
+type Install = 'cold' | 'warm' | 'stub' | 'stub-semi';
+const SEMI_SPACE_OPTIONS = { NODE_OPTIONS: '--max-semi-space-size=1' };
+
+interface RunResult {
+  install: Install;
+  lines: LogLine[];
+  /** --once: spawn to exit 0. */
+  wallMs?: number;
+  /** Long-running: spawn to the "routes changed" / "wrote the CNI conflist" log lines. */
+  routesMs?: number;
+  readyMs?: number;
+  /** The first sync's "installed the bridgeway plugin" minus the line before it. */
+  installMs?: number;
+  peak?: MemoryStatus;
+  afterChanges?: MemoryStatus;
+  iptablesRules: number;
+  routeProblems: string[];
+  changes: ChangeSample[];
+  exitCode: number | null;
+}
+
+interface ChangeSample {
+  /** rename -> the route's event in ip monitor. */
+  kernelMs: number;
+  /** rename -> "nodes file loaded" (fs.watch delivery + read + YAML parse). */
+  loadedMs: number;
+  /** rename -> "routes changed" logged. */
+  loggedMs: number;
+}
+
+interface SizeResult {
+  size: number;
+  onceCold: RunResult;
+  onceWarm: RunResult[];
+  longCold: RunResult;
+  longWarm: RunResult;
+  longStub: RunResult;
+  longStubSemi: RunResult;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' } },
+  });
+  const env = process.env;
+  const sizes = (values.sizes ?? env.BENCH_AGENT_SIZES ?? '10,1000,5000').split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 65_000)) throw new Error('--sizes: integers between 2 and 65000');
+  const changes = Number(values.changes ?? env.BENCH_AGENT_CHANGES ?? '10');
+  const onceRepeats = Number(values['once-repeats'] ?? env.BENCH_AGENT_ONCE_REPEATS ?? '3');
+  if (!Number.isInteger(changes) || changes < 0) throw new Error('--changes: a non-negative integer');
+  if (!Number.isInteger(onceRepeats) || onceRepeats < 1) throw new Error('--once-repeats: a positive integer');
+  return { sizes, changes, onceRepeats };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+const fmt = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? '-' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const mib = (kib: number | undefined) => (kib === undefined || !Number.isFinite(kib) ? '-' : (kib / 1024).toFixed(0));
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const render = (row: readonly string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [render(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(render)].join('\n');
+}
+
+/** Builds dist/ when missing; warns (without rebuilding: others may be using dist/) when stale. */
+function ensureBuilt(): void {
+  if (!fs.existsSync(DIST_AGENT) || !fs.existsSync(DIST_PLUGIN)) {
+    process.stderr.write('dist/ is missing: npm run build\n');
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.ts')], { stdio: 'inherit', cwd: ROOT });
+    return;
+  }
+  const built = fs.statSync(DIST_AGENT).mtimeMs;
+  const newer = ['daemonset', 'lib']
+    .flatMap((dir) => fs.readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' }).map((f) => path.join(dir, f)))
+    .filter((f) => f.endsWith('.ts') && fs.statSync(path.join(ROOT, f)).mtimeMs > built);
+  if (newer.length) process.stderr.write(`warning: dist/bridgeway-agent is older than ${newer.join(', ')}: run npm run build for current numbers\n`);
+}
+
+class Bench {
+  private readonly lab: Lab;
+  /**
+   * Private snapshots of dist/: others may rebuild it while this runs, and a plugin that changes
+   * between runs would turn "warm" runs into installs.
+   */
+  readonly agent: string;
+  private readonly plugin: string;
+  /** An identical copy of the plugin, hard-linked into --cni-bin-dir for "warm" runs. */
+  private readonly template: string;
+  /** A 1 KiB stand-in plugin: the agent's cost without any install. */
+  private readonly stub: string;
+
+  constructor(lab: Lab) {
+    this.lab = lab;
+    const dir = lab.mkdir('dist');
+    this.agent = path.join(dir, 'bridgeway-agent');
+    fs.copyFileSync(DIST_AGENT, this.agent);
+    this.plugin = path.join(dir, 'bridgeway');
+    fs.copyFileSync(DIST_PLUGIN, this.plugin);
+    this.template = path.join(dir, 'bridgeway-copy');
+    fs.copyFileSync(this.plugin, this.template);
+    this.stub = path.join(dir, 'stub');
+    fs.writeFileSync(this.stub, `#!/bin/sh\n# stand-in plugin\n${'#'.repeat(1000)}\n`, { mode: 0o755 });
+  }
+
+  private prepare(install: Install): { dir: string; nodes: NodesFile; args: (extra: string[]) => string[]; env: Record<string, string> } {
+    const dir = this.lab.mkdir(`run-${install}`);
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    if (install === 'warm') fs.linkSync(this.template, path.join(bin, 'bridgeway'));
+    const env = install === 'stub-semi' ? SEMI_SPACE_OPTIONS : {};
+    const nodes = new NodesFile(dir);
+    const args = (extra: string[]) => [
+      '--node-name', SELF, '--nodes-file', nodes.file, '--cluster-cidr', CLUSTER_CIDR,
+      '--cni-bin-dir', bin, '--cni-conf-dir', path.join(dir, 'conf'),
+      '--plugin-binary', install.startsWith('stub') ? this.stub : this.plugin,
+      '--data-dir', path.join(dir, 'ipam'), '--cni-log-file', path.join(dir, 'cni.log'),
+      '--health-addr', '127.0.0.1:9099', '--resync', '10m', '--log-level', 'info', ...extra,
+    ];
+    return { dir, nodes, args, env };
+  }
+
+  private async check(node: NodeNetns, specs: readonly NodeSpec[], lines: readonly LogLine[]): Promise<{ iptablesRules: number; routeProblems: string[] }> {
+    const routes = JSON.parse((await this.lab.inNetns(node, ['ip', '-4', '-j', 'route', 'show', 'proto', '77'])).stdout || '[]') as KernelRouteJson[];
+    const mode = /^using iptables-(\w+)$/.exec(lines.find((l) => l.msg.startsWith('using iptables-'))?.msg ?? '')?.[1] ?? 'nft';
+    const saved = (await this.lab.inNetns(node, [`iptables-${mode}-save`])).stdout;
+    return { iptablesRules: saved.split('\n').filter((l) => l.startsWith('-A')).length, routeProblems: checkRoutes(specs, routes) };
+  }
+
+  async once(specs: readonly NodeSpec[], install: Install): Promise<RunResult> {
+    const node = await this.lab.addNode();
+    const { dir, nodes, args, env } = this.prepare(install);
+    try {
+      nodes.write(specs);
+      const agent =  new AgentProcess(this.lab, node, this.agent, args(['--once']), env);
+      agent.pollPeak(5);
+      const timeout = setTimeout(() => agent.child.kill('SIGKILL'), 120_000);
+      const { code, t } = await agent.exited;
+      clearTimeout(timeout);
+      if (code !== 0) throw new Error(`--once at ${specs.length} nodes exited ${code}:\n${agent.logText()}`);
+      const lines = agent.log.lines;
+      return { install, lines, wallMs: t, installMs: installTime(lines), peak: agent.polledPeak(), changes: [], exitCode: code, ...(await this.check(node, specs, lines)) };
+    } finally {
+      await this.lab.removeNode(node);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async longRunning(specs: readonly NodeSpec[], install: Install, changes: number): Promise<RunResult> {
+    const node = await this.lab.addNode();
+    const { dir, nodes, args, env } = this.prepare(install);
+    let agent: AgentProcess | undefined;
+    let monitor: RouteMonitor | undefined;
+    try {
+      nodes.write(specs);
+      agent =  new AgentProcess(this.lab, node, this.agent, args([]), env);
+      const routes = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { timeoutMs: 120_000 });
+      const ready = await agent.waitForLog((l) => l.msg === 'wrote the CNI conflist', 'wrote the CNI conflist', { timeoutMs: 120_000 });
+      const peak = agent.memory();
+      const checked = await this.check(node, specs, agent.log.lines);
+      const result: RunResult = {
+        install, lines: [...agent.log.lines], routesMs: routes.t, readyMs: ready.t, installMs: installTime(agent.log.lines),
+        peak, changes: [], exitCode: null, ...checked,
+      };
+      if (checked.routeProblems.length || changes === 0) return result;
+
+      monitor = new RouteMonitor(this.lab, node);
+      await monitor.ready(this.lab, node);
+      const current = specs.map((s) => ({ ...s }));
+      for (let rep = 0; rep < changes; rep++) {
+        const k = 1 + ((rep * 7919 + 13) % (current.length - 1));
+        const changed = current[k]!;
+        changed.eth1IP = `192.168.${100 + (rep % 100)}.${k & 255}`;
+        const rename = nodes.stage(current);
+        await sleep(50); // let the staging write settle; the agent does not watch that directory
+        const t0 = rename();
+        const event = await monitor.waitFor((l) => l.text.startsWith(`${changed.podCIDR} via ${changed.eth1IP} `), `${changed.podCIDR} via ${changed.eth1IP}`, { since: t0, timeoutMs: 10_000 });
+        const logged = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { since: t0, timeoutMs: 10_000 });
+        const loaded = await agent.waitForLog((l) => l.msg === 'nodes file loaded', 'nodes file loaded', { since: t0, timeoutMs: 10_000 });
+        result.changes.push({ kernelMs: event.at - t0, loadedMs: loaded.at - t0, loggedMs: logged.at - t0 });
+        await sleep(400); // the rest of the sync (iptables-save, conflist check) finishes
+      }
+      result.afterChanges = agent.memory();
+      const final = await this.check(node, current, agent.log.lines);
+      result.routeProblems = final.routeProblems.map((p) => `after the changes: ${p}`);
+      return result;
+    } finally {
+      monitor?.stop();
+      const code = await agent?.stop();
+      if (agent && code !== 0) process.stderr.write(`warning: the agent exited ${code} on SIGTERM\n`);
+      await this.lab.removeNode(node);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async size(size: number, options: Options): Promise<SizeResult> {
+    const specs = clusterOf(size);
+    const onceCold = await this.once(specs, 'cold');
+    const onceWarm: RunResult[] = [];
+    for (let i = 0; i < options.onceRepeats; i++) onceWarm.push(await this.once(specs, 'warm'));
+    const longCold = await this.longRunning(specs, 'cold', 0);
+    const longWarm = await this.longRunning(specs, 'warm', options.changes);
+    const longStub = await this.longRunning(specs, 'stub', options.changes);
+    const longStubSemi = await this.longRunning(specs, 'stub-semi', 0);
+    return { size, onceCold, onceWarm, longCold, longWarm, longStub, longStubSemi };
+  }
+
+}
+
+function installTime(lines: readonly LogLine[]): number | undefined {
+  const i = lines.findIndex((l) => l.msg === 'installed the bridgeway plugin');
+  return i > 0 ? lines[i]!.t - lines[i - 1]!.t : undefined;
+}
+
+function medianRun(runs: readonly RunResult[]): RunResult {
+  return [...runs].sort((a, b) => a.wallMs! - b.wallMs!)[Math.floor((runs.length - 1) / 2)]!;
+}
+
+/** ms between consecutive log lines of a run, keyed by the line that ends the step. */
+function logSteps(result: RunResult): Map<string, number> {
+  const steps = new Map<string, number>();
+  let previous = 0;
+  for (const line of result.lines) {
+    const key = line.msg.startsWith('using iptables-') ? 'using iptables-<mode>' : line.msg;
+    steps.set(key, (steps.get(key) ?? 0) + line.t - previous);
+    previous = line.t;
+  }
+  if (result.wallMs !== undefined) steps.set('(process exit)', result.wallMs - previous);
+  return steps;
+}
+
+type SpawnRow = { heldMiB: number; medianMs: number };
+
+function report(options: Options, results: SizeResult[], steps: StepTiming[], spawns: SpawnRow[]): { failures: string[] } {
+  const out = (text = '') => process.stdout.write(text + '\n');
+  const failures: string[] = [];
+  const all = (r: SizeResult) => [r.onceCold, ...r.onceWarm, r.longCold, r.longWarm, r.longStub, r.longStubSemi];
+  for (const r of results) {
+    for (const run of all(r)) for (const p of run.routeProblems) failures.push(`${r.size} nodes, ${run.install}: ${p}`);
+  }
+
+  out(`\nbridgeway-agent, standalone (--nodes-file), one node namespace per run; ${os.cpus().length} CPUs, 1-min load ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end.`);
+  out('cold = empty --cni-bin-dir (the agent copies the 126 MB plugin); warm = an identical copy is there; stub = a 1 KiB plugin;');
+  out('stub-semi = stub with NODE_OPTIONS=--max-semi-space-size=1 (V8 young generation capped at 1 MB).\n');
+  out('1. Convergence (ms from spawn). --once: to exit 0. Long-running: to the "routes changed" log line (routes are in the kernel) / to "wrote the CNI conflist" (ready).');
+  out(table([
+    ['nodes', 'routes', 'once cold', '(copy)', `once warm (med of ${options.onceRepeats})`, 'long cold', '(copy)', 'long warm', 'long stub', 'stub-semi', 'iptables -A'],
+    ...results.map((r) => {
+      const warm = r.onceWarm.map((w) => w.wallMs!);
+      return [
+        String(r.size),
+        all(r).every((x) => x.routeProblems.length === 0) ? `${r.size - 1} ok` : 'WRONG',
+        fmt(r.onceCold.wallMs), fmt(r.onceCold.installMs),
+        `${fmt(percentile(warm, 50))} [${fmt(Math.min(...warm))}-${fmt(Math.max(...warm))}]`,
+        `${fmt(r.longCold.routesMs)} / ${fmt(r.longCold.readyMs)}`, fmt(r.longCold.installMs),
+        `${fmt(r.longWarm.routesMs)} / ${fmt(r.longWarm.readyMs)}`,
+        `${fmt(r.longStub.routesMs)} / ${fmt(r.longStub.readyMs)}`,
+        `${fmt(r.longStubSemi.routesMs)} / ${fmt(r.longStubSemi.readyMs)}`,
+        [...new Set(all(r).map((x) => x.iptablesRules))].join('/'),
+      ];
+    }),
+  ]));
+
+  const withChanges = results.filter((r) => r.longWarm.changes.length > 0);
+  if (withChanges.length) {
+    out(`\n2. One node's eth1IP changed (atomic rename of the nodes file; ms from the rename; ${options.changes} changes; --resync 10m). Target: < ${CHANGE_TARGET_MS} ms.`);
+    out('   warm = the real plugin, already installed; stub = a 1 KiB stand-in plugin.');
+    out(table([
+      ['nodes', 'plugin', 'kernel p50', 'kernel max', 'file loaded p50', 'logged p50', 'logged max'],
+      ...withChanges.flatMap((r) => [r.longWarm, r.longStub].filter((x) => x.changes.length).map((x) => {
+        const c = x.changes;
+        return [String(r.size), x.install, fmt(percentile(c.map((y) => y.kernelMs), 50)), fmt(Math.max(...c.map((y) => y.kernelMs))),
+          fmt(percentile(c.map((y) => y.loadedMs), 50)), fmt(percentile(c.map((y) => y.loggedMs), 50)), fmt(Math.max(...c.map((y) => y.loggedMs)))];
+      })),
+    ]));
+  }
+
+  out(`\n3. Peak RSS of the agent process (VmHWM, MiB; --once polled every 5 ms). Target: < ${RSS_TARGET_MIB} MiB at 5,000 nodes.`);
+  out(table([
+    ['nodes', 'once cold', 'once warm', 'long cold', 'long warm', 'long stub', 'stub, semi-space 1 MB', 'warm RSS after changes (anon+file)'],
+    ...results.map((r) => [
+      String(r.size), mib(r.onceCold.peak?.hwmKiB), mib(Math.max(...r.onceWarm.map((w) => w.peak?.hwmKiB ?? NaN))),
+      mib(r.longCold.peak?.hwmKiB), mib(r.longWarm.peak?.hwmKiB), mib(r.longStub.peak?.hwmKiB), mib(r.longStubSemi.peak?.hwmKiB),
+      (() => {
+        const m = r.longWarm.afterChanges ?? r.longWarm.peak;
+        return m ? `${mib(m.rssKiB)} (${mib(m.anonKiB)}+${mib(m.fileKiB)}), peak ${mib(m.hwmKiB)}` : '-';
+      })(),
+    ]),
+  ]));
+
+  out('\n4. Where the time goes, from the agent\'s log lines (ms since the previous line; --once runs: median warm run, and cold).');
+  const columns = results.flatMap((r) => [{ label: `${r.size} warm`, steps: logSteps(medianRun(r.onceWarm)) }, { label: `${r.size} cold`, steps: logSteps(r.onceCold) }]);
+  const keys = [...new Set(columns.flatMap((c) => [...c.steps.keys()]))];
+  out(table([['step ending with the log line', ...columns.map((c) => c.label)], ...keys.map((k) => [k, ...columns.map((c) => fmt(c.steps.get(k)))])]));
+
+  const biggest = Math.max(...options.sizes);
+  out(`\n5. Each step alone at ${biggest} nodes (in-process: first call = cold JIT, then median; commands in a scratch node namespace).`);
+  out(table([['step', 'first', 'median', 'note'], ...steps.map((s) => [s.step, fmt(s.firstMs), fmt(s.medianMs), s.note ?? ''])]));
+
+
+  out('\n6. Spawning /bin/true from a Node process holding big buffers (libuv forks: the cost grows with the parent\'s memory; bench/agent-support/spawn-probe.ts).');
+  out(table([['held MiB', 'spawn median ms'], ...spawns.map((s) => [s.heldMiB.toFixed(0), fmt(s.medianMs)])]));
+
+  out('\nTargets:');
+  const big = results.find((r) => r.size === 5000) ?? results.at(-1)!;
+  for (const r of withChanges) {
+    const c = r.longWarm.changes.map((x) => x.kernelMs);
+    const stub = r.longStub.changes.map((x) => x.kernelMs);
+    out(`  change latency at ${r.size} nodes < ${CHANGE_TARGET_MS} ms: p50 ${fmt(percentile(c, 50))}, max ${fmt(Math.max(...c))} -> ${Math.max(...c) < CHANGE_TARGET_MS ? 'met' : percentile(c, 50) < CHANGE_TARGET_MS ? 'p50 met, max missed' : 'MISSED'}` +
+      (stub.length ? ` (stand-in plugin: p50 ${fmt(percentile(stub, 50))}, max ${fmt(Math.max(...stub))})` : ''));
+  }
+  const peaks = [big.onceCold.peak?.hwmKiB, ...big.onceWarm.map((w) => w.peak?.hwmKiB), big.longCold.peak?.hwmKiB, big.longWarm.peak?.hwmKiB].map((k) => k ?? NaN);
+  const worst = Math.max(...peaks) / 1024;
+  out(`  peak RSS at ${big.size} nodes < ${RSS_TARGET_MIB} MiB: worst ${worst.toFixed(0)} MiB with the real plugin, ${mib(big.longStub.peak?.hwmKiB)} MiB with the stand-in, ` +
+    `${mib(big.longStubSemi.peak?.hwmKiB)} MiB with the stand-in and --max-semi-space-size=1 -> ${worst < RSS_TARGET_MIB ? 'met' : 'MISSED'}`);
+  const rules = new Set(results.flatMap((r) => all(r).map((x) => x.iptablesRules)));
+  out(`  iptables rules independent of N: ${[...rules].join(', ')} -> ${rules.size === 1 ? 'met' : 'MISSED'}`);
+  out(`  routes exactly N-1 with the right gateways at every size: ${failures.length ? 'NO' : 'yes'}`);
+  for (const f of failures) out(`    ${f}`);
+  return { failures };
+}
+
+const loadAtStart = os.loadavg()[0]!;
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench:agent needs root (network namespaces, routes and iptables inside them)\n');
+    return 1;
+  }
+  ensureBuilt();
+  const started = performance.now();
+  const lab = await Lab.create();
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: removing ${lab.prefix}-* namespaces and ${lab.dir}\n`);
+    lab.destroySync();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const bench = new Bench(lab);
+    const results: SizeResult[] = [];
+    for (const size of options.sizes) {
+      process.stderr.write(`${size} nodes: --once cold, ${options.onceRepeats}x warm; long-running cold, warm and stub (+${options.changes} changes each), stub-semi ...\n`);
+      results.push(await bench.size(size, options));
+    }
+    process.stderr.write('timing each step alone, and the installer ...\n');
+    const steps = await syncSteps(lab, Math.max(...options.sizes), bench.agent);
+    const spawns = JSON.parse((await run([process.execPath, SPAWN_PROBE])).stdout) as SpawnRow[];
+    const { failures } = report(options, results, steps, spawns);
+    process.stdout.write(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+    return failures.length ? 1 : 0;
+  } finally {
+    await lab.destroy();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench:agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
