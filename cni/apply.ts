@@ -57,4 +57,4 @@ export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget
 }
 
 const CARRIER_WAIT_MS = 1000;
-const CARRIER_POLL_MS = 20;
+const CARRIER_POLL_MS = 50; // each poll is an ip process (~15-35 ms here)

@@ -1,5 +1,6 @@
 // The executable's entry point: wires the real process, kernel and disk into the skel.
 import fs from 'node:fs';
+import tty from 'node:tty';
 import path from 'node:path';
 import { createRunner } from '../lib/exec.ts';
 import { createLogger } from '../lib/log.ts';
@@ -23,7 +24,8 @@ function readStdin(): string {
 void runPlugin(
   {
     env: process.env,
-    stdin: process.env.CNI_COMMAND === 'VERSION' && process.stdin.isTTY ? '' : readStdin(),
+    // tty.isatty rather than process.stdin.isTTY, which builds a whole stream (~3 ms).
+    stdin: process.env.CNI_COMMAND === 'VERSION' && tty.isatty(0) ? '' : readStdin(),
     stdout: (text) => fs.writeSync(1, text + '\n'),
   },
   {
@@ -33,5 +35,6 @@ void runPlugin(
     createStore: (conf) => new DiskStore(path.join(conf.dataDir, conf.name)),
   },
 ).then((exitCode) => {
-  process.exitCode = exitCode;
+  // Everything is written synchronously by now; exiting at once saves Node's teardown (~5 ms).
+  process.exit(exitCode);
 });

@@ -49,7 +49,10 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
   }
 
   const configFile = `${spec.output}.sea.json`;
-  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: spec.execArgv ?? [] }));
+  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: spec.execArgv ?? [],
+    // Runtimes pass their whole environment to plugins: NODE_OPTIONS (e.g. --require) must not
+    // be able to run code in our process or print before the CNI result.
+    execArgvExtension: 'none' }));
   const node = nodeBinary();
   execFileSync(node, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
   const temp = `${spec.output}.tmp`;

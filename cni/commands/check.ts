@@ -27,11 +27,14 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const podIfIndex = prev.interfaces.findIndex((i) => i.name === args.ifname && (!i.sandbox || i.sandbox === args.netns));
   if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
-  const [links, routes] = (await queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns })) as [IpLink[], IpRoute[]];
-
+  // The pod's and the node's side are independent reads: run both processes at once.
+  const [[links, routes], hostVeth] = await Promise.all([
+    queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns }) as Promise<[IpLink[], IpRoute[]]>,
+    getLink(run, hostVethName(args.containerId, args.ifname)),
+  ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
   checkRoutes(routes, prev);
-  await checkHostVeth(ctx);
+  checkHostVeth(ctx, hostVeth);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
     const cidr = parseIpv4Cidr(address);
@@ -68,9 +71,8 @@ function checkRoutes(routes: IpRoute[], prev: Result): void {
   }
 }
 
-async function checkHostVeth(ctx: CommandContext): Promise<void> {
+function checkHostVeth(ctx: CommandContext, link: IpLink | undefined): void {
   const name = hostVethName(ctx.args.containerId, ctx.args.ifname);
-  const link = await getLink(ctx.run, name);
   if (!link) throw failed(`host veth ${name} is missing`);
   if (link.master !== ctx.conf.bridge) throw failed(`host veth ${name} is attached to ${link.master ?? 'no bridge'}, expected ${ctx.conf.bridge}`);
 }

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { skipUnlessRoot, withNode, type TestNode } from './harness.ts';
+import { PLUGIN, skipUnlessRoot, withNode, type TestNode } from './harness.ts';
 
 /** Nothing of ours may remain: no address reserved, no host veth, no pod interface. */
 async function assertNothingLeft(node: TestNode, pod?: string) {
@@ -110,6 +110,16 @@ describe('failures leave nothing behind', { skip: skipUnlessRoot }, () => {
         assert.ok(!(await node.links()).includes('cni0'), 'not even the bridge');
       }));
   }
+
+  test('NODE_OPTIONS from the runtime\'s environment cannot run code in the plugin', () =>
+    withNode(async (node) => {
+      const script = path.join(node.dir, 'inject.js');
+      fs.writeFileSync(script, 'process.stdout.write("INJECTED\\n")');
+      const { spawnSync } = await import('node:child_process');
+      const out = spawnSync(PLUGIN, [], { input: '{}', encoding: 'utf8', env: { CNI_COMMAND: 'VERSION', NODE_OPTIONS: `--require ${script}` } });
+      assert.equal(out.status, 0);
+      assert.deepEqual(Object.keys(JSON.parse(out.stdout)), ['cniVersion', 'supportedVersions'], 'stdout is exactly the result');
+    }));
 
   test('an unwritable data dir is an I/O error (code 5) that leaves no veth', () =>
     withNode(async (node) => {
