@@ -1,0 +1,158 @@
+// npm run bench:cni — bridgeway (dist/bridgeway) against the reference plugins (bridge +
+// host-local), side by side: N pods through ADD, CHECK (prevResult = the ADD result) and DEL at
+// each concurrency, every process exec'd as a runtime does (config on stdin, only CNI_* in the
+// environment) inside a throw-away "node" namespace. Also times the start-up floor (a Node single
+// executable that only exits), checks the spec'd targets, and shows where our time goes.
+// A benchmark, not a test: exits 0 whether targets are met or missed, 1 when anything failed.
+// Options: --pods N (BENCH_PODS, 100), --concurrency 1,8 (BENCH_CONCURRENCY),
+//          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
+//          --traces N (BENCH_TRACES, 3: strace'd ADD/CHECK/DEL cycles per plugin; 0 skips them).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildExecutable, nodeBinary } from '../scripts/sea.ts';
+import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly } from './support/exec.ts';
+import { Lab } from './support/lab.ts';
+import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, type PluginUnderTest } from './support/plugins.ts';
+import { runProbes } from './support/probes.ts';
+import { loadAverage, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
+import { runRounds, type Contender, type Round } from './support/rounds.ts';
+import { traceCycles } from './support/trace.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const OURS = path.join(ROOT, 'dist/bridgeway');
+const FLOOR_ENTRY = path.join(ROOT, 'bench/floor.ts');
+const FLOOR = path.join(ROOT, 'bench/.work/floor');
+const WARMUP_PODS = 3;
+
+interface Options {
+  pods: number;
+  concurrency: number[];
+  samples: number;
+  traces: number;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: { pods: { type: 'string' }, concurrency: { type: 'string' }, samples: { type: 'string' }, traces: { type: 'string' } },
+  });
+  const int = (text: string, name: string, min: number, max: number): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${text}`);
+    return value;
+  };
+  const pods = int(values.pods ?? process.env.BENCH_PODS ?? '100', 'pods', WARMUP_PODS, MAX_PODS);
+  return {
+    pods,
+    concurrency: (values.concurrency ?? process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map((c) => int(c, 'concurrency', 1, 64)),
+    samples: int(values.samples ?? process.env.BENCH_SAMPLES ?? '20', 'samples', 1, 1000),
+    traces: int(values.traces ?? process.env.BENCH_TRACES ?? '3', 'traces', 0, pods),
+  };
+}
+
+function preflight(): void {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark creates network namespaces: run it as root');
+  if (!fs.existsSync(OURS)) throw new Error(`${OURS} is missing: run npm run build first`);
+  for (const file of [REFERENCE_BRIDGE, `${CNI_PATH}/host-local`, NSENTER, IP]) {
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing (apt-get install containernetworking-plugins iproute2 util-linux)`);
+  }
+}
+
+/** The floor executable, rebuilt when its entry or the Node binary is newer. */
+async function ensureFloor(): Promise<string> {
+  const built = fs.existsSync(FLOOR) ? fs.statSync(FLOOR).mtimeMs : 0;
+  if (built < Math.max(fs.statSync(FLOOR_ENTRY).mtimeMs, fs.statSync(nodeBinary()).mtimeMs)) {
+    progress('building the floor executable (bench/.work/floor)');
+    await buildExecutable({ entry: FLOOR_ENTRY, output: FLOOR });
+  }
+  return FLOOR;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** Namespaces for one plugin: its node, and one per pod. */
+async function contender(lab: Lab, key: string, pods: number, make: (nodeNetns: string) => Promise<PluginUnderTest>): Promise<Contender> {
+  const [node, ...podNames] = await lab.addNamespaces([`${key}-node`, ...Array.from({ length: pods }, (_, i) => `${key}-p${i}`)]);
+  return { plugin: await make(lab.netnsPath(node!)), podNetns: podNames.map((name) => lab.netnsPath(name)) };
+}
+
+function firstPods(c: Contender, count: number): Contender {
+  return { plugin: c.plugin, podNetns: c.podNetns.slice(0, count) };
+}
+
+async function run(options: Options, lab: Lab): Promise<void> {
+  const floor = await ensureFloor();
+  // A private copy: others may rebuild dist/ while the bench runs.
+  const oursCopy = path.join(lab.dir, 'bridgeway');
+  fs.copyFileSync(OURS, oursCopy);
+  fs.chmodSync(oursCopy, 0o755);
+  const ours = await contender(lab, 'ours', options.pods, async (node) => bridgeway(oursCopy, node, lab.subdir('ours')));
+  const ref = await contender(lab, 'ref', options.pods, async (node) =>
+    reference(node, lab.subdir('ref'), await negotiateVersion(REFERENCE_BRIDGE, node)),
+  );
+  const [scratch] = await lab.addNamespaces(['scratch']);
+  printHeader({ ours: ours.plugin, oursSource: OURS, ref: ref.plugin, pods: options.pods, concurrency: options.concurrency });
+
+  progress('warming up');
+  await runRounds([firstPods(ours, WARMUP_PODS), firstPods(ref, WARMUP_PODS)], 1, 'warm');
+  progress(`timing the floor (${options.pods} runs)`);
+  const floorTimings = await timeRepeatedly(options.pods, () => ({ argv: inNode(ours.plugin.nodeNetns, [floor]), env: {} }));
+  const rounds: Round[] = [];
+  for (const c of options.concurrency) {
+    progress(`${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency ${c}`);
+    rounds.push(...(await runRounds([ours, ref], c, `c${c}`)));
+  }
+  printRounds(rounds, options.concurrency);
+  printFloor(floorTimings);
+  printTargets(targets(rounds, floorTimings));
+
+  progress(`breakdown probes (${options.samples} runs each)`);
+  const probes = await runProbes({ count: options.samples, floor, ours: ours.plugin, reference: ref.plugin, scratch: scratch!, scratchPath: lab.netnsPath(scratch!) });
+  printProbes(probes, floorTimings);
+  if (options.traces > 0 && fs.existsSync(STRACE)) {
+    progress(`strace timelines (${options.traces} cycles per plugin)`);
+    console.log(`\ntimelines under strace (execve only, seccomp-filtered), the median of ${options.traces}; strace inflates the totals: compare shapes`);
+    for (const c of [ours, ref]) {
+      printTimelines(c.plugin.label, await traceCycles(c.plugin, c.podNetns.slice(0, options.traces), path.join(lab.dir, 'trace')));
+    }
+  } else if (options.traces > 0) {
+    console.log(`\ntimelines skipped: ${STRACE} is not installed`);
+  }
+  console.log(`\nload average at end: ${loadAverage()}`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  preflight();
+  const lab = new Lab();
+  const cleanup = (): void => {
+    for (const problem of lab.cleanup()) progress(problem);
+  };
+  const abort = (signal: NodeJS.Signals): void => {
+    // Stop the plugins in flight first: one still running could recreate files after cleanup.
+    void stopAll().finally(() => {
+      cleanup();
+      process.exit(128 + os.constants.signals[signal]);
+    });
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  process.stdout.once('error', () => abort('SIGPIPE')); // the reader went away (| head)
+  process.once('exit', () => {
+    killAll(); // last resort for any other way out; cleanup() is synchronous and runs once
+    cleanup();
+  });
+  try {
+    await run(options, lab);
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  progress(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
