@@ -6,6 +6,7 @@ import { IpamRangeError } from '../ipam/errors.ts';
 import { buildRange, type IpRange } from '../ipam/range.ts';
 import type { Attachment } from '../ipam/store.ts';
 import { CniError, ErrorCode } from './errors.ts';
+import type { ResultDns } from './result.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.ts';
 
 export const DEFAULTS = {
@@ -48,6 +49,8 @@ export interface NetConf {
   logFile: string;
   logLevel: LogLevel;
   ipam: BuiltinIpam | DelegatedIpam;
+  /** Copied into the result for the runtime. */
+  dns: ResultDns;
   prevResult?: unknown;
   /** GC only: the attachments the runtime still wants. */
   validAttachments?: Attachment[];
@@ -194,6 +197,7 @@ export function parseNetConf(stdin: string): NetConf {
     logFile: f.string('logFile', DEFAULTS.logFile)!,
     logLevel: logLevel as LogLevel,
     ipam: parseIpam(ipamFields),
+    dns: (f.object('dns') ? raw.dns : {}) as ResultDns,
     prevResult: raw.prevResult,
     validAttachments: parseValidAttachments(raw),
     raw,

@@ -89,7 +89,8 @@ function delegatedIpam(conf: NetConf, ipam: DelegatedIpam, args: CmdArgs, run: R
   };
 }
 
-function findPlugin(type: string, cniPath: string[]): string {
+/** The executable for a plugin type in CNI_PATH; a CniError (code 7) naming the search path if absent. */
+export function findPlugin(type: string, cniPath: string[]): string {
   for (const dir of cniPath) {
     const candidate = path.join(dir, type);
     try {

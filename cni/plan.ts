@@ -113,12 +113,8 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
       { address: formatCidr(pod.address), ...(pod.gateway !== undefined ? { gateway: formatIpv4(pod.gateway) } : {}), interface: 2 },
     ],
     routes,
-    dns: dnsOf(conf),
+    dns: conf.dns,
   };
   return { hostVeth, hostCommands, podCommands, result };
 }
 
-function dnsOf(conf: NetConf): Result['dns'] {
-  const dns = conf.raw.dns;
-  return typeof dns === 'object' && dns !== null && !Array.isArray(dns) ? (dns as Result['dns']) : {};
-}

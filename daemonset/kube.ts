@@ -175,7 +175,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
       setConnected(false);
     },
     nodes() {
-      return (informer?.list() ?? []).map(toClusterNode).sort((a, b) => a.name.localeCompare(b.name));
+      return (informer?.list() ?? []).map(toClusterNode).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     connected: () => isConnected,
   };

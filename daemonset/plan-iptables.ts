@@ -9,12 +9,15 @@ export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';
 /** kube-proxy marks packets it will masquerade itself with this bit. */
 export const KUBE_MASQ_MARK = '0x4000/0x4000';
 
-export interface ChainSpec {
+/** A chain we own and the one rule in a built-in chain that sends traffic to it (inserted first). */
+export interface OwnedChain {
   table: 'filter' | 'nat';
   chain: string;
-  rules: string[];
-  /** The one rule in a built-in chain that sends traffic to ours (inserted first). */
   hook: { chain: 'FORWARD' | 'POSTROUTING'; rule: string };
+}
+
+export interface ChainSpec extends OwnedChain {
+  rules: string[];
 }
 
 export interface IptablesInputs {
@@ -27,24 +30,34 @@ function comment(text: string): string {
   return `-m comment --comment "${text}"`;
 }
 
+const FORWARD_OWNED: OwnedChain = {
+  table: 'filter',
+  chain: FORWARD_CHAIN,
+  hook: { chain: 'FORWARD', rule: `${comment('bridgeway: pod forwarding')} -j ${FORWARD_CHAIN}` },
+};
+const POSTROUTING_OWNED: OwnedChain = {
+  table: 'nat',
+  chain: POSTROUTING_CHAIN,
+  hook: { chain: 'POSTROUTING', rule: `${comment('bridgeway: masquerade')} -j ${POSTROUTING_CHAIN}` },
+};
+/** Everything the agent owns in iptables, whatever its configuration (uninstall removes these). */
+export const OWNED_CHAINS: readonly OwnedChain[] = [FORWARD_OWNED, POSTROUTING_OWNED];
+
 export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInputs): ChainSpec[] {
   const cluster = formatCidr(clusterCIDR);
   const own = formatCidr(podCIDR);
   const masquerade = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
   return [
     {
-      table: 'filter',
-      chain: FORWARD_CHAIN,
+      ...FORWARD_OWNED,
       // FORWARD's policy is often DROP (Docker, hardened hosts): pod traffic must pass both ways.
       rules: [
         `-s ${cluster} ${comment('bridgeway: from pods')} -j ACCEPT`,
         `-d ${cluster} ${comment('bridgeway: to pods')} -j ACCEPT`,
       ],
-      hook: { chain: 'FORWARD', rule: `${comment('bridgeway: pod forwarding')} -j ${FORWARD_CHAIN}` },
     },
     {
-      table: 'nat',
-      chain: POSTROUTING_CHAIN,
+      ...POSTROUTING_OWNED,
       rules: [
         `-m mark --mark ${KUBE_MASQ_MARK} ${comment('bridgeway: kube-proxy masquerades these')} -j RETURN`,
         `-s ${cluster} -d ${cluster} ${comment('bridgeway: pod to pod keeps the source')} -j RETURN`,
@@ -52,7 +65,6 @@ export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInpu
         `-s ${cluster} ! -d 224.0.0.0/4 ${comment('bridgeway: pod to outside')} ${masquerade}`,
         `! -s ${cluster} -d ${cluster} ${comment('bridgeway: host to remote pod')} ${masquerade}`,
       ],
-      hook: { chain: 'POSTROUTING', rule: `${comment('bridgeway: masquerade')} -j ${POSTROUTING_CHAIN}` },
     },
   ];
 }
@@ -91,7 +103,7 @@ export function restorePayload(specs: readonly ChainSpec[], actual: SavedTables)
 }
 
 /** Payload removing our hooks and chains (uninstall). */
-export function removalPayload(specs: readonly ChainSpec[], actual: SavedTables): string | undefined {
+export function removalPayload(actual: SavedTables, specs: readonly OwnedChain[] = OWNED_CHAINS): string | undefined {
   const lines: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     const body: string[] = [];

@@ -7,8 +7,8 @@ import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
 import { parseInterfaceAddresses } from '../lib/iproute2/addr.ts';
-import { queryIpJson } from '../lib/iproute2/batch.ts';
-import { applyRouteCommands, parseRoutes, type KernelRoute } from '../lib/iproute2/route.ts';
+import { queryIpJson, runIpBatch } from '../lib/iproute2/batch.ts';
+import { parseRoutes, type KernelRoute } from '../lib/iproute2/route.ts';
 import { detectBackend, type IptablesBackend } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
@@ -176,7 +176,7 @@ export class Reconciler {
     const plan = planRoutes(peers, { name: iface.name, ipv4: iface.subnets }, podCIDR);
     const diff = diffRoutes(plan.routes, actual);
     if (diff.commands.length > 0) {
-      await applyRouteCommands(run, diff.commands);
+      await runIpBatch(run, diff.commands);
       log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');
       this.m.routeChanges.inc({}, diff.commands.length);
     }

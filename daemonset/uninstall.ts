@@ -5,14 +5,14 @@ import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
 import { deleteLink } from '../lib/iproute2/link.ts';
-import { listRoutes, applyRouteCommands } from '../lib/iproute2/route.ts';
+import { runIpBatch } from '../lib/iproute2/batch.ts';
+import { listRoutes } from '../lib/iproute2/route.ts';
 import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
-import { parseIpv4Cidr } from '../lib/cidr.ts';
 import type { AgentConfig } from './config.ts';
 import { CONFLIST_NAME } from './conflist.ts';
-import { planIptables, removalPayload } from './plan-iptables.ts';
+import { removalPayload } from './plan-iptables.ts';
 import { ROUTE_PROTO } from './plan-routes.ts';
 
 export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
@@ -30,11 +30,9 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
   await step('the conflist', () => fs.rmSync(path.join(config.cniConfDir, CONFLIST_NAME), { force: true }));
   await step('routes', async () => {
     const ours = (await listRoutes(run)).filter((r) => r.protocol === ROUTE_PROTO);
-    await applyRouteCommands(run, ours.map((r) => ({ args: ['route', 'del', r.dst, 'proto', ROUTE_PROTO], tolerate: 'missing' as const })));
+    await runIpBatch(run, ours.map((r) => ({ args: ['route', 'del', r.dst, 'proto', ROUTE_PROTO], tolerate: 'missing' as const })));
   });
-  // Chains are removed from both backends: a previous run may have used either. The planned rules
-  // only serve to name the chains and hooks, so any CIDR does.
-  const specs = planIptables({ clusterCIDR: config.clusterCIDR ?? parseIpv4Cidr('0.0.0.0/0')!, podCIDR: parseIpv4Cidr('0.0.0.0/0')!, randomFully: false });
+  // Chains are removed from both backends: a previous run may have used either.
   for (const mode of ['nft', 'legacy'] as const) {
     const backend = backendFor(mode, 'uninstall');
     await step(`iptables-${mode} chains`, async () => {
@@ -44,7 +42,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
       } catch {
         return; // this backend is not available: nothing of ours can be there
       }
-      const payload = removalPayload(specs, parseIptablesSave(saved));
+      const payload = removalPayload(parseIptablesSave(saved));
       if (payload) await run([backend.restore, '--noflush', '-w', '5'], { input: payload });
     });
   }

@@ -2,7 +2,8 @@
 // later plugins added are fine; anything of ours missing or different is an error naming it.
 import { formatCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { getLink, type IpLink, type IpRoute } from '../../lib/iproute2/link.ts';
+import { getLink, type IpLink } from '../../lib/iproute2/link.ts';
+import { parseRoutes, type KernelRoute } from '../../lib/iproute2/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
@@ -29,11 +30,11 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
   // The pod's and the node's side are independent reads: run both processes at once.
   const [[links, routes], hostVeth] = await Promise.all([
-    queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns }) as Promise<[IpLink[], IpRoute[]]>,
+    queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns }) as Promise<[IpLink[], unknown[]]>,
     getLink(run, hostVethName(args.containerId, args.ifname)),
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
-  checkRoutes(routes, prev);
+  checkRoutes(parseRoutes(routes), prev);
   checkHostVeth(ctx, hostVeth);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
@@ -56,17 +57,16 @@ function checkPodInterface(links: IpLink[], prev: Result, index: number, ifname:
   }
 }
 
+/** A prevResult dst as the kernel lists it (parseRoutes): a CIDR, host routes as /32. */
 function normalizeDst(dst: string): string {
-  if (dst === 'default') return '0.0.0.0/0';
-  if (!dst.includes('/')) return `${dst}/32`;
-  const cidr = parseIpv4Cidr(dst);
+  const cidr = parseIpv4Cidr(dst.includes('/') ? dst : `${dst}/32`);
   return cidr ? formatCidr(cidr) : dst;
 }
 
-function checkRoutes(routes: IpRoute[], prev: Result): void {
+function checkRoutes(routes: KernelRoute[], prev: Result): void {
   for (const want of prev.routes) {
     const dst = normalizeDst(want.dst);
-    const found = routes.some((r) => normalizeDst(r.dst) === dst && (!want.gw || r.gateway === want.gw));
+    const found = routes.some((r) => r.dst === dst && (!want.gw || r.gateway === want.gw));
     if (!found) throw failed(`route to ${want.dst}${want.gw ? ` via ${want.gw}` : ''} is missing from the pod's netns`);
   }
 }

@@ -1,18 +1,18 @@
 // STATUS (spec 1.1): silent success only when an ADD could succeed right now.
-import fs from 'node:fs';
-import path from 'node:path';
 import { formatIpv4 } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { freeCount } from '../../ipam/allocator.ts';
 import { CniError, ErrorCode } from '../errors.ts';
+import { findPlugin } from '../ipam.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdStatus(ctx: CommandContext): Promise<void> {
   const { conf, args } = ctx;
   if (conf.ipam.kind === 'delegated') {
-    const type = conf.ipam.type;
-    if (!args.cniPath.some((dir) => fs.existsSync(path.join(dir, type)))) {
-      throw new CniError(ErrorCode.NotAvailable, `IPAM plugin ${type} is not in CNI_PATH (${args.cniPath.join(':') || 'empty'})`);
+    try {
+      findPlugin(conf.ipam.type, args.cniPath);
+    } catch (error) {
+      throw new CniError(ErrorCode.NotAvailable, errorMessage(error));
     }
     return;
   }

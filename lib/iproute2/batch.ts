@@ -22,6 +22,11 @@ const TOLERATED: Record<Tolerated, RegExp> = {
   missing: /Cannot find device|does not exist|No such device|No such process|not found/i,
 };
 
+/** True for iproute2's ways of saying a link (or route) does not exist. */
+export function isMissingError(text: string): boolean {
+  return TOLERATED.missing.test(text);
+}
+
 export class IpBatchError extends Error {
   readonly failures: readonly IpFailure[];
   constructor(failures: readonly IpFailure[]) {
@@ -102,9 +107,7 @@ export async function queryIpJson(
   queries: readonly (readonly string[])[],
   options: { netns?: string } = {},
 ): Promise<unknown[][]> {
-  const argv = inNetns(options.netns, ['ip', '-j', '-batch', '-']);
-  const { stdout } = await run(argv, { input: formatBatch(queries.map((args) => ({ args }))) });
-  const documents = parseJsonLines(stdout);
+  const documents = await runIpBatch(run, queries.map((args) => ({ args })), options);
   if (documents.length !== queries.length) {
     throw new Error(`ip -j -batch: expected ${queries.length} JSON documents, got ${documents.length}`);
   }

@@ -1,6 +1,6 @@
 // Links as iproute2 reports them with `-j`, and the idempotent verbs we need on them.
 import { CommandError, type Runner } from '../exec.ts';
-import { runIpBatch } from './batch.ts';
+import { isMissingError, runIpBatch } from './batch.ts';
 import { inNetns } from './netns.ts';
 
 export interface IpAddrInfo {
@@ -21,14 +21,6 @@ export interface IpLink {
   addr_info?: IpAddrInfo[];
 }
 
-export interface IpRoute {
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-  scope?: string;
-}
-
 /** Deletes a link; a link that is already gone counts as deleted. */
 export async function deleteLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<void> {
   await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
@@ -40,7 +32,7 @@ export async function getLink(run: Runner, name: string, options: { netns?: stri
     const { stdout } = await run(inNetns(options.netns, ['ip', '-d', '-j', 'link', 'show', 'dev', name]));
     return (JSON.parse(stdout) as IpLink[])[0];
   } catch (error) {
-    if (error instanceof CommandError && /does not exist|Cannot find device/.test(error.stderr)) return undefined;
+    if (error instanceof CommandError && isMissingError(error.stderr)) return undefined;
     throw error;
   }
 }
@@ -51,7 +43,7 @@ export async function listBridgePorts(run: Runner, bridge: string): Promise<IpLi
     const { stdout } = await run(['ip', '-j', 'link', 'show', 'master', bridge]);
     return JSON.parse(stdout || '[]') as IpLink[];
   } catch (error) {
-    if (error instanceof CommandError && /does not exist|Cannot find device/.test(error.stderr)) return [];
+    if (error instanceof CommandError && isMissingError(error.stderr)) return [];
     throw error;
   }
 }

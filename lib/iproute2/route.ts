@@ -1,6 +1,5 @@
 // Routes as data: read with `ip -j`, changed in one `ip -batch`.
 import type { Runner } from '../exec.ts';
-import { runIpBatch, type IpCommand } from './batch.ts';
 import { inNetns } from './netns.ts';
 
 export interface KernelRoute {
@@ -26,6 +25,3 @@ export function parseRoutes(json: unknown[]): KernelRoute[] {
   }));
 }
 
-export async function applyRouteCommands(run: Runner, commands: IpCommand[], options: { netns?: string } = {}): Promise<void> {
-  await runIpBatch(run, commands, options);
-}

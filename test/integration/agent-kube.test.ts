@@ -7,11 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { skipUnlessAgent } from './harness.ts';
+import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : !fs.existsSync(AGENT) || !fs.existsSync(PLUGIN) ? 'dist/ is missing: npm run build' : false;
+const skip = skipUnlessAgent;
 
 /** Relays the fake API server into a node's namespace at the same 127.0.0.1 port. */
 async function relayInto(cluster: SimCluster, node: SimNode, api: FakeApiServer): Promise<() => void> {

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
 
 const run = createRunner();
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : !fs.existsSync(AGENT) || !fs.existsSync(PLUGIN) ? 'dist/ is missing: npm run build' : false;
+const skip = skipUnlessAgent;
 
 async function startAll(cluster: SimCluster, nodes: SimNode[] = cluster.nodes) {
   for (const node of nodes) cluster.startAgent(node);

@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-export const PLUGIN = path.join(REPO, 'dist/bridgeway');
+import { PLUGIN } from '../../e2e/netns/cluster.ts';
+
+export { PLUGIN };
 const NODE_SH = path.join(REPO, 'e2e/containerd/node.sh');
 const PORTMAP = '/usr/lib/cni/portmap';
 const BUSYBOX = '/bin/busybox';

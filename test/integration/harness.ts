@@ -7,12 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
 
-export const PLUGIN = path.resolve(import.meta.dirname, '../../dist/bridgeway');
+import { AGENT, PLUGIN } from '../../e2e/netns/cluster.ts';
+
+export { PLUGIN };
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
 export const run = createRunner();
 
 export const skipUnlessRoot: string | false =
   process.getuid?.() !== 0 ? 'integration tests need root (network namespaces)' : !fs.existsSync(PLUGIN) ? 'dist/bridgeway is missing: run npm run build' : false;
+
+/** For the agent's tests: root, and both executables built. */
+export const skipUnlessAgent: string | false = skipUnlessRoot || (!fs.existsSync(AGENT) && 'dist/bridgeway-agent is missing: run npm run build');
 
 let counter = 0;
 export function uniquePrefix(): string {

@@ -108,7 +108,7 @@ describe('iptables plan', () => {
     assert.equal(restorePayload(specs, saved()), undefined);
     assert.ok(restorePayload(specs, saved(false, true))!.includes('-A BRIDGEWAY-POSTRTG -m mark'));
     assert.ok(restorePayload(specs, saved(true))!.includes('-D FORWARD -m comment --comment "bridgeway: pod forwarding"'));
-    assert.match(removalPayload(specs, saved())!, /-D FORWARD .*\n-F BRIDGEWAY-FORWARD\n-X BRIDGEWAY-FORWARD/);
+    assert.match(removalPayload(saved())!, /-D FORWARD .*\n-F BRIDGEWAY-FORWARD\n-X BRIDGEWAY-FORWARD/);
   });
 });
 
