@@ -7,7 +7,7 @@ import { buildRange, type IpRange } from '../ipam/range.ts';
 import type { Attachment } from '../ipam/store.ts';
 import { CniError, ErrorCode } from './errors.ts';
 import type { ResultDns } from './result.ts';
-import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.ts';
+import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 
 export const DEFAULTS = {
   bridge: 'cni0',

@@ -1,6 +1,6 @@
 // The ADD result in the spec's shape, and its conversion to the version the runtime asked for.
 // 1.x results have no ips[].version; 0.3.x/0.4.0 results require it.
-import { compareVersions, type CniVersion } from './version.ts';
+import { compareVersions, type CniVersion } from '../lib/cni-version.ts';
 
 export interface ResultInterface {
   name: string;

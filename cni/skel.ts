@@ -6,7 +6,7 @@ import type { Logger } from '../lib/log.ts';
 import type { IpamStore } from '../ipam/store.ts';
 import { parseNetConf, type NetConf } from './config.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from './version.ts';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS } from '../lib/cni-version.ts';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
 

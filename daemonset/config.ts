@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../lib/cidr.ts';
+import { isSupportedVersion, SUPPORTED_VERSIONS } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
 
@@ -97,10 +98,8 @@ function parseCidrSetting(flag: string, text: string | undefined): Ipv4Cidr | un
   return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
 }
 
-const CNI_VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0'];
-
 function parseCniVersion(text: string): string {
-  if (!CNI_VERSIONS.includes(text)) throw new ConfigError(`--cni-version must be one of ${CNI_VERSIONS.join(', ')}, got ${JSON.stringify(text)}`);
+  if (!isSupportedVersion(text)) throw new ConfigError(`--cni-version must be one of ${SUPPORTED_VERSIONS.join(', ')} (what the plugin speaks), got ${JSON.stringify(text)}`);
   return text;
 }
 

@@ -10,7 +10,7 @@ import { requireNetns } from '../netns.ts';
 import { hostVethName } from '../plan.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
-import { compareVersions } from '../version.ts';
+import { compareVersions } from '../../lib/cni-version.ts';
 
 function failed(message: string): CniError {
   return new CniError(ErrorCode.CheckFailed, `CHECK failed: ${message}`);

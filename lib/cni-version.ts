@@ -1,4 +1,5 @@
-// The CNI versions we accept in configs and can write results in.
+// The CNI versions the plugin accepts in configs and writes results in; the agent writes its
+// conflist in one of them.
 
 export const CURRENT_VERSION = '1.1.0';
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
