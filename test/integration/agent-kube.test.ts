@@ -1,38 +1,17 @@
 // The real agent executable in Kubernetes mode on a simulated node, against the fake API server.
-// The node's namespace cannot reach this process's loopback, so the API server's port is relayed:
-// node netns 127.0.0.1:<port> -> a Unix socket (sockets on disk cross namespaces) -> here.
+// The node's namespace cannot reach this process's loopback, so the API server's port is relayed
+// into it (test/fixtures/api-relay.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, eventually, withCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { relayInto } from '../fixtures/api-relay.ts';
+import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 const skip = skipUnlessAgent;
-
-/** Relays the fake API server into a node's namespace at the same 127.0.0.1 port. */
-async function relayInto(cluster: SimCluster, node: SimNode, api: FakeApiServer): Promise<() => void> {
-  const port = Number(new URL(api.url).port);
-  const socketPath = path.join(cluster.dir, `api-${node.name}.sock`);
-  const toApi = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => toApi.listen(socketPath, resolve));
-  const script = `const net=require('net');net.createServer(c=>{const u=net.connect(${JSON.stringify(socketPath)});c.pipe(u).pipe(c);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy())}).listen(${port},'127.0.0.1',()=>console.log('up'))`;
-  const child: ChildProcess = spawn('nsenter', [`--net=${node.path}`, '--', process.execPath, '-e', script], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => child.stdout!.once('data', resolve));
-  return () => {
-    child.kill('SIGKILL');
-    toApi.close();
-  };
-}
 
 const condition = (node: JsonObject | undefined, type: string) =>
   ((node?.status as JsonObject)?.conditions as JsonObject[] | undefined)?.find((c) => c.type === type);
@@ -46,7 +25,10 @@ describe('node agent in Kubernetes mode', { skip }, () => {
         makeNode({ name: a.name, internalIP: a.eth1IP }),
         makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP }),
       ]);
-      const stopRelay = await relayInto(cluster, a, api);
+      const relay = await relayInto(a.path, cluster.dir, api).catch(async (error: unknown) => {
+        await api.close();
+        throw error;
+      });
       try {
         const args = cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file');
         const child = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args, '--kubeconfig', api.kubeconfig], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -92,7 +74,7 @@ describe('node agent in Kubernetes mode', { skip }, () => {
       } catch (error) {
         throw new Error(`${(error as Error).message}\nagent log:\n${a.agentLog}`);
       } finally {
-        stopRelay();
+        relay.close();
         await api.close();
       }
     }));
