@@ -9,6 +9,8 @@
 //   `delete` for objects that vanished meanwhile and `update` for changed ones;
 // - any other error (list failed, connection refused or reset, non-200 watch) is emitted as
 //   `error` and the informer STOPS (rule 8): restarting it, with capped backoff, is done here.
+// Every Node is cut down to the few fields routing reads before the informer caches it, the list
+// is read in pages, and only changes to those fields wake the reconciler (node-view.ts).
 // We build the ListWatch ourselves (makeInformer is `new ListWatch(path, new Watch(kc), list, false)`)
 // to pass it a Watch that refuses to open after stop() and reports when a stream is established,
 // and a reconnect delay that stop() can cut short: ListWatch does not check `stopped` after its
@@ -31,6 +33,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from './metrics.ts';
 import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
+import { NodeView } from './node-view.ts';
 
 export interface KubeOptions {
   /** A kubeconfig path; default: in-cluster if KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config. */
@@ -44,6 +47,14 @@ export interface KubeOptions {
 }
 
 const NODES_PATH = '/api/v1/nodes';
+/**
+ * The Node list is read in pages (a consistent snapshot, as client-go's pager does): a real Node is
+ * ~10 KB of JSON (images, managedFields), so one 5,000-node response would be ~50 MB of text
+ * and several times that once parsed, all at once.
+ */
+const LIST_PAGE_SIZE = 500;
+/** A continue token can expire mid-list (410); the list then starts over, this many times at most. */
+const LIST_ATTEMPTS = 3;
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 /** No request but the watch may hang forever (the watch has client-node's own 30 s inactivity timeout). */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -52,11 +63,27 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export function toClusterNode(node: V1Node): ClusterNode {
   const spec = node.spec ?? {};
   const podCIDRs = spec.podCIDRs?.length ? [...spec.podCIDRs] : spec.podCIDR ? [spec.podCIDR] : [];
+  const eth1 = node.metadata?.annotations?.[ETH1_ANNOTATION];
   return {
     name: node.metadata?.name ?? '',
     podCIDRs,
     internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-    annotations: { ...node.metadata?.annotations },
+    annotations: eth1 === undefined ? {} : { [ETH1_ANNOTATION]: eth1 },
+  };
+}
+
+/**
+ * Pure: a Node cut down to what the agent reads plus what the informer's cache needs (name,
+ * resourceVersion). Applied to every object before the cache sees it, so 5,000 Nodes cost a few
+ * MB instead of their images, conditions and managedFields.
+ */
+export function slimNode(node: V1Node): V1Node {
+  const metadata = node.metadata ?? {};
+  const eth1 = metadata.annotations?.[ETH1_ANNOTATION];
+  return {
+    metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, ...(eth1 !== undefined && { annotations: { [ETH1_ANNOTATION]: eth1 } }) },
+    spec: { podCIDR: node.spec?.podCIDR, podCIDRs: node.spec?.podCIDRs },
+    status: { addresses: node.status?.addresses?.filter((a) => a.type === 'InternalIP') },
   };
 }
 
@@ -69,7 +96,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
   const connectedGauge = options.metrics.gauge('bridgeway_informer_connected', '1 when the Node list succeeded and the watch stream is open.');
   connectedGauge.set(0);
 
-  let informer: ListWatch<V1Node> | undefined;
+  let currentView = new NodeView();
   let stopRun: (() => void) | undefined;
   let isConnected = false;
 
@@ -87,8 +114,8 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     }
   }
 
-  /** One start()..stop() lifetime: one ListWatch, restarted in place so its cache and resourceVersion survive. */
-  function run(): { informer: ListWatch<V1Node>; stop: () => void } {
+  /** One start()..stop() lifetime: one ListWatch (and view), restarted in place so its cache and resourceVersion survive. */
+  function run(view: NodeView): () => void {
     const abort = new AbortController();
     let stopped = false;
     let listed = false;
@@ -97,8 +124,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
 
     const list = async () => {
-      const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
-      const result = await api.listNode({}, withSignal(signal));
+      const result = await listAllNodes(() => AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]));
       if (stopped) throw new Error('node source stopped');
       listed = true;
       return result;
@@ -124,9 +150,14 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
         pendingDelays.add(entry);
       });
     const lw = new ListWatch<V1Node>(NODES_PATH, watch, list, false, undefined, undefined, { delayFn });
-    lw.on('add', changed);
-    lw.on('update', changed);
-    lw.on('delete', changed);
+    const upsert = (node: V1Node) => {
+      if (view.upsert(toClusterNode(node))) changed();
+    };
+    lw.on('add', upsert);
+    lw.on('update', upsert);
+    lw.on('delete', (node: V1Node) => {
+      if (view.remove(node.metadata?.name ?? '')) changed();
+    });
 
     const failed = (error: unknown) => {
       if (stopped || restartTimer) return; // errors after stop() are our own aborts
@@ -146,37 +177,52 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     lw.on('error', failed);
     launch();
 
-    return {
-      informer: lw,
-      stop: () => {
-        stopped = true;
-        clearTimeout(restartTimer);
-        abort.abort();
-        for (const entry of pendingDelays) {
-          clearTimeout(entry.timer);
-          entry.resolve();
-        }
-        pendingDelays.clear();
-        void lw.stop();
-      },
+    return () => {
+      stopped = true;
+      clearTimeout(restartTimer);
+      abort.abort();
+      for (const entry of pendingDelays) {
+        clearTimeout(entry.timer);
+        entry.resolve();
+      }
+      pendingDelays.clear();
+      void lw.stop();
     };
+  }
+
+  /** Every Node, slimmed page by page; restarted from the first page if a continue token expires. */
+  async function listAllNodes(signal: () => AbortSignal): Promise<{ metadata: { resourceVersion?: string }; items: V1Node[] }> {
+    for (let attempt = 1; ; attempt++) {
+      const items: V1Node[] = [];
+      let resourceVersion: string | undefined;
+      let token: string | undefined;
+      try {
+        do {
+          const page = await api.listNode({ limit: LIST_PAGE_SIZE, _continue: token }, withSignal(signal()));
+          for (const node of page.items) items.push(slimNode(node));
+          resourceVersion = page.metadata?.resourceVersion;
+          token = page.metadata?._continue || undefined;
+        } while (token);
+        return { metadata: { resourceVersion }, items };
+      } catch (error) {
+        if (!(token !== undefined && httpCode(error) === 410 && attempt < LIST_ATTEMPTS)) throw error; // only a continued page expires
+        log.info({ attempt }, 'the node list snapshot expired between pages; listing again');
+      }
+    }
   }
 
   return {
     start() {
       if (stopRun) return;
-      const started = run();
-      informer = started.informer;
-      stopRun = started.stop;
+      currentView = new NodeView(); // a new informer starts from an empty cache: so does the view
+      stopRun = run(currentView);
     },
     stop() {
       stopRun?.();
       stopRun = undefined;
       setConnected(false);
     },
-    nodes() {
-      return (informer?.list() ?? []).map(toClusterNode).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    },
+    nodes: () => currentView.list(),
     connected: () => isConnected,
   };
 }
@@ -213,8 +259,11 @@ class GuardedWatch extends Watch {
       doneOnce(null); // the informer sees its own `stopped` flag and ends there
       return controller;
     }
+    // Objects are slimmed before the informer's cache sees them; ERROR carries a Status, BOOKMARK only a resourceVersion.
+    const slimmed = (phase: string, apiObj: any, watchObj?: any) =>
+      callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimNode(apiObj as V1Node) : apiObj, watchObj);
     try {
-      const controller = await super.watch(watchPath, queryParams, callback, doneOnce);
+      const controller = await super.watch(watchPath, queryParams, slimmed, doneOnce);
       if (!this.hooks.active()) controller.abort();
       else if (!finished) this.hooks.opened();
       return controller;
@@ -297,12 +346,17 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+function httpCode(error: unknown): number | undefined {
+  const e = error as { code?: unknown; statusCode?: unknown } | null;
+  return typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : undefined;
+}
+
 /** A one-line description of a client-node error (ApiException messages carry whole bodies and headers). */
 function summarize(error: unknown): { message: string; code?: number | string } {
   if (typeof error !== 'object' || error === null) return { message: String(error) };
-  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const httpCode = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : undefined;
-  if (httpCode !== undefined) return { message: statusMessage(e.body) ?? firstLine(e.message), code: httpCode };
+  const e = error as { body?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const code = httpCode(error);
+  if (code !== undefined) return { message: statusMessage(e.body) ?? firstLine(e.message), code };
   const cause = e.cause && typeof e.cause.code === 'string' ? e.cause.code : undefined;
   const message = firstLine(e.message);
   return cause ? { message: `${message}: ${cause}`, code: cause } : { message };

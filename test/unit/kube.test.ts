@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.ts';
-import { createKubeNodeApi, createKubeNodeSource, toClusterNode } from '../../daemonset/kube.ts';
+import { createKubeNodeApi, createKubeNodeSource, slimNode, toClusterNode } from '../../daemonset/kube.ts';
 import type { NodeSource } from '../../daemonset/node-source.ts';
 import { Metrics } from '../../daemonset/metrics.ts';
 import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
@@ -53,8 +53,9 @@ interface Harness {
 }
 
 /** A fake API server with nodes a and b, and a started node source; both torn down afterwards. */
-async function withSource(body: (h: Harness) => Promise<void>, onChange?: () => void): Promise<void> {
-  const server = await startFakeApiServer([nodeA(), nodeB()]);
+async function withSource(body: (h: Harness) => Promise<void>, options: { onChange?: () => void; nodes?: JsonObject[] } = {}): Promise<void> {
+  const { onChange, nodes = [nodeA(), nodeB()] } = options;
+  const server = await startFakeApiServer(nodes);
   const metrics = new Metrics();
   const log = captureLogger();
   let changes = 0;
@@ -105,6 +106,51 @@ describe('toClusterNode', () => {
   });
 });
 
+/** A Node as kubelet and kubeadm write it: most of it is of no interest to routing. */
+function kubeletNode(): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: 'n1',
+      uid: 'b4b2c0de',
+      resourceVersion: '4711',
+      labels: { 'kubernetes.io/hostname': 'n1', 'kubernetes.io/os': 'linux', 'node-role.kubernetes.io/worker': '' },
+      annotations: { [ETH1_ANNOTATION]: '192.168.50.1', 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+      managedFields: [{ manager: 'kubelet', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:images': {} } } }],
+    },
+    spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'], providerID: 'kind://docker/kind/n1' },
+    status: {
+      addresses: [{ type: 'InternalIP', address: '172.18.0.3' }, { type: 'Hostname', address: 'n1' }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+      capacity: { cpu: '8', memory: '32Gi' },
+      images: [{ names: ['registry.k8s.io/pause@sha256:7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097'], sizeBytes: 320368 }],
+      nodeInfo: {
+        architecture: 'amd64', bootID: 'b', containerRuntimeVersion: 'containerd://1.7.13', kernelVersion: '6.1.0', kubeProxyVersion: 'v1.31.0',
+        kubeletVersion: 'v1.31.0', machineID: 'm', operatingSystem: 'linux', osImage: 'Debian GNU/Linux 12', systemUUID: 's',
+      },
+    },
+  };
+}
+
+describe('slimNode', () => {
+  test('keeps name, resourceVersion, podCIDRs, InternalIPs and our annotation; drops the rest', () => {
+    const node = kubeletNode();
+    const slim = slimNode(node);
+    assert.deepEqual(JSON.parse(JSON.stringify(slim)), {
+      metadata: { name: 'n1', resourceVersion: '4711', annotations: { [ETH1_ANNOTATION]: '192.168.50.1' } },
+      spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] },
+      status: { addresses: [{ type: 'InternalIP', address: '172.18.0.3' }] },
+    });
+    assert.deepEqual(toClusterNode(slim), toClusterNode(node), 'routing sees the same node');
+    assert.ok(JSON.stringify(slim).length * 4 < JSON.stringify(node).length);
+  });
+
+  test('a Node without spec, status or annotations stays a valid (empty) Node', () => {
+    assert.deepEqual(toClusterNode(slimNode({ metadata: { name: 'new' } })), { name: 'new', podCIDRs: [], internalIPs: [], annotations: {} });
+  });
+});
+
 describe('node source', () => {
   test('the initial list fills nodes() and calls onChange', async () => {
     await withSource(async ({ source, metrics, changes, names, lists }) => {
@@ -130,6 +176,45 @@ describe('node source', () => {
       assert.equal(changes(), 5);
       assert.equal(lists(), 1, 'all through the watch');
     });
+  });
+
+  test('kubelet\'s status updates and unrelated metadata changes do not call onChange', async () => {
+    await withSource(async ({ server, source, changes }) => {
+      const before = changes();
+      server.modifyNode('a', (n) => ((n.status as JsonObject).conditions = [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-11-24T10:00:00Z' }]));
+      server.modifyNode('a', (n) => ((n.status as JsonObject).images = [{ names: ['busybox:1.36'], sizeBytes: 4_000_000 }]));
+      server.modifyNode('a', (n) => ((n.metadata as JsonObject).labels = { 'example.com/team': 'blue' }));
+      server.modifyNode('a', (n) => ((n.metadata as JsonObject).annotations = { 'example.com/owner': 'someone' }));
+      server.modifyNode('a', (n) => (n.status as JsonObject).addresses = [{ type: 'Hostname', address: 'a2' }, { type: 'InternalIP', address: '192.168.1.11' }]);
+      // Events arrive in order: once this one is seen, the ones above were handled.
+      server.modifyNode('b', (n) => ((n.spec as JsonObject).podCIDRs = ['10.244.22.0/24']));
+      await waitFor('b modified', () => source.nodes()[1]!.podCIDRs[0] === '10.244.22.0/24');
+      assert.equal(changes() - before, 1, 'only the podCIDR change');
+    });
+  });
+
+  test('a big list is read in pages of 500 from one snapshot; a continue token expiring mid-list restarts the list', async () => {
+    const many = Array.from({ length: 1201 }, (_, i) => makeNode({ name: `n${String(i).padStart(4, '0')}`, podCIDR: `10.${i >> 8}.${i & 255}.0/24` }));
+    const server = await startFakeApiServer(many);
+    server.expireContinues(1);
+    const log = captureLogger();
+    let changes = 0;
+    const source = createKubeNodeSource({ kubeconfig: server.kubeconfig, log, metrics: new Metrics(), backoff: BACKOFF, onChange: () => changes++ });
+    try {
+      source.start();
+      await waitFor('listed and watching', () => source.connected());
+      const lists = server.requests.filter((r) => r.path === '/api/v1/nodes' && r.query.watch !== 'true').map((r) => r.query);
+      assert.ok(lists.every((q) => q.limit === '500'), JSON.stringify(lists));
+      assert.deepEqual(lists.map((q) => (q.continue ? 'continue' : 'first')), ['first', 'continue', 'first', 'continue', 'continue'], 'the expired page restarts the list');
+      assert.equal(source.nodes().length, 1201);
+      assert.equal(changes, 1201, 'each node once: the aborted attempt fed nothing to the cache');
+      assert.ok(log.entries.some((e) => /snapshot expired/.test(e.msg ?? '')));
+      const watch = server.requests.find((r) => r.query.watch === 'true')!;
+      assert.equal(watch.query.resourceVersion, String(server.resourceVersion()), 'the watch starts at the snapshot');
+    } finally {
+      source.stop();
+      await server.close();
+    }
   });
 
   test('a BOOKMARK moves the resourceVersion and changes nothing else', async () => {
@@ -250,8 +335,10 @@ describe('node source', () => {
         await waitFor('c and d added', () => names().join() === 'a,b,c,d');
         assert.ok(log.entries.some((e) => e.level === 'error' && e.msg === 'onChange threw'));
       },
-      () => {
-        throw new Error('scheduler bug');
+      {
+        onChange: () => {
+          throw new Error('scheduler bug');
+        },
       },
     );
   });

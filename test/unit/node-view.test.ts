@@ -1,0 +1,52 @@
+// daemonset/node-view.ts: which informer updates count as changes, and the sorted list.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/node-info.ts';
+import { NodeView } from '../../daemonset/node-view.ts';
+
+const node = (name: string, extra: Partial<ClusterNode> = {}): ClusterNode => ({
+  name,
+  podCIDRs: ['10.244.1.0/24'],
+  internalIPs: ['192.168.1.1'],
+  annotations: {},
+  ...extra,
+});
+
+describe('NodeView', () => {
+  test('a new node is a change; the same routing facts again are not', () => {
+    const view = new NodeView();
+    assert.equal(view.upsert(node('a')), true);
+    assert.equal(view.upsert(node('a')), false);
+    assert.equal(view.upsert(node('a', { annotations: { 'example.com/x': 'y' } })), false, 'other annotations do not matter');
+  });
+
+  test('podCIDRs, InternalIPs and the eth1 annotation each count', () => {
+    const view = new NodeView();
+    view.upsert(node('a'));
+    assert.equal(view.upsert(node('a', { podCIDRs: ['10.244.2.0/24'] })), true);
+    assert.equal(view.upsert(node('a', { podCIDRs: ['10.244.2.0/24'], internalIPs: ['192.168.1.2'] })), true);
+    assert.equal(view.upsert(node('a', { podCIDRs: ['10.244.2.0/24'], internalIPs: ['192.168.1.2'], annotations: { [ETH1_ANNOTATION]: '192.168.50.1' } })), true);
+    assert.equal(view.list()[0]!.annotations[ETH1_ANNOTATION], '192.168.50.1');
+  });
+
+  test('remove: true only for a known node', () => {
+    const view = new NodeView();
+    view.upsert(node('a'));
+    assert.equal(view.remove('b'), false);
+    assert.equal(view.remove('a'), true);
+    assert.deepEqual(view.list(), []);
+  });
+
+  test('list is sorted by name and reused until the next change', () => {
+    const view = new NodeView();
+    for (const name of ['c', 'a', 'b']) view.upsert(node(name));
+    const first = view.list();
+    assert.deepEqual(first.map((n) => n.name), ['a', 'b', 'c']);
+    assert.equal(view.list(), first, 'no re-sort without a change');
+    view.upsert(node('b'));
+    assert.equal(view.list(), first, 'an update that changes nothing keeps it');
+    view.upsert(node('d'));
+    assert.notEqual(view.list(), first);
+    assert.deepEqual(view.list().map((n) => n.name), ['a', 'b', 'c', 'd']);
+  });
+});
