@@ -80,16 +80,19 @@ export function diffRoutes(desired: readonly DesiredRoute[], actual: readonly Ke
   for (const route of desired) {
     wanted.add(route.dst);
     const current = ours.get(route.dst);
+    const args = (verb: string) => ['route', verb, route.dst, 'via', route.via, 'dev', route.dev, 'proto', ROUTE_PROTO];
     if (current) {
       if (current.gateway === route.via && current.dev === route.dev) continue;
       diff.replaced++;
+      diff.commands.push({ args: args('replace') }); // atomic: no moment without a route
     } else if (foreign.has(route.dst)) {
       diff.conflicts.push({ dst: route.dst, owner: `proto ${foreign.get(route.dst)!.protocol ?? 'boot'} via ${foreign.get(route.dst)!.dev}` });
-      continue;
     } else {
+      // `add`, not `replace`: should someone else's route appear after `actual` was read, the
+      // kernel refuses ours ("File exists") instead of overwriting theirs; the next sync reports it.
       diff.added++;
+      diff.commands.push({ args: args('add'), tolerate: 'exists' });
     }
-    diff.commands.push({ args: ['route', 'replace', route.dst, 'via', route.via, 'dev', route.dev, 'proto', ROUTE_PROTO] });
   }
   for (const dst of ours.keys()) {
     if (wanted.has(dst)) continue;
@@ -97,4 +100,19 @@ export function diffRoutes(desired: readonly DesiredRoute[], actual: readonly Ke
     diff.commands.push({ args: ['route', 'del', dst, 'proto', ROUTE_PROTO], tolerate: 'missing' });
   }
   return diff;
+}
+
+/**
+ * The main table as it stands once diffRoutes(desired, actual)'s commands have run: foreign
+ * routes as they were, and ours exactly as desired (except where someone else owns the prefix).
+ */
+export function routesAfter(desired: readonly DesiredRoute[], actual: readonly KernelRoute[]): KernelRoute[] {
+  const ours = new Set(actual.filter((r) => r.protocol === ROUTE_PROTO).map((r) => r.dst));
+  const foreign = actual.filter((r) => r.protocol !== ROUTE_PROTO);
+  const foreignDsts = new Set(foreign.map((r) => r.dst));
+  const after: KernelRoute[] = [...foreign];
+  for (const route of desired) {
+    if (ours.has(route.dst) || !foreignDsts.has(route.dst)) after.push({ dst: route.dst, gateway: route.via, dev: route.dev, protocol: ROUTE_PROTO });
+  }
+  return after;
 }

@@ -18,10 +18,10 @@ import { checkHost, ensureIpForward } from './host-checks.ts';
 import { BinaryInstaller, writeFileIfChanged } from './install.ts';
 import { selectInterface, type NodeInterface } from './interface.ts';
 import type { Metrics } from './metrics.ts';
-import { peersOf, podCidrOf } from './node-info.ts';
+import { peersOf, podCidrOf, type ClusterNode } from './node-info.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { planIptables, restorePayload } from './plan-iptables.ts';
-import { diffRoutes, planRoutes } from './plan-routes.ts';
+import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan-routes.ts';
 
 export interface ReconcilerDeps {
   run: Runner;
@@ -43,6 +43,8 @@ export class Reconciler {
   private waitingReason: string | undefined;
   private reported = { unreachable: '', host: '', published: '', condition: false };
   private synced = false;
+  /** The node list planned last, and the interface and main table as that sync left them; see applyAheadOfRead. */
+  private lastSeen: { nodes: readonly ClusterNode[]; iface: NodeInterface; routes: KernelRoute[] } | undefined;
   private readonly m;
 
   constructor(deps: ReconcilerDeps) {
@@ -81,6 +83,7 @@ export class Reconciler {
       this.m.syncs.inc({ result: 'success' });
     } catch (error) {
       this.m.syncs.inc({ result: 'error' });
+      this.lastSeen = undefined; // the kernel may be anywhere between two states: read it first next time
       throw error;
     } finally {
       this.m.duration.set((performance.now() - started) / 1000);
@@ -90,14 +93,15 @@ export class Reconciler {
 
   private async syncOnce(): Promise<void> {
     const { config, log, run } = this.deps;
+    const nodes = this.deps.source.nodes();
+    const self = nodes.find((n) => n.name === config.nodeName);
+    const podCIDR = self && podCidrOf(self);
+    if (podCIDR) await this.applyAheadOfRead(nodes, podCIDR);
     // Peers need our address before we have a podCIDR of our own: publish it first.
     // Addresses and routes in one process (`route show` lists the IPv4 main table).
     const [addrJson, routeJson] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'main']]);
     const iface = selectInterface(parseInterfaceAddresses(addrJson!), { iface: config.iface, ifaceCidr: config.ifaceCidr });
     await this.publishAddress(iface);
-    const nodes = this.deps.source.nodes();
-    const self = nodes.find((n) => n.name === config.nodeName);
-    const podCIDR = self && podCidrOf(self);
     if (!podCIDR) {
       // Never crash-loop on this: kube-controller-manager assigns podCIDRs a little after join.
       const reason = self ? `node ${config.nodeName} has no IPv4 podCIDR yet` : `node ${config.nodeName} is not in the node list yet`;
@@ -170,16 +174,43 @@ export class Reconciler {
     for (const finding of findings) this.deps.log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
   }
 
-  private async syncRoutes(nodes: ReturnType<NodeSource['nodes']>, iface: NodeInterface, podCIDR: Ipv4Cidr, actual: KernelRoute[]): Promise<void> {
-    const { run, log } = this.deps;
+  /**
+   * An event's route change goes to the kernel before the full sync reads it, planned against the
+   * main table as the last sync left it: reading 5,000 routes costs ~45 ms, most of the latency
+   * of one change. The full read and diff still follow in this same sync, so drift is repaired on
+   * every event as before. A stale view is safe: `replace` and `del` (tolerating "missing") are
+   * idempotent, and foreign routes are in the view, so a prefix someone else owns is not touched.
+   */
+  private async applyAheadOfRead(nodes: readonly ClusterNode[], podCIDR: Ipv4Cidr): Promise<void> {
+    // Sources hand out the same array until something changes: then there is nothing to apply early.
+    if (!this.lastSeen || this.lastSeen.nodes === nodes) return;
+    const { diff } = this.planRouteChanges(nodes, this.lastSeen.iface, podCIDR, this.lastSeen.routes);
+    if (diff.commands.length === 0) return;
+    try {
+      await this.applyRouteDiff(diff);
+    } catch (error) {
+      // The full sync below plans against the real kernel and reports what is wrong.
+      this.deps.log.debug({ err: errorMessage(error) }, 'route change ahead of the kernel read failed');
+    }
+  }
+
+  private planRouteChanges(nodes: readonly ClusterNode[], iface: NodeInterface, podCIDR: Ipv4Cidr, actual: readonly KernelRoute[]) {
     const { peers, problems } = peersOf(nodes, this.deps.config.nodeName);
     const plan = planRoutes(peers, { name: iface.name, ipv4: iface.subnets }, podCIDR);
-    const diff = diffRoutes(plan.routes, actual);
-    if (diff.commands.length > 0) {
-      await runIpBatch(run, diff.commands);
-      log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');
-      this.m.routeChanges.inc({}, diff.commands.length);
-    }
+    return { peers, problems, plan, diff: diffRoutes(plan.routes, actual) };
+  }
+
+  private async applyRouteDiff(diff: RouteDiff): Promise<void> {
+    await runIpBatch(this.deps.run, diff.commands);
+    this.deps.log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');
+    this.m.routeChanges.inc({}, diff.commands.length);
+  }
+
+  private async syncRoutes(nodes: readonly ClusterNode[], iface: NodeInterface, podCIDR: Ipv4Cidr, actual: KernelRoute[]): Promise<void> {
+    const { log } = this.deps;
+    const { peers, problems, plan, diff } = this.planRouteChanges(nodes, iface, podCIDR, actual);
+    if (diff.commands.length > 0) await this.applyRouteDiff(diff);
+    this.lastSeen = { nodes, iface, routes: routesAfter(plan.routes, actual) };
     const unreachable = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason }))];
     const key = JSON.stringify([unreachable, diff.conflicts]);
     if (key !== this.reported.unreachable) {

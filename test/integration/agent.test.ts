@@ -69,6 +69,27 @@ describe('node agent', { skip }, () => {
       assert.match(save, /-A POSTROUTING -s 10\.99\.0\.0\/24 -j RETURN/);
     }));
 
+  test('an event: its change is applied first, drift is repaired in the same sync, a route someone added meanwhile is kept', () =>
+    withCluster(3, async (cluster) => {
+      const [a, b, c] = cluster.nodes as [SimNode, SimNode, SimNode];
+      cluster.startAgent(a, ['--resync', '10m']); // every sync below is the event's, none a resync
+      await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 20_000, 'ready');
+      // Since the agent's last look at the kernel: our route to b was deleted, and someone routed
+      // the prefix of a node that is about to join.
+      await a.exec(['ip', 'route', 'del', b.podCIDR!]);
+      await a.exec(['ip', 'route', 'add', '10.244.99.0/24', 'via', '192.168.50.99', 'dev', 'eth1', 'proto', 'static']);
+      const entries = [a, b, c].map((n) => ({ name: n.name, podCIDR: n.podCIDR, eth1IP: n === c ? '192.168.50.77' : n.eth1IP }));
+      cluster.writeNodesFile([...entries, { name: 'node-99', podCIDR: '10.244.99.0/24', eth1IP: '192.168.50.98' }]);
+      await eventually(
+        async () => (await a.agentRoutes()).join() === [`${b.podCIDR} via ${b.eth1IP}`, `${c.podCIDR} via 192.168.50.77`].sort().join(),
+        10_000, 'the change applied and the deleted route restored',
+      );
+      const foreign = (await a.ipJson(['-4', 'route', 'show', '10.244.99.0/24'])) as { gateway?: string; protocol?: string }[];
+      assert.deepEqual(foreign.map((r) => [r.gateway, r.protocol]), [['192.168.50.99', 'static']], 'the foreign route is untouched');
+      await eventually(async () => /^bridgeway_route_conflicts 1$/m.test((await cluster.health(a, '/metrics')).body), 5000, 'conflict counted');
+      assert.match(a.agentLog, /a route we would add exists and is not ours/);
+    }));
+
   test('a removed node loses its route, a new node gains one, stale routes of an earlier run go', () =>
     withCluster(3, async (cluster) => {
       const [a, b, c] = cluster.nodes as [SimNode, SimNode, SimNode];

@@ -6,7 +6,7 @@ import { renderConflist } from '../../daemonset/conflist.ts';
 import { selectInterface } from '../../daemonset/interface.ts';
 import { ETH1_ANNOTATION, peersOf, type ClusterNode } from '../../daemonset/node-info.ts';
 import { planIptables, removalPayload, restorePayload } from '../../daemonset/plan-iptables.ts';
-import { diffRoutes, planRoutes, ROUTE_PROTO } from '../../daemonset/plan-routes.ts';
+import { diffRoutes, planRoutes, ROUTE_PROTO, routesAfter } from '../../daemonset/plan-routes.ts';
 
 const cidr = (t: string) => parseIpv4Cidr(t)!;
 const node = (name: string, podCIDR: string | undefined, extra: Partial<ClusterNode> = {}): ClusterNode => ({
@@ -70,11 +70,32 @@ describe('diffRoutes', () => {
     ]);
     assert.deepEqual(diff.commands.map((c) => c.args.join(' ')), [
       `route replace 10.244.2.0/24 via 192.168.50.12 dev eth1 proto ${ROUTE_PROTO}`,
-      `route replace 10.244.3.0/24 via 192.168.50.13 dev eth1 proto ${ROUTE_PROTO}`,
+      `route add 10.244.3.0/24 via 192.168.50.13 dev eth1 proto ${ROUTE_PROTO}`,
       `route del 10.244.4.0/24 proto ${ROUTE_PROTO}`,
     ]);
+    assert.equal(diff.commands[1]!.tolerate, 'exists', 'a foreign route that appeared since the read wins');
     assert.deepEqual([diff.added, diff.replaced, diff.deleted], [1, 1, 1]);
     assert.deepEqual(diff.conflicts, [{ dst: '10.244.5.0/24', owner: 'proto static via eth1' }]);
+  });
+  test('routesAfter: the table once the diff ran; diffing against it gives nothing to do', () => {
+    const actual = [
+      { dst: '10.244.1.0/24', gateway: '192.168.50.11', dev: 'eth1', protocol: ROUTE_PROTO },
+      { dst: '10.244.2.0/24', gateway: '192.168.50.99', dev: 'eth1', protocol: ROUTE_PROTO },
+      { dst: '10.244.4.0/24', gateway: '192.168.50.14', dev: 'eth1', protocol: ROUTE_PROTO },
+      { dst: '10.244.5.0/24', gateway: '192.168.50.1', dev: 'eth1', protocol: 'static' },
+      { dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0', protocol: 'dhcp' },
+    ];
+    const after = routesAfter(want, actual);
+    assert.deepEqual(after.map((r) => `${r.dst} ${r.gateway} ${r.protocol}`).sort(), [
+      '0.0.0.0/0 10.0.0.1 dhcp',
+      `10.244.1.0/24 192.168.50.11 ${ROUTE_PROTO}`,
+      `10.244.2.0/24 192.168.50.12 ${ROUTE_PROTO}`,
+      `10.244.3.0/24 192.168.50.13 ${ROUTE_PROTO}`,
+      '10.244.5.0/24 192.168.50.1 static',
+    ]);
+    const again = diffRoutes(want, after);
+    assert.deepEqual(again.commands, []);
+    assert.equal(again.conflicts.length, 1, 'the foreign route is still reported');
   });
   test('in sync: no commands', () => {
     const actual = want.map((r) => ({ dst: r.dst, gateway: r.via, dev: r.dev, protocol: ROUTE_PROTO }));
