@@ -68,6 +68,30 @@ export function peersOf(nodes: readonly ClusterNode[], self: string): { peers: P
   return { peers, problems };
 }
 
+/** True when routing reads the same of both: podCIDRs, InternalIPs and our annotation. */
+export function sameRoutingFacts(a: ClusterNode, b: ClusterNode): boolean {
+  const sameList = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((item, i) => item === y[i]);
+  return a.annotations[ETH1_ANNOTATION] === b.annotations[ETH1_ANNOTATION] && sameList(a.podCIDRs, b.podCIDRs) && sameList(a.internalIPs, b.internalIPs);
+}
+
+/**
+ * The nodes whose routing facts differ between two lists: `before` holds the changed and removed
+ * ones as they were, `after` the changed and added ones as they are.
+ */
+export function changedNodes(before: readonly ClusterNode[], after: readonly ClusterNode[]): { before: ClusterNode[]; after: ClusterNode[] } {
+  const previous = new Map(before.map((node) => [node.name, node]));
+  const changed = { before: [] as ClusterNode[], after: [] as ClusterNode[] };
+  for (const node of after) {
+    const old = previous.get(node.name);
+    previous.delete(node.name);
+    if (old && (old === node || sameRoutingFacts(old, node))) continue;
+    if (old) changed.before.push(old);
+    changed.after.push(node);
+  }
+  changed.before.push(...previous.values());
+  return changed;
+}
+
 export function describePeer(peer: Peer): string {
   return `${peer.name} ${formatCidr(peer.podCIDR)}`;
 }

@@ -2,23 +2,17 @@
 // change to what routing reads (podCIDRs, InternalIPs, our eth1 annotation) counts as a change:
 // kubelet rewrites its Node's status on heartbeats, image pulls and condition flips, which at
 // 5,000 nodes is several updates a second, and each would otherwise cost a full sync.
-import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
-
-/** What routing depends on; equal keys mean no sync is needed. */
-function routingKey(node: ClusterNode): string {
-  return JSON.stringify([node.podCIDRs, node.internalIPs, node.annotations[ETH1_ANNOTATION] ?? null]);
-}
+import { sameRoutingFacts, type ClusterNode } from './node-info.ts';
 
 export class NodeView {
-  private readonly byName = new Map<string, { node: ClusterNode; key: string }>();
+  private readonly byName = new Map<string, ClusterNode>();
   private sorted: ClusterNode[] | undefined;
 
   /** Adds or updates a node; true when what routing reads changed. */
   upsert(node: ClusterNode): boolean {
-    const key = routingKey(node);
     const known = this.byName.get(node.name);
-    if (known?.key === key) return false;
-    this.byName.set(node.name, { node, key });
+    if (known && sameRoutingFacts(known, node)) return false;
+    this.byName.set(node.name, node);
     this.sorted = undefined;
     return true;
   }
@@ -32,7 +26,7 @@ export class NodeView {
 
   /** Every node, sorted by name (the same array until the next change: callers must not mutate it). */
   list(): ClusterNode[] {
-    this.sorted ??= [...this.byName.values()].map((entry) => entry.node).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.sorted ??= [...this.byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return this.sorted;
   }
 }

@@ -79,6 +79,7 @@ describe('node agent', { skip }, () => {
       await a.exec(['ip', 'route', 'del', b.podCIDR!]);
       await a.exec(['ip', 'route', 'add', '10.244.99.0/24', 'via', '192.168.50.99', 'dev', 'eth1', 'proto', 'static']);
       const entries = [a, b, c].map((n) => ({ name: n.name, podCIDR: n.podCIDR, eth1IP: n === c ? '192.168.50.77' : n.eth1IP }));
+      const logBefore = a.agentLog.length;
       cluster.writeNodesFile([...entries, { name: 'node-99', podCIDR: '10.244.99.0/24', eth1IP: '192.168.50.98' }]);
       await eventually(
         async () => (await a.agentRoutes()).join() === [`${b.podCIDR} via ${b.eth1IP}`, `${c.podCIDR} via 192.168.50.77`].sort().join(),
@@ -88,6 +89,10 @@ describe('node agent', { skip }, () => {
       assert.deepEqual(foreign.map((r) => [r.gateway, r.protocol]), [['192.168.50.99', 'static']], 'the foreign route is untouched');
       await eventually(async () => /^bridgeway_route_conflicts 1$/m.test((await cluster.health(a, '/metrics')).body), 5000, 'conflict counted');
       assert.match(a.agentLog, /a route we would add exists and is not ours/);
+      // The order within the sync: the change (c re-addressed, node-99 tried) went in before the
+      // kernel was read; the read then found b's route missing and restored it.
+      const changes = a.agentLog.slice(logBefore).split('\n').filter((l) => l.includes('"routes changed"')).map((l) => JSON.parse(l));
+      assert.deepEqual(changes.map((c) => [c.added, c.replaced, c.deleted]), [[1, 1, 0], [1, 0, 0]]);
     }));
 
   test('a removed node loses its route, a new node gains one, stale routes of an earlier run go', () =>

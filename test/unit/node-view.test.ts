@@ -1,7 +1,7 @@
-// daemonset/node-view.ts: which informer updates count as changes, and the sorted list.
+// daemonset/node-view.ts and changedNodes (node-info.ts): which node updates count as changes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/node-info.ts';
+import { changedNodes, ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/node-info.ts';
 import { NodeView } from '../../daemonset/node-view.ts';
 
 const node = (name: string, extra: Partial<ClusterNode> = {}): ClusterNode => ({
@@ -48,5 +48,26 @@ describe('NodeView', () => {
     view.upsert(node('d'));
     assert.notEqual(view.list(), first);
     assert.deepEqual(view.list().map((n) => n.name), ['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('changedNodes', () => {
+  test('added, removed and re-addressed nodes; equal copies and other annotations are not changes', () => {
+    const before = [node('a'), node('b'), node('c'), node('d')];
+    const after = [
+      before[0]!, // the same object
+      node('b', { annotations: { 'example.com/x': 'y' } }), // an equal copy
+      node('c', { annotations: { [ETH1_ANNOTATION]: '192.168.50.3' } }),
+      node('e'),
+    ];
+    const changed = changedNodes(before, after);
+    assert.deepEqual(changed.after.map((n) => n.name), ['c', 'e']);
+    assert.deepEqual(changed.before.map((n) => n.name), ['c', 'd'], 'c as it was, d removed');
+    assert.equal(changed.before[0], before[2]);
+  });
+
+  test('no change: both sides empty', () => {
+    const list = [node('a'), node('b')];
+    assert.deepEqual(changedNodes(list, list.map((n) => ({ ...n }))), { before: [], after: [] });
   });
 });
