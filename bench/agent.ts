@@ -1,5 +1,6 @@
-// npm run bench:agent — the node agent (dist/bridgeway-agent) in standalone mode (--nodes-file)
-// inside a throw-away node namespace whose eth1 is 192.168.0.1/16, at 10, 1,000 and 5,000 nodes:
+// npm run bench:agent — the node agent (dist/bridgeway-agent) inside a throw-away node namespace
+// whose eth1 is 192.168.0.1/16, at 10, 1,000 and 5,000 nodes, in two modes.
+// Standalone mode (--nodes-file):
 //   1. convergence: --once wall time, and a long-running agent's time to "routes changed"
 //      (routes in the kernel) and to "wrote the CNI conflist" (ready); routes checked one by one;
 //   2. single-change latency: one node's eth1IP changed by an atomic rename of the nodes file,
@@ -11,10 +12,17 @@
 // warm (an identical copy already there) and, long-running, with a 1 KiB stand-in plugin (no
 // install cost at all; also once with V8's young generation capped at 1 MB). Then where the time goes (the agent's log lines, and each step timed
 // alone) and what the install costs in time and memory.
+// Kubernetes mode (--kubeconfig; what real deployments run): the fake API server runs in this
+// process with N Nodes shaped like kubelet's (~12 KB of JSON each, agent-support/kube-nodes.ts),
+// relayed into the node namespace; the plugin already installed (warm). Convergence, peak RSS,
+// one Node's bridgeway.io/eth1-ip changed (watch event -> route in `ip monitor`), and how many
+// syncs status-only updates (kubelet heartbeats, image pulls) cause.
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when something failed
 // (including wrong routes). Needs root; creates only namespaces, all removed on exit and SIGINT.
 // Options: --sizes 10,1000,5000 (BENCH_AGENT_SIZES), --changes 10 (BENCH_AGENT_CHANGES: per
-//          size), --once-repeats 3 (BENCH_AGENT_ONCE_REPEATS: warm --once runs per size).
+//          size; in kube mode also the number of status-only updates), --once-repeats 3
+//          (BENCH_AGENT_ONCE_REPEATS: warm --once runs per size), --modes standalone,kube
+//          (BENCH_AGENT_MODES: either alone, or both).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,8 +30,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './agent-support/agent-process.ts';
 import { Lab, run, type NodeNetns } from './agent-support/lab.ts';
+import { ETH1_ANNOTATION, kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
 import { syncSteps, type StepTiming } from './agent-support/phases.ts';
+import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
+import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DIST_AGENT = path.join(ROOT, 'dist/bridgeway-agent');
@@ -31,11 +42,16 @@ const DIST_PLUGIN = path.join(ROOT, 'dist/bridgeway');
 const SPAWN_PROBE = path.join(ROOT, 'bench/agent-support/spawn-probe.ts');
 const CHANGE_TARGET_MS = 100;
 const RSS_TARGET_MIB = 100;
+const CONVERGE_TARGET_MS = 5000;
+const HEALTH_ADDR = '127.0.0.1:9099';
+const MODES = ['standalone', 'kube'] as const;
+type Mode = (typeof MODES)[number];
 
 interface Options {
   sizes: number[];
   changes: number;
   onceRepeats: number;
+  modes: Mode[];
 }
 
 /** stub-semi: the stand-in plugin, and V8's young generation capped (NODE_OPTIONS=--max-semi-space-size=1). */
@@ -69,6 +85,42 @@ interface ChangeSample {
   loggedMs: number;
 }
 
+/** Kubernetes mode at one size (warm plugin, long-running, --resync 10m). */
+interface KubeResult {
+  size: number;
+  /** Average JSON size of one Node as the fake API server sends it, and the whole list. */
+  nodeBytes: number;
+  listBytes: number;
+  lines: LogLine[];
+  routesMs: number;
+  readyMs: number;
+  /** CPU time from spawn to ready: the agent's, and this process's (the fake API server, our end of the relay). */
+  agentCpuMs?: number;
+  benchCpuMs: number;
+  /** VmHWM right after convergence. */
+  peak?: MemoryStatus;
+  afterChanges?: MemoryStatus;
+  afterNoise?: MemoryStatus;
+  changes: ChangeSample[];
+  /** bridgeway_syncs_total (all results) caused by the eth1-ip changes; undefined if /metrics was unreachable. */
+  changeSyncs?: number;
+  noise: NoiseResult;
+  iptablesRules: number;
+  routeProblems: string[];
+}
+
+interface NoiseResult {
+  updates: number;
+  /** bridgeway_syncs_total after minus before; undefined if /metrics was unreachable. */
+  syncs?: number;
+  /** "routes changed" lines logged meanwhile (must be 0: nothing routable changed). */
+  routesLogged: number;
+  /** Every agent log line meanwhile. */
+  logLines: number;
+  /** The agent's CPU time (utime+stime) meanwhile. */
+  cpuMs?: number;
+}
+
 interface SizeResult {
   size: number;
   onceCold: RunResult;
@@ -81,7 +133,7 @@ interface SizeResult {
 
 function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' } },
+    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' } },
   });
   const env = process.env;
   const sizes = (values.sizes ?? env.BENCH_AGENT_SIZES ?? '10,1000,5000').split(',').map((s) => Number(s.trim()));
@@ -90,7 +142,10 @@ function parseOptions(): Options {
   const onceRepeats = Number(values['once-repeats'] ?? env.BENCH_AGENT_ONCE_REPEATS ?? '3');
   if (!Number.isInteger(changes) || changes < 0) throw new Error('--changes: a non-negative integer');
   if (!Number.isInteger(onceRepeats) || onceRepeats < 1) throw new Error('--once-repeats: a positive integer');
-  return { sizes, changes, onceRepeats };
+  const modes = (values.modes ?? env.BENCH_AGENT_MODES ?? MODES.join(',')).split(',').map((m) => m.trim()).filter(Boolean);
+  const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
+  if (unknown.length || modes.length === 0) throw new Error(`--modes: a comma-separated subset of ${MODES.join(',')} (got ${unknown.join(',') || 'nothing'})`);
+  return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -151,7 +206,8 @@ class Bench {
     fs.writeFileSync(this.stub, `#!/bin/sh\n# stand-in plugin\n${'#'.repeat(1000)}\n`, { mode: 0o755 });
   }
 
-  private prepare(install: Install): { dir: string; nodes: NodesFile; args: (extra: string[]) => string[]; env: Record<string, string> } {
+  /** Without `kubeconfig`: standalone mode with a nodes file in the run's dir. */
+  private prepare(install: Install, kubeconfig?: string): { dir: string; nodes: NodesFile; args: (extra: string[]) => string[]; env: Record<string, string> } {
     const dir = this.lab.mkdir(`run-${install}`);
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin);
@@ -159,11 +215,11 @@ class Bench {
     const env = install === 'stub-semi' ? SEMI_SPACE_OPTIONS : {};
     const nodes = new NodesFile(dir);
     const args = (extra: string[]) => [
-      '--node-name', SELF, '--nodes-file', nodes.file, '--cluster-cidr', CLUSTER_CIDR,
+      '--node-name', SELF, ...(kubeconfig ? ['--kubeconfig', kubeconfig] : ['--nodes-file', nodes.file]), '--cluster-cidr', CLUSTER_CIDR,
       '--cni-bin-dir', bin, '--cni-conf-dir', path.join(dir, 'conf'),
       '--plugin-binary', install.startsWith('stub') ? this.stub : this.plugin,
       '--data-dir', path.join(dir, 'ipam'), '--cni-log-file', path.join(dir, 'cni.log'),
-      '--health-addr', '127.0.0.1:9099', '--resync', '10m', '--log-level', 'info', ...extra,
+      '--health-addr', HEALTH_ADDR, '--resync', '10m', '--log-level', 'info', ...extra,
     ];
     return { dir, nodes, args, env };
   }
@@ -253,6 +309,148 @@ class Bench {
     return { size, onceCold, onceWarm, longCold, longWarm, longStub, longStubSemi };
   }
 
+  /** bridgeway_syncs_total (summed over results) from the agent's /metrics inside the node namespace. */
+  private async syncCount(node: NodeNetns): Promise<number | undefined> {
+    const script = `fetch('http://${HEALTH_ADDR}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t),()=>process.exit(3))`;
+    try {
+      const { stdout } = await this.lab.inNetns(node, [process.execPath, '-e', script]);
+      const values = [...stdout.matchAll(/^bridgeway_syncs_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)].map((m) => Number(m[1]));
+      return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The sync count once it stopped moving (two reads 300 ms apart agree; at most 10 s). */
+  private async quietSyncCount(node: NodeNetns): Promise<number | undefined> {
+    let last = await this.syncCount(node);
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline) {
+      await sleep(300);
+      const now = await this.syncCount(node);
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  }
+
+  /**
+   * Kubernetes mode: the fake API server in this process with the N Nodes, relayed into a fresh
+   * node namespace; the agent with --kubeconfig and the real plugin already installed (warm).
+   */
+  async kube(specs: readonly NodeSpec[], changes: number): Promise<KubeResult> {
+    const objects = kubeClusterOf(specs);
+    const sizes = objects.map((o) => Buffer.byteLength(JSON.stringify(o)));
+    const api = await startFakeApiServer(objects);
+    const forgetApiDir = this.lab.onDestroy(() => fs.rmSync(path.dirname(api.kubeconfig), { recursive: true, force: true }));
+    let node: NodeNetns | undefined;
+    let relay: ApiRelay | undefined;
+    let dir: string | undefined;
+    let agent: AgentProcess | undefined;
+    let monitor: RouteMonitor | undefined;
+    try {
+      node = await this.lab.addNode();
+      relay = await relayInto(node.path, this.lab.mkdir('api'), api, (child) => this.lab.track(child));
+      const prepared = this.prepare('warm', api.kubeconfig);
+      dir = prepared.dir;
+      const benchCpu = process.cpuUsage();
+      agent = new AgentProcess(this.lab, node, this.agent, prepared.args([]), prepared.env);
+      const routes = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { timeoutMs: 120_000 });
+      const ready = await agent.waitForLog((l) => l.msg === 'wrote the CNI conflist', 'wrote the CNI conflist', { timeoutMs: 120_000 });
+      const peak = agent.memory();
+      const agentPid = agent.agentPid();
+      const agentCpuMs = agentPid === undefined ? undefined : cpuMsOf(agentPid);
+      const benchCpuUsed = process.cpuUsage(benchCpu);
+      const checked = await this.check(node, specs, agent.log.lines);
+      const result: KubeResult = {
+        agentCpuMs, benchCpuMs: (benchCpuUsed.user + benchCpuUsed.system) / 1000,
+        size: specs.length, nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
+        lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [],
+        noise: { updates: 0, routesLogged: 0, logLines: 0 }, ...checked,
+      };
+      if (checked.routeProblems.length || changes === 0) return result;
+
+      // Changes go out as watch events: wait for the watch, and for the syncs of the start-up
+      // (the agent's own writes to its Node come back as events) to be over.
+      const deadline = performance.now() + 10_000;
+      while (api.openWatches() === 0 && performance.now() < deadline) await sleep(20);
+      if (api.openWatches() === 0) throw new Error(`kube, ${specs.length} nodes: the agent opened no watch:\n${agent.logText()}`);
+      const syncsBefore = await this.quietSyncCount(node);
+      monitor = new RouteMonitor(this.lab, node);
+      await monitor.ready(this.lab, node);
+
+      const current = specs.map((s) => ({ ...s }));
+      for (let rep = 0; rep < changes; rep++) {
+        const k = 1 + ((rep * 7919 + 13) % (current.length - 1));
+        const changed = current[k]!;
+        const ip = `192.168.${100 + (rep % 100)}.${k & 255}`;
+        changed.eth1IP = ip;
+        const t0 = performance.now();
+        api.modifyNode(changed.name, (n) => {
+          ((n.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION] = ip;
+        });
+        const event = await monitor.waitFor((l) => l.text.startsWith(`${changed.podCIDR} via ${ip} `), `${changed.podCIDR} via ${ip}`, { since: t0, timeoutMs: 10_000 });
+        const logged = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { since: t0, timeoutMs: 10_000 });
+        result.changes.push({ kernelMs: event.at - t0, loadedMs: NaN, loggedMs: logged.at - t0 });
+        await sleep(400); // the rest of the sync (iptables-save, conflist check) finishes
+      }
+      result.afterChanges = agent.memory();
+      const syncsAfterChanges = await this.quietSyncCount(node);
+      if (syncsBefore !== undefined && syncsAfterChanges !== undefined) result.changeSyncs = syncsAfterChanges - syncsBefore;
+
+      // Status-only updates, what kubelets send all the time: nothing the agent routes by changes.
+      const pid = agent.agentPid();
+      const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
+      const noiseStart = performance.now();
+      for (let rep = 0; rep < changes; rep++) {
+        const k = 1 + ((rep * 104_729 + 7) % (current.length - 1));
+        api.modifyNode(current[k]!.name, (n) => void statusNoise(n, rep));
+        await sleep(300);
+      }
+      const syncsAfterNoise = await this.quietSyncCount(node);
+      const cpuAfter = pid === undefined ? undefined : cpuMsOf(pid);
+      const during = agent.log.lines.filter((l) => l.at >= noiseStart);
+      result.noise = {
+        updates: changes,
+        syncs: syncsAfterChanges !== undefined && syncsAfterNoise !== undefined ? syncsAfterNoise - syncsAfterChanges : undefined,
+        routesLogged: during.filter((l) => l.msg === 'routes changed').length,
+        logLines: during.length,
+        cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+      };
+      result.afterNoise = agent.memory();
+      const final = await this.check(node, current, agent.log.lines);
+      result.routeProblems = final.routeProblems.map((p) => `after the changes: ${p}`);
+      return result;
+    } finally {
+      monitor?.stop();
+      const code = await agent?.stop();
+      if (agent && code !== 0) process.stderr.write(`warning: the agent exited ${code} on SIGTERM\n`);
+      relay?.close();
+      await api.close();
+      forgetApiDir();
+      if (node) await this.lab.removeNode(node);
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process, in ms (clock-tick resolution, usually 10 ms). */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
 
 function installTime(lines: readonly LogLine[]): number | undefined {
@@ -265,7 +463,7 @@ function medianRun(runs: readonly RunResult[]): RunResult {
 }
 
 /** ms between consecutive log lines of a run, keyed by the line that ends the step. */
-function logSteps(result: RunResult): Map<string, number> {
+function logSteps(result: { lines: readonly LogLine[]; wallMs?: number }): Map<string, number> {
   const steps = new Map<string, number>();
   let previous = 0;
   for (const line of result.lines) {
@@ -279,9 +477,12 @@ function logSteps(result: RunResult): Map<string, number> {
 
 type SpawnRow = { heldMiB: number; medianMs: number };
 
-function report(options: Options, results: SizeResult[], steps: StepTiming[], spawns: SpawnRow[]): { failures: string[] } {
-  const out = (text = '') => process.stdout.write(text + '\n');
+const out = (text = '') => process.stdout.write(text + '\n');
+
+/** Tables 1-6; returns its lines for the "Targets:" summary. */
+function reportStandalone(options: Options, results: SizeResult[], steps: StepTiming[], spawns: SpawnRow[]): { failures: string[]; targets: string[] } {
   const failures: string[] = [];
+  const targets: string[] = [];
   const all = (r: SizeResult) => [r.onceCold, ...r.onceWarm, r.longCold, r.longWarm, r.longStub, r.longStubSemi];
   for (const r of results) {
     for (const run of all(r)) for (const p of run.routeProblems) failures.push(`${r.size} nodes, ${run.install}: ${p}`);
@@ -349,23 +550,96 @@ function report(options: Options, results: SizeResult[], steps: StepTiming[], sp
   out('\n6. Spawning /bin/true from a Node process holding big buffers (libuv forks: the cost grows with the parent\'s memory; bench/agent-support/spawn-probe.ts).');
   out(table([['held MiB', 'spawn median ms'], ...spawns.map((s) => [s.heldMiB.toFixed(0), fmt(s.medianMs)])]));
 
-  out('\nTargets:');
   const big = results.find((r) => r.size === 5000) ?? results.at(-1)!;
   for (const r of withChanges) {
     const c = r.longWarm.changes.map((x) => x.kernelMs);
     const stub = r.longStub.changes.map((x) => x.kernelMs);
-    out(`  change latency at ${r.size} nodes < ${CHANGE_TARGET_MS} ms: p50 ${fmt(percentile(c, 50))}, max ${fmt(Math.max(...c))} -> ${Math.max(...c) < CHANGE_TARGET_MS ? 'met' : percentile(c, 50) < CHANGE_TARGET_MS ? 'p50 met, max missed' : 'MISSED'}` +
+    targets.push(`change latency at ${r.size} nodes < ${CHANGE_TARGET_MS} ms: p50 ${fmt(percentile(c, 50))}, max ${fmt(Math.max(...c))} -> ${Math.max(...c) < CHANGE_TARGET_MS ? 'met' : percentile(c, 50) < CHANGE_TARGET_MS ? 'p50 met, max missed' : 'MISSED'}` +
       (stub.length ? ` (stand-in plugin: p50 ${fmt(percentile(stub, 50))}, max ${fmt(Math.max(...stub))})` : ''));
   }
   const peaks = [big.onceCold.peak?.hwmKiB, ...big.onceWarm.map((w) => w.peak?.hwmKiB), big.longCold.peak?.hwmKiB, big.longWarm.peak?.hwmKiB].map((k) => k ?? NaN);
   const worst = Math.max(...peaks) / 1024;
-  out(`  peak RSS at ${big.size} nodes < ${RSS_TARGET_MIB} MiB: worst ${worst.toFixed(0)} MiB with the real plugin, ${mib(big.longStub.peak?.hwmKiB)} MiB with the stand-in, ` +
+  targets.push(`peak RSS at ${big.size} nodes < ${RSS_TARGET_MIB} MiB: worst ${worst.toFixed(0)} MiB with the real plugin, ${mib(big.longStub.peak?.hwmKiB)} MiB with the stand-in, ` +
     `${mib(big.longStubSemi.peak?.hwmKiB)} MiB with the stand-in and --max-semi-space-size=1 -> ${worst < RSS_TARGET_MIB ? 'met' : 'MISSED'}`);
   const rules = new Set(results.flatMap((r) => all(r).map((x) => x.iptablesRules)));
-  out(`  iptables rules independent of N: ${[...rules].join(', ')} -> ${rules.size === 1 ? 'met' : 'MISSED'}`);
-  out(`  routes exactly N-1 with the right gateways at every size: ${failures.length ? 'NO' : 'yes'}`);
-  for (const f of failures) out(`    ${f}`);
-  return { failures };
+  targets.push(`iptables rules independent of N: ${[...rules].join(', ')} -> ${rules.size === 1 ? 'met' : 'MISSED'}`);
+  targets.push(`routes exactly N-1 with the right gateways at every size: ${failures.length ? 'NO' : 'yes'}`);
+  for (const f of failures) targets.push(`  ${f}`);
+  return { failures, targets };
+}
+
+const verdict = (p50: number, max: number, target: number) => (max < target ? 'met' : p50 < target ? 'p50 met, max missed' : 'MISSED');
+const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+
+/** Tables K1-K4 (Kubernetes mode); returns its lines for the "Targets:" summary. */
+function reportKube(options: Options, results: KubeResult[]): { failures: string[]; targets: string[] } {
+  const failures = results.flatMap((r) => r.routeProblems.map((p) => `kube, ${r.size} nodes: ${p}`));
+  const targets: string[] = [];
+  const avgNode = results.reduce((a, r) => a + r.nodeBytes * r.size, 0) / results.reduce((a, r) => a + r.size, 0);
+  out(`\nbridgeway-agent, Kubernetes mode (--kubeconfig): the fake API server runs in the benchmark process and is relayed into the node namespace`);
+  out(`(127.0.0.1:<port> -> Unix socket -> here); Nodes shaped like kubelet's (labels, annotations, managedFields, conditions, 25 images):`);
+  out(`${kib(avgNode)} KiB of JSON per Node on average. Real plugin already installed (warm); --resync 10m. ${os.cpus().length} CPUs, 1-min load ${os.loadavg()[0]!.toFixed(2)} now.\n`);
+  out('K1. Convergence (ms from spawn): to the "routes changed" log line (routes are in the kernel) / to "wrote the CNI conflist" (ready).');
+  out('    CPU time from spawn to ready: the agent\'s, and the benchmark process\'s (the fake API server encoding the list, our end of the relay),');
+  out('    which competes with the agent for the same CPUs (a real API server runs elsewhere).');
+  out(table([
+    ['nodes', 'routes', 'KiB per Node', 'list MiB', 'routes changed', 'conflist', 'agent CPU ms', 'bench CPU ms', 'iptables -A'],
+    ...results.map((r) => [String(r.size), r.routeProblems.length ? 'WRONG' : `${r.size - 1} ok`, kib(r.nodeBytes), (r.listBytes / 1048576).toFixed(1),
+      fmt(r.routesMs), fmt(r.readyMs), r.agentCpuMs === undefined ? '-' : r.agentCpuMs.toFixed(0), r.benchCpuMs.toFixed(0), String(r.iptablesRules)]),
+  ]));
+  const withChanges = results.filter((r) => r.changes.length);
+  if (withChanges.length) {
+    out(`\nK2. One Node's ${ETH1_ANNOTATION} changed (the fake API server writes the MODIFIED watch event; ms from just before that; ${options.changes} changes). Target: < ${CHANGE_TARGET_MS} ms.`);
+    out(table([
+      ['nodes', 'kernel p50', 'kernel max', 'logged p50', 'logged max', `syncs for ${options.changes} changes`],
+      ...withChanges.map((r) => {
+        const k = r.changes.map((c) => c.kernelMs);
+        const l = r.changes.map((c) => c.loggedMs);
+        return [String(r.size), fmt(percentile(k, 50)), fmt(Math.max(...k)), fmt(percentile(l, 50)), fmt(Math.max(...l)), r.changeSyncs === undefined ? '-' : String(r.changeSyncs)];
+      }),
+    ]));
+  }
+  out(`\nK3. Memory of the agent process (MiB). Target: < ${RSS_TARGET_MIB} MiB at 5,000 nodes.`);
+  const rss = (m: MemoryStatus | undefined) => (m ? `${mib(m.rssKiB)} (${mib(m.anonKiB)}+${mib(m.fileKiB)})` : '-');
+  out(table([
+    ['nodes', 'peak at convergence (VmHWM)', 'RSS after the changes (anon+file)', 'RSS after the status updates', 'peak overall (VmHWM)'],
+    ...results.map((r) => [String(r.size), mib(r.peak?.hwmKiB), rss(r.afterChanges), rss(r.afterNoise), mib((r.afterNoise ?? r.afterChanges ?? r.peak)?.hwmKiB)]),
+  ]));
+  const withNoise = results.filter((r) => r.noise.updates);
+  if (withNoise.length) {
+    out(`\nK4. Status-only updates (kubelet heartbeats: every condition's lastHeartbeatTime; image pulls: status.images), alternating, 300 ms apart, one Node each.`);
+    out('   Nothing routable changes: ideally no sync. syncs = bridgeway_syncs_total from the agent\'s /metrics, after minus before.');
+    out(table([
+      ['nodes', 'updates', 'syncs caused', '"routes changed" logged', 'agent log lines', 'agent CPU ms'],
+      ...withNoise.map((r) => [String(r.size), String(r.noise.updates), r.noise.syncs === undefined ? '? (/metrics unreachable)' : String(r.noise.syncs),
+        String(r.noise.routesLogged), String(r.noise.logLines), r.noise.cpuMs === undefined ? '-' : r.noise.cpuMs.toFixed(0)]),
+    ]));
+  }
+
+  out('\nK5. Where the start-up goes, from the agent\'s log lines up to "wrote the CNI conflist" (ms since the previous line; the list is fetched between "agent started" and "node watch established").');
+  const columns = results.map((r) => ({ label: `${r.size}`, steps: logSteps({ lines: r.lines.filter((l) => l.t <= r.readyMs) }) }));
+  const keys = [...new Set(columns.flatMap((c) => [...c.steps.keys()]))];
+  out(table([['step ending with the log line', ...columns.map((c) => c.label)], ...keys.map((k) => [k, ...columns.map((c) => fmt(c.steps.get(k)))])]));
+
+  for (const r of results) {
+    targets.push(`kube: ${r.size} nodes converge in < ${CONVERGE_TARGET_MS} ms: ${fmt(r.routesMs)} ms to the routes, ${fmt(r.readyMs)} ms to ready -> ${r.readyMs < CONVERGE_TARGET_MS ? 'met' : 'MISSED'}`);
+  }
+  for (const r of withChanges) {
+    const k = r.changes.map((c) => c.kernelMs);
+    targets.push(`kube: change latency at ${r.size} nodes < ${CHANGE_TARGET_MS} ms: p50 ${fmt(percentile(k, 50))}, max ${fmt(Math.max(...k))} -> ${verdict(percentile(k, 50), Math.max(...k), CHANGE_TARGET_MS)}`);
+  }
+  const big = results.find((r) => r.size === 5000) ?? results.at(-1)!;
+  const peakMiB = ((big.afterNoise ?? big.afterChanges ?? big.peak)?.hwmKiB ?? NaN) / 1024;
+  const after = big.afterNoise ?? big.afterChanges;
+  targets.push(`kube: RSS at ${big.size} nodes < ${RSS_TARGET_MIB} MiB: peak ${peakMiB.toFixed(0)} MiB (at convergence ${mib(big.peak?.hwmKiB)}), ` +
+    `${after ? `${mib(after.rssKiB)} MiB after the updates` : 'no updates run'} -> ${peakMiB < RSS_TARGET_MIB ? 'met' : 'MISSED'}`);
+  for (const r of withNoise) {
+    targets.push(`kube: syncs caused by ${r.noise.updates} status-only updates at ${r.size} nodes: ${r.noise.syncs ?? '? (/metrics unreachable)'}` +
+      ` (${r.noise.routesLogged} "routes changed"; ideally 0 syncs)` + (r.changeSyncs !== undefined ? `; ${r.changeSyncs} for ${r.changes.length} eth1-ip changes` : ''));
+  }
+  targets.push(`kube: routes exactly N-1 with the right gateways at every size: ${failures.length ? 'NO' : 'yes'}`);
+  for (const f of failures) targets.push(`  ${f}`);
+  return { failures, targets };
 }
 
 const loadAtStart = os.loadavg()[0]!;
@@ -388,16 +662,34 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const bench = new Bench(lab);
-    const results: SizeResult[] = [];
-    for (const size of options.sizes) {
-      process.stderr.write(`${size} nodes: --once cold, ${options.onceRepeats}x warm; long-running cold, warm and stub (+${options.changes} changes each), stub-semi ...\n`);
-      results.push(await bench.size(size, options));
+    const failures: string[] = [];
+    const targets: string[] = [];
+    if (options.modes.includes('standalone')) {
+      const results: SizeResult[] = [];
+      for (const size of options.sizes) {
+        process.stderr.write(`${size} nodes: --once cold, ${options.onceRepeats}x warm; long-running cold, warm and stub (+${options.changes} changes each), stub-semi ...\n`);
+        results.push(await bench.size(size, options));
+      }
+      process.stderr.write('timing each step alone, and the installer ...\n');
+      const steps = await syncSteps(lab, Math.max(...options.sizes), bench.agent);
+      const spawns = JSON.parse((await run([process.execPath, SPAWN_PROBE])).stdout) as SpawnRow[];
+      const standalone = reportStandalone(options, results, steps, spawns);
+      failures.push(...standalone.failures);
+      targets.push(...standalone.targets);
     }
-    process.stderr.write('timing each step alone, and the installer ...\n');
-    const steps = await syncSteps(lab, Math.max(...options.sizes), bench.agent);
-    const spawns = JSON.parse((await run([process.execPath, SPAWN_PROBE])).stdout) as SpawnRow[];
-    const { failures } = report(options, results, steps, spawns);
-    process.stdout.write(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+    if (options.modes.includes('kube')) {
+      const results: KubeResult[] = [];
+      for (const size of options.sizes) {
+        process.stderr.write(`${size} nodes, Kubernetes mode: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
+        results.push(await bench.kube(clusterOf(size), options.changes));
+      }
+      const kube = reportKube(options, results);
+      failures.push(...kube.failures);
+      targets.push(...kube.targets);
+    }
+    out('\nTargets:');
+    for (const line of targets) out(`  ${line}`);
+    out(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
     return failures.length ? 1 : 0;
   } finally {
     await lab.destroy();

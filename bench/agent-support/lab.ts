@@ -2,7 +2,7 @@
 // netns' eth1 veths, one fresh node netns per measured run (eth1 = 192.168.0.1/16, so any peer
 // address 192.168.x.y is on-link and the kernel accepts `via` it without the neighbour existing),
 // and a temp directory. Nothing is created in the root namespace except the namespaces themselves.
-// Every namespace, child process and directory is tracked so `destroy()` (finally) and
+// Every namespace, child process, directory and registered cleanup is tracked so `destroy()` (finally) and
 // `destroySync()` (SIGINT/SIGTERM) remove exactly what this run made.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +24,8 @@ export class Lab {
   readonly switchNetns: string;
   private readonly namespaces = new Set<string>();
   private readonly children = new Set<ChildProcess>();
+  /** Synchronous undo steps for things outside the lab's dir (e.g. the fake API server's temp dir). */
+  private readonly cleanups = new Set<() => void>();
   private seq = 0;
 
   private constructor(prefix: string) {
@@ -82,6 +84,23 @@ export class Lab {
     child.once('exit', () => this.children.delete(child));
   }
 
+  /** Runs `undo` on destroy() and destroySync() unless the returned function is called first. */
+  onDestroy(undo: () => void): () => void {
+    this.cleanups.add(undo);
+    return () => this.cleanups.delete(undo);
+  }
+
+  private runCleanups(): void {
+    for (const undo of this.cleanups) {
+      try {
+        undo();
+      } catch {
+        // best effort, like the rest of the teardown
+      }
+    }
+    this.cleanups.clear();
+  }
+
   /** argv run inside a namespace (nsenter execs in place: the pid is the command's own). */
   inNetns(node: NodeNetns, argv: readonly string[], input?: string) {
     return run(['nsenter', `--net=${node.path}`, '--', ...argv], { input });
@@ -91,6 +110,7 @@ export class Lab {
     for (const child of this.children) if (child.pid && child.exitCode === null) child.kill('SIGKILL');
     for (const name of [...this.namespaces].reverse()) await run(['ip', 'netns', 'del', name]).catch(() => {});
     this.namespaces.clear();
+    this.runCleanups();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -105,6 +125,7 @@ export class Lab {
       }
     }
     this.namespaces.clear();
+    this.runCleanups();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
