@@ -1,8 +1,9 @@
 // v1 Node objects for the Kubernetes-mode benchmark, shaped like what kubeadm, kubelet and
-// kube-controller-manager really leave on a cloud node: ~12 labels, ~5 annotations (plus our
+// kube-controller-manager really leave on a cloud node: 13 labels, 5 annotations (plus our
 // bridgeway.io/eth1-ip), 4 managedFields entries with their fieldsV1 trees, spec.podCIDR(s) and
 // providerID, capacity/allocatable, 5 conditions with timestamps, addresses, daemonEndpoints,
-// full nodeInfo, and 25 images with their digest and tag names: ~9-10 KB of JSON per Node.
+// full nodeInfo, runtimeHandlers, and 25 images with their digest and tag names: ~11.5 KiB of
+// JSON per Node.
 //
 // Why not the fixture's 300-byte makeNode(): the agent keeps every Node in its informer cache and
 // decodes every watch event in full, so its memory at 5,000 nodes and the cost of each event are
