@@ -616,7 +616,8 @@ function reportKube(options: Options, results: KubeResult[]): { failures: string
     ]));
   }
 
-  out('\nK5. Where the start-up goes, from the agent\'s log lines up to "wrote the CNI conflist" (ms since the previous line; the list is fetched between "agent started" and "node watch established").');
+  out('\nK5. Where the start-up goes, from the agent\'s log lines up to "wrote the CNI conflist" (ms since the previous line). The Node list is fetched');
+  out('    while the first lines are logged; "own podCIDR known" comes from the first sync that sees it.');
   const columns = results.map((r) => ({ label: `${r.size}`, steps: logSteps({ lines: r.lines.filter((l) => l.t <= r.readyMs) }) }));
   const keys = [...new Set(columns.flatMap((c) => [...c.steps.keys()]))];
   out(table([['step ending with the log line', ...columns.map((c) => c.label)], ...keys.map((k) => [k, ...columns.map((c) => fmt(c.steps.get(k)))])]));
