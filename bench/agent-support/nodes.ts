@@ -36,16 +36,19 @@ export class NodesFile {
   readonly file: string;
   private readonly staging: string;
 
-  constructor(dir: string) {
+  private readonly format: 'yaml' | 'json';
+
+  constructor(dir: string, format: 'yaml' | 'json' = 'yaml') {
     fs.mkdirSync(path.join(dir, 'nodes'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'staging'), { recursive: true });
-    this.file = path.join(dir, 'nodes', 'nodes.yaml');
-    this.staging = path.join(dir, 'staging', 'nodes.yaml');
+    this.format = format;
+    this.file = path.join(dir, 'nodes', `nodes.${format}`);
+    this.staging = path.join(dir, 'staging', `nodes.${format}`);
   }
 
   /** Stages the new content; returns a function doing the rename and returning its start time. */
   stage(specs: readonly NodeSpec[]): () => number {
-    fs.writeFileSync(this.staging, nodesYaml(specs));
+    fs.writeFileSync(this.staging, this.format === 'json' ? JSON.stringify({ nodes: specs }) : nodesYaml(specs));
     return () => {
       const at = performance.now();
       fs.renameSync(this.staging, this.file);
