@@ -54,7 +54,10 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
     // be able to run code in our process or print before the CNI result.
     execArgvExtension: 'none' }));
   const node = nodeBinary();
-  execFileSync(node, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+  // The code cache is made by this process: with V8 flags that change code generation (e.g.
+  // --optimize-for-size) it must be made under the same flags, or V8 rejects it at every start
+  // ("Code cache data rejected": a slower start and a warning on stderr).
+  execFileSync(node, [...(spec.execArgv ?? []), '--experimental-sea-config', configFile], { stdio: 'pipe' });
   const temp = `${spec.output}.tmp`;
   fs.copyFileSync(node, temp);
   fs.chmodSync(temp, 0o755);

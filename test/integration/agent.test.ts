@@ -198,4 +198,10 @@ describe('node agent', { skip }, () => {
     assert.equal(result.exitCode, 2);
     assert.match(result.stderr, /--cluster-cidr must be an IPv4 CIDR like 10\.244\.0\.0\/16, got "nope"/);
   });
+
+  test('starts clean: nothing on stderr from Node or V8 (e.g. a code cache built under other V8 flags is rejected)', async () => {
+    const { stdout, stderr } = await run([AGENT, '--help'], { env: {} });
+    assert.match(stdout, /--node-name/);
+    assert.equal(stderr, '');
+  });
 });
