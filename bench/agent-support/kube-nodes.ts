@@ -5,16 +5,16 @@
 // full nodeInfo, runtimeHandlers, and 25 images with their digest and tag names: ~11.5 KiB of
 // JSON per Node.
 //
-// Why not the fixture's 300-byte makeNode(): the agent keeps every Node in its informer cache and
-// decodes every watch event in full, so its memory at 5,000 nodes and the cost of each event are
-// set by what real clusters send, which is mostly fields the agent never reads (status.images
-// alone is half of it). A minimal Node would measure a client that does not exist.
+// Why not the fixture's 300-byte makeNode(): the agent receives every Node in full (list pages,
+// watch events) and decodes it before cutting it down, so its memory at 5,000 nodes and the cost
+// of each event are set by what real clusters send, which is mostly fields the agent never reads
+// (status.images alone is half of it). A minimal Node would measure a client that does not exist.
 //
 // Deterministic (seeded per node): the same size gives the same bytes on every run.
+import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
 import type { JsonObject } from '../../test/fixtures/fake-apiserver.ts';
 import type { NodeSpec } from './nodes.ts';
 
-export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
 const KUBE_VERSION = 'v1.31.4';
 const REGION = 'eu-west-1';
 const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
