@@ -32,7 +32,7 @@ import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './a
 import { Lab, run, type NodeNetns } from './agent-support/lab.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { ETH1_ANNOTATION } from '../daemonset/node-info.ts';
-import { checkRoutes, CLUSTER_CIDR, clusterOf, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
+import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
 import { syncSteps, type StepTiming } from './agent-support/phases.ts';
 import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
@@ -275,9 +275,7 @@ class Bench {
       await monitor.ready(this.lab, node);
       const current = specs.map((s) => ({ ...s }));
       for (let rep = 0; rep < changes; rep++) {
-        const k = 1 + ((rep * 7919 + 13) % (current.length - 1));
-        const changed = current[k]!;
-        changed.eth1IP = `192.168.${100 + (rep % 100)}.${k & 255}`;
+        const changed = movePeer(current, rep);
         const rename = nodes.stage(current);
         await sleep(50); // let the staging write settle; the agent does not watch that directory
         const t0 = rename();
@@ -293,8 +291,7 @@ class Bench {
       return result;
     } finally {
       monitor?.stop();
-      const code = await agent?.stop();
-      if (agent && code !== 0) process.stderr.write(`warning: the agent exited ${code} on SIGTERM\n`);
+      await stopAgent(agent);
       await this.lab.removeNode(node);
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -384,10 +381,8 @@ class Bench {
 
       const current = specs.map((s) => ({ ...s }));
       for (let rep = 0; rep < changes; rep++) {
-        const k = 1 + ((rep * 7919 + 13) % (current.length - 1));
-        const changed = current[k]!;
-        const ip = `192.168.${100 + (rep % 100)}.${k & 255}`;
-        changed.eth1IP = ip;
+        const changed = movePeer(current, rep);
+        const ip = changed.eth1IP;
         const t0 = performance.now();
         api.modifyNode(changed.name, (n) => {
           ((n.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION] = ip;
@@ -426,8 +421,7 @@ class Bench {
       return result;
     } finally {
       monitor?.stop();
-      const code = await agent?.stop();
-      if (agent && code !== 0) process.stderr.write(`warning: the agent exited ${code} on SIGTERM\n`);
+      await stopAgent(agent);
       relay?.close();
       await api.close();
       forgetApiDir();
@@ -454,6 +448,12 @@ function cpuMsOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** SIGTERM, and a warning if the agent did not exit cleanly (it must: routes and rules stay). */
+async function stopAgent(agent: AgentProcess | undefined): Promise<void> {
+  const code = await agent?.stop();
+  if (agent && code !== 0) process.stderr.write(`warning: the agent exited ${code} on SIGTERM\n`);
 }
 
 function installTime(lines: readonly LogLine[]): number | undefined {

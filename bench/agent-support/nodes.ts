@@ -22,6 +22,14 @@ export function clusterOf(count: number): NodeSpec[] {
   }));
 }
 
+/** The rep-th measured change: a peer (never node-0), spread over the cluster, gets a new eth1 address. */
+export function movePeer(specs: NodeSpec[], rep: number): NodeSpec {
+  const k = 1 + ((rep * 7919 + 13) % (specs.length - 1));
+  const moved = specs[k]!;
+  moved.eth1IP = `192.168.${100 + (rep % 100)}.${k & 255}`;
+  return moved;
+}
+
 /** The same flow-style YAML the netns e2e harness writes. */
 export function nodesYaml(specs: readonly NodeSpec[]): string {
   return ['nodes:', ...specs.map((s) => `  - {name: ${s.name}, podCIDR: ${s.podCIDR}, eth1IP: ${s.eth1IP}}`)].join('\n') + '\n';
