@@ -40,8 +40,11 @@ import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { NodeView } from './node-view.ts';
 
 export interface KubeOptions {
-  /** A kubeconfig path; default: in-cluster if KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config. */
-  kubeconfig?: string;
+  /**
+   * A kubeconfig path (default: in-cluster if KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG,
+   * else ~/.kube/config), or one already loaded, so the agent's two clients share it.
+   */
+  kubeconfig?: string | KubeConfig;
   log: Logger;
   metrics: Metrics;
   /** Called on every add/update/delete (including those found by a relist); the caller coalesces. */
@@ -300,7 +303,7 @@ class GuardedWatch extends Watch {
   }
 }
 
-export function createKubeNodeApi(options: { kubeconfig?: string; log: Logger }): NodeStatusApi {
+export function createKubeNodeApi(options: { kubeconfig?: KubeOptions['kubeconfig']; log: Logger }): NodeStatusApi {
   const api = loadKubeConfig(options.kubeconfig).makeApiClient(CoreV1Api);
   const log = options.log.child({ component: 'kube' });
   const timeout = () => withSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
@@ -345,8 +348,10 @@ export function createKubeNodeApi(options: { kubeconfig?: string; log: Logger })
 /**
  * An explicit kubeconfig path; else in-cluster (service account) when running in a pod; else
  * $KUBECONFIG (colon-separated, as kubectl); else ~/.kube/config. Throws when none can be loaded.
+ * A KubeConfig already loaded is returned as it is.
  */
-export function loadKubeConfig(file?: string): KubeConfig {
+export function loadKubeConfig(file?: string | KubeConfig): KubeConfig {
+  if (file instanceof KubeConfig) return file;
   const kc = new KubeConfig();
   if (file) kc.loadFromFile(file);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();

@@ -23,9 +23,10 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
-    const { createKubeNodeApi, createKubeNodeSource } = await import('./kube.ts');
-    source = createKubeNodeSource({ kubeconfig: config.kubeconfig, log, metrics, onChange });
-    nodeStatus = createKubeNodeApi({ kubeconfig: config.kubeconfig, log });
+    const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube.ts');
+    const kubeconfig = loadKubeConfig(config.kubeconfig);
+    source = createKubeNodeSource({ kubeconfig, log, metrics, onChange });
+    nodeStatus = createKubeNodeApi({ kubeconfig, log });
   }
   const reconciler = new Reconciler({ run, log, metrics, config, source, nodeStatus });
   source.start();
