@@ -217,6 +217,26 @@ describe('node source', () => {
     }
   });
 
+  test('a refused list (403): logged with the API server\'s message, retried with backoff until allowed', async () => {
+    const server = await startFakeApiServer([nodeA()]);
+    server.forbidLists(2);
+    const log = captureLogger();
+    const metrics = new Metrics();
+    const source = createKubeNodeSource({ kubeconfig: server.kubeconfig, log, metrics, backoff: BACKOFF, onChange: () => {} });
+    try {
+      source.start();
+      await waitFor('listed after two refusals', () => source.connected(), 3000);
+      const warnings = log.entries.filter((e) => e.level === 'warn').map((e) => e.obj as { error: { message: string; code: number } });
+      assert.equal(warnings.length, 2);
+      assert.deepEqual(warnings[0]!.error, { message: 'nodes is forbidden: User "system:serviceaccount:kube-system:bridgeway" cannot list resource "nodes" in API group "" at the cluster scope', code: 403 });
+      assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), 2);
+      assert.deepEqual(source.nodes().map((n) => n.name), ['a']);
+    } finally {
+      source.stop();
+      await server.close();
+    }
+  });
+
   test('a BOOKMARK moves the resourceVersion and changes nothing else', async () => {
     await withSource(async ({ server, names, changes, lists, watches, metrics }) => {
       const rv = server.bumpResourceVersion(7); // other kinds changed meanwhile
