@@ -227,11 +227,16 @@ class Bench {
     return { dir, nodes, args, env };
   }
 
-  private async check(node: NodeNetns, specs: readonly NodeSpec[], lines: readonly LogLine[]): Promise<{ iptablesRules: number; routeProblems: string[] }> {
+  /** The agent's routes (proto 77) in the node namespace against the nodes; [] when right. */
+  private async routeProblems(node: NodeNetns, specs: readonly NodeSpec[]): Promise<string[]> {
     const routes = JSON.parse((await this.lab.inNetns(node, ['ip', '-4', '-j', 'route', 'show', 'proto', '77'])).stdout || '[]') as KernelRouteJson[];
+    return checkRoutes(specs, routes);
+  }
+
+  private async check(node: NodeNetns, specs: readonly NodeSpec[], lines: readonly LogLine[]): Promise<{ iptablesRules: number; routeProblems: string[] }> {
     const mode = /^using iptables-(\w+)$/.exec(lines.find((l) => l.msg.startsWith('using iptables-'))?.msg ?? '')?.[1] ?? 'nft';
     const saved = (await this.lab.inNetns(node, [`iptables-${mode}-save`])).stdout;
-    return { iptablesRules: saved.split('\n').filter((l) => l.startsWith('-A')).length, routeProblems: checkRoutes(specs, routes) };
+    return { iptablesRules: saved.split('\n').filter((l) => l.startsWith('-A')).length, routeProblems: await this.routeProblems(node, specs) };
   }
 
   async once(specs: readonly NodeSpec[], install: Install): Promise<RunResult> {
@@ -286,8 +291,7 @@ class Bench {
         await sleep(400); // the rest of the sync (iptables-save, conflist check) finishes
       }
       result.afterChanges = agent.memory();
-      const final = await this.check(node, current, agent.log.lines);
-      result.routeProblems = final.routeProblems.map((p) => `after the changes: ${p}`);
+      result.routeProblems = (await this.routeProblems(node, current)).map((p) => `after the changes: ${p}`);
       return result;
     } finally {
       monitor?.stop();
@@ -416,8 +420,7 @@ class Bench {
         cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
       };
       result.afterNoise = agent.memory();
-      const final = await this.check(node, current, agent.log.lines);
-      result.routeProblems = final.routeProblems.map((p) => `after the changes: ${p}`);
+      result.routeProblems = (await this.routeProblems(node, current)).map((p) => `after the changes: ${p}`);
       return result;
     } finally {
       monitor?.stop();
