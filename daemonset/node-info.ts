@@ -1,6 +1,6 @@
 // Pure: the cluster's nodes, whatever their source (Kubernetes API or a nodes file), as the
 // peers we route to.
-import { formatCidr, looksLikeIpv6, networkAddress, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { looksLikeIpv6, networkAddress, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
 
 /** The annotation where each agent publishes its own eth1 address. */
 export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
@@ -90,8 +90,4 @@ export function changedNodes(before: readonly ClusterNode[], after: readonly Clu
   }
   changed.before.push(...previous.values());
   return changed;
-}
-
-export function describePeer(peer: Peer): string {
-  return `${peer.name} ${formatCidr(peer.podCIDR)}`;
 }
