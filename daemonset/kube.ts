@@ -12,30 +12,17 @@
 // Every Node is cut down to the few fields routing reads before the informer caches it, the list
 // is read in pages, and only changes to those fields wake the reconciler (node-view.ts).
 // We build the ListWatch ourselves (makeInformer is `new ListWatch(path, new Watch(kc), list, false)`)
-// to pass it a Watch that refuses to open after stop() and reports when a stream is established,
+// to pass it a watch that refuses to open after stop() and reports when a stream is established,
 // and a reconnect delay that stop() can cut short: ListWatch does not check `stopped` after its
 // list or its delay, so a stop() at the wrong moment would leave a watch open (and the process up).
+// Requests go over node:http(s) (kube-http.ts); client-node supplies the kubeconfig and the informer.
 import os from 'node:os';
 import path from 'node:path';
-import {
-  ApiException,
-  CoreV1Api,
-  createConfiguration,
-  HttpMethod,
-  KubeConfig,
-  ListWatch,
-  Observable,
-  PatchStrategy,
-  RequestContext,
-  Watch,
-  setHeaderOptions,
-  type ConfigurationOptions,
-  type ObservableMiddleware,
-  type V1Node,
-} from '@kubernetes/client-node';
+import { KubeConfig, ListWatch, type V1Node, type Watch } from '@kubernetes/client-node';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from './metrics.ts';
 import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
+import { KubeWatch, kubeRequest, type QueryParams } from './kube-http.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { NodeView } from './node-view.ts';
 
@@ -51,6 +38,8 @@ export interface KubeOptions {
   onChange: () => void;
   /** Delay before restarting a stopped informer, doubling per failure; default 1 s to 30 s. */
   backoff?: { initialMs: number; maxMs: number };
+  /** A watch silent this long is reopened (default 30 s, kube-http.ts). */
+  watchInactivityMs?: number;
 }
 
 const NODES_PATH = '/api/v1/nodes';
@@ -64,7 +53,7 @@ const LIST_PAGE_SIZE = 100;
 /** A continue token can expire mid-list (410); the list then starts over, this many times at most. */
 const LIST_ATTEMPTS = 3;
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
-/** No request but the watch may hang forever (the watch has client-node's own 30 s inactivity timeout). */
+/** No request but the watch may hang forever (the watch ends after 30 s of silence, kube-http.ts). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Pure: the parts of a Node the agent uses. */
@@ -136,7 +125,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
       listed = true;
       return result;
     };
-    const watch = new GuardedWatch(kc, {
+    const watch = new GuardedWatch(new KubeWatch(kc, options.watchInactivityMs), {
       active: () => !stopped,
       opened: () => {
         if (!listed) return;
@@ -156,7 +145,8 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
         };
         pendingDelays.add(entry);
       });
-    const lw = new ListWatch<V1Node>(NODES_PATH, watch, list, false, undefined, undefined, { delayFn });
+    // GuardedWatch keeps the contract of client-node's Watch, which ListWatch's type names.
+    const lw = new ListWatch<V1Node>(NODES_PATH, watch as unknown as Watch, list, false, undefined, undefined, { delayFn });
     const upsert = (node: V1Node) => {
       if (view.upsert(toClusterNode(node))) changed();
     };
@@ -234,45 +224,33 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
   };
 }
 
-const httpApi = createConfiguration().httpApi;
-
 /**
- * One page of the Node list as plain JSON, sent the way client-node's Watch sends its requests
- * (the kubeconfig's TLS and credentials applied to the request). Not CoreV1Api.listNode: its model
- * deserialization copies every field of every Node, which slimNode then drops: at 5,000
- * kubelet-shaped Nodes that cost ~0.6 s and ~50 MiB of peak RSS (bench:agent).
+ * One page of the Node list as plain JSON. Not CoreV1Api.listNode: its model deserialization copies
+ * every field of every Node, which slimNode then drops: at 5,000 kubelet-shaped Nodes that cost
+ * ~0.6 s and ~50 MiB of peak RSS (bench:agent).
  */
 async function listNodePage(kc: KubeConfig, token: string | undefined, signal: AbortSignal): Promise<{ items?: V1Node[]; metadata?: { resourceVersion?: string; continue?: string } }> {
-  const url = new URL(kc.getCurrentCluster()!.server + NODES_PATH);
-  url.searchParams.set('limit', String(LIST_PAGE_SIZE));
-  if (token) url.searchParams.set('continue', token);
-  const request = new RequestContext(url.toString(), HttpMethod.GET);
-  request.setHeaderParam('Accept', 'application/json');
-  request.setSignal(signal);
-  await kc.applySecurityAuthentication(request);
-  const response = await httpApi.send(request).toPromise();
-  const text = await response.body.text();
-  if (response.httpStatusCode !== 200) throw new ApiException(response.httpStatusCode, 'listing nodes', text, response.headers);
+  const text = await kubeRequest(kc, { method: 'GET', path: NODES_PATH, query: { limit: LIST_PAGE_SIZE, continue: token }, signal });
   return JSON.parse(text) as { items?: V1Node[]; metadata?: { resourceVersion?: string; continue?: string } };
 }
 
 /**
- * client-node's Watch, made safe to stop: it opens nothing once the source is stopped, aborts a
- * stream that got established after stop(), reports established streams, and turns a rejection
- * (e.g. an exec credential plugin failing before the request) into `done(err)`, which the
- * informer handles, instead of an unhandled rejection.
+ * The Node watch, made safe to stop: it opens nothing once the source is stopped, aborts a stream
+ * that got established after stop(), reports established streams, and slims every Node before the
+ * informer's cache sees it.
  */
-class GuardedWatch extends Watch {
+class GuardedWatch {
+  private readonly inner: KubeWatch;
   private readonly hooks: { active: () => boolean; opened: () => void };
 
-  constructor(kc: KubeConfig, hooks: { active: () => boolean; opened: () => void }) {
-    super(kc);
+  constructor(inner: KubeWatch, hooks: { active: () => boolean; opened: () => void }) {
+    this.inner = inner;
     this.hooks = hooks;
   }
 
-  override async watch(
+  async watch(
     watchPath: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
+    queryParams: QueryParams,
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: any) => void,
   ): Promise<AbortController> {
@@ -291,31 +269,27 @@ class GuardedWatch extends Watch {
     // Objects are slimmed before the informer's cache sees them; ERROR carries a Status, BOOKMARK only a resourceVersion.
     const slimmed = (phase: string, apiObj: any, watchObj?: any) =>
       callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimNode(apiObj as V1Node) : apiObj, watchObj);
-    try {
-      const controller = await super.watch(watchPath, queryParams, slimmed, doneOnce);
-      if (!this.hooks.active()) controller.abort();
-      else if (!finished) this.hooks.opened();
-      return controller;
-    } catch (error) {
-      doneOnce(error);
-      return new AbortController();
-    }
+    const controller = await this.inner.watch(watchPath, queryParams, slimmed, doneOnce);
+    if (!this.hooks.active()) controller.abort();
+    else if (!finished) this.hooks.opened();
+    return controller;
   }
 }
 
 export function createKubeNodeApi(options: { kubeconfig?: KubeOptions['kubeconfig']; log: Logger }): NodeStatusApi {
-  const api = loadKubeConfig(options.kubeconfig).makeApiClient(CoreV1Api);
+  const kc = loadKubeConfig(options.kubeconfig);
   const log = options.log.child({ component: 'kube' });
-  const timeout = () => withSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+  const nodePath = (name: string) => `${NODES_PATH}/${encodeURIComponent(name)}`;
+  const readNode = async (name: string) => JSON.parse(await kubeRequest(kc, { method: 'GET', path: nodePath(name), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })) as V1Node;
+  const patch = (path: string, contentType: string, json: unknown) => kubeRequest(kc, { method: 'PATCH', path, body: { contentType, json }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 
   return {
     async publishEth1Address(nodeName, ip) {
       try {
-        const node = await api.readNode({ name: nodeName }, timeout());
+        const node = await readNode(nodeName);
         if (node.metadata?.annotations?.[ETH1_ANNOTATION] === ip) return;
-        // client-node 2.x sends patches as application/json-patch+json unless told otherwise.
-        const body = { metadata: { annotations: { [ETH1_ANNOTATION]: ip } } };
-        await api.patchNode({ name: nodeName, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, timeout()));
+        // A JSON merge patch touches this one annotation and leaves the others alone.
+        await patch(nodePath(nodeName), 'application/merge-patch+json', { metadata: { annotations: { [ETH1_ANNOTATION]: ip } } });
         log.info({ node: nodeName, ip }, `published ${ETH1_ANNOTATION}`);
       } catch (error) {
         throw apiError(`publishing ${ETH1_ANNOTATION} on node ${nodeName}`, error);
@@ -326,7 +300,7 @@ export function createKubeNodeApi(options: { kubeconfig?: KubeOptions['kubeconfi
       try {
         const status = unavailable ? 'True' : 'False';
         const reason = unavailable ? 'BridgewayIsDown' : 'BridgewayIsUp';
-        const node = await api.readNode({ name: nodeName }, timeout());
+        const node = await readNode(nodeName);
         const current = node.status?.conditions?.find((c) => c.type === 'NetworkUnavailable');
         if (current && current.status === status && current.reason === reason && current.message === message) return;
         const now = rfc3339(new Date());
@@ -335,8 +309,7 @@ export function createKubeNodeApi(options: { kubeconfig?: KubeOptions['kubeconfi
         const condition = { type: 'NetworkUnavailable', status, reason, message, lastTransitionTime: since, lastHeartbeatTime: now };
         // Strategic merge: conditions merge by `type`; a JSON merge patch would replace the whole
         // list and wipe kubelet's Ready/MemoryPressure/... conditions.
-        const body = { status: { conditions: [condition] } };
-        await api.patchNodeStatus({ name: nodeName, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, timeout()));
+        await patch(`${nodePath(nodeName)}/status`, 'application/strategic-merge-patch+json', { status: { conditions: [condition] } });
         log.info({ node: nodeName, status, reason, message }, 'set NetworkUnavailable');
       } catch (error) {
         throw apiError(`setting NetworkUnavailable on node ${nodeName}`, error);
@@ -361,18 +334,6 @@ export function loadKubeConfig(file?: string | KubeConfig): KubeConfig {
   return kc;
 }
 
-/** Request options adding an AbortSignal (timeout, or stop()) to one generated-API call. */
-function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
 function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -382,7 +343,7 @@ function httpCode(error: unknown): number | undefined {
   return typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : undefined;
 }
 
-/** A one-line description of a client-node error (ApiException messages carry whole bodies and headers). */
+/** A one-line description of an API error (the message of the server's Status) or a network error. */
 function summarize(error: unknown): { message: string; code?: number | string } {
   if (typeof error !== 'object' || error === null) return { message: String(error) };
   const e = error as { body?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };

@@ -9,7 +9,7 @@ import { createKubeNodeApi, createKubeNodeSource, slimNode, toClusterNode } from
 import type { NodeSource } from '../../daemonset/node-source.ts';
 import { Metrics } from '../../daemonset/metrics.ts';
 import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
-import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { FAKE_TOKEN, makeNode, startFakeApiServer, type FakeApiServer, type FakeApiServerOptions, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 interface LogEntry {
   level: string;
@@ -53,9 +53,12 @@ interface Harness {
 }
 
 /** A fake API server with nodes a and b, and a started node source; both torn down afterwards. */
-async function withSource(body: (h: Harness) => Promise<void>, options: { onChange?: () => void; nodes?: JsonObject[] } = {}): Promise<void> {
+async function withSource(
+  body: (h: Harness) => Promise<void>,
+  options: { onChange?: () => void; nodes?: JsonObject[]; server?: FakeApiServerOptions; watchInactivityMs?: number } = {},
+): Promise<void> {
   const { onChange, nodes = [nodeA(), nodeB()] } = options;
-  const server = await startFakeApiServer(nodes);
+  const server = await startFakeApiServer(nodes, options.server);
   const metrics = new Metrics();
   const log = captureLogger();
   let changes = 0;
@@ -64,6 +67,7 @@ async function withSource(body: (h: Harness) => Promise<void>, options: { onChan
     log,
     metrics,
     backoff: BACKOFF,
+    watchInactivityMs: options.watchInactivityMs,
     onChange: () => {
       changes += 1;
       onChange?.();
@@ -283,6 +287,21 @@ describe('node source', () => {
     });
   });
 
+  test('a watch silent for the inactivity timeout is reopened from its resourceVersion, not restarted', async () => {
+    await withSource(
+      async ({ server, names, lists, watches, metrics }) => {
+        server.freezeWatches(); // a half-open connection: nothing arrives, nothing fails
+        server.addNode(makeNode({ name: 'c', podCIDR: '10.244.3.0/24' }));
+        await waitFor('c, through a new watch', () => names().includes('c'), 3000);
+        const [first, second] = watches();
+        assert.equal(second!.resourceVersion, first!.resourceVersion, 'the new watch resumes where the silent one stood');
+        assert.equal(lists(), 1, 'no relist');
+        assert.equal(metric(metrics, 'bridgeway_informer_restarts_total'), NaN, 'not an error');
+      },
+      { watchInactivityMs: 300 },
+    );
+  });
+
   for (const goneAs of ['event', 'http'] as const) {
     test(`410 Gone (${goneAs === 'event' ? 'ERROR event' : 'HTTP status'}): relists and converges, including changes made in the gap`, async () => {
       await withSource(async ({ server, source, names, changes, lists, metrics }) => {
@@ -368,6 +387,49 @@ describe('node source', () => {
       createKubeNodeSource({ kubeconfig: '/nonexistent/kubeconfig', log: captureLogger(), metrics: new Metrics(), onChange: () => {} }),
     );
   });
+});
+
+describe('over HTTPS (the kubeconfig\'s CA and credentials)', () => {
+  test('with a bearer token: lists, watches and patches', async () => {
+    await withSource(
+      async ({ server, names }) => {
+        assert.match(server.url, /^https:/);
+        server.addNode(makeNode({ name: 'c', podCIDR: '10.244.3.0/24' }));
+        await waitFor('c added through the watch', () => names().includes('c'));
+        const api = createKubeNodeApi({ kubeconfig: server.kubeconfig, log: captureLogger() });
+        await api.publishEth1Address('a', '192.168.50.11');
+        assert.equal(((server.node('a')!.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION], '192.168.50.11');
+      },
+      { server: { tls: { auth: 'token' } } },
+    );
+  });
+
+  test('with a client certificate', async () => {
+    await withSource(async ({ names }) => assert.deepEqual(names(), ['a', 'b']), { server: { tls: { auth: 'client-certificate' } } });
+  });
+
+  for (const { what, tls, expected } of [
+    { what: 'a wrong token (401)', tls: { auth: 'token', token: `not-${FAKE_TOKEN}` }, expected: /"code":401/ },
+    { what: 'a server certificate from a CA the kubeconfig does not trust', tls: { auth: 'token', trust: 'other' }, expected: /unable to verify the first certificate/ },
+  ] as const) {
+    test(`${what}: never connected, logged with the reason, retried`, async () => {
+      const server = await startFakeApiServer([nodeA()], { tls });
+      const log = captureLogger();
+      const metrics = new Metrics();
+      const source = createKubeNodeSource({ kubeconfig: server.kubeconfig, log, metrics, backoff: BACKOFF, onChange: () => {} });
+      try {
+        source.start();
+        await waitFor('two restarts', () => metric(metrics, 'bridgeway_informer_restarts_total') >= 2);
+        assert.equal(source.connected(), false);
+        assert.deepEqual(source.nodes(), []);
+        const warning = log.entries.find((e) => e.level === 'warn');
+        assert.match(JSON.stringify(warning?.obj), expected);
+      } finally {
+        source.stop();
+        await server.close();
+      }
+    });
+  }
 });
 
 describe('node api', () => {
