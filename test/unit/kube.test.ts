@@ -197,7 +197,7 @@ describe('node source', () => {
     });
   });
 
-  test('a big list is read in pages of 100 from one snapshot; a continue token expiring mid-list restarts the list', async () => {
+  test('a big list is read in pages of 100 from one snapshot, over a kept connection; a continue token expiring mid-list restarts the list', async () => {
     const many = Array.from({ length: 250 }, (_, i) => makeNode({ name: `n${String(i).padStart(4, '0')}`, podCIDR: `10.${i >> 8}.${i & 255}.0/24` }));
     const server = await startFakeApiServer(many);
     server.expireContinues(1);
@@ -215,6 +215,7 @@ describe('node source', () => {
       assert.ok(log.entries.some((e) => /snapshot expired/.test(e.msg ?? '')));
       const watch = server.requests.find((r) => r.query.watch === 'true')!;
       assert.equal(watch.query.resourceVersion, String(server.resourceVersion()), 'the watch starts at the snapshot');
+      assert.ok(server.connections() <= 2, `5 list requests and a watch over ${server.connections()} connections`);
     } finally {
       source.stop();
       await server.close();
@@ -498,6 +499,8 @@ describe('node api', () => {
   test('API errors reject with a short message and crash nothing', async () => {
     await withApi(async (server, api) => {
       await assert.rejects(api.publishEth1Address('missing', '192.168.50.1'), /publishing bridgeway.io\/eth1-ip on node missing: 404 nodes "missing" not found/);
+      // The kept connection the server just cut fails as "socket hang up"; the request is sent
+      // again on a new connection, which is refused.
       await server.down();
       await assert.rejects(api.setNetworkUnavailable('a', false, 'x'), /setting NetworkUnavailable on node a: .*ECONNREFUSED/);
     });
