@@ -2,11 +2,12 @@
 // client-node's KubeConfig (applyToHTTPSOptions: the cluster's CA and TLS server name, client
 // certificates, the bearer token from a token file, exec plugin or auth provider, and a proxy agent,
 // as kubectl reads a kubeconfig). Not client-node's own transport: that is undici, a second HTTP
-// stack beside Node's that the agent does not need.
+// stack beside Node's, which the agent's bundle leaves out (scripts/build.ts): every request to the
+// API server must go through here.
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 /** A non-2xx answer from the API server; `body` is usually a Status object (JSON). */
 export class KubeApiError extends Error {

@@ -1,4 +1,5 @@
-// The agent's only door to the Kubernetes API (the only module importing @kubernetes/client-node):
+// The agent's only door to the Kubernetes API (with kube-http.ts, its transport, the only module
+// importing @kubernetes/client-node):
 // a Node informer that we restart ourselves, and the two writes the agent makes to its own Node.
 //
 // What client-node 2.x's informer (ListWatch, what makeInformer returns) does on its own:
@@ -18,7 +19,11 @@
 // Requests go over node:http(s) (kube-http.ts); client-node supplies the kubeconfig and the informer.
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig, ListWatch, type V1Node, type Watch } from '@kubernetes/client-node';
+// client-node's modules by path: its index also loads exec, attach, cp and port-forward (ws, tar).
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
+import type { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from './metrics.ts';
 import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';

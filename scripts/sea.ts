@@ -24,6 +24,29 @@ export interface ExecutableSpec {
   forbidden?: string[];
   /** Node options baked into the executable. */
   execArgv?: string[];
+  /**
+   * Library modules the executable must not carry, swapped at bundle time for a small file: an
+   * import whose path matches `imports` (from a file whose path matches `importer`, if given)
+   * resolves to `standIn`. Why each one is safe is said where they are listed (scripts/build.ts).
+   */
+  standIns?: StandIn[];
+}
+
+export interface StandIn {
+  imports: RegExp;
+  importer?: RegExp;
+  standIn: string;
+}
+
+function standInPlugin(standIns: StandIn[]): esbuild.Plugin {
+  return {
+    name: 'stand-ins',
+    setup(build) {
+      for (const { imports, importer, standIn } of standIns) {
+        build.onResolve({ filter: imports }, (args) => (!importer || importer.test(args.importer) ? { path: path.resolve(standIn) } : undefined));
+      }
+    },
+  };
 }
 
 export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
@@ -41,6 +64,7 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    plugins: spec.standIns ? [standInPlugin(spec.standIns)] : [],
   });
   const inputs = Object.keys(result.metafile.inputs);
   for (const name of spec.forbidden ?? []) {
