@@ -2,6 +2,8 @@
 // must survive (dropped streams, 410 Gone, an API server gone for 2 s), and the patches we send.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.ts';
@@ -390,6 +392,42 @@ describe('node source', () => {
   });
 });
 
+/** An HTTP CONNECT proxy on 127.0.0.1, as a kubeconfig's proxy-url names one; records each tunnel's target. */
+async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    const target = req.url ?? '';
+    tunnels.push(target);
+    const [host, port] = target.split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tunnels,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 describe('over HTTPS (the kubeconfig\'s CA and credentials)', () => {
   test('with a bearer token: lists, watches and patches', async () => {
     await withSource(
@@ -403,6 +441,22 @@ describe('over HTTPS (the kubeconfig\'s CA and credentials)', () => {
       },
       { server: { tls: { auth: 'token' } } },
     );
+  });
+
+  test('through the kubeconfig\'s proxy-url (an HTTP CONNECT proxy)', async () => {
+    const proxy = await startConnectProxy();
+    try {
+      await withSource(
+        async ({ server, names }) => {
+          assert.deepEqual(names(), ['a', 'b']);
+          const apiHost = new URL(server.url).host;
+          assert.ok(proxy.tunnels.length >= 1 && proxy.tunnels.every((target) => target === apiHost), JSON.stringify(proxy.tunnels));
+        },
+        { server: { tls: { auth: 'token' }, proxyUrl: proxy.url } },
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('with a client certificate', async () => {
