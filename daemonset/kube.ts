@@ -25,9 +25,9 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
 import type { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from '../lib/log.ts';
+import { KubeWatch, kubeRequest, type QueryParams } from './kube-http.ts';
 import type { Metrics } from './metrics.ts';
 import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
-import { KubeWatch, kubeRequest, type QueryParams } from './kube-http.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { NodeView } from './node-view.ts';
 
@@ -274,7 +274,9 @@ class GuardedWatch {
     // Objects are slimmed before the informer's cache sees them; ERROR carries a Status, BOOKMARK only a resourceVersion.
     const slimmed = (phase: string, apiObj: any, watchObj?: any) =>
       callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimNode(apiObj as V1Node) : apiObj, watchObj);
-    const controller = await this.inner.watch(watchPath, queryParams, slimmed, doneOnce);
+    // Bookmarks keep the resourceVersion current while no Node changes, so that reopening a quiet
+    // watch resumes instead of finding its resourceVersion compacted (410) and relisting every Node.
+    const controller = await this.inner.watch(watchPath, { ...queryParams, allowWatchBookmarks: true }, slimmed, doneOnce);
     if (!this.hooks.active()) controller.abort();
     else if (!finished) this.hooks.opened();
     return controller;

@@ -244,8 +244,9 @@ describe('node source', () => {
     }
   });
 
-  test('a BOOKMARK moves the resourceVersion and changes nothing else', async () => {
+  test('watches ask for bookmarks; a BOOKMARK moves the resourceVersion and changes nothing else', async () => {
     await withSource(async ({ server, names, changes, lists, watches, metrics }) => {
+      assert.equal(watches()[0]!.allowWatchBookmarks, 'true');
       const rv = server.bumpResourceVersion(7); // other kinds changed meanwhile
       server.bookmark();
       await sleep(50);
