@@ -2,16 +2,19 @@
 // must survive (dropped streams, 410 Gone, an API server gone for 2 s), and the patches we send.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { V1Node } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.ts';
 import { createKubeNodeApi, createKubeNodeSource, slimNode, toClusterNode } from '../../daemonset/kube.ts';
 import type { NodeSource } from '../../daemonset/node-source.ts';
 import { Metrics } from '../../daemonset/metrics.ts';
 import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
-import { FAKE_TOKEN, makeNode, startFakeApiServer, type FakeApiServer, type FakeApiServerOptions, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type FakeApiServerOptions, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 interface LogEntry {
   level: string;
@@ -442,6 +445,36 @@ describe('over HTTPS (the kubeconfig\'s CA and credentials)', () => {
       },
       { server: { tls: { auth: 'token' } } },
     );
+  });
+
+  test('in-cluster: the service account\'s token file and CA, where a pod finds them', async () => {
+    const server = await startFakeApiServer([nodeA()], { tls: { auth: 'token' } });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-in-cluster-'));
+    const env = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    let source: NodeSource | undefined;
+    try {
+      const serviceAccount = path.join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+      fs.mkdirSync(serviceAccount, { recursive: true });
+      fs.writeFileSync(path.join(serviceAccount, 'token'), FAKE_TOKEN);
+      fs.copyFileSync(TEST_CA_FILE, path.join(serviceAccount, 'ca.crt'));
+      fs.writeFileSync(path.join(serviceAccount, 'namespace'), 'kube-system');
+      process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1';
+      process.env.KUBERNETES_SERVICE_PORT = new URL(server.url).port;
+      const kubeconfig = new KubeConfig();
+      kubeconfig.loadFromCluster(root); // what loadKubeConfig does in a pod, with the files under `root`
+      source = createKubeNodeSource({ kubeconfig, log: captureLogger(), metrics: new Metrics(), backoff: BACKOFF, onChange: () => {} });
+      source.start();
+      await waitFor('listed and watching', () => source!.connected());
+      assert.deepEqual(source.nodes().map((n) => n.name), ['a']);
+    } finally {
+      source?.stop();
+      for (const [name, value] of [['KUBERNETES_SERVICE_HOST', env.host], ['KUBERNETES_SERVICE_PORT', env.port]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+      await server.close();
+    }
   });
 
   test('through the kubeconfig\'s proxy-url (an HTTP CONNECT proxy)', async () => {
