@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './agent-support/agent-process.ts';
-import { Lab, run, type NodeNetns } from './agent-support/lab.ts';
+import { AgentLab, run, type NodeNetns } from './agent-support/lab.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { ETH1_ANNOTATION } from '../daemonset/node-info.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
@@ -184,7 +184,7 @@ function ensureBuilt(): void {
 }
 
 class Bench {
-  private readonly lab: Lab;
+  private readonly lab: AgentLab;
   /**
    * Private snapshots of dist/: others may rebuild it while this runs, and a plugin that changes
    * between runs would turn "warm" runs into installs.
@@ -196,7 +196,7 @@ class Bench {
   /** A 1 KiB stand-in plugin: the agent's cost without any install. */
   private readonly stub: string;
 
-  constructor(lab: Lab) {
+  constructor(lab: AgentLab) {
     this.lab = lab;
     const dir = lab.mkdir('dist');
     this.agent = path.join(dir, 'bridgeway-agent');
@@ -346,7 +346,7 @@ class Bench {
     const objects = kubeClusterOf(specs);
     const sizes = objects.map((o) => Buffer.byteLength(JSON.stringify(o)));
     const api = await startFakeApiServer(objects);
-    const forgetApiDir = this.lab.onDestroy(() => fs.rmSync(path.dirname(api.kubeconfig), { recursive: true, force: true }));
+    const forgetApiDir = this.lab.onCleanup(() => fs.rmSync(path.dirname(api.kubeconfig), { recursive: true, force: true }));
     let node: NodeNetns | undefined;
     let relay: ApiRelay | undefined;
     let dir: string | undefined;
@@ -662,10 +662,10 @@ async function main(): Promise<number> {
   }
   ensureBuilt();
   const started = performance.now();
-  const lab = await Lab.create();
+  const lab = await AgentLab.create();
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: removing ${lab.prefix}-* namespaces and ${lab.dir}\n`);
-    lab.destroySync();
+    lab.cleanup();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
@@ -702,7 +702,7 @@ async function main(): Promise<number> {
     out(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
     return failures.length ? 1 : 0;
   } finally {
-    await lab.destroy();
+    for (const problem of lab.cleanup()) process.stderr.write(`cleanup: ${problem}\n`);
   }
 }
 

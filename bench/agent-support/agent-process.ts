@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import type { Lab, NodeNetns } from './lab.ts';
+import type { AgentLab, NodeNetns } from './lab.ts';
 
 export interface Stamped {
   /** ms since the process was spawned (performance.now() based). */
@@ -104,7 +104,7 @@ export class AgentProcess {
   private peak: MemoryStatus | undefined;
   private poller: NodeJS.Timeout | undefined;
 
-  constructor(lab: Lab, node: NodeNetns, executable: string, args: readonly string[], env: Record<string, string> = {}) {
+  constructor(lab: AgentLab, node: NodeNetns, executable: string, args: readonly string[], env: Record<string, string> = {}) {
     this.executable = fs.realpathSync(executable);
     this.t0 = performance.now();
     this.log = new LineStream(this.t0, parseLogLine);
@@ -205,7 +205,7 @@ export class RouteMonitor {
   readonly events: LineStream<Stamped>;
   private readonly exited: Promise<void>;
 
-  constructor(lab: Lab, node: NodeNetns) {
+  constructor(lab: AgentLab, node: NodeNetns) {
     this.events = new LineStream(performance.now(), (base) => base);
     this.child = spawn('nsenter', [`--net=${node.path}`, '--', 'ip', 'monitor', 'route'], {
       env: { PATH: SYSTEM_PATH },
@@ -218,7 +218,7 @@ export class RouteMonitor {
   }
 
   /** Resolves once the monitor is subscribed: a probe route we add shows up in its output. */
-  async ready(lab: Lab, node: NodeNetns): Promise<void> {
+  async ready(lab: AgentLab, node: NodeNetns): Promise<void> {
     const probe = '198.51.100.0/24';
     const deadline = performance.now() + 5000;
     // The subscription may not exist yet when the first probe is added: repeat until one is seen.

@@ -12,7 +12,7 @@ import { peersOf, podCidrOf } from '../../daemonset/node-info.ts';
 import { parseNodesFile } from '../../daemonset/nodes-file.ts';
 import { planIptables, restorePayload } from '../../daemonset/plan-iptables.ts';
 import { diffRoutes, planRoutes } from '../../daemonset/plan-routes.ts';
-import { run, type Lab } from './lab.ts';
+import { run, type AgentLab } from './lab.ts';
 import { CLUSTER_CIDR, clusterOf, nodesYaml, SELF } from './nodes.ts';
 
 export interface StepTiming {
@@ -50,7 +50,7 @@ async function timeAsync<T>(step: string, repeats: number, fn: () => Promise<T>,
 }
 
 /** The pure steps of one sync at `count` nodes, plus the external commands, in the agent's order. */
-export async function syncSteps(lab: Lab, count: number, agent: string): Promise<StepTiming[]> {
+export async function syncSteps(lab: AgentLab, count: number, agent: string): Promise<StepTiming[]> {
   const steps: StepTiming[] = [];
   const specs = clusterOf(count);
   const text = nodesYaml(specs);
