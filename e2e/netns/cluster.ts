@@ -9,13 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { execIn, ipJsonIn, pings, run } from './exec-in.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PLUGIN = path.join(ROOT, 'dist/bridgeway');
 export const AGENT = path.join(ROOT, 'dist/bridgeway-agent');
 export const CLUSTER_CIDR = '10.244.0.0/16';
-const run = createRunner();
 
 export interface NodeSpec {
   name: string;
@@ -56,11 +56,11 @@ export class SimNode {
   }
 
   exec(argv: string[], netnsPath = this.path, input?: string) {
-    return run(['nsenter', `--net=${netnsPath}`, '--', ...argv], { input });
+    return execIn(netnsPath, argv, input);
   }
 
-  async ipJson(args: string[], netnsPath = this.path): Promise<any[]> {
-    return JSON.parse((await this.exec(['ip', '-j', ...args], netnsPath)).stdout || '[]');
+  ipJson(args: string[], netnsPath = this.path): Promise<any[]> {
+    return ipJsonIn(netnsPath, args);
   }
 
   /** Our routes (proto 77) as "dst via gw". */
@@ -193,13 +193,8 @@ export class SimCluster {
     return { netns, ip: result.ips[0].address.split('/')[0], result };
   }
 
-  async ping(fromNetns: string, address: string, count = 1): Promise<boolean> {
-    try {
-      await run(['nsenter', `--net=${fromNetns}`, '--', 'ping', '-c', String(count), '-W', '2', address]);
-      return true;
-    } catch {
-      return false;
-    }
+  ping(fromNetns: string, address: string, count = 1): Promise<boolean> {
+    return pings(fromNetns, address, count);
   }
 
   async destroy(): Promise<void> {

@@ -5,13 +5,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
 
 import { AGENT, PLUGIN } from '../../e2e/netns/cluster.ts';
+import { execIn, ipJsonIn, pings, run } from '../../e2e/netns/exec-in.ts';
 
 export { PLUGIN };
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
-export const run = createRunner();
+export { run };
 
 export const skipUnlessRoot: string | false =
   process.getuid?.() !== 0 ? 'integration tests need root (network namespaces)' : !fs.existsSync(PLUGIN) ? 'dist/bridgeway is missing: run npm run build' : false;
@@ -77,25 +78,19 @@ export class TestNode {
 
   /** Runs argv inside the node namespace (or the given one). */
   exec(argv: string[], netnsPath = this.path) {
-    return run(['nsenter', `--net=${netnsPath}`, '--', ...argv]);
+    return execIn(netnsPath, argv);
   }
 
-  async ipJson(args: string[], netnsPath = this.path): Promise<any[]> {
-    const { stdout } = await this.exec(['ip', '-j', ...args], netnsPath);
-    return JSON.parse(stdout || '[]');
+  ipJson(args: string[], netnsPath = this.path): Promise<any[]> {
+    return ipJsonIn(netnsPath, args);
   }
 
   async links(netnsPath = this.path): Promise<string[]> {
     return (await this.ipJson(['link', 'show'], netnsPath)).map((l) => l.ifname);
   }
 
-  async ping(fromNetns: string, address: string): Promise<boolean> {
-    try {
-      await this.exec(['ping', '-c', '1', '-W', '2', address], fromNetns);
-      return true;
-    } catch {
-      return false;
-    }
+  ping(fromNetns: string, address: string): Promise<boolean> {
+    return pings(fromNetns, address);
   }
 
   reservedAddresses(network = 'testnet'): string[] {
