@@ -353,12 +353,11 @@ function httpCode(error: unknown): number | undefined {
 /** A one-line description of an API error (the message of the server's Status) or a network error. */
 function summarize(error: unknown): { message: string; code?: number | string } {
   if (typeof error !== 'object' || error === null) return { message: String(error) };
-  const e = error as { body?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const e = error as { body?: unknown; message?: unknown; code?: unknown };
   const code = httpCode(error);
   if (code !== undefined) return { message: statusMessage(e.body) ?? firstLine(e.message), code };
-  const cause = e.cause && typeof e.cause.code === 'string' ? e.cause.code : undefined;
-  const message = firstLine(e.message);
-  return cause ? { message: `${message}: ${cause}`, code: cause } : { message };
+  // A network error from node:http(s) carries its errno name (ECONNREFUSED, ...) in `code`.
+  return typeof e.code === 'string' ? { message: firstLine(e.message), code: e.code } : { message: firstLine(e.message) };
 }
 
 function statusMessage(body: unknown): string | undefined {
@@ -377,5 +376,5 @@ function firstLine(message: unknown): string {
 
 function apiError(what: string, error: unknown): Error {
   const { message, code } = summarize(error);
-  return new Error(`${what}: ${code !== undefined ? `${code} ` : ''}${message}`, { cause: error });
+  return new Error(`${what}: ${typeof code === 'number' ? `${code} ` : ''}${message}`, { cause: error }); // an errno name is in the message already
 }
