@@ -23,6 +23,7 @@ import path from 'node:path';
 import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
+import type { V1NodeSystemInfo } from '@kubernetes/client-node/dist/gen/models/V1NodeSystemInfo.js';
 import type { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from '../lib/log.ts';
 import { KubeWatch, kubeRequest, type QueryParams } from './kube-http.ts';
@@ -66,11 +67,13 @@ export function toClusterNode(node: V1Node): ClusterNode {
   const spec = node.spec ?? {};
   const podCIDRs = spec.podCIDRs?.length ? [...spec.podCIDRs] : spec.podCIDR ? [spec.podCIDR] : [];
   const eth1 = node.metadata?.annotations?.[ETH1_ANNOTATION];
+  const runtime = node.status?.nodeInfo?.containerRuntimeVersion || undefined;
   return {
     name: node.metadata?.name ?? '',
     podCIDRs,
     internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
     annotations: eth1 === undefined ? {} : { [ETH1_ANNOTATION]: eth1 },
+    ...(runtime !== undefined && { containerRuntimeVersion: runtime }),
   };
 }
 
@@ -82,10 +85,14 @@ export function toClusterNode(node: V1Node): ClusterNode {
 export function slimNode(node: V1Node): V1Node {
   const metadata = node.metadata ?? {};
   const eth1 = metadata.annotations?.[ETH1_ANNOTATION];
+  const runtime = node.status?.nodeInfo?.containerRuntimeVersion;
   return {
     metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, ...(eth1 !== undefined && { annotations: { [ETH1_ANNOTATION]: eth1 } }) },
     spec: { podCIDR: node.spec?.podCIDR, podCIDRs: node.spec?.podCIDRs },
-    status: { addresses: node.status?.addresses?.filter((a) => a.type === 'InternalIP') },
+    status: {
+      addresses: node.status?.addresses?.filter((a) => a.type === 'InternalIP'),
+      ...(runtime && { nodeInfo: { containerRuntimeVersion: runtime } as V1NodeSystemInfo }),
+    },
   };
 }
 

@@ -13,6 +13,11 @@ export interface ClusterNode {
   /** status.addresses of type InternalIP. */
   internalIPs: string[];
   annotations: Record<string, string>;
+  /**
+   * status.nodeInfo.containerRuntimeVersion, e.g. `containerd://1.7.22`: which CNI versions the
+   * node's runtime speaks. Absent in nodes files and before kubelet reports it.
+   */
+  containerRuntimeVersion?: string;
 }
 
 export interface Peer {
@@ -71,7 +76,9 @@ export function peersOf(nodes: readonly ClusterNode[], self: string): { peers: P
 /** True when routing reads the same of both: podCIDRs, InternalIPs and our annotation. */
 export function sameRoutingFacts(a: ClusterNode, b: ClusterNode): boolean {
   const sameList = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((item, i) => item === y[i]);
-  return a.annotations[ETH1_ANNOTATION] === b.annotations[ETH1_ANNOTATION] && sameList(a.podCIDRs, b.podCIDRs) && sameList(a.internalIPs, b.internalIPs);
+  return a.annotations[ETH1_ANNOTATION] === b.annotations[ETH1_ANNOTATION] && sameList(a.podCIDRs, b.podCIDRs) && sameList(a.internalIPs, b.internalIPs)
+    // A runtime upgrade can change the conflist's cniVersion (rare: one sync per upgrade).
+    && a.containerRuntimeVersion === b.containerRuntimeVersion;
 }
 
 /**
