@@ -25,7 +25,7 @@ export class KubeApiError extends Error {
 export type QueryParams = Record<string, string | number | boolean | undefined>;
 
 export interface KubeRequest {
-  method: 'GET' | 'PATCH';
+  method: 'GET' | 'PATCH' | 'POST';
   /** The API path, e.g. /api/v1/nodes/a. */
   path: string;
   query?: QueryParams;

@@ -329,6 +329,30 @@ export function createKubeNodeApi(options: { kubeconfig?: KubeOptions['kubeconfi
         throw apiError(`setting NetworkUnavailable on node ${nodeName}`, error);
       }
     },
+
+    async recordNodeEvent(nodeName, event) {
+      // Node events live in "default", as kubelet's do, so `kubectl describe node` shows them.
+      const now = rfc3339(new Date());
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${nodeName}.`, namespace: 'default' },
+        involvedObject: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeName },
+        type: event.type,
+        reason: event.reason,
+        message: event.message,
+        source: { component: 'bridgeway-agent', host: nodeName },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      };
+      try {
+        await kubeRequest(kc, { method: 'POST', path: '/api/v1/namespaces/default/events', body: { contentType: 'application/json', json: body }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        log.info({ node: nodeName, reason: event.reason }, 'recorded a Node event');
+      } catch (error) {
+        throw apiError(`recording event ${event.reason} on node ${nodeName}`, error);
+      }
+    },
   };
 }
 

@@ -16,4 +16,9 @@ export interface NodeStatusApi {
   publishEth1Address(nodeName: string, ip: string): Promise<void>;
   /** The NetworkUnavailable condition, as flannel and calico set it. */
   setNetworkUnavailable(nodeName: string, unavailable: boolean, message: string): Promise<void>;
+  /**
+   * A Kubernetes Event on the Node (involvedObject kind Node), for what an admin must act on,
+   * e.g. a conflist the runtime will reject. Repeats of one reason may be collapsed.
+   */
+  recordNodeEvent(nodeName: string, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void>;
 }

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chooseCniVersion, parseRuntimeVersion, runtimeAccepts } from '../../daemonset/runtime-cni-version.ts';
+
+test('chooseCniVersion: the flag wins, then the runtime, then 1.0.0', () => {
+  const cases: [Parameters<typeof chooseCniVersion>[0], string, string][] = [
+    [{ explicit: '1.1.0', runtimeVersion: 'containerd://1.6.20' }, '1.1.0', 'flag'],
+    [{ explicit: '0.4.0' }, '0.4.0', 'flag'],
+    [{ runtimeVersion: 'containerd://1.6.20' }, '1.0.0', 'runtime'],
+    [{ runtimeVersion: 'containerd://1.7.22' }, '1.0.0', 'runtime'],
+    [{ runtimeVersion: 'containerd://2.0.0' }, '1.1.0', 'runtime'],
+    [{ runtimeVersion: 'containerd://2.1.4' }, '1.1.0', 'runtime'],
+    [{ runtimeVersion: 'containerd://v2.0.5' }, '1.1.0', 'runtime'],
+    [{ runtimeVersion: 'cri-o://1.30.4' }, '1.0.0', 'runtime'],
+    [{ runtimeVersion: 'cri-o://1.31.1' }, '1.1.0', 'runtime'],
+    [{ runtimeVersion: 'docker://24.0.7' }, '1.0.0', 'default'],
+    [{ runtimeVersion: 'garbage' }, '1.0.0', 'default'],
+    [{}, '1.0.0', 'default'],
+  ];
+  for (const [input, version, source] of cases) {
+    const choice = chooseCniVersion(input);
+    assert.deepEqual([choice.version, choice.source], [version, source], JSON.stringify(input));
+    assert.ok(choice.reason.length > 0);
+  }
+});
+
+test('parseRuntimeVersion and runtimeAccepts', () => {
+  assert.deepEqual(parseRuntimeVersion('containerd://1.7.22'), { name: 'containerd', version: '1.7.22' });
+  assert.equal(parseRuntimeVersion(''), undefined);
+  assert.equal(runtimeAccepts('containerd://1.6.20', '1.1.0'), false);
+  assert.equal(runtimeAccepts('containerd://1.6.20', '1.0.0'), true);
+  assert.equal(runtimeAccepts('containerd://2.0.1', '1.1.0'), true);
+  assert.equal(runtimeAccepts(undefined, '1.1.0'), true); // unknown: not provably wrong
+});
