@@ -1,24 +1,18 @@
 // Level-triggered sync loop: any number of triggers while a sync runs collapse into one more
 // sync; success schedules the periodic resync (which repairs drift nobody told us about);
-// failure retries with capped exponential backoff, and triggers during backoff wait for it.
+// failure retries with capped exponential backoff (backoff.ts), and triggers during backoff wait for it.
+import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { realClock, type Clock } from './clock.ts';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+// Importers of the Clock from here keep working; new code imports it from clock.ts.
+export { realClock, type Clock } from './clock.ts';
 
 export interface SchedulerOptions {
   sync: () => Promise<void>;
   clock?: Clock;
   resyncMs: number;
-  backoff?: { initialMs: number; maxMs: number };
+  /** Retries after a failed sync; default 1 s doubling to 30 s. */
+  backoff?: BackoffPolicy;
   onError?: (error: unknown, attempt: number, retryInMs: number) => void;
 }
 
@@ -28,7 +22,7 @@ export class SyncScheduler {
   private timer: unknown;
   private running = false;
   private pending = false;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private stopped = true;
   /** Resolves when the sync in flight (if any) has finished; for clean shutdown and tests. */
   idle: Promise<void> = Promise.resolve();
@@ -36,6 +30,7 @@ export class SyncScheduler {
   constructor(options: SchedulerOptions) {
     this.options = options;
     this.clock = options.clock ?? realClock;
+    this.backoff = new Backoff(options.backoff);
   }
 
   start(): void {
@@ -52,7 +47,7 @@ export class SyncScheduler {
   trigger(): void {
     if (this.stopped) return;
     if (this.running) this.pending = true;
-    else if (this.failures === 0) this.schedule(0);
+    else if (this.backoff.failures === 0) this.schedule(0);
   }
 
   private schedule(ms: number): void {
@@ -74,16 +69,14 @@ export class SyncScheduler {
     this.idle = new Promise((resolve) => (done = resolve));
     try {
       await this.options.sync();
-      this.failures = 0;
+      this.backoff.reset();
     } catch (error) {
-      this.failures++;
-      const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 1000, maxMs: 30_000 };
-      next = Math.min(maxMs, initialMs * 2 ** (this.failures - 1));
-      this.options.onError?.(error, this.failures, next);
+      next = this.backoff.fail();
+      this.options.onError?.(error, this.backoff.failures, next);
     } finally {
       this.running = false;
       done();
     }
-    this.schedule(this.pending && this.failures === 0 ? 0 : next);
+    this.schedule(this.pending && this.backoff.failures === 0 ? 0 : next);
   }
 }
