@@ -22,6 +22,9 @@ export class KubeApiError extends Error {
   }
 }
 
+/** Every request but a watch ends within this (a watch ends after 30 s of silence, KubeWatch). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export type QueryParams = Record<string, string | number | boolean | undefined>;
 
 export interface KubeRequest {
