@@ -63,7 +63,7 @@ type NodeList = { metadata: { resourceVersion?: string }; items: V1Node[] };
 
 export function createKubeNodeSource(options: KubeOptions): NodeSource {
   const kc = loadKubeConfig(options.kubeconfig);
-  const policy = options.backoff ?? DEFAULT_BACKOFF;
+  const backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF); // refuses a bad policy now, not at the first failure
   const clock = options.clock ?? realClock;
   const log = options.log.child({ component: 'kube' });
   const restarts = options.metrics.counter('bridgeway_informer_restarts_total', 'Times the Node informer stopped on an error and was restarted.');
@@ -91,7 +91,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
   /** One start()..stop() lifetime: one ListWatch (and view), restarted in place so its cache and resourceVersion survive. */
   function run(view: NodeView): () => void {
     const abort = new AbortController();
-    const backoff = new Backoff(policy);
+    backoff.reset();
     let stopped = false;
     let listed = false;
     let restartTimer: unknown;
@@ -119,7 +119,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
           timer: clock.setTimeout(() => {
             pendingDelays.delete(entry);
             resolve();
-          }, Math.min(ms, policy.maxMs)),
+          }, Math.min(ms, backoff.policy.maxMs)),
         };
         pendingDelays.add(entry);
       });

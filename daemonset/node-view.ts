@@ -1,5 +1,6 @@
 // Pure: the node list as the reconciler sees it, kept up to date from informer events. Only a
-// change to what routing reads (podCIDRs, InternalIPs, our eth1 annotation) counts as a change:
+// change to what the agent reads (podCIDRs, InternalIPs, our eth1 annotation, the runtime's
+// version: sameRoutingFacts) counts as a change:
 // kubelet rewrites its Node's status on heartbeats, image pulls and condition flips, which at
 // 5,000 nodes is several updates a second, and each would otherwise cost a full sync.
 import { sameRoutingFacts, type ClusterNode } from './node-info.ts';

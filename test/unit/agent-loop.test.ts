@@ -4,41 +4,8 @@ import { ConfigError, helpText, parseAgentConfig } from '../../daemonset/config.
 import { Metrics } from '../../daemonset/metrics.ts';
 import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
 import { NodesFileError, parseNodesFile } from '../../daemonset/nodes-file.ts';
-import { SyncScheduler, type Clock } from '../../daemonset/scheduler.ts';
-
-/** A clock that only moves when told to. */
-class FakeClock implements Clock {
-  time = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  now() {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown) {
-    this.timers.delete(handle as number);
-  }
-  pending(): number[] {
-    return [...this.timers.values()].map((t) => t.at - this.time).sort((a, b) => a - b);
-  }
-  /** Advances time, firing due timers in order and letting their promises settle. */
-  async advance(ms: number) {
-    const until = this.time + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.time = due[1].at;
-      due[1].fn();
-      for (let i = 0; i < 10; i++) await Promise.resolve();
-    }
-    this.time = until;
-  }
-}
+import { SyncScheduler } from '../../daemonset/scheduler.ts';
+import { FakeClock } from '../fixtures/fake-clock.ts';
 
 describe('SyncScheduler', () => {
   test('syncs at start, then every resync period', async () => {

@@ -29,6 +29,14 @@ describe('NodeView', () => {
     assert.equal(view.list()[0]!.annotations[ETH1_ANNOTATION], '192.168.50.1');
   });
 
+  test('a runtime upgrade counts (it can change the conflist\'s cniVersion)', () => {
+    const view = new NodeView();
+    view.upsert(node('a', { containerRuntimeVersion: 'containerd://1.7.22' }));
+    assert.equal(view.upsert(node('a', { containerRuntimeVersion: 'containerd://1.7.22' })), false);
+    assert.equal(view.upsert(node('a', { containerRuntimeVersion: 'containerd://2.0.4' })), true);
+    assert.equal(view.list()[0]!.containerRuntimeVersion, 'containerd://2.0.4');
+  });
+
   test('remove: true only for a known node', () => {
     const view = new NodeView();
     view.upsert(node('a'));
