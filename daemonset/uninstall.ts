@@ -1,5 +1,8 @@
-// `bridgeway-agent uninstall`: remove everything the agent and the plugin put on the node. Keeps
-// going past errors so one stuck object does not keep the rest in place.
+// `bridgeway-agent uninstall`: remove everything the agent and the plugin put on the node for the
+// agent's network. Keeps going past errors so one stuck object does not keep the rest in place.
+// The plugin keeps each network's reservations in <dataDir>/<network>/; other bridgeway networks
+// on the node (a second conflist, a Multus secondary network) may have live pods there, whose
+// addresses would be handed out twice if their state went too: only our network's is removed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
@@ -11,7 +14,7 @@ import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
-import { CONFLIST_NAME } from './conflist.ts';
+import { CONFLIST_NAME, NETWORK_NAME } from './conflist.ts';
 import { removalPayload } from './plan-iptables.ts';
 import { ROUTE_PROTO } from './plan-routes.ts';
 
@@ -48,6 +51,35 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
   }
   await step('the bridge', () => deleteLink(run, config.bridge));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, 'bridgeway'), { force: true }));
-  await step('the IPAM state', () => fs.rmSync(config.dataDir, { recursive: true, force: true }));
+  await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
+    const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);
+    if (left.length) log.info({ dataDir: config.dataDir, networks: left }, `left IPAM state of networks ${left.join(', ')} in ${config.dataDir}`);
+  });
   return failures;
+}
+
+/**
+ * Removes <dataDir>/<network>, then dataDir itself if nothing else is in it. Returns the entries
+ * left in dataDir (other networks' state), sorted. A missing dataDir or network folder is fine.
+ */
+export function removeNetworkState(dataDir: string, network: string): { left: string[] } {
+  // The name comes from our own conflist; a name that walks out of dataDir would be a bug here.
+  if (!network || network === '.' || network === '..' || network.includes('/')) throw new Error(`not a network name: ${JSON.stringify(network)}`);
+  fs.rmSync(path.join(dataDir, network), { recursive: true, force: true });
+  let left: string[];
+  try {
+    left = fs.readdirSync(dataDir).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { left: [] };
+    throw error;
+  }
+  if (left.length) return { left };
+  try {
+    fs.rmdirSync(dataDir); // not recursive: a plugin that just created a network's folder keeps it
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return { left: fs.readdirSync(dataDir).sort() };
+    if (code !== 'ENOENT') throw error;
+  }
+  return { left: [] };
 }

@@ -171,14 +171,30 @@ describe('node agent', { skip }, () => {
       await cluster.runAgentOnce(a);
       await cluster.addPod(a);
       assert.ok((await a.agentRoutes()).length === 1);
-      await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
+      const dataDir = path.join(a.dir, 'ipam');
+      assert.equal(fs.readdirSync(path.join(dataDir, 'bridgeway', 'ips')).length, 1, 'the pod\'s reservation, in our network\'s folder');
+      // Two other bridgeway networks on this node (a second conflist, a Multus secondary network),
+      // one with a live pod's reservation: uninstall must not hand those addresses out again.
+      for (const [network, ip] of [['netb', '10.245.0.2'], ['storage', '10.246.0.9']]) {
+        fs.mkdirSync(path.join(dataDir, network!, 'ips'), { recursive: true });
+        fs.writeFileSync(path.join(dataDir, network!, 'ips', ip!), 'c0ffee\neth1\n');
+      }
+      const uninstall = () => run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
+      const removed = await uninstall();
       assert.deepEqual(await a.agentRoutes(), []);
       assert.doesNotMatch(await a.iptablesSave(), /BRIDGEWAY/);
       assert.ok(!fs.existsSync(a.conflistPath) && !fs.existsSync(path.join(a.binDir, 'bridgeway')));
       assert.ok(!(await a.ipJson(['link', 'show'])).some((l) => l.ifname === 'cni0'), 'bridge removed');
-      assert.ok(!fs.existsSync(path.join(a.dir, 'ipam')), 'IPAM state removed');
+      assert.ok(!fs.existsSync(path.join(dataDir, 'bridgeway')), 'our network\'s IPAM state removed');
+      assert.deepEqual(fs.readdirSync(dataDir).sort(), ['netb', 'storage'], 'the other networks\' state kept');
+      assert.equal(fs.readFileSync(path.join(dataDir, 'netb', 'ips', '10.245.0.2'), 'utf8'), 'c0ffee\neth1\n');
+      assert.ok(removed.stderr.includes(`left IPAM state of networks netb, storage in ${dataDir}`), removed.stderr);
       assert.ok((await a.ipJson(['-4', 'route', 'show'])).some((r) => r.dst === '10.99.0.0/24'), 'foreign route kept');
       assert.match(await a.iptablesSave(), /-A FORWARD -s 10\.99\.0\.0\/24 -j DROP/, 'foreign rule kept');
+      // Once the other networks are gone too, a second uninstall (idempotent) removes the directory.
+      for (const network of ['netb', 'storage']) fs.rmSync(path.join(dataDir, network), { recursive: true });
+      await uninstall();
+      assert.ok(!fs.existsSync(dataDir), 'the empty data directory removed');
     }));
 
   test('iptables: follows kube-proxy to iptables-legacy when its KUBE-* chains are there, and says so', () =>
