@@ -7,7 +7,7 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-/** 1 s doubling to 30 s: client-go's informers and flannel back off within the same bounds. */
+/** 1 s doubling to 30 s; client-go's reflector restarts its list/watch from 800 ms to the same 30 s cap. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
 
 /** Pure: the wait before the retry that follows `failures` earlier failures in a row (0: the first). */

@@ -2,6 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff, DEFAULT_BACKOFF, backoffDelay } from '../../daemonset/backoff.ts';
+import { realClock } from '../../daemonset/clock.ts';
+import { realClock as fromScheduler } from '../../daemonset/scheduler.ts';
 
 describe('backoffDelay', () => {
   const policy = { initialMs: 50, maxMs: 500 };
@@ -36,4 +38,8 @@ describe('Backoff', () => {
       assert.throws(() => new Backoff(policy), RangeError);
     });
   }
+});
+
+test('scheduler.ts still exports the Clock its importers take from there', () => {
+  assert.equal(fromScheduler, realClock);
 });
