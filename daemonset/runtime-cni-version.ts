@@ -50,10 +50,14 @@ export function newestVersionSpoken(runtimeVersion: string | undefined): CniVers
 
 /**
  * An explicit --cni-version always wins. Otherwise the runtime decides (Kubernetes mode knows it
- * from the Node), and anything unknown gets 1.0.0, which every runtime still in use speaks.
+ * from the Node), and anything unknown, standalone mode included, gets 1.0.0, which every
+ * runtime still in use speaks.
  */
-export function chooseCniVersion(input: { explicit?: CniVersion; runtimeVersion?: string }): CniVersionChoice {
+export function chooseCniVersion(input: { explicit?: CniVersion; runtimeVersion?: string; standalone?: boolean }): CniVersionChoice {
   if (input.explicit) return { version: input.explicit, source: 'flag', reason: `--cni-version ${input.explicit}` };
+  if (input.standalone) {
+    return { version: SAFE_CNI_VERSION, source: 'default', reason: `standalone mode has no Node to read the runtime from: ${SAFE_CNI_VERSION}, which every supported runtime speaks` };
+  }
   const spoken = newestVersionSpoken(input.runtimeVersion);
   if (spoken) return { version: spoken, source: 'runtime', reason: `${input.runtimeVersion} speaks CNI up to ${spoken}` };
   const why = input.runtimeVersion ? `runtime ${input.runtimeVersion} is not one we know` : 'the container runtime is unknown';

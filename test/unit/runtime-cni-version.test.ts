@@ -23,12 +23,18 @@ test('chooseCniVersion: the flag wins, then the runtime, then 1.0.0', () => {
     [{ runtimeVersion: 'docker://24.0.7' }, '1.0.0', 'default'],
     [{ runtimeVersion: 'garbage' }, '1.0.0', 'default'],
     [{}, '1.0.0', 'default'],
+    [{ standalone: true }, '1.0.0', 'default'],
+    [{ standalone: true, explicit: '1.1.0' }, '1.1.0', 'flag'],
   ];
   for (const [input, version, source] of cases) {
     const choice = chooseCniVersion(input);
     assert.deepEqual([choice.version, choice.source], [version, source], JSON.stringify(input));
     assert.ok(choice.reason.length > 0);
   }
+});
+
+test('chooseCniVersion: standalone mode says why it chose 1.0.0', () => {
+  assert.match(chooseCniVersion({ standalone: true }).reason, /standalone mode/);
 });
 
 test('parseRuntimeVersion and runtimeAccepts', () => {
