@@ -109,6 +109,8 @@ export class Reconciler {
   private async syncOnce(): Promise<void> {
     const { config, log, run, source } = this.deps;
     const steps = this.steps;
+    // The view as of now: the list may arrive while the steps below wait on the kernel or the API.
+    const listed = source.connected();
     const nodes = source.nodes();
     const self = nodes.find((n) => n.name === config.nodeName);
     const podCIDR = self && podCidrOf(self);
@@ -116,7 +118,7 @@ export class Reconciler {
     const host = await runStep('read-node-interface', () => readNodeInterface(run, { iface: config.iface, ifaceCidr: config.ifaceCidr }));
     await runStep('publish-address', () => steps.publish.publish(host.iface));
     if (!podCIDR) {
-      this.wait(self ? `node ${config.nodeName} has no IPv4 podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
+      this.wait(listed, self ? `node ${config.nodeName} has no IPv4 podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
       return;
     }
     if (this.waitingReason) log.info({ podCIDR: formatCidr(podCIDR) }, 'own podCIDR known');
@@ -134,11 +136,11 @@ export class Reconciler {
 
   /**
    * Never crash-loop on a missing podCIDR: kube-controller-manager assigns it a little after
-   * join. Warn only about a real wait: before the node list has arrived (the first sync of a
-   * Kubernetes-mode start races the informer's list), an absent node is no news (issue 12 item 3).
+   * join. Warn only about a real wait: in a view taken before the node list had arrived (the
+   * first sync of a Kubernetes-mode start races the informer's list, and the list's arrival
+   * triggers the next sync), an absent node is no news (issue 12 item 3).
    */
-  private wait(reason: string): void {
-    const listed = this.deps.source.connected();
+  private wait(listed: boolean, reason: string): void {
     const key = listed ? reason : 'the node list has not arrived yet';
     if (key !== this.waitingReason) {
       if (listed) this.deps.log.warn(`waiting: ${reason}`);

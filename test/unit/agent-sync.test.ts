@@ -106,6 +106,24 @@ describe('reconciler: waiting for its own Node', () => {
       assert.equal(s.reconciler.notReadyReason(), undefined);
     }));
 
+  test('the list arrives while the first sync publishes the address (the Kubernetes-mode start): no warning', () =>
+    withSetup(async (s) => {
+      const full = s.source.list;
+      s.source.isConnected = false;
+      s.source.list = [];
+      const publish = s.status.publishEth1Address.bind(s.status);
+      s.status.publishEth1Address = async (node, ip) => {
+        await publish(node, ip);
+        s.source.isConnected = true; // the informer listed meanwhile, and will trigger the next sync
+        s.source.list = full;
+      };
+      await s.reconciler.sync();
+      assert.deepEqual(s.log.lines.filter((l) => l.level === 'warn'), []);
+      await s.reconciler.sync();
+      assert.equal(s.reconciler.notReadyReason(), undefined);
+      assert.deepEqual(s.log.lines.filter((l) => l.level === 'warn'), []);
+    }));
+
   test('listed, and our Node is absent or has no podCIDR: a warning, once per reason', () =>
     withSetup(async (s) => {
       s.source.list = [clusterNode('node-1', 1)];
