@@ -96,7 +96,7 @@ export class Reconciler {
       this.failure = undefined;
       this.m.syncs.inc({ result: 'success' });
     } catch (error) {
-      this.failure = error instanceof SyncStepError ? error : new SyncStepError('read-node-interface', error);
+      this.failure = error instanceof SyncStepError ? error : new SyncStepError('node-view', error);
       this.m.syncs.inc({ result: 'error', step: this.failure.step });
       this.steps.routes.forget(); // the kernel may be anywhere between two states: read it first next time
       throw this.failure;
@@ -110,10 +110,11 @@ export class Reconciler {
     const { config, log, run, source } = this.deps;
     const steps = this.steps;
     // The view as of now: the list may arrive while the steps below wait on the kernel or the API.
-    const listed = source.connected();
-    const nodes = source.nodes();
-    const self = nodes.find((n) => n.name === config.nodeName);
-    const podCIDR = self && podCidrOf(self);
+    const { listed, nodes, self, podCIDR } = await runStep('node-view', () => {
+      const nodes = source.nodes();
+      const self = nodes.find((n) => n.name === config.nodeName);
+      return { listed: source.connected(), nodes, self, podCIDR: self && podCidrOf(self) };
+    });
     if (podCIDR) await steps.routes.applyAhead(nodes, podCIDR);
     const host = await runStep('read-node-interface', () => readNodeInterface(run, { iface: config.iface, ifaceCidr: config.ifaceCidr }));
     await runStep('publish-address', () => steps.publish.publish(host.iface));
@@ -128,7 +129,7 @@ export class Reconciler {
     await runStep('install', () => steps.install.ensure());
     await runStep('routes', () => steps.routes.sync({ nodes, iface: host.iface, podCIDR, mainTable: host.mainTable }));
     await runStep('iptables', () => steps.iptables.sync(podCIDR));
-    this.conflist = await runStep('conflist', () => steps.conflist.sync({ podCIDR, iface: host.iface, runtimeVersion: self.containerRuntimeVersion }));
+    this.conflist = await runStep('conflist', () => steps.conflist.sync({ podCIDR, iface: host.iface, runtimeVersion: self?.containerRuntimeVersion }));
     const mismatch = this.conflist.mismatch;
     await runStep('status', () => steps.status.report(mismatch ? { mismatch } : {}));
     this.synced = true;

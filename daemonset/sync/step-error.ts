@@ -2,7 +2,7 @@
 import { errorMessage } from '../../lib/errors.ts';
 
 /** The sync's steps, in the order the reconciler runs them. */
-export type SyncStepName = 'read-node-interface' | 'publish-address' | 'sysctls' | 'install' | 'routes' | 'iptables' | 'conflist' | 'status';
+export type SyncStepName = 'node-view' | 'read-node-interface' | 'publish-address' | 'sysctls' | 'install' | 'routes' | 'iptables' | 'conflist' | 'status';
 
 export class SyncStepError extends Error {
   override name = 'SyncStepError';
