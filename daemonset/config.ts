@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../lib/cidr.ts';
-import { isSupportedVersion, SUPPORTED_VERSIONS } from '../lib/cni-version.ts';
+import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
 
@@ -21,7 +21,8 @@ export interface AgentConfig {
   bridge: string;
   dataDir: string;
   cniLogFile: string;
-  cniVersion: string;
+  /** Explicit --cni-version; undefined: chosen from the Node's runtime (Kubernetes mode) or 1.0.0 (standalone). */
+  cniVersion?: CniVersion;
   health: { host: string; port: number };
   resyncMs: number;
   logLevel: LogLevel;
@@ -54,7 +55,7 @@ const SETTINGS: Setting[] = [
   { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: 'cni0', help: 'the pods\' bridge' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state, one <dir>/<network>/ per network (uninstall removes only bridgeway/)' },
   { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
-  { flag: 'cni-version', env: 'BRIDGEWAY_CNI_VERSION', fallback: '1.1.0', help: 'the conflist\'s cniVersion; 1.0.0 for containerd < 2.0 (1.1.0 adds STATUS and GC)' },
+  { flag: 'cni-version', env: 'BRIDGEWAY_CNI_VERSION', help: 'the conflist\'s cniVersion; default: what the Node\'s runtime speaks (1.1.0 from containerd 2.0 / CRI-O 1.31, else 1.0.0), 1.0.0 in standalone mode' },
   { flag: 'health-addr', env: 'BRIDGEWAY_HEALTH_ADDR', fallback: '0.0.0.0:9099', help: 'host:port for /healthz, /readyz and /metrics' },
   { flag: 'resync', env: 'BRIDGEWAY_RESYNC', fallback: '30s', help: 'full resync period (repairs drift), e.g. 30s, 2m' },
   { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
@@ -98,7 +99,8 @@ function parseCidrSetting(flag: string, text: string | undefined): Ipv4Cidr | un
   return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
 }
 
-function parseCniVersion(text: string): string {
+function parseCniVersion(text: string | undefined): CniVersion | undefined {
+  if (text === undefined) return undefined;
   if (!isSupportedVersion(text)) throw new ConfigError(`--cni-version must be one of ${SUPPORTED_VERSIONS.join(', ')} (what the plugin speaks), got ${JSON.stringify(text)}`);
   return text;
 }
@@ -156,7 +158,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     bridge: value('bridge')!,
     dataDir: value('data-dir')!,
     cniLogFile: value('cni-log-file')!,
-    cniVersion: parseCniVersion(value('cni-version')!),
+    cniVersion: parseCniVersion(value('cni-version')),
     health: { host: health[1] || '0.0.0.0', port: Number(health[2]) },
     resyncMs: parseDuration('resync', value('resync')!),
     logLevel: logLevel as LogLevel,

@@ -1,4 +1,5 @@
-// /healthz (the process serves), /readyz (first full sync done and the node view is live),
+// /healthz (the process serves), /readyz (the last full sync succeeded, the node view is live and
+// the runtime can use the conflist; then the conflist's cniVersion and why),
 // /metrics (Prometheus text).
 import http from 'node:http';
 import type { Metrics } from './metrics.ts';
@@ -7,6 +8,8 @@ export interface HealthSources {
   metrics: Metrics;
   /** undefined when ready, else why not. */
   notReadyReason: () => string | undefined;
+  /** Lines /readyz adds either way, e.g. the conflist's cniVersion and why. */
+  readyDetail?: () => string[];
 }
 
 export function startHealthServer(address: { host: string; port: number }, sources: HealthSources): Promise<http.Server> {
@@ -18,7 +21,8 @@ export function startHealthServer(address: { host: string; port: number }, sourc
     if (url === '/healthz') return reply(200, 'ok\n');
     if (url === '/readyz') {
       const reason = sources.notReadyReason();
-      return reason ? reply(503, `not ready: ${reason}\n`) : reply(200, 'ok\n');
+      const detail = (sources.readyDetail?.() ?? []).map((line) => `${line}\n`).join('');
+      return reason ? reply(503, `not ready: ${reason}\n${detail}`) : reply(200, `ok\n${detail}`);
     }
     if (url === '/metrics') return reply(200, sources.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
     return reply(404, 'not found: try /healthz, /readyz or /metrics\n');

@@ -47,7 +47,11 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     resyncMs: config.resyncMs,
     onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
   });
-  const server = await startHealthServer(config.health, { metrics, notReadyReason: () => reconciler.notReadyReason() });
+  const server = await startHealthServer(config.health, {
+    metrics,
+    notReadyReason: () => reconciler.notReadyReason(),
+    readyDetail: () => reconciler.readyDetail(),
+  });
   log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
   scheduler.start();
 

@@ -33,7 +33,7 @@ describe('node agent', { skip }, () => {
         assert.match(save, /-A POSTROUTING -m comment --comment "bridgeway: masquerade" -j BRIDGEWAY-POSTRTG/);
         assert.equal(ourChains(save).split('\n').length, 2 + 2 + 5 + 2, 'two hooks, seven rules, two chain declarations');
         const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
-        assert.equal(conflist.cniVersion, '1.1.0');
+        assert.equal(conflist.cniVersion, '1.0.0', 'standalone mode without --cni-version: 1.0.0, which every runtime speaks');
         assert.deepEqual(conflist.plugins[0].ipam, { subnet: node.podCIDR });
         assert.equal(fs.readFileSync(path.join(node.binDir, 'bridgeway')).length, fs.statSync(PLUGIN).size, 'plugin installed');
         assert.equal((await node.exec(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '1');

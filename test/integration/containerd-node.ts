@@ -178,25 +178,21 @@ export class ContainerdNode {
     fs.writeFileSync(path.join(this.work, 'owner'), String(process.pid));
   }
 
-  /** Writes the conflist, plugin dir and rootfs; creates the node netns; starts containerd. */
-  async start(): Promise<void> {
+  readonly netd = path.join(this.work, 'net.d');
+  readonly bin = path.join(this.work, 'bin');
+
+  /**
+   * Writes the conflist, plugin dir and rootfs; creates the node netns; starts containerd. With
+   * `agent: true` the conflist and bridgeway are left to the agent (portmap is still there).
+   */
+  async start(options: { agent?: boolean } = {}): Promise<void> {
     assert.ok(this.socket.length + '.ttrpc'.length < 100, `temp dir ${this.work} is too long for a unix socket path`);
-    const netd = path.join(this.work, 'net.d');
-    const bin = path.join(this.work, 'bin');
+    const { netd, bin } = this;
     fs.mkdirSync(netd);
     fs.mkdirSync(bin);
     // Symlinks, not copies of a 120 MB executable: the runtime execs /opt/cni/bin/<type>.
-    fs.symlinkSync(PLUGIN, path.join(bin, 'bridgeway'));
     fs.symlinkSync(PORTMAP, path.join(bin, 'portmap'));
-    const conflist = {
-      cniVersion: CNI_VERSION,
-      name: NETWORK,
-      plugins: [
-        { type: 'bridgeway', bridge: 'cni0', ipam: { subnet: SUBNET }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    };
-    fs.writeFileSync(path.join(netd, '10-bridgeway.conflist'), JSON.stringify(conflist, null, 2));
+    if (!options.agent) this.writeConflist();
 
     fs.mkdirSync(path.join(this.rootfs, 'bin'), { recursive: true });
     fs.copyFileSync(BUSYBOX, path.join(this.rootfs, 'bin/busybox'));
@@ -223,6 +219,20 @@ export class ContainerdNode {
       if (unshare.exitCode !== null) throw new Error(`containerd exited (${unshare.exitCode}):\n${tail(this.containerdLog)}`);
       return (await exec(this.ctrArgv(['version']), 5_000)).code === 0 ? true : undefined;
     });
+  }
+
+  /** The test's own conflist, and the plugin it names. */
+  private writeConflist(): void {
+    fs.symlinkSync(PLUGIN, path.join(this.bin, 'bridgeway'));
+    const conflist = {
+      cniVersion: CNI_VERSION,
+      name: NETWORK,
+      plugins: [
+        { type: 'bridgeway', bridge: 'cni0', ipam: { subnet: SUBNET }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    };
+    fs.writeFileSync(path.join(this.netd, '10-bridgeway.conflist'), JSON.stringify(conflist, null, 2));
   }
 
   /** Runs inside the node: its network, mount and PID namespaces. */

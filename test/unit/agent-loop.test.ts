@@ -106,6 +106,12 @@ describe('agent config', () => {
       assert.throws(() => parseAgentConfig(argv, e, '/x'), (err: unknown) => err instanceof ConfigError && message.test(err.message));
     });
   }
+  test('--cni-version has no default: unset is left to the runtime (or standalone 1.0.0); set, it is kept', () => {
+    assert.equal(parseAgentConfig([], env, '/x')!.cniVersion, undefined);
+    assert.equal(parseAgentConfig([], { ...env, BRIDGEWAY_CNI_VERSION: '' }, '/x')!.cniVersion, undefined, 'an empty ConfigMap value is unset');
+    assert.equal(parseAgentConfig([], { ...env, BRIDGEWAY_CNI_VERSION: '1.0.0' }, '/x')!.cniVersion, '1.0.0');
+    assert.equal(parseAgentConfig(['--cni-version', '1.1.0'], env, '/x')!.cniVersion, '1.1.0');
+  });
   test('--help lists every flag with its environment variable', () => {
     const help = helpText();
     for (const flag of ['node-name', 'kubeconfig', 'nodes-file', 'iface', 'cluster-cidr', 'cni-bin-dir', 'cni-conf-dir', 'health-addr', 'resync', 'log-level']) {

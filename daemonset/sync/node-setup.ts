@@ -1,0 +1,45 @@
+// Steps: the host settings the datapath needs (ip_forward set, the rest checked and reported
+// once per change), and the plugin executable installed before any conflist names it.
+import path from 'node:path';
+import type { Logger } from '../../lib/log.ts';
+import { checkHost, ensureIpForward } from '../host-checks.ts';
+import { BinaryInstaller, type WriteOutcome } from '../install.ts';
+
+export class HostSettings {
+  private reported = '';
+  private readonly deps: { log: Logger; bridge: string; procSys?: string };
+
+  constructor(deps: { log: Logger; bridge: string; procSys?: string }) {
+    this.deps = deps;
+  }
+
+  /** Returns what it found wrong (already logged when new). */
+  ensure(ifaceName: string): { ipForwardEnabled: boolean; findings: ReturnType<typeof checkHost> } {
+    const { log, bridge, procSys } = this.deps;
+    const ipForwardEnabled = ensureIpForward(procSys);
+    if (ipForwardEnabled) log.info('enabled net.ipv4.ip_forward');
+    const findings = checkHost({ iface: ifaceName, bridge, root: procSys });
+    const key = JSON.stringify(findings);
+    if (key !== this.reported) {
+      this.reported = key;
+      for (const finding of findings) log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
+    }
+    return { ipForwardEnabled, findings };
+  }
+}
+
+export class PluginInstall {
+  private readonly installer: BinaryInstaller;
+  private readonly deps: { log: Logger; cniBinDir: string };
+
+  constructor(deps: { log: Logger; pluginBinary: string; cniBinDir: string }) {
+    this.deps = deps;
+    this.installer = new BinaryInstaller(deps.pluginBinary, path.join(deps.cniBinDir, 'bridgeway'));
+  }
+
+  ensure(): WriteOutcome {
+    const outcome = this.installer.ensure();
+    if (outcome === 'written') this.deps.log.info({ dir: this.deps.cniBinDir }, 'installed the bridgeway plugin');
+    return outcome;
+  }
+}

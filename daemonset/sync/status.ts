@@ -1,0 +1,41 @@
+// Step: tell the cluster what the node's network can do: the NetworkUnavailable condition (as
+// flannel and calico set it), and a Warning event when the runtime cannot use our conflist.
+// Each is written once per change; a failed write is retried by the next sync.
+import type { NodeStatusApi } from '../node-source.ts';
+
+export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
+const AVAILABLE_MESSAGE = 'bridgeway routes and rules are in place';
+
+export interface StatusInput {
+  /** Why the runtime cannot use the conflist, when it provably cannot (sync/conflist.ts). */
+  mismatch?: string;
+}
+
+export class StatusReport {
+  private readonly deps: { nodeName: string; nodeStatus?: NodeStatusApi };
+  private condition = '';
+  private event = '';
+
+  constructor(deps: { nodeName: string; nodeStatus?: NodeStatusApi }) {
+    this.deps = deps;
+  }
+
+  async report(input: StatusInput): Promise<{ networkUnavailable: boolean; message: string }> {
+    const { nodeName, nodeStatus } = this.deps;
+    const networkUnavailable = input.mismatch !== undefined;
+    const message = input.mismatch ? `bridgeway: ${input.mismatch}` : AVAILABLE_MESSAGE;
+    if (!nodeStatus) return { networkUnavailable, message };
+    // The event first: it says what to fix, the condition only that pods cannot start.
+    const event = input.mismatch ?? '';
+    if (event !== this.event) {
+      if (input.mismatch) await nodeStatus.recordNodeEvent(nodeName, { type: 'Warning', reason: MISMATCH_EVENT_REASON, message: input.mismatch });
+      this.event = event;
+    }
+    const condition = `${networkUnavailable} ${message}`;
+    if (condition !== this.condition) {
+      await nodeStatus.setNetworkUnavailable(nodeName, networkUnavailable, message);
+      this.condition = condition;
+    }
+    return { networkUnavailable, message };
+  }
+}
