@@ -56,7 +56,7 @@ export interface DoctorFacts {
   conflist: { path: string; file: FileRead; /** Other network configs the runtime would read first. */ before: string[] };
   plugin: { path: string; source: string; installed?: { size: number; executable: boolean }; sameAsSource?: boolean; error?: string };
   ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };
-  networkManager: { running: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
+  networkManager: { running: boolean; /** Not running as far as a pod without the host's /run can tell. */ hidden?: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
   /** The agent's /readyz. */
   agent: { url: string; status?: number; body?: string; error?: string };
   kube?: { server: string; error?: string; access: AccessReview[] };

@@ -174,7 +174,8 @@ async function gatherNetworkManager(run: Runner, where: { runDir: string; confDi
       return { running: true, via: 'nmcli', error: errorMessage(error) };
     }
   }
-  if (!fs.existsSync(where.runDir)) return { running: false };
+  // In a pod (the agent's container) the host's /run is not mounted: NetworkManager may run unseen.
+  if (!fs.existsSync(where.runDir)) return process.env.KUBERNETES_SERVICE_HOST ? { running: false, hidden: true } : { running: false };
   // No nmcli (e.g. inside the agent's image): read the configuration it would apply.
   const files = [path.join(where.confDir, 'NetworkManager.conf')];
   try {

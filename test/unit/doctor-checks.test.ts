@@ -157,6 +157,14 @@ test('a route down with its interface is reported once, as the interface', () =>
   assert.deepEqual(problems(runChecks(facts)).map((f) => f.object), ['eth1']);
 });
 
+test('NetworkManager hidden from a pod is said to be unseen, not absent', () => {
+  const facts = healthy();
+  facts.networkManager = { running: false, hidden: true };
+  const finding = runChecks(facts).find((f) => f.check === 'networkmanager')!;
+  assert.equal(finding.severity, 'OK');
+  assert.match(finding.detail, /not visible from inside a pod .* run bridgeway-agent doctor on the node/);
+});
+
 test('released leaks are reported as released, not as leaks', () => {
   const facts = healthy();
   const gone = { address: '10.244.1.3', containerId: 'gone', ifname: 'eth0', hostVeth: hostVethName('gone', 'eth0') };

@@ -87,6 +87,7 @@ const NM_FIX = (bridge: string) =>
 export function checkNetworkManager({ facts }: CheckContext): Finding[] {
   const nm = facts.networkManager;
   const bridge = facts.settings.bridge;
+  if (nm.hidden) return [ok('networkmanager', 'NetworkManager', 'not visible from inside a pod (no host /run): run bridgeway-agent doctor on the node to check it')];
   if (!nm.running) return [ok('networkmanager', 'NetworkManager', 'not running on this node')];
   if (nm.error) return [warn('networkmanager', 'NetworkManager', `running, but its devices could not be read: ${nm.error}`, NM_FIX(bridge))];
   if (nm.via === 'nmcli') {
