@@ -158,6 +158,8 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
       await run(['ip', 'netns', 'del', path.basename(pod.netns)]);
       a.podNetns.splice(a.podNetns.indexOf(pod.netns), 1);
       const containerId = `${a.name}-pod1`;
+      // The kernel destroys a deleted namespace, and with it the veth pair, asynchronously.
+      await eventually(async () => !(await a.ipJson(['link', 'show'])).some((l) => l.ifname === hostVethName(containerId, 'eth0')), 10_000, 'the veth gone');
       const leaked = await doctor(cluster, a);
       const leak = expectFinding(leaked, 'WARN', `address ${pod.ip}`, new RegExp(`container ${containerId} \\(eth0\\), whose host veth ${hostVethName(containerId, 'eth0')} is gone`));
       assert.match(leak.fix!, /--fix-leaks/);
