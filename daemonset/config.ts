@@ -28,7 +28,7 @@ export interface AgentConfig {
   iptables?: IptablesMode;
   once: boolean;
   /** `doctor` only: print JSON; release reservations whose attachment is gone. */
-  doctor: { json: boolean; fixLeaks: boolean };
+  doctor?: { json: boolean; fixLeaks: boolean };
 }
 
 export class ConfigError extends Error {

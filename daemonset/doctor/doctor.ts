@@ -20,9 +20,9 @@ export interface DoctorDeps extends GatherDeps {
 
 export async function doctor(config: AgentConfig, deps: DoctorDeps): Promise<number> {
   const facts = await gatherFacts(config, deps);
-  const released = config.doctor.fixLeaks ? releaseLeaks(facts) : [];
+  const released = config.doctor?.fixLeaks ? releaseLeaks(facts) : [];
   const report = makeReport(config.nodeName, facts.settings.mode, runChecks(facts, released));
-  deps.write(config.doctor.json ? renderJson(report) : renderText(report));
+  deps.write(config.doctor?.json ? renderJson(report) : renderText(report));
   return report.healthy ? 0 : 1;
 }
 
