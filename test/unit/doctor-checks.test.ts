@@ -150,6 +150,14 @@ test('--random-fully or not, our masquerade chain is complete', () => {
   assert.deepEqual(problems(runChecks(facts)), []);
 });
 
+test('FORWARD policy DROP with our chain in place is fine, and said so', () => {
+  const facts = healthy();
+  facts.iptables.nft = iptablesSave({ policy: 'DROP' });
+  const findings = runChecks(facts);
+  assert.deepEqual(problems(findings), []);
+  assert.equal(findings.find((f) => f.object === 'iptables-nft filter FORWARD policy')?.detail, 'DROP (pod traffic is accepted by BRIDGEWAY-FORWARD)');
+});
+
 test('a route down with its interface is reported once, as the interface', () => {
   const facts = healthy();
   facts.links.find((l) => l.name === 'eth1')!.up = false;

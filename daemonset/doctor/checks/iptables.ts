@@ -22,7 +22,9 @@ export function checkIptables({ facts, podCIDR }: CheckContext): Finding[] {
   const text = iptables[chosen] ?? '';
   // Whether MASQUERADE gets --random-fully depends on the iptables build: accept either.
   const variants = [true, false].map((randomFully) => planIptables({ clusterCIDR: settings.clusterCIDR, podCIDR, randomFully }));
+  let forwardIntact = true;
   for (const [index, owned] of OWNED_CHAINS.entries()) {
+    const before = findings.length;
     const where = `iptables-${chosen} ${owned.table}`;
     const hooks = rulesOf(saved, owned.table, owned.hook.chain).filter((r) => r === owned.hook.rule).length;
     const hookObject = `${where} ${owned.hook.chain} -j ${owned.chain}`;
@@ -44,8 +46,9 @@ export function checkIptables({ facts, podCIDR }: CheckContext): Finding[] {
       const parts = [missing.length && `missing ${missing.map((r) => JSON.stringify(r)).join(', ')}`, extra.length && `unexpected ${extra.map((r) => JSON.stringify(r)).join(', ')}`, !missing.length && !extra.length && 'rules out of order'];
       findings.push(fail('iptables', chainObject, `incomplete: ${parts.filter(Boolean).join('; ')}`, AGENT_FIX));
     }
+    if (owned.table === 'filter' && findings.slice(before).some((f) => f.severity === 'FAIL')) forwardIntact = false;
   }
-  findings.push(checkForwardPolicy(text, chosen, findings));
+  findings.push(checkForwardPolicy(text, chosen, forwardIntact));
   return findings;
 }
 
@@ -63,13 +66,12 @@ function checkBackend(saved: Partial<Record<IptablesMode, string>>, chosen: Ipta
 }
 
 /** FORWARD's policy is often DROP (Docker, hardened hosts): then pod traffic lives on our accept rules. */
-function checkForwardPolicy(saved: string, mode: IptablesMode, findings: Finding[]): Finding {
+function checkForwardPolicy(saved: string, mode: IptablesMode, forwardIntact: boolean): Finding {
   const filter = saved.split(/^\*/m).find((t) => t.startsWith('filter')) ?? '';
   const policy = /^:FORWARD (\S+)/m.exec(filter)?.[1] ?? 'ACCEPT';
   const object = `iptables-${mode} filter FORWARD policy`;
   if (policy === 'ACCEPT') return ok('iptables', object, 'ACCEPT');
-  const forwardBroken = findings.some((f) => f.severity === 'FAIL' && f.object.includes('filter') && f.object.includes('FORWARD'));
-  return forwardBroken
+  return !forwardIntact
     ? fail('iptables', object, `${policy}, and our accept rules are not in place: forwarded pod traffic is dropped`, AGENT_FIX)
     : ok('iptables', object, `${policy} (pod traffic is accepted by ${FORWARD_CHAIN})`);
 }
