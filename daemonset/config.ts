@@ -8,7 +8,7 @@ import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
 
 export interface AgentConfig {
-  command: 'run' | 'uninstall';
+  command: 'run' | 'uninstall' | 'doctor';
   nodeName: string;
   kubeconfig?: string;
   nodesFile?: string;
@@ -28,6 +28,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   iptables?: IptablesMode;
   once: boolean;
+  /** `doctor` only: print JSON; release reservations whose attachment is gone. */
+  doctor?: { json: boolean; fixLeaks: boolean };
 }
 
 export class ConfigError extends Error {
@@ -61,6 +63,8 @@ const SETTINGS: Setting[] = [
   { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
   { flag: 'iptables', env: 'BRIDGEWAY_IPTABLES', fallback: 'auto', help: 'auto|nft|legacy; auto uses the one kube-proxy uses' },
   { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
+  { flag: 'json', boolean: true, help: 'doctor: print the findings as one JSON document' },
+  { flag: 'fix-leaks', boolean: true, help: 'doctor: release IPAM reservations whose pod is gone (its host veth is absent)' },
   { flag: 'help', boolean: true, help: 'show this help' },
 ];
 
@@ -78,6 +82,7 @@ export function helpText(): string {
     '',
     'usage: bridgeway-agent [flags]            run (until SIGTERM, which leaves routes and rules in place)',
     '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge and this network\'s IPAM state',
+    '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
     '',
     ...rows,
     '',
@@ -119,8 +124,11 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   }
   if (parsed.values.help) return undefined;
   const [command = 'run', ...extra] = parsed.positionals;
-  if (!['run', 'uninstall'].includes(command) || extra.length) {
-    throw new ConfigError(`unknown command ${JSON.stringify(parsed.positionals.join(' '))}: expected nothing (run) or "uninstall"`);
+  if (!['run', 'uninstall', 'doctor'].includes(command) || extra.length) {
+    throw new ConfigError(`unknown command ${JSON.stringify(parsed.positionals.join(' '))}: expected nothing (run), "uninstall" or "doctor"`);
+  }
+  for (const flag of ['json', 'fix-leaks']) {
+    if (parsed.values[flag] && command !== 'doctor') throw new ConfigError(`--${flag} is a doctor flag: bridgeway-agent doctor --${flag}`);
   }
   const value = (flag: string): string | undefined => {
     const setting = SETTINGS.find((s) => s.flag === flag)!;
@@ -131,9 +139,11 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   };
 
   const nodeName = value('node-name');
-  if (command === 'run' && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
+  // The doctor checks the node as `run` would drive it, so it needs the same two settings.
+  const needsNode = command === 'run' || command === 'doctor';
+  if (needsNode && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
   const clusterCIDR = parseCidrSetting('cluster-cidr', value('cluster-cidr'));
-  if (command === 'run' && !clusterCIDR) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16');
+  if (needsNode && !clusterCIDR) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16');
   const logLevel = value('log-level')!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const iptables = value('iptables')!;
@@ -164,5 +174,6 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     logLevel: logLevel as LogLevel,
     iptables: iptables === 'auto' ? undefined : (iptables as IptablesMode),
     once: parsed.values.once === true,
+    doctor: { json: parsed.values.json === true, fixLeaks: parsed.values['fix-leaks'] === true },
   };
 }

@@ -1,6 +1,7 @@
 // Kernel settings the datapath depends on. ip_forward we set (without it nothing routes);
 // the others we only check and report with the fix, since they affect more than us.
 import fs from 'node:fs';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
 
 export interface HostFinding {
   setting: string;
@@ -19,7 +20,14 @@ function readSysctl(root: string, key: string): string | undefined {
 /** Ensures IPv4 forwarding; returns true when it had to be turned on. */
 export function ensureIpForward(root = '/proc/sys'): boolean {
   if (readSysctl(root, 'net.ipv4.ip_forward') === '1') return false;
-  fs.writeFileSync(`${root}/net/ipv4/ip_forward`, '1');
+  try {
+    fs.writeFileSync(`${root}/net/ipv4/ip_forward`, '1');
+  } catch (error) {
+    // An unprivileged container has /proc/sys read-only: forwarding is then a node prerequisite
+    // (as kubeadm's preflight and flannel/kindnet treat it), which `bridgeway-agent doctor` checks.
+    throw new Error(`net.ipv4.ip_forward is 0 and cannot be set from here (${errnoCode(error) ?? errorMessage(error)}): ` +
+      'set it on the node: sysctl -w net.ipv4.ip_forward=1, persisted in /etc/sysctl.d/', { cause: error });
+  }
   return true;
 }
 

@@ -81,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: config.logLevel, base: { node: config.nodeName || undefined } });
+  if (config.command === 'doctor') {
+    const { doctor } = await import('./doctor/doctor.ts');
+    return doctor(config, { run: createRunner(), write: (text) => process.stdout.write(text) });
+  }
   if (config.command === 'uninstall') {
     const failures = await uninstall(config, { run: createRunner(), log });
     for (const failure of failures) log.error(`uninstall: ${failure}`);

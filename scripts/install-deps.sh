@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# iproute2 + util-linux: ip and nsenter; iptables: used by the chained reference portmap;
+# iproute2 + util-linux: ip, nsenter, and unshare + setpriv (the capability test); iptables: used by the chained reference portmap;
 # containernetworking-plugins: reference plugins we chain with and benchmark against;
 # iputils-ping: connectivity checks; containerd + runc + busybox-static: a real runtime
 # driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed);

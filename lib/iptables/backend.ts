@@ -22,14 +22,24 @@ export function backendFor(mode: IptablesMode, reason: string): IptablesBackend 
 
 export async function detectBackend(run: Runner, options: { netns?: string; forced?: IptablesMode } = {}): Promise<IptablesBackend> {
   if (options.forced) return backendFor(options.forced, 'set by configuration');
-  const counts: Partial<Record<IptablesMode, { rules: number; kube: boolean }>> = {};
+  const saved: Partial<Record<IptablesMode, string>> = {};
   for (const mode of ['nft', 'legacy'] as const) {
     try {
-      const { stdout } = await run(inNetns(options.netns, [`iptables-${mode}-save`]));
-      counts[mode] = { rules: stdout.split('\n').filter((l) => l.startsWith('-A ')).length, kube: /^:KUBE-/m.test(stdout) };
+      saved[mode] = (await run(inNetns(options.netns, [`iptables-${mode}-save`]))).stdout;
     } catch {
       // not installed or not usable in this kernel
     }
+  }
+  return chooseBackend(saved);
+}
+
+/** Pure: the choice from each backend's iptables-save output (absent: that backend does not work). */
+export function chooseBackend(saved: Partial<Record<IptablesMode, string>>, forced?: IptablesMode): IptablesBackend {
+  if (forced) return backendFor(forced, 'set by configuration');
+  const counts: Partial<Record<IptablesMode, { rules: number; kube: boolean }>> = {};
+  for (const mode of ['nft', 'legacy'] as const) {
+    const stdout = saved[mode];
+    if (stdout !== undefined) counts[mode] = { rules: stdout.split('\n').filter((l) => l.startsWith('-A ')).length, kube: holdsKubeProxyChains(stdout) };
   }
   const { nft, legacy } = counts;
   if (!nft && !legacy) throw new Error('neither iptables-nft-save nor iptables-legacy-save works; install the iptables package');
@@ -38,4 +48,9 @@ export async function detectBackend(run: Runner, options: { netns?: string; forc
   if (legacy.kube !== nft.kube) return backendFor(legacy.kube ? 'legacy' : 'nft', 'it holds kube-proxy\'s KUBE-* chains');
   if (legacy.rules > nft.rules) return backendFor('legacy', `it has more rules (${legacy.rules} vs ${nft.rules})`);
   return backendFor('nft', nft.rules > 0 ? `it has more rules (${nft.rules} vs ${legacy.rules})` : 'no rules anywhere yet: the default');
+}
+
+/** kube-proxy's iptables mode declares KUBE-* chains (KUBE-SERVICES, KUBE-POSTROUTING, ...). */
+export function holdsKubeProxyChains(saved: string): boolean {
+  return /^:KUBE-/m.test(saved);
 }

@@ -1,0 +1,74 @@
+// Pure: what several checks derive from the same facts (this node, its podCIDR, the chosen
+// interface, the parsed conflist), computed once so every check reads it the same way.
+import { cidrContains, formatCidr, parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../../../lib/cidr.ts';
+import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
+import { podCidrOf, type ClusterNode } from '../../node-info.ts';
+import type { DoctorFacts } from '../facts.ts';
+
+export interface ParsedConflist {
+  cniVersion?: string;
+  name?: string;
+  type?: string;
+  mtu?: number;
+  subnet?: string;
+  ipamType?: string;
+}
+
+export interface CheckContext {
+  facts: DoctorFacts;
+  self?: ClusterNode;
+  podCIDR?: Ipv4Cidr;
+  /** The interface the agent would choose, with the address it would publish. */
+  iface?: { link: InterfaceAddresses; address?: { address: number; prefixLength: number } };
+  conflist?: ParsedConflist;
+  conflistError?: string;
+}
+
+export function deriveContext(facts: DoctorFacts): CheckContext {
+  const { settings } = facts;
+  const context: CheckContext = { facts };
+  if ('list' in facts.nodes) {
+    context.self = facts.nodes.list.find((n) => n.name === settings.nodeName);
+    context.podCIDR = context.self && podCidrOf(context.self);
+  }
+  const link = settings.ifaceCidr
+    ? facts.links.find((l) => l.ipv4.some((a) => cidrContains(settings.ifaceCidr!, a.address)))
+    : facts.links.find((l) => l.name === settings.iface);
+  if (link) {
+    const address = settings.ifaceCidr ? link.ipv4.find((a) => cidrContains(settings.ifaceCidr!, a.address)) : link.ipv4[0];
+    context.iface = { link, address };
+  }
+  const file = facts.conflist.file;
+  if ('text' in file) {
+    try {
+      context.conflist = parseConflist(file.text);
+    } catch (error) {
+      context.conflistError = (error as Error).message;
+    }
+  }
+  return context;
+}
+
+/** The fields of our conflist the checks compare; throws when it is not a bridgeway conflist. */
+export function parseConflist(text: string): ParsedConflist {
+  const doc = JSON.parse(text) as { cniVersion?: unknown; name?: unknown; plugins?: unknown };
+  if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.plugins) || doc.plugins.length === 0) {
+    throw new Error('not a conflist: no "plugins" list');
+  }
+  const plugin = doc.plugins[0] as { type?: unknown; mtu?: unknown; ipam?: { subnet?: unknown; type?: unknown; ranges?: { subnet?: unknown }[][] } };
+  const subnet = plugin.ipam?.subnet ?? plugin.ipam?.ranges?.[0]?.[0]?.subnet;
+  return {
+    cniVersion: typeof doc.cniVersion === 'string' ? doc.cniVersion : undefined,
+    name: typeof doc.name === 'string' ? doc.name : undefined,
+    type: typeof plugin.type === 'string' ? plugin.type : undefined,
+    mtu: typeof plugin.mtu === 'number' ? plugin.mtu : undefined,
+    subnet: typeof subnet === 'string' ? subnet : undefined,
+    ipamType: typeof plugin.ipam?.type === 'string' ? plugin.ipam.type : undefined,
+  };
+}
+
+/** A CIDR as the agent would write it (network address), or undefined. */
+export function normalCidr(text: string | undefined): string | undefined {
+  const cidr = text === undefined ? undefined : parseIpv4Cidr(text);
+  return cidr && formatCidr({ address: networkAddress(cidr), prefixLength: cidr.prefixLength });
+}

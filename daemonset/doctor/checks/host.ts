@@ -1,0 +1,102 @@
+// Pure: the node's own settings the datapath depends on: forwarding, the interface joining the
+// nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
+import { formatCidr } from '../../../lib/cidr.ts';
+import { HOST_VETH_PREFIX } from '../../../cni/plan.ts';
+import { fail, ok, warn, type Finding } from '../finding.ts';
+import type { CheckContext } from './context.ts';
+
+const PERSIST = '(persist it in /etc/sysctl.d/)';
+
+/** Forwarding per address family in use. bridgeway routes IPv4 only (IPv6 podCIDRs are ignored). */
+export function checkForwarding({ facts }: CheckContext): Finding[] {
+  const key = 'net.ipv4.ip_forward';
+  const value = facts.sysctls[key];
+  if (value === '1') return [ok('sysctl', key, '1')];
+  // The agent sets it when it can; an unprivileged agent cannot (/proc/sys is read-only in its
+  // container), which makes it a node prerequisite, as kubeadm's preflight treats it.
+  return [fail('sysctl', key, `${value ?? 'unreadable'}: the node does not route pod traffic`, `sysctl -w ${key}=1 ${PERSIST}`)];
+}
+
+export function checkInterface({ facts, iface }: CheckContext): Finding[] {
+  const { settings } = facts;
+  const wanted = settings.ifaceCidr ? `interface with an address in ${formatCidr(settings.ifaceCidr)}` : settings.iface;
+  if (!iface) {
+    const have = facts.links.map((l) => l.name).join(', ');
+    return [fail('interface', wanted, `not found (have: ${have || 'none'})`, 'set --iface (BRIDGEWAY_IFACE) or --iface-cidr (BRIDGEWAY_IFACE_CIDR) to the interface on the nodes\' shared segment')];
+  }
+  const { link, address } = iface;
+  const findings: Finding[] = [];
+  findings.push(link.up ? ok('interface', link.name, 'up') : fail('interface', link.name, 'down: no route to any peer', `ip link set ${link.name} up`));
+  findings.push(address
+    ? ok('interface', `${link.name} address`, formatCidr(address))
+    : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
+  return findings;
+}
+
+/** The pods' MTU (the conflist's) must not exceed the interface's: no encapsulation, no fragmenting at the bridge. */
+export function checkMtu({ iface, conflist }: CheckContext): Finding[] {
+  if (!iface || !conflist) return [];
+  const podMtu = conflist.mtu ?? 1500;
+  const object = `${iface.link.name} mtu ${iface.link.mtu} vs conflist mtu ${podMtu}`;
+  const fix = `restart the agent: it writes ${iface.link.name}'s MTU into the conflist (pods started before keep theirs until recreated)`;
+  if (podMtu > iface.link.mtu) return [fail('mtu', object, `pods send packets larger than ${iface.link.name} carries: large transfers between nodes stall`, fix)];
+  if (podMtu < iface.link.mtu) return [warn('mtu', object, 'pods use a smaller MTU than the interface: works, wastes throughput', fix)];
+  return [ok('mtu', object, 'equal')];
+}
+
+/**
+ * The kernel applies max(conf.all, conf.<if>). Strict (1) drops a pod packet arriving on eth1
+ * whenever the route back to its source leaves by another interface (multi-NIC nodes, or a
+ * missing route): loose (2) keeps the protection without that failure.
+ */
+export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
+  const all = facts.sysctls['net.ipv4.conf.all.rp_filter'];
+  const devices = [iface?.link.name, facts.settings.bridge].filter((d): d is string => d !== undefined);
+  const findings: Finding[] = [];
+  const fixFor = (dev: string) => `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${dev}.rp_filter=2 ${PERSIST}`;
+  const key = 'net.ipv4.conf.all.rp_filter';
+  findings.push(all === '1'
+    ? warn('sysctl', key, '1 (strict, applies to every interface): pod traffic from other nodes is dropped when its reverse path is not eth1', fixFor(devices[0] ?? 'eth1'))
+    : ok('sysctl', key, all ?? 'unreadable'));
+  for (const dev of devices) {
+    const own = facts.sysctls[`net.ipv4.conf.${dev}.rp_filter`];
+    if (own === undefined) continue; // the bridge exists only once a pod has started
+    const name = `net.ipv4.conf.${dev}.rp_filter`;
+    findings.push(own === '1'
+      ? warn('sysctl', name, '1 (strict): pod traffic is dropped when its reverse path leaves by another interface', fixFor(dev))
+      : ok('sysctl', name, all === '1' ? `${own} (but all=1 wins)` : own));
+  }
+  return findings;
+}
+
+export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
+  const key = 'net.bridge.bridge-nf-call-iptables';
+  const value = facts.sysctls[key];
+  if (value === undefined) {
+    return [warn('sysctl', key, 'absent: br_netfilter is not loaded, so traffic between pods of one node bypasses iptables (Services, NetworkPolicies)',
+      'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf')];
+  }
+  if (value !== '1') return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
+  return [ok('sysctl', key, '1')];
+}
+
+const NM_FIX = (bridge: string) =>
+  `printf '[keyfile]\\nunmanaged-devices=interface-name:${bridge};interface-name:${HOST_VETH_PREFIX}*\\n' > /etc/NetworkManager/conf.d/bridgeway.conf && nmcli general reload`;
+
+/** NetworkManager taking over cni0 or a pod's veth removes its addresses or its bridge port. */
+export function checkNetworkManager({ facts }: CheckContext): Finding[] {
+  const nm = facts.networkManager;
+  const bridge = facts.settings.bridge;
+  if (nm.hidden) return [ok('networkmanager', 'NetworkManager', 'not visible from inside a pod (no host /run): run bridgeway-agent doctor on the node to check it')];
+  if (!nm.running) return [ok('networkmanager', 'NetworkManager', 'not running on this node')];
+  if (nm.error) return [warn('networkmanager', 'NetworkManager', `running, but its devices could not be read: ${nm.error}`, NM_FIX(bridge))];
+  if (nm.via === 'nmcli') {
+    const managed = Object.entries(nm.devices ?? {}).filter(([dev, state]) => (dev === bridge || dev.startsWith(HOST_VETH_PREFIX)) && state !== 'unmanaged');
+    if (managed.length) return [warn('networkmanager', managed.map(([d]) => d).join(', '), `managed by NetworkManager (${managed.map(([d, s]) => `${d}: ${s}`).join(', ')})`, NM_FIX(bridge))];
+    return [ok('networkmanager', `${bridge}, ${HOST_VETH_PREFIX}*`, 'unmanaged by NetworkManager')];
+  }
+  const covers = (pattern: string) => (nm.unmanaged ?? []).some((v) => v.split(/[;,]/).map((s) => s.trim()).includes(pattern));
+  const missing = [`interface-name:${bridge}`, `interface-name:${HOST_VETH_PREFIX}*`].filter((p) => !covers(p));
+  if (missing.length) return [warn('networkmanager', `${bridge}, ${HOST_VETH_PREFIX}*`, `NetworkManager runs and its configuration does not leave ${missing.join(', ')} unmanaged`, NM_FIX(bridge))];
+  return [ok('networkmanager', `${bridge}, ${HOST_VETH_PREFIX}*`, 'unmanaged in NetworkManager\'s configuration')];
+}

@@ -1,0 +1,32 @@
+// Every check, in the order an admin reads them: the cluster view, the node's settings, the
+// datapath (routes, iptables), then the files and state on disk.
+import type { DoctorFacts, Reservation } from '../facts.ts';
+import type { Finding } from '../finding.ts';
+import { checkAgent, checkKube, checkNode } from './cluster.ts';
+import { deriveContext } from './context.ts';
+import { checkConflist, checkIpam, checkPlugin } from './files.ts';
+import { checkBridgeNetfilter, checkForwarding, checkInterface, checkMtu, checkNetworkManager, checkRpFilter } from './host.ts';
+import { checkIptables } from './iptables.ts';
+import { checkRoutes } from './routes.ts';
+
+export function runChecks(facts: DoctorFacts, released: readonly Reservation[] = []): Finding[] {
+  const context = deriveContext(facts);
+  return [
+    ...checkAgent(context),
+    ...checkKube(context),
+    ...checkNode(context),
+    ...checkForwarding(context),
+    ...checkInterface(context),
+    ...checkMtu(context),
+    ...checkRpFilter(context),
+    ...checkBridgeNetfilter(context),
+    ...checkRoutes(context),
+    ...checkIptables(context),
+    ...checkConflist(context),
+    ...checkPlugin(context),
+    ...checkIpam(context, released),
+    ...checkNetworkManager(context),
+  ];
+}
+
+export { findLeaks } from './files.ts';

@@ -1,0 +1,50 @@
+// Pure: every peer's route, compared with what the agent would plan (plan-routes.ts): present,
+// the right next hop, our protocol, and the peer's address on the interface's segment.
+import { formatCidr } from '../../../lib/cidr.ts';
+import { peersOf } from '../../node-info.ts';
+import { planRoutes, ROUTE_PROTO } from '../../plan-routes.ts';
+import { fail, ok, warn, type Finding } from '../finding.ts';
+import type { CheckContext } from './context.ts';
+
+const AGENT_FIX = 'the agent restores its routes on every sync: check that it runs (`/readyz`), or run `bridgeway-agent --once` with its flags';
+
+export function checkRoutes({ facts, podCIDR, iface }: CheckContext): Finding[] {
+  if (!('list' in facts.nodes) || !podCIDR || !iface?.link.up) return []; // reported by checkNode / checkInterface
+  const { peers, problems } = peersOf(facts.nodes.list, facts.settings.nodeName);
+  const plan = planRoutes(peers, { name: iface.link.name, ipv4: iface.link.ipv4 }, podCIDR);
+  const findings: Finding[] = [];
+  const byDst = new Map(facts.routes.map((r) => [r.dst, r]));
+  for (const route of plan.routes) {
+    const object = `route ${route.dst} via ${route.via} dev ${route.dev}`;
+    const actual = byDst.get(route.dst);
+    const add = `ip route add ${route.dst} via ${route.via} dev ${route.dev} proto ${ROUTE_PROTO}`;
+    if (!actual) {
+      findings.push(fail('route', object, `missing: pods on ${route.peer} are unreachable`, `${AGENT_FIX}; by hand: ${add}`));
+    } else if (actual.gateway !== route.via || actual.dev !== route.dev) {
+      const found = `via ${actual.gateway ?? '(none)'} dev ${actual.dev ?? '?'} proto ${actual.protocol ?? 'boot'}`;
+      findings.push(fail('route', object, `wrong next hop: the kernel has ${found} (peer ${route.peer})`,
+        actual.protocol === ROUTE_PROTO ? `${AGENT_FIX}; by hand: ip route replace ${route.dst} via ${route.via} dev ${route.dev} proto ${ROUTE_PROTO}`
+          : `someone else owns this route (proto ${actual.protocol ?? 'boot'}): remove it (ip route del ${route.dst}) and let the agent add its own`));
+    } else if (actual.protocol !== ROUTE_PROTO) {
+      findings.push(warn('route', object, `right next hop, but proto ${actual.protocol ?? 'boot'}, not ours (${ROUTE_PROTO}): the agent leaves it alone and will not repair it`,
+        `ip route del ${route.dst} (the agent then adds its own)`));
+    } else {
+      findings.push(ok('route', object, `proto ${ROUTE_PROTO} (peer ${route.peer})`));
+    }
+  }
+  for (const u of plan.unreachable) {
+    findings.push(fail('peer', `peer ${u.peer}`, u.reason, `every node needs an address on one L2 segment: fix ${u.peer}'s --iface/--iface-cidr (its bridgeway.io/eth1-ip or InternalIP), or this node's`));
+  }
+  for (const p of problems) {
+    findings.push(warn('peer', `peer ${p.name}`, `not routed: ${p.reason}`, p.reason.includes('podCIDR') ? 'kube-controller-manager assigns podCIDRs (--allocate-node-cidrs); wait or fix it' : `start bridgeway on ${p.name}, or give it an InternalIP`));
+  }
+  const planned = new Set(plan.routes.map((r) => r.dst));
+  for (const route of facts.routes) {
+    if (route.protocol !== ROUTE_PROTO || planned.has(route.dst)) continue;
+    findings.push(warn('route', `route ${route.dst} via ${route.gateway ?? '?'} dev ${route.dev ?? '?'}`, `proto ${ROUTE_PROTO} but no peer has this podCIDR (stale)`, `${AGENT_FIX}; by hand: ip route del ${route.dst} proto ${ROUTE_PROTO}`));
+  }
+  if (plan.routes.length === 0 && plan.unreachable.length === 0 && problems.length === 0) {
+    findings.push(ok('route', `peers of ${facts.settings.nodeName}`, `none yet (own podCIDR ${formatCidr(podCIDR)})`));
+  }
+  return findings;
+}

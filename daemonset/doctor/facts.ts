@@ -1,0 +1,63 @@
+// Everything the doctor looks at, gathered once (gather.ts) and then only read by the pure
+// checks (checks/*.ts): a check is a function of these facts, so each is table-tested without a
+// kernel, and the doctor itself cannot change the node.
+import type { Ipv4Cidr } from '../../lib/cidr.ts';
+import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
+import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { IptablesMode } from '../../lib/iptables/backend.ts';
+import type { ClusterNode } from '../node-info.ts';
+
+export interface DoctorSettings {
+  mode: 'kubernetes' | 'standalone';
+  nodeName: string;
+  iface: string;
+  ifaceCidr?: Ipv4Cidr;
+  clusterCIDR: Ipv4Cidr;
+  bridge: string;
+  forcedBackend?: IptablesMode;
+}
+
+/** A file as read: its text, or why it could not be read (`missing` for ENOENT). */
+export type FileRead = { text: string } | { missing: true } | { error: string };
+
+export interface Reservation {
+  address: string;
+  containerId: string;
+  ifname: string;
+  /** The host veth the plugin names after the attachment (cni/plan.ts hostVethName). */
+  hostVeth: string;
+  /** Age of the reservation, when the store shows it. */
+  ageMs?: number;
+}
+
+export interface AccessReview {
+  verb: string;
+  resource: string;
+  /** Namespace of a namespaced resource (events go to "default", beside kubelet's). */
+  namespace?: string;
+  allowed?: boolean;
+  reason?: string;
+  /** The review itself failed (network, 4xx/5xx). */
+  error?: string;
+}
+
+export interface DoctorFacts {
+  settings: DoctorSettings;
+  /** The cluster's nodes as the agent's source gives them, or why they could not be read. */
+  nodes: { list: ClusterNode[] } | { error: string };
+  /** `ip -j addr show`: every link with its flags, MTU and IPv4 addresses. */
+  links: InterfaceAddresses[];
+  /** `ip -j route show table main` (IPv4). */
+  routes: KernelRoute[];
+  /** /proc/sys values by dotted name; undefined when the file does not exist. */
+  sysctls: Record<string, string | undefined>;
+  /** iptables-save output per backend; absent when that backend does not work here. */
+  iptables: Partial<Record<IptablesMode, string>>;
+  conflist: { path: string; file: FileRead; /** Other network configs the runtime would read first. */ before: string[] };
+  plugin: { path: string; source: string; installed?: { size: number; executable: boolean }; sameAsSource?: boolean; error?: string };
+  ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };
+  networkManager: { running: boolean; /** Not running as far as a pod without the host's /run can tell. */ hidden?: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
+  /** The agent's /readyz. */
+  agent: { url: string; status?: number; body?: string; error?: string };
+  kube?: { server: string; error?: string; access: AccessReview[] };
+}

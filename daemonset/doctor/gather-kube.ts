@@ -1,0 +1,84 @@
+// Kubernetes mode: the Node list as the agent's informer would see it, and whether the agent's
+// identity may do what the agent does (SelfSubjectAccessReview: the API server's own answer, so
+// it covers every authorizer, not only RBAC). Loaded only in Kubernetes mode, as in main.ts.
+import { errorMessage } from '../../lib/errors.ts';
+import type { AgentConfig } from '../config.ts';
+import type { ClusterNode } from '../node-info.ts';
+import type { AccessReview, DoctorFacts } from './facts.ts';
+
+/** What the agent calls (kube.ts): the informer, the eth1 annotation, the condition, Node events. */
+export const AGENT_ACCESS: readonly AccessReview[] = [
+  { verb: 'list', resource: 'nodes' },
+  { verb: 'watch', resource: 'nodes' },
+  { verb: 'patch', resource: 'nodes' },
+  { verb: 'patch', resource: 'nodes/status' },
+  { verb: 'create', resource: 'events', namespace: 'default' },
+];
+
+const TIMEOUT_MS = 10_000;
+const PAGE = 500;
+
+export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFacts['nodes']; kube: NonNullable<DoctorFacts['kube']> }> {
+  const { loadKubeConfig, toClusterNode } = await import('../kube.ts');
+  const { kubeRequest, KubeApiError } = await import('../kube-http.ts');
+  let kc;
+  try {
+    kc = loadKubeConfig(config.kubeconfig);
+  } catch (error) {
+    const message = `kubeconfig: ${errorMessage(error)}`;
+    return { nodes: { error: message }, kube: { server: config.kubeconfig ?? '(in-cluster)', error: message, access: [] } };
+  }
+  const server = kc.getCurrentCluster()?.server ?? '?';
+  const describe = (error: unknown): { text: string; answered: boolean } => {
+    if (error instanceof KubeApiError) {
+      let message = error.body;
+      try {
+        message = (JSON.parse(error.body) as { message?: string }).message ?? error.body;
+      } catch {
+        // not a Status
+      }
+      return { text: `HTTP ${error.statusCode}: ${message}`, answered: true };
+    }
+    const code = (error as { code?: unknown } | null)?.code;
+    return { text: typeof code === 'string' ? `${code} (${errorMessage(error)})` : errorMessage(error), answered: false };
+  };
+
+  let nodes: DoctorFacts['nodes'];
+  let unreachable: string | undefined;
+  try {
+    const list: ClusterNode[] = [];
+    let next: string | undefined;
+    do {
+      const page = JSON.parse(await kubeRequest(kc, { method: 'GET', path: '/api/v1/nodes', query: { limit: PAGE, continue: next }, signal: AbortSignal.timeout(TIMEOUT_MS) })) as { items?: unknown[]; metadata?: { continue?: string } };
+      list.push(...(page.items ?? []).map((item) => toClusterNode(item as Parameters<typeof toClusterNode>[0])));
+      next = page.metadata?.continue || undefined;
+    } while (next);
+    nodes = { list };
+  } catch (error) {
+    const { text, answered } = describe(error);
+    nodes = { error: `list nodes: ${text}` };
+    if (!answered) unreachable = text;
+  }
+  if (unreachable) return { nodes, kube: { server, error: unreachable, access: [] } };
+
+  const access = await Promise.all(AGENT_ACCESS.map(async (wanted): Promise<AccessReview> => {
+    const [resource, subresource] = wanted.resource.split('/');
+    const body = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { group: '', resource, verb: wanted.verb, ...(subresource && { subresource }), ...(wanted.namespace && { namespace: wanted.namespace }) } },
+    };
+    try {
+      const answer = JSON.parse(await kubeRequest(kc, {
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        body: { contentType: 'application/json', json: body },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      })) as { status?: { allowed?: boolean; reason?: string } };
+      return { ...wanted, allowed: answer.status?.allowed === true, ...(answer.status?.reason && { reason: answer.status.reason }) };
+    } catch (error) {
+      return { ...wanted, error: describe(error).text };
+    }
+  }));
+  return { nodes, kube: { server, access } };
+}

@@ -1,0 +1,207 @@
+// The one step of the doctor that reads the node: three processes (`ip -j -batch` for links and
+// routes, iptables-save for each backend; nmcli only where it is installed), plus files under
+// /proc/sys, the CNI directories and the IPAM store, and the agent's /readyz. It writes nothing.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { formatIpv4 } from '../../lib/cidr.ts';
+import { errnoCode, errorMessage } from '../../lib/errors.ts';
+import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
+import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
+import { queryIpJson } from '../../lib/iproute2/batch.ts';
+import { parseRoutes } from '../../lib/iproute2/route.ts';
+import type { IptablesMode } from '../../lib/iptables/backend.ts';
+import { hostVethName } from '../../cni/plan.ts';
+import { DiskStore } from '../../ipam/disk-store.ts';
+import type { AgentConfig } from '../config.ts';
+import { CONFLIST_NAME, NETWORK_NAME } from '../conflist.ts';
+import { sameFileContent } from '../install.ts';
+import { parseNodesFile } from '../nodes-file.ts';
+import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
+import { gatherKube } from './gather-kube.ts';
+
+export interface GatherDeps {
+  run: Runner;
+  /** /proc/sys, replaceable in tests. */
+  procSys?: string;
+  /** Where NetworkManager keeps its run state and configuration, replaceable in tests. */
+  networkManager?: { runDir: string; confDir: string };
+}
+
+export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promise<DoctorFacts> {
+  const { run } = deps;
+  const mode = config.nodesFile ? 'standalone' : 'kubernetes';
+  const [ip, nft, legacy, kube, agent, networkManager] = await Promise.all([
+    queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'main']]),
+    iptablesSave(run, 'nft'),
+    iptablesSave(run, 'legacy'),
+    mode === 'kubernetes' ? gatherKube(config) : undefined,
+    readyz(config.health),
+    gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
+  ]);
+  const links = parseInterfaceAddresses(ip[0]!);
+  const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
+  const conflistFile = readFile(conflistPath);
+  const conflistDoc = 'text' in conflistFile ? parseLoosely(conflistFile.text) : undefined;
+  // rp_filter of every interface that could be the chosen one (--iface-cidr picks by address), and the bridge.
+  const devices = [config.iface, ...links.filter((l) => l.ipv4.length).map((l) => l.name), config.bridge];
+  return {
+    settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDR: config.clusterCIDR!, bridge: config.bridge, forcedBackend: config.iptables },
+    nodes: kube ? kube.nodes : readNodesFile(config.nodesFile!),
+    links,
+    routes: parseRoutes(ip[1]!),
+    sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
+    iptables: { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) },
+    conflist: { path: conflistPath, file: conflistFile, before: configsBefore(config.cniConfDir, CONFLIST_NAME) },
+    plugin: gatherPlugin(path.join(config.cniBinDir, 'bridgeway'), config.pluginBinary),
+    ipam: gatherIpam(config.dataDir, conflistDoc),
+    networkManager,
+    agent,
+    ...(kube && { kube: kube.kube }),
+  };
+}
+
+async function iptablesSave(run: Runner, mode: IptablesMode): Promise<string | undefined> {
+  try {
+    return (await run([`iptables-${mode}-save`])).stdout;
+  } catch {
+    return undefined; // not installed or not usable in this kernel
+  }
+}
+
+function readFile(file: string): FileRead {
+  try {
+    return { text: fs.readFileSync(file, 'utf8') };
+  } catch (error) {
+    return errnoCode(error) === 'ENOENT' ? { missing: true } : { error: errorMessage(error) };
+  }
+}
+
+function parseLoosely(text: string): { name?: string; plugins?: { ipam?: { type?: string } }[] } | undefined {
+  try {
+    return JSON.parse(text) as { name?: string; plugins?: { ipam?: { type?: string } }[] };
+  } catch {
+    return undefined;
+  }
+}
+
+function readNodesFile(file: string): DoctorFacts['nodes'] {
+  try {
+    return { list: parseNodesFile(fs.readFileSync(file, 'utf8')) };
+  } catch (error) {
+    return { error: `${file}: ${errorMessage(error)}` };
+  }
+}
+
+function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
+  const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables', ...devices.map((d) => `net.ipv4.conf.${d}.rp_filter`)];
+  const values: Record<string, string | undefined> = {};
+  for (const key of keys) {
+    try {
+      values[key] = fs.readFileSync(path.join(root, ...key.split('.')), 'utf8').trim();
+    } catch {
+      values[key] = undefined;
+    }
+  }
+  return values;
+}
+
+/** Network configs a runtime would load before ours (it takes the lexicographically first). */
+function configsBefore(dir: string, ours: string): string[] {
+  try {
+    return fs.readdirSync(dir).filter((f) => /\.(conf|conflist|json)$/.test(f) && f < ours).sort().map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * "Of the agent's version": the agent installs the plugin shipped beside it, so the installed
+ * one must be that file. Sizes first; bytes only when they match (page-cache reads, ~0.1 s).
+ */
+function gatherPlugin(installedPath: string, source: string): DoctorFacts['plugin'] {
+  const result: DoctorFacts['plugin'] = { path: installedPath, source };
+  try {
+    const stat = fs.statSync(installedPath);
+    result.installed = { size: stat.size, executable: (stat.mode & 0o111) !== 0 };
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') result.error = errorMessage(error);
+    return result;
+  }
+  if (fs.existsSync(source)) result.sameAsSource = sameFileContent(source, installedPath);
+  return result;
+}
+
+function gatherIpam(dataDir: string, conflist: ReturnType<typeof parseLoosely>): DoctorFacts['ipam'] {
+  const dir = path.join(dataDir, conflist?.name ?? NETWORK_NAME);
+  const delegatedTo = conflist?.plugins?.[0]?.ipam?.type;
+  if (delegatedTo) return { dir, reservations: [], delegatedTo };
+  if (!fs.existsSync(dir)) return { dir, reservations: [] };
+  try {
+    const now = Date.now();
+    const reservations: Reservation[] = new DiskStore(dir).list().map(({ ip, attachment }) => {
+      const address = formatIpv4(ip);
+      return { address, ...attachment, hostVeth: hostVethName(attachment.containerId, attachment.ifname), ageMs: reservationAge(dir, address, now) };
+    });
+    return { dir, reservations };
+  } catch (error) {
+    return { dir, reservations: [], error: errorMessage(error) };
+  }
+}
+
+/** The reservation file's age (ipam/disk-store.ts keeps one file per address under ips/). */
+function reservationAge(dir: string, address: string, now: number): number | undefined {
+  try {
+    return now - fs.statSync(path.join(dir, 'ips', address)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+async function gatherNetworkManager(run: Runner, where: { runDir: string; confDir: string }): Promise<DoctorFacts['networkManager']> {
+  const nmcli = SYSTEM_PATH.split(':').map((dir) => path.join(dir, 'nmcli')).find((file) => fs.existsSync(file));
+  if (nmcli) {
+    try {
+      const { stdout } = await run(['nmcli', '-t', '-f', 'DEVICE,STATE', 'device', 'status'], { timeoutMs: 5000 });
+      const devices: Record<string, string> = {};
+      for (const line of stdout.split('\n')) {
+        const [device, state] = line.split(':');
+        if (device && state) devices[device] = state;
+      }
+      return { running: true, via: 'nmcli', devices };
+    } catch (error) {
+      if (/not running/i.test(errorMessage(error))) return { running: false };
+      return { running: true, via: 'nmcli', error: errorMessage(error) };
+    }
+  }
+  // In a pod (the agent's container) the host's /run is not mounted: NetworkManager may run unseen.
+  if (!fs.existsSync(where.runDir)) return process.env.KUBERNETES_SERVICE_HOST ? { running: false, hidden: true } : { running: false };
+  // No nmcli (e.g. inside the agent's image): read the configuration it would apply.
+  const files = [path.join(where.confDir, 'NetworkManager.conf')];
+  try {
+    files.push(...fs.readdirSync(path.join(where.confDir, 'conf.d')).filter((f) => f.endsWith('.conf')).map((f) => path.join(where.confDir, 'conf.d', f)));
+  } catch {
+    // no conf.d
+  }
+  const unmanaged = files.flatMap((file) => {
+    const read = readFile(file);
+    return 'text' in read ? [...read.text.matchAll(/^\s*unmanaged-devices\s*=\s*(.*)$/gm)].map((m) => m[1]!.trim()) : [];
+  });
+  return { running: true, via: 'config', unmanaged };
+}
+
+/** GET /readyz of the agent on this node (its --health-addr; 0.0.0.0 is asked on loopback). */
+function readyz(address: AgentConfig['health']): Promise<DoctorFacts['agent']> {
+  const host = address.host === '0.0.0.0' || address.host === '' ? '127.0.0.1' : address.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/readyz`;
+  return new Promise((resolve) => {
+    const request = http.get(url, { timeout: 3000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ url, status: response.statusCode, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer within 3 s')));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve({ url, error: error.code ?? error.message }));
+  });
+}
