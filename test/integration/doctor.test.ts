@@ -202,7 +202,8 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
         throw error;
       });
       try {
-        const args = [...cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file'), '--kubeconfig', api.kubeconfig];
+        // An explicit 1.1.0 (the runtime is not known yet): the mismatch case below needs it.
+        const args = [...cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file'), '--kubeconfig', api.kubeconfig, '--cni-version', '1.1.0'];
         const agent = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
         a.agent = agent; // killed by the cluster's destroy()
         agent.stderr!.on('data', (d) => (a.agentLog += d));
