@@ -1,0 +1,42 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyBridgeMac, decideBridgeMac } from '../../cni/bridge-mac.ts';
+import { FakeRunner } from '../fixtures/fake-runner.ts';
+import { captureLogger } from '../fixtures/plugin-kernel.ts';
+
+const PINNED = '0a:58:0a:00:00:01';
+const bridge = (address: string) => ({ ifindex: 2, ifname: 'cni0', address });
+const ports = [{ ifindex: 5, ifname: 'bwa', address: '02:00:00:00:00:05' }, { ifindex: 6, ifname: 'bwb', address: '02:00:00:00:00:03' }];
+
+describe('decideBridgeMac', () => {
+  const cases: [string, ReturnType<typeof bridge> | undefined, ReturnType<typeof decideBridgeMac>][] = [
+    ['already pinned: nothing to do (the common path)', bridge(PINNED), { action: 'keep', mac: PINNED, reason: 'pinned' }],
+    ['a port\'s MAC: the kernel assigned it, pin', bridge('02:00:00:00:00:03'), { action: 'pin', mac: PINNED, kernelMac: '02:00:00:00:00:03' }],
+    ['upper-case from somewhere is the same MAC', bridge('02:00:00:00:00:05'.toUpperCase()), { action: 'pin', mac: PINNED, kernelMac: '02:00:00:00:00:05' }],
+    ['set by someone else: leave it', bridge('52:54:00:12:34:56'), { action: 'keep', mac: '52:54:00:12:34:56', reason: 'set-by-someone' }],
+    ['no read-back: leave it', undefined, { action: 'keep', mac: undefined, reason: 'unknown' }],
+  ];
+  for (const [name, br, expected] of cases) {
+    test(name, () => assert.deepEqual(decideBridgeMac(br, ports, PINNED), expected));
+  }
+});
+
+describe('applyBridgeMac', () => {
+  test('pins with one ip command and reports the new MAC', async () => {
+    const fake = new FakeRunner();
+    const mac = await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), captureLogger());
+    assert.equal(mac, PINNED);
+    assert.deepEqual(fake.calls.map((c) => c.argv.join(' ')), [`ip link set dev cni0 address ${PINNED}`]);
+  });
+  test('keeping runs nothing', async () => {
+    const fake = new FakeRunner();
+    assert.equal(await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge(PINNED), ports, PINNED), captureLogger()), PINNED);
+    assert.equal(fake.calls.length, 0);
+  });
+  test('a failed pin warns and reports the MAC the bridge still has', async () => {
+    const fake = new FakeRunner().failNth(['ip', 'link', 'set'], 1, { stderr: 'RTNETLINK answers: Operation not permitted' });
+    const log = captureLogger();
+    assert.equal(await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), log), '02:00:00:00:00:03');
+    assert.deepEqual(log.entries.map((e) => e.level), ['warn']);
+  });
+});
