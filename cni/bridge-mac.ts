@@ -12,7 +12,11 @@
 //   bridge MAC = one of its ports' MACs -> kernel-assigned: pin it (one `ip link set`, once)
 //   anything else                       -> someone set it on purpose: leave it, report it
 // Concurrent ADDs all pin the same value, so racing is harmless; setting a MAC flushes the
-// bridge's neighbour table, which is why the common path never sets it.
+// bridge's neighbour table, which is why the common path never sets it. Pods attached before the
+// pin have the old MAC cached: arp_notify on the bridge makes the kernel announce the new one
+// (a gratuitous ARP per address), which updates their existing entries at once.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import type { IpLink } from '../lib/iproute2/link.ts';
@@ -34,10 +38,23 @@ export function decideBridgeMac(bridge: IpLink | undefined, ports: IpLink[], pin
  * Applies the decision; returns the MAC the bridge has afterwards. A failed pin is not worth
  * failing the pod for (it has connectivity now): warn, and the next ADD tries again.
  */
-export async function applyBridgeMac(run: Runner, bridge: string, decision: BridgeMacDecision, log: Logger): Promise<string | undefined> {
+export async function applyBridgeMac(
+  run: Runner,
+  bridge: string,
+  decision: BridgeMacDecision,
+  log: Logger,
+  options: { procSys?: string } = {},
+): Promise<string | undefined> {
   if (decision.action === 'keep') {
     if (decision.reason === 'set-by-someone') log.debug({ bridge, mac: decision.mac }, 'bridge MAC was set by someone else; leaving it');
     return decision.mac;
+  }
+  // /proc/sys/net follows the writer's netns, unlike /sys/class/net: this is the bridge's own.
+  const arpNotify = path.join(options.procSys ?? '/proc/sys', 'net/ipv4/conf', bridge, 'arp_notify');
+  try {
+    fs.writeFileSync(arpNotify, '1');
+  } catch (error) {
+    log.debug({ bridge, err: (error as Error).message }, 'cannot enable arp_notify; pods re-learn the gateway MAC when their ARP entries expire');
   }
   try {
     await run(['ip', 'link', 'set', 'dev', bridge, 'address', decision.mac]);
