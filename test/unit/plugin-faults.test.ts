@@ -28,6 +28,29 @@ const delegated = netConf({ ipam: { type: 'fake-ipam' } });
 const withPath = (env: Record<string, string>) => ({ ...env, CNI_PATH: cniDir });
 const IPAM_RESULT = JSON.stringify({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.9/24', gateway: '10.0.0.1' }] });
 
+describe('ADD', () => {
+  test('spawns two processes on the common path: the node batch (with the alias and the read-back) and the pod batch', async () => {
+    const run = healthyKernel();
+    const res = await invoke(addEnv(), netConf(), { run });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.deepEqual(run.calls.map((c) => c.argv[0]), ['ip', 'nsenter']);
+    assert.match(run.calls[0]!.input!, new RegExp(`^link set ${VETH} master cni0 alias bridgeway:neta:c1:eth0 up$`, 'm'));
+    assert.match(run.calls[0]!.input!, /link show master cni0\nlink show dev cni0\n$/);
+  });
+});
+
+describe('ADD refusing up front', () => {
+  test('a network name and container ID too long for the veth alias: code 7 before anything is made', async () => {
+    const store = new MemoryStore();
+    const run = healthyKernel();
+    const res = await invoke(addEnv('c'.repeat(64)), netConf({ name: 'n'.repeat(200) }), { run, store });
+    assert.equal(res.json?.code, 7);
+    assert.match(res.json?.msg, /alias .* would be 280 characters, the kernel allows 255/);
+    assert.equal(run.calls.length, 0);
+    assert.deepEqual(reserved(store), []);
+  });
+});
+
 describe('ADD failing at each step', () => {
   test('host batch: code 103 naming the line; the veth deleted, the address released', async () => {
     const store = new MemoryStore();
