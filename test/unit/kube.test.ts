@@ -143,13 +143,13 @@ function kubeletNode(): V1Node {
 }
 
 describe('slimNode', () => {
-  test('keeps name, resourceVersion, podCIDRs, InternalIPs and our annotation; drops the rest', () => {
+  test('keeps name, resourceVersion, podCIDRs, InternalIPs, the runtime version and our annotation; drops the rest', () => {
     const node = kubeletNode();
     const slim = slimNode(node);
     assert.deepEqual(JSON.parse(JSON.stringify(slim)), {
       metadata: { name: 'n1', resourceVersion: '4711', annotations: { [ETH1_ANNOTATION]: '192.168.50.1' } },
       spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] },
-      status: { addresses: [{ type: 'InternalIP', address: '172.18.0.3' }] },
+      status: { addresses: [{ type: 'InternalIP', address: '172.18.0.3' }], nodeInfo: { containerRuntimeVersion: 'containerd://1.7.13' } },
     });
     assert.deepEqual(toClusterNode(slim), toClusterNode(node), 'routing sees the same node');
     assert.ok(JSON.stringify(slim).length * 4 < JSON.stringify(node).length);
