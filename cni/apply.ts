@@ -41,9 +41,9 @@ async function createHostSide(run: Runner, plan: AddPlan, target: AddTarget, log
   }
 }
 
-/** The batch's two final `link show`s: the bridge's ports, then the bridge. */
+/** The batch's two final `link show`s: the bridge, then its ports. */
 function readBack(documents: unknown[][]): { bridge?: IpLink; ports: IpLink[] } {
-  return { ports: (documents.at(-2) ?? []) as IpLink[], bridge: documents.at(-1)?.[0] as IpLink | undefined };
+  return { bridge: documents.at(-2)?.[0] as IpLink | undefined, ports: (documents.at(-1) ?? []) as IpLink[] };
 }
 
 /**

@@ -111,10 +111,11 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     // The alias in the same message as the port: `ip link add` silently ignores "alias".
     { args: ['link', 'set', hostVeth, 'master', conf.bridge, 'alias', hostVethAlias(conf.name, target.containerId, target.ifname), 'up'] },
     ...(conf.hairpinMode ? [{ args: ['link', 'set', hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'] }] : []),
-    // Read back in the same process: the bridge's ports, then the bridge. A bridge we did not
-    // create may have a MAC the kernel derives from its ports (bridge-mac.ts decides).
-    { args: ['link', 'show', 'master', conf.bridge] },
+    // Read back in the same process: the bridge, then its ports. A bridge we did not create may
+    // have a MAC the kernel derives from its ports (bridge-mac.ts decides). Bridge first: a port
+    // a concurrent ADD adds in between is then in the list, not missing from it.
     { args: ['link', 'show', 'dev', conf.bridge] },
+    { args: ['link', 'show', 'master', conf.bridge] },
   ];
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({

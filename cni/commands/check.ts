@@ -77,5 +77,5 @@ function checkHostVeth(ctx: CommandContext, link: IpLink | undefined): void {
   if (link.master !== ctx.conf.bridge) throw failed(`host veth ${name} is attached to ${link.master ?? 'no bridge'}, expected ${ctx.conf.bridge}`);
   // No alias: made by a version before aliases; any other alias: not this network's veth.
   const alias = hostVethAlias(ctx.conf.name, ctx.args.containerId, ctx.args.ifname);
-  if (link.ifalias !== undefined && link.ifalias !== alias) throw failed(`host veth ${name} has alias ${link.ifalias}, expected ${alias}`);
+  if (link.ifalias && link.ifalias !== alias) throw failed(`host veth ${name} has alias ${link.ifalias}, expected ${alias}`);
 }

@@ -4,7 +4,7 @@
 // reach its gateway for seconds right after another pod on the node went away.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { run, skipUnlessRoot, withNode, type TestNode } from './harness.ts';
+import { mapLimit, run, skipUnlessRoot, withNode, type TestNode } from './harness.ts';
 
 const GATEWAY = '10.99.0.1';
 const PINNED = '0a:58:0a:63:00:01';
@@ -76,6 +76,17 @@ describe('a pre-existing bridge with a kernel-assigned MAC', { skip: skipUnlessR
       // The port whose MAC the old pods had cached leaves: only the announcement saves them now.
       await node.exec(['ip', 'link', 'del', 'old1']);
       assert.ok(await pingsFirstTry(node, old[1]!), 'an old pod pings its gateway on the first try');
+    }));
+
+  test('concurrent first ADDs all pin the same MAC and all report it', () =>
+    withNode(async (node) => {
+      await node.exec(['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
+      const netns = await Promise.all(Array.from({ length: 6 }, () => node.pod()));
+      const results = await mapLimit(netns, 6, (pod, i) => node.add(pod, `c${i}`));
+      assert.deepEqual(results.map((r) => r.interfaces[0].mac), Array(6).fill(PINNED));
+      assert.equal(await bridgeMac(node), PINNED);
+      assert.equal(await addrAssignType(node, 'cni0'), 3);
+      for (const pod of netns) assert.ok(await pingsFirstTry(node, pod));
     }));
 
   test('a bridge MAC an admin set is left alone, and the result reports it', () =>

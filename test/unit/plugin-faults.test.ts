@@ -35,7 +35,7 @@ describe('ADD', () => {
     assert.equal(res.code, 0, res.out[0]);
     assert.deepEqual(run.calls.map((c) => c.argv[0]), ['ip', 'nsenter']);
     assert.match(run.calls[0]!.input!, new RegExp(`^link set ${VETH} master cni0 alias bridgeway:neta:c1:eth0 up$`, 'm'));
-    assert.match(run.calls[0]!.input!, /link show master cni0\nlink show dev cni0\n$/);
+    assert.match(run.calls[0]!.input!, /link show dev cni0\nlink show master cni0\n$/);
   });
 });
 
