@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
 import { hostVethMac, hostVethName } from '../../cni/plan.ts';
 import { convertResult, type Result } from '../../cni/result.ts';
-import { addEnv, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
+import { MemoryStore } from '../../ipam/memory-store.ts';
+import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
 
 const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };
 const SPEC_FIELDS: Record<CniVersion, { interface: string[]; ip: string[]; route: string[] }> = {
@@ -82,6 +83,24 @@ describe('error documents', () => {
       assert.equal(res.code, 1);
       assert.equal(res.out.length, 1);
       assert.deepEqual(res.json, { cniVersion: version, code: 4, msg: 'CNI_NETNS "relative/netns" must be an absolute path' });
+    });
+  }
+  for (const version of SUPPORTED_VERSIONS) {
+    test(`${version}: with details: {cniVersion, code, msg, details}`, async () => {
+      const { runPlugin } = await import('../../cni/skel.ts');
+      const { CniError } = await import('../../cni/errors.ts');
+      const busy = async () => {
+        throw new CniError(11, 'IPAM store busy', 'another ADD holds it; retry');
+      };
+      const out: string[] = [];
+      const code = await runPlugin({ env: addEnv(), stdin: JSON.stringify(netConf({ cniVersion: version })), stdout: (t) => out.push(t) }, {
+        run: healthyKernel().run,
+        commands: { ADD: busy, DEL: busy, CHECK: busy, STATUS: busy, GC: busy },
+        createLogger: () => captureLogger(),
+        createStore: () => new MemoryStore(),
+      });
+      assert.equal(code, 1);
+      assert.deepEqual(JSON.parse(out[0]!), { cniVersion: version, code: 11, msg: 'IPAM store busy', details: 'another ADD holds it; retry' });
     });
   }
   test('an unparsable config is reported in the newest version, as libcni expects', async () => {
