@@ -3,6 +3,7 @@ import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import { IpBatchError, runIpBatch } from '../lib/iproute2/batch.ts';
 import { deleteLink, getLink, type IpLink } from '../lib/iproute2/link.ts';
+import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
 import { CniError, ErrorCode } from './errors.ts';
 import type { AddPlan, AddTarget } from './plan.ts';
 
@@ -13,8 +14,14 @@ import type { AddPlan, AddTarget } from './plan.ts';
  * an interrupted ADD of this same attachment (remove it, try once more).
  */
 export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<{ bridgeMac?: string }> {
+  const documents = await createHostSide(run, plan, target, log);
+  const { bridge, ports } = readBack(documents);
+  return { bridgeMac: await applyBridgeMac(run, plan.bridge, decideBridgeMac(bridge, ports, plan.bridgeMac), log) };
+}
+
+async function createHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<unknown[][]> {
   try {
-    return bridgeState(await runIpBatch(run, plan.hostCommands));
+    return await runIpBatch(run, plan.hostCommands);
   } catch (error) {
     if (!(error instanceof IpBatchError) || !error.has('exists')) {
       await deleteLink(run, plan.hostVeth);
@@ -27,17 +34,16 @@ export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarge
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
   await deleteLink(run, plan.hostVeth);
   try {
-    return bridgeState(await runIpBatch(run, plan.hostCommands));
+    return await runIpBatch(run, plan.hostCommands);
   } catch (error) {
     await deleteLink(run, plan.hostVeth);
     throw error;
   }
 }
 
-/** The bridge as the batch's final `link show` saw it. */
-function bridgeState(documents: unknown[][]): { bridgeMac?: string } {
-  const link = documents.at(-1)?.[0] as IpLink | undefined;
-  return { bridgeMac: link?.address };
+/** The batch's two final `link show`s: the bridge, then its ports. */
+function readBack(documents: unknown[][]): { bridge?: IpLink; ports: IpLink[] } {
+  return { bridge: documents.at(-2)?.[0] as IpLink | undefined, ports: (documents.at(-1) ?? []) as IpLink[] };
 }
 
 /**

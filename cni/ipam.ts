@@ -3,6 +3,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { formatCidr, formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { errorMessage } from '../lib/errors.ts';
 import { CommandError, type Runner } from '../lib/exec.ts';
 import { allocate } from '../ipam/allocator.ts';
 import type { Attachment, IpamStore } from '../ipam/store.ts';
@@ -11,11 +12,14 @@ import { CniError, ErrorCode } from './errors.ts';
 import type { PodAddressing } from './plan.ts';
 import type { CmdArgs } from './skel.ts';
 
+/** What releasing did: the address freed, nothing was held, or the IPAM plugin did it (it does not say what). */
+export type Released = { address: string } | 'none' | 'delegated';
+
 export interface IpamBackend {
   /** Reserves (or finds again) the attachment's address. `fresh` false: it was already held. */
   add(): Promise<PodAddressing & { fresh: boolean }>;
   /** Releases the attachment's address; nothing reserved is success. */
-  del(): Promise<void>;
+  del(): Promise<Released>;
   /** Throws CniError unless the attachment still holds `address`. */
   check(address: Ipv4Cidr): Promise<void>;
 }
@@ -38,7 +42,8 @@ function builtinIpam(conf: NetConf, ipam: BuiltinIpam, attachment: Attachment, s
       return { address: { address: ip, prefixLength: ipam.range.subnet.prefixLength }, gateway: ipam.gateway, routes, fresh };
     },
     async del() {
-      store.release(attachment);
+      const ip = store.release(attachment);
+      return ip === undefined ? 'none' : { address: formatIpv4(ip) };
     },
     async check(address) {
       const held = store.lookup(attachment);
@@ -78,10 +83,18 @@ function delegatedIpam(conf: NetConf, ipam: DelegatedIpam, args: CmdArgs, run: R
   return {
     async add() {
       const stdout = await invoke('ADD');
-      return { ...addressingFromResult(ipam.type, stdout), fresh: true };
+      try {
+        return { ...addressingFromResult(ipam.type, stdout), fresh: true };
+      } catch (error) {
+        // The plugin may have reserved an address all the same: give it back before failing.
+        const undo = await invoke('DEL').then(() => '', (e: unknown) => `; releasing it with DEL failed too: ${errorMessage(e)}`);
+        if (undo) throw new CniError(ErrorCode.DelegatedIpamFailed, `${errorMessage(error)}${undo}`);
+        throw error;
+      }
     },
     async del() {
       await invoke('DEL');
+      return 'delegated' as const;
     },
     async check(address) {
       await invoke('CHECK', { prevResult: { cniVersion: conf.cniVersion, ips: [{ address: formatCidr(address) }] } });

@@ -4,6 +4,8 @@
 //   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right)
 //   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..)
 //   host veth MAC   02:<5 bytes of the same hash>
+//   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias): which network owns
+//                   the veth, so GC of one network never deletes another network's pods
 import { createHash } from 'node:crypto';
 import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
@@ -11,6 +13,9 @@ import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
 
 export const HOST_VETH_PREFIX = 'bw';
+const ALIAS_PREFIX = 'bridgeway';
+/** IFALIASZ is 256 bytes including the NUL. */
+export const MAX_ALIAS_LENGTH = 255;
 
 /** What IPAM decided for one pod interface. */
 export interface PodAddressing {
@@ -27,6 +32,9 @@ export interface AddTarget {
 
 export interface AddPlan {
   hostVeth: string;
+  bridge: string;
+  /** The bridge MAC we pin: 0a:58:<gateway>. */
+  bridgeMac: string;
   /** Run in the node's namespace: bridge, gateway address, veth pair (pod end born in the netns). */
   hostCommands: IpCommand[];
   /** Run inside the pod's namespace. */
@@ -44,6 +52,25 @@ export function hostVethName(containerId: string, ifname: string): string {
 
 export function hostVethMac(containerId: string, ifname: string): string {
   return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
+}
+
+/** The host veth's ifalias. Names and IDs are validated to exclude ':' and whitespace. */
+export function hostVethAlias(network: string, containerId: string, ifname: string): string {
+  return `${ALIAS_PREFIX}:${network}:${containerId}:${ifname}`;
+}
+
+export interface VethOwner {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** The owner a host veth's alias names, or undefined when it is not one of our aliases. */
+export function parseHostVethAlias(alias: string | undefined): VethOwner | undefined {
+  const parts = alias?.split(':');
+  if (parts?.length !== 4 || parts[0] !== ALIAS_PREFIX || parts.slice(1).some((p) => p === '')) return undefined;
+  const [, network, containerId, ifname] = parts as [string, string, string, string];
+  return { network, containerId, ifname };
 }
 
 export function ipv4Mac(ip: number): string {
@@ -81,10 +108,14 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
       args: ['link', 'add', hostVeth, 'mtu', mtu, 'address', hostMac, 'type', 'veth',
         'peer', 'name', target.ifname, 'mtu', mtu, 'address', podMac, 'netns', target.netns],
     },
-    { args: ['link', 'set', hostVeth, 'master', conf.bridge, 'up'] },
+    // The alias in the same message as the port: `ip link add` silently ignores "alias".
+    { args: ['link', 'set', hostVeth, 'master', conf.bridge, 'alias', hostVethAlias(conf.name, target.containerId, target.ifname), 'up'] },
     ...(conf.hairpinMode ? [{ args: ['link', 'set', hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'] }] : []),
-    // Read back in the same process: an existing bridge keeps its own MAC, which the result reports.
+    // Read back in the same process: the bridge, then its ports. A bridge we did not create may
+    // have a MAC the kernel derives from its ports (bridge-mac.ts decides). Bridge first: a port
+    // a concurrent ADD adds in between is then in the list, not missing from it.
     { args: ['link', 'show', 'dev', conf.bridge] },
+    { args: ['link', 'show', 'master', conf.bridge] },
   ];
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({
@@ -115,6 +146,6 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     routes,
     dns: conf.dns,
   };
-  return { hostVeth, hostCommands, podCommands, result };
+  return { hostVeth, bridge: conf.bridge, bridgeMac, hostCommands, podCommands, result };
 }
 

@@ -18,8 +18,13 @@ export function allocate(store: IpamStore, range: IpRange, attachment: Attachmen
   const reserved = store.reservedAddresses();
   for (const ip of candidates(range, store.readCursor())) {
     if (reserved.has(ip)) continue;
-    if (store.reserve(ip, attachment)) {
-      store.writeCursor(ip);
+    if (reserveOrUndo(store, ip, attachment)) {
+      try {
+        store.writeCursor(ip);
+      } catch (error) {
+        store.release(attachment); // the caller gets an error, so it must not keep the address either
+        throw error;
+      }
       return { ip, fresh: true };
     }
   }
@@ -28,6 +33,20 @@ export function allocate(store: IpamStore, range: IpRange, attachment: Attachmen
     `no free address in ${formatIpv4(range.start)}-${formatIpv4(range.end)}: all ${rangeSize(range)} are reserved ` +
       `(if pods were deleted while the node was down, their reservations are released by the runtime's CNI GC)`,
   );
+}
+
+/** A store that fails halfway (a full disk) may have written the index entry: take it back. */
+function reserveOrUndo(store: IpamStore, ip: number, attachment: Attachment): boolean {
+  try {
+    return store.reserve(ip, attachment);
+  } catch (error) {
+    try {
+      store.forgetAttachment(attachment);
+    } catch {
+      // a dangling index entry is harmless (readers check the owner); report the first error
+    }
+    throw error;
+  }
 }
 
 export function freeCount(store: IpamStore, range: IpRange): number {

@@ -7,10 +7,12 @@
 //                              (ignored: every reader checks the owner) but never an owned address
 //                              that DEL cannot find.
 //   last_reserved_ip           the round-robin cursor (advisory).
+// Every fs call goes through fsCall: a full disk or a read-only dataDir is an IpamStoreError
+// (CNI code 5) naming the path, and a failed write removes its temp file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatIpv4, parseIpv4 } from '../lib/cidr.ts';
-import { errnoCode } from '../lib/errors.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { IpamStoreError } from './errors.ts';
 import {
   attachmentKey,
@@ -41,15 +43,17 @@ export class DiskStore implements IpamStore {
     writeFileAtomic(path.join(this.attachmentsDir, attachmentKey(attachment)), `${address}\n`);
     const target = path.join(this.ipsDir, address);
     const temp = `${target}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, `${attachment.containerId}\n${attachment.ifname}\n`);
     try {
-      fs.linkSync(temp, target);
-      return true;
-    } catch (error) {
-      if (errnoCode(error) === 'EEXIST') return false;
-      throw new IpamStoreError(`IPAM store: cannot reserve ${address} in ${this.ipsDir}: ${(error as Error).message}`);
+      writeTemp(temp, `${attachment.containerId}\n${attachment.ifname}\n`);
+      try {
+        fs.linkSync(temp, target);
+        return true;
+      } catch (error) {
+        if (errnoCode(error) === 'EEXIST') return false;
+        throw new IpamStoreError(`IPAM store: cannot reserve ${address} (link ${temp} -> ${target}): ${errorMessage(error)}`);
+      }
     } finally {
-      fs.rmSync(temp, { force: true });
+      removeQuietly(temp);
     }
   }
 
@@ -64,13 +68,13 @@ export class DiskStore implements IpamStore {
   release(attachment: Attachment): number | undefined {
     const ip = this.lookup(attachment);
     // Owner file first: a crash in between leaves a harmless dangling index entry.
-    if (ip !== undefined) fs.rmSync(path.join(this.ipsDir, formatIpv4(ip)), { force: true });
+    if (ip !== undefined) removeFile(path.join(this.ipsDir, formatIpv4(ip)));
     this.forgetAttachment(attachment);
     return ip;
   }
 
   forgetAttachment(attachment: Attachment): void {
-    fs.rmSync(path.join(this.attachmentsDir, attachmentKey(attachment)), { force: true });
+    removeFile(path.join(this.attachmentsDir, attachmentKey(attachment)));
   }
 
   reservedAddresses(): Set<number> {
@@ -110,7 +114,7 @@ export class DiskStore implements IpamStore {
       fs.accessSync(this.ipsDir, fs.constants.R_OK | fs.constants.W_OK);
       fs.accessSync(this.attachmentsDir, fs.constants.R_OK | fs.constants.W_OK);
     } catch (error) {
-      throw new IpamStoreError(`IPAM store ${this.dir} is not usable: ${(error as Error).message}`);
+      throw new IpamStoreError(`IPAM store ${this.dir} is not usable: ${errorMessage(error)}`);
     }
   }
 
@@ -123,13 +127,20 @@ export class DiskStore implements IpamStore {
 
   private ensureDirs(): void {
     if (this.ensured) return;
-    try {
-      fs.mkdirSync(this.ipsDir, { recursive: true, mode: 0o700 });
-      fs.mkdirSync(this.attachmentsDir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new IpamStoreError(`IPAM store: cannot create ${this.dir}: ${(error as Error).message}`);
+    for (const dir of [this.ipsDir, this.attachmentsDir]) {
+      fsCall('create', dir, () => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }));
     }
     this.ensured = true;
+  }
+}
+
+/** Runs one fs call; any failure becomes an IpamStoreError naming the operation and the path. */
+function fsCall<T>(what: string, file: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (error instanceof IpamStoreError) throw error;
+    throw new IpamStoreError(`IPAM store: cannot ${what} ${file}: ${errorMessage(error)}`);
   }
 }
 
@@ -138,7 +149,7 @@ function readOptional(file: string): string | undefined {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
-    throw new IpamStoreError(`IPAM store: cannot read ${file}: ${(error as Error).message}`);
+    throw new IpamStoreError(`IPAM store: cannot read ${file}: ${errorMessage(error)}`);
   }
 }
 
@@ -147,12 +158,40 @@ function listDir(dir: string): string[] {
     return fs.readdirSync(dir).filter((name) => !name.endsWith('.tmp'));
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
-    throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${(error as Error).message}`);
+    throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${errorMessage(error)}`);
+  }
+}
+
+/** Missing is fine (idempotent release). */
+function removeFile(file: string): void {
+  fsCall('remove', file, () => fs.rmSync(file, { force: true }));
+}
+
+/** Writes a temp file whole, or leaves none: a full disk can fail after the file was created. */
+function writeTemp(temp: string, content: string): void {
+  try {
+    fsCall('write', temp, () => fs.writeFileSync(temp, content));
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
   }
 }
 
 function writeFileAtomic(file: string, content: string): void {
   const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, content);
-  fs.renameSync(temp, file);
+  writeTemp(temp, content);
+  try {
+    fsCall('rename', `${temp} -> ${file}`, () => fs.renameSync(temp, file));
+  } finally {
+    removeQuietly(temp);
+  }
+}
+
+/** Cleanup of our own temp files: a leftover is harmless (readers skip *.tmp), so never fail for it. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // nothing better to do; the error that matters is already on its way
+  }
 }

@@ -1,40 +1,60 @@
 // ADD: address -> plan -> node side -> pod side -> result. Each step that succeeds registers its
 // undo (the node side undoes itself when it fails halfway), and any failure runs the undos in
-// reverse, so a failed ADD leaves no reserved address and no veth.
+// reverse, so a failed ADD leaves no reserved address and no veth. An undo that fails does not
+// stop the others, and the error the runtime gets says what was left behind.
 import { formatCidr } from '../../lib/cidr.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import { deleteLink } from '../../lib/iproute2/link.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
+import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
-import { planAdd } from '../plan.ts';
+import { hostVethAlias, MAX_ALIAS_LENGTH, planAdd } from '../plan.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdAdd(ctx: CommandContext): Promise<object> {
   const { args, conf, run, log } = ctx;
   requireNetns(args.netns);
+  requireAliasFits(conf.name, args.containerId, args.ifname);
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
-  const undo: { what: string; action: () => Promise<void> }[] = [];
+  const undo: { what: string; action: () => Promise<unknown> }[] = [];
   try {
     const pod = await ipam.add();
     // An address the attachment already held (a retried ADD) may be in use: never release it here.
-    if (pod.fresh) undo.push({ what: 'release address', action: () => ipam.del() });
+    if (pod.fresh) undo.push({ what: `release address ${formatCidr(pod.address)}`, action: () => ipam.del() });
     const plan = planAdd(conf, target, pod);
     const { bridgeMac } = await applyHostSide(run, plan, target, log);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
-    undo.push({ what: 'delete veth', action: () => deleteLink(run, plan.hostVeth) });
+    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => deleteLink(run, plan.hostVeth) });
     await applyPodSide(run, plan, target, log);
     log.info({ ip: formatCidr(pod.address), hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
+    const leftovers: string[] = [];
     for (const step of undo.reverse()) {
       try {
         await step.action();
       } catch (undoError) {
-        log.error({ err: (undoError as Error).message }, `rollback step failed: ${step.what}`);
+        log.error({ err: errorMessage(undoError) }, `rollback step failed: ${step.what}`);
+        leftovers.push(`${step.what}: ${errorMessage(undoError)}`);
       }
     }
-    throw error;
+    if (leftovers.length === 0) throw error;
+    const cause = toCniError(error);
+    throw new CniError(cause.code, `${cause.message}; rollback incomplete (${leftovers.join('; ')}): DEL this attachment to clean up`, cause.details);
+  }
+}
+
+/** The host veth's alias names its owner; refuse before anything is made if it cannot. */
+function requireAliasFits(network: string, containerId: string, ifname: string): void {
+  const length = hostVethAlias(network, containerId, ifname).length;
+  if (length > MAX_ALIAS_LENGTH) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network name ${JSON.stringify(network)} and CNI_CONTAINERID are too long together: the host veth's alias ` +
+        `"bridgeway:<network>:<containerId>:<ifname>" would be ${length} characters, the kernel allows ${MAX_ALIAS_LENGTH}`,
+    );
   }
 }

@@ -7,7 +7,7 @@ import { parseRoutes, type KernelRoute } from '../../lib/iproute2/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
-import { hostVethName } from '../plan.ts';
+import { hostVethAlias, hostVethName } from '../plan.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { compareVersions } from '../../lib/cni-version.ts';
@@ -75,4 +75,7 @@ function checkHostVeth(ctx: CommandContext, link: IpLink | undefined): void {
   const name = hostVethName(ctx.args.containerId, ctx.args.ifname);
   if (!link) throw failed(`host veth ${name} is missing`);
   if (link.master !== ctx.conf.bridge) throw failed(`host veth ${name} is attached to ${link.master ?? 'no bridge'}, expected ${ctx.conf.bridge}`);
+  // No alias: made by a version before aliases; any other alias: not this network's veth.
+  const alias = hostVethAlias(ctx.conf.name, ctx.args.containerId, ctx.args.ifname);
+  if (link.ifalias && link.ifalias !== alias) throw failed(`host veth ${name} has alias ${link.ifalias}, expected ${alias}`);
 }

@@ -1,19 +1,22 @@
 // DEL: best-effort and idempotent (spec). Deleting the host end of the veth removes the pod end
 // too, so a missing or already-destroyed netns needs no special case. Every step runs; errors
-// are collected and reported together.
+// are collected and reported together. The log says what DEL actually did: kubelet repeats DEL
+// for every pod, so a line at info only when something changed (issue 12 item 4).
 import { errorMessage } from '../../lib/errors.ts';
-import { deleteLink } from '../../lib/iproute2/link.ts';
+import { deleteLinkIfPresent } from '../../lib/iproute2/link.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
-import { ipamFor } from '../ipam.ts';
+import { ipamFor, type Released } from '../ipam.ts';
 import { hostVethName } from '../plan.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const { args, conf, run, log } = ctx;
   const hostVeth = hostVethName(args.containerId, args.ifname);
+  let vethDeleted: boolean | undefined;
+  let released: Released | undefined;
   const steps: [string, () => Promise<void>][] = [
-    [`delete veth ${hostVeth}`, () => deleteLink(run, hostVeth)],
-    ['release address', () => ipamFor(conf, args, { run, store: ctx.store }).del()],
+    [`delete veth ${hostVeth}`, async () => void (vethDeleted = await deleteLinkIfPresent(run, hostVeth))],
+    ['release address', async () => void (released = await ipamFor(conf, args, { run, store: ctx.store }).del())],
   ];
   const failures: string[] = [];
   let firstCode: number = ErrorCode.IoFailure;
@@ -26,5 +29,14 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
     }
   }
   if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
-  log.info({ hostVeth }, 'pod detached');
+  const done = { hostVeth, veth: vethDeleted ? 'deleted' : 'already gone', address: describeRelease(released!) };
+  // A delegated IPAM plugin does not say whether it held anything: only the veth tells then.
+  if (vethDeleted || typeof released === 'object') log.info(done, 'pod detached');
+  else log.debug(done, 'nothing to detach');
+}
+
+function describeRelease(released: Released): string {
+  if (released === 'none') return 'none held';
+  if (released === 'delegated') return 'released by the IPAM plugin';
+  return `released ${released.address}`;
 }

@@ -1,11 +1,14 @@
-// GC (spec 1.1): release the addresses and remove the host veths of every attachment the
-// runtime no longer lists in cni.dev/valid-attachments. Keeps going past errors.
+// GC (spec 1.1): remove the host veths and release the addresses of this network's attachments
+// that the runtime no longer lists in cni.dev/valid-attachments, and nothing of anyone else's
+// (gc-plan.ts says what counts as proof). Keeps going past errors and reports them all.
+// Order as in DEL: veths first, so an address is never free while a veth still uses it.
 import { errorMessage } from '../../lib/errors.ts';
 import { runIpBatch } from '../../lib/iproute2/batch.ts';
-import { listBridgePorts } from '../../lib/iproute2/link.ts';
-import { attachmentKey } from '../../ipam/store.ts';
+import { listLinksOfType } from '../../lib/iproute2/link.ts';
+import { attachmentKey, type Attachment } from '../../ipam/store.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { HOST_VETH_PREFIX, hostVethName } from '../plan.ts';
+import { planGc } from '../gc-plan.ts';
+import { ipamFor } from '../ipam.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -13,39 +16,45 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   const valid = conf.validAttachments;
   // Without the list we cannot tell live from dead: refusing is safer than deleting everything.
   if (!valid) throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments in the config');
-  const validKeys = new Set(valid.map(attachmentKey));
-  const validVeths = new Set(valid.map((a) => hostVethName(a.containerId, a.ifname)));
   const failures: string[] = [];
-  let released = 0;
-  let deletedVeths: string[] = [];
-
-  if (conf.ipam.kind === 'builtin') {
+  const attempt = async <T>(what: string, action: () => Promise<T> | T): Promise<T | undefined> => {
     try {
-      const store = ctx.store();
-      for (const { attachment } of store.list()) {
-        if (!validKeys.has(attachmentKey(attachment))) {
-          store.release(attachment);
-          released++;
-        }
-      }
-      for (const attachment of store.listAttachments()) {
-        if (!validKeys.has(attachmentKey(attachment))) store.forgetAttachment(attachment);
-      }
+      return await action();
     } catch (error) {
-      failures.push(`IPAM: ${errorMessage(error)}`);
+      failures.push(`${what}: ${errorMessage(error)}`);
+      return undefined;
     }
-  } else {
-    log.info({ ipam: conf.ipam.type }, 'GC leaves the delegated IPAM plugin\'s reservations to that plugin');
+  };
+
+  const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx))) ?? []) : [];
+  const veths = await attempt('list veths', () => listLinksOfType(run, 'veth'));
+  const plan = planGc({ network: conf.name, valid, veths: veths ?? [], storeAttachments });
+  for (const { name, why } of plan.unproven) log.debug({ veth: name }, `GC leaves a veth it cannot prove is this network's: ${why}`);
+  if (plan.deleteVeths.length > 0) {
+    await attempt('delete veths', () => runIpBatch(run, plan.deleteVeths.map(({ name }) => ({ args: ['link', 'del', name], tolerate: 'missing' as const }))));
   }
 
-  try {
-    const ports = await listBridgePorts(run, conf.bridge);
-    deletedVeths = ports.map((p) => p.ifname).filter((name) => name.startsWith(HOST_VETH_PREFIX) && !validVeths.has(name));
-    await runIpBatch(run, deletedVeths.map((name) => ({ args: ['link', 'del', name], tolerate: 'missing' as const })));
-  } catch (error) {
-    failures.push(`veths: ${errorMessage(error)}`);
+  const validKeys = new Set(valid.map(attachmentKey));
+  const dead = conf.ipam.kind === 'builtin' ? storeAttachments.filter((a) => !validKeys.has(attachmentKey(a))) : plan.aliasProvenDead;
+  let released = 0;
+  for (const attachment of dead) {
+    const args = { ...ctx.args, containerId: attachment.containerId, ifname: attachment.ifname, netns: '' };
+    const ok = await attempt(`release ${attachment.containerId}/${attachment.ifname}`, async () => {
+      await ipamFor(conf, args, { run, store: ctx.store }).del();
+      return true;
+    });
+    if (ok) released++;
   }
 
-  log.info({ released, deletedVeths, valid: valid.length }, 'garbage collected');
+  log.info({ deletedVeths: plan.deleteVeths.map((v) => v.name), released, leftAlone: plan.unproven.length, valid: valid.length }, 'garbage collected');
   if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
+}
+
+/** Every attachment the store knows: owners of reservations and index entries (a crash may leave either). */
+function storedAttachments(ctx: CommandContext): Attachment[] {
+  const store = ctx.store();
+  const all = new Map<string, Attachment>();
+  for (const { attachment } of store.list()) all.set(attachmentKey(attachment), attachment);
+  for (const attachment of store.listAttachments()) all.set(attachmentKey(attachment), attachment);
+  return [...all.values()];
 }

@@ -17,6 +17,8 @@ export interface IpLink {
   master?: string;
   flags?: string[];
   operstate?: string;
+  /** The link's alias (IFLA_IFALIAS), when set. */
+  ifalias?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
   addr_info?: IpAddrInfo[];
 }
@@ -26,6 +28,23 @@ export async function deleteLink(run: Runner, name: string, options: { netns?: s
   await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
 }
 
+/** Deletes a link; resolves true when it existed, false when it was already gone. */
+export async function deleteLinkIfPresent(run: Runner, name: string, options: { netns?: string } = {}): Promise<boolean> {
+  try {
+    await run(inNetns(options.netns, ['ip', 'link', 'del', 'dev', name]));
+    return true;
+  } catch (error) {
+    if (error instanceof CommandError && isMissingError(error.stderr)) return false;
+    throw error;
+  }
+}
+
+/** Every link of one kind (e.g. "veth"), with aliases. */
+export async function listLinksOfType(run: Runner, type: string, options: { netns?: string } = {}): Promise<IpLink[]> {
+  const { stdout } = await run(inNetns(options.netns, ['ip', '-j', 'link', 'show', 'type', type]));
+  return JSON.parse(stdout || '[]') as IpLink[];
+}
+
 /** One link by name, or undefined when there is no such link. */
 export async function getLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<IpLink | undefined> {
   try {
@@ -33,17 +52,6 @@ export async function getLink(run: Runner, name: string, options: { netns?: stri
     return (JSON.parse(stdout) as IpLink[])[0];
   } catch (error) {
     if (error instanceof CommandError && isMissingError(error.stderr)) return undefined;
-    throw error;
-  }
-}
-
-/** The ports of a bridge; none when the bridge does not exist. */
-export async function listBridgePorts(run: Runner, bridge: string): Promise<IpLink[]> {
-  try {
-    const { stdout } = await run(['ip', '-j', 'link', 'show', 'master', bridge]);
-    return JSON.parse(stdout || '[]') as IpLink[];
-  } catch (error) {
-    if (error instanceof CommandError && isMissingError(error.stderr)) return [];
     throw error;
   }
 }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { allocate } from '../../ipam/allocator.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
+import { IpamStoreError } from '../../ipam/errors.ts';
 import { buildRange } from '../../ipam/range.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-ipam-'));
@@ -66,5 +67,23 @@ describe('DiskStore', () => {
     const store = new DiskStore(dir);
     assert.equal(store.list().length, 253);
     for (const { ip, attachment } of store.list()) assert.equal(store.lookup(attachment), ip);
+  });
+
+  test('a write that fails is an IpamStoreError naming the path, and the allocation holds nothing', () => {
+    const dir = path.join(tmp, 'write-fails');
+    const store = new DiskStore(dir);
+    store.checkUsable();
+    // A directory where the claim's temp file must go: writing it fails (EISDIR), even as root.
+    const blocker = path.join(dir, 'ips', `10.9.0.2.${process.pid}.tmp`);
+    fs.mkdirSync(blocker);
+    const attachment = { containerId: 'c1', ifname: 'eth0' };
+    assert.throws(
+      () => allocate(store, range, attachment),
+      (e: unknown) => e instanceof IpamStoreError && e.message.includes(blocker) && /EISDIR/.test(e.message),
+    );
+    fs.rmdirSync(blocker);
+    assert.equal(store.lookup(attachment), undefined);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'attachments')), [], 'the index entry was taken back');
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'ips')), []);
   });
 });

@@ -27,15 +27,16 @@ describe('names and MACs', () => {
 
 describe('planAdd', () => {
   const plan = planAdd(conf, target, pod);
-  test('node side: bridge created with its MAC (never set again), gateway, veth born in the netns, hairpin, read-back', () => {
+  test('node side: bridge created with its MAC, gateway, veth born in the netns, port with its alias, hairpin, read-back of bridge and ports', () => {
     assert.deepEqual(plan.hostCommands.map((c) => c.args.join(' ')), [
       'link add cni0 address 0a:58:0a:f4:01:01 mtu 1400 type bridge',
       'link set cni0 up',
       'addr replace 10.244.1.1/24 dev cni0',
       `link add ${plan.hostVeth} mtu 1400 address ${hostVethMac('abc', 'eth0')} type veth peer name eth0 mtu 1400 address 0a:58:0a:f4:01:07 netns /run/netns/pod`,
-      `link set ${plan.hostVeth} master cni0 up`,
+      `link set ${plan.hostVeth} master cni0 alias bridgeway:n:abc:eth0 up`,
       `link set ${plan.hostVeth} type bridge_slave hairpin on`,
       'link show dev cni0',
+      'link show master cni0',
     ]);
     assert.equal(plan.hostCommands[0]!.tolerate, 'exists');
   });

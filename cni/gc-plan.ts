@@ -1,0 +1,57 @@
+// Pure: which host veths and reservations a GC of one network may remove. A veth is removed only
+// when it provably belongs to this network's dead attachment (issue 8 item 3: GC of one network
+// deleted another network's live pod on a shared bridge). Proof is either
+//   - its alias "bridgeway:<network>:<containerId>:<ifname>" names this network, and its name is
+//     the one derived from that attachment (a copied alias proves nothing), or
+//   - it has none of our aliases (made before aliases existed, or an ADD died between creating
+//     the veth and the line that sets the alias) and its name derives from an attachment in this
+//     network's own IPAM store.
+// Everything else is left alone and reported, so an operator can see why.
+import type { IpLink } from '../lib/iproute2/link.ts';
+import { attachmentKey, type Attachment } from '../ipam/store.ts';
+import { HOST_VETH_PREFIX, hostVethName, parseHostVethAlias } from './plan.ts';
+
+export interface GcInput {
+  network: string;
+  valid: readonly Attachment[];
+  /** Every veth in the node's namespace. */
+  veths: readonly IpLink[];
+  /** Attachments this network's built-in store knows (none with a delegated IPAM). */
+  storeAttachments: readonly Attachment[];
+}
+
+export interface GcPlan {
+  deleteVeths: { name: string; attachment: Attachment; proof: 'alias' | 'store' }[];
+  /** Dead attachments whose veth (if any) the alias proved ours: release them with a delegated IPAM. */
+  aliasProvenDead: Attachment[];
+  /** Our-looking veths that nothing proves to be this network's: left alone. */
+  unproven: { name: string; why: string }[];
+}
+
+export function planGc(input: GcInput): GcPlan {
+  const valid = new Set(input.valid.map(attachmentKey));
+  const stored = new Map(input.storeAttachments.map((a) => [hostVethName(a.containerId, a.ifname), a]));
+  const plan: GcPlan = { deleteVeths: [], aliasProvenDead: [], unproven: [] };
+  for (const link of input.veths) {
+    const name = link.ifname;
+    const owner = parseHostVethAlias(link.ifalias);
+    if (owner) {
+      if (owner.network !== input.network) continue; // another network's: not ours to judge
+      const attachment = { containerId: owner.containerId, ifname: owner.ifname };
+      if (hostVethName(attachment.containerId, attachment.ifname) !== name) {
+        plan.unproven.push({ name, why: `alias ${link.ifalias} does not match the veth's name` });
+      } else if (!valid.has(attachmentKey(attachment))) {
+        plan.deleteVeths.push({ name, attachment, proof: 'alias' });
+        plan.aliasProvenDead.push(attachment);
+      }
+      continue;
+    }
+    const attachment = stored.get(name);
+    if (attachment) {
+      if (!valid.has(attachmentKey(attachment))) plan.deleteVeths.push({ name, attachment, proof: 'store' });
+    } else if (name.startsWith(HOST_VETH_PREFIX)) {
+      plan.unproven.push({ name, why: link.ifalias ? `alias ${JSON.stringify(link.ifalias)} is not ours` : 'no alias and no reservation of this network' });
+    }
+  }
+  return plan;
+}

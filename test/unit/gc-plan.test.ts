@@ -1,0 +1,58 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planGc } from '../../cni/gc-plan.ts';
+import { hostVethAlias, hostVethName, parseHostVethAlias } from '../../cni/plan.ts';
+
+const veth = (containerId: string, network?: string, ifname = 'eth0') => ({
+  ifindex: 1,
+  ifname: hostVethName(containerId, ifname),
+  ...(network ? { ifalias: hostVethAlias(network, containerId, ifname) } : {}),
+});
+
+describe('host veth alias', () => {
+  test('round-trips, and only our own format parses', () => {
+    assert.equal(hostVethAlias('neta', 'c1', 'eth0'), 'bridgeway:neta:c1:eth0');
+    assert.deepEqual(parseHostVethAlias('bridgeway:neta:c1:eth0'), { network: 'neta', containerId: 'c1', ifname: 'eth0' });
+    for (const other of [undefined, '', 'uplink to rack 4', 'bridgeway:neta:c1', 'bridgeway:neta::eth0', 'flannel:neta:c1:eth0']) {
+      assert.equal(parseHostVethAlias(other), undefined, String(other));
+    }
+  });
+});
+
+describe('planGc', () => {
+  test('deletes only this network\'s dead veths; another network\'s veths are not even considered', () => {
+    const plan = planGc({
+      network: 'neta',
+      valid: [{ containerId: 'alive', ifname: 'eth0' }],
+      veths: [veth('dead', 'neta'), veth('alive', 'neta'), veth('podB', 'netb'), { ifindex: 9, ifname: 'foreign0' }],
+      storeAttachments: [],
+    });
+    assert.deepEqual(plan.deleteVeths, [{ name: hostVethName('dead', 'eth0'), attachment: { containerId: 'dead', ifname: 'eth0' }, proof: 'alias' }]);
+    assert.deepEqual(plan.aliasProvenDead, [{ containerId: 'dead', ifname: 'eth0' }]);
+    assert.deepEqual(plan.unproven, []);
+  });
+
+  test('a veth without alias is ours only when our store holds its attachment', () => {
+    const plan = planGc({
+      network: 'neta',
+      valid: [],
+      veths: [veth('old'), veth('stranger')],
+      storeAttachments: [{ containerId: 'old', ifname: 'eth0' }],
+    });
+    assert.deepEqual(plan.deleteVeths.map((v) => [v.name, v.proof]), [[hostVethName('old', 'eth0'), 'store']]);
+    assert.deepEqual(plan.aliasProvenDead, [], 'the store releases its own');
+    assert.deepEqual(plan.unproven, [{ name: hostVethName('stranger', 'eth0'), why: 'no alias and no reservation of this network' }]);
+  });
+
+  test('an alias naming another network wins over our store; a copied alias proves nothing', () => {
+    const copied = { ifindex: 3, ifname: hostVethName('x', 'eth0'), ifalias: hostVethAlias('neta', 'y', 'eth0') };
+    const plan = planGc({
+      network: 'neta',
+      valid: [],
+      veths: [veth('shared', 'netb'), copied],
+      storeAttachments: [{ containerId: 'shared', ifname: 'eth0' }],
+    });
+    assert.deepEqual(plan.deleteVeths, []);
+    assert.deepEqual(plan.unproven.map((u) => u.name), [copied.ifname]);
+  });
+});

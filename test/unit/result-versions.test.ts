@@ -1,0 +1,120 @@
+// Results contain exactly the fields their version defines (issue 8 item 2): libcni decodes a
+// result into its version's Go types, so anything else disappears from the next plugin's
+// prevResult. The field lists below are written from SPEC.md of each spec tag, independently
+// of cni/result.ts.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
+import { hostVethMac, hostVethName } from '../../cni/plan.ts';
+import { convertResult, type Result } from '../../cni/result.ts';
+import { MemoryStore } from '../../ipam/memory-store.ts';
+import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
+
+const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };
+const SPEC_FIELDS: Record<CniVersion, { interface: string[]; ip: string[]; route: string[] }> = {
+  '0.3.0': V04,
+  '0.3.1': V04,
+  '0.4.0': V04,
+  '1.0.0': { interface: ['name', 'mac', 'sandbox'], ip: ['address', 'gateway', 'interface'], route: ['dst', 'gw'] },
+  '1.1.0': {
+    interface: ['name', 'mac', 'mtu', 'sandbox', 'socketPath', 'pciID'],
+    ip: ['address', 'gateway', 'interface'],
+    route: ['dst', 'gw', 'mtu', 'advmss', 'priority', 'table', 'scope'],
+  },
+};
+const TOP = ['cniVersion', 'interfaces', 'ips', 'routes', 'dns'];
+const DNS = ['nameservers', 'domain', 'search', 'options'];
+
+/** A result using every field any version defines, plus keys no version defines. */
+const everything = {
+  cniVersion: '1.1.0',
+  interfaces: [{ name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, sandbox: '/run/netns/p', socketPath: '/run/vhost.sock', pciID: '0000:00:1f.0', extra: 1 }],
+  ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0, extra: 1 }],
+  routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1', mtu: 1400, advmss: 1360, priority: 10, table: 100, scope: 0, extra: 1 }],
+  dns: { nameservers: ['10.96.0.10'], domain: 'cluster.local', search: ['svc.cluster.local'], options: ['ndots:5'], extra: 1 },
+} as unknown as Result;
+
+describe('result fields per version', () => {
+  for (const version of SUPPORTED_VERSIONS) {
+    test(`${version}: exactly the spec's fields, every one kept`, () => {
+      const doc = JSON.parse(JSON.stringify(convertResult(everything, version)));
+      const fields = SPEC_FIELDS[version];
+      assert.deepEqual(Object.keys(doc).sort(), [...TOP].sort());
+      assert.equal(doc.cniVersion, version);
+      assert.deepEqual(Object.keys(doc.interfaces[0]).sort(), [...fields.interface].sort());
+      assert.deepEqual(Object.keys(doc.ips[0]).sort(), [...fields.ip].sort());
+      assert.deepEqual(Object.keys(doc.routes[0]).sort(), [...fields.route].sort());
+      assert.deepEqual(Object.keys(doc.dns).sort(), [...DNS].sort());
+      if (fields.ip.includes('version')) assert.equal(doc.ips[0].version, '4');
+    });
+  }
+});
+
+describe('ADD prints the whole document of its version', () => {
+  const veth = hostVethName('c1', 'eth0');
+  const expected = (version: CniVersion) => {
+    const legacy = version.startsWith('0.');
+    return {
+      cniVersion: version,
+      interfaces: [
+        { name: 'cni0', mac: '0a:58:0a:00:00:01' },
+        { name: veth, mac: hostVethMac('c1', 'eth0') },
+        { name: 'eth0', mac: '0a:58:0a:00:00:02', ...(version === '1.1.0' ? { mtu: 1400 } : {}), sandbox: POD_NETNS },
+      ],
+      ips: [{ ...(legacy ? { version: '4' } : {}), address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 2 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }],
+      dns: { nameservers: ['10.96.0.10'] },
+    };
+  };
+  for (const version of SUPPORTED_VERSIONS) {
+    test(`ADD with cniVersion ${version}`, async () => {
+      const res = await invoke(addEnv(), netConf({ cniVersion: version, dns: { nameservers: ['10.96.0.10'], bogus: true } }), { run: healthyKernel() });
+      assert.equal(res.code, 0, res.out[0]);
+      assert.equal(res.out.length, 1);
+      assert.deepEqual(res.json, expected(version));
+    });
+  }
+});
+
+describe('error documents', () => {
+  for (const version of SUPPORTED_VERSIONS) {
+    test(`${version}: {cniVersion, code, msg}, and details only when there are some`, async () => {
+      const res = await invoke({ ...addEnv(), CNI_NETNS: 'relative/netns' }, netConf({ cniVersion: version }), { run: healthyKernel() });
+      assert.equal(res.code, 1);
+      assert.equal(res.out.length, 1);
+      assert.deepEqual(res.json, { cniVersion: version, code: 4, msg: 'CNI_NETNS "relative/netns" must be an absolute path' });
+    });
+  }
+  for (const version of SUPPORTED_VERSIONS) {
+    test(`${version}: with details: {cniVersion, code, msg, details}`, async () => {
+      const { runPlugin } = await import('../../cni/skel.ts');
+      const { CniError } = await import('../../cni/errors.ts');
+      const busy = async () => {
+        throw new CniError(11, 'IPAM store busy', 'another ADD holds it; retry');
+      };
+      const out: string[] = [];
+      const code = await runPlugin({ env: addEnv(), stdin: JSON.stringify(netConf({ cniVersion: version })), stdout: (t) => out.push(t) }, {
+        run: healthyKernel().run,
+        commands: { ADD: busy, DEL: busy, CHECK: busy, STATUS: busy, GC: busy },
+        createLogger: () => captureLogger(),
+        createStore: () => new MemoryStore(),
+      });
+      assert.equal(code, 1);
+      assert.deepEqual(JSON.parse(out[0]!), { cniVersion: version, code: 11, msg: 'IPAM store busy', details: 'another ADD holds it; retry' });
+    });
+  }
+  test('an unparsable config is reported in the newest version, as libcni expects', async () => {
+    const out: string[] = [];
+    const { runPlugin } = await import('../../cni/skel.ts');
+    const code = await runPlugin({ env: addEnv(), stdin: '{', stdout: (t) => out.push(t) }, {
+      run: healthyKernel().run,
+      commands: {} as never,
+      createLogger: () => { throw new Error('unused'); },
+      createStore: () => { throw new Error('unused'); },
+    });
+    assert.equal(code, 1);
+    const doc = JSON.parse(out[0]!);
+    assert.deepEqual(Object.keys(doc), ['cniVersion', 'code', 'msg']);
+    assert.equal(doc.code, 6);
+  });
+});
