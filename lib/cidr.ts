@@ -1,4 +1,5 @@
-// IPv4 address and prefix arithmetic on plain numbers (uint32), kept pure for table tests.
+// Address and prefix arithmetic, kept pure for table tests: IPv4 on plain numbers (uint32), IPv6
+// on bigint, and a family-generic layer (IpAddress, IpCidr) on bigint for code serving both.
 
 export interface Ipv4Cidr {
   /** The address as written (may be a host address inside the prefix). */
@@ -35,7 +36,9 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
   return { address, prefixLength };
 }
 
-export function formatCidr(cidr: Ipv4Cidr): string {
+/** Either family: an Ipv4Cidr (uint32) or an IpCidr (bigint, with its family). */
+export function formatCidr(cidr: Ipv4Cidr | IpCidr): string {
+  if ('family' in cidr) return `${formatIp({ family: cidr.family, value: cidr.address })}/${cidr.prefixLength}`;
   return `${formatIpv4(cidr.address)}/${cidr.prefixLength}`;
 }
 
@@ -57,4 +60,196 @@ export function cidrContains(cidr: Ipv4Cidr, address: number): boolean {
 
 export function looksLikeIpv6(text: string): boolean {
   return text.includes(':');
+}
+
+// ---- IPv6 (bigint, 128 bits) ----------------------------------------------------------------
+
+export interface Ipv6Cidr {
+  /** The address as written (may be a host address inside the prefix). */
+  address: bigint;
+  prefixLength: number;
+}
+
+const IPV6_BITS = 128n;
+const IPV6_MAX = (1n << IPV6_BITS) - 1n;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * Hex groups with at most one `::`. Refused on purpose: zone IDs (`fe80::1%eth0`, meaningless in
+ * a config), and the dotted-quad tail (`::ffff:10.0.0.1`): an IPv4 address has exactly one
+ * spelling here, dotted, so the family of a value is always plain from its text.
+ */
+export function parseIpv6(text: string): bigint | undefined {
+  if (text.length < 2 || text.length > 39) return undefined;
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groupsOf = (half: string): string[] | undefined => {
+    if (half === '') return [];
+    const groups = half.split(':');
+    return groups.every((g) => HEX_GROUP.test(g)) ? groups : undefined;
+  };
+  const head = groupsOf(halves[0]!);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  const count = head.length + tail.length;
+  // `::` stands for one or more zero groups (RFC 4291 2.2), so with it at most 7 groups are written.
+  if (halves.length === 2 ? count > 7 : count !== 8) return undefined;
+  const groups = [...head, ...Array<string>(8 - count).fill('0'), ...tail];
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(parseInt(group, 16));
+  return value;
+}
+
+/** RFC 5952 canonical text: lowercase, no leading zeros, the longest run (first on a tie) of two or more zero groups as `::`. */
+export function formatIpv6(value: bigint): string {
+  if (value < 0n || value > IPV6_MAX) throw new RangeError(`not an IPv6 address value: ${value}`);
+  const groups: number[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is never compressed (RFC 5952 4.2.2)
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = (part: number[]): string => part.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+}
+
+export function parseIpv6Cidr(text: string): Ipv6Cidr | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const address = parseIpv6(text.slice(0, slash));
+  const lengthText = text.slice(slash + 1);
+  if (address === undefined || !/^(0|[1-9]\d{0,2})$/.test(lengthText)) return undefined;
+  const prefixLength = Number(lengthText);
+  if (prefixLength > 128) return undefined;
+  return { address, prefixLength };
+}
+
+// ---- Both families ------------------------------------------------------------------------------
+// One representation for code that must not care about the family: the value as a bigint (an
+// IPv4 value fits too), so offsets and sizes are exact even for a /64, which has 2^64 addresses
+// and must never be enumerated.
+
+export type IpFamily = 4 | 6;
+
+export interface IpAddress {
+  family: IpFamily;
+  value: bigint;
+}
+
+export interface IpCidr {
+  family: IpFamily;
+  /** The address as written (may be a host address inside the prefix). */
+  address: bigint;
+  prefixLength: number;
+}
+
+export function familyBits(family: IpFamily): number {
+  return family === 4 ? 32 : 128;
+}
+
+/** The family of an address or CIDR text, or undefined when it is neither. */
+export function familyOf(text: string): IpFamily | undefined {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  return parseIp(address)?.family;
+}
+
+/**
+ * Either family. IPv4-mapped IPv6 addresses (`::ffff:0:0/96`) are refused: the kernel treats
+ * them as IPv4 on dual-stack sockets, so a pod or gateway address there would be neither family.
+ */
+export function parseIp(text: string): IpAddress | undefined {
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) return { family: 4, value: BigInt(v4) };
+  const v6 = parseIpv6(text);
+  if (v6 === undefined || isIpv4Mapped(v6)) return undefined;
+  return { family: 6, value: v6 };
+}
+
+export function isIpv4Mapped(value: bigint): boolean {
+  return value >> 32n === 0xffffn;
+}
+
+export function formatIp(ip: IpAddress): string {
+  return ip.family === 4 ? formatIpv4(Number(ip.value)) : formatIpv6(ip.value);
+}
+
+/** Either family; see parseIp for what is refused. */
+export function parseCidr(text: string): IpCidr | undefined {
+  const v4 = parseIpv4Cidr(text);
+  if (v4) return fromIpv4Cidr(v4);
+  const v6 = parseIpv6Cidr(text);
+  if (!v6 || isIpv4Mapped(v6.address)) return undefined;
+  return { family: 6, address: v6.address, prefixLength: v6.prefixLength };
+}
+
+export function fromIpv4Cidr(cidr: Ipv4Cidr): IpCidr {
+  return { family: 4, address: BigInt(cidr.address), prefixLength: cidr.prefixLength };
+}
+
+/** The IPv4 view of a family-4 IpCidr, for code that still speaks uint32. */
+export function toIpv4Cidr(cidr: IpCidr): Ipv4Cidr {
+  if (cidr.family !== 4) throw new TypeError(`not an IPv4 CIDR: ${formatCidr(cidr)}`);
+  return { address: Number(cidr.address), prefixLength: cidr.prefixLength };
+}
+
+function hostMask(family: IpFamily, prefixLength: number): bigint {
+  return (1n << BigInt(familyBits(family) - prefixLength)) - 1n;
+}
+
+/** The first address of the prefix. */
+export function cidrNetwork(cidr: IpCidr): bigint {
+  return cidr.address & ~hostMask(cidr.family, cidr.prefixLength);
+}
+
+/** The last address of the prefix (the IPv4 broadcast address). */
+export function cidrLast(cidr: IpCidr): bigint {
+  return cidrNetwork(cidr) | hostMask(cidr.family, cidr.prefixLength);
+}
+
+/** How many addresses the prefix holds: 2^(bits - prefix), exact as a bigint. */
+export function cidrSize(cidr: IpCidr): bigint {
+  return 1n << BigInt(familyBits(cidr.family) - cidr.prefixLength);
+}
+
+export function ipCidrContains(cidr: IpCidr, ip: IpAddress): boolean {
+  return ip.family === cidr.family && ip.value >= cidrNetwork(cidr) && ip.value <= cidrLast(cidr);
+}
+
+export function cidrsOverlap(a: IpCidr, b: IpCidr): boolean {
+  return a.family === b.family && cidrNetwork(a) <= cidrLast(b) && cidrNetwork(b) <= cidrLast(a);
+}
+
+/** The address `offset` places after the network address, or undefined outside the prefix. */
+export function addressAt(cidr: IpCidr, offset: bigint): IpAddress | undefined {
+  if (offset < 0n || offset >= cidrSize(cidr)) return undefined;
+  return { family: cidr.family, value: cidrNetwork(cidr) + offset };
+}
+
+/** The inverse of addressAt: undefined when ip is outside the prefix. */
+export function offsetOf(cidr: IpCidr, ip: IpAddress): bigint | undefined {
+  return ipCidrContains(cidr, ip) ? ip.value - cidrNetwork(cidr) : undefined;
+}
+
+/**
+ * Round-robin over the inclusive span [first, last]: the value after `cursor`, wrapping to
+ * `first` (also when the cursor is unset or outside the span, e.g. after the range changed).
+ * Constant time, so a caller walks a /64 one candidate at a time and stops at the first free one.
+ */
+export function nextAfter(first: bigint, last: bigint, cursor: bigint | undefined): bigint {
+  if (cursor === undefined || cursor < first || cursor >= last) return first;
+  return cursor + 1n;
+}
+
+export function sameIp(a: IpAddress, b: IpAddress): boolean {
+  return a.family === b.family && a.value === b.value;
 }
