@@ -19,7 +19,7 @@ const v6 = (text: string) => parseIp(text)!.value;
 const show = (value: bigint) => formatIp({ family: 6, value });
 const range6 = (subnet: string, options: { start?: string; end?: string } = {}): IpRange => {
   const cidr = parseCidr(subnet)!;
-  return buildRange(cidr, { gateway: cidr.address + 1n, start: options.start && v6(options.start), end: options.end && v6(options.end) });
+  return buildRange(cidr, { gateway: cidr.address + 1n, start: options.start ? v6(options.start) : undefined, end: options.end ? v6(options.end) : undefined });
 };
 const at = (i: number) => ({ containerId: `c${i}`, ifname: 'eth0' });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-ipam6-'));
