@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { skipUnlessRoot, withNode, type TestNode } from './harness.ts';
+import { REFERENCE_PLUGINS, skipUnlessRoot, withNode, type TestNode } from './harness.ts';
 
 const V4 = '10.98.0.0/24';
 const V6 = 'fd00:98::/64';
@@ -141,5 +141,26 @@ describe('dual-stack pods', { skip: skipUnlessRoot }, () => {
       assert.equal(res.json?.code, 7);
       assert.match(res.json?.msg, /"ipam.ranges\[1\]\[0\].subnet": subnet fd00:98::\/127 is too small/);
       assert.ok(!(await node.links()).includes('cni0'));
+    }));
+
+  test('delegated to host-local with one range per family: both addresses from it, both default routes', { skip: !fs.existsSync(path.join(REFERENCE_PLUGINS, 'host-local')) && 'host-local is missing' }, () =>
+    withNode(async (node) => {
+      const pod = await node.pod();
+      // Debian's reference plugins speak CNI up to 1.0.0.
+      const conf = node.conf({
+        cniVersion: '1.0.0',
+        ipam: { type: 'host-local', ranges: [[{ subnet: V4 }], [{ subnet: 'fd00:98::/120' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }], dataDir: path.join(node.dir, 'host-local') },
+      });
+      const result = await node.add(pod, 'c1', conf);
+      assert.deepEqual(result.ips, [
+        { address: '10.98.0.2/24', gateway: '10.98.0.1', interface: 2 },
+        { address: 'fd00:98::2/120', gateway: 'fd00:98::1', interface: 2 },
+      ]);
+      assert.deepEqual(result.routes, [{ dst: '0.0.0.0/0', gw: '10.98.0.1' }, { dst: '::/0', gw: 'fd00:98::1' }]);
+      assert.deepEqual((await ipv6Addresses(node, 'eth0', pod)).map((a) => [a.local, a.tentative ?? false]), [['fd00:98::2', false]]);
+      assert.ok(await node.ping(pod, 'fd00:98::1'));
+      const del = await node.cni({ command: 'DEL', containerId: 'c1', netns: pod, ifname: 'eth0', conf });
+      assert.equal(del.exitCode, 0, del.stdout);
+      assert.deepEqual(fs.readdirSync(path.join(node.dir, 'host-local', 'testnet')).filter((f) => /^[\d.]+$|:/.test(f)), []);
     }));
 });
