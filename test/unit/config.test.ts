@@ -85,6 +85,7 @@ describe('parseNetConf', () => {
     ['IPv6 gateway in an IPv4 range', { ...base, ipam: { subnet: '10.0.0.0/24', gateway: 'fd00::1' } }, 7, /"ipam.gateway" fd00::1 is IPv6, but it belongs to an IPv4 range/],
     ['IPv4 rangeStart in an IPv6 range', { ...base, ipam: { ranges: [[{ subnet: 'fd00::/64', rangeStart: '10.0.0.5' }]] } }, 7, /"ipam.ranges\[0\]\[0\].rangeStart" 10\.0\.0\.5 is IPv4, but it belongs to an IPv6 range/],
     ['IPv6 rangeEnd outside', { ...base, ipam: { subnet: 'fd00::/120', rangeEnd: 'fd00::1:1' } }, 7, /rangeEnd fd00::1:1 is not a host address of fd00::\/120/],
+    ['an IPv6 range of only the gateway', { ...base, ipam: { subnet: 'fd00::/120', rangeStart: 'fd00::1', rangeEnd: 'fd00::1' } }, 7, /"ipam.subnet": fd00::\/120 from fd00::1 to fd00::1 leaves no pod address beside the gateway/],
     ['IPv6 gateway outside', { ...base, ipam: { subnet: 'fd00::/120', gateway: 'fd01::1' } }, 7, /gateway fd01::1 is outside the subnet fd00::\/120/],
     ['IPv6 route without an IPv6 range', { ...base, ipam: { subnet: '10.0.0.0/24', routes: [{ dst: '::/0' }] } }, 7, /"ipam.routes\[0\].dst" ::\/0 is IPv6, but no IPv6 range is configured/],
     ['IPv4 gw on an IPv6 route', { ...base, ipam: { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00::/64' }]], routes: [{ dst: 'fd01::/64', gw: '10.0.0.1' }] } }, 7, /"ipam.routes\[0\].gw" 10\.0\.0\.1 is IPv4, but it belongs to an IPv6 route/],
