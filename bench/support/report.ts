@@ -74,7 +74,7 @@ export function printRounds(rounds: readonly Round[], concurrency: readonly numb
 
 export function printFloor(floor: Timings): void {
   const { samples, cpuMs } = floor;
-  console.log(`\nstart-up floor (a Node single executable that only exits), same wrapper: p50 ${ms(median(samples))} ms, p99 ${ms(percentile(samples, 99))} ms, cpu ${ms(cpuMs)} ms`);
+  console.log(`\nstart-up floor (an executable built like the plugin that only exits), same wrapper: p50 ${ms(median(samples))} ms, p99 ${ms(percentile(samples, 99))} ms, cpu ${ms(cpuMs)} ms`);
 }
 
 export function targets(rounds: readonly Round[], floor: Timings): Target[] | string {
