@@ -4,8 +4,8 @@
 //   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right)
 //   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..)
 //   host veth MAC   02:<5 bytes of the same hash>
-import { createHash } from 'node:crypto';
 import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
+import { sha256Hex } from '../lib/sha256.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -35,7 +35,7 @@ export interface AddPlan {
 }
 
 function attachmentHash(containerId: string, ifname: string): string {
-  return createHash('sha256').update(`${containerId}/${ifname}`).digest('hex');
+  return sha256Hex(`${containerId}/${ifname}`); // not node:crypto: lib/sha256.ts says why
 }
 
 export function hostVethName(containerId: string, ifname: string): string {
