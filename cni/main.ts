@@ -1,7 +1,7 @@
 // The executable's entry point: wires the real process, kernel and disk into the skel.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRunner } from '../lib/exec.ts';
+import { createSyncRunner } from '../lib/exec.ts';
 import { createLogger } from '../lib/log.ts';
 import { DiskStore } from '../ipam/disk-store.ts';
 import { cmdAdd } from './commands/add.ts';
@@ -40,7 +40,8 @@ void runPlugin(
     stdout: (text) => fs.writeSync(1, text + '\n'),
   },
   {
-    run: createRunner(),
+    // Synchronous spawns: cheaper on Bun, and the plugin waits for each child anyway (lib/exec.ts).
+    run: createSyncRunner(),
     commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
     createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
     createStore: (conf) => new DiskStore(path.join(conf.dataDir, conf.name)),
