@@ -38,7 +38,8 @@ import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const DIST_AGENT = path.join(ROOT, 'dist/bridgeway-agent');
+// BENCH_AGENT_BINARY: another build of the agent to measure (e.g. a Bun one, bench/AGENT.md).
+const DIST_AGENT = process.env.BENCH_AGENT_BINARY ?? path.join(ROOT, 'dist/bridgeway-agent');
 const DIST_PLUGIN = path.join(ROOT, 'dist/bridgeway');
 const SPAWN_PROBE = path.join(ROOT, 'bench/agent-support/spawn-probe.ts');
 const CHANGE_TARGET_MS = 100;

@@ -29,7 +29,7 @@ export function bunBinary(): string {
 const DISARMED_VARIABLES = ['BUN_BE_BUN', 'BUN_OPTIONS'];
 
 export async function buildBunExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
-  if (spec.execArgv?.length || spec.standIns?.length) throw new Error(`${spec.output}: execArgv and standIns are not supported for Bun executables`);
+  if (spec.execArgv?.length) throw new Error(`${spec.output}: execArgv holds V8 flags, which a Bun executable does not take`);
   const main = await bundle(spec);
   const temp = `${spec.output}.tmp`;
   execFileSync(bunBinary(), ['build', main, '--compile', '--bytecode', '--minify', '--outfile', temp,
