@@ -7,9 +7,11 @@
 //   vxlan:      flannel's vxlan backend as it builds it (pkg/backend/vxlan): a vxlan device
 //               "flannel.1" with VNI 1 on eth1 (UDP 8472, no learning) holding <podCIDR>.0/32,
 //               per peer a permanent neighbour entry and an FDB entry for the peer's VTEP MAC and
-//               a /32-gateway route `<peer podCIDR> via <peer>.0 dev flannel.1 onlink`, and the
-//               bridge and pods at MTU 1450 (1500 minus the 50 bytes of VXLAN over IPv4). Without
-//               flannel's iptables rules: what is measured is the encapsulation.
+//               the route `<peer podCIDR> via <peer>.0 dev flannel.1 onlink`, and the bridge and
+//               pods at MTU 1450 (1500 minus the 50 bytes of VXLAN over IPv4). Without flannel's
+//               iptables rules: what is measured is the encapsulation;
+//   "+ conntrack": hand-built and vxlan again, with one nat rule each (addConntrackOnly), to tell
+//               the cost of connection tracking from that of the path.
 import fs from 'node:fs';
 import { eventually, SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { run } from '../../e2e/netns/exec-in.ts';
@@ -107,7 +109,7 @@ export async function vxlanFabric(cluster: SimCluster): Promise<Fabric> {
  * For the diagnosis only: one MASQUERADE rule for traffic leaving the cluster CIDR on each node of
  * the hand-built path. Pod -> pod traffic never matches it, but a nat rule makes the kernel track
  * every connection (conntrack), as any CNI that masquerades egress does (bridgeway, flannel,
- * kindnet). Measuring the hand-built path again with it separates that cost from our chains'.
+ * kindnet). A second hand-built path with it separates that cost from our chains'.
  */
 export async function addConntrackOnly(fabric: Fabric, clusterCidr: string): Promise<void> {
   for (const node of fabric.cluster.nodes) {
