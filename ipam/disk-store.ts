@@ -49,7 +49,7 @@ export class DiskStore implements IpamStore {
       if (errnoCode(error) === 'EEXIST') return false;
       throw new IpamStoreError(`IPAM store: cannot reserve ${address} in ${this.ipsDir}: ${(error as Error).message}`);
     } finally {
-      unlinkIfPresent(temp);
+      fs.rmSync(temp, { force: true });
     }
   }
 
@@ -64,13 +64,13 @@ export class DiskStore implements IpamStore {
   release(attachment: Attachment): number | undefined {
     const ip = this.lookup(attachment);
     // Owner file first: a crash in between leaves a harmless dangling index entry.
-    if (ip !== undefined) unlinkIfPresent(path.join(this.ipsDir, formatIpv4(ip)));
+    if (ip !== undefined) fs.rmSync(path.join(this.ipsDir, formatIpv4(ip)), { force: true });
     this.forgetAttachment(attachment);
     return ip;
   }
 
   forgetAttachment(attachment: Attachment): void {
-    unlinkIfPresent(path.join(this.attachmentsDir, attachmentKey(attachment)));
+    fs.rmSync(path.join(this.attachmentsDir, attachmentKey(attachment)), { force: true });
   }
 
   reservedAddresses(): Set<number> {
@@ -148,15 +148,6 @@ function listDir(dir: string): string[] {
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
     throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${(error as Error).message}`);
-  }
-}
-
-/** rmSync({force}) without its stat: one unlink(2), ENOENT is success (every ADD and DEL runs this). */
-function unlinkIfPresent(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error;
   }
 }
 
