@@ -1,5 +1,5 @@
 // The real agent executable run as a process inside a node namespace, observed from outside:
-// every JSON log line is stamped with the time the benchmark received it (ms since spawn; pino
+// every JSON log line is stamped with the time the benchmark received it (ms since spawn; lib/log.ts
 // writes synchronously to the stderr pipe, so that is when it was logged), and the peak RSS is
 // read from /proc/<pid>/status. Also `ip monitor route` in the same namespace, whose event lines
 // are stamped the same way (ip flushes stdout after every event).
