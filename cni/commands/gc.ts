@@ -17,6 +17,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   const validVeths = new Set(valid.map((a) => hostVethName(a.containerId, a.ifname)));
   const failures: string[] = [];
   let released = 0;
+  let debris = 0;
   let deletedVeths: string[] = [];
 
   if (conf.ipam.kind === 'builtin') {
@@ -31,6 +32,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
       for (const attachment of store.listAttachments()) {
         if (!validKeys.has(attachmentKey(attachment))) store.forgetAttachment(attachment);
       }
+      debris = store.sweepDebris();
     } catch (error) {
       failures.push(`IPAM: ${errorMessage(error)}`);
     }
@@ -46,6 +48,6 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     failures.push(`veths: ${errorMessage(error)}`);
   }
 
-  log.info({ released, deletedVeths, valid: valid.length }, 'garbage collected');
+  log.info({ released, debris, deletedVeths, valid: valid.length }, 'garbage collected');
   if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
 }
