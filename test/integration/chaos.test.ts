@@ -17,7 +17,7 @@ import { mapLimit, processGroupGone, skipUnlessRoot, withNode, type PluginRun, t
 
 const OPERATIONS = Number(process.env.CHAOS_OPERATIONS ?? 1000);
 const CONCURRENCY = 16;
-const KILL_RATE = 0.11; // of operations; a few finish before their kill lands, so ~10% die
+const KILL_RATE = 0.13; // of operations; about 1 in 4 finishes before its kill lands, so ~10% die
 const CHECK_EVERY = 100;
 /** Share of killed attachments the "runtime" forgets (it crashed too): only GC can clean them. */
 const FORGET_RATE = 0.2;
@@ -40,14 +40,14 @@ interface Decision {
   add: boolean; // ADD a new pod, else DEL a live one
   pick: number; // which live pod to DEL, as a fraction of the live list
   kill: boolean;
-  killAt: number; // fraction of the command's recent median duration
+  killAt: number; // kill after this multiple (0-1.3) of the command's recent median duration
   forget: boolean; // if killed: the runtime forgets it (GC), instead of retrying DEL
 }
 
 function decide(random: () => number, liveTarget: { low: number; high: number }): (live: number) => Decision {
   return (live) => {
     const roll = random();
-    const decision = { pick: random(), kill: random() < KILL_RATE, killAt: random(), forget: random() < FORGET_RATE };
+    const decision = { pick: random(), kill: random() < KILL_RATE, killAt: random() * 1.3, forget: random() < FORGET_RATE };
     // Keep the live population between low and high, drifting both ways in between.
     const add = live < liveTarget.low ? true : live >= liveTarget.high ? false : roll < 0.55;
     return { add, ...decision };
@@ -60,12 +60,21 @@ interface Slot {
   state: 'free' | 'busy' | 'live' | 'killed' | 'forgotten';
   containerId?: string;
   address?: string;
+  /** The command that was SIGKILLed on this attachment, until the attachment is cleaned. */
+  killedIn?: 'ADD' | 'DEL';
+  /** What the killed command had left, once looked at (before any recovery touches it). */
+  leftBehind?: string;
 }
+
+/** What a killed command left, from least to most done (for an ADD) or most to least (DEL). */
+const LEFT_BEHIND = ['nothing', 'an address', 'a veth', 'a configured eth0'] as const;
 
 interface Figures {
   seed: number;
   operations: { ADD: number; DEL: number };
   kills: { ADD: number; DEL: number };
+  /** For killed commands: how many left each LEFT_BEHIND state (kills landed at all moments). */
+  leftBehind: { ADD: Record<string, number>; DEL: Record<string, number> };
   killsTooLate: number;
   recoveryDels: number;
   forgotten: number;
@@ -112,7 +121,7 @@ class Chaos {
     this.conf = { ...node.conf({ name: NETWORK, logLevel: 'info' }, SUBNET) };
     this.next = decide(prng(seed), { low: 8, high: 64 });
     this.figures = {
-      seed, operations: { ADD: 0, DEL: 0 }, kills: { ADD: 0, DEL: 0 }, killsTooLate: 0, recoveryDels: 0, forgotten: 0, gcReleased: 0,
+      seed, operations: { ADD: 0, DEL: 0 }, kills: { ADD: 0, DEL: 0 }, leftBehind: { ADD: {}, DEL: {} }, killsTooLate: 0, recoveryDels: 0, forgotten: 0, gcReleased: 0,
       checkpoints: 0, duplicates: 0, storeMismatches: 0, podLeftovers: 0, unexpectedFailures: [], podNetns: 0, seconds: 0,
     };
   }
@@ -129,7 +138,7 @@ class Chaos {
     assert.equal(gc.exitCode, 0, `GC failed: ${gc.stdout} ${gc.stderr}`);
     const forgotten = this.slots.filter((s) => s.state === 'forgotten');
     this.figures.gcReleased = forgotten.length;
-    for (const slot of forgotten) Object.assign(slot, { state: 'free', containerId: undefined, address: undefined });
+    for (const slot of forgotten) this.free(slot);
     await this.checkpoint('after GC');
     await this.assertOnlyLiveState('after GC');
 
@@ -137,7 +146,7 @@ class Chaos {
     await mapLimit(this.live(), CONCURRENCY, async (slot) => {
       const del = await this.cni('DEL', slot);
       assert.equal(del.exitCode, 0, `DEL ${slot.containerId} failed: ${del.stdout} ${del.stderr}`);
-      Object.assign(slot, { state: 'free', containerId: undefined, address: undefined });
+      this.free(slot);
     });
     await this.checkpoint('after deleting every pod');
     await this.assertOnlyLiveState('at the end');
@@ -158,6 +167,7 @@ class Chaos {
     if (outcome.signal === 'SIGKILL') {
       this.figures.kills[command]++;
       slot.state = decision.forget ? 'forgotten' : 'killed';
+      slot.killedIn = command;
       if (decision.forget) this.figures.forgotten++;
       return;
     }
@@ -170,7 +180,7 @@ class Chaos {
       return;
     }
     if (command === 'ADD') Object.assign(slot, { state: 'live', address: (outcome.json!.ips[0].address as string).split('/')[0] });
-    else Object.assign(slot, { state: 'free', containerId: undefined, address: undefined });
+    else this.free(slot);
   }
 
   /** Runs the plugin for the slot's attachment; SIGKILLs it after killAfterMs when that is set. */
@@ -196,12 +206,13 @@ class Chaos {
     // after our DEL recreates the veth the DEL just removed.
     await poll(() => [...this.killedGroups].every(processGroupGone), { timeoutMs: 30_000, what: 'killed plugins\' processes to exit' });
     this.killedGroups.clear();
+    await this.examineKilled();
     await mapLimit(this.slots.filter((s) => s.state === 'killed'), CONCURRENCY, async (slot) => {
       let del = await this.cni('DEL', slot);
       for (let attempt = 1; del.exitCode !== 0 && attempt < 3; attempt++) del = await this.cni('DEL', slot);
       this.figures.recoveryDels++;
       if (del.exitCode !== 0) throw new Error(`DEL retry of ${slot.containerId} failed 3 times: ${del.stdout} ${del.stderr}`);
-      Object.assign(slot, { state: 'free', containerId: undefined, address: undefined });
+      this.free(slot);
     });
   }
 
@@ -254,6 +265,23 @@ class Chaos {
     assert.equal(veths.length, live.length, `veths on the node ${where}: ${veths.join(' ')}`);
     const ports = await this.node.ipJson(['link', 'show', 'master', 'cni0']);
     assert.equal(ports.length, live.length, `ports of cni0 ${where}`);
+  }
+
+  /** Records, once per killed attachment, how far its command had come. */
+  private async examineKilled(): Promise<void> {
+    const reservedFor = new Set(reservations(this.node.dataDir).values());
+    const killed = this.slots.filter((s) => s.killedIn && !s.leftBehind);
+    await mapLimit(killed, CONCURRENCY, async (slot) => {
+      const eth0 = (await this.node.ipJson(['addr', 'show'], slot.netns)).find((l) => l.ifname === 'eth0');
+      const configured = (eth0?.addr_info ?? []).some((a: { family: string }) => a.family === 'inet');
+      slot.leftBehind = LEFT_BEHIND[configured ? 3 : eth0 ? 2 : reservedFor.has(slot.containerId!) ? 1 : 0];
+      const counts = this.figures.leftBehind[slot.killedIn!];
+      counts[slot.leftBehind] = (counts[slot.leftBehind] ?? 0) + 1;
+    });
+  }
+
+  private free(slot: Slot): void {
+    Object.assign(slot, { state: 'free', containerId: undefined, address: undefined, killedIn: undefined, leftBehind: undefined });
   }
 
   private live(): Slot[] {
@@ -326,8 +354,13 @@ function report(t: TestContext, f: Figures): void {
   t.diagnostic(
     `chaos figures: seed ${f.seed}; operations ${f.operations.ADD + f.operations.DEL} (ADD ${f.operations.ADD}, DEL ${f.operations.DEL}) at concurrency ${CONCURRENCY}; ` +
       `SIGKILLed ${f.kills.ADD + f.kills.DEL} (ADD ${f.kills.ADD}, DEL ${f.kills.DEL}; ${f.killsTooLate} more finished before their kill); ` +
+      `killed ADDs left ${leftBehind(f.leftBehind.ADD)}; killed DELs left ${leftBehind(f.leftBehind.DEL)}; ` +
       `recovered by DEL retry ${f.recoveryDels}, forgotten and left to GC ${f.forgotten} (GC cleaned ${f.gcReleased}); ` +
       `checkpoints ${f.checkpoints}: duplicate addresses ${f.duplicates}, store mismatches ${f.storeMismatches}, pod leftovers ${f.podLeftovers}; ` +
       `unexpected failures ${f.unexpectedFailures.length}; pod netns ${f.podNetns}; ${f.seconds} s`,
   );
+}
+
+function leftBehind(counts: Record<string, number>): string {
+  return LEFT_BEHIND.map((state) => `${state} ${counts[state] ?? 0}`).join(', ');
 }
