@@ -3,7 +3,8 @@
 // Recovery is what a runtime does: DEL every attachment whose operation was killed (kubelet
 // retries), and GC with the live list for those the runtime forgot. The properties (issue 8):
 // no two pods ever share an address (checked every CHECK_EVERY operations in every pod netns and
-// against the IPAM store), and at the end no reservation, veth or pod-side eth0 is left over.
+// against the IPAM store), a DEL'd attachment holds no reservation, and at the end no
+// reservation, veth or pod-side eth0 is left over.
 //
 // Replay a failure with its printed seed: CHAOS_SEED=<seed> npm run test:integration. The seed
 // fixes every decision (which command, which pod, whether and when to kill); only the scheduling
@@ -82,6 +83,7 @@ interface Figures {
   checkpoints: number;
   duplicates: number;
   storeMismatches: number;
+  leakedReservations: number;
   podLeftovers: number;
   unexpectedFailures: string[];
   podNetns: number;
@@ -122,7 +124,7 @@ class Chaos {
     this.next = decide(prng(seed), { low: 8, high: 64 });
     this.figures = {
       seed, operations: { ADD: 0, DEL: 0 }, kills: { ADD: 0, DEL: 0 }, leftBehind: { ADD: {}, DEL: {} }, killsTooLate: 0, recoveryDels: 0, forgotten: 0, gcReleased: 0,
-      checkpoints: 0, duplicates: 0, storeMismatches: 0, podLeftovers: 0, unexpectedFailures: [], podNetns: 0, seconds: 0,
+      checkpoints: 0, duplicates: 0, storeMismatches: 0, leakedReservations: 0, podLeftovers: 0, unexpectedFailures: [], podNetns: 0, seconds: 0,
     };
   }
 
@@ -238,6 +240,21 @@ class Chaos {
       }
     }
     const store = reservations(this.node.dataDir);
+    // A DEL'd attachment holds nothing: every reservation and index entry belongs to an attachment
+    // that is live, or killed and not yet recovered.
+    const known = new Set(this.slots.flatMap((s) => (s.containerId ? [s.containerId] : [])));
+    for (const [address, owner] of store) {
+      if (!known.has(owner)) {
+        this.figures.leakedReservations++;
+        problems.push(`${address} is still reserved for ${owner}, which was DEL'd`);
+      }
+    }
+    for (const key of attachmentIndex(this.node.dataDir)) {
+      if (!known.has(key.slice(0, key.lastIndexOf(':')))) {
+        this.figures.leakedReservations++;
+        problems.push(`the IPAM index still has ${key}, which was DEL'd`);
+      }
+    }
     for (const { slot, eth0, addresses } of seen) {
       if (slot.state === 'live') {
         const owner = store.get(slot.address!);
@@ -356,7 +373,7 @@ function report(t: TestContext, f: Figures): void {
       `SIGKILLed ${f.kills.ADD + f.kills.DEL} (ADD ${f.kills.ADD}, DEL ${f.kills.DEL}; ${f.killsTooLate} more finished before their kill); ` +
       `killed ADDs left ${leftBehind(f.leftBehind.ADD)}; killed DELs left ${leftBehind(f.leftBehind.DEL)}; ` +
       `recovered by DEL retry ${f.recoveryDels}, forgotten and left to GC ${f.forgotten} (GC cleaned ${f.gcReleased}); ` +
-      `checkpoints ${f.checkpoints}: duplicate addresses ${f.duplicates}, store mismatches ${f.storeMismatches}, pod leftovers ${f.podLeftovers}; ` +
+      `checkpoints ${f.checkpoints}: duplicate addresses ${f.duplicates}, store mismatches ${f.storeMismatches}, leaked reservations ${f.leakedReservations}, pod leftovers ${f.podLeftovers}; ` +
       `unexpected failures ${f.unexpectedFailures.length}; pod netns ${f.podNetns}; ${f.seconds} s`,
   );
 }
