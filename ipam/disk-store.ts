@@ -7,9 +7,6 @@
 //                              (ignored: every reader checks the owner) but never an owned address
 //                              that DEL cannot find.
 //   last_reserved_ip           the round-robin cursor (advisory).
-//   *.<pid>.tmp                a writer's temporary file, named by its pid; ignored by readers.
-//                              A writer killed before it linked/renamed it leaves it behind:
-//                              GC removes those whose writer is gone (sweepDebris).
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatIpv4, parseIpv4 } from '../lib/cidr.ts';
@@ -23,6 +20,7 @@ import {
   type IpamStore,
   type Reservation,
 } from './store.ts';
+import { sweepDeadWritersTemps } from './debris.ts';
 
 export class DiskStore implements IpamStore {
   private readonly ipsDir: string;
@@ -98,22 +96,9 @@ export class DiskStore implements IpamStore {
     return listDir(this.attachmentsDir).flatMap((name) => parseAttachmentKey(name) ?? []);
   }
 
+  /** *.<pid>.tmp files of writers killed before they linked or renamed them (debris.ts). */
   sweepDebris(): number {
-    let removed = 0;
-    for (const dir of [this.ipsDir, this.attachmentsDir, this.dir]) {
-      for (const name of listTemporaries(dir)) {
-        const writer = Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
-        if (!writer || processAlive(writer)) continue;
-        const file = path.join(dir, name);
-        try {
-          fs.rmSync(file, { force: true });
-        } catch (error) {
-          throw new IpamStoreError(`IPAM store: cannot remove ${file}: ${(error as Error).message}`);
-        }
-        removed++;
-      }
-    }
-    return removed;
+    return sweepDeadWritersTemps([this.ipsDir, this.attachmentsDir, this.dir]);
   }
 
   readCursor(): number | undefined {
@@ -169,25 +154,6 @@ function listDir(dir: string): string[] {
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
     throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${(error as Error).message}`);
-  }
-}
-
-function listTemporaries(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).filter((name) => name.endsWith('.tmp'));
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw new IpamStoreError(`IPAM store: cannot list ${dir}: ${(error as Error).message}`);
-  }
-}
-
-/** A pid we may not signal (EPERM) is alive too; only ESRCH says the writer is gone. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) !== 'ESRCH';
   }
 }
 
