@@ -80,6 +80,7 @@ interface Figures {
   recoveryDels: number;
   forgotten: number;
   gcReleased: number;
+  gcDeletedVeths: number;
   checkpoints: number;
   duplicates: number;
   storeMismatches: number;
@@ -113,17 +114,16 @@ class Chaos {
   private readonly slots: Slot[] = [];
   private readonly killedGroups = new Set<number>();
   private readonly durations = { ADD: [] as number[], DEL: [] as number[] };
+  private readonly node: TestNode;
   private growing: Promise<void> | undefined;
   private serial = 0;
 
-  private readonly node: TestNode;
-
   constructor(node: TestNode, seed: number) {
     this.node = node;
-    this.conf = { ...node.conf({ name: NETWORK, logLevel: 'info' }, SUBNET) };
+    this.conf = node.conf({ name: NETWORK, logLevel: 'info' }, SUBNET);
     this.next = decide(prng(seed), { low: 8, high: 64 });
     this.figures = {
-      seed, operations: { ADD: 0, DEL: 0 }, kills: { ADD: 0, DEL: 0 }, leftBehind: { ADD: {}, DEL: {} }, killsTooLate: 0, recoveryDels: 0, forgotten: 0, gcReleased: 0,
+      seed, operations: { ADD: 0, DEL: 0 }, kills: { ADD: 0, DEL: 0 }, leftBehind: { ADD: {}, DEL: {} }, killsTooLate: 0, recoveryDels: 0, forgotten: 0, gcReleased: 0, gcDeletedVeths: 0,
       checkpoints: 0, duplicates: 0, storeMismatches: 0, leakedReservations: 0, podLeftovers: 0, unexpectedFailures: [], podNetns: 0, seconds: 0,
     };
   }
@@ -136,11 +136,12 @@ class Chaos {
       await this.checkpoint(`after ${done + count} operations`);
     }
     // Recovery: kubelet's DEL retries are done above; GC with the live list removes the rest.
+    const before = { addresses: reservations(this.node.dataDir).size, veths: (await this.veths()).length };
     const gc = await this.cni('GC', undefined, { 'cni.dev/valid-attachments': this.live().map((s) => ({ containerID: s.containerId, ifname: 'eth0' })) });
     assert.equal(gc.exitCode, 0, `GC failed: ${gc.stdout} ${gc.stderr}`);
-    const forgotten = this.slots.filter((s) => s.state === 'forgotten');
-    this.figures.gcReleased = forgotten.length;
-    for (const slot of forgotten) this.free(slot);
+    this.figures.gcReleased = before.addresses - reservations(this.node.dataDir).size;
+    this.figures.gcDeletedVeths = before.veths - (await this.veths()).length;
+    for (const slot of this.slots.filter((s) => s.state === 'forgotten')) this.free(slot);
     await this.checkpoint('after GC');
     await this.assertOnlyLiveState('after GC');
 
@@ -278,7 +279,7 @@ class Chaos {
     assert.deepEqual(reservations(this.node.dataDir), expected, `IPAM reservations ${where}`);
     assert.deepEqual(attachmentIndex(this.node.dataDir), live.map((s) => `${s.containerId}:eth0`).sort(), `IPAM attachment index ${where}`);
     assert.deepEqual(storeDebris(this.node.dataDir), [], `temporary files left in ${this.node.dataDir} ${where}`);
-    const veths = (await this.node.ipJson(['link', 'show', 'type', 'veth'])).map((l) => l.ifname as string);
+    const veths = await this.veths();
     assert.equal(veths.length, live.length, `veths on the node ${where}: ${veths.join(' ')}`);
     const ports = await this.node.ipJson(['link', 'show', 'master', 'cni0']);
     assert.equal(ports.length, live.length, `ports of cni0 ${where}`);
@@ -299,6 +300,10 @@ class Chaos {
 
   private free(slot: Slot): void {
     Object.assign(slot, { state: 'free', containerId: undefined, address: undefined, killedIn: undefined, leftBehind: undefined });
+  }
+
+  private async veths(): Promise<string[]> {
+    return (await this.node.ipJson(['link', 'show', 'type', 'veth'])).map((l) => l.ifname as string);
   }
 
   private live(): Slot[] {
@@ -372,7 +377,7 @@ function report(t: TestContext, f: Figures): void {
     `chaos figures: seed ${f.seed}; operations ${f.operations.ADD + f.operations.DEL} (ADD ${f.operations.ADD}, DEL ${f.operations.DEL}) at concurrency ${CONCURRENCY}; ` +
       `SIGKILLed ${f.kills.ADD + f.kills.DEL} (ADD ${f.kills.ADD}, DEL ${f.kills.DEL}; ${f.killsTooLate} more finished before their kill); ` +
       `killed ADDs left ${leftBehind(f.leftBehind.ADD)}; killed DELs left ${leftBehind(f.leftBehind.DEL)}; ` +
-      `recovered by DEL retry ${f.recoveryDels}, forgotten and left to GC ${f.forgotten} (GC cleaned ${f.gcReleased}); ` +
+      `recovered by DEL retry ${f.recoveryDels}, forgotten and left to GC ${f.forgotten} (GC released ${f.gcReleased} addresses, deleted ${f.gcDeletedVeths} veths); ` +
       `checkpoints ${f.checkpoints}: duplicate addresses ${f.duplicates}, store mismatches ${f.storeMismatches}, leaked reservations ${f.leakedReservations}, pod leftovers ${f.podLeftovers}; ` +
       `unexpected failures ${f.unexpectedFailures.length}; pod netns ${f.podNetns}; ${f.seconds} s`,
   );
