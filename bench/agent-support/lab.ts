@@ -39,11 +39,7 @@ export class AgentLab extends Lab {
     const index = this.seq++;
     const name = await this.addNamespace(`n${index}`, { loopbackUp: true });
     const node = { name, path: this.netnsPath(name) };
-    const port = `p${index}`;
-    await run(['ip', '-n', this.switchNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', node.path]);
-    await run(['ip', '-n', this.switchNetns, 'link', 'set', port, 'up']);
-    await run(['ip', '-n', node.name, 'addr', 'add', NODE_ADDRESS, 'dev', 'eth1']);
-    await run(['ip', '-n', node.name, 'link', 'set', 'eth1', 'up']);
+    await this.addVeth({ netns: this.switchNetns, name: `p${index}` }, { netns: node.name, name: 'eth1', address: NODE_ADDRESS });
     return node;
   }
 

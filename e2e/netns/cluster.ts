@@ -116,13 +116,8 @@ export class SimCluster {
     const node = new SimNode(this, this.nodes.length);
     this.nodes.push(node);
     for (const dir of [node.binDir, node.confDir]) fs.mkdirSync(dir, { recursive: true });
-    await this.lab.addNamespace(`n${node.index}`);
-    const port = `p${node.index}`;
-    await this.inSwitch(['ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', node.path]);
-    await this.inSwitch(['ip', 'link', 'set', port, 'master', 'sw', 'up']);
-    for (const cmd of [['link', 'set', 'lo', 'up'], ['addr', 'add', `${node.eth1IP}/24`, 'dev', 'eth1'], ['link', 'set', 'eth1', 'up']]) {
-      await run(['ip', '-n', node.netns, ...cmd]);
-    }
+    await this.lab.addNamespace(`n${node.index}`, { loopbackUp: true });
+    await this.lab.addVeth({ netns: this.switchNetns, name: `p${node.index}`, master: 'sw' }, { netns: node.netns, name: 'eth1', address: `${node.eth1IP}/24` });
     return node;
   }
 

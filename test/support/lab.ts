@@ -76,6 +76,18 @@ export class Lab {
     return netnsPath(name);
   }
 
+  /**
+   * A veth pair between two of the lab's namespaces (e.g. a switch and a node), both ends up:
+   * `from.name` in `from.netns` (a port of `from.master` when given), `to.name` in `to.netns`
+   * with `to.address` (CIDR) when given. Made inside `from`, so nothing touches the root namespace.
+   */
+  async addVeth(from: { netns: string; name: string; master?: string }, to: { netns: string; name: string; address?: string }): Promise<void> {
+    await run(['ip', '-n', from.netns, 'link', 'add', from.name, 'type', 'veth', 'peer', 'name', to.name, 'netns', netnsPath(to.netns)]);
+    await run(['ip', '-n', from.netns, 'link', 'set', from.name, ...(from.master ? ['master', from.master] : []), 'up']);
+    if (to.address) await run(['ip', '-n', to.netns, 'addr', 'add', to.address, 'dev', to.name]);
+    await run(['ip', '-n', to.netns, 'link', 'set', to.name, 'up']);
+  }
+
   /** The lab's namespaces that still exist, by name. */
   liveNamespaces(): string[] {
     try {
