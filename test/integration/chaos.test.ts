@@ -17,8 +17,8 @@ import { poll } from '../support/poll.ts';
 import { mapLimit, processGroupGone, skipUnlessRoot, withNode, type PluginRun, type TestNode } from './harness.ts';
 
 const OPERATIONS = Number(process.env.CHAOS_OPERATIONS ?? 1000);
+const CONCURRENCY = 16;
 const KILL_RATE = 0.14; // of operations; 1 in 4 to 1 in 3 finishes before its kill lands, so ~10% die
-const KILL_RATE = 0.13; // of operations; about 1 in 4 finishes before its kill lands, so ~10% die
 const CHECK_EVERY = 100;
 /** Share of killed attachments the "runtime" forgets (it crashed too): only GC can clean them. */
 const FORGET_RATE = 0.2;
