@@ -30,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './agent-support/agent-process.ts';
 import { AgentLab, run, type NodeNetns } from './agent-support/lab.ts';
+import { sleep } from '../test/support/poll.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { ETH1_ANNOTATION } from '../daemonset/node-info.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
@@ -151,8 +152,6 @@ function parseOptions(): Options {
   if (unknown.length || modes.length === 0) throw new Error(`--modes: a comma-separated subset of ${MODES.join(',')} (got ${unknown.join(',') || 'nothing'})`);
   return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)) };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;

@@ -22,6 +22,7 @@ import {
   type IpamStore,
   type Reservation,
 } from './store.ts';
+import { sweepDeadWritersTemps } from './debris.ts';
 
 export class DiskStore implements IpamStore {
   private readonly ipsDir: string;
@@ -97,6 +98,11 @@ export class DiskStore implements IpamStore {
 
   listAttachments(): Attachment[] {
     return listDir(this.attachmentsDir).flatMap((name) => parseAttachmentKey(name) ?? []);
+  }
+
+  /** *.<pid>.tmp files of writers killed before they linked or renamed them (debris.ts). */
+  sweepDebris(): number {
+    return sweepDeadWritersTemps([this.ipsDir, this.attachmentsDir, this.dir]);
   }
 
   readCursor(): number | undefined {

@@ -44,6 +44,10 @@ export class MemoryStore implements IpamStore {
     return [...this.index.keys()].map((key) => parseAttachmentKey(key)!);
   }
 
+  sweepDebris(): number {
+    return 0; // memory writes cannot be torn
+  }
+
   readCursor(): number | undefined {
     return this.cursor;
   }
