@@ -1,8 +1,11 @@
-# The agent's image. Both programs are self-contained executables (Node inside), so the runtime
-# stage needs only the tools they drive: iproute2, iptables (nft and legacy) and nsenter.
+# The agent's image. Both programs are self-contained executables (the plugin with Bun inside, the
+# agent with Node), so the runtime stage needs only the tools they drive: iproute2, iptables (nft
+# and legacy) and nsenter. Size (computed, bench/README.md): debian:bookworm-slim 74.8 MB + these
+# packages ~20 MB + the plugin 111 MB + the agent 127 MB = ~335 MB.
 FROM node:24-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# npm ci runs bun's postinstall (allowScripts), which puts the Bun binary the build compiles with in place.
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build

@@ -8,7 +8,7 @@
 //      is the fs.watch path, not the periodic resync);
 //   3. peak RSS (VmHWM of the agent process);
 //   4. iptables rules in the node namespace (must not grow with N);
-// each with the plugin install cold (empty --cni-bin-dir: the agent copies the 126 MB plugin),
+// each with the plugin install cold (empty --cni-bin-dir: the agent copies the 111 MB plugin),
 // warm (an identical copy already there) and, long-running, with a 1 KiB stand-in plugin (no
 // install cost at all) and warm with the nodes file in JSON instead of YAML (what the YAML parser
 // costs). Then where the time goes (the agent's log lines, and each step timed alone).
@@ -30,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './agent-support/agent-process.ts';
 import { AgentLab, run, type NodeNetns } from './agent-support/lab.ts';
+import { sleep } from '../test/support/poll.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { ETH1_ANNOTATION } from '../daemonset/node-info.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
@@ -38,7 +39,8 @@ import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const DIST_AGENT = path.join(ROOT, 'dist/bridgeway-agent');
+// BENCH_AGENT_BINARY: another build of the agent to measure (e.g. a Bun one, bench/AGENT.md).
+const DIST_AGENT = process.env.BENCH_AGENT_BINARY ?? path.join(ROOT, 'dist/bridgeway-agent');
 const DIST_PLUGIN = path.join(ROOT, 'dist/bridgeway');
 const SPAWN_PROBE = path.join(ROOT, 'bench/agent-support/spawn-probe.ts');
 const CHANGE_TARGET_MS = 100;
@@ -150,8 +152,6 @@ function parseOptions(): Options {
   if (unknown.length || modes.length === 0) throw new Error(`--modes: a comma-separated subset of ${MODES.join(',')} (got ${unknown.join(',') || 'nothing'})`);
   return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)) };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
@@ -495,7 +495,7 @@ function reportStandalone(options: Options, results: SizeResult[], steps: StepTi
   }
 
   out(`\nbridgeway-agent, standalone (--nodes-file), one node namespace per run; ${os.cpus().length} CPUs, 1-min load ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end.`);
-  out('cold = empty --cni-bin-dir (the agent copies the 126 MB plugin); warm = an identical copy is there; stub = a 1 KiB plugin;');
+  out('cold = empty --cni-bin-dir (the agent copies the 111 MB plugin); warm = an identical copy is there; stub = a 1 KiB plugin;');
   out('warm JSON = warm, with the nodes file in JSON instead of YAML.\n');
   out('1. Convergence (ms from spawn). --once: to exit 0. Long-running: to the "routes changed" log line (routes are in the kernel) / to "wrote the CNI conflist" (ready).');
   out(table([

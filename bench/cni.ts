@@ -1,8 +1,8 @@
 // npm run bench:cni — bridgeway (dist/bridgeway) against the reference plugins (bridge +
 // host-local), side by side: N pods through ADD, CHECK (prevResult = the ADD result) and DEL at
 // each concurrency, every process exec'd as a runtime does (config on stdin, only CNI_* in the
-// environment) inside a throw-away "node" namespace. Also times the start-up floor (a Node single
-// executable that only exits), checks the spec'd targets, and shows where our time goes.
+// environment) inside a throw-away "node" namespace. Also times the start-up floor (an executable
+// built like the plugin that only exits), checks the spec'd targets, and shows where our time goes.
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when anything failed.
 // Options: --pods N (BENCH_PODS, 100), --concurrency 1,8 (BENCH_CONCURRENCY),
 //          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildExecutable, nodeBinary } from '../scripts/sea.ts';
+import { bunBinary, buildBunExecutable } from '../scripts/bun.ts';
 import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly } from './support/exec.ts';
 import { Lab } from './support/lab.ts';
 import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, type PluginUnderTest } from './support/plugins.ts';
@@ -60,12 +60,12 @@ function preflight(): void {
   }
 }
 
-/** The floor executable, rebuilt when its entry or the Node binary is newer. */
+/** The floor executable, rebuilt when its entry or the Bun binary is newer. */
 async function ensureFloor(): Promise<string> {
   const built = fs.existsSync(FLOOR) ? fs.statSync(FLOOR).mtimeMs : 0;
-  if (built < Math.max(fs.statSync(FLOOR_ENTRY).mtimeMs, fs.statSync(nodeBinary()).mtimeMs)) {
+  if (built < Math.max(fs.statSync(FLOOR_ENTRY).mtimeMs, fs.statSync(bunBinary()).mtimeMs)) {
     progress('building the floor executable (bench/.work/floor)');
-    await buildExecutable({ entry: FLOOR_ENTRY, output: FLOOR });
+    await buildBunExecutable({ entry: FLOOR_ENTRY, output: FLOOR });
   }
   return FLOOR;
 }

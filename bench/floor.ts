@@ -1,2 +1,2 @@
-// The start-up floor: built into a Node single executable exactly like the plugin (same Node
-// binary, same SEA options), it does nothing and exits. Every Node-based plugin pays at least this.
+// The start-up floor: built exactly like the plugin (scripts/bun.ts: the same Bun runtime and
+// options), it does nothing and exits. Every plugin on that runtime pays at least this.

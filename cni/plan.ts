@@ -8,8 +8,8 @@
 //   host veth MAC   02:<5 bytes of the same hash>
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias): which network owns
 //                   the veth, so GC of one network never deletes another network's pods
-import { createHash } from 'node:crypto';
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
+import { sha256Hex } from '../lib/sha256.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -52,7 +52,7 @@ export interface AddPlan {
 }
 
 function attachmentHash(containerId: string, ifname: string): string {
-  return createHash('sha256').update(`${containerId}/${ifname}`).digest('hex');
+  return sha256Hex(`${containerId}/${ifname}`); // not node:crypto: lib/sha256.ts says why
 }
 
 export function hostVethName(containerId: string, ifname: string): string {

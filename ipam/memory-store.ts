@@ -50,6 +50,10 @@ export class MemoryStore implements IpamStore {
     return [...this.index.keys()].map((key) => parseAttachmentKey(key)!);
   }
 
+  sweepDebris(): number {
+    return 0; // memory writes cannot be torn
+  }
+
   readCursor(): bigint | undefined {
     return this.cursor;
   }

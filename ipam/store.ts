@@ -29,6 +29,8 @@ export interface IpamStore {
   forgetAttachment(attachment: Attachment): void;
   /** Attachments known to the index (for GC). */
   listAttachments(): Attachment[];
+  /** Removes what writers killed mid-write left behind (for GC); returns how many were removed. */
+  sweepDebris(): number;
   readCursor(): bigint | undefined;
   writeCursor(ip: bigint): void;
   /** Throws when the store cannot be read and written (for STATUS). */

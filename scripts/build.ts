@@ -1,12 +1,14 @@
-// npm run build: dist/bridgeway (the CNI plugin) and dist/bridgeway-agent (the node agent),
-// each one self-contained executable.
-import { buildExecutable } from './sea.ts';
+// npm run build: dist/bridgeway (the CNI plugin, on Bun) and dist/bridgeway-agent (the node
+// agent, on Node), each one self-contained executable.
+import { buildBunExecutable } from './bun.ts';
+import { buildExecutable, type ExecutableSpec } from './sea.ts';
 
 const CLIENT_NODE = /node_modules\/@kubernetes\/client-node\//;
 
-const targets = [
-  // The plugin's cold start is every pod's start: no agent, Kubernetes client or execa in it.
-  { entry: 'cni/main.ts', output: 'dist/bridgeway', forbidden: ['@kubernetes/client-node', 'execa', 'js-yaml'] },
+const targets: (ExecutableSpec & { runtime?: 'bun' })[] = [
+  // The plugin's cold start is every pod's start: Bun (scripts/bun.ts), and no agent, Kubernetes
+  // client or execa in it.
+  { entry: 'cni/main.ts', output: 'dist/bridgeway', runtime: 'bun', forbidden: ['@kubernetes/client-node', 'execa', 'js-yaml'] },
   // V8 flags, each measured by bench:agent (bench/AGENT.md):
   // --optimize-for-size: V8 keeps its heap tight (Kubernetes mode, 5,000 Nodes: peak ~170 -> ~120
   //   MiB when it came in); --max-semi-space-size=1 next to it measured no different, so it went.
@@ -34,6 +36,6 @@ const targets = [
 ];
 const only = process.argv[2];
 for (const target of targets.filter((t) => !only || t.output.endsWith(only))) {
-  const { bundleBytes } = await buildExecutable(target);
+  const { bundleBytes } = await (target.runtime === 'bun' ? buildBunExecutable : buildExecutable)(target);
   process.stderr.write(`built ${target.output} (bundle ${(bundleBytes / 1024).toFixed(0)} KiB)\n`);
 }

@@ -9,9 +9,10 @@ apt-get update -qq
 # containernetworking-plugins: reference plugins we chain with and benchmark against;
 # iputils-ping: connectivity checks; containerd + runc + busybox-static: a real runtime
 # driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed);
+# iperf3: the data-plane benchmark (npm run bench:net);
 # and the linter the tests run on every shell script (shellcheck).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static shellcheck >/dev/null
+  containerd runc busybox-static iperf3 shellcheck >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error

@@ -49,17 +49,20 @@ function standInPlugin(standIns: StandIn[]): esbuild.Plugin {
   };
 }
 
-export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
+/**
+ * esbuild's one-file CommonJS bundle of `spec.entry`, at `<output>.cjs`; throws if it reached a
+ * forbidden module. Both runtimes' executables are made from it.
+ */
+export async function bundle(spec: ExecutableSpec): Promise<string> {
   fs.mkdirSync(path.dirname(spec.output), { recursive: true });
-  const bundle = `${spec.output}.cjs`;
-  const blob = `${spec.output}.blob`;
+  const outfile = `${spec.output}.cjs`;
   const result = await esbuild.build({
     entryPoints: [spec.entry],
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node24',
-    outfile: bundle,
+    outfile,
     minify: true,
     legalComments: 'none',
     metafile: true,
@@ -71,9 +74,14 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
     const hit = inputs.find((input) => input.includes(`node_modules/${name}/`) || input.startsWith(`${name}/`));
     if (hit) throw new Error(`${spec.output}: the bundle must not contain ${name} (reached ${hit})`);
   }
+  return outfile;
+}
 
+export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
+  const main = await bundle(spec);
+  const blob = `${spec.output}.blob`;
   const configFile = `${spec.output}.sea.json`;
-  fs.writeFileSync(configFile, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: spec.execArgv ?? [],
+  fs.writeFileSync(configFile, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: spec.execArgv ?? [],
     // Runtimes pass their whole environment to plugins: NODE_OPTIONS (e.g. --require) must not
     // be able to run code in our process or print before the CNI result.
     execArgvExtension: 'none' }));
@@ -91,5 +99,5 @@ export async function buildExecutable(spec: ExecutableSpec): Promise<{ bundleByt
   fs.renameSync(temp, spec.output);
   fs.rmSync(configFile);
   fs.rmSync(blob);
-  return { bundleBytes: fs.statSync(bundle).size };
+  return { bundleBytes: fs.statSync(main).size };
 }

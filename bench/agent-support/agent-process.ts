@@ -1,5 +1,5 @@
 // The real agent executable run as a process inside a node namespace, observed from outside:
-// every JSON log line is stamped with the time the benchmark received it (ms since spawn; pino
+// every JSON log line is stamped with the time the benchmark received it (ms since spawn; lib/log.ts
 // writes synchronously to the stderr pipe, so that is when it was logged), and the peak RSS is
 // read from /proc/<pid>/status. Also `ip monitor route` in the same namespace, whose event lines
 // are stamped the same way (ip flushes stdout after every event).
@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 import type { AgentLab, NodeNetns } from './lab.ts';
+import { poll } from '../../test/support/poll.ts';
 
 export interface Stamped {
   /** ms since the process was spawned (performance.now() based). */
@@ -220,19 +221,20 @@ export class RouteMonitor {
   /** Resolves once the monitor is subscribed: a probe route we add shows up in its output. */
   async ready(lab: AgentLab, node: NodeNetns): Promise<void> {
     const probe = '198.51.100.0/24';
-    const deadline = performance.now() + 5000;
     // The subscription may not exist yet when the first probe is added: repeat until one is seen.
-    for (;;) {
-      const since = performance.now();
-      await lab.inNetns(node, ['ip', 'route', 'replace', 'blackhole', probe, 'proto', '99']);
-      try {
-        await this.events.waitFor((l) => l.text.startsWith(`blackhole ${probe}`), 'the monitor probe', { timeoutMs: 200, since, exited: this.exited });
-        break;
-      } catch (error) {
-        if (performance.now() > deadline) throw error;
-        await lab.inNetns(node, ['ip', 'route', 'del', probe, 'proto', '99']).catch(() => {});
-      }
-    }
+    await poll(
+      async () => {
+        const since = performance.now();
+        await lab.inNetns(node, ['ip', 'route', 'replace', 'blackhole', probe, 'proto', '99']);
+        try {
+          return await this.events.waitFor((l) => l.text.startsWith(`blackhole ${probe}`), 'the monitor probe', { timeoutMs: 200, since, exited: this.exited });
+        } catch (error) {
+          await lab.inNetns(node, ['ip', 'route', 'del', probe, 'proto', '99']).catch(() => {});
+          throw error;
+        }
+      },
+      { timeoutMs: 5000, everyMs: 0, what: 'ip monitor route to subscribe', retryErrors: true },
+    );
     await lab.inNetns(node, ['ip', 'route', 'del', probe, 'proto', '99']);
   }
 

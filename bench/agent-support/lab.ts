@@ -3,6 +3,7 @@
 // fresh node netns per measured run (eth1 = 192.168.0.1/16, so any peer address 192.168.x.y is
 // on-link and the kernel accepts `via` it without the neighbour existing).
 import { createRunner } from '../../lib/exec.ts';
+import { uniquePrefix } from '../../test/support/lab.ts';
 import { Lab } from '../support/lab.ts';
 
 export const run = createRunner({ timeoutMs: 120_000 });
@@ -23,10 +24,9 @@ export class AgentLab extends Lab {
   }
 
   static async create(): Promise<AgentLab> {
-    const lab = new AgentLab(`bwagent${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`);
+    const lab = new AgentLab(uniquePrefix('bwagent', true));
     try {
-      await lab.addNamespaces(['sw']);
-      await run(['ip', '-n', lab.switchNetns, 'link', 'set', 'lo', 'up']);
+      await lab.addNamespace('sw', { loopbackUp: true });
     } catch (error) {
       lab.cleanup();
       throw error;
@@ -37,14 +37,9 @@ export class AgentLab extends Lab {
   /** A fresh node namespace whose eth1 (192.168.0.1/16) is a veth into the switch namespace. */
   async addNode(): Promise<NodeNetns> {
     const index = this.seq++;
-    const [name] = await this.addNamespaces([`n${index}`]);
-    const node = { name: name!, path: this.netnsPath(name!) };
-    const port = `p${index}`;
-    await run(['ip', '-n', node.name, 'link', 'set', 'lo', 'up']);
-    await run(['ip', '-n', this.switchNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', node.path]);
-    await run(['ip', '-n', this.switchNetns, 'link', 'set', port, 'up']);
-    await run(['ip', '-n', node.name, 'addr', 'add', NODE_ADDRESS, 'dev', 'eth1']);
-    await run(['ip', '-n', node.name, 'link', 'set', 'eth1', 'up']);
+    const name = await this.addNamespace(`n${index}`, { loopbackUp: true });
+    const node = { name, path: this.netnsPath(name) };
+    await this.addVeth({ netns: this.switchNetns, name: `p${index}` }, { netns: node.name, name: 'eth1', address: NODE_ADDRESS });
     return node;
   }
 

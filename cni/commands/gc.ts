@@ -46,7 +46,9 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     if (ok) released++;
   }
 
-  log.info({ deletedVeths: plan.deleteVeths.map((v) => v.name), released, leftAlone: plan.unproven.length, valid: valid.length }, 'garbage collected');
+  // Temp files of writers killed mid-write (ipam/debris.ts).
+  const debris = conf.ipam.kind === 'builtin' ? await attempt('sweep IPAM temp files', () => FAMILIES.reduce((n, family) => n + ctx.store(family).sweepDebris(), 0)) : 0;
+  log.info({ deletedVeths: plan.deleteVeths.map((v) => v.name), released, debris, leftAlone: plan.unproven.length, valid: valid.length }, 'garbage collected');
   if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
 }
 

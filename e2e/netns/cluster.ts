@@ -5,11 +5,14 @@
 //   <prefix>-n<i>  one netns per node: eth1 = 192.168.50.(10+i)/24 (a veth whose other end is a
 //                  port of "sw"), its own /opt/cni/bin, /etc/cni/net.d, IPAM dir, agent process
 //   <prefix>-n<i>p<j>  pods, wired by the real plugin with the conflist the agent wrote
+// All of it (namespaces, agents, the temp dir) belongs to one Lab (test/support/lab.ts): removed
+// by destroy(), also after failures and on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { Lab, reportProblems, uniquePrefix } from '../../test/support/lab.ts';
+import { poll, within } from '../../test/support/poll.ts';
 import { execIn, ipJsonIn, pings, run } from './exec-in.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -75,6 +78,7 @@ export class SimNode {
 }
 
 export class SimCluster {
+  readonly lab: Lab;
   readonly prefix: string;
   readonly dir: string;
   readonly switchNetns: string;
@@ -82,16 +86,17 @@ export class SimCluster {
   readonly nodesFile: string;
 
   private constructor(prefix: string) {
+    this.lab = new Lab(prefix).cleanupOnSignals();
     this.prefix = prefix;
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+    this.dir = this.lab.dir;
     this.switchNetns = `${prefix}-sw`;
     this.nodesFile = path.join(this.dir, 'nodes.yaml');
   }
 
-  static async create(count: number, prefix = `bwc${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`): Promise<SimCluster> {
+  static async create(count: number, prefix = uniquePrefix('bwc', true)): Promise<SimCluster> {
     const cluster = new SimCluster(prefix);
     try {
-      await run(['ip', 'netns', 'add', cluster.switchNetns]);
+      await cluster.lab.addNamespace('sw');
       await cluster.inSwitch(['ip', 'link', 'add', 'sw', 'type', 'bridge']);
       await cluster.inSwitch(['ip', 'link', 'set', 'sw', 'up']);
       for (let i = 0; i < count; i++) await cluster.addNode();
@@ -111,13 +116,8 @@ export class SimCluster {
     const node = new SimNode(this, this.nodes.length);
     this.nodes.push(node);
     for (const dir of [node.binDir, node.confDir]) fs.mkdirSync(dir, { recursive: true });
-    await run(['ip', 'netns', 'add', node.netns]);
-    const port = `p${node.index}`;
-    await this.inSwitch(['ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', node.path]);
-    await this.inSwitch(['ip', 'link', 'set', port, 'master', 'sw', 'up']);
-    for (const cmd of [['link', 'set', 'lo', 'up'], ['addr', 'add', `${node.eth1IP}/24`, 'dev', 'eth1'], ['link', 'set', 'eth1', 'up']]) {
-      await run(['ip', '-n', node.netns, ...cmd]);
-    }
+    await this.lab.addNamespace(`n${node.index}`, { loopbackUp: true });
+    await this.lab.addVeth({ netns: this.switchNetns, name: `p${node.index}`, master: 'sw' }, { netns: node.netns, name: 'eth1', address: `${node.eth1IP}/24` });
     return node;
   }
 
@@ -146,6 +146,7 @@ export class SimCluster {
     });
     child.stdout!.on('data', (d) => (node.agentLog += d));
     child.stderr!.on('data', (d) => (node.agentLog += d));
+    this.lab.track(child);
     node.agent = child;
     return child;
   }
@@ -156,8 +157,8 @@ export class SimCluster {
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
-    if (code === 'timeout') {
+    const code = await within(exited, 10_000);
+    if (code === undefined) {
       child.kill('SIGKILL');
       throw new Error(`agent on ${node.name} ignored SIGTERM`);
     }
@@ -178,9 +179,7 @@ export class SimCluster {
 
   /** Creates a pod netns and runs the plugin (installed by the agent) with the agent's conflist. */
   async addPod(node: SimNode): Promise<{ netns: string; ip: string; result: any }> {
-    const name = `${node.netns}p${node.podNetns.length}`;
-    await run(['ip', 'netns', 'add', name]);
-    const netns = `/run/netns/${name}`;
+    const netns = this.lab.netnsPath(await this.lab.addNamespace(`n${node.index}p${node.podNetns.length}`));
     node.podNetns.push(netns);
     const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
     const conf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] };
@@ -197,14 +196,11 @@ export class SimCluster {
     return pings(fromNetns, address, count);
   }
 
+  /** Kills the agents still running, removes every namespace and the temp dir. */
   async destroy(): Promise<void> {
-    for (const node of this.nodes) {
-      node.agent?.kill('SIGKILL');
-      for (const pod of node.podNetns) await run(['ip', 'netns', 'del', path.basename(pod)]).catch(() => {});
-      await run(['ip', 'netns', 'del', node.netns]).catch(() => {});
-    }
-    await run(['ip', 'netns', 'del', this.switchNetns]).catch(() => {});
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // A test may start an agent itself and only set node.agent: kill that one too.
+    for (const node of this.nodes) if (node.agent?.exitCode === null && node.agent.signalCode === null) node.agent.kill('SIGKILL');
+    reportProblems(this.lab.cleanup());
   }
 }
 
@@ -217,18 +213,7 @@ export async function withCluster<T>(count: number, fn: (cluster: SimCluster) =>
   }
 }
 
-/** Polls until fn returns a truthy value (or throws after timeoutMs). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls until fn returns a truthy value; errors mean "not yet" (an agent still starting). */
+export function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  return poll(fn, { timeoutMs, what, everyMs: 100, retryErrors: true });
 }

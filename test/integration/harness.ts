@@ -1,14 +1,15 @@
 // Test fixtures for running the built plugin exactly as a runtime does: a clean environment,
 // the config on stdin, inside a "node" network namespace, against "pod" namespaces we create.
-// Everything gets a per-run prefix and is removed by cleanup(), also after failures.
-import { spawn } from 'node:child_process';
+// Everything lives in one Lab (test/support/lab.ts): a per-run prefix, removed by cleanup(),
+// also after failures and on SIGINT/SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 
 import { AGENT, PLUGIN } from '../../e2e/netns/cluster.ts';
 import { execIn, ipJsonIn, pings, run } from '../../e2e/netns/exec-in.ts';
+import { Lab, reportProblems, uniquePrefix as labPrefix } from '../support/lab.ts';
 
 export { PLUGIN };
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
@@ -20,9 +21,8 @@ export const skipUnlessRoot: string | false =
 /** For the agent's tests: root, and both executables built. */
 export const skipUnlessAgent: string | false = skipUnlessRoot || (!fs.existsSync(AGENT) && 'dist/bridgeway-agent is missing: run npm run build');
 
-let counter = 0;
 export function uniquePrefix(): string {
-  return `bwt${process.pid.toString(36)}${(counter++).toString(36)}`;
+  return labPrefix('bwt');
 }
 
 export interface PluginRun {
@@ -44,20 +44,31 @@ export interface Invocation {
   cniPath?: string;
 }
 
+/** A running plugin process: its child (to kill it) and its outcome. */
+export interface PluginProcess {
+  child: ChildProcess;
+  done: Promise<PluginRun & { signal: NodeJS.Signals | null }>;
+}
+
 /** A node: a network namespace with its pods, a data dir and a log file. */
 export class TestNode {
-  readonly prefix = uniquePrefix();
+  readonly lab = new Lab(uniquePrefix()).cleanupOnSignals();
+  readonly prefix = this.lab.prefix;
   readonly name = `${this.prefix}-node`;
   readonly path = `/run/netns/${this.name}`;
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.prefix}-`));
+  readonly dir = this.lab.dir;
   readonly dataDir = path.join(this.dir, 'data');
   readonly logFile = path.join(this.dir, 'cni.log');
-  private readonly namespaces: string[] = [];
   private pods = 0;
 
   static async create(): Promise<TestNode> {
     const node = new TestNode();
-    await node.addNetns(node.name);
+    try {
+      await node.lab.addNamespace('node', { loopbackUp: true });
+    } catch (error) {
+      await node.cleanup();
+      throw error;
+    }
     return node;
   }
 
@@ -67,13 +78,16 @@ export class TestNode {
   }
 
   async pod(): Promise<string> {
-    const name = `${this.prefix}-p${this.pods++}`;
-    await this.addNetns(name);
-    return `/run/netns/${name}`;
+    return (await this.makePods(1))[0]!;
+  }
+
+  /** `count` pod namespaces (lo up) made in one go; their paths. */
+  async podBatch(count: number): Promise<string[]> {
+    return this.makePods(count);
   }
 
   async deleteNetns(netnsPath: string): Promise<void> {
-    await run(['ip', 'netns', 'del', path.basename(netnsPath)]);
+    await this.lab.removeNamespace(path.basename(netnsPath));
   }
 
   /** Runs argv inside the node namespace (or the given one). */
@@ -103,6 +117,15 @@ export class TestNode {
 
   /** Execs the plugin in this node's namespace with only PATH and the CNI_* variables set. */
   cni(inv: Invocation): Promise<PluginRun> {
+    return this.start(inv).done;
+  }
+
+  /**
+   * Starts the plugin as cni() does and hands back the process too, e.g. to SIGKILL it. The
+   * plugin leads its own process group (nsenter execs it in place), so a caller can also tell
+   * when the `ip` processes it started are gone (see processGroupGone).
+   */
+  start(inv: Invocation): PluginProcess {
     // Runtimes pass their own environment too; the reference plugins need PATH for iptables.
     const env: Record<string, string> = { PATH: SYSTEM_PATH, CNI_COMMAND: inv.command, CNI_PATH: inv.cniPath ?? REFERENCE_PLUGINS };
     if (inv.containerId !== undefined) env.CNI_CONTAINERID = inv.containerId;
@@ -110,24 +133,26 @@ export class TestNode {
     if (inv.ifname !== undefined) env.CNI_IFNAME = inv.ifname;
     if (inv.args !== undefined) env.CNI_ARGS = inv.args;
     const stdin = typeof inv.conf === 'string' ? inv.conf : JSON.stringify(inv.conf);
-    return new Promise((resolve, reject) => {
-      const child = spawn('/usr/bin/nsenter', [`--net=${this.path}`, '--', inv.plugin ?? PLUGIN], { env });
+    const child = spawn('/usr/bin/nsenter', [`--net=${this.path}`, '--', inv.plugin ?? PLUGIN], { env, detached: true });
+    const done = new Promise<PluginRun & { signal: NodeJS.Signals | null }>((resolve, reject) => {
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       child.on('error', reject);
-      child.on('close', (code) => {
+      child.on('close', (code, signal) => {
         let json: Record<string, any> | undefined;
         try {
           json = stdout.trim() ? JSON.parse(stdout) : undefined;
         } catch {
           json = undefined;
         }
-        resolve({ exitCode: code ?? -1, stdout, stderr, json });
+        resolve({ exitCode: code ?? -1, signal, stdout, stderr, json });
       });
+      child.stdin.on('error', () => {}); // EPIPE: a plugin killed before it read its config
       child.stdin.end(stdin);
     });
+    return { child, done };
   }
 
   /** ADD that must succeed; returns the result. */
@@ -138,16 +163,22 @@ export class TestNode {
   }
 
   async cleanup(): Promise<void> {
-    for (const name of this.namespaces.reverse()) {
-      await run(['ip', 'netns', 'del', name]).catch(() => {});
-    }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    reportProblems(this.lab.cleanup());
   }
 
-  private async addNetns(name: string): Promise<void> {
-    await run(['ip', 'netns', 'add', name]);
-    this.namespaces.push(name);
-    await run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  private async makePods(count: number): Promise<string[]> {
+    const suffixes = Array.from({ length: count }, () => `p${this.pods++}`);
+    return (await this.lab.addNamespaces(suffixes, { loopbackUp: true })).map((name) => this.lab.netnsPath(name));
+  }
+}
+
+/** Whether every process of the group led by `pid` has exited (a plugin's `ip` children too). */
+export function processGroupGone(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Metrics } from '../../daemonset/metrics.ts';
 import { Reconciler } from '../../daemonset/reconciler.ts';
-import { SyncScheduler, type Clock } from '../../daemonset/scheduler.ts';
+import { SyncScheduler } from '../../daemonset/scheduler.ts';
+import { FakeClock } from '../fixtures/fake-clock.ts';
 import {
   agentConfig, clusterNode, FakeSource, isHostQuery, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost,
 } from '../fixtures/agent-node.ts';
@@ -199,7 +200,7 @@ describe('reconciler: a failing step', () => {
       const s = setup();
       try {
         c.inject(s);
-        const clock = new ManualClock();
+        const clock = new FakeClock();
         const retries: number[] = [];
         const scheduler = new SyncScheduler({
           clock, resyncMs: 60_000, backoff: { initialMs: 1000, maxMs: 30_000 },
@@ -219,7 +220,7 @@ describe('reconciler: a failing step', () => {
           assert.deepEqual(retries, [1000, 2000]);
         }
         c.heal(s);
-        await clock.advance(clock.nextIn());
+        await clock.advance(clock.pending()[0]!);
         scheduler.stop();
         assert.equal(s.reconciler.notReadyReason(), undefined);
         assert.equal(JSON.parse(fs.readFileSync(s.host.conflist, 'utf8')).cniVersion, '1.0.0');
@@ -231,35 +232,3 @@ describe('reconciler: a failing step', () => {
   }
 });
 
-/** A clock that only moves when told to; after each timer fires, waits for `settle` (the sync it started). */
-class ManualClock implements Clock {
-  private time = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  settle: () => Promise<void> = async () => {};
-  now() {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    this.timers.set(this.nextId, { at: this.time + ms, fn });
-    return this.nextId++;
-  }
-  clearTimeout(handle: unknown) {
-    this.timers.delete(handle as number);
-  }
-  nextIn(): number {
-    return Math.min(...[...this.timers.values()].map((t) => t.at - this.time));
-  }
-  async advance(ms: number) {
-    const until = this.time + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.time = due[1].at;
-      due[1].fn();
-      await this.settle();
-    }
-    this.time = until;
-  }
-}
