@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatCidr } from '../../lib/cidr.ts';
 import { ConfigError, helpText, parseAgentConfig } from '../../daemonset/config.ts';
 import { Metrics } from '../../daemonset/metrics.ts';
 import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
@@ -89,10 +90,20 @@ describe('agent config', () => {
     assert.equal(parseAgentConfig(['uninstall'], {}, '/x')!.command, 'uninstall');
     assert.equal(parseAgentConfig(['--help'], {}, '/x'), undefined);
   });
+  test('--cluster-cidr: <v4>, <v6> or both, in either order; kept IPv4 first as network addresses', () => {
+    const cidrs = (text: string) => parseAgentConfig(['--cluster-cidr', text], { NODE_NAME: 'n' }, '/x')!.clusterCIDRs.map(formatCidr);
+    assert.deepEqual(cidrs('10.244.0.0/16'), ['10.244.0.0/16']);
+    assert.deepEqual(cidrs('fd00:10:244::/56'), ['fd00:10:244::/56']);
+    assert.deepEqual(cidrs('10.244.0.0/16,fd00:10:244::/56'), ['10.244.0.0/16', 'fd00:10:244::/56']);
+    assert.deepEqual(cidrs('FD00:10:244:0::1/56, 10.244.3.4/16'), ['10.244.0.0/16', 'fd00:10:244::/56']);
+  });
   const bad: [string[], Record<string, string>, RegExp][] = [
     [[], { BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' }, /--node-name \(or \$NODE_NAME\) is required/],
     [[], { NODE_NAME: 'n' }, /--cluster-cidr .* is required/],
-    [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be an IPv4 CIDR/],
+    [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be <v4>, <v6> or <v4>,<v6> CIDRs .*"10.244.0.0" is not a CIDR/],
+    [['--cluster-cidr', '10.244.0.0/16,10.245.0.0/16'], { NODE_NAME: 'n' }, /--cluster-cidr has two IPv4 CIDRs \(10.244.0.0\/16, 10.245.0.0\/16\): give at most one per family/],
+    [['--cluster-cidr', 'fd00::/48,fd01::/48'], { NODE_NAME: 'n' }, /--cluster-cidr has two IPv6 CIDRs/],
+    [['--cluster-cidr', '10.244.0.0/16,'], { NODE_NAME: 'n' }, /"" is not a CIDR/],
     [['--resync', 'often'], env, /--resync must be a duration/],
     [['--health-addr', 'nope'], env, /--health-addr must be host:port/],
     [['--log-level', 'chatty'], env, /--log-level must be one of/],

@@ -2,7 +2,7 @@
 // fault at a time, and the finding that must name it at the right severity.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseIpv4, parseIpv4Cidr, fromIpv4Cidr } from '../../lib/cidr.ts';
 import { hostVethName } from '../../cni/plan.ts';
 import { renderConflist } from '../../daemonset/conflist.ts';
 import { runChecks } from '../../daemonset/doctor/checks/index.ts';
@@ -43,7 +43,7 @@ const live = { address: '10.244.1.2', containerId: 'c1', ifname: 'eth0', hostVet
 
 function healthy(): DoctorFacts {
   return {
-    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDR: CLUSTER, bridge: 'cni0' },
+    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDRs: [fromIpv4Cidr(CLUSTER)], bridge: 'cni0' },
     nodes: {
       list: [
         { name: 'node-0', podCIDRs: ['10.244.1.0/24'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.10' } },

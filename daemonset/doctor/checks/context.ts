@@ -1,8 +1,8 @@
 // Pure: what several checks derive from the same facts (this node, its podCIDR, the chosen
 // interface, the parsed conflist), computed once so every check reads it the same way.
-import { cidrContains, formatCidr, parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../../../lib/cidr.ts';
+import { formatCidr, fromIpv4Cidr, ipCidrContains, parseIpv4Cidr, networkAddress, type IpCidr, type Ipv4Cidr } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
-import { podCidrOf, type ClusterNode } from '../../node-info.ts';
+import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../node-info.ts';
 import type { DoctorFacts } from '../facts.ts';
 
 export interface ParsedConflist {
@@ -18,6 +18,8 @@ export interface CheckContext {
   facts: DoctorFacts;
   self?: ClusterNode;
   podCIDR?: Ipv4Cidr;
+  /** Our podCIDR of each family of the cluster CIDR, when they match it (ownPodCidrs). */
+  podCIDRs?: IpCidr[];
   /** The interface the agent would choose, with the address it would publish. */
   iface?: { link: InterfaceAddresses; address?: { address: number; prefixLength: number } };
   conflist?: ParsedConflist;
@@ -30,12 +32,16 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
   if ('list' in facts.nodes) {
     context.self = facts.nodes.list.find((n) => n.name === settings.nodeName);
     context.podCIDR = context.self && podCidrOf(context.self);
+    const own = context.self && ownPodCidrs(context.self, settings.clusterCIDRs);
+    if (own && 'cidrs' in own) context.podCIDRs = own.cidrs;
   }
-  const link = settings.ifaceCidr
-    ? facts.links.find((l) => l.ipv4.some((a) => cidrContains(settings.ifaceCidr!, a.address)))
+  const inCidr = (a: { address: number; prefixLength: number }) => ipCidrContains(settings.ifaceCidr!, { family: 4, value: fromIpv4Cidr(a).address });
+  const byCidr = settings.ifaceCidr?.family === 4;
+  const link = byCidr
+    ? facts.links.find((l) => l.ipv4.some(inCidr))
     : facts.links.find((l) => l.name === settings.iface);
   if (link) {
-    const address = settings.ifaceCidr ? link.ipv4.find((a) => cidrContains(settings.ifaceCidr!, a.address)) : link.ipv4[0];
+    const address = byCidr ? link.ipv4.find(inCidr) : link.ipv4[0];
     context.iface = { link, address };
   }
   const file = facts.conflist.file;

@@ -2,19 +2,24 @@
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
 import { HOST_VETH_PREFIX } from '../../../cni/plan.ts';
+import { FORWARDING_SYSCTL } from '../../host-checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 
 const PERSIST = '(persist it in /etc/sysctl.d/)';
 
-/** Forwarding per address family in use. bridgeway routes IPv4 only (IPv6 podCIDRs are ignored). */
+/** Forwarding per address family in use (the families of --cluster-cidr). */
 export function checkForwarding({ facts }: CheckContext): Finding[] {
-  const key = 'net.ipv4.ip_forward';
-  const value = facts.sysctls[key];
-  if (value === '1') return [ok('sysctl', key, '1')];
-  // The agent sets it when it can; an unprivileged agent cannot (/proc/sys is read-only in its
-  // container), which makes it a node prerequisite, as kubeadm's preflight treats it.
-  return [fail('sysctl', key, `${value ?? 'unreadable'}: the node does not route pod traffic`, `sysctl -w ${key}=1 ${PERSIST}`)];
+  const families = facts.settings.clusterCIDRs.map((c) => c.family);
+  return (families.length ? families : [4 as const]).map((family) => {
+    const key = FORWARDING_SYSCTL[family];
+    const value = facts.sysctls[key];
+    if (value === '1') return ok('sysctl', key, '1');
+    // The agent sets it when it can; an unprivileged agent cannot (/proc/sys is read-only in its
+    // container), which makes it a node prerequisite, as kubeadm's preflight treats it.
+    const what = family === 6 ? 'IPv6 pod traffic' : 'pod traffic';
+    return fail('sysctl', key, `${value ?? 'unreadable'}: the node does not route ${what}`, `sysctl -w ${key}=1 ${PERSIST}`);
+  });
 }
 
 export function checkInterface({ facts, iface }: CheckContext): Finding[] {
