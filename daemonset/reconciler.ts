@@ -128,7 +128,7 @@ export class Reconciler {
     if (!podCIDRs) {
       // A podCIDR that does not fit the cluster CIDR is bad input, not a wait: say what to fix.
       if (own && 'error' in own) this.wait(listed, own.error, 'error');
-      else this.wait(listed, self ? `node ${config.nodeName} has no podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
+      else this.wait(listed, self ? `node ${config.nodeName} has no ${families.length === 1 ? `IPv${families[0]} ` : ''}podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
       return;
     }
     if (this.waitingReason) log.info({ podCIDRs: podCIDRs.map(formatCidr) }, 'own podCIDR known');

@@ -133,9 +133,9 @@ describe('reconciler: waiting for its own Node', () => {
       await s.reconciler.sync();
       assert.deepEqual(s.log.lines.filter((l) => l.level === 'warn').map((l) => l.msg), [
         'waiting: node node-0 is not in the node list yet',
-        'waiting: node node-0 has no podCIDR yet',
+        'waiting: node node-0 has no IPv4 podCIDR yet',
       ]);
-      assert.equal(s.reconciler.notReadyReason(), 'node node-0 has no podCIDR yet');
+      assert.equal(s.reconciler.notReadyReason(), 'node node-0 has no IPv4 podCIDR yet');
       assert.ok(!fs.existsSync(s.host.conflist), 'no conflist while waiting');
     }));
 });

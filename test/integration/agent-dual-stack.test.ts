@@ -1,0 +1,126 @@
+// The real agent on simulated dual-stack nodes (e2e/netns/cluster.ts, dualStack): eth1 carries an
+// IPv4 and an IPv6 address, every node an IPv4 and an IPv6 podCIDR, and the agent routes,
+// forwards and masquerades both families.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { skipUnlessAgent } from './harness.ts';
+import { AGENT, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { createRunner } from '../../lib/exec.ts';
+
+const run = createRunner();
+const dualStack = { dualStack: true };
+
+async function startAll(cluster: SimCluster, nodes: SimNode[] = cluster.nodes) {
+  for (const node of nodes) cluster.startAgent(node);
+  for (const node of nodes) await eventually(async () => (await cluster.health(node, '/readyz')).status === 200, 20_000, `${node.name} ready`);
+}
+
+function expected(cluster: SimCluster, self: SimNode, family: 4 | 6, nodes = cluster.nodes): string[] {
+  return nodes.filter((n) => n !== self).map((n) => (family === 4 ? `${n.podCIDR} via ${n.eth1IP}` : `${n.podCIDRv6} via ${n.eth1IPv6}`)).sort();
+}
+
+const ourChains = (save: string) => save.split('\n').filter((l) => l.includes('BRIDGEWAY')).join('\n');
+
+describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
+  test('routes, ip6tables chains, forwarding, a range per family in the conflist, readiness and metrics per family', () =>
+    withCluster(3, async (cluster) => {
+      await startAll(cluster);
+      for (const node of cluster.nodes) {
+        assert.deepEqual(await node.agentRoutes(4), expected(cluster, node, 4), `${node.name} IPv4`);
+        assert.deepEqual(await node.agentRoutes(6), expected(cluster, node, 6), `${node.name} IPv6`);
+        const save6 = await node.iptablesSave(6);
+        assert.match(save6, /-A FORWARD -m comment --comment "bridgeway: pod forwarding" -j BRIDGEWAY-FORWARD/);
+        assert.match(save6, /-A BRIDGEWAY-FORWARD -s fd00:10:244::\/56 -m comment --comment "bridgeway: from pods" -j ACCEPT/);
+        assert.match(save6, /-A BRIDGEWAY-POSTRTG -s fd00:10:244::\/56 -d fd00:10:244::\/56 -m comment --comment "bridgeway: pod to pod keeps the source" -j RETURN/);
+        assert.match(save6, /-A BRIDGEWAY-POSTRTG -s fd00:10:244::\/56 ! -d ff00::\/8 -m comment --comment "bridgeway: pod to outside" -j MASQUERADE/);
+        assert.equal(ourChains(save6).split('\n').length, 2 + 2 + 5 + 2, 'the same two hooks, seven rules, two chains as IPv4');
+        assert.doesNotMatch(ourChains(await node.iptablesSave(4)), /fd00/, 'no IPv6 CIDR in iptables');
+        assert.equal((await node.exec(['cat', '/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim(), '1');
+        assert.equal((await node.exec(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '1');
+        const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
+        assert.deepEqual(conflist.plugins[0].ipam, { ranges: [[{ subnet: node.podCIDR }], [{ subnet: node.podCIDRv6 }]] });
+      }
+      const first = cluster.nodes[0]!;
+      const ready = (await cluster.health(first, '/readyz')).body;
+      assert.match(ready, /IPv4: podCIDR 10\.244\.1\.0\/24, 2 peer routes, 0 peers not routed, iptables-nft chains in place/);
+      assert.match(ready, /IPv6: podCIDR fd00:10:244:1::\/64, 2 peer routes, 0 peers not routed, ip6tables-nft chains in place/);
+      const metrics = (await cluster.health(first, '/metrics')).body;
+      assert.match(metrics, /^bridgeway_family_routes_programmed\{family="ipv6"\} 2$/m);
+      assert.match(metrics, /^bridgeway_family_routes_programmed\{family="ipv4"\} 2$/m);
+      assert.match(metrics, /^bridgeway_family_ready\{family="ipv6"\} 1$/m);
+      assert.match(metrics, /^bridgeway_routes_programmed 4$/m);
+    }, dualStack));
+
+  test('pods: IPv6 pings across nodes, the receiving pod sees the sender\'s own address in both families, pod -> outside is masqueraded', () =>
+    withCluster(2, async (cluster) => {
+      const [a, b] = cluster.nodes as [SimNode, SimNode];
+      const outside = await cluster.outsideHost();
+      await startAll(cluster);
+      const podA = await cluster.addPod(a);
+      const podB = await cluster.addPod(b);
+      assert.ok(podA.ipv6 && podB.ipv6, `both pods have an IPv6 address: ${JSON.stringify([podA.result.ips, podB.result.ips])}`);
+      assert.ok(await cluster.ping(podA.netns, podB.ipv6!), `${podA.ipv6} -> ${podB.ipv6}`);
+      assert.ok(await cluster.ping(podB.netns, podA.ipv6!), `${podB.ipv6} -> ${podA.ipv6}`);
+      assert.ok(await cluster.ping(podA.netns, podB.ip), `${podA.ip} -> ${podB.ip}`);
+      // Pod to pod across nodes is routed, never masqueraded: b's pod sees a's pod's address.
+      assert.equal(await sourceSeenBy(podB.netns, podB.ipv6!, podA.netns), podA.ipv6);
+      assert.equal(await sourceSeenBy(podB.netns, podB.ip, podA.netns), podA.ip);
+      // The outside host has no route to any pod: its replies reach the pod only through node-0's
+      // masquerade, and it sees node-0's address, not the pod's.
+      assert.ok(await cluster.ping(podA.netns, OUTSIDE.ipv6), 'pod -> outside over IPv6');
+      assert.ok(await cluster.ping(podA.netns, OUTSIDE.ipv4), 'pod -> outside over IPv4');
+      assert.equal(await sourceSeenBy(outside, OUTSIDE.ipv6, podA.netns), OUTSIDE.nodeIpv6);
+      assert.equal(await sourceSeenBy(outside, OUTSIDE.ipv4, podA.netns), OUTSIDE.nodeIpv4);
+      const outsideRoutes = await a.ipJson(['-6', 'route', 'show'], outside);
+      assert.ok(!outsideRoutes.some((r) => String(r.dst).startsWith('fd00:10:244')), 'the outside host has no route back to pods');
+    }, dualStack));
+
+  test('node removal, a peer with IPv4 only (routed for IPv4, reported for IPv6), drift repair of both families', () =>
+    withCluster(3, async (cluster) => {
+      const [a, b, c] = cluster.nodes as [SimNode, SimNode, SimNode];
+      await startAll(cluster, [a]);
+      // node-2 goes; node-1 loses its IPv6 podCIDR and address.
+      cluster.writeNodesFile([
+        { name: a.name, podCIDR: a.podCIDR, eth1IP: a.eth1IP, podCIDRv6: a.podCIDRv6, eth1IPv6: a.eth1IPv6 },
+        { name: b.name, podCIDR: b.podCIDR, eth1IP: b.eth1IP },
+      ]);
+      await eventually(async () => (await a.agentRoutes(6)).length === 0 && (await a.agentRoutes(4)).join() === `${b.podCIDR} via ${b.eth1IP}`, 10_000, 'node-2 and node-1\'s IPv6 route removed');
+      assert.ok(!(await a.agentRoutes(4)).some((r) => r.startsWith(c.podCIDR!)));
+      await eventually(async () => /^bridgeway_family_peers_not_routed\{family="ipv6"\} 1$/m.test((await cluster.health(a, '/metrics')).body), 10_000, 'the missing family as a metric');
+      assert.match(a.agentLog, /peer not routed: no IPv6 podCIDR in 10\.244\.2\.0\/24/);
+
+      cluster.writeNodesFile();
+      await eventually(async () => (await a.agentRoutes(6)).join() === expected(cluster, a, 6).join(), 10_000, 'IPv6 routes back');
+      const chains6 = ourChains(await a.iptablesSave(6));
+      await a.exec(['ip', '-6', 'route', 'del', b.podCIDRv6!]);
+      await a.exec(['ip6tables-nft', '-t', 'nat', '-F', 'BRIDGEWAY-POSTRTG']);
+      await a.exec(['ip6tables-nft', '-D', 'FORWARD', '-m', 'comment', '--comment', 'bridgeway: pod forwarding', '-j', 'BRIDGEWAY-FORWARD']);
+      await eventually(async () => (await a.agentRoutes(6)).join() === expected(cluster, a, 6).join() && ourChains(await a.iptablesSave(6)) === chains6, 10_000, 'IPv6 drift repaired');
+    }, dualStack));
+
+  test('uninstall removes both families\' routes and chains', () =>
+    withCluster(2, async (cluster) => {
+      const [a] = cluster.nodes as [SimNode, SimNode];
+      await a.exec(['ip', '-6', 'route', 'add', 'fd00:99::/64', 'via', 'fd00:50::99', 'proto', 'static']);
+      await cluster.runAgentOnce(a);
+      assert.equal((await a.agentRoutes(6)).length, 1);
+      assert.match(await a.iptablesSave(6), /BRIDGEWAY/);
+      await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
+      assert.deepEqual(await a.agentRoutes(6), []);
+      assert.deepEqual(await a.agentRoutes(4), []);
+      assert.doesNotMatch(await a.iptablesSave(6), /BRIDGEWAY/);
+      assert.doesNotMatch(await a.iptablesSave(4), /BRIDGEWAY/);
+      assert.ok((await a.ipJson(['-6', 'route', 'show'])).some((r) => r.dst === 'fd00:99::/64'), 'foreign IPv6 route kept');
+    }, dualStack));
+
+  test('bad input is a clear error naming the setting: own podCIDRs of other families than the cluster CIDR', () =>
+    withCluster(2, async (cluster) => {
+      const [a, b] = cluster.nodes as [SimNode, SimNode];
+      cluster.writeNodesFile([{ name: a.name, podCIDR: a.podCIDR, eth1IP: a.eth1IP }, { name: b.name, podCIDR: b.podCIDR, eth1IP: b.eth1IP }]);
+      const once = await cluster.runAgentOnce(a).catch((e) => e);
+      assert.equal(once.exitCode, 1);
+      assert.match(once.stdout + once.stderr, /node node-0's podCIDRs \(10\.244\.1\.0\/24\) have no IPv6 CIDR but --cluster-cidr has fd00:10:244::\/56: the families must match/);
+      assert.ok(!fs.existsSync(a.conflistPath), 'no conflist');
+    }, dualStack));
+});
