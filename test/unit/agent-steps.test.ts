@@ -12,7 +12,8 @@ import { AddressPublisher, readNodeInterface } from '../../daemonset/sync/node-i
 import { HostSettings, PluginInstall } from '../../daemonset/sync/node-setup.ts';
 import { RouteSync } from '../../daemonset/sync/routes.ts';
 import { MISMATCH_EVENT_REASON, StatusReport } from '../../daemonset/sync/status.ts';
-import { clusterNode, IP_BATCH, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost } from '../fixtures/agent-node.ts';
+import { ADDR_JSON_DUAL, clusterNode, IP_BATCH, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost } from '../fixtures/agent-node.ts';
+import { ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
 
 const podCIDRs = [parseCidr('10.244.1.0/24')!];
 const clusterCIDRs = [parseCidr('10.244.0.0/16')!];
@@ -43,6 +44,21 @@ describe('step: node interface', () => {
     await publisher.publish(view.iface);
     await publisher.publish({ ...view.iface, addresses: { 4: parseIp('192.168.50.11')! } });
     assert.deepEqual(status.calls, [{ call: 'publishEth1Address', ip: '192.168.50.10' }, { call: 'publishEth1Address', ip: '192.168.50.11' }]);
+  });
+});
+
+describe('step: node interface, dual-stack', () => {
+  test('both addresses are read (link-local ignored) and published, IPv6 under its own annotation', async () => {
+    const run = nodeRunner({ addr: ADDR_JSON_DUAL });
+    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
+    assert.deepEqual(view.iface.addresses, { 4: parseIp('192.168.50.10'), 6: parseIp('fd00:50::10') });
+    const status = new RecordingNodeStatus();
+    await new AddressPublisher({ log: recordingLogger(), nodeName: 'node-0', nodeStatus: status }).publish(view.iface);
+    assert.deepEqual(status.calls, [
+      { call: 'publishEth1Address', ip: '192.168.50.10' },
+      { call: 'publishEth1Address', ip: 'fd00:50::10', annotation: ETH1_IPV6_ANNOTATION },
+    ]);
+    await assert.rejects(readNodeInterface(nodeRunner().run, { iface: 'eth1', families: [4, 6] }), /interface eth1 has no global IPv6 address/);
   });
 });
 
@@ -120,6 +136,43 @@ describe('step: iptables', () => {
     assert.doesNotMatch(restores[0]!.input!, /^:(FORWARD|POSTROUTING) /m, 'never declares a built-in chain');
     assert.equal(run.callsMatching(['iptables-nft', '-j', 'MASQUERADE', '--help']).length, 1, 'probed once');
     assert.match(metrics.render(), /^bridgeway_iptables_restores_total 1$/m);
+  });
+});
+
+describe('step: routes and iptables, dual-stack', () => {
+  const dual = [parseCidr('10.244.1.0/24')!, parseCidr('fd00:10:244:1::/64')!];
+  const v6Node = (name: string, index: number) => clusterNode(name, index, {
+    podCIDRs: [`10.244.${index + 1}.0/24`, `fd00:10:244:${index + 1}::/64`],
+    annotations: { 'bridgeway.io/eth1-ip': `192.168.50.${10 + index}`, [ETH1_IPV6_ANNOTATION]: `fd00:50::${10 + index}` },
+  });
+  test('IPv6 routes in the same batch as IPv4; a peer without IPv6 is routed for IPv4 and counted as missing', async () => {
+    const run = nodeRunner({ addr: ADDR_JSON_DUAL });
+    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
+    const metrics = new Metrics();
+    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics, nodeName: 'node-0' });
+    const nodes = [v6Node('node-0', 0), v6Node('node-1', 1), clusterNode('node-2', 2)];
+    const outcome = await routes.sync({ nodes, iface: view.iface, podCIDRs: dual, mainTable: view.mainTable });
+    assert.deepEqual(outcome.families, { 4: { programmed: 2, missing: 0 }, 6: { programmed: 1, missing: 1 } });
+    assert.deepEqual(outcome.unreachable, [{ peer: 'node-2', reason: 'no IPv6 podCIDR in 10.244.3.0/24' }]);
+    const changes = run.callsMatching(isRouteChange);
+    assert.equal(changes.length, 1, 'one batch for both families');
+    assert.match(changes[0]!.input!, /^route add fd00:10:244:2::\/64 via fd00:50::11 dev eth1 proto 77$/m);
+    assert.match(changes[0]!.input!, /^route add 10\.244\.3\.0\/24 via 192\.168\.50\.12 dev eth1 proto 77$/m);
+    assert.match(metrics.render(), /^bridgeway_family_peers_not_routed\{family="ipv6"\} 1$/m);
+    assert.match(metrics.render(), /^bridgeway_family_routes_programmed\{family="ipv6"\} 1$/m);
+  });
+
+  test('ip6tables gets the IPv6 chains, in the backend chosen for IPv4; each family rewritten only when it differs', async () => {
+    const run = nodeRunner();
+    const metrics = new Metrics();
+    const iptables = new IptablesSync({ run: run.run, log: recordingLogger(), metrics, clusterCIDRs: [parseCidr('10.244.0.0/16')!, parseCidr('fd00:10:244::/56')!], forced: 'nft' });
+    assert.deepEqual(await iptables.sync(dual), { written: { 4: true, 6: true }, mode: 'nft' });
+    assert.deepEqual(await iptables.sync(dual), { written: { 4: false, 6: false }, mode: 'nft' });
+    const restores6 = run.callsMatching(['ip6tables-nft-restore']);
+    assert.equal(restores6.length, 1);
+    assert.match(restores6[0]!.input!, /-A BRIDGEWAY-POSTRTG -s fd00:10:244::\/56 ! -d ff00::\/8 .* -j MASQUERADE --random-fully/);
+    assert.doesNotMatch(run.callsMatching(['iptables-nft-restore'])[0]!.input!, /fd00/);
+    assert.match(metrics.render(), /^bridgeway_family_iptables_restores_total\{family="ipv6"\} 1$/m);
   });
 });
 
