@@ -178,6 +178,13 @@ test('dual-stack: IPv6 forwarding and IPv6 routes are checked, and a healthy nod
   const missing = problems(runChecks(gone));
   assert.deepEqual(missing.map((f) => [f.severity, f.object]), [['FAIL', 'route fd00:10:244:2::/64 via fd00:50::11 dev eth1']]);
   assert.match(missing[0]!.fix!, /ip route add fd00:10:244:2::\/64 via fd00:50::11 dev eth1 proto 77/);
+
+  assert.ok(runChecks(healthyDualStack()).some((f) => f.object === 'node node-0 podCIDR' && f.detail === '10.244.1.0/24, fd00:10:244:1::/64'));
+  const v4only = healthyDualStack();
+  (v4only.nodes as { list: any[] }).list[0].podCIDRs.pop();
+  const node = problems(runChecks(v4only)).filter((f) => f.check === 'node');
+  assert.deepEqual(node.map((f) => [f.severity, f.object]), [['FAIL', 'node node-0 podCIDR']]);
+  assert.match(node[0]!.detail, /have no IPv6 CIDR but --cluster-cidr has fd00:10:244::\/56: the families must match/);
 });
 
 test('--random-fully or not, our masquerade chain is complete', () => {
