@@ -1,6 +1,6 @@
 // Step: routes to every peer's podCIDR over the node interface, and the early route step that
 // puts an event's change in the kernel before the full read.
-import { formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
+import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { runIpBatch } from '../../lib/iproute2/batch.ts';
@@ -95,16 +95,16 @@ export class RouteSync {
       for (const u of unreachable) log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
     }
+    // Per family: routes in place (not lost to a conflict), and the other nodes without one.
     const families: RoutesOutcome['families'] = {};
-    for (const own of input.podCIDRs) {
-      const family = own.family;
-      const routed = new Set(plan.routes.filter((r) => r.dst.includes(':') === (family === 6)).map((r) => r.dst));
-      const programmed = [...routed].filter((dst) => !diff.conflicts.some((c) => c.dst === dst)).length;
-      const known = new Set(input.nodes.filter((n) => n.name !== this.deps.nodeName).map((n) => n.name));
-      const withRoute = new Set(plan.routes.filter((r) => routed.has(r.dst)).map((r) => r.peer));
-      families[family] = { programmed, missing: [...known].filter((name) => !withRoute.has(name)).length };
-      this.m.familyRoutes.set(programmed, { family: `ipv${family}` });
-      this.m.familyMissing.set(families[family]!.missing, { family: `ipv${family}` });
+    const conflicted = new Set(diff.conflicts.map((c) => c.dst));
+    const others = input.nodes.filter((n) => n.name !== this.deps.nodeName).length;
+    for (const { family } of input.podCIDRs) {
+      const routes = plan.routes.filter((r) => familyOf(r.dst) === family && !conflicted.has(r.dst));
+      const stats = { programmed: routes.length, missing: others - new Set(routes.map((r) => r.peer)).size };
+      families[family] = stats;
+      this.m.familyRoutes.set(stats.programmed, { family: `ipv${family}` });
+      this.m.familyMissing.set(stats.missing, { family: `ipv${family}` });
     }
     const outcome: RoutesOutcome = {
       peers: new Set(peers.map((p) => p.name)).size,

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, CLUSTER_CIDR_V6, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { spawn } from 'node:child_process';
 import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
@@ -167,6 +167,19 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       assert.doesNotMatch(await a.iptablesSave(6), /BRIDGEWAY/);
       assert.doesNotMatch(await a.iptablesSave(4), /BRIDGEWAY/);
       assert.ok((await a.ipJson(['-6', 'route', 'show'])).some((r) => r.dst === 'fd00:99::/64'), 'foreign IPv6 route kept');
+    }, dualStack));
+
+  test('IPv6-only: --cluster-cidr <v6> alone; IPv6 routes and ip6tables chains, nothing of ours in iptables, a plain IPv6 subnet in the conflist', () =>
+    withCluster(2, async (cluster) => {
+      const [a, b] = cluster.nodes as [SimNode, SimNode];
+      cluster.writeNodesFile([a, b].map((n) => ({ name: n.name, podCIDR: n.podCIDRv6, eth1IP: n.eth1IPv6! })));
+      await cluster.runAgentOnce(a, ['--cluster-cidr', CLUSTER_CIDR_V6]);
+      assert.deepEqual(await a.agentRoutes(6), [`${b.podCIDRv6} via ${b.eth1IPv6}`]);
+      assert.deepEqual(await a.agentRoutes(4), []);
+      assert.match(await a.iptablesSave(6), /-A BRIDGEWAY-POSTRTG -s fd00:10:244::\/56 ! -d ff00::\/8/);
+      assert.doesNotMatch(await a.iptablesSave(4), /BRIDGEWAY/);
+      assert.deepEqual(JSON.parse(fs.readFileSync(a.conflistPath, 'utf8')).plugins[0].ipam, { subnet: a.podCIDRv6 });
+      assert.equal((await a.exec(['cat', '/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim(), '1');
     }, dualStack));
 
   test('bad input is a clear error naming the setting: own podCIDRs of other families than the cluster CIDR', () =>

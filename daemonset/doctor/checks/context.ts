@@ -2,6 +2,7 @@
 // interface, the parsed conflist), computed once so every check reads it the same way.
 import { formatCidr, fromIpv4Cidr, ipCidrContains, parseIpv4Cidr, networkAddress, type IpCidr, type Ipv4Cidr } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
+import { linkAddresses } from '../../interface.ts';
 import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../node-info.ts';
 import type { DoctorFacts } from '../facts.ts';
 
@@ -35,13 +36,15 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
     const own = context.self && ownPodCidrs(context.self, settings.clusterCIDRs);
     if (own && 'cidrs' in own) context.podCIDRs = own.cidrs;
   }
-  const inCidr = (a: { address: number; prefixLength: number }) => ipCidrContains(settings.ifaceCidr!, { family: 4, value: fromIpv4Cidr(a).address });
-  const byCidr = settings.ifaceCidr?.family === 4;
-  const link = byCidr
-    ? facts.links.find((l) => l.ipv4.some(inCidr))
+  // As selectInterface picks it: by an address (of either family) inside --iface-cidr, else by name.
+  const cidr = settings.ifaceCidr;
+  const inCidr = (a: IpCidr) => ipCidrContains(cidr!, { family: a.family, value: a.address });
+  const link = cidr
+    ? facts.links.find((l) => linkAddresses(l).some(inCidr))
     : facts.links.find((l) => l.name === settings.iface);
   if (link) {
-    const address = byCidr ? link.ipv4.find(inCidr) : link.ipv4[0];
+    // The IPv4 address the checks report (an IPv6 --iface-cidr still publishes eth1's first IPv4).
+    const address = cidr?.family === 4 ? link.ipv4.find((a) => inCidr(fromIpv4Cidr(a))) : link.ipv4[0];
     context.iface = { link, address };
   }
   const file = facts.conflist.file;
