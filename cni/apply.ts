@@ -4,6 +4,7 @@ import type { Logger } from '../lib/log.ts';
 import { IpBatchError, runIpBatch } from '../lib/iproute2/batch.ts';
 import { deleteLink, getLink, type IpLink } from '../lib/iproute2/link.ts';
 import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
+import { refuseRouterAdvertisements } from './bridge-ipv6.ts';
 import { CniError, ErrorCode } from './errors.ts';
 import type { AddPlan, AddTarget } from './plan.ts';
 
@@ -13,8 +14,16 @@ import type { AddPlan, AddTarget } from './plan.ts';
  * already has CNI_IFNAME (the runtime's mistake: error, touch nothing), or our host end survived
  * an interrupted ADD of this same attachment (remove it, try once more).
  */
-export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<{ bridgeMac?: string }> {
+export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger, procSys: string): Promise<{ bridgeMac?: string }> {
   const documents = await createHostSide(run, plan, target, log);
+  if (plan.bridgeIpv6) {
+    try {
+      refuseRouterAdvertisements(procSys, plan.bridge);
+    } catch (error) {
+      await deleteLink(run, plan.hostVeth);
+      throw error;
+    }
+  }
   const { bridge, ports } = readBack(documents);
   return { bridgeMac: await applyBridgeMac(run, plan.bridge, decideBridgeMac(bridge, ports, plan.bridgeMac), log) };
 }

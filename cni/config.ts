@@ -1,6 +1,6 @@
 // stdin -> NetConf: every field validated, defaulted and typed once, with errors that name the key.
 // Unknown keys are tolerated (spec); known keys with values we cannot honour are code 2.
-import { formatIpv4, looksLikeIpv6, networkAddress, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { cidrNetwork, cidrsOverlap, formatCidr, parseCidr, parseIp, type IpAddress, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import { IpamRangeError } from '../ipam/errors.ts';
 import { buildRange, type IpRange } from '../ipam/range.ts';
@@ -18,15 +18,15 @@ export const DEFAULTS = {
 } as const;
 
 export interface ConfigRoute {
-  dst: Ipv4Cidr;
-  gw?: number;
+  dst: IpCidr;
+  gw?: IpAddress;
 }
 
-/** Addresses come from our own store. */
+/** Addresses come from our own store: one range per family, IPv4 first. */
 export interface BuiltinIpam {
   kind: 'builtin';
-  range: IpRange;
-  gateway: number;
+  /** Each with its gateway set (default: the subnet's first address). */
+  ranges: (IpRange & { gateway: bigint })[];
   routes: ConfigRoute[];
 }
 
@@ -110,21 +110,23 @@ class Fields {
     return value;
   }
 
-  ipv4(key: string): number | undefined {
+  /** An address of either family, or of `family` when given (e.g. a range's own). */
+  ip(key: string, family?: IpFamily): IpAddress | undefined {
     const text = this.string(key);
     if (text === undefined) return undefined;
-    if (looksLikeIpv6(text)) throw unsupported(`${this.where}${key}`, text, 'bridgeway supports IPv4 pod networks only');
-    const ip = parseIpv4(text);
-    if (ip === undefined) throw invalid(`"${this.where}${key}" must be an IPv4 address, got ${JSON.stringify(text)}`);
+    const ip = parseIp(text);
+    if (!ip) throw invalid(`"${this.where}${key}" must be an IPv4 or IPv6 address, got ${JSON.stringify(text)}`);
+    if (family !== undefined && ip.family !== family) {
+      throw invalid(`"${this.where}${key}" ${text} is IPv${ip.family}, but it belongs to an IPv${family} ${key === 'gw' ? 'route' : 'range'}`);
+    }
     return ip;
   }
 
-  cidr(key: string): Ipv4Cidr | undefined {
+  cidr(key: string): IpCidr | undefined {
     const text = this.string(key);
     if (text === undefined) return undefined;
-    if (looksLikeIpv6(text)) throw unsupported(`${this.where}${key}`, text, 'bridgeway supports IPv4 pod networks only');
-    const cidr = parseIpv4Cidr(text);
-    if (!cidr) throw invalid(`"${this.where}${key}" must be an IPv4 CIDR like 10.244.1.0/24, got ${JSON.stringify(text)}`);
+    const cidr = parseCidr(text);
+    if (!cidr) throw invalid(`"${this.where}${key}" must be a CIDR like 10.244.1.0/24 or fd00:10:244:1::/64, got ${JSON.stringify(text)}`);
     return cidr;
   }
 
@@ -211,39 +213,69 @@ function parseIpam(f: Fields): BuiltinIpam | DelegatedIpam {
     return { kind: 'delegated', type };
   }
 
-  let rangeFields: Fields = f;
-  const ranges = f.array('ranges');
-  if (ranges !== undefined) {
-    // host-local style [[{subnet,...}]]: accepted when it names exactly one IPv4 range.
-    const sets = ranges.flat();
-    if (sets.length !== 1 || f.has('subnet')) {
-      throw unsupported('ipam.ranges', ranges, 'the built-in IPAM takes exactly one range (the node\'s podCIDR)');
-    }
-    if (typeof sets[0] !== 'object' || sets[0] === null) throw invalid('"ipam.ranges[0][0]" must be an object');
-    rangeFields = new Fields(sets[0] as Record<string, unknown>, 'ipam.ranges[0][0].');
-  }
-  const subnet = rangeFields.cidr('subnet');
-  if (!subnet) throw invalid('"ipam.subnet" is required: the node\'s podCIDR, e.g. "10.244.1.0/24"');
-  if (networkAddress(subnet) !== subnet.address) {
-    throw invalid(`"ipam.subnet" ${formatIpv4(subnet.address)}/${subnet.prefixLength} has host bits set; did you mean ${formatIpv4(networkAddress(subnet))}/${subnet.prefixLength}?`);
-  }
-  const gateway = rangeFields.ipv4('gateway') ?? networkAddress(subnet) + 1;
-  let range: IpRange;
-  try {
-    range = buildRange(subnet, { start: rangeFields.ipv4('rangeStart'), end: rangeFields.ipv4('rangeEnd'), gateway });
-  } catch (error) {
-    if (error instanceof IpamRangeError) throw invalid(`ipam: ${error.message}`);
-    throw error;
-  }
-
-  const routes = (f.array('routes') ?? [{ dst: '0.0.0.0/0' }]).map((entry, i) => {
+  const ranges = parseRanges(f);
+  const families = new Set(ranges.map((r) => r.family));
+  const routes = (f.array('routes') ?? ranges.map((r) => ({ dst: r.family === 4 ? '0.0.0.0/0' : '::/0' }))).map((entry, i) => {
     if (typeof entry !== 'object' || entry === null) throw invalid(`"ipam.routes[${i}]" must be an object`);
     const route = new Fields(entry as Record<string, unknown>, `ipam.routes[${i}].`);
     const dst = route.cidr('dst');
     if (!dst) throw invalid(`"ipam.routes[${i}].dst" is required`);
-    return { dst: { address: networkAddress(dst), prefixLength: dst.prefixLength }, gw: route.ipv4('gw') };
+    // A route of a family the pod has no address of could never be installed.
+    if (!families.has(dst.family)) throw invalid(`"ipam.routes[${i}].dst" ${formatCidr(dst)} is IPv${dst.family}, but no IPv${dst.family} range is configured`);
+    return { dst: { ...dst, address: cidrNetwork(dst) }, gw: route.ip('gw', dst.family) };
   });
-  return { kind: 'builtin', range, gateway, routes };
+  return { kind: 'builtin', ranges, routes };
+}
+
+/**
+ * `ipam.subnet` (+ rangeStart/rangeEnd/gateway) for one range, or host-local's
+ * `ranges: [[{subnet: <v4>}], [{subnet: <v6>}]]`: one range set per family, one range per set.
+ */
+function parseRanges(f: Fields): (IpRange & { gateway: bigint })[] {
+  const sets = f.array('ranges');
+  if (sets === undefined) return [parseRange(f, 'ipam.subnet')];
+  if (f.has('subnet')) throw unsupported('ipam.ranges', sets, 'give either ipam.subnet or ipam.ranges, not both');
+  if (sets.length === 0) throw invalid('"ipam.ranges" must name at least one range set');
+  const ranges = sets.map((set, i) => {
+    if (!Array.isArray(set) || set.length === 0) throw invalid(`"ipam.ranges[${i}]" must be a non-empty array of ranges`);
+    if (set.length > 1) throw unsupported(`ipam.ranges[${i}]`, set, 'the built-in IPAM takes one range per family (the node\'s podCIDR of that family)');
+    if (typeof set[0] !== 'object' || set[0] === null || Array.isArray(set[0])) throw invalid(`"ipam.ranges[${i}][0]" must be an object`);
+    return parseRange(new Fields(set[0] as Record<string, unknown>, `ipam.ranges[${i}][0].`), `ipam.ranges[${i}][0].subnet`);
+  });
+  const seen = new Map<IpFamily, number>();
+  ranges.forEach((range, i) => {
+    const first = seen.get(range.family);
+    if (first !== undefined) {
+      throw invalid(`"ipam.ranges[${i}][0].subnet" ${formatCidr(range.subnet)} is a second IPv${range.family} range (ipam.ranges[${first}] is one already): give one range per family`);
+    }
+    seen.set(range.family, i);
+  });
+  return ranges.sort((a, b) => a.family - b.family);
+}
+
+/** IPv6 prefixes whose addresses cannot be a pod's unicast address on a routed bridge. */
+const UNUSABLE_V6 = [
+  { cidr: parseCidr('ff00::/8')!, why: 'the multicast range' },
+  { cidr: parseCidr('fe80::/10')!, why: 'link-local addresses, which are never routed between nodes' },
+];
+
+function parseRange(f: Fields, subnetKey: string): IpRange & { gateway: bigint } {
+  const subnet = f.cidr('subnet');
+  if (!subnet) throw invalid(`"${subnetKey}" is required: the node's podCIDR, e.g. "10.244.1.0/24" or "fd00:10:244:1::/64"`);
+  const network = cidrNetwork(subnet);
+  if (network !== subnet.address) {
+    throw invalid(`"${subnetKey}" ${formatCidr(subnet)} has host bits set; did you mean ${formatCidr({ ...subnet, address: network })}?`);
+  }
+  const unusable = UNUSABLE_V6.find((u) => subnet.family === 6 && cidrsOverlap(u.cidr, subnet));
+  if (unusable) throw invalid(`"${subnetKey}" ${formatCidr(subnet)} cannot hold pod addresses: it overlaps ${formatCidr(unusable.cidr)}, ${unusable.why}`);
+  const gateway = f.ip('gateway', subnet.family)?.value ?? network + 1n;
+  try {
+    const range = buildRange(subnet, { start: f.ip('rangeStart', subnet.family)?.value, end: f.ip('rangeEnd', subnet.family)?.value, gateway });
+    return { ...range, gateway };
+  } catch (error) {
+    if (error instanceof IpamRangeError) throw invalid(`"${subnetKey}": ${error.message}`);
+    throw error;
+  }
 }
 
 function parseValidAttachments(raw: Record<string, unknown>): Attachment[] | undefined {

@@ -2,7 +2,7 @@
 // hot path) or an IPAM plugin named by ipam.type, executed through CNI_PATH as the spec says.
 import path from 'node:path';
 import fs from 'node:fs';
-import { formatCidr, formatIpv4, parseIpv4, parseIpv4Cidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { formatCidr, formatIp, parseCidr, parseIp, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { CommandError, type Runner } from '../lib/exec.ts';
 import { allocate } from '../ipam/allocator.ts';
@@ -12,47 +12,78 @@ import { CniError, ErrorCode } from './errors.ts';
 import type { PodAddressing } from './plan.ts';
 import type { CmdArgs } from './skel.ts';
 
-/** What releasing did: the address freed, nothing was held, or the IPAM plugin did it (it does not say what). */
-export type Released = { address: string } | 'none' | 'delegated';
+/** What releasing did: the addresses freed, nothing was held, or the IPAM plugin did it (it does not say what). */
+export type Released = { addresses: string[] } | 'none' | 'delegated';
+
+export const FAMILIES: readonly IpFamily[] = [4, 6];
 
 export interface IpamBackend {
-  /** Reserves (or finds again) the attachment's address. `fresh` false: it was already held. */
-  add(): Promise<PodAddressing & { fresh: boolean }>;
-  /** Releases the attachment's address; nothing reserved is success. */
-  del(): Promise<Released>;
+  /**
+   * Reserves (or finds again) the attachment's addresses, one per configured family, all or
+   * none. `fresh`: the families this call reserved anew (an address held before is not fresh).
+   */
+  add(): Promise<PodAddressing & { fresh: IpFamily[] }>;
+  /** Releases the attachment's addresses (of the given families; default all); nothing reserved is success. */
+  del(families?: readonly IpFamily[]): Promise<Released>;
   /** Throws CniError unless the attachment still holds `address`. */
-  check(address: Ipv4Cidr): Promise<void>;
+  check(address: IpCidr): Promise<void>;
 }
 
-export function ipamFor(conf: NetConf, args: CmdArgs, deps: { run: Runner; store: () => IpamStore }): IpamBackend {
+/** The IPAM store of one family, opened on first use. */
+export type StoreOf = (family: IpFamily) => IpamStore;
+
+export function ipamFor(conf: NetConf, args: CmdArgs, deps: { run: Runner; store: StoreOf }): IpamBackend {
   const attachment = { containerId: args.containerId, ifname: args.ifname };
   return conf.ipam.kind === 'builtin'
-    ? builtinIpam(conf, conf.ipam, attachment, deps.store())
+    ? builtinIpam(conf, conf.ipam, attachment, deps.store)
     : delegatedIpam(conf, conf.ipam, args, deps.run);
 }
 
-function builtinIpam(conf: NetConf, ipam: BuiltinIpam, attachment: Attachment, store: IpamStore): IpamBackend {
-  const routeGateway = conf.isGateway ? ipam.gateway : undefined;
+function builtinIpam(conf: NetConf, ipam: BuiltinIpam, attachment: Attachment, store: StoreOf): IpamBackend {
+  const release = (families: readonly IpFamily[]): Released => {
+    // Every family's store, not only the configured ones: a family dropped from the conflist
+    // since ADD still holds its address until DEL frees it.
+    const freed = families.flatMap((family) => {
+      const ip = store(family).release(attachment);
+      return ip === undefined ? [] : [formatIp({ family, value: ip })];
+    });
+    return freed.length === 0 ? 'none' : { addresses: freed };
+  };
   return {
     async add() {
-      const { ip, fresh } = allocate(store, ipam.range, attachment);
+      const ips: PodAddressing['ips'] = [];
+      const fresh: IpFamily[] = [];
+      try {
+        for (const range of ipam.ranges) {
+          const allocation = allocate(store(range.family), range, attachment);
+          if (allocation.fresh) fresh.push(range.family);
+          ips.push({
+            address: { family: range.family, address: allocation.ip, prefixLength: range.subnet.prefixLength },
+            gateway: { family: range.family, value: range.gateway },
+          });
+        }
+      } catch (error) {
+        // All families or none: an IPv6 range that is full must not leave the IPv4 address taken.
+        release(fresh);
+        throw error;
+      }
+      const gatewayOf = (family: IpFamily) => (conf.isGateway ? ips.find((ip) => ip.address.family === family)?.gateway : undefined);
       const routes = ipam.routes
-        .filter((r) => r.gw !== undefined || (routeGateway !== undefined && (r.dst.prefixLength > 0 || conf.isDefaultGateway)))
-        .map((r) => ({ dst: r.dst, gw: r.gw ?? routeGateway }));
-      return { address: { address: ip, prefixLength: ipam.range.subnet.prefixLength }, gateway: ipam.gateway, routes, fresh };
+        .filter((r) => r.gw !== undefined || (gatewayOf(r.dst.family) !== undefined && (r.dst.prefixLength > 0 || conf.isDefaultGateway)))
+        .map((r) => ({ dst: r.dst, gw: r.gw ?? gatewayOf(r.dst.family) }));
+      return { ips, routes, fresh };
     },
-    async del() {
-      const ip = store.release(attachment);
-      return ip === undefined ? 'none' : { address: formatIpv4(ip) };
+    async del(families = FAMILIES) {
+      return release(families);
     },
     async check(address) {
-      const held = store.lookup(attachment);
+      const held = store(address.family).lookup(attachment);
       if (held !== address.address) {
         throw new CniError(
           ErrorCode.CheckFailed,
           held === undefined
-            ? `IPAM has no reservation for ${attachment.containerId}/${attachment.ifname}`
-            : `IPAM reserved ${formatIpv4(held)} for ${attachment.containerId}/${attachment.ifname}, not ${formatCidr(address)}`,
+            ? `IPAM has no IPv${address.family} reservation for ${attachment.containerId}/${attachment.ifname}`
+            : `IPAM reserved ${formatIp({ family: address.family, value: held })} for ${attachment.containerId}/${attachment.ifname}, not ${formatCidr(address)}`,
         );
       }
     },
@@ -84,7 +115,8 @@ function delegatedIpam(conf: NetConf, ipam: DelegatedIpam, args: CmdArgs, run: R
     async add() {
       const stdout = await invoke('ADD');
       try {
-        return { ...addressingFromResult(ipam.type, stdout), fresh: true };
+        const addressing = addressingFromResult(ipam.type, stdout);
+        return { ...addressing, fresh: addressing.ips.map((ip) => ip.address.family) };
       } catch (error) {
         // The plugin may have reserved an address all the same: give it back before failing.
         const undo = await invoke('DEL').then(() => '', (e: unknown) => `; releasing it with DEL failed too: ${errorMessage(e)}`);
@@ -129,6 +161,7 @@ function delegateMessage(error: CommandError): string {
   return (error.stdout.trim() || error.stderr.trim() || error.message).slice(0, 2000);
 }
 
+/** The first address of each family in the plugin's result, with its gateway, and the routes. */
 function addressingFromResult(type: string, stdout: string): PodAddressing {
   let result: { ips?: { address?: string; gateway?: string }[]; routes?: { dst?: string; gw?: string }[] };
   try {
@@ -136,13 +169,20 @@ function addressingFromResult(type: string, stdout: string): PodAddressing {
   } catch {
     throw new CniError(ErrorCode.DelegatedIpamFailed, `IPAM plugin ${type} printed no JSON result`);
   }
-  const first = result.ips?.map((ip) => ({ cidr: parseIpv4Cidr(ip.address ?? ''), gateway: ip.gateway })).find((ip) => ip.cidr);
-  if (!first?.cidr) throw new CniError(ErrorCode.DelegatedIpamFailed, `IPAM plugin ${type} returned no IPv4 address`);
-  const gateway = first.gateway ? parseIpv4(first.gateway) : undefined;
-  // As libcni's ConfigureIface does: a route without gw goes via the address's gateway.
+  const ips: PodAddressing['ips'] = [];
+  for (const entry of result.ips ?? []) {
+    const address = parseCidr(entry.address ?? '');
+    if (!address || ips.some((ip) => ip.address.family === address.family)) continue;
+    const gateway = entry.gateway ? parseIp(entry.gateway) : undefined;
+    ips.push({ address, gateway: gateway?.family === address.family ? gateway : undefined });
+  }
+  if (ips.length === 0) throw new CniError(ErrorCode.DelegatedIpamFailed, `IPAM plugin ${type} returned no address`);
+  // As libcni's ConfigureIface does: a route without gw goes via the gateway of its family.
   const routes = (result.routes ?? []).flatMap((r) => {
-    const dst = parseIpv4Cidr(r.dst ?? '');
-    return dst ? [{ dst, gw: r.gw ? parseIpv4(r.gw) : gateway }] : [];
+    const dst = parseCidr(r.dst ?? '');
+    if (!dst || !ips.some((ip) => ip.address.family === dst.family)) return [];
+    const gw = r.gw ? parseIp(r.gw) : ips.find((ip) => ip.address.family === dst.family)?.gateway;
+    return [{ dst, gw: gw?.family === dst.family ? gw : undefined }];
   });
-  return { address: first.cidr, gateway, routes };
+  return { ips, routes };
 }

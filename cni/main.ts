@@ -32,7 +32,7 @@ void runPlugin(
     run: createRunner(),
     commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
     createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
-    createStore: (conf) => new DiskStore(path.join(conf.dataDir, conf.name)),
+    createStore: (conf, family) => new DiskStore(path.join(conf.dataDir, conf.name), family),
   },
 ).then((exitCode) => {
   // Everything is written synchronously by now; exiting at once saves Node's teardown (~5 ms).

@@ -1,13 +1,15 @@
 // Pure: from config + attachment + address to the exact kernel changes and the result.
 // Everything derived deterministically, so ADD needs no read-back and DEL/GC need no state:
 //   host veth name  "bw" + 12 hex of sha256(containerId/ifname)
-//   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right)
-//   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..)
+//   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right);
+//                   an IPv6-only pod: 0a:58:<last 4 bytes of its IPv6 address>
+//   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..),
+//                   the same from the IPv6 gateway on an IPv6-only network
 //   host veth MAC   02:<5 bytes of the same hash>
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias): which network owns
 //                   the veth, so GC of one network never deletes another network's pods
 import { createHash } from 'node:crypto';
-import { formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
+import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -17,11 +19,16 @@ const ALIAS_PREFIX = 'bridgeway';
 /** IFALIASZ is 256 bytes including the NUL. */
 export const MAX_ALIAS_LENGTH = 255;
 
-/** What IPAM decided for one pod interface. */
+/** One address of the pod interface: the pod's address with the subnet's prefix length. */
+export interface PodIp {
+  address: IpCidr;
+  gateway?: IpAddress;
+}
+
+/** What IPAM decided for one pod interface: at most one address per family, IPv4 first. */
 export interface PodAddressing {
-  address: Ipv4Cidr;
-  gateway?: number;
-  routes: { dst: Ipv4Cidr; gw?: number }[];
+  ips: PodIp[];
+  routes: { dst: IpCidr; gw?: IpAddress }[];
 }
 
 export interface AddTarget {
@@ -35,7 +42,9 @@ export interface AddPlan {
   bridge: string;
   /** The bridge MAC we pin: 0a:58:<gateway>. */
   bridgeMac: string;
-  /** Run in the node's namespace: bridge, gateway address, veth pair (pod end born in the netns). */
+  /** The bridge holds an IPv6 gateway: it must not accept router advertisements (apply.ts). */
+  bridgeIpv6: boolean;
+  /** Run in the node's namespace: bridge, gateway addresses, veth pair (pod end born in the netns). */
   hostCommands: IpCommand[];
   /** Run inside the pod's namespace. */
   podCommands: IpCommand[];
@@ -77,6 +86,20 @@ export function ipv4Mac(ip: number): string {
   return macFromBytes([0x0a, 0x58, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
 }
 
+/**
+ * 0a:58 and the address's last 4 bytes, for either family (all of an IPv4 address). The MAC
+ * must be stable and unique on the bridge; IPAM hands IPv6 addresses out in order from the
+ * start of the range, so pods of one node differ in their last 4 bytes.
+ */
+export function addressMac(ip: IpAddress): string {
+  return ipv4Mac(Number(ip.value & 0xffffffffn));
+}
+
+/** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */
+function macSource(pod: PodAddressing): PodIp {
+  return pod.ips.find((ip) => ip.address.family === 4) ?? pod.ips[0]!;
+}
+
 function hexBytes(hex: string): number[] {
   return hex.match(/../g)!.map((pair) => parseInt(pair, 16));
 }
@@ -85,16 +108,31 @@ function macFromBytes(bytes: number[]): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-function bridgeGatewayAddress(conf: NetConf, pod: PodAddressing): Ipv4Cidr | undefined {
-  return conf.isGateway && pod.gateway !== undefined ? { address: pod.gateway, prefixLength: pod.address.prefixLength } : undefined;
+/** The bridge's address of each family: the gateway with the subnet's prefix length. */
+function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
+  if (!conf.isGateway) return [];
+  return pod.ips.flatMap((ip) => (ip.gateway ? [{ family: ip.gateway.family, address: ip.gateway.value, prefixLength: ip.address.prefixLength }] : []));
+}
+
+/**
+ * No duplicate address detection on the IPv6 addresses we add (`nodad`). IPAM guarantees they
+ * are unique on this bridge, and DAD would leave each one "tentative", unusable, for about a
+ * second (longer on a bridge without ports, which has no carrier): the reference bridge plugin
+ * waits up to 5 s for DAD to settle, which once raised Kubernetes pod start latency from 3-4 s
+ * to 16-19 s. With nodad the address is usable the moment ADD returns.
+ */
+function addrArgs(cidr: IpCidr): string[] {
+  return cidr.family === 6 ? ['nodad'] : [];
 }
 
 export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
+  if (pod.ips.length === 0) throw new Error('planAdd: the pod has no address');
   const hostVeth = hostVethName(target.containerId, target.ifname);
   const hostMac = hostVethMac(target.containerId, target.ifname);
-  const podMac = ipv4Mac(pod.address.address);
-  const bridgeMac = ipv4Mac(pod.gateway ?? pod.address.address - 1);
-  const gatewayAddress = bridgeGatewayAddress(conf, pod);
+  const source = macSource(pod);
+  const podMac = addressMac({ family: source.address.family, value: source.address.address });
+  const bridgeMac = addressMac(source.gateway ?? { family: source.address.family, value: source.address.address - 1n });
+  const gatewayAddresses = bridgeGatewayAddresses(conf, pod);
   const mtu = String(conf.mtu);
 
   const hostCommands: IpCommand[] = [
@@ -103,7 +141,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     // which on every pod start would make the node re-resolve all its pods.
     { args: ['link', 'add', conf.bridge, 'address', bridgeMac, 'mtu', mtu, 'type', 'bridge'], tolerate: 'exists' },
     { args: ['link', 'set', conf.bridge, 'up'] },
-    ...(gatewayAddress ? [{ args: ['addr', 'replace', formatCidr(gatewayAddress), 'dev', conf.bridge] }] : []),
+    ...gatewayAddresses.map((cidr) => ({ args: ['addr', 'replace', formatCidr(cidr), 'dev', conf.bridge, ...addrArgs(cidr)] })),
     {
       args: ['link', 'add', hostVeth, 'mtu', mtu, 'address', hostMac, 'type', 'veth',
         'peer', 'name', target.ifname, 'mtu', mtu, 'address', podMac, 'netns', target.netns],
@@ -120,11 +158,11 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({
     dst: formatCidr(r.dst),
-    ...(r.gw !== undefined ? { gw: formatIpv4(r.gw) } : {}),
+    ...(r.gw !== undefined ? { gw: formatIp(r.gw) } : {}),
   }));
   const podCommands: IpCommand[] = [
     { args: ['link', 'set', 'lo', 'up'] },
-    { args: ['addr', 'add', formatCidr(pod.address), 'dev', target.ifname] },
+    ...pod.ips.map((ip) => ({ args: ['addr', 'add', formatCidr(ip.address), 'dev', target.ifname, ...addrArgs(ip.address)] })),
     { args: ['link', 'set', target.ifname, 'up'] },
     ...routes.map((r) => ({
       args: ['route', 'add', r.dst, ...(r.gw ? ['via', r.gw] : []), 'dev', target.ifname],
@@ -140,12 +178,11 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
       { name: hostVeth, mac: hostMac },
       { name: target.ifname, mac: podMac, mtu: conf.mtu, sandbox: target.netns },
     ],
-    ips: [
-      { address: formatCidr(pod.address), ...(pod.gateway !== undefined ? { gateway: formatIpv4(pod.gateway) } : {}), interface: 2 },
-    ],
+    // Every address on the pod interface: index 2 of `interfaces`.
+    ips: pod.ips.map((ip) => ({ address: formatCidr(ip.address), ...(ip.gateway ? { gateway: formatIp(ip.gateway) } : {}), interface: 2 })),
     routes,
     dns: conf.dns,
   };
-  return { hostVeth, bridge: conf.bridge, bridgeMac, hostCommands, podCommands, result };
+  return { hostVeth, bridge: conf.bridge, bridgeMac, bridgeIpv6: gatewayAddresses.some((c) => c.family === 6), hostCommands, podCommands, result };
 }
 

@@ -4,6 +4,7 @@
 import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import type { IpamStore } from '../ipam/store.ts';
+import type { IpFamily } from '../lib/cidr.ts';
 import { parseNetConf, type NetConf } from './config.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from '../lib/cni-version.ts';
@@ -32,8 +33,10 @@ export interface CommandContext {
   conf: NetConf;
   run: Runner;
   log: Logger;
-  /** Opened lazily: commands that do not need IPAM never touch the disk. */
-  store: () => IpamStore;
+  /** Where /proc/sys is: the node's sysctls (tests point it at a directory of their own). */
+  procSys: string;
+  /** The IPAM store of a family, opened lazily: commands that do not need IPAM never touch the disk. */
+  store: (family: IpFamily) => IpamStore;
 }
 
 /** A command returns the JSON document to print, or nothing. */
@@ -43,7 +46,9 @@ export interface PluginDeps {
   run: Runner;
   commands: Record<Exclude<CniCommand, 'VERSION'>, CommandHandler>;
   createLogger: (conf: NetConf) => Logger;
-  createStore: (conf: NetConf) => IpamStore;
+  createStore: (conf: NetConf, family: IpFamily) => IpamStore;
+  /** Default /proc/sys. */
+  procSys?: string;
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -127,13 +132,18 @@ export async function runPlugin(io: PluginIO, deps: PluginDeps): Promise<number>
     const conf = parseNetConf(io.stdin);
     cniVersion = conf.cniVersion;
     log = deps.createLogger(conf).child({ cmd: args.command, containerId: args.containerId || undefined, ifname: args.ifname || undefined });
-    let store: IpamStore | undefined;
+    const stores = new Map<IpFamily, IpamStore>();
     const output = await deps.commands[args.command]({
       args,
       conf,
       run: deps.run,
       log,
-      store: () => (store ??= deps.createStore(conf)),
+      procSys: deps.procSys ?? '/proc/sys',
+      store: (family) => {
+        let store = stores.get(family);
+        if (!store) stores.set(family, (store = deps.createStore(conf, family)));
+        return store;
+      },
     });
     if (output) io.stdout(JSON.stringify(output));
     return 0;

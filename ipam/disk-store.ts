@@ -7,11 +7,16 @@
 //                              (ignored: every reader checks the owner) but never an owned address
 //                              that DEL cannot find.
 //   last_reserved_ip           the round-robin cursor (advisory).
+// That is the IPv4 store, laid out as before dual-stack so existing state reads after an upgrade.
+// The IPv6 store is the same layout under ipv6/, each address named by its RFC 5952 text with
+// ':' written as '-' (ipv6/ips/fd00-10-244-1--a): ':' is a path separator in PATH-like lists,
+// scp and tar, and one canonical spelling means one file per address.
+// Each family's store keeps its invariants on its own; an attachment holds one address per family.
 // Every fs call goes through fsCall: a full disk or a read-only dataDir is an IpamStoreError
 // (CNI code 5) naming the path, and a failed write removes its temp file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatIpv4, parseIpv4 } from '../lib/cidr.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type IpFamily } from '../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { IpamStoreError } from './errors.ts';
 import {
@@ -27,19 +32,25 @@ export class DiskStore implements IpamStore {
   private readonly ipsDir: string;
   private readonly attachmentsDir: string;
   private readonly cursorFile: string;
+  private readonly name: AddressNames;
   private ensured = false;
   readonly dir: string;
+  readonly family: IpFamily;
 
-  constructor(dir: string) {
+  /** `dir` is the network's directory; the IPv6 store lives in its ipv6/ subdirectory. */
+  constructor(networkDir: string, family: IpFamily = 4) {
+    const dir = family === 4 ? networkDir : path.join(networkDir, 'ipv6');
     this.dir = dir;
+    this.family = family;
+    this.name = ADDRESS_NAMES[family];
     this.ipsDir = path.join(dir, 'ips');
     this.attachmentsDir = path.join(dir, 'attachments');
     this.cursorFile = path.join(dir, 'last_reserved_ip');
   }
 
-  reserve(ip: number, attachment: Attachment): boolean {
+  reserve(ip: bigint, attachment: Attachment): boolean {
     this.ensureDirs();
-    const address = formatIpv4(ip);
+    const address = this.name.format(ip);
     writeFileAtomic(path.join(this.attachmentsDir, attachmentKey(attachment)), `${address}\n`);
     const target = path.join(this.ipsDir, address);
     const temp = `${target}.${process.pid}.tmp`;
@@ -57,18 +68,18 @@ export class DiskStore implements IpamStore {
     }
   }
 
-  lookup(attachment: Attachment): number | undefined {
+  lookup(attachment: Attachment): bigint | undefined {
     const text = readOptional(path.join(this.attachmentsDir, attachmentKey(attachment)));
-    const ip = text === undefined ? undefined : parseIpv4(text.trim());
+    const ip = text === undefined ? undefined : this.name.parse(text.trim());
     if (ip === undefined) return undefined;
     const owner = this.ownerOf(ip);
     return owner && sameAttachment(owner, attachment) ? ip : undefined;
   }
 
-  release(attachment: Attachment): number | undefined {
+  release(attachment: Attachment): bigint | undefined {
     const ip = this.lookup(attachment);
     // Owner file first: a crash in between leaves a harmless dangling index entry.
-    if (ip !== undefined) removeFile(path.join(this.ipsDir, formatIpv4(ip)));
+    if (ip !== undefined) removeFile(path.join(this.ipsDir, this.name.format(ip)));
     this.forgetAttachment(attachment);
     return ip;
   }
@@ -77,10 +88,10 @@ export class DiskStore implements IpamStore {
     removeFile(path.join(this.attachmentsDir, attachmentKey(attachment)));
   }
 
-  reservedAddresses(): Set<number> {
-    const addresses = new Set<number>();
+  reservedAddresses(): Set<bigint> {
+    const addresses = new Set<bigint>();
     for (const name of listDir(this.ipsDir)) {
-      const ip = parseIpv4(name);
+      const ip = this.name.parse(name);
       if (ip !== undefined) addresses.add(ip);
     }
     return addresses;
@@ -99,13 +110,13 @@ export class DiskStore implements IpamStore {
     return listDir(this.attachmentsDir).flatMap((name) => parseAttachmentKey(name) ?? []);
   }
 
-  readCursor(): number | undefined {
+  readCursor(): bigint | undefined {
     const text = readOptional(this.cursorFile);
-    return text === undefined ? undefined : parseIpv4(text.trim());
+    return text === undefined ? undefined : this.name.parse(text.trim());
   }
 
-  writeCursor(ip: number): void {
-    writeFileAtomic(this.cursorFile, `${formatIpv4(ip)}\n`);
+  writeCursor(ip: bigint): void {
+    writeFileAtomic(this.cursorFile, `${this.name.format(ip)}\n`);
   }
 
   checkUsable(): void {
@@ -118,8 +129,8 @@ export class DiskStore implements IpamStore {
     }
   }
 
-  private ownerOf(ip: number): Attachment | undefined {
-    const text = readOptional(path.join(this.ipsDir, formatIpv4(ip)));
+  private ownerOf(ip: bigint): Attachment | undefined {
+    const text = readOptional(path.join(this.ipsDir, this.name.format(ip)));
     if (text === undefined) return undefined;
     const [containerId, ifname] = text.split('\n');
     return containerId && ifname ? { containerId, ifname } : undefined;
@@ -132,6 +143,38 @@ export class DiskStore implements IpamStore {
     }
     this.ensured = true;
   }
+}
+
+/** How an address is spelled in file names and file contents, per family. */
+interface AddressNames {
+  format(ip: bigint): string;
+  parse(name: string): bigint | undefined;
+}
+
+const ADDRESS_NAMES: Record<IpFamily, AddressNames> = {
+  4: {
+    format: (ip) => formatIpv4(Number(ip)),
+    parse: (name) => {
+      const ip = parseIpv4(name);
+      return ip === undefined ? undefined : BigInt(ip);
+    },
+  },
+  6: {
+    format: (ip) => ipv6FileName(ip),
+    parse: (name) => parseIpv6FileName(name),
+  },
+};
+
+/** fd00:10:244:1::a -> fd00-10-244-1--a */
+export function ipv6FileName(ip: bigint): string {
+  return formatIpv6(ip).replaceAll(':', '-');
+}
+
+/** The inverse of ipv6FileName; only the canonical spelling is ours (anything else is not read). */
+export function parseIpv6FileName(name: string): bigint | undefined {
+  if (name.includes(':')) return undefined;
+  const ip = parseIpv6(name.replaceAll('-', ':'));
+  return ip !== undefined && ipv6FileName(ip) === name ? ip : undefined;
 }
 
 /** Runs one fs call; any failure becomes an IpamStoreError naming the operation and the path. */

@@ -1,5 +1,7 @@
-// Where reservations live. Synchronous on purpose: the plugin is a short-lived process doing a
-// handful of tiny file operations, and sync calls keep the crash-safety ordering obvious.
+// Where reservations live: one store per address family. Synchronous on purpose: the plugin is
+// a short-lived process doing a handful of tiny file operations, and sync calls keep the
+// crash-safety ordering obvious. Addresses are bigint values of the store's family (lib/cidr.ts).
+import type { IpFamily } from '../lib/cidr.ts';
 
 export interface Attachment {
   containerId: string;
@@ -7,27 +9,28 @@ export interface Attachment {
 }
 
 export interface Reservation {
-  ip: number;
+  ip: bigint;
   attachment: Attachment;
 }
 
 export interface IpamStore {
+  readonly family: IpFamily;
   /** Atomically claims ip for the attachment; false when someone holds it already. */
-  reserve(ip: number, attachment: Attachment): boolean;
+  reserve(ip: bigint, attachment: Attachment): boolean;
   /** The address recorded for the attachment, if its reservation is intact. */
-  lookup(attachment: Attachment): number | undefined;
+  lookup(attachment: Attachment): bigint | undefined;
   /** Frees the attachment's address (only if it still owns it); returns it. Missing is fine. */
-  release(attachment: Attachment): number | undefined;
+  release(attachment: Attachment): bigint | undefined;
   /** Every reserved address. */
-  reservedAddresses(): Set<number>;
+  reservedAddresses(): Set<bigint>;
   /** Every reservation with its owner (for GC). */
   list(): Reservation[];
   /** Drops index entries that point at nothing we own, e.g. after a crash mid-reserve. */
   forgetAttachment(attachment: Attachment): void;
   /** Attachments known to the index (for GC). */
   listAttachments(): Attachment[];
-  readCursor(): number | undefined;
-  writeCursor(ip: number): void;
+  readCursor(): bigint | undefined;
+  writeCursor(ip: bigint): void;
   /** Throws when the store cannot be read and written (for STATUS). */
   checkUsable(): void;
 }

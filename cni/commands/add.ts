@@ -22,14 +22,15 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
   const undo: { what: string; action: () => Promise<unknown> }[] = [];
   try {
     const pod = await ipam.add();
+    const addresses = pod.ips.map((ip) => formatCidr(ip.address));
     // An address the attachment already held (a retried ADD) may be in use: never release it here.
-    if (pod.fresh) undo.push({ what: `release address ${formatCidr(pod.address)}`, action: () => ipam.del() });
+    if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
     const plan = planAdd(conf, target, pod);
-    const { bridgeMac } = await applyHostSide(run, plan, target, log);
+    const { bridgeMac } = await applyHostSide(run, plan, target, log, ctx.procSys);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
     undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => deleteLink(run, plan.hostVeth) });
     await applyPodSide(run, plan, target, log);
-    log.info({ ip: formatCidr(pod.address), hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
+    log.info({ ips: addresses, hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
     const leftovers: string[] = [];

@@ -1,6 +1,8 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it.
-import { formatCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { formatCidr, parseCidr } from '../../lib/cidr.ts';
+import type { Runner } from '../../lib/exec.ts';
+import { inNetns } from '../../lib/iproute2/netns.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { getLink, type IpLink } from '../../lib/iproute2/link.ts';
 import { parseRoutes, type KernelRoute } from '../../lib/iproute2/route.ts';
@@ -28,19 +30,37 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const podIfIndex = prev.interfaces.findIndex((i) => i.name === args.ifname && (!i.sandbox || i.sandbox === args.netns));
   if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
-  // The pod's and the node's side are independent reads: run both processes at once.
-  const [[links, routes], hostVeth] = await Promise.all([
+  const ipv6 = [...prev.ips.map((ip) => ip.address), ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
+  // The pod's and the node's side are independent reads: run the processes at once. `ip route
+  // show` lists IPv4 only, and a batch line cannot say -6: IPv6 routes need their own process.
+  const [[links, routes], routes6, hostVeth] = await Promise.all([
     queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns }) as Promise<[IpLink[], unknown[]]>,
+    ipv6 ? listIpv6Routes(run, args.netns) : Promise.resolve([]),
     getLink(run, hostVethName(args.containerId, args.ifname)),
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
-  checkRoutes(parseRoutes(routes), prev);
+  checkRoutes([...parseRoutes(routes), ...routes6], prev);
   checkHostVeth(ctx, hostVeth);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
-    const cidr = parseIpv4Cidr(address);
+    const cidr = parseCidr(address);
     if (cidr) await ipam.check(cidr);
   }
+}
+
+/** The pod's IPv6 main table, dst as CIDRs ("default" is ::/0, host routes /128). */
+async function listIpv6Routes(run: Runner, netns: string): Promise<KernelRoute[]> {
+  const { stdout } = await run(inNetns(netns, ['ip', '-6', '-j', 'route', 'show', 'table', 'main']));
+  return (JSON.parse(stdout || '[]') as KernelRoute[]).map((r) => ({
+    ...r,
+    dst: r.dst === 'default' ? '::/0' : r.dst.includes('/') ? r.dst : `${r.dst}/128`,
+  }));
+}
+
+/** Addresses compared in canonical form: the runtime may hand back any spelling of ours. */
+function canonical(text: string): string {
+  const cidr = parseCidr(text);
+  return cidr ? formatCidr(cidr) : text;
 }
 
 function checkPodInterface(links: IpLink[], prev: Result, index: number, ifname: string, addresses: string[]): void {
@@ -51,22 +71,26 @@ function checkPodInterface(links: IpLink[], prev: Result, index: number, ifname:
     throw failed(`interface ${ifname} has MAC ${link.address}, expected ${expectedMac}`);
   }
   if (!link.flags?.includes('UP')) throw failed(`interface ${ifname} is down`);
-  const present = new Set((link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+  const present = new Set((link.addr_info ?? []).map((a) => canonical(`${a.local}/${a.prefixlen}`)));
   for (const address of addresses) {
-    if (!present.has(address)) throw failed(`interface ${ifname} lacks address ${address} (has ${[...present].join(', ') || 'none'})`);
+    if (!present.has(canonical(address))) throw failed(`interface ${ifname} lacks address ${address} (has ${[...present].join(', ') || 'none'})`);
   }
 }
 
-/** A prevResult dst as the kernel lists it (parseRoutes): a CIDR, host routes as /32. */
+/** A route dst in canonical form: a CIDR, host routes as /32 or /128. */
 function normalizeDst(dst: string): string {
-  const cidr = parseIpv4Cidr(dst.includes('/') ? dst : `${dst}/32`);
-  return cidr ? formatCidr(cidr) : dst;
+  return canonical(dst.includes('/') ? dst : `${dst}/${dst.includes(':') ? 128 : 32}`);
+}
+
+/** A gateway in canonical form, so fd00:0::1 and fd00::1 are the same. */
+function normalizeGw(gw: string | undefined): string | undefined {
+  return gw === undefined ? undefined : normalizeDst(gw);
 }
 
 function checkRoutes(routes: KernelRoute[], prev: Result): void {
   for (const want of prev.routes) {
     const dst = normalizeDst(want.dst);
-    const found = routes.some((r) => r.dst === dst && (!want.gw || r.gateway === want.gw));
+    const found = routes.some((r) => normalizeDst(r.dst) === dst && (!want.gw || normalizeGw(r.gateway) === normalizeGw(want.gw)));
     if (!found) throw failed(`route to ${want.dst}${want.gw ? ` via ${want.gw}` : ''} is missing from the pod's netns`);
   }
 }

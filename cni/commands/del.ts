@@ -38,5 +38,5 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
 function describeRelease(released: Released): string {
   if (released === 'none') return 'none held';
   if (released === 'delegated') return 'released by the IPAM plugin';
-  return `released ${released.address}`;
+  return `released ${released.addresses.join(', ')}`;
 }

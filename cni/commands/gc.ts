@@ -8,7 +8,7 @@ import { listLinksOfType } from '../../lib/iproute2/link.ts';
 import { attachmentKey, type Attachment } from '../../ipam/store.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { planGc } from '../gc-plan.ts';
-import { ipamFor } from '../ipam.ts';
+import { FAMILIES, ipamFor } from '../ipam.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -50,11 +50,16 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
 }
 
-/** Every attachment the store knows: owners of reservations and index entries (a crash may leave either). */
+/**
+ * Every attachment the stores know, of both families whatever the config says now: owners of
+ * reservations and index entries (a crash may leave either).
+ */
 function storedAttachments(ctx: CommandContext): Attachment[] {
-  const store = ctx.store();
   const all = new Map<string, Attachment>();
-  for (const { attachment } of store.list()) all.set(attachmentKey(attachment), attachment);
-  for (const attachment of store.listAttachments()) all.set(attachmentKey(attachment), attachment);
+  for (const family of FAMILIES) {
+    const store = ctx.store(family);
+    for (const { attachment } of store.list()) all.set(attachmentKey(attachment), attachment);
+    for (const attachment of store.listAttachments()) all.set(attachmentKey(attachment), attachment);
+  }
   return [...all.values()];
 }

@@ -1,5 +1,5 @@
 // STATUS (spec 1.1): silent success only when an ADD could succeed right now.
-import { formatIpv4 } from '../../lib/cidr.ts';
+import { formatRange } from '../../ipam/range.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { freeCount } from '../../ipam/allocator.ts';
 import { CniError, ErrorCode } from '../errors.ts';
@@ -16,14 +16,16 @@ export async function cmdStatus(ctx: CommandContext): Promise<void> {
     }
     return;
   }
-  const store = ctx.store();
-  try {
-    store.checkUsable();
-  } catch (error) {
-    throw new CniError(ErrorCode.NotAvailable, errorMessage(error));
-  }
-  if (freeCount(store, conf.ipam.range) <= 0) {
-    const { start, end } = conf.ipam.range;
-    throw new CniError(ErrorCode.NotAvailable, `no free pod addresses left in ${formatIpv4(start)}-${formatIpv4(end)}`);
+  // An ADD needs an address of every configured family: either one full is not ready.
+  for (const range of conf.ipam.ranges) {
+    const store = ctx.store(range.family);
+    try {
+      store.checkUsable();
+    } catch (error) {
+      throw new CniError(ErrorCode.NotAvailable, errorMessage(error));
+    }
+    if (freeCount(store, range) <= 0n) {
+      throw new CniError(ErrorCode.NotAvailable, `no free IPv${range.family} pod addresses left in ${formatRange(range)}`);
+    }
   }
 }

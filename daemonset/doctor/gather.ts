@@ -140,7 +140,7 @@ function gatherIpam(dataDir: string, conflist: ReturnType<typeof parseLoosely>):
   try {
     const now = Date.now();
     const reservations: Reservation[] = new DiskStore(dir).list().map(({ ip, attachment }) => {
-      const address = formatIpv4(ip);
+      const address = formatIpv4(Number(ip));
       return { address, ...attachment, hostVeth: hostVethName(attachment.containerId, attachment.ifname), ageMs: reservationAge(dir, address, now) };
     });
     return { dir, reservations };

@@ -25,7 +25,7 @@ describe('CHECK', { skip: skipUnlessRoot }, () => {
     ['the pod interface down', (n, pod) => n.exec(['ip', 'link', 'set', 'eth0', 'down'], pod), /eth0 is down/],
     ['the MAC changed', (n, pod) => n.exec(['ip', 'link', 'set', 'eth0', 'address', '02:00:00:00:00:99'], pod), /MAC 02:00:00:00:00:99, expected 0a:58/],
     ['the host veth detached', (n, _pod, r) => n.exec(['ip', 'link', 'set', r.interfaces[1].name, 'nomaster']), /attached to no bridge, expected cni0/],
-    ['the reservation lost', async (n) => fs.rmSync(path.join(n.dataDir, 'testnet', 'ips', '10.99.0.2')), /IPAM has no reservation for c1\/eth0/],
+    ['the reservation lost', async (n) => fs.rmSync(path.join(n.dataDir, 'testnet', 'ips', '10.99.0.2')), /IPAM has no IPv4 reservation for c1\/eth0/],
   ];
   for (const [name, breakIt, message] of breakages) {
     test(`fails precisely with ${name}`, () =>
@@ -115,7 +115,7 @@ describe('STATUS', { skip: skipUnlessRoot }, () => {
       await node.add(pod, 'c1', conf);
       const full = await node.cni({ command: 'STATUS', conf });
       assert.equal(full.json?.code, 50);
-      assert.match(full.json?.msg, /no free pod addresses/);
+      assert.match(full.json?.msg, /no free IPv4 pod addresses/);
       await node.cni({ command: 'DEL', containerId: 'c1', netns: pod, ifname: 'eth0', conf });
       assert.equal((await node.cni({ command: 'STATUS', conf })).exitCode, 0);
     }));

@@ -74,7 +74,7 @@ describe('failures leave nothing behind', { skip: skipUnlessRoot }, () => {
       const pod = await node.pod();
       const res = await node.cni({ command: 'ADD', containerId: 'c2', netns: pod, ifname: 'eth0', conf });
       assert.equal(res.json?.code, 102);
-      assert.match(res.json?.msg, /no free address in 10\.99\.0\.1-10\.99\.0\.2: all 1 are reserved/);
+      assert.match(res.json?.msg, /no free IPv4 address in 10\.99\.0\.1-10\.99\.0\.2: all 1 are reserved/);
       assert.deepEqual(await node.links(pod), ['lo']);
     }));
 

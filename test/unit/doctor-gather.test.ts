@@ -47,7 +47,7 @@ function setup() {
 test('gather: three processes, each a read; files, sysctls and reservations as facts', async () => {
   const s = setup();
   try {
-    s.store.reserve(parseIpv4('10.244.1.2')!, { containerId: 'live', ifname: 'eth0' });
+    s.store.reserve(BigInt(parseIpv4('10.244.1.2')!), { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
     assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save']);
     assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
@@ -69,7 +69,7 @@ test('--fix-leaks releases a reservation whose host veth is gone, keeps live and
   const s = setup();
   try {
     for (const [address, containerId] of [['10.244.1.2', 'live'], ['10.244.1.3', 'gone'], ['10.244.1.4', 'adding']] as const) {
-      s.store.reserve(parseIpv4(address)!, { containerId, ifname: 'eth0' });
+      s.store.reserve(BigInt(parseIpv4(address)!), { containerId, ifname: 'eth0' });
     }
     // "gone" was reserved long ago; "adding" just now (an ADD between reserving and creating its veth).
     const old = new Date(Date.now() - 2 * LEAK_GRACE_MS);

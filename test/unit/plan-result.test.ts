@@ -1,13 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr, parseIp, parseIpv4 } from '../../lib/cidr.ts';
 import { formatBatch, parseBatchErrors } from '../../lib/iproute2/batch.ts';
 import { parseNetConf } from '../../cni/config.ts';
 import { hostVethMac, hostVethName, ipv4Mac, planAdd } from '../../cni/plan.ts';
 import { convertResult, parsePrevResult } from '../../cni/result.ts';
 
 const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } }));
-const pod = { address: parseIpv4Cidr('10.244.1.7/24')!, gateway: parseIpv4('10.244.1.1')!, routes: [{ dst: parseIpv4Cidr('0.0.0.0/0')!, gw: parseIpv4('10.244.1.1')! }] };
+const pod = { ips: [{ address: parseCidr('10.244.1.7/24')!, gateway: parseIp('10.244.1.1')! }], routes: [{ dst: parseCidr('0.0.0.0/0')!, gw: parseIp('10.244.1.1')! }] };
 const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
 
 describe('names and MACs', () => {

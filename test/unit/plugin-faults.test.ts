@@ -14,7 +14,7 @@ import type { RunOptions } from '../../lib/exec.ts';
 import { addEnv, captureLogger, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH } from '../fixtures/plugin-kernel.ts';
 
 const VETH = hostVethName('c1', 'eth0');
-const reserved = (store: MemoryStore) => store.list().map((r) => formatIpv4(r.ip));
+const reserved = (store: MemoryStore) => store.list().map((r) => formatIpv4(Number(r.ip)));
 /** A host batch whose input is exactly this one line. */
 const hostBatchOf = (line: string) => (argv: readonly string[], options: RunOptions) => HOST_BATCH.every((w, i) => argv[i] === w) && options.input === `${line}\n`;
 const failedLine = (message: string, line: number) => ({ exitCode: 1, stderr: `${message}\nCommand failed -:${line}\n` });
@@ -149,7 +149,7 @@ describe('DEL', () => {
 
   test('an address still held with the veth already gone is a change worth info', async () => {
     const store = new MemoryStore();
-    store.reserve(0x0a000007, { containerId: 'c1', ifname: 'eth0' });
+    store.reserve(0x0a000007n, { containerId: 'c1', ifname: 'eth0' });
     const run = healthyKernel().failFrom(['ip', 'link', 'del'], 1, { stderr: `Cannot find device "${VETH}"` });
     const log = captureLogger();
     await invoke(delEnv(), netConf(), { run, store, log });
@@ -165,8 +165,8 @@ describe('GC keeps going past errors', () => {
 
   test('a failed veth deletion still releases every address; another network\'s veth is never named', async () => {
     const store = new MemoryStore();
-    store.reserve(0x0a000002, { containerId: 'a1', ifname: 'eth0' });
-    store.reserve(0x0a000003, { containerId: 'a2', ifname: 'eth0' });
+    store.reserve(0x0a000002n, { containerId: 'a1', ifname: 'eth0' });
+    store.reserve(0x0a000003n, { containerId: 'a2', ifname: 'eth0' });
     const run = healthyKernel()
       .on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: vethList({ containerId: 'a1', network: 'neta' }, { containerId: 'a2', network: 'neta' }, { containerId: 'b1', network: 'netb' }) })
       .failNth(HOST_BATCH, 1, failedLine('RTNETLINK answers: Operation not permitted', 1));
