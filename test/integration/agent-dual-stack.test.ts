@@ -64,7 +64,8 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       await startAll(cluster);
       const podA = await handWiredPod(a, 0);
       const podB = await handWiredPod(b, 0);
-      // The links are seconds old (neighbour discovery on fresh ports): the first answer may take a retry.
+      // The bridges are seconds old: their IPv6 link-local address may still be in DAD, and a node
+      // cannot solicit its pod's neighbour before it ends (~2 s): the first answer may take a retry.
       await eventually(() => cluster.ping(podA.netns, podB.ipv6), 10_000, `${podA.ipv6} -> ${podB.ipv6}`);
       assert.ok(await cluster.ping(podB.netns, podA.ipv6), `${podB.ipv6} -> ${podA.ipv6}`);
       assert.equal(await sourceSeenBy(podB.netns, podB.ipv6, podA.netns), podA.ipv6, 'pod to pod over IPv6 keeps the source');
@@ -115,7 +116,10 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       const podA = await cluster.addPod(a);
       const podB = await cluster.addPod(b);
       assert.ok(podA.ipv6 && podB.ipv6, `both pods have an IPv6 address: ${JSON.stringify([podA.result.ips, podB.result.ips])}`);
-      assert.ok(await cluster.ping(podA.netns, podB.ipv6!), `${podA.ipv6} -> ${podB.ipv6}`);
+      // The first pod on a node: the bridge the plugin just made has its IPv6 link-local address
+      // in DAD (~2 s), and the node cannot solicit its pod's neighbour until it ends, so the first
+      // packets into a new bridge wait (known, reported to the plugin side). Then it is instant.
+      await eventually(() => cluster.ping(podA.netns, podB.ipv6!), 10_000, `${podA.ipv6} -> ${podB.ipv6}`);
       assert.ok(await cluster.ping(podB.netns, podA.ipv6!), `${podB.ipv6} -> ${podA.ipv6}`);
       assert.ok(await cluster.ping(podA.netns, podB.ip), `${podA.ip} -> ${podB.ip}`);
       // Pod to pod across nodes is routed, never masqueraded: b's pod sees a's pod's address.
