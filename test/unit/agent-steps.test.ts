@@ -162,6 +162,22 @@ describe('step: routes and iptables, dual-stack', () => {
     assert.match(metrics.render(), /^bridgeway_family_routes_programmed\{family="ipv6"\} 1$/m);
   });
 
+  test('the early step puts a new node\'s routes of both families in the kernel before the full read', async () => {
+    const run = nodeRunner({ addr: ADDR_JSON_DUAL });
+    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
+    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics: new Metrics(), nodeName: 'node-0' });
+    const before = [v6Node('node-0', 0), v6Node('node-1', 1)];
+    await routes.sync({ nodes: before, iface: view.iface, podCIDRs: dual, mainTable: view.mainTable });
+    assert.deepEqual(await routes.applyAhead([...before, v6Node('node-3', 3)], dual), { changes: 2 });
+    const batch = run.callsMatching(isRouteChange).at(-1)!.input!;
+    assert.match(batch, /^route add 10\.244\.4\.0\/24 via 192\.168\.50\.13 dev eth1 proto 77$/m);
+    assert.match(batch, /^route add fd00:10:244:4::\/64 via fd00:50::13 dev eth1 proto 77$/m);
+    assert.deepEqual(await routes.applyAhead([before[0]!], dual), { changes: 2 }, 'node-1 removed: its routes of both families go');
+    const removal = run.callsMatching(isRouteChange).at(-1)!.input!;
+    assert.match(removal, /^route del 10\.244\.2\.0\/24 proto 77$/m);
+    assert.match(removal, /^route del fd00:10:244:2::\/64 proto 77$/m);
+  });
+
   test('ip6tables gets the IPv6 chains, in the backend chosen for IPv4; each family rewritten only when it differs', async () => {
     const run = nodeRunner();
     const metrics = new Metrics();
