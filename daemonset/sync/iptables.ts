@@ -20,6 +20,7 @@ export class IptablesSync {
   private readonly writes;
   /** Probed once: neither changes while the agent runs. */
   private backends: Partial<Record<IpFamily, IptablesBackend>> | undefined;
+  private mode: IptablesMode | undefined;
   private readonly randomFully: Partial<Record<IpFamily, boolean>> = {};
 
   constructor(deps: { run: Runner; log: Logger; metrics: Metrics; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode }) {
@@ -35,13 +36,11 @@ export class IptablesSync {
     const { run, log, clusterCIDRs } = this.deps;
     const backends = await this.backendsOnce();
     const written: IptablesOutcome['written'] = {};
-    let mode: IptablesMode = 'nft';
     for (const clusterCIDR of clusterCIDRs) {
       const family = clusterCIDR.family;
       const podCIDR = podCIDRs.find((c) => c.family === family);
       const backend = backends[family];
       if (!podCIDR || !backend) continue;
-      mode = backend.mode;
       if (this.randomFully[family] === undefined) {
         const help = await run([backend.iptables, '-j', 'MASQUERADE', '--help']).catch((e: unknown) => ({ stdout: errorMessage(e) }));
         this.randomFully[family] = help.stdout.includes('random-fully');
@@ -56,7 +55,7 @@ export class IptablesSync {
       this.writes.family.inc({ family: `ipv${family}` });
       log.info({ chains: specs.map((s) => s.chain), family: `ipv${family}`, cluster: formatCidr(clusterCIDR) }, `${family === 6 ? 'ip6tables' : 'iptables'} chains written`);
     }
-    return { mode, written };
+    return { mode: this.mode!, written };
   }
 
   /**
@@ -69,6 +68,7 @@ export class IptablesSync {
     const families = clusterCIDRs.map((c) => c.family);
     const decided = await detectBackend(run, { forced, family: families.includes(4) ? 4 : 6 });
     log.info({ mode: decided.mode, why: decided.reason }, `using iptables-${decided.mode}`);
+    this.mode = decided.mode;
     this.backends = Object.fromEntries(families.map((family) => [family, backendFor(decided.mode, decided.reason, family)]));
     return this.backends;
   }
