@@ -18,6 +18,7 @@ import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REF
 import { runProbes } from './support/probes.ts';
 import { loadAverage, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
 import { runRounds, type Contender, type Round } from './support/rounds.ts';
+import { dualStack } from './support/dual-stack.ts';
 import { traceCycles } from './support/trace.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -105,9 +106,15 @@ async function run(options: Options, lab: Lab): Promise<void> {
     progress(`${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency ${c}`);
     rounds.push(...(await runRounds([ours, ref], c, `c${c}`)));
   }
+  progress(`dual-stack: ${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency 1`);
+  const oursDual = await contender(lab, 'ours6', options.pods, async (node) => dualStack(bridgeway(oursCopy, node, lab.subdir('ours6'))));
+  const refDual = await contender(lab, 'ref6', options.pods, async (node) => dualStack(reference(node, lab.subdir('ref6'), ref.plugin.cniVersion)));
+  const dualRounds = await runRounds([oursDual, refDual], 1, 'ds');
   printRounds(rounds, options.concurrency);
   printFloor(floorTimings);
   printTargets(targets(rounds, floorTimings));
+  console.log(`\ndual-stack: one IPv4 and one IPv6 address per pod, both default routes (${options.pods} pods)`);
+  printRounds(dualRounds, [1]);
 
   progress(`breakdown probes (${options.samples} runs each)`);
   const probes = await runProbes({ count: options.samples, floor, ours: ours.plugin, reference: ref.plugin, scratch: scratch!, scratchPath: lab.netnsPath(scratch!) });

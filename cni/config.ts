@@ -1,6 +1,6 @@
 // stdin -> NetConf: every field validated, defaulted and typed once, with errors that name the key.
 // Unknown keys are tolerated (spec); known keys with values we cannot honour are code 2.
-import { cidrNetwork, cidrsOverlap, formatCidr, parseCidr, parseIp, type IpAddress, type IpCidr, type IpFamily } from '../lib/cidr.ts';
+import { cidrNetwork, cidrsOverlap, formatCidr, isIpv4Mapped, parseCidr, parseIp, parseIpv6, type IpAddress, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import { IpamRangeError } from '../ipam/errors.ts';
 import { buildRange, type IpRange } from '../ipam/range.ts';
@@ -71,6 +71,12 @@ function unsupported(key: string, value: unknown, why: string): CniError {
   return new CniError(ErrorCode.UnsupportedField, `unsupported field ${key}=${JSON.stringify(value)}: ${why}`);
 }
 
+/** Why an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is refused: it is IPv4 in disguise. */
+function mappedHint(text: string): string {
+  const v6 = parseIpv6(text.split('/')[0]!);
+  return v6 !== undefined && isIpv4Mapped(v6) ? ' (an IPv4-mapped IPv6 address: write the IPv4 address itself)' : '';
+}
+
 /** Typed readers for one JSON object; `where` prefixes key names in messages (e.g. "ipam."). */
 class Fields {
   private readonly obj: Record<string, unknown>;
@@ -115,7 +121,7 @@ class Fields {
     const text = this.string(key);
     if (text === undefined) return undefined;
     const ip = parseIp(text);
-    if (!ip) throw invalid(`"${this.where}${key}" must be an IPv4 or IPv6 address, got ${JSON.stringify(text)}`);
+    if (!ip) throw invalid(`"${this.where}${key}" must be an IPv4 or IPv6 address, got ${JSON.stringify(text)}${mappedHint(text)}`);
     if (family !== undefined && ip.family !== family) {
       throw invalid(`"${this.where}${key}" ${text} is IPv${ip.family}, but it belongs to an IPv${family} ${key === 'gw' ? 'route' : 'range'}`);
     }
@@ -126,7 +132,7 @@ class Fields {
     const text = this.string(key);
     if (text === undefined) return undefined;
     const cidr = parseCidr(text);
-    if (!cidr) throw invalid(`"${this.where}${key}" must be a CIDR like 10.244.1.0/24 or fd00:10:244:1::/64, got ${JSON.stringify(text)}`);
+    if (!cidr) throw invalid(`"${this.where}${key}" must be a CIDR like 10.244.1.0/24 or fd00:10:244:1::/64, got ${JSON.stringify(text)}${mappedHint(text)}`);
     return cidr;
   }
 

@@ -8,7 +8,7 @@ import { CommandError, type Runner } from '../lib/exec.ts';
 import { allocate } from '../ipam/allocator.ts';
 import type { Attachment, IpamStore } from '../ipam/store.ts';
 import type { BuiltinIpam, DelegatedIpam, NetConf } from './config.ts';
-import { CniError, ErrorCode } from './errors.ts';
+import { CniError, ErrorCode, toCniError } from './errors.ts';
 import type { PodAddressing } from './plan.ts';
 import type { CmdArgs } from './skel.ts';
 
@@ -64,7 +64,12 @@ function builtinIpam(conf: NetConf, ipam: BuiltinIpam, attachment: Attachment, s
         }
       } catch (error) {
         // All families or none: an IPv6 range that is full must not leave the IPv4 address taken.
-        release(fresh);
+        try {
+          release(fresh);
+        } catch (undoError) {
+          const cause = toCniError(error);
+          throw new CniError(cause.code, `${cause.message}; releasing the addresses this ADD took failed too: ${errorMessage(undoError)}`);
+        }
         throw error;
       }
       const gatewayOf = (family: IpFamily) => (conf.isGateway ? ips.find((ip) => ip.address.family === family)?.gateway : undefined);

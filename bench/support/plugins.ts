@@ -142,10 +142,13 @@ export async function bridgePorts(plugin: PluginUnderTest): Promise<string[]> {
   return (JSON.parse(stdout || '[]') as { ifname: string }[]).map((link) => link.ifname);
 }
 
-/** Files named like an IPv4 address anywhere under the IPAM directory: live reservations. */
+/**
+ * Files named like an address anywhere under the IPAM directory: live reservations. IPv6 ones
+ * are fd00:99::2 in host-local's directory and fd00-99--2 in ours.
+ */
 export function ipamReservations(plugin: PluginUnderTest): string[] {
   if (!fs.existsSync(plugin.ipamDir)) return [];
   return (fs.readdirSync(plugin.ipamDir, { recursive: true }) as string[]).filter((name) =>
-    /^\d{1,3}(\.\d{1,3}){3}$/.test(path.basename(name)),
+    /^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-f]{0,4}([:-][0-9a-f]{0,4}){2,7}$/.test(path.basename(name)),
   );
 }

@@ -133,6 +133,20 @@ describe('IPAM across families', () => {
     assert.ok(!store.listAttachments().some((a) => a.containerId === 'c'));
   });
 
+  test('when giving back the IPv4 address fails too, the error says so', async () => {
+    class StuckStore extends MemoryStore {
+      override release(): bigint | undefined {
+        throw new Error('disk gone');
+      }
+    }
+    const store6 = new MemoryStore(6);
+    const deps = { run: healthyKernel(), store6, procSys: procSys().root };
+    for (const id of ['a', 'b']) await invoke(addEnv(id), netConf({ ipam: small6 }), deps);
+    const res = await invoke(addEnv('c'), netConf({ ipam: small6 }), { ...deps, store: new StuckStore(4) });
+    assert.equal(res.json?.code, 102);
+    assert.match(res.json?.msg, /^no free IPv6 address in .*; releasing the addresses this ADD took failed too: disk gone$/);
+  });
+
   test('STATUS is code 50 when either family is full, naming it', async () => {
     const store6 = new MemoryStore(6);
     const deps = { run: healthyKernel(), store6, procSys: procSys().root };
