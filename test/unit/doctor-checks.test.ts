@@ -173,6 +173,11 @@ test('dual-stack: IPv6 forwarding and IPv6 routes are checked, and a healthy nod
   assert.match(forwarding[0]!.detail, /does not route IPv6 pod traffic/);
   assert.match(forwarding[0]!.fix!, /sysctl -w net\.ipv6\.conf\.all\.forwarding=1/);
 
+  assert.ok(findings.some((f) => f.object === 'eth1 IPv6 address' && f.detail === 'fd00:50::10/64'));
+  const noV6 = healthyDualStack();
+  noV6.links.find((l) => l.name === 'eth1')!.ipv6 = [];
+  assert.ok(problems(runChecks(noV6)).some((f) => f.severity === 'FAIL' && f.object === 'eth1 IPv6 address' && /no global IPv6 address/.test(f.detail)));
+
   const gone = healthyDualStack();
   gone.routes.pop();
   const missing = problems(runChecks(gone));

@@ -32,9 +32,19 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
   const { link, address } = iface;
   const findings: Finding[] = [];
   findings.push(link.up ? ok('interface', link.name, 'up') : fail('interface', link.name, 'down: no route to any peer', `ip link set ${link.name} up`));
-  findings.push(address
-    ? ok('interface', `${link.name} address`, formatCidr(address))
-    : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
+  const families = settings.clusterCIDRs.map((c) => c.family);
+  if (families.includes(4) || families.length === 0) {
+    findings.push(address
+      ? ok('interface', `${link.name} address`, formatCidr(address))
+      : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
+  }
+  if (families.includes(6)) {
+    // The agent publishes (and peers route IPv6 via) the first global IPv6 address.
+    const v6 = link.ipv6?.[0];
+    findings.push(v6
+      ? ok('interface', `${link.name} IPv6 address`, formatCidr(v6))
+      : fail('interface', `${link.name} IPv6 address`, 'no global IPv6 address: peers cannot route this node\'s IPv6 pods', `ip addr add <this node's IPv6 address>/64 dev ${link.name}`));
+  }
   return findings;
 }
 
