@@ -186,6 +186,44 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       assert.equal((await a.exec(['cat', '/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim(), '1');
     }, dualStack));
 
+  test('doctor on a dual-stack node: IPv6 forwarding, eth1\'s IPv6 address and the IPv6 routes, all OK; a deleted IPv6 route is a FAIL with its fix', () =>
+    withCluster(2, async (cluster) => {
+      const [a, b] = cluster.nodes as [SimNode, SimNode];
+      for (const node of [a, b]) cluster.startAgent(node, ['--resync', '10m']);
+      for (const node of [a, b]) await eventually(async () => (await cluster.health(node, '/readyz')).status === 200, 20_000, `${node.name} ready`);
+      const doctor = async () => {
+        const result = await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'doctor', '--json', ...cluster.agentArgs(a)]).then(
+          (r) => ({ code: 0, stdout: r.stdout }),
+          (e: { exitCode: number; stdout: string }) => ({ code: e.exitCode, stdout: e.stdout }),
+        );
+        const findings = (JSON.parse(result.stdout) as { findings: { severity: string; object: string; detail: string; fix?: string }[] }).findings;
+        return { code: result.code, findings, of: (object: string) => findings.find((f) => f.object === object) };
+      };
+      const route = `route ${b.podCIDRv6} via ${b.eth1IPv6} dev eth1`;
+      const healthy = await doctor();
+      assert.equal(healthy.code, 0, JSON.stringify(healthy.findings.filter((f) => f.severity !== 'OK')));
+      assert.equal(healthy.of('net.ipv6.conf.all.forwarding')?.severity, 'OK');
+      assert.equal(healthy.of('eth1 IPv6 address')?.detail, `${a.eth1IPv6}/64`);
+      assert.equal(healthy.of(route)?.severity, 'OK');
+      assert.equal(healthy.of(`node ${a.name} podCIDR`)?.detail, `${a.podCIDR}, ${a.podCIDRv6}`);
+      await a.exec(['ip', '-6', 'route', 'del', b.podCIDRv6!]);
+      const broken = await doctor();
+      assert.equal(broken.code, 1);
+      assert.equal(broken.of(route)?.severity, 'FAIL');
+      assert.match(broken.of(route)!.fix!, new RegExp(`ip route add ${b.podCIDRv6} via ${b.eth1IPv6} dev eth1 proto 77`));
+    }, dualStack));
+
+  test('ip6tables follows IPv4\'s backend choice: kube-proxy\'s KUBE-* chains in iptables-legacy put ours in ip6tables-legacy too; uninstall cleans it', () =>
+    withCluster(2, async (cluster) => {
+      const [a] = cluster.nodes as [SimNode, SimNode];
+      await a.exec(['iptables-legacy', '-t', 'nat', '-N', 'KUBE-SERVICES']);
+      await cluster.runAgentOnce(a);
+      assert.match((await a.exec(['ip6tables-legacy-save'])).stdout, /-A POSTROUTING -m comment --comment "bridgeway: masquerade" -j BRIDGEWAY-POSTRTG/);
+      assert.doesNotMatch((await a.exec(['ip6tables-nft-save'])).stdout, /BRIDGEWAY/);
+      await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
+      assert.doesNotMatch((await a.exec(['ip6tables-legacy-save'])).stdout, /BRIDGEWAY/);
+    }, dualStack));
+
   test('bad input is a clear error naming the setting: own podCIDRs of other families than the cluster CIDR', () =>
     withCluster(2, async (cluster) => {
       const [a, b] = cluster.nodes as [SimNode, SimNode];
