@@ -43,7 +43,7 @@ export class RouteSync {
     this.m = {
       routes: metrics.gauge('bridgeway_routes_programmed', 'Routes to peer podCIDRs in place after the last sync.'),
       peers: metrics.gauge('bridgeway_peers', 'Other nodes known with a podCIDR.'),
-      unreachable: metrics.gauge('bridgeway_peers_unreachable', 'Peers not routable over the node interface (see logs).'),
+      unreachable: metrics.gauge('bridgeway_peers_unreachable', 'Peers not routable over the node interface (see logs); dual-stack: counted once per family.'),
       conflicts: metrics.gauge('bridgeway_route_conflicts', 'Peer podCIDRs routed by someone else; left alone.'),
       routeChanges: metrics.counter('bridgeway_route_changes_total', 'Routes added, replaced or deleted.'),
       familyRoutes: metrics.gauge('bridgeway_family_routes_programmed', 'Routes to peer podCIDRs in place after the last sync, per IP family.'),
