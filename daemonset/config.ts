@@ -2,7 +2,7 @@
 // environment fallbacks and the validation errors (which name the flag) cannot drift apart.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../lib/cidr.ts';
+import { cidrNetwork, formatCidr, parseCidr, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
@@ -13,8 +13,9 @@ export interface AgentConfig {
   kubeconfig?: string;
   nodesFile?: string;
   iface: string;
-  ifaceCidr?: Ipv4Cidr;
-  clusterCIDR?: Ipv4Cidr;
+  ifaceCidr?: IpCidr;
+  /** --cluster-cidr: one CIDR per family the cluster uses (IPv4 first), as kube-controller-manager takes it. */
+  clusterCIDRs: IpCidr[];
   cniBinDir: string;
   cniConfDir: string;
   pluginBinary: string;
@@ -50,7 +51,7 @@ const SETTINGS: Setting[] = [
   { flag: 'nodes-file', env: 'BRIDGEWAY_NODES_FILE', help: 'standalone mode: YAML/JSON file of nodes [{name, podCIDR, eth1IP}] instead of the Kubernetes API' },
   { flag: 'iface', env: 'BRIDGEWAY_IFACE', fallback: 'eth1', help: 'interface joining the nodes' },
   { flag: 'iface-cidr', env: 'BRIDGEWAY_IFACE_CIDR', help: 'pick the interface with an address in this CIDR instead of by name' },
-  { flag: 'cluster-cidr', env: 'BRIDGEWAY_CLUSTER_CIDR', help: 'all pods\' addresses (e.g. 10.244.0.0/16); required to run' },
+  { flag: 'cluster-cidr', env: 'BRIDGEWAY_CLUSTER_CIDR', help: 'all pods\' addresses, one CIDR per family: <v4>, <v6> or <v4>,<v6> (e.g. 10.244.0.0/16,fd00:10:244::/56); required to run' },
   { flag: 'cni-bin-dir', env: 'BRIDGEWAY_CNI_BIN_DIR', fallback: '/opt/cni/bin', help: 'where the plugin executable is installed' },
   { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
   { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
@@ -97,11 +98,34 @@ function parseDuration(flag: string, text: string): number {
   return ms;
 }
 
-function parseCidrSetting(flag: string, text: string | undefined): Ipv4Cidr | undefined {
+function parseIfaceCidr(text: string | undefined): IpCidr | undefined {
   if (text === undefined) return undefined;
-  const cidr = parseIpv4Cidr(text);
-  if (!cidr) throw new ConfigError(`--${flag} must be an IPv4 CIDR like 10.244.0.0/16, got ${JSON.stringify(text)}`);
-  return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
+  const cidr = parseCidr(text);
+  if (!cidr) throw new ConfigError(`--iface-cidr must be a CIDR like 192.168.50.0/24 or fd00:50::/64, got ${JSON.stringify(text)}`);
+  return { family: cidr.family, address: cidrNetwork(cidr), prefixLength: cidr.prefixLength };
+}
+
+/**
+ * `<v4>`, `<v6>` or both comma-separated (either order), as kube-controller-manager's
+ * --cluster-cidr: at most one per family. Returned IPv4 first, each as its network address.
+ */
+export function parseClusterCidrs(flag: string, text: string | undefined): IpCidr[] {
+  if (text === undefined) return [];
+  const parts = text.split(',').map((part) => part.trim());
+  const cidrs: IpCidr[] = [];
+  for (const part of parts) {
+    const cidr = parseCidr(part);
+    if (!cidr) throw new ConfigError(`--${flag} must be <v4>, <v6> or <v4>,<v6> CIDRs like 10.244.0.0/16,fd00:10:244::/56; ${JSON.stringify(part)} is not a CIDR`);
+    const same = cidrs.find((c) => c.family === cidr.family);
+    if (same) throw new ConfigError(`--${flag} has two IPv${cidr.family} CIDRs (${formatCidr(same)}, ${part}): give at most one per family`);
+    cidrs.push({ family: cidr.family, address: cidrNetwork(cidr), prefixLength: cidr.prefixLength });
+  }
+  return cidrs.sort((a, b) => a.family - b.family);
+}
+
+/** The families a cluster CIDR list covers, IPv4 first. */
+export function familiesOf(cidrs: readonly IpCidr[]): IpFamily[] {
+  return cidrs.map((c) => c.family);
 }
 
 function parseCniVersion(text: string | undefined): CniVersion | undefined {
@@ -142,8 +166,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   // The doctor checks the node as `run` would drive it, so it needs the same two settings.
   const needsNode = command === 'run' || command === 'doctor';
   if (needsNode && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
-  const clusterCIDR = parseCidrSetting('cluster-cidr', value('cluster-cidr'));
-  if (needsNode && !clusterCIDR) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16');
+  const clusterCIDRs = parseClusterCidrs('cluster-cidr', value('cluster-cidr'));
+  if (needsNode && clusterCIDRs.length === 0) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16 or 10.244.0.0/16,fd00:10:244::/56');
   const logLevel = value('log-level')!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const iptables = value('iptables')!;
@@ -160,8 +184,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     kubeconfig: value('kubeconfig'),
     nodesFile: value('nodes-file'),
     iface,
-    ifaceCidr: parseCidrSetting('iface-cidr', value('iface-cidr')),
-    clusterCIDR,
+    ifaceCidr: parseIfaceCidr(value('iface-cidr')),
+    clusterCIDRs,
     cniBinDir: value('cni-bin-dir')!,
     cniConfDir: value('cni-conf-dir')!,
     pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), 'bridgeway'),

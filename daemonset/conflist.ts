@@ -1,12 +1,13 @@
 // Pure: the CNI network configuration the agent writes for its node.
-import { formatCidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { formatCidr, type IpCidr, type Ipv4Cidr } from '../lib/cidr.ts';
 
 export const NETWORK_NAME = 'bridgeway';
 export const CONFLIST_NAME = '10-bridgeway.conflist';
 
 export interface ConflistInputs {
   cniVersion: string;
-  podCIDR: Ipv4Cidr;
+  /** Our podCIDR, or one per family (IPv4 first) on a dual-stack node. */
+  podCIDR: Ipv4Cidr | IpCidr | readonly IpCidr[];
   mtu: number;
   bridge: string;
   /** Chain the reference portmap plugin (hostPort support) when it is installed. */
@@ -27,9 +28,19 @@ export function renderConflist(inputs: ConflistInputs): string {
       logLevel: inputs.logLevel,
       logFile: inputs.logFile,
       dataDir: inputs.dataDir,
-      ipam: { subnet: formatCidr(inputs.podCIDR) },
+      ipam: ipamOf(inputs.podCIDR),
     },
   ];
   if (inputs.portmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
   return JSON.stringify({ cniVersion: inputs.cniVersion, name: NETWORK_NAME, plugins }, null, 2) + '\n';
+}
+
+/**
+ * One family: `{subnet}`, as before dual-stack (an IPv4-only node's conflist is unchanged).
+ * Both: host-local's `ranges`, one range set per family.
+ */
+function ipamOf(podCIDR: ConflistInputs['podCIDR']): object {
+  const cidrs = Array.isArray(podCIDR) ? (podCIDR as readonly IpCidr[]) : [podCIDR as Ipv4Cidr | IpCidr];
+  if (cidrs.length === 1) return { subnet: formatCidr(cidrs[0]!) };
+  return { ranges: cidrs.map((cidr) => [{ subnet: formatCidr(cidr) }]) };
 }

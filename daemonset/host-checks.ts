@@ -17,16 +17,24 @@ function readSysctl(root: string, key: string): string | undefined {
   }
 }
 
-/** Ensures IPv4 forwarding; returns true when it had to be turned on. */
-export function ensureIpForward(root = '/proc/sys'): boolean {
-  if (readSysctl(root, 'net.ipv4.ip_forward') === '1') return false;
+/** The forwarding switch of each family. */
+export const FORWARDING_SYSCTL = { 4: 'net.ipv4.ip_forward', 6: 'net.ipv6.conf.all.forwarding' } as const;
+
+/**
+ * Ensures forwarding for a family (IPv4 unless told); returns true when it had to be turned on.
+ * IPv6: conf.all.forwarding=1 also makes interfaces with accept_ra=1 ignore router
+ * advertisements (a node that learns its IPv6 default route by RA needs accept_ra=2 on that link).
+ */
+export function ensureIpForward(root = '/proc/sys', family: 4 | 6 = 4): boolean {
+  const key = FORWARDING_SYSCTL[family];
+  if (readSysctl(root, key) === '1') return false;
   try {
-    fs.writeFileSync(`${root}/net/ipv4/ip_forward`, '1');
+    fs.writeFileSync(`${root}/${key.replaceAll('.', '/')}`, '1');
   } catch (error) {
     // An unprivileged container has /proc/sys read-only: forwarding is then a node prerequisite
     // (as kubeadm's preflight and flannel/kindnet treat it), which `bridgeway-agent doctor` checks.
-    throw new Error(`net.ipv4.ip_forward is 0 and cannot be set from here (${errnoCode(error) ?? errorMessage(error)}): ` +
-      'set it on the node: sysctl -w net.ipv4.ip_forward=1, persisted in /etc/sysctl.d/', { cause: error });
+    throw new Error(`${key} is 0 and cannot be set from here (${errnoCode(error) ?? errorMessage(error)}): ` +
+      `set it on the node: sysctl -w ${key}=1, persisted in /etc/sysctl.d/`, { cause: error });
   }
   return true;
 }

@@ -1,24 +1,50 @@
-// Pure: which local interface joins the nodes (by name, or by an address inside a CIDR).
-import { cidrContains, formatCidr, type Ipv4Cidr } from '../lib/cidr.ts';
+// Pure: which local interface joins the nodes (by name, or by an address inside a CIDR), and its
+// address of each family the cluster uses.
+import { formatCidr, formatIp, fromIpv4Cidr, ipCidrContains, type IpAddress, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import type { InterfaceAddresses } from '../lib/iproute2/addr.ts';
 
 export interface NodeInterface {
   name: string;
   mtu: number;
-  /** This node's address on it (published to peers), and every connected IPv4 subnet. */
-  address: number;
-  subnets: Ipv4Cidr[];
+  /** This node's address on it per family (published to peers). */
+  addresses: Partial<Record<IpFamily, IpAddress>>;
+  /** Every address on it with its prefix, of both families: its connected subnets. */
+  subnets: IpCidr[];
 }
 
-export function selectInterface(all: readonly InterfaceAddresses[], want: { iface: string; ifaceCidr?: Ipv4Cidr }): NodeInterface {
+/** Every address of a link as IpCidrs, IPv4 first. */
+export function linkAddresses(link: InterfaceAddresses): IpCidr[] {
+  return [...link.ipv4.map(fromIpv4Cidr), ...(link.ipv6 ?? [])];
+}
+
+const asIp = (cidr: IpCidr): IpAddress => ({ family: cidr.family, value: cidr.address });
+
+export function selectInterface(
+  all: readonly InterfaceAddresses[],
+  want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] },
+): NodeInterface {
+  const families = want.families ?? [4];
+  const inCidr = (a: IpCidr) => ipCidrContains(want.ifaceCidr!, asIp(a));
   const candidates = want.ifaceCidr
-    ? all.filter((i) => i.ipv4.some((a) => cidrContains(want.ifaceCidr!, a.address)))
+    ? all.filter((i) => linkAddresses(i).some(inCidr))
     : all.filter((i) => i.name === want.iface);
   const what = want.ifaceCidr ? `an interface with an address in ${formatCidr(want.ifaceCidr)}` : `interface ${want.iface}`;
   const chosen = candidates[0];
   if (!chosen) throw new Error(`${what} not found (have: ${all.map((i) => i.name).join(', ')}); set --iface or --iface-cidr`);
-  const address = (want.ifaceCidr ? chosen.ipv4.find((a) => cidrContains(want.ifaceCidr!, a.address)) : chosen.ipv4[0]);
-  if (!address) throw new Error(`${what} has no IPv4 address`);
+  const subnets = linkAddresses(chosen);
+  const addresses: Partial<Record<IpFamily, IpAddress>> = {};
+  for (const family of families) {
+    const ofFamily = subnets.filter((a) => a.family === family);
+    // --iface-cidr names the address to publish for its own family; the other family takes the first.
+    const address = want.ifaceCidr?.family === family ? ofFamily.find(inCidr) : ofFamily[0];
+    if (!address) throw new Error(`${what} has no ${family === 6 ? 'global IPv6' : 'IPv4'} address (the cluster CIDR has an IPv${family} range)`);
+    addresses[family] = asIp(address);
+  }
   if (!chosen.up) throw new Error(`${what} (${chosen.name}) is down`);
-  return { name: chosen.name, mtu: chosen.mtu, address: address.address, subnets: chosen.ipv4 };
+  return { name: chosen.name, mtu: chosen.mtu, addresses, subnets };
+}
+
+/** "192.168.50.10, fd00:50::10": the addresses as the log shows them. */
+export function describeAddresses(iface: NodeInterface): string {
+  return Object.values(iface.addresses).map(formatIp).join(', ');
 }

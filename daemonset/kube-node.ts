@@ -3,7 +3,7 @@
 // it needs as a ClusterNode (toClusterNode).
 import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
 import type { V1NodeSystemInfo } from '@kubernetes/client-node/dist/gen/models/V1NodeSystemInfo.js';
-import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
+import { ETH1_ANNOTATIONS, type ClusterNode } from './node-info.ts';
 
 export type { V1Node };
 
@@ -17,13 +17,13 @@ export function nodePath(name: string): string {
 export function toClusterNode(node: V1Node): ClusterNode {
   const spec = node.spec ?? {};
   const podCIDRs = spec.podCIDRs?.length ? [...spec.podCIDRs] : spec.podCIDR ? [spec.podCIDR] : [];
-  const eth1 = node.metadata?.annotations?.[ETH1_ANNOTATION];
+  const annotations = ourAnnotations(node.metadata?.annotations);
   const runtime = node.status?.nodeInfo?.containerRuntimeVersion || undefined;
   return {
     name: node.metadata?.name ?? '',
     podCIDRs,
     internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-    annotations: eth1 === undefined ? {} : { [ETH1_ANNOTATION]: eth1 },
+    annotations: annotations ?? {},
     ...(runtime !== undefined && { containerRuntimeVersion: runtime }),
   };
 }
@@ -36,10 +36,10 @@ export function toClusterNode(node: V1Node): ClusterNode {
  */
 export function slimNode(node: V1Node): V1Node {
   const metadata = node.metadata ?? {};
-  const eth1 = metadata.annotations?.[ETH1_ANNOTATION];
+  const annotations = ourAnnotations(metadata.annotations);
   const runtime = node.status?.nodeInfo?.containerRuntimeVersion;
   return {
-    metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, ...(eth1 !== undefined && { annotations: { [ETH1_ANNOTATION]: eth1 } }) },
+    metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, ...(annotations && { annotations }) },
     spec: { podCIDR: node.spec?.podCIDR, podCIDRs: node.spec?.podCIDRs },
     status: {
       addresses: node.status?.addresses?.filter((a) => a.type === 'InternalIP'),
@@ -47,4 +47,11 @@ export function slimNode(node: V1Node): V1Node {
       ...(runtime && { nodeInfo: { containerRuntimeVersion: runtime } as V1NodeSystemInfo }),
     },
   };
+}
+
+/** Our eth1 annotations (both families) out of all of a Node's, or undefined when it has none. */
+function ourAnnotations(all: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!all) return undefined;
+  const ours = Object.values(ETH1_ANNOTATIONS).filter((key) => all[key] !== undefined);
+  return ours.length ? Object.fromEntries(ours.map((key) => [key, all[key]!])) : undefined;
 }

@@ -33,15 +33,15 @@ export function createKubeNodeApi(options: KubeStatusOptions): NodeStatusApi {
   const patch = (path: string, contentType: string, json: unknown) => kubeRequest(kc, { method: 'PATCH', path, body: { contentType, json }, signal: signal() });
 
   return {
-    async publishEth1Address(nodeName, ip) {
+    async publishEth1Address(nodeName, ip, annotation = ETH1_ANNOTATION) {
       try {
         const node = await readNode(nodeName);
-        if (node.metadata?.annotations?.[ETH1_ANNOTATION] === ip) return;
+        if (node.metadata?.annotations?.[annotation] === ip) return;
         // A JSON merge patch touches this one annotation and leaves the others alone.
-        await patch(nodePath(nodeName), 'application/merge-patch+json', { metadata: { annotations: { [ETH1_ANNOTATION]: ip } } });
-        log.info({ node: nodeName, ip }, `published ${ETH1_ANNOTATION}`);
+        await patch(nodePath(nodeName), 'application/merge-patch+json', { metadata: { annotations: { [annotation]: ip } } });
+        log.info({ node: nodeName, ip }, `published ${annotation}`);
       } catch (error) {
-        throw apiError(`publishing ${ETH1_ANNOTATION} on node ${nodeName}`, error);
+        throw apiError(`publishing ${annotation} on node ${nodeName}`, error);
       }
     },
 

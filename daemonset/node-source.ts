@@ -12,8 +12,11 @@ export interface NodeSource {
 
 /** What the agent writes back to the Kubernetes API (absent in standalone mode). */
 export interface NodeStatusApi {
-  /** Sets metadata.annotations[bridgeway.io/eth1-ip], unless it already has that value. */
-  publishEth1Address(nodeName: string, ip: string): Promise<void>;
+  /**
+   * Sets metadata.annotations[annotation] (default bridgeway.io/eth1-ip; bridgeway.io/eth1-ipv6
+   * for the IPv6 address), unless it already has that value.
+   */
+  publishEth1Address(nodeName: string, ip: string, annotation?: string): Promise<void>;
   /** The NetworkUnavailable condition, as flannel and calico set it. */
   setNetworkUnavailable(nodeName: string, unavailable: boolean, message: string): Promise<void>;
   /**

@@ -2,6 +2,8 @@
 // for plain containerd/nerdctl hosts and for the demo.
 //   nodes:
 //     - { name: node-a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11 }   (podCIDR optional)
+//     - { name: node-b, podCIDRs: [10.244.2.0/24, fd00:10:244:2::/64], eth1IPs: [192.168.50.12, fd00:50::12] }
+// (dual-stack: one value per family, in either order; IPv6 values quoted or not).
 // The file is watched (its directory, so editors' and ConfigMaps' rename-into-place is seen) and
 // re-read whenever it changes; a broken edit keeps the last good view and is logged.
 import fs from 'node:fs';
@@ -9,7 +11,8 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import { ETH1_ANNOTATION, type ClusterNode } from './node-info.ts';
+import { parseCidr, parseIp } from '../lib/cidr.ts';
+import { ETH1_ANNOTATIONS, type ClusterNode } from './node-info.ts';
 import type { NodeSource } from './node-source.ts';
 
 export class NodesFileError extends Error {
@@ -32,17 +35,59 @@ export function parseNodesFile(text: string): ClusterNode[] {
   const seen = new Set<string>();
   return list.map((entry, i) => {
     const item = entry as Record<string, unknown> | null;
-    for (const key of ['name', 'eth1IP']) {
-      if (typeof item?.[key] !== 'string' || !item[key]) throw new NodesFileError(`nodes[${i}].${key} must be a non-empty string`);
-    }
-    // A node may be listed before it has a podCIDR, as in Kubernetes: it is then not routed to.
-    const podCIDR = item!.podCIDR ?? '';
-    if (typeof podCIDR !== 'string') throw new NodesFileError(`nodes[${i}].podCIDR must be a string`);
-    const name = item!.name as string;
+    if (typeof item?.name !== 'string' || !item.name) throw new NodesFileError(`nodes[${i}].name must be a non-empty string`);
+    const name = item.name;
     if (seen.has(name)) throw new NodesFileError(`nodes[${i}]: duplicate name ${name}`);
     seen.add(name);
-    return { name, podCIDRs: podCIDR ? [podCIDR] : [], internalIPs: [], annotations: { [ETH1_ANNOTATION]: item!.eth1IP as string } };
+    // A node may be listed before it has a podCIDR, as in Kubernetes: it is then not routed to.
+    const podCIDRs = oneOrMany(item, i, 'podCIDR', 'podCIDRs', false);
+    const eth1IPs = oneOrMany(item, i, 'eth1IP', 'eth1IPs', true);
+    const annotations: Record<string, string> = {};
+    for (const [j, text] of eth1IPs.entries()) {
+      const ip = parseIp(text);
+      const field = 'eth1IPs' in item ? `nodes[${i}].eth1IPs[${j}]` : `nodes[${i}].eth1IP`;
+      if (!ip) throw new NodesFileError(`${field} must be an IPv4 or IPv6 address, got ${JSON.stringify(text)}`);
+      const key = ETH1_ANNOTATIONS[ip.family];
+      if (annotations[key]) throw new NodesFileError(`nodes[${i}].eth1IPs has two IPv${ip.family} addresses (${annotations[key]}, ${text}): one per family`);
+      annotations[key] = text;
+    }
+    const families = new Map<number, string>();
+    for (const [j, text] of podCIDRs.entries()) {
+      const cidr = parseCidr(text);
+      const field = 'podCIDRs' in item ? `nodes[${i}].podCIDRs[${j}]` : `nodes[${i}].podCIDR`;
+      if (!cidr) throw new NodesFileError(`${field} must be a CIDR like 10.244.1.0/24 or fd00:10:244:1::/64, got ${JSON.stringify(text)}`);
+      if (families.has(cidr.family)) throw new NodesFileError(`nodes[${i}].podCIDRs has two IPv${cidr.family} CIDRs (${families.get(cidr.family)}, ${text}): one per family`);
+      families.set(cidr.family, text);
+      if (!annotations[ETH1_ANNOTATIONS[cidr.family]]) {
+        throw new NodesFileError(`nodes[${i}] (${name}) has the IPv${cidr.family} podCIDR ${text} but no IPv${cidr.family} address in eth1IPs: its pods of that family could not be routed to`);
+      }
+    }
+    return { name, podCIDRs, internalIPs: [], annotations };
   });
+}
+
+/**
+ * A field that takes one value (`podCIDR: x`) or a list of one per family (`podCIDRs: [x, y]`),
+ * not both. YAML may give an unquoted IPv6 value as a string already (the core schema has no
+ * sexagesimal numbers), but anything else is refused by name.
+ */
+function oneOrMany(item: Record<string, unknown>, i: number, single: string, list: string, required: boolean): string[] {
+  if (single in item && list in item) throw new NodesFileError(`nodes[${i}]: give ${single} or ${list}, not both`);
+  if (list in item) {
+    const values = item[list];
+    if (!Array.isArray(values) || values.length > 2 || values.some((v) => typeof v !== 'string' || !v)) {
+      throw new NodesFileError(`nodes[${i}].${list} must be a list of one or two non-empty strings (one per family)`);
+    }
+    if (required && values.length === 0) throw new NodesFileError(`nodes[${i}].${list} must not be empty`);
+    return values as string[];
+  }
+  const value = item[single];
+  if (value === undefined || value === null || value === '') {
+    if (required) throw new NodesFileError(`nodes[${i}].${single} must be a non-empty string (or ${list}: one per family)`);
+    return [];
+  }
+  if (typeof value !== 'string') throw new NodesFileError(`nodes[${i}].${single} must be a string`);
+  return [value];
 }
 
 export class NodesFileSource implements NodeSource {

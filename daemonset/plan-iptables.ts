@@ -1,7 +1,8 @@
 // Pure: our iptables chains as data, and the iptables-restore --noflush payload that brings the
 // kernel to them. The rules are written exactly as iptables-save prints them, so "in sync" is a
-// string comparison. Their number does not depend on the number of nodes.
-import { formatCidr, type Ipv4Cidr } from '../lib/cidr.ts';
+// string comparison. Their number does not depend on the number of nodes. IPv6 gets the same
+// chains, in ip6tables, with its own CIDRs.
+import { formatCidr, type IpCidr, type IpFamily, type Ipv4Cidr } from '../lib/cidr.ts';
 import { rulesOf, type SavedTables } from '../lib/iptables/save.ts';
 
 export const FORWARD_CHAIN = 'BRIDGEWAY-FORWARD';
@@ -21,10 +22,14 @@ export interface ChainSpec extends OwnedChain {
 }
 
 export interface IptablesInputs {
-  clusterCIDR: Ipv4Cidr;
-  podCIDR: Ipv4Cidr;
+  /** The cluster CIDR and our podCIDR of one family (IPv4 when the family is not given). */
+  clusterCIDR: Ipv4Cidr | IpCidr;
+  podCIDR: Ipv4Cidr | IpCidr;
   randomFully: boolean;
 }
+
+/** Multicast is link-scoped for pods: never masqueraded (224.0.0.0/4, ff00::/8). */
+const MULTICAST: Record<IpFamily, string> = { 4: '224.0.0.0/4', 6: 'ff00::/8' };
 
 function comment(text: string): string {
   return `-m comment --comment "${text}"`;
@@ -47,6 +52,7 @@ export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInpu
   const cluster = formatCidr(clusterCIDR);
   const own = formatCidr(podCIDR);
   const masquerade = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
+  const family: IpFamily = 'family' in clusterCIDR ? clusterCIDR.family : 4;
   return [
     {
       ...FORWARD_OWNED,
@@ -62,7 +68,7 @@ export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInpu
         `-m mark --mark ${KUBE_MASQ_MARK} ${comment('bridgeway: kube-proxy masquerades these')} -j RETURN`,
         `-s ${cluster} -d ${cluster} ${comment('bridgeway: pod to pod keeps the source')} -j RETURN`,
         `! -s ${cluster} -d ${own} ${comment('bridgeway: host to local pod')} -j RETURN`,
-        `-s ${cluster} ! -d 224.0.0.0/4 ${comment('bridgeway: pod to outside')} ${masquerade}`,
+        `-s ${cluster} ! -d ${MULTICAST[family]} ${comment('bridgeway: pod to outside')} ${masquerade}`,
         `! -s ${cluster} -d ${cluster} ${comment('bridgeway: host to remote pod')} ${masquerade}`,
       ],
     },

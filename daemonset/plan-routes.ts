@@ -1,5 +1,5 @@
 // Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
-import { cidrContains, formatCidr, formatIpv4, type Ipv4Cidr } from '../lib/cidr.ts';
+import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr } from '../lib/cidr.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../lib/iproute2/route.ts';
 import type { Peer } from './node-info.ts';
@@ -26,40 +26,39 @@ export interface RoutePlan {
 
 export interface LocalInterface {
   name: string;
-  ipv4: Ipv4Cidr[];
+  /** Its addresses of every family, each with its prefix (so also its connected subnets). */
+  addresses: IpCidr[];
 }
 
 /**
- * One route per peer via its eth1 address. No overlay means the peer must be on one of eth1's
- * connected subnets: otherwise the kernel refuses the next hop, and we say so instead of failing.
+ * One route per peer and family via its eth1 address of that family. No overlay means the peer
+ * must be on one of eth1's connected subnets of that family: otherwise the kernel refuses the
+ * next hop, and we say so instead of failing.
  */
-export function planRoutes(peers: readonly Peer[], iface: LocalInterface, ownPodCIDR: Ipv4Cidr): RoutePlan {
+export function planRoutes(peers: readonly Peer[], iface: LocalInterface, ownPodCIDRs: IpCidr | readonly IpCidr[]): RoutePlan {
   const routes: DesiredRoute[] = [];
   const unreachable: Unreachable[] = [];
-  const ownAddresses = new Set(iface.ipv4.map((a) => a.address));
+  const own = Array.isArray(ownPodCIDRs) ? ownPodCIDRs : [ownPodCIDRs as IpCidr];
   for (const peer of peers) {
     const dst = formatCidr(peer.podCIDR);
-    if (overlaps(peer.podCIDR, ownPodCIDR)) {
-      unreachable.push({ peer: peer.name, reason: `its podCIDR ${dst} overlaps ours (${formatCidr(ownPodCIDR)})` });
-    } else if (ownAddresses.has(peer.gateway)) {
-      unreachable.push({ peer: peer.name, reason: `its address ${formatIpv4(peer.gateway)} is one of ours on ${iface.name}` });
-    } else if (!iface.ipv4.some((subnet) => cidrContains(subnet, peer.gateway))) {
+    const gateway = formatIp(peer.gateway);
+    const subnets = iface.addresses.filter((a) => a.family === peer.family);
+    const clash = own.find((mine) => cidrsOverlap(peer.podCIDR, mine));
+    if (clash) {
+      unreachable.push({ peer: peer.name, reason: `its podCIDR ${dst} overlaps ours (${formatCidr(clash)})` });
+    } else if (subnets.some((a) => sameIp({ family: a.family, value: a.address }, peer.gateway))) {
+      unreachable.push({ peer: peer.name, reason: `its address ${gateway} is one of ours on ${iface.name}` });
+    } else if (!subnets.some((subnet) => ipCidrContains(subnet, peer.gateway))) {
       unreachable.push({
         peer: peer.name,
-        reason: `${formatIpv4(peer.gateway)} (from its ${peer.gatewaySource}) is not on ${iface.name}'s subnet ` +
-          `${iface.ipv4.map(formatCidr).join(', ') || '(no IPv4 address)'}: all nodes must share one L2 segment`,
+        reason: `${gateway} (from its ${peer.gatewaySource}) is not on ${iface.name}'s subnet ` +
+          `${subnets.map(formatCidr).join(', ') || `(no IPv${peer.family} address)`}: all nodes must share one L2 segment`,
       });
     } else {
-      routes.push({ dst, via: formatIpv4(peer.gateway), dev: iface.name, peer: peer.name });
+      routes.push({ dst, via: gateway, dev: iface.name, peer: peer.name });
     }
   }
   return { routes, unreachable };
-}
-
-function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
-  const shorter = a.prefixLength <= b.prefixLength ? a : b;
-  const longer = shorter === a ? b : a;
-  return cidrContains(shorter, longer.address);
 }
 
 export interface RouteDiff {

@@ -3,12 +3,12 @@
 // the plugin is installed before the conflist, and the conflist (which tells the runtime the
 // network is ready) is written after routes and rules. A failing step stops the sync, keeps what
 // the steps before it did, and is named in /readyz until a sync succeeds.
-import { formatCidr } from '../lib/cidr.ts';
+import { formatCidr, type IpCidr } from '../lib/cidr.ts';
 import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import type { Metrics } from './metrics.ts';
-import { podCidrOf } from './node-info.ts';
+import { ownPodCidrs } from './node-info.ts';
 import type { NodeSource, NodeStatusApi } from './node-source.ts';
 import { ConflistSync, type ConflistOutcome } from './sync/conflist.ts';
 import { IptablesSync } from './sync/iptables.ts';
@@ -37,16 +37,18 @@ export class Reconciler {
   private synced = false;
   private failure: SyncStepError | undefined;
   private conflist: ConflistOutcome | undefined;
+  /** Per family, what the last successful sync put in place, for /readyz. */
+  private familyDetail: string[] = [];
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
     const { run, log, metrics, config, nodeStatus } = deps;
     this.steps = {
       publish: new AddressPublisher({ log, nodeName: config.nodeName, nodeStatus }),
-      host: new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys }),
+      host: new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys, families: config.clusterCIDRs.map((c) => c.family) }),
       install: new PluginInstall({ log, pluginBinary: config.pluginBinary, cniBinDir: config.cniBinDir }),
       routes: new RouteSync({ run, log, metrics, nodeName: config.nodeName }),
-      iptables: new IptablesSync({ run, log, metrics, clusterCIDR: config.clusterCIDR!, forced: config.iptables }),
+      iptables: new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables }),
       conflist: new ConflistSync({
         run, log, metrics,
         settings: {
@@ -66,6 +68,7 @@ export class Reconciler {
       syncs: metrics.counter('bridgeway_syncs_total', 'Full syncs, by result (and the failing step).'),
       duration: metrics.gauge('bridgeway_sync_duration_seconds', 'Duration of the last full sync.'),
       ready: metrics.gauge('bridgeway_ready', '1 once routes, rules and the conflist are in place.'),
+      familyReady: metrics.gauge('bridgeway_family_ready', '1 once routes and rules of this IP family are in place (and the conflist names its range).'),
     };
   }
 
@@ -86,7 +89,7 @@ export class Reconciler {
   /** What /readyz shows besides the verdict: the conflist's cniVersion and why. */
   readyDetail(): string[] {
     const conflist = this.conflist;
-    return conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : [];
+    return [...(conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : []), ...this.familyDetail];
   }
 
   async sync(): Promise<void> {
@@ -102,7 +105,9 @@ export class Reconciler {
       throw this.failure;
     } finally {
       this.m.duration.set((performance.now() - started) / 1000);
-      this.m.ready.set(this.ready() ? 1 : 0);
+      const ready = this.ready() ? 1 : 0;
+      this.m.ready.set(ready);
+      for (const cidr of this.deps.config.clusterCIDRs) this.m.familyReady.set(ready, { family: `ipv${cidr.family}` });
     }
   }
 
@@ -110,26 +115,36 @@ export class Reconciler {
     const { config, log, run, source } = this.deps;
     const steps = this.steps;
     // The view as of now: the list may arrive while the steps below wait on the kernel or the API.
-    const { listed, nodes, self, podCIDR } = await runStep('node-view', () => {
+    const { listed, nodes, self, own } = await runStep('node-view', () => {
       const nodes = source.nodes();
       const self = nodes.find((n) => n.name === config.nodeName);
-      return { listed: source.connected(), nodes, self, podCIDR: self && podCidrOf(self) };
+      return { listed: source.connected(), nodes, self, own: self ? ownPodCidrs(self, config.clusterCIDRs) : undefined };
     });
-    if (podCIDR) await steps.routes.applyAhead(nodes, podCIDR);
-    const host = await runStep('read-node-interface', () => readNodeInterface(run, { iface: config.iface, ifaceCidr: config.ifaceCidr }));
+    const podCIDRs: IpCidr[] | undefined = own && 'cidrs' in own ? own.cidrs : undefined;
+    if (podCIDRs) await steps.routes.applyAhead(nodes, podCIDRs);
+    const families = config.clusterCIDRs.map((c) => c.family);
+    const host = await runStep('read-node-interface', () => readNodeInterface(run, { iface: config.iface, ifaceCidr: config.ifaceCidr, families }));
     await runStep('publish-address', () => steps.publish.publish(host.iface));
-    if (!podCIDR) {
-      this.wait(listed, self ? `node ${config.nodeName} has no IPv4 podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
+    if (!podCIDRs) {
+      // A podCIDR that does not fit the cluster CIDR is bad input, not a wait: say what to fix.
+      if (own && 'error' in own) this.wait(listed, own.error, 'error');
+      else this.wait(listed, self ? `node ${config.nodeName} has no ${families.length === 1 ? `IPv${families[0]} ` : ''}podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
       return;
     }
-    if (this.waitingReason) log.info({ podCIDR: formatCidr(podCIDR) }, 'own podCIDR known');
+    if (this.waitingReason) log.info({ podCIDRs: podCIDRs.map(formatCidr) }, 'own podCIDR known');
     this.waitingReason = undefined;
 
     await runStep('sysctls', () => steps.host.ensure(host.iface.name));
     await runStep('install', () => steps.install.ensure());
-    await runStep('routes', () => steps.routes.sync({ nodes, iface: host.iface, podCIDR, mainTable: host.mainTable }));
-    await runStep('iptables', () => steps.iptables.sync(podCIDR));
-    this.conflist = await runStep('conflist', () => steps.conflist.sync({ podCIDR, iface: host.iface, runtimeVersion: self?.containerRuntimeVersion }));
+    const routes = await runStep('routes', () => steps.routes.sync({ nodes, iface: host.iface, podCIDRs, mainTable: host.mainTable }));
+    const rules = await runStep('iptables', () => steps.iptables.sync(podCIDRs));
+    this.conflist = await runStep('conflist', () => steps.conflist.sync({ podCIDRs, iface: host.iface, runtimeVersion: self?.containerRuntimeVersion }));
+    // Per family only where IPv6 is in play: an IPv4-only node's /readyz reads as before.
+    this.familyDetail = podCIDRs.length === 1 && podCIDRs[0]!.family === 4 ? [] : podCIDRs.map((cidr) => {
+      const family = routes.families[cidr.family];
+      return `IPv${cidr.family}: podCIDR ${formatCidr(cidr)}, ${family?.programmed ?? 0} peer routes, ${family?.missing ?? 0} peers not routed, ` +
+        `${cidr.family === 6 ? 'ip6tables' : 'iptables'}-${rules.mode} chains in place`;
+    });
     const mismatch = this.conflist.mismatch;
     await runStep('status', () => steps.status.report(mismatch ? { mismatch } : {}));
     this.synced = true;
@@ -141,10 +156,10 @@ export class Reconciler {
    * first sync of a Kubernetes-mode start races the informer's list, and the list's arrival
    * triggers the next sync), an absent node is no news (issue 12 item 3).
    */
-  private wait(listed: boolean, reason: string): void {
+  private wait(listed: boolean, reason: string, level: 'warn' | 'error' = 'warn'): void {
     const key = listed ? reason : 'the node list has not arrived yet';
     if (key !== this.waitingReason) {
-      if (listed) this.deps.log.warn(`waiting: ${reason}`);
+      if (listed) this.deps.log[level](`waiting: ${reason}`);
       else this.deps.log.debug(`waiting: ${key}`);
     }
     this.waitingReason = key;

@@ -9,7 +9,8 @@ import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
 import { deleteLink } from '../lib/iproute2/link.ts';
 import { runIpBatch } from '../lib/iproute2/batch.ts';
-import { listRoutes } from '../lib/iproute2/route.ts';
+import { queryIpJson } from '../lib/iproute2/batch.ts';
+import { mainTableOf } from '../lib/iproute2/route.ts';
 import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
@@ -32,13 +33,16 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
   // The conflist first: from then on the runtime stops sending new pods to a half-removed network.
   await step('the conflist', () => fs.rmSync(path.join(config.cniConfDir, CONFLIST_NAME), { force: true }));
   await step('routes', async () => {
-    const ours = (await listRoutes(run)).filter((r) => r.protocol === ROUTE_PROTO);
+    // Both families in one read (`table all`, main-table routes only): an IPv4-only config may
+    // follow a dual-stack one, so IPv6 routes of ours are removed whatever the config says now.
+    const [all] = await queryIpJson(run, [['route', 'show', 'table', 'all', 'proto', ROUTE_PROTO]]);
+    const ours = mainTableOf(all!).filter((r) => r.protocol === undefined || r.protocol === ROUTE_PROTO);
     await runIpBatch(run, ours.map((r) => ({ args: ['route', 'del', r.dst, 'proto', ROUTE_PROTO], tolerate: 'missing' as const })));
   });
-  // Chains are removed from both backends: a previous run may have used either.
-  for (const mode of ['nft', 'legacy'] as const) {
-    const backend = backendFor(mode, 'uninstall');
-    await step(`iptables-${mode} chains`, async () => {
+  // Chains are removed from both backends and both families: a previous run may have used any.
+  for (const [mode, family] of [['nft', 4], ['legacy', 4], ['nft', 6], ['legacy', 6]] as const) {
+    const backend = backendFor(mode, 'uninstall', family);
+    await step(`${family === 6 ? 'ip6tables' : 'iptables'}-${mode} chains`, async () => {
       let saved: string;
       try {
         saved = (await run([backend.save])).stdout;

@@ -4,7 +4,7 @@
 // own runner (lib/exec.ts). The agent runs these in sequence, so they add up.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseIpv4Cidr } from '../../lib/cidr.ts';
+import { fromIpv4Cidr, parseCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { formatBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
@@ -74,7 +74,7 @@ export async function syncSteps(lab: AgentLab, count: number, agent: string): Pr
     const podCIDR = podCidrOf(self)!;
     const peers = timeSync('peersOf (parse CIDRs, sort by name)', 7, () => peersOf(parsed.value, SELF));
     steps.push(peers.timing);
-    const plan = timeSync('planRoutes', 7, () => planRoutes(peers.value.peers, { name: 'eth1', ipv4: [parseIpv4Cidr('192.168.0.1/16')!] }, podCIDR));
+    const plan = timeSync('planRoutes', 7, () => planRoutes(peers.value.peers, { name: 'eth1', addresses: [parseCidr('192.168.0.1/16')!] }, fromIpv4Cidr(podCIDR)));
     steps.push(plan.timing);
 
     const emptyList = await timeAsync('ip -4 -j route show table main (empty)', 5, () => inNode(['ip', '-4', '-j', 'route', 'show', 'table', 'main']));

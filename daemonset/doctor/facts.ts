@@ -1,7 +1,7 @@
 // Everything the doctor looks at, gathered once (gather.ts) and then only read by the pure
 // checks (checks/*.ts): a check is a function of these facts, so each is table-tested without a
 // kernel, and the doctor itself cannot change the node.
-import type { Ipv4Cidr } from '../../lib/cidr.ts';
+import type { IpCidr } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
@@ -11,8 +11,9 @@ export interface DoctorSettings {
   mode: 'kubernetes' | 'standalone';
   nodeName: string;
   iface: string;
-  ifaceCidr?: Ipv4Cidr;
-  clusterCIDR: Ipv4Cidr;
+  ifaceCidr?: IpCidr;
+  /** --cluster-cidr: one per family, IPv4 first. */
+  clusterCIDRs: IpCidr[];
   bridge: string;
   forcedBackend?: IptablesMode;
 }
@@ -47,7 +48,7 @@ export interface DoctorFacts {
   nodes: { list: ClusterNode[] } | { error: string };
   /** `ip -j addr show`: every link with its flags, MTU and IPv4 addresses. */
   links: InterfaceAddresses[];
-  /** `ip -j route show table main` (IPv4). */
+  /** The main table, IPv4 and IPv6 (`ip -j route show table all`, main-table routes only). */
   routes: KernelRoute[];
   /** /proc/sys values by dotted name; undefined when the file does not exist. */
   sysctls: Record<string, string | undefined>;

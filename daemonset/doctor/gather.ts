@@ -9,7 +9,7 @@ import { errnoCode, errorMessage } from '../../lib/errors.ts';
 import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { parseRoutes } from '../../lib/iproute2/route.ts';
+import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
 import { hostVethName } from '../../cni/plan.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
@@ -32,7 +32,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const { run } = deps;
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   const [ip, nft, legacy, kube, agent, networkManager] = await Promise.all([
-    queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'main']]),
+    queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]),
     iptablesSave(run, 'nft'),
     iptablesSave(run, 'legacy'),
     mode === 'kubernetes' ? gatherKube(config) : undefined,
@@ -46,10 +46,10 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   // rp_filter of every interface that could be the chosen one (--iface-cidr picks by address), and the bridge.
   const devices = [config.iface, ...links.filter((l) => l.ipv4.length).map((l) => l.name), config.bridge];
   return {
-    settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDR: config.clusterCIDR!, bridge: config.bridge, forcedBackend: config.iptables },
+    settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDRs: config.clusterCIDRs, bridge: config.bridge, forcedBackend: config.iptables },
     nodes: kube ? kube.nodes : readNodesFile(config.nodesFile!),
     links,
-    routes: parseRoutes(ip[1]!),
+    routes: mainTableOf(ip[1]!),
     sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
     iptables: { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) },
     conflist: { path: conflistPath, file: conflistFile, before: configsBefore(config.cniConfDir, CONFLIST_NAME) },
@@ -94,7 +94,7 @@ function readNodesFile(file: string): DoctorFacts['nodes'] {
 }
 
 function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
-  const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables', ...devices.map((d) => `net.ipv4.conf.${d}.rp_filter`)];
+  const keys = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables', ...devices.map((d) => `net.ipv4.conf.${d}.rp_filter`)];
   const values: Record<string, string | undefined> = {};
   for (const key of keys) {
     try {

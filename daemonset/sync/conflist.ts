@@ -2,7 +2,7 @@
 // ready), in a cniVersion the node's runtime speaks, with portmap chained only if it speaks it too.
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatCidr, type Ipv4Cidr } from '../../lib/cidr.ts';
+import { formatCidr, type IpCidr } from '../../lib/cidr.ts';
 import type { CniVersion } from '../../lib/cni-version.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
@@ -26,7 +26,8 @@ export interface ConflistSettings {
 }
 
 export interface ConflistInput {
-  podCIDR: Ipv4Cidr;
+  /** Our podCIDR of each family the cluster uses, IPv4 first. */
+  podCIDRs: readonly IpCidr[];
   iface: NodeInterface;
   /** Our Node's status.nodeInfo.containerRuntimeVersion (Kubernetes mode). */
   runtimeVersion?: string;
@@ -83,7 +84,7 @@ export class ConflistSync {
     const portmap = await this.portmapSpeaks(choice.version);
     const conflist = renderConflist({
       cniVersion: choice.version,
-      podCIDR: input.podCIDR,
+      podCIDR: input.podCIDRs,
       mtu: input.iface.mtu,
       bridge: settings.bridge,
       portmap,
@@ -93,7 +94,7 @@ export class ConflistSync {
     });
     const file = path.join(settings.cniConfDir, CONFLIST_NAME);
     const written = writeFileIfChanged(file, conflist) === 'written';
-    if (written) log.info({ file, podCIDR: formatCidr(input.podCIDR), mtu: input.iface.mtu, cniVersion: choice.version }, 'wrote the CNI conflist');
+    if (written) log.info({ file, podCIDRs: input.podCIDRs.map(formatCidr), mtu: input.iface.mtu, cniVersion: choice.version }, 'wrote the CNI conflist');
     return { file, written, choice, portmap, ...(mismatch && { mismatch }) };
   }
 

@@ -1,26 +1,28 @@
-// Step: read the node interface (and the main table, in the same `ip` process), then publish its
-// address. Peers need our address before we have a podCIDR of our own, so this runs first.
-import { formatIpv4, type Ipv4Cidr } from '../../lib/cidr.ts';
+// Step: read the node interface (and the main table of both families, in the same `ip` process),
+// then publish its addresses. Peers need our address before we have a podCIDR of our own, so this
+// runs first.
+import { formatIp, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { parseRoutes, type KernelRoute } from '../../lib/iproute2/route.ts';
+import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
-import { selectInterface, type NodeInterface } from '../interface.ts';
+import { describeAddresses, selectInterface, type NodeInterface } from '../interface.ts';
+import { ETH1_ANNOTATIONS } from '../node-info.ts';
 import type { NodeStatusApi } from '../node-source.ts';
 
 export interface HostView {
   iface: NodeInterface;
-  /** The IPv4 main table as read now (`route show` lists it). */
+  /** The main table as read now, IPv4 and IPv6 routes. */
   mainTable: KernelRoute[];
 }
 
-export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: Ipv4Cidr }): Promise<HostView> {
-  const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'main']]);
-  return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: parseRoutes(routes!) };
+export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
+  const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]);
+  return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: mainTableOf(routes!) };
 }
 
-/** Publishes the interface's address on our Node (Kubernetes mode), once per address. */
+/** Publishes the interface's address of each family on our Node (Kubernetes mode), once per address. */
 export class AddressPublisher {
   private published = '';
   private readonly deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi };
@@ -30,10 +32,15 @@ export class AddressPublisher {
   }
 
   async publish(iface: NodeInterface): Promise<void> {
-    const address = formatIpv4(iface.address);
-    if (this.published === address) return;
-    this.deps.log.info({ iface: iface.name, address, mtu: iface.mtu }, 'node interface chosen');
-    await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, address);
-    this.published = address;
+    const key = describeAddresses(iface);
+    if (this.published === key) return;
+    this.deps.log.info({ iface: iface.name, address: key, mtu: iface.mtu }, 'node interface chosen');
+    for (const family of [4, 6] as const) {
+      const address = iface.addresses[family];
+      if (!address) continue;
+      if (family === 4) await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address));
+      else await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address), ETH1_ANNOTATIONS[6]);
+    }
+    this.published = key;
   }
 }

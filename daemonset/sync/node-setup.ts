@@ -2,22 +2,26 @@
 // once per change), and the plugin executable installed before any conflist names it.
 import path from 'node:path';
 import type { Logger } from '../../lib/log.ts';
-import { checkHost, ensureIpForward } from '../host-checks.ts';
+import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from '../host-checks.ts';
 import { BinaryInstaller, type WriteOutcome } from '../install.ts';
 
 export class HostSettings {
   private reported = '';
-  private readonly deps: { log: Logger; bridge: string; procSys?: string };
+  private readonly deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] };
 
-  constructor(deps: { log: Logger; bridge: string; procSys?: string }) {
+  constructor(deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] }) {
     this.deps = deps;
   }
 
   /** Returns what it found wrong (already logged when new). */
   ensure(ifaceName: string): { ipForwardEnabled: boolean; findings: ReturnType<typeof checkHost> } {
     const { log, bridge, procSys } = this.deps;
-    const ipForwardEnabled = ensureIpForward(procSys);
-    if (ipForwardEnabled) log.info('enabled net.ipv4.ip_forward');
+    let ipForwardEnabled = false;
+    for (const family of this.deps.families ?? [4]) {
+      if (!ensureIpForward(procSys, family)) continue;
+      ipForwardEnabled = true;
+      log.info(`enabled ${FORWARDING_SYSCTL[family]}`);
+    }
     const findings = checkHost({ iface: ifaceName, bridge, root: procSys });
     const key = JSON.stringify(findings);
     if (key !== this.reported) {

@@ -1,6 +1,6 @@
 // Step: routes to every peer's podCIDR over the node interface, and the early route step that
 // puts an event's change in the kernel before the full read.
-import { formatCidr, type Ipv4Cidr } from '../../lib/cidr.ts';
+import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { runIpBatch } from '../../lib/iproute2/batch.ts';
@@ -8,13 +8,14 @@ import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../interface.ts';
 import type { Metrics } from '../metrics.ts';
-import { changedNodes, peersOf, podCidrOf, type ClusterNode } from '../node-info.ts';
+import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../node-info.ts';
 import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from '../plan-routes.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];
   iface: NodeInterface;
-  podCIDR: Ipv4Cidr;
+  /** Our own podCIDR of each family the cluster uses. */
+  podCIDRs: readonly IpCidr[];
   mainTable: readonly KernelRoute[];
 }
 
@@ -25,6 +26,8 @@ export interface RoutesOutcome {
   changes: number;
   unreachable: { peer: string; reason: string }[];
   conflicts: { dst: string; owner: string }[];
+  /** Per family: routes in place, and peers with no route of that family (see unreachable). */
+  families: Partial<Record<IpFamily, { programmed: number; missing: number }>>;
 }
 
 export class RouteSync {
@@ -40,9 +43,11 @@ export class RouteSync {
     this.m = {
       routes: metrics.gauge('bridgeway_routes_programmed', 'Routes to peer podCIDRs in place after the last sync.'),
       peers: metrics.gauge('bridgeway_peers', 'Other nodes known with a podCIDR.'),
-      unreachable: metrics.gauge('bridgeway_peers_unreachable', 'Peers not routable over the node interface (see logs).'),
+      unreachable: metrics.gauge('bridgeway_peers_unreachable', 'Peers not routable over the node interface (see logs); dual-stack: counted once per family.'),
       conflicts: metrics.gauge('bridgeway_route_conflicts', 'Peer podCIDRs routed by someone else; left alone.'),
       routeChanges: metrics.counter('bridgeway_route_changes_total', 'Routes added, replaced or deleted.'),
+      familyRoutes: metrics.gauge('bridgeway_family_routes_programmed', 'Routes to peer podCIDRs in place after the last sync, per IP family.'),
+      familyMissing: metrics.gauge('bridgeway_family_peers_not_routed', 'Peers without a route of this IP family (no podCIDR or address of it, or unreachable; see logs).'),
     };
   }
 
@@ -60,13 +65,13 @@ export class RouteSync {
    * `replace` and `del` (tolerating "missing") are idempotent, and new routes are `add`ed, which
    * the kernel refuses if someone else routed that prefix meanwhile. Never throws.
    */
-  async applyAhead(nodes: readonly ClusterNode[], podCIDR: Ipv4Cidr): Promise<{ changes: number }> {
+  async applyAhead(nodes: readonly ClusterNode[], podCIDRs: readonly IpCidr[]): Promise<{ changes: number }> {
     // Sources hand out the same array until something changes (resyncs take this exit).
     if (!this.lastSeen || this.lastSeen.nodes === nodes) return { changes: 0 };
     const changed = changedNodes(this.lastSeen.nodes, nodes);
-    const touched = new Set([...changed.before, ...changed.after].map(podCidrOf).filter((c) => c !== undefined).map(formatCidr));
+    const touched = new Set([...changed.before, ...changed.after].flatMap((n) => Object.values(podCidrsOf(n).cidrs)).map(formatCidr));
     if (touched.size === 0) return { changes: 0 };
-    const { diff } = this.plan({ nodes: changed.after, iface: this.lastSeen.iface, podCIDR, mainTable: this.lastSeen.routes.filter((r) => touched.has(r.dst)) });
+    const { diff } = this.plan({ nodes: changed.after, iface: this.lastSeen.iface, podCIDRs, mainTable: this.lastSeen.routes.filter((r) => touched.has(r.dst)) });
     if (diff.commands.length === 0) return { changes: 0 };
     try {
       await this.apply(diff);
@@ -90,12 +95,24 @@ export class RouteSync {
       for (const u of unreachable) log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
     }
+    // Per family: routes in place (not lost to a conflict), and the other nodes without one.
+    const families: RoutesOutcome['families'] = {};
+    const conflicted = new Set(diff.conflicts.map((c) => c.dst));
+    const others = input.nodes.filter((n) => n.name !== this.deps.nodeName).length;
+    for (const { family } of input.podCIDRs) {
+      const routes = plan.routes.filter((r) => familyOf(r.dst) === family && !conflicted.has(r.dst));
+      const stats = { programmed: routes.length, missing: others - new Set(routes.map((r) => r.peer)).size };
+      families[family] = stats;
+      this.m.familyRoutes.set(stats.programmed, { family: `ipv${family}` });
+      this.m.familyMissing.set(stats.missing, { family: `ipv${family}` });
+    }
     const outcome: RoutesOutcome = {
-      peers: peers.length,
+      peers: new Set(peers.map((p) => p.name)).size,
       programmed: plan.routes.length - diff.conflicts.length,
       changes: diff.commands.length,
       unreachable,
       conflicts: diff.conflicts.map((c) => ({ dst: c.dst, owner: c.owner })),
+      families,
     };
     this.m.peers.set(outcome.peers);
     this.m.routes.set(outcome.programmed);
@@ -105,8 +122,8 @@ export class RouteSync {
   }
 
   private plan(input: RoutesInput) {
-    const { peers, problems } = peersOf(input.nodes, this.deps.nodeName);
-    const plan = planRoutes(peers, { name: input.iface.name, ipv4: input.iface.subnets }, input.podCIDR);
+    const { peers, problems } = peersOf(input.nodes, this.deps.nodeName, input.podCIDRs.map((c) => c.family));
+    const plan = planRoutes(peers, { name: input.iface.name, addresses: input.iface.subnets }, input.podCIDRs);
     return { peers, problems, plan, diff: diffRoutes(plan.routes, input.mainTable) };
   }
 

@@ -5,6 +5,9 @@
 //   <prefix>-n<i>  one netns per node: eth1 = 192.168.50.(10+i)/24 (a veth whose other end is a
 //                  port of "sw"), its own /opt/cni/bin, /etc/cni/net.d, IPAM dir, agent process
 //   <prefix>-n<i>p<j>  pods, wired by the real plugin with the conflist the agent wrote
+//   <prefix>-out   (on request) an "outside" host joined to node-0's eth0, with no route to pods
+// Dual-stack mode adds eth1 fd00:50::(10+i)/64, podCIDRs fd00:10:244:(i+1)::/64 and the IPv6
+// cluster CIDR fd00:10:244::/56 to the same topology.
 // All of it (namespaces, agents, the temp dir) belongs to one Lab (test/support/lab.ts): removed
 // by destroy(), also after failures and on SIGINT/SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,11 +22,22 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PLUGIN = path.join(ROOT, 'dist/bridgeway');
 export const AGENT = path.join(ROOT, 'dist/bridgeway-agent');
 export const CLUSTER_CIDR = '10.244.0.0/16';
+export const CLUSTER_CIDR_V6 = 'fd00:10:244::/56';
+/** The outside host's addresses (outsideHost()), and node-0's on the link to it. */
+export const OUTSIDE = { ipv4: '203.0.113.2', ipv6: '2001:db8:113::2', nodeIpv4: '203.0.113.1', nodeIpv6: '2001:db8:113::1' } as const;
+
+export interface ClusterOptions {
+  /** IPv6 next to IPv4 on eth1, in every podCIDR list and in the cluster CIDR. */
+  dualStack?: boolean;
+}
 
 export interface NodeSpec {
   name: string;
   podCIDR?: string;
   eth1IP: string;
+  /** Dual-stack: the IPv6 podCIDR and eth1 address (written as podCIDRs / eth1IPs lists). */
+  podCIDRv6?: string;
+  eth1IPv6?: string;
 }
 
 export class SimNode {
@@ -34,6 +48,9 @@ export class SimNode {
   readonly dir: string;
   readonly eth1IP: string;
   podCIDR: string | undefined;
+  /** Dual-stack only. */
+  readonly eth1IPv6: string | undefined;
+  podCIDRv6: string | undefined;
   agent: ChildProcess | undefined;
   agentLog = '';
   readonly podNetns: string[] = [];
@@ -46,6 +63,8 @@ export class SimNode {
     this.dir = path.join(cluster.dir, this.name);
     this.eth1IP = `192.168.50.${10 + index}`;
     this.podCIDR = `10.244.${index + 1}.0/24`;
+    this.eth1IPv6 = cluster.dualStack ? `fd00:50::${10 + index}` : undefined;
+    this.podCIDRv6 = cluster.dualStack ? `fd00:10:244:${index + 1}::/64` : undefined;
   }
 
   get binDir() {
@@ -66,14 +85,15 @@ export class SimNode {
     return ipJsonIn(netnsPath, args);
   }
 
-  /** Our routes (proto 77) as "dst via gw". */
-  async agentRoutes(): Promise<string[]> {
-    const routes = await this.ipJson(['-4', 'route', 'show', 'proto', '77']);
+  /** Our routes (proto 77) of a family as "dst via gw". */
+  async agentRoutes(family: 4 | 6 = 4): Promise<string[]> {
+    const routes = await this.ipJson([`-${family}`, 'route', 'show', 'proto', '77']);
     return routes.map((r) => `${r.dst} via ${r.gateway}`).sort();
   }
 
-  async iptablesSave(): Promise<string> {
-    return (await this.exec(['iptables-nft-save'])).stdout.split('\n').filter((l) => !l.startsWith('#') && !/^:.*\[\d+:\d+\]$/.test(l) || l.includes('BRIDGEWAY')).join('\n');
+  async iptablesSave(family: 4 | 6 = 4): Promise<string> {
+    const save = family === 6 ? 'ip6tables-nft-save' : 'iptables-nft-save';
+    return (await this.exec([save])).stdout.split('\n').filter((l) => !l.startsWith('#') && !/^:.*\[\d+:\d+\]$/.test(l) || l.includes('BRIDGEWAY')).join('\n');
   }
 }
 
@@ -84,17 +104,21 @@ export class SimCluster {
   readonly switchNetns: string;
   readonly nodes: SimNode[] = [];
   readonly nodesFile: string;
+  readonly dualStack: boolean;
+  /** The outside host's netns path, once outsideHost() made it. */
+  outsideNetns: string | undefined;
 
-  private constructor(prefix: string) {
+  private constructor(prefix: string, options: ClusterOptions) {
     this.lab = new Lab(prefix).cleanupOnSignals();
     this.prefix = prefix;
+    this.dualStack = options.dualStack ?? false;
     this.dir = this.lab.dir;
     this.switchNetns = `${prefix}-sw`;
     this.nodesFile = path.join(this.dir, 'nodes.yaml');
   }
 
-  static async create(count: number, prefix = uniquePrefix('bwc', true)): Promise<SimCluster> {
-    const cluster = new SimCluster(prefix);
+  static async create(count: number, prefix = uniquePrefix('bwc', true), options: ClusterOptions = {}): Promise<SimCluster> {
+    const cluster = new SimCluster(prefix, options);
     try {
       await cluster.lab.addNamespace('sw');
       await cluster.inSwitch(['ip', 'link', 'add', 'sw', 'type', 'bridge']);
@@ -118,12 +142,36 @@ export class SimCluster {
     for (const dir of [node.binDir, node.confDir]) fs.mkdirSync(dir, { recursive: true });
     await this.lab.addNamespace(`n${node.index}`, { loopbackUp: true });
     await this.lab.addVeth({ netns: this.switchNetns, name: `p${node.index}`, master: 'sw' }, { netns: node.netns, name: 'eth1', address: `${node.eth1IP}/24` });
+    if (node.eth1IPv6) await run(['ip', '-n', node.netns, 'addr', 'add', `${node.eth1IPv6}/64`, 'dev', 'eth1', 'nodad']); // nodad: usable at once
     return node;
   }
 
+  /**
+   * An "outside" host on node-0's eth0 (a veth into <prefix>-out), both families: it knows only
+   * its connected subnets, so a pod's packets are answered only if node-0 masqueraded them.
+   */
+  async outsideHost(): Promise<string> {
+    const node = this.nodes[0]!;
+    const name = await this.lab.addNamespace('out');
+    this.outsideNetns = this.lab.netnsPath(name);
+    await run(['ip', '-n', name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', node.path]);
+    for (const [netns, v4, v6] of [[name, OUTSIDE.ipv4, OUTSIDE.ipv6], [node.netns, OUTSIDE.nodeIpv4, OUTSIDE.nodeIpv6]] as const) {
+      for (const cmd of [['link', 'set', 'lo', 'up'], ['addr', 'add', `${v4}/24`, 'dev', 'eth0'], ['addr', 'add', `${v6}/64`, 'dev', 'eth0', 'nodad'], ['link', 'set', 'eth0', 'up']]) {
+        await run(['ip', '-n', netns, ...cmd]);
+      }
+    }
+    return this.outsideNetns;
+  }
+
   /** The standalone agents' view of the cluster; rewritten atomically like a ConfigMap update. */
-  writeNodesFile(specs: NodeSpec[] = this.nodes.map((n) => ({ name: n.name, podCIDR: n.podCIDR, eth1IP: n.eth1IP }))) {
-    const yaml = ['nodes:', ...specs.map((s) => `  - {name: ${s.name}, ${s.podCIDR ? `podCIDR: ${s.podCIDR}, ` : ''}eth1IP: ${s.eth1IP}}`)].join('\n');
+  writeNodesFile(specs: NodeSpec[] = this.nodes.map((n) => ({ name: n.name, podCIDR: n.podCIDR, eth1IP: n.eth1IP, podCIDRv6: n.podCIDRv6, eth1IPv6: n.eth1IPv6 }))) {
+    const entry = (s: NodeSpec) => {
+      if (!s.eth1IPv6) return `{name: ${s.name}, ${s.podCIDR ? `podCIDR: ${s.podCIDR}, ` : ''}eth1IP: ${s.eth1IP}}`;
+      // Dual-stack: lists, with the IPv6 values unquoted (YAML reads them as strings all the same).
+      const podCIDRs = [s.podCIDR, s.podCIDRv6].filter(Boolean);
+      return `{name: ${s.name}, podCIDRs: [${podCIDRs.join(', ')}], eth1IPs: [${s.eth1IP}, ${s.eth1IPv6}]}`;
+    };
+    const yaml = ['nodes:', ...specs.map((s) => `  - ${entry(s)}`)].join('\n');
     const temp = `${this.nodesFile}.tmp`;
     fs.writeFileSync(temp, yaml + '\n');
     fs.renameSync(temp, this.nodesFile);
@@ -131,7 +179,7 @@ export class SimCluster {
 
   agentArgs(node: SimNode, extra: string[] = []): string[] {
     return [
-      '--node-name', node.name, '--nodes-file', this.nodesFile, '--cluster-cidr', CLUSTER_CIDR,
+      '--node-name', node.name, '--nodes-file', this.nodesFile, '--cluster-cidr', this.dualStack ? `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}` : CLUSTER_CIDR,
       '--cni-bin-dir', node.binDir, '--cni-conf-dir', node.confDir, '--plugin-binary', PLUGIN,
       '--data-dir', path.join(node.dir, 'ipam'), '--cni-log-file', path.join(node.dir, 'cni.log'),
       '--health-addr', '127.0.0.1:9099', '--resync', '1s', '--log-level', 'info', ...extra,
@@ -178,7 +226,7 @@ export class SimCluster {
   }
 
   /** Creates a pod netns and runs the plugin (installed by the agent) with the agent's conflist. */
-  async addPod(node: SimNode): Promise<{ netns: string; ip: string; result: any }> {
+  async addPod(node: SimNode): Promise<{ netns: string; ip: string; ipv6?: string; result: any }> {
     const netns = this.lab.netnsPath(await this.lab.addNamespace(`n${node.index}p${node.podNetns.length}`));
     node.podNetns.push(netns);
     const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
@@ -189,7 +237,9 @@ export class SimCluster {
       env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: node.binDir },
     });
     const result = JSON.parse(stdout);
-    return { netns, ip: result.ips[0].address.split('/')[0], result };
+    const addresses: string[] = result.ips.map((i: { address: string }) => i.address.split('/')[0]);
+    const ipv6 = addresses.find((a) => a.includes(':'));
+    return { netns, ip: addresses.find((a) => !a.includes(':')) ?? addresses[0]!, ...(ipv6 && { ipv6 }), result };
   }
 
   ping(fromNetns: string, address: string, count = 1): Promise<boolean> {
@@ -204,12 +254,39 @@ export class SimCluster {
   }
 }
 
-export async function withCluster<T>(count: number, fn: (cluster: SimCluster) => Promise<T>): Promise<T> {
-  const cluster = await SimCluster.create(count);
+export async function withCluster<T>(count: number, fn: (cluster: SimCluster) => Promise<T>, options: ClusterOptions = {}): Promise<T> {
+  const cluster = await SimCluster.create(count, undefined, options);
   try {
     return await fn(cluster);
   } finally {
     await cluster.destroy();
+  }
+}
+
+/**
+ * The source address a pod sees: a one-shot UDP listener in `toNetns` on `port`, a datagram from
+ * `fromNetns` to `address`, and the listener prints the sender's address as the kernel gave it.
+ */
+export async function sourceSeenBy(toNetns: string, address: string, fromNetns: string, port = 7777): Promise<string> {
+  const family = address.includes(':') ? 'udp6' : 'udp4';
+  const listen = `const s=require('dgram').createSocket('${family}');s.on('message',(m,r)=>{process.stdout.write(r.address);process.exit(0)});` +
+    `s.bind(${port},()=>process.stderr.write('ready'));setTimeout(()=>process.exit(3),8000)`;
+  const child = spawn('nsenter', [`--net=${toNetns}`, '--', process.execPath, '-e', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  child.stdout.on('data', (d) => (seen += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.once('data', () => resolve());
+    child.once('exit', () => reject(new Error('the UDP listener exited before it was ready')));
+  });
+  const send = `const s=require('dgram').createSocket('${family}');const t=setInterval(()=>s.send('hi',${port},'${address}'),200);setTimeout(()=>{clearInterval(t);s.close()},6000)`;
+  const sender = spawn('nsenter', [`--net=${fromNetns}`, '--', process.execPath, '-e', send], { stdio: 'ignore' });
+  try {
+    const code = await exited;
+    if (code !== 0) throw new Error(`no datagram from ${fromNetns} reached ${address} (listener exit ${code})`);
+    return seen;
+  } finally {
+    sender.kill('SIGKILL');
   }
 }
 

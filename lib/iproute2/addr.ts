@@ -1,5 +1,5 @@
 // Interface addresses, for finding the node's eth1 address and MTU.
-import { parseIpv4 } from '../cidr.ts';
+import { parseIpv4, parseIpv6, type IpCidr } from '../cidr.ts';
 
 export interface InterfaceAddresses {
   name: string;
@@ -7,6 +7,8 @@ export interface InterfaceAddresses {
   up: boolean;
   /** IPv4 addresses with their prefix lengths. */
   ipv4: { address: number; prefixLength: number }[];
+  /** Global IPv6 addresses with their prefix lengths (link-local ones route nothing of ours). */
+  ipv6?: IpCidr[];
 }
 
 /** `ip -j addr show` output as data. */
@@ -15,7 +17,7 @@ export function parseInterfaceAddresses(json: unknown[]): InterfaceAddresses[] {
     ifname: string;
     mtu: number;
     flags?: string[];
-    addr_info?: { family: string; local: string; prefixlen: number }[];
+    addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
   }[];
   return links.map((l) => ({
     name: l.ifname,
@@ -26,6 +28,12 @@ export function parseInterfaceAddresses(json: unknown[]): InterfaceAddresses[] {
       .flatMap((a) => {
         const address = parseIpv4(a.local);
         return address === undefined ? [] : [{ address, prefixLength: a.prefixlen }];
+      }),
+    ipv6: (l.addr_info ?? [])
+      .filter((a) => a.family === 'inet6' && a.scope === 'global')
+      .flatMap((a) => {
+        const address = parseIpv6(a.local);
+        return address === undefined ? [] : [{ family: 6 as const, address, prefixLength: a.prefixlen }];
       }),
   }));
 }

@@ -16,21 +16,30 @@ export interface IptablesBackend {
   reason: string;
 }
 
-export function backendFor(mode: IptablesMode, reason: string): IptablesBackend {
-  return { mode, save: `iptables-${mode}-save`, restore: `iptables-${mode}-restore`, iptables: `iptables-${mode}`, reason };
+/** The commands of a backend; family 6 drives ip6tables (the same backend as IPv4's, see detectBackend). */
+export function backendFor(mode: IptablesMode, reason: string, family: 4 | 6 = 4): IptablesBackend {
+  const tool = family === 6 ? 'ip6tables' : 'iptables';
+  return { mode, save: `${tool}-${mode}-save`, restore: `${tool}-${mode}-restore`, iptables: `${tool}-${mode}`, reason };
 }
 
-export async function detectBackend(run: Runner, options: { netns?: string; forced?: IptablesMode } = {}): Promise<IptablesBackend> {
-  if (options.forced) return backendFor(options.forced, 'set by configuration');
+/**
+ * Probes with iptables-save, or with ip6tables-save for family 6 (an IPv6-only node; kube-proxy
+ * then has its chains there). A dual-stack agent uses IPv4's choice for both families, as
+ * kube-proxy's iptables-wrapper picks one mode for iptables and ip6tables alike.
+ */
+export async function detectBackend(run: Runner, options: { netns?: string; forced?: IptablesMode; family?: 4 | 6 } = {}): Promise<IptablesBackend> {
+  const family = options.family ?? 4;
+  if (options.forced) return backendFor(options.forced, 'set by configuration', family);
   const saved: Partial<Record<IptablesMode, string>> = {};
   for (const mode of ['nft', 'legacy'] as const) {
     try {
-      saved[mode] = (await run(inNetns(options.netns, [`iptables-${mode}-save`]))).stdout;
+      saved[mode] = (await run(inNetns(options.netns, [backendFor(mode, '', family).save]))).stdout;
     } catch {
       // not installed or not usable in this kernel
     }
   }
-  return chooseBackend(saved);
+  const chosen = chooseBackend(saved);
+  return backendFor(chosen.mode, chosen.reason, family);
 }
 
 /** Pure: the choice from each backend's iptables-save output (absent: that backend does not work). */

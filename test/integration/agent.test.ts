@@ -212,7 +212,7 @@ describe('node agent', { skip }, () => {
   test('invalid configuration is a clear error at start, naming the setting', async () => {
     const result = await run([AGENT, '--node-name', 'x', '--cluster-cidr', 'nope']).catch((e) => e);
     assert.equal(result.exitCode, 2);
-    assert.match(result.stderr, /--cluster-cidr must be an IPv4 CIDR like 10\.244\.0\.0\/16, got "nope"/);
+    assert.match(result.stderr, /--cluster-cidr must be <v4>, <v6> or <v4>,<v6> CIDRs like 10\.244\.0\.0\/16,fd00:10:244::\/56; "nope" is not a CIDR/);
   });
 
   test('starts clean: nothing on stderr from Node or V8 (e.g. a code cache built under other V8 flags is rejected)', async () => {

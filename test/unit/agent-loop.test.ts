@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatCidr } from '../../lib/cidr.ts';
 import { ConfigError, helpText, parseAgentConfig } from '../../daemonset/config.ts';
 import { Metrics } from '../../daemonset/metrics.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
 import { NodesFileError, parseNodesFile } from '../../daemonset/nodes-file.ts';
 import { SyncScheduler } from '../../daemonset/scheduler.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
@@ -89,10 +90,20 @@ describe('agent config', () => {
     assert.equal(parseAgentConfig(['uninstall'], {}, '/x')!.command, 'uninstall');
     assert.equal(parseAgentConfig(['--help'], {}, '/x'), undefined);
   });
+  test('--cluster-cidr: <v4>, <v6> or both, in either order; kept IPv4 first as network addresses', () => {
+    const cidrs = (text: string) => parseAgentConfig(['--cluster-cidr', text], { NODE_NAME: 'n' }, '/x')!.clusterCIDRs.map(formatCidr);
+    assert.deepEqual(cidrs('10.244.0.0/16'), ['10.244.0.0/16']);
+    assert.deepEqual(cidrs('fd00:10:244::/56'), ['fd00:10:244::/56']);
+    assert.deepEqual(cidrs('10.244.0.0/16,fd00:10:244::/56'), ['10.244.0.0/16', 'fd00:10:244::/56']);
+    assert.deepEqual(cidrs('FD00:10:244:0::1/56, 10.244.3.4/16'), ['10.244.0.0/16', 'fd00:10:244::/56']);
+  });
   const bad: [string[], Record<string, string>, RegExp][] = [
     [[], { BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' }, /--node-name \(or \$NODE_NAME\) is required/],
     [[], { NODE_NAME: 'n' }, /--cluster-cidr .* is required/],
-    [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be an IPv4 CIDR/],
+    [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be <v4>, <v6> or <v4>,<v6> CIDRs .*"10.244.0.0" is not a CIDR/],
+    [['--cluster-cidr', '10.244.0.0/16,10.245.0.0/16'], { NODE_NAME: 'n' }, /--cluster-cidr has two IPv4 CIDRs \(10.244.0.0\/16, 10.245.0.0\/16\): give at most one per family/],
+    [['--cluster-cidr', 'fd00::/48,fd01::/48'], { NODE_NAME: 'n' }, /--cluster-cidr has two IPv6 CIDRs/],
+    [['--cluster-cidr', '10.244.0.0/16,'], { NODE_NAME: 'n' }, /"" is not a CIDR/],
     [['--resync', 'often'], env, /--resync must be a duration/],
     [['--health-addr', 'nope'], env, /--health-addr must be host:port/],
     [['--log-level', 'chatty'], env, /--log-level must be one of/],
@@ -132,12 +143,39 @@ describe('nodes file', () => {
     assert.deepEqual(nodes[1], { name: 'b', podCIDRs: ['10.244.2.0/24'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.12' } });
     assert.deepEqual(parseNodesFile(JSON.stringify({ nodes: [{ name: 'a', podCIDR: '10.244.1.0/24', eth1IP: '192.168.50.11' }] })), [nodes[0]]);
   });
+  test('dual-stack entries: podCIDRs and eth1IPs, one per family in either order, IPv6 quoted or not', () => {
+    const yaml = [
+      'nodes:',
+      '  - {name: a, podCIDRs: [10.244.1.0/24, fd00:10:244:1::/64], eth1IPs: [192.168.50.11, fd00:50::11]}',
+      '  - name: b',
+      '    podCIDRs: ["fd00:10:244:2::/64", "10.244.2.0/24"]',
+      '    eth1IPs:',
+      '      - "fd00:50::12"',
+      '      - 192.168.50.12',
+      '  - {name: c, podCIDR: fd00:10:244:3::/64, eth1IP: fd00:50::13}',
+    ].join('\n');
+    const [a, b, c] = parseNodesFile(yaml);
+    assert.deepEqual(a, { name: 'a', podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.11', [ETH1_IPV6_ANNOTATION]: 'fd00:50::11' } });
+    assert.deepEqual(b!.annotations, { [ETH1_ANNOTATION]: '192.168.50.12', [ETH1_IPV6_ANNOTATION]: 'fd00:50::12' });
+    assert.deepEqual(b!.podCIDRs, ['fd00:10:244:2::/64', '10.244.2.0/24']);
+    assert.deepEqual(c, { name: 'c', podCIDRs: ['fd00:10:244:3::/64'], internalIPs: [], annotations: { [ETH1_IPV6_ANNOTATION]: 'fd00:50::13' } });
+  });
   for (const [text, message] of [
+    ['nodes: [{name: a, podCIDRs: [10.244.1.0/24, 10.244.2.0/24], eth1IPs: [192.168.50.11]}]', /nodes\[0\]\.podCIDRs has two IPv4 CIDRs \(10\.244\.1\.0\/24, 10\.244\.2\.0\/24\): one per family/],
+    ['nodes: [{name: a, podCIDRs: [fd00:1::/64, fd00:2::/64], eth1IPs: [fd00:50::1]}]', /nodes\[0\]\.podCIDRs has two IPv6 CIDRs/],
+    ['nodes: [{name: a, podCIDRs: [10.244.1.0/24], eth1IPs: [192.168.50.11, 192.168.50.12]}]', /nodes\[0\]\.eth1IPs has two IPv4 addresses/],
+    ['nodes: [{name: a, podCIDRs: [10.244.1.0/24, fd00:1::/64], eth1IPs: [192.168.50.11]}]', /nodes\[0\] \(a\) has the IPv6 podCIDR fd00:1::\/64 but no IPv6 address in eth1IPs/],
+    ['nodes: [{name: a, podCIDR: fd00:1::/64, eth1IP: 192.168.50.11}]', /has the IPv6 podCIDR fd00:1::\/64 but no IPv6 address/],
+    ['nodes: [{name: a, eth1IPs: [192.168.50.11, nope]}]', /nodes\[0\]\.eth1IPs\[1\] must be an IPv4 or IPv6 address, got "nope"/],
+    ['nodes: [{name: a, podCIDRs: [10.244.1.0/33], eth1IP: 192.168.50.11}]', /nodes\[0\]\.podCIDRs\[0\] must be a CIDR/],
+    ['nodes: [{name: a, podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24], eth1IP: 192.168.50.11}]', /give podCIDR or podCIDRs, not both/],
+    ['nodes: [{name: a, podCIDRs: 10.244.1.0/24, eth1IP: 192.168.50.11}]', /podCIDRs must be a list of one or two/],
     ['nodes: [', /not valid YAML/],
     ['peers: []', /top-level "nodes:" list/],
     ['nodes: [{name: a, podCIDR: 10.0.0.0/24}]', /nodes\[0\]\.eth1IP must be a non-empty string/],
     ['nodes: [{name: a, podCIDR: 7, eth1IP: y}]', /nodes\[0\]\.podCIDR must be a string/],
-    ['nodes: [{name: a, podCIDR: x, eth1IP: y}, {name: a, podCIDR: x, eth1IP: y}]', /duplicate name a/],
+    ['nodes: [{name: a, podCIDR: x, eth1IP: y}, {name: a, podCIDR: x, eth1IP: y}]', /nodes\[0\]\.eth1IP must be an IPv4 or IPv6 address, got "y"/],
+    ['nodes: [{name: a, eth1IP: 192.168.50.1}, {name: a, eth1IP: 192.168.50.2}]', /duplicate name a/],
   ] as const) {
     test(`rejects ${text}`, () => assert.throws(() => parseNodesFile(text), (e: unknown) => e instanceof NodesFileError && message.test(e.message)));
   }

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr, parseIp, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import { renderConflist } from '../../daemonset/conflist.ts';
 import { selectInterface } from '../../daemonset/interface.ts';
-import { ETH1_ANNOTATION, peersOf, type ClusterNode } from '../../daemonset/node-info.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/node-info.ts';
 import { planIptables, removalPayload, restorePayload } from '../../daemonset/plan-iptables.ts';
 import { diffRoutes, planRoutes, ROUTE_PROTO, routesAfter } from '../../daemonset/plan-routes.ts';
 
@@ -24,7 +24,7 @@ describe('peersOf', () => {
       node('e', 'fd00:10::/64'),
     ], 'self');
     assert.deepEqual(peers.map((p) => [p.name, p.gatewaySource]), [['a', 'InternalIP'], ['b', 'annotation']]);
-    assert.equal(peers[1]!.gateway, parseIpv4('192.168.50.12'));
+    assert.deepEqual(peers[1]!.gateway, parseIp('192.168.50.12'));
     assert.deepEqual(problems.map((p) => p.name), ['c', 'd', 'e']);
     assert.match(problems[0]!.reason, /no podCIDR yet/);
     assert.match(problems[1]!.reason, /no bridgeway.io\/eth1-ip annotation and no IPv4 InternalIP/);
@@ -32,24 +32,72 @@ describe('peersOf', () => {
   });
   test('dual-stack podCIDRs: the IPv4 one is used', () => {
     const { peers } = peersOf([node('a', undefined, { podCIDRs: ['fd00::/64', '10.244.9.0/24'], internalIPs: ['192.168.50.9'] })], 'x');
-    assert.deepEqual(peers[0]!.podCIDR, cidr('10.244.9.0/24'));
+    assert.deepEqual(peers[0]!.podCIDR, parseCidr('10.244.9.0/24'));
+  });
+  test('dual-stack: a peer per family, each with the address of its family; a missing family is reported, the other still routed', () => {
+    const { peers, problems } = peersOf([
+      node('a', undefined, { podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], annotations: { [ETH1_ANNOTATION]: '192.168.50.11', [ETH1_IPV6_ANNOTATION]: 'fd00:50::11' } }),
+      node('b', undefined, { podCIDRs: ['10.244.2.0/24', 'fd00:10:244:2::/64'], internalIPs: ['192.168.50.12', 'FD00:50:0::12'] }),
+      node('v4only', '10.244.3.0/24', { annotations: { [ETH1_ANNOTATION]: '192.168.50.13' } }),
+      node('no-v6-address', undefined, { podCIDRs: ['10.244.4.0/24', 'fd00:10:244:4::/64'], annotations: { [ETH1_ANNOTATION]: '192.168.50.14' } }),
+      node('wrong-family', undefined, { podCIDRs: ['10.244.5.0/24', 'fd00:10:244:5::/64'], annotations: { [ETH1_ANNOTATION]: '192.168.50.15', [ETH1_IPV6_ANNOTATION]: '192.168.50.15' } }),
+      node('two-v4', undefined, { podCIDRs: ['10.244.6.0/24', '10.244.7.0/24'] }),
+    ], 'self', [4, 6]);
+    const text = (p: (typeof peers)[number]) => `${p.name} ${p.family} ${p.podCIDR.family === 6 ? 'v6' : 'v4'} ${p.gatewaySource}`;
+    assert.deepEqual(peers.map(text), [
+      'a 4 v4 annotation', 'a 6 v6 annotation', 'b 4 v4 InternalIP', 'b 6 v6 InternalIP',
+      'no-v6-address 4 v4 annotation', 'v4only 4 v4 annotation', 'wrong-family 4 v4 annotation',
+    ]);
+    assert.deepEqual(problems.map((p) => [p.name, p.family]), [['v4only', 6], ['no-v6-address', 6], ['wrong-family', 6], ['two-v4', undefined]]);
+    assert.match(problems[0]!.reason, /no IPv6 podCIDR in 10\.244\.3\.0\/24/);
+    assert.match(problems[1]!.reason, /no bridgeway\.io\/eth1-ipv6 annotation and no IPv6 InternalIP/);
+    assert.match(problems[2]!.reason, /its bridgeway\.io\/eth1-ipv6 annotation holds an IPv4 address \(192\.168\.50\.15\), not IPv6/);
+    assert.match(problems[3]!.reason, /podCIDRs has two IPv4 CIDRs \(10\.244\.6\.0\/24, 10\.244\.7\.0\/24\): at most one per family/);
+  });
+  test('own podCIDRs must have exactly the families of the cluster CIDR', () => {
+    const dual = [parseCidr('10.244.0.0/16')!, parseCidr('fd00:10:244::/56')!];
+    assert.deepEqual(ownPodCidrs(node('me', undefined, { podCIDRs: ['fd00:10:244:1::/64', '10.244.1.0/24'] }), dual), { cidrs: [parseCidr('10.244.1.0/24'), parseCidr('fd00:10:244:1::/64')] });
+    assert.deepEqual(ownPodCidrs(node('me', undefined), dual), { none: true });
+    const missing = ownPodCidrs(node('me', '10.244.1.0/24'), dual);
+    assert.match('error' in missing ? missing.error : '', /node me's podCIDRs \(10\.244\.1\.0\/24\) have no IPv6 CIDR but --cluster-cidr has fd00:10:244::\/56: the families must match/);
+    const extra = ownPodCidrs(node('me', undefined, { podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] }), [dual[0]!]);
+    assert.match('error' in extra ? extra.error : '', /node me has the IPv6 podCIDR fd00:10:244:1::\/64 but --cluster-cidr \(10\.244\.0\.0\/16\) has no IPv6 CIDR/);
+    const twice = ownPodCidrs(node('me', undefined, { podCIDRs: ['fd00:1::/64', 'fd00:2::/64'] }), dual);
+    assert.match('error' in twice ? twice.error : '', /two IPv6 CIDRs/);
   });
 });
 
 describe('planRoutes', () => {
-  const iface = { name: 'eth1', ipv4: [cidr('192.168.50.10/24')] };
-  const peer = (name: string, pod: string, gw: string) => ({ name, podCIDR: cidr(pod), gateway: parseIpv4(gw)!, gatewaySource: 'annotation' as const });
+  const iface = { name: 'eth1', addresses: [parseCidr('192.168.50.10/24')!, parseCidr('fd00:50::10/64')!] };
+  const peer = (name: string, pod: string, gw: string) => ({ name, family: parseIp(gw)!.family, podCIDR: parseCidr(pod)!, gateway: parseIp(gw)!, gatewaySource: 'annotation' as const });
   test('a route per reachable peer; unreachable ones say why', () => {
     const plan = planRoutes([
       peer('a', '10.244.1.0/24', '192.168.50.11'),
       peer('far', '10.244.2.0/24', '10.0.0.7'),
       peer('clash', '10.244.0.128/25', '192.168.50.12'),
       peer('me-too', '10.244.3.0/24', '192.168.50.10'),
-    ], iface, cidr('10.244.0.0/24'));
+    ], iface, parseCidr('10.244.0.0/24')!);
     assert.deepEqual(plan.routes, [{ dst: '10.244.1.0/24', via: '192.168.50.11', dev: 'eth1', peer: 'a' }]);
     assert.deepEqual(plan.unreachable.map((u) => u.peer), ['far', 'clash', 'me-too']);
     assert.match(plan.unreachable[0]!.reason, /10\.0\.0\.7 .* not on eth1's subnet 192\.168\.50\.10\/24: all nodes must share one L2 segment/);
     assert.match(plan.unreachable[1]!.reason, /overlaps ours/);
+  });
+  test('IPv6: routed via the peer\'s IPv6 eth1 address, checked against eth1\'s IPv6 subnets only', () => {
+    const plan = planRoutes([
+      peer('a', 'fd00:10:244:1::/64', 'fd00:50::11'),
+      peer('far', 'fd00:10:244:2::/64', 'fd00:99::7'),
+      peer('clash', 'fd00:10:244::/64', 'fd00:50::12'),
+      peer('me-too', 'fd00:10:244:3::/64', 'fd00:50::10'),
+      peer('a', '10.244.1.0/24', '192.168.50.11'),
+    ], iface, [parseCidr('10.244.0.0/24')!, parseCidr('fd00:10:244::/64')!]);
+    assert.deepEqual(plan.routes, [
+      { dst: 'fd00:10:244:1::/64', via: 'fd00:50::11', dev: 'eth1', peer: 'a' },
+      { dst: '10.244.1.0/24', via: '192.168.50.11', dev: 'eth1', peer: 'a' },
+    ]);
+    assert.deepEqual(plan.unreachable.map((u) => u.peer), ['far', 'clash', 'me-too']);
+    assert.match(plan.unreachable[0]!.reason, /fd00:99::7 .* not on eth1's subnet fd00:50::10\/64: all nodes must share one L2 segment/);
+    const v4only = planRoutes([peer('a', 'fd00:10:244:1::/64', 'fd00:50::11')], { name: 'eth1', addresses: [parseCidr('192.168.50.10/24')!] }, []);
+    assert.match(v4only.unreachable[0]!.reason, /\(no IPv6 address\)/);
   });
 });
 
@@ -133,6 +181,25 @@ describe('iptables plan', () => {
   });
 });
 
+describe('ip6tables plan', () => {
+  const specs = planIptables({ clusterCIDR: parseCidr('fd00:10:244::/56')!, podCIDR: parseCidr('fd00:10:244:1::/64')!, randomFully: true });
+  test('the same chains and hooks as IPv4, with IPv6 CIDRs and IPv6 multicast', () => {
+    const v4 = planIptables({ clusterCIDR: cidr('10.244.0.0/16'), podCIDR: cidr('10.244.1.0/24'), randomFully: true });
+    assert.deepEqual(specs.map((s) => [s.table, s.chain, s.hook]), v4.map((s) => [s.table, s.chain, s.hook]));
+    assert.deepEqual(specs[0]!.rules, [
+      '-s fd00:10:244::/56 -m comment --comment "bridgeway: from pods" -j ACCEPT',
+      '-d fd00:10:244::/56 -m comment --comment "bridgeway: to pods" -j ACCEPT',
+    ]);
+    assert.deepEqual(specs[1]!.rules, [
+      '-m mark --mark 0x4000/0x4000 -m comment --comment "bridgeway: kube-proxy masquerades these" -j RETURN',
+      '-s fd00:10:244::/56 -d fd00:10:244::/56 -m comment --comment "bridgeway: pod to pod keeps the source" -j RETURN',
+      '! -s fd00:10:244::/56 -d fd00:10:244:1::/64 -m comment --comment "bridgeway: host to local pod" -j RETURN',
+      '-s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "bridgeway: pod to outside" -j MASQUERADE --random-fully',
+      '! -s fd00:10:244::/56 -d fd00:10:244::/56 -m comment --comment "bridgeway: host to remote pod" -j MASQUERADE --random-fully',
+    ]);
+  });
+});
+
 describe('interface selection and conflist', () => {
   const all = [
     { name: 'eth0', mtu: 1500, up: true, ipv4: [{ address: parseIpv4('10.0.0.5')!, prefixLength: 24 }] },
@@ -140,9 +207,16 @@ describe('interface selection and conflist', () => {
   ];
   test('by name or by CIDR; clear errors otherwise', () => {
     assert.equal(selectInterface(all, { iface: 'eth1' }).mtu, 9000);
-    assert.equal(selectInterface(all, { iface: 'eth1', ifaceCidr: cidr('10.0.0.0/8') }).name, 'eth0');
+    assert.equal(selectInterface(all, { iface: 'eth1', ifaceCidr: parseCidr('10.0.0.0/8')! }).name, 'eth0');
     assert.throws(() => selectInterface(all, { iface: 'ens5' }), /interface ens5 not found \(have: eth0, eth1\)/);
     assert.throws(() => selectInterface([{ ...all[1]!, up: false }], { iface: 'eth1' }), /is down/);
+  });
+  test('dual-stack: the address of each family; a missing family is an error naming it', () => {
+    const dual = [all[0]!, { ...all[1]!, ipv6: [{ ...parseCidr('fd00:50::10/64')! }] }];
+    const chosen = selectInterface(dual, { iface: 'eth1', families: [4, 6] });
+    assert.deepEqual(chosen.addresses, { 4: parseIp('192.168.50.10'), 6: parseIp('fd00:50::10') });
+    assert.equal(selectInterface(dual, { iface: 'x', ifaceCidr: parseCidr('fd00:50::/64')!, families: [6] }).name, 'eth1');
+    assert.throws(() => selectInterface(all, { iface: 'eth1', families: [4, 6] }), /interface eth1 has no global IPv6 address \(the cluster CIDR has an IPv6 range\)/);
   });
   test('conflist: 1.1.0, our subnet and MTU, portmap chained when present', () => {
     const conf = JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 9000, bridge: 'cni0', portmap: true, logLevel: 'info', dataDir: '/d', logFile: '/l' }));
@@ -151,5 +225,12 @@ describe('interface selection and conflist', () => {
     assert.equal(conf.plugins[0].mtu, 9000);
     assert.equal(conf.plugins[1].type, 'portmap');
     assert.equal(JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' })).plugins.length, 1);
+  });
+  test('conflist: one family is a plain subnet (unchanged for IPv4-only nodes); dual-stack is one range per family', () => {
+    const render = (podCIDR: Parameters<typeof renderConflist>[0]['podCIDR']) =>
+      JSON.parse(renderConflist({ cniVersion: '1.0.0', podCIDR, mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' })).plugins[0].ipam;
+    assert.deepEqual(render([parseCidr('10.244.1.0/24')!]), { subnet: '10.244.1.0/24' });
+    assert.deepEqual(render([parseCidr('fd00:10:244:1::/64')!]), { subnet: 'fd00:10:244:1::/64' });
+    assert.deepEqual(render([parseCidr('10.244.1.0/24')!, parseCidr('fd00:10:244:1::/64')!]), { ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]] });
   });
 });

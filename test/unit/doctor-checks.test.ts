@@ -2,14 +2,14 @@
 // fault at a time, and the finding that must name it at the right severity.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr, parseIpv4, parseIpv4Cidr, fromIpv4Cidr } from '../../lib/cidr.ts';
 import { hostVethName } from '../../cni/plan.ts';
 import { renderConflist } from '../../daemonset/conflist.ts';
 import { runChecks } from '../../daemonset/doctor/checks/index.ts';
 import type { DoctorFacts } from '../../daemonset/doctor/facts.ts';
 import type { Finding } from '../../daemonset/doctor/finding.ts';
 import { makeReport, renderJson, renderText } from '../../daemonset/doctor/render.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
 import { OWNED_CHAINS, planIptables } from '../../daemonset/plan-iptables.ts';
 
 const cidr = (t: string) => parseIpv4Cidr(t)!;
@@ -43,7 +43,7 @@ const live = { address: '10.244.1.2', containerId: 'c1', ifname: 'eth0', hostVet
 
 function healthy(): DoctorFacts {
   return {
-    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDR: CLUSTER, bridge: 'cni0' },
+    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDRs: [fromIpv4Cidr(CLUSTER)], bridge: 'cni0' },
     nodes: {
       list: [
         { name: 'node-0', podCIDRs: ['10.244.1.0/24'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.10' } },
@@ -142,6 +142,54 @@ describe('one fault at a time: named, at its severity, with the fix', () => {
       if (fix) assert.match(match.fix, fix);
     });
   }
+});
+
+/** healthy(), dual-stack: IPv6 on eth1, in both nodes' podCIDRs, the cluster CIDR and the routes. */
+function healthyDualStack(): DoctorFacts {
+  const facts = healthy();
+  facts.settings.clusterCIDRs = [fromIpv4Cidr(CLUSTER), parseCidr('fd00:10:244::/56')!];
+  const [self, peer] = (facts.nodes as { list: any[] }).list;
+  self.podCIDRs.push('fd00:10:244:1::/64');
+  self.annotations[ETH1_IPV6_ANNOTATION] = 'fd00:50::10';
+  peer.podCIDRs.push('fd00:10:244:2::/64');
+  peer.annotations[ETH1_IPV6_ANNOTATION] = 'fd00:50::11';
+  facts.links.find((l) => l.name === 'eth1')!.ipv6 = [parseCidr('fd00:50::10/64')!];
+  facts.routes.push({ dst: 'fd00:10:244:2::/64', gateway: 'fd00:50::11', dev: 'eth1', protocol: '77' });
+  facts.sysctls['net.ipv6.conf.all.forwarding'] = '1';
+  return facts;
+}
+
+test('dual-stack: IPv6 forwarding and IPv6 routes are checked, and a healthy node is all OK', () => {
+  const findings = runChecks(healthyDualStack());
+  assert.deepEqual(problems(findings), []);
+  assert.ok(findings.some((f) => f.object === 'net.ipv6.conf.all.forwarding' && f.severity === 'OK'));
+  assert.ok(findings.some((f) => f.object === 'route fd00:10:244:2::/64 via fd00:50::11 dev eth1' && f.severity === 'OK'));
+  assert.ok(!runChecks(healthy()).some((f) => f.object === 'net.ipv6.conf.all.forwarding'), 'IPv4-only: not checked');
+
+  const off = healthyDualStack();
+  off.sysctls['net.ipv6.conf.all.forwarding'] = '0';
+  const forwarding = problems(runChecks(off));
+  assert.deepEqual(forwarding.map((f) => [f.severity, f.object]), [['FAIL', 'net.ipv6.conf.all.forwarding']]);
+  assert.match(forwarding[0]!.detail, /does not route IPv6 pod traffic/);
+  assert.match(forwarding[0]!.fix!, /sysctl -w net\.ipv6\.conf\.all\.forwarding=1/);
+
+  assert.ok(findings.some((f) => f.object === 'eth1 IPv6 address' && f.detail === 'fd00:50::10/64'));
+  const noV6 = healthyDualStack();
+  noV6.links.find((l) => l.name === 'eth1')!.ipv6 = [];
+  assert.ok(problems(runChecks(noV6)).some((f) => f.severity === 'FAIL' && f.object === 'eth1 IPv6 address' && /no global IPv6 address/.test(f.detail)));
+
+  const gone = healthyDualStack();
+  gone.routes.pop();
+  const missing = problems(runChecks(gone));
+  assert.deepEqual(missing.map((f) => [f.severity, f.object]), [['FAIL', 'route fd00:10:244:2::/64 via fd00:50::11 dev eth1']]);
+  assert.match(missing[0]!.fix!, /ip route add fd00:10:244:2::\/64 via fd00:50::11 dev eth1 proto 77/);
+
+  assert.ok(runChecks(healthyDualStack()).some((f) => f.object === 'node node-0 podCIDR' && f.detail === '10.244.1.0/24, fd00:10:244:1::/64'));
+  const v4only = healthyDualStack();
+  (v4only.nodes as { list: any[] }).list[0].podCIDRs.pop();
+  const node = problems(runChecks(v4only)).filter((f) => f.check === 'node');
+  assert.deepEqual(node.map((f) => [f.severity, f.object]), [['FAIL', 'node node-0 podCIDR']]);
+  assert.match(node[0]!.detail, /have no IPv6 CIDR but --cluster-cidr has fd00:10:244::\/56: the families must match/);
 });
 
 test('--random-fully or not, our masquerade chain is complete', () => {

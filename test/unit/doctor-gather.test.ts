@@ -50,7 +50,7 @@ test('gather: three processes, each a read; files, sysctls and reservations as f
     s.store.reserve(BigInt(parseIpv4('10.244.1.2')!), { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
     assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save']);
-    assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table main\n');
+    assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
     assert.deepEqual(Object.keys(facts.iptables), ['nft']);
     assert.equal(facts.sysctls['net.ipv4.ip_forward'], '1');
     assert.equal(facts.sysctls['net.bridge.bridge-nf-call-iptables'], undefined);

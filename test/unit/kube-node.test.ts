@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node } from '@kubernetes/client-node';
 import { nodePath, slimNode, toClusterNode } from '../../daemonset/kube-node.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
 
 /** A Node as kubelet and kubeadm write it: most of it is of no interest to the agent. */
 function kubeletNode(): V1Node {
@@ -31,6 +31,23 @@ function kubeletNode(): V1Node {
     },
   };
 }
+
+describe('dual-stack Nodes', () => {
+  test('both eth1 annotations survive slimNode and reach the ClusterNode; other annotations do not', () => {
+    const node = kubeletNode();
+    node.metadata!.annotations![ETH1_IPV6_ANNOTATION] = 'fd00:50::1';
+    node.spec!.podCIDRs = ['10.244.1.0/24', 'fd00:10:244:1::/64'];
+    node.status!.addresses!.push({ type: 'InternalIP', address: 'fd00:18::3' });
+    const slim = slimNode(node);
+    assert.deepEqual(slim.metadata!.annotations, { [ETH1_ANNOTATION]: '192.168.50.1', [ETH1_IPV6_ANNOTATION]: 'fd00:50::1' });
+    const cluster = toClusterNode(slim);
+    assert.deepEqual(cluster.annotations, { [ETH1_ANNOTATION]: '192.168.50.1', [ETH1_IPV6_ANNOTATION]: 'fd00:50::1' });
+    assert.deepEqual(cluster.podCIDRs, ['10.244.1.0/24', 'fd00:10:244:1::/64']);
+    assert.deepEqual(cluster.internalIPs, ['172.18.0.3', 'fd00:18::3']);
+    delete node.metadata!.annotations![ETH1_ANNOTATION];
+    assert.deepEqual(slimNode(node).metadata!.annotations, { [ETH1_IPV6_ANNOTATION]: 'fd00:50::1' }, 'IPv6-only: the IPv6 annotation alone');
+  });
+});
 
 describe('toClusterNode', () => {
   test('takes name, podCIDRs (or podCIDR), InternalIPs and annotations', () => {

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createKubeNodeApi } from '../../daemonset/kube-status.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
 import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 import { captureLogger, type CapturingLogger } from '../fixtures/kube-kit.ts';
 
@@ -40,6 +40,17 @@ describe('node api', () => {
       await api.publishEth1Address('a', '192.168.50.99');
       assert.equal(patches(server).length, 2);
       assert.equal(((server.node('a')!.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION], '192.168.50.99');
+    });
+  });
+
+  test('publishEth1Address of the IPv6 address: its own annotation, the IPv4 one untouched', async () => {
+    await withApi(async (server, api) => {
+      await api.publishEth1Address('a', '192.168.50.11');
+      await api.publishEth1Address('a', 'fd00:50::11', ETH1_IPV6_ANNOTATION);
+      assert.deepEqual(patches(server).at(-1)!.body, { metadata: { annotations: { [ETH1_IPV6_ANNOTATION]: 'fd00:50::11' } } });
+      assert.deepEqual((server.node('a')!.metadata as JsonObject).annotations, { 'other.io/keep': 'yes', [ETH1_ANNOTATION]: '192.168.50.11', [ETH1_IPV6_ANNOTATION]: 'fd00:50::11' });
+      await api.publishEth1Address('a', 'fd00:50::11', ETH1_IPV6_ANNOTATION);
+      assert.equal(patches(server).length, 2, 'unchanged: no patch');
     });
   });
 

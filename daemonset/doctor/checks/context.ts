@@ -1,8 +1,9 @@
 // Pure: what several checks derive from the same facts (this node, its podCIDR, the chosen
 // interface, the parsed conflist), computed once so every check reads it the same way.
-import { cidrContains, formatCidr, parseIpv4Cidr, networkAddress, type Ipv4Cidr } from '../../../lib/cidr.ts';
+import { formatCidr, fromIpv4Cidr, ipCidrContains, parseIpv4Cidr, networkAddress, type IpCidr, type Ipv4Cidr } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
-import { podCidrOf, type ClusterNode } from '../../node-info.ts';
+import { linkAddresses } from '../../interface.ts';
+import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../node-info.ts';
 import type { DoctorFacts } from '../facts.ts';
 
 export interface ParsedConflist {
@@ -18,6 +19,8 @@ export interface CheckContext {
   facts: DoctorFacts;
   self?: ClusterNode;
   podCIDR?: Ipv4Cidr;
+  /** Our podCIDR of each family of the cluster CIDR, when they match it (ownPodCidrs). */
+  podCIDRs?: IpCidr[];
   /** The interface the agent would choose, with the address it would publish. */
   iface?: { link: InterfaceAddresses; address?: { address: number; prefixLength: number } };
   conflist?: ParsedConflist;
@@ -30,12 +33,18 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
   if ('list' in facts.nodes) {
     context.self = facts.nodes.list.find((n) => n.name === settings.nodeName);
     context.podCIDR = context.self && podCidrOf(context.self);
+    const own = context.self && ownPodCidrs(context.self, settings.clusterCIDRs);
+    if (own && 'cidrs' in own) context.podCIDRs = own.cidrs;
   }
-  const link = settings.ifaceCidr
-    ? facts.links.find((l) => l.ipv4.some((a) => cidrContains(settings.ifaceCidr!, a.address)))
+  // As selectInterface picks it: by an address (of either family) inside --iface-cidr, else by name.
+  const cidr = settings.ifaceCidr;
+  const inCidr = (a: IpCidr) => ipCidrContains(cidr!, { family: a.family, value: a.address });
+  const link = cidr
+    ? facts.links.find((l) => linkAddresses(l).some(inCidr))
     : facts.links.find((l) => l.name === settings.iface);
   if (link) {
-    const address = settings.ifaceCidr ? link.ipv4.find((a) => cidrContains(settings.ifaceCidr!, a.address)) : link.ipv4[0];
+    // The IPv4 address the checks report (an IPv6 --iface-cidr still publishes eth1's first IPv4).
+    const address = cidr?.family === 4 ? link.ipv4.find((a) => inCidr(fromIpv4Cidr(a))) : link.ipv4[0];
     context.iface = { link, address };
   }
   const file = facts.conflist.file;

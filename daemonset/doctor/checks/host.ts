@@ -2,19 +2,24 @@
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
 import { HOST_VETH_PREFIX } from '../../../cni/plan.ts';
+import { FORWARDING_SYSCTL } from '../../host-checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 
 const PERSIST = '(persist it in /etc/sysctl.d/)';
 
-/** Forwarding per address family in use. bridgeway routes IPv4 only (IPv6 podCIDRs are ignored). */
+/** Forwarding per address family in use (the families of --cluster-cidr). */
 export function checkForwarding({ facts }: CheckContext): Finding[] {
-  const key = 'net.ipv4.ip_forward';
-  const value = facts.sysctls[key];
-  if (value === '1') return [ok('sysctl', key, '1')];
-  // The agent sets it when it can; an unprivileged agent cannot (/proc/sys is read-only in its
-  // container), which makes it a node prerequisite, as kubeadm's preflight treats it.
-  return [fail('sysctl', key, `${value ?? 'unreadable'}: the node does not route pod traffic`, `sysctl -w ${key}=1 ${PERSIST}`)];
+  const families = facts.settings.clusterCIDRs.map((c) => c.family);
+  return (families.length ? families : [4 as const]).map((family) => {
+    const key = FORWARDING_SYSCTL[family];
+    const value = facts.sysctls[key];
+    if (value === '1') return ok('sysctl', key, '1');
+    // The agent sets it when it can; an unprivileged agent cannot (/proc/sys is read-only in its
+    // container), which makes it a node prerequisite, as kubeadm's preflight treats it.
+    const what = family === 6 ? 'IPv6 pod traffic' : 'pod traffic';
+    return fail('sysctl', key, `${value ?? 'unreadable'}: the node does not route ${what}`, `sysctl -w ${key}=1 ${PERSIST}`);
+  });
 }
 
 export function checkInterface({ facts, iface }: CheckContext): Finding[] {
@@ -27,9 +32,19 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
   const { link, address } = iface;
   const findings: Finding[] = [];
   findings.push(link.up ? ok('interface', link.name, 'up') : fail('interface', link.name, 'down: no route to any peer', `ip link set ${link.name} up`));
-  findings.push(address
-    ? ok('interface', `${link.name} address`, formatCidr(address))
-    : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
+  const families = settings.clusterCIDRs.map((c) => c.family);
+  if (families.includes(4) || families.length === 0) {
+    findings.push(address
+      ? ok('interface', `${link.name} address`, formatCidr(address))
+      : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
+  }
+  if (families.includes(6)) {
+    // The agent publishes (and peers route IPv6 via) the first global IPv6 address.
+    const v6 = link.ipv6?.[0];
+    findings.push(v6
+      ? ok('interface', `${link.name} IPv6 address`, formatCidr(v6))
+      : fail('interface', `${link.name} IPv6 address`, 'no global IPv6 address: peers cannot route this node\'s IPv6 pods', `ip addr add <this node's IPv6 address>/64 dev ${link.name}`));
+  }
   return findings;
 }
 

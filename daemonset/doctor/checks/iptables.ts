@@ -17,11 +17,13 @@ export function checkIptables({ facts, podCIDR }: CheckContext): Finding[] {
     return [fail('iptables', 'iptables', (error as Error).message, 'install the iptables package (iptables-nft and iptables-legacy)')];
   }
   const findings: Finding[] = [checkBackend(iptables, chosen, settings.forcedBackend)];
-  if (!podCIDR) return findings; // the agent programs nothing before it knows its podCIDR
+  const clusterCIDR = settings.clusterCIDRs.find((c) => c.family === 4);
+  // The agent programs nothing before it knows its podCIDR. (ip6tables is not checked here.)
+  if (!podCIDR || !clusterCIDR) return findings;
   const saved = parseIptablesSave(iptables[chosen] ?? '');
   const text = iptables[chosen] ?? '';
   // Whether MASQUERADE gets --random-fully depends on the iptables build: accept either.
-  const variants = [true, false].map((randomFully) => planIptables({ clusterCIDR: settings.clusterCIDR, podCIDR, randomFully }));
+  const variants = [true, false].map((randomFully) => planIptables({ clusterCIDR, podCIDR, randomFully }));
   let forwardIntact = true;
   for (const [index, owned] of OWNED_CHAINS.entries()) {
     const before = findings.length;

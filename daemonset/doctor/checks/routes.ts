@@ -1,6 +1,7 @@
 // Pure: every peer's route, compared with what the agent would plan (plan-routes.ts): present,
 // the right next hop, our protocol, and the peer's address on the interface's segment.
 import { formatCidr } from '../../../lib/cidr.ts';
+import { linkAddresses } from '../../interface.ts';
 import { peersOf } from '../../node-info.ts';
 import { planRoutes, ROUTE_PROTO } from '../../plan-routes.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
@@ -8,10 +9,11 @@ import type { CheckContext } from './context.ts';
 
 const AGENT_FIX = 'the agent restores its routes on every sync: check that it runs (`/readyz`), or run `bridgeway-agent --once` with its flags';
 
-export function checkRoutes({ facts, podCIDR, iface }: CheckContext): Finding[] {
-  if (!('list' in facts.nodes) || !podCIDR || !iface?.link.up) return []; // reported by checkNode / checkInterface
-  const { peers, problems } = peersOf(facts.nodes.list, facts.settings.nodeName);
-  const plan = planRoutes(peers, { name: iface.link.name, ipv4: iface.link.ipv4 }, podCIDR);
+/** Both families' routes: the plan and the main table hold IPv4 and IPv6 routes alike. */
+export function checkRoutes({ facts, podCIDRs, iface }: CheckContext): Finding[] {
+  if (!('list' in facts.nodes) || !podCIDRs?.length || !iface?.link.up) return []; // reported by checkNode / checkInterface
+  const { peers, problems } = peersOf(facts.nodes.list, facts.settings.nodeName, podCIDRs.map((c) => c.family));
+  const plan = planRoutes(peers, { name: iface.link.name, addresses: linkAddresses(iface.link) }, podCIDRs);
   const findings: Finding[] = [];
   const byDst = new Map(facts.routes.map((r) => [r.dst, r]));
   for (const route of plan.routes) {
@@ -44,7 +46,7 @@ export function checkRoutes({ facts, podCIDR, iface }: CheckContext): Finding[] 
     findings.push(warn('route', `route ${route.dst} via ${route.gateway ?? '?'} dev ${route.dev ?? '?'}`, `proto ${ROUTE_PROTO} but no peer has this podCIDR (stale)`, `${AGENT_FIX}; by hand: ip route del ${route.dst} proto ${ROUTE_PROTO}`));
   }
   if (plan.routes.length === 0 && plan.unreachable.length === 0 && problems.length === 0) {
-    findings.push(ok('route', `peers of ${facts.settings.nodeName}`, `none yet (own podCIDR ${formatCidr(podCIDR)})`));
+    findings.push(ok('route', `peers of ${facts.settings.nodeName}`, `none yet (own podCIDR ${podCIDRs.map(formatCidr).join(', ')})`));
   }
   return findings;
 }
