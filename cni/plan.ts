@@ -121,6 +121,15 @@ function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
  * waits up to 5 s for DAD to settle, which once raised Kubernetes pod start latency from 3-4 s
  * to 16-19 s. With nodad the address is usable the moment ADD returns.
  */
+/**
+ * A link-local address on the bridge that is valid at once (`nodad`). The kernel solicits a
+ * neighbour for a packet it forwards from the bridge's link-local address only, and the one it
+ * generates itself sits in DAD for ~2 s after the bridge comes up: until then, packets routed to
+ * the first pods of a new bridge (from other nodes) were dropped. Unique on the bridge's own
+ * segment, where every other address is a pod's from IPAM.
+ */
+export const BRIDGE_LINK_LOCAL = 'fe80::1/64';
+
 function addrArgs(cidr: IpCidr): string[] {
   return cidr.family === 6 ? ['nodad'] : [];
 }
@@ -142,6 +151,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     { args: ['link', 'add', conf.bridge, 'address', bridgeMac, 'mtu', mtu, 'type', 'bridge'], tolerate: 'exists' },
     { args: ['link', 'set', conf.bridge, 'up'] },
     ...gatewayAddresses.map((cidr) => ({ args: ['addr', 'replace', formatCidr(cidr), 'dev', conf.bridge, ...addrArgs(cidr)] })),
+    ...(gatewayAddresses.some((cidr) => cidr.family === 6) ? [{ args: ['addr', 'replace', BRIDGE_LINK_LOCAL, 'dev', conf.bridge, 'nodad'] }] : []),
     {
       args: ['link', 'add', hostVeth, 'mtu', mtu, 'address', hostMac, 'type', 'veth',
         'peer', 'name', target.ifname, 'mtu', mtu, 'address', podMac, 'netns', target.netns],

@@ -45,17 +45,6 @@ await withCluster(NODES, async (cluster) => {
     }
   }
 
-  if (dualStack) {
-    // A bridge the plugin just made has its IPv6 link-local address in DAD for ~2 s, and until it
-    // ends its node cannot solicit a pod's neighbour: the first IPv6 packets into it wait.
-    for (const node of cluster.nodes) {
-      await eventually(async () => {
-        const [cni0] = await node.ipJson(['-6', 'addr', 'show', 'dev', 'cni0']);
-        return !cni0?.addr_info?.some((a: { tentative?: boolean }) => a.tentative);
-      }, 10_000, `${node.name}'s cni0 link-local out of DAD`);
-    }
-  }
-
   let failures = 0;
   for (const family of families) {
     step(`IPv${family}: every pod pings every other pod (x = same node, . = across nodes)`);

@@ -34,6 +34,11 @@ describe('dual-stack pods', { skip: skipUnlessRoot }, () => {
       const bridgeV6 = await ipv6Addresses(node, 'cni0');
       assert.deepEqual(podV6.map((a) => [a.local, a.prefixlen, a.tentative ?? false, a.dadfailed ?? false]), [['fd00:98::2', 64, false, false]]);
       assert.deepEqual(bridgeV6.map((a) => [a.local, a.prefixlen, a.tentative ?? false]), [['fd00:98::1', 64, false]]);
+      // The node solicits neighbours for forwarded packets from the bridge's link-local address:
+      // one must be valid already, or packets from other nodes to these pods wait out its DAD.
+      const [bridgeLink] = await node.ipJson(['-6', 'addr', 'show', 'dev', 'cni0']);
+      const usableLinkLocal = (bridgeLink?.addr_info ?? []).filter((a: any) => a.scope === 'link' && !a.tentative).map((a: any) => a.local);
+      assert.ok(usableLinkLocal.includes('fe80::1'), `a link-local address out of DAD on cni0: ${JSON.stringify(bridgeLink?.addr_info)}`);
 
       assert.deepEqual(result.ips, [
         { address: '10.98.0.2/24', gateway: '10.98.0.1', interface: 2 },

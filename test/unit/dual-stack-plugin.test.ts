@@ -37,13 +37,14 @@ describe('planAdd per family', () => {
   test('dual-stack: both gateways on the bridge, IPv6 with nodad; both addresses and default routes in the pod', () => {
     const plan = planAdd(conf, target, pod(['10.0.0.7/24', '10.0.0.1'], ['fd00:10::7/64', 'fd00:10::1']));
     const lines = plan.hostCommands.map((c) => c.args.join(' '));
-    assert.deepEqual(lines.slice(0, 4), [
+    assert.deepEqual(lines.slice(0, 5), [
       'link add cni0 address 0a:58:0a:00:00:01 mtu 1500 type bridge',
       'link set cni0 up',
       'addr replace 10.0.0.1/24 dev cni0',
       'addr replace fd00:10::1/64 dev cni0 nodad',
+      'addr replace fe80::1/64 dev cni0 nodad',
     ]);
-    assert.match(lines[4]!, / peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /, 'the pod MAC stays IPv4-derived');
+    assert.match(lines[5]!, / peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /, 'the pod MAC stays IPv4-derived');
     assert.equal(plan.bridgeIpv6, true);
     assert.deepEqual(plan.podCommands.map((c) => c.args.join(' ')), [
       'link set lo up',
