@@ -98,6 +98,15 @@ export class DiskStore implements IpamStore {
     return addresses;
   }
 
+  /** When the address was reserved (its owner file's mtime, ms since the epoch); undefined if it is not. */
+  reservedAt(ip: bigint): number | undefined {
+    try {
+      return fs.statSync(path.join(this.ipsDir, this.name.format(ip))).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
   list(): Reservation[] {
     const reservations: Reservation[] = [];
     for (const ip of this.reservedAddresses()) {

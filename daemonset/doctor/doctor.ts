@@ -31,6 +31,6 @@ export function releaseLeaks(facts: DoctorFacts, graceMs = LEAK_GRACE_MS): Reser
   const leaks = findLeaks(facts.ipam.reservations, new Set(facts.links.map((l) => l.name)))
     .filter((leak) => leak.ageMs === undefined || leak.ageMs >= graceMs);
   if (leaks.length === 0) return [];
-  const store = new DiskStore(facts.ipam.dir);
-  return leaks.filter((leak) => store.release({ containerId: leak.containerId, ifname: leak.ifname }) !== undefined);
+  const stores = { 4: new DiskStore(facts.ipam.dir, 4), 6: new DiskStore(facts.ipam.dir, 6) };
+  return leaks.filter((leak) => stores[leak.family].release({ containerId: leak.containerId, ifname: leak.ifname }) !== undefined);
 }

@@ -1,7 +1,7 @@
 // Everything the doctor looks at, gathered once (gather.ts) and then only read by the pure
 // checks (checks/*.ts): a check is a function of these facts, so each is table-tested without a
 // kernel, and the doctor itself cannot change the node.
-import type { IpCidr } from '../../lib/cidr.ts';
+import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
@@ -23,6 +23,7 @@ export type FileRead = { text: string } | { missing: true } | { error: string };
 
 export interface Reservation {
   address: string;
+  family: IpFamily;
   containerId: string;
   ifname: string;
   /** The host veth the plugin names after the attachment (cni/plan.ts hostVethName). */

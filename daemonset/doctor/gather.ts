@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { formatIpv4 } from '../../lib/cidr.ts';
+import { formatIp } from '../../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../../lib/errors.ts';
 import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
@@ -139,22 +139,21 @@ function gatherIpam(dataDir: string, conflist: ReturnType<typeof parseLoosely>):
   if (!fs.existsSync(dir)) return { dir, reservations: [] };
   try {
     const now = Date.now();
-    const reservations: Reservation[] = new DiskStore(dir).list().map(({ ip, attachment }) => {
-      const address = formatIpv4(Number(ip));
-      return { address, ...attachment, hostVeth: hostVethName(attachment.containerId, attachment.ifname), ageMs: reservationAge(dir, address, now) };
+    // One store per family (ipam/disk-store.ts): IPv4 in the network's folder, IPv6 under ipv6/.
+    const reservations: Reservation[] = ([4, 6] as const).flatMap((family) => {
+      const store = new DiskStore(dir, family);
+      return store.list().map(({ ip, attachment }) => {
+        const reservedAt = store.reservedAt(ip);
+        return {
+          address: formatIp({ family, value: ip }), family, ...attachment,
+          hostVeth: hostVethName(attachment.containerId, attachment.ifname),
+          ...(reservedAt !== undefined && { ageMs: now - reservedAt }),
+        };
+      });
     });
     return { dir, reservations };
   } catch (error) {
     return { dir, reservations: [], error: errorMessage(error) };
-  }
-}
-
-/** The reservation file's age (ipam/disk-store.ts keeps one file per address under ips/). */
-function reservationAge(dir: string, address: string, now: number): number | undefined {
-  try {
-    return now - fs.statSync(path.join(dir, 'ips', address)).mtimeMs;
-  } catch {
-    return undefined;
   }
 }
 

@@ -39,7 +39,7 @@ const conflistText = (overrides: { mtu?: number; podCIDR?: string; cniVersion?: 
   logLevel: 'info', dataDir: '/var/lib/cni/bridgeway', logFile: '/var/log/bridgeway/cni.log',
 });
 
-const live = { address: '10.244.1.2', containerId: 'c1', ifname: 'eth0', hostVeth: hostVethName('c1', 'eth0'), ageMs: 60_000 };
+const live = { address: '10.244.1.2', family: 4 as const, containerId: 'c1', ifname: 'eth0', hostVeth: hostVethName('c1', 'eth0'), ageMs: 60_000 };
 
 function healthy(): DoctorFacts {
   return {
@@ -120,7 +120,7 @@ const faults: Fault[] = [
   ['another network config first', (f) => { f.conflist.before = ['/etc/cni/net.d/05-other.conf']; }, 'WARN', /^\/etc\/cni\/net\.d\/05-other\.conf$/, /sorts before/],
   ['the plugin missing', (f) => { delete f.plugin.installed; delete f.plugin.sameAsSource; }, 'FAIL', /^\/opt\/cni\/bin\/bridgeway$/, /missing: every pod start fails/],
   ['the plugin of another build', (f) => { f.plugin.sameAsSource = false; }, 'WARN', /^\/opt\/cni\/bin\/bridgeway$/, /differs from the agent's build \/usr\/local\/bin\/bridgeway/],
-  ['a leaked address', (f) => { f.ipam.reservations.push({ address: '10.244.1.3', containerId: 'gone', ifname: 'eth0', hostVeth: hostVethName('gone', 'eth0') }); }, 'WARN', /^address 10\.244\.1\.3$/, /container gone \(eth0\), whose host veth bw[0-9a-f]{12} is gone/, /bridgeway-agent doctor --fix-leaks/],
+  ['a leaked address', (f) => { f.ipam.reservations.push({ address: '10.244.1.3', family: 4, containerId: 'gone', ifname: 'eth0', hostVeth: hostVethName('gone', 'eth0') }); }, 'WARN', /^address 10\.244\.1\.3$/, /container gone \(eth0\), whose host veth bw[0-9a-f]{12} is gone/, /bridgeway-agent doctor --fix-leaks/],
   ['NetworkManager managing cni0', (f) => { f.networkManager = { running: true, via: 'nmcli', devices: { eth1: 'connected', cni0: 'connected (externally)' } }; }, 'WARN', /^cni0$/, /managed by NetworkManager/, /unmanaged-devices=interface-name:cni0;interface-name:bw\*/],
   ['NetworkManager without our unmanaged-devices', (f) => { f.networkManager = { running: true, via: 'config', unmanaged: ['interface-name:docker0'] }; }, 'WARN', /^cni0, bw\*$/, /does not leave interface-name:cni0, interface-name:bw\* unmanaged/],
   ['no podCIDR for this node', (f) => { (f.nodes as { list: any[] }).list[0].podCIDRs = []; }, 'FAIL', /^node node-0 podCIDR$/, /no podCIDR: the agent waits/],
@@ -223,7 +223,7 @@ test('NetworkManager hidden from a pod is said to be unseen, not absent', () => 
 
 test('released leaks are reported as released, not as leaks', () => {
   const facts = healthy();
-  const gone = { address: '10.244.1.3', containerId: 'gone', ifname: 'eth0', hostVeth: hostVethName('gone', 'eth0') };
+  const gone = { address: '10.244.1.3', family: 4 as const, containerId: 'gone', ifname: 'eth0', hostVeth: hostVethName('gone', 'eth0') };
   facts.ipam.reservations.push(gone);
   const findings = runChecks(facts, [gone]);
   assert.deepEqual(problems(findings), []);

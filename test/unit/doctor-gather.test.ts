@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseIpv4 } from '../../lib/cidr.ts';
+import { parseIp, parseIpv4 } from '../../lib/cidr.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import { hostVethName } from '../../cni/plan.ts';
 import { parseAgentConfig } from '../../daemonset/config.ts';
@@ -88,6 +88,26 @@ test('--fix-leaks releases a reservation whose host veth is gone, keeps live and
     const fixed = await report(true);
     assert.deepEqual(fixed.findings.filter((f) => f.object.startsWith('address ')).map((f) => [f.severity, f.object, f.detail.split(' ')[0]]), [['OK', 'address 10.244.1.3', 'released'], ['WARN', 'address 10.244.1.4', 'reserved']]);
     assert.deepEqual(s.store.list().map((r) => r.attachment.containerId).sort(), ['adding', 'live']);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('--fix-leaks releases a dead dual-stack pod\'s reservations of both families', async () => {
+  const s = setup();
+  try {
+    const v6 = new DiskStore(s.at('ipam', 'bridgeway'), 6);
+    s.store.reserve(BigInt(parseIpv4('10.244.1.3')!), { containerId: 'gone', ifname: 'eth0' });
+    v6.reserve(parseIp('fd00:10:244:1::3')!.value, { containerId: 'gone', ifname: 'eth0' });
+    const old = new Date(Date.now() - 2 * LEAK_GRACE_MS);
+    fs.utimesSync(s.at('ipam', 'bridgeway', 'ips', '10.244.1.3'), old, old);
+    fs.utimesSync(s.at('ipam', 'bridgeway', 'ipv6', 'ips', 'fd00-10-244-1--3'), old, old);
+    let out = '';
+    await doctor({ ...s.config, doctor: { json: true, fixLeaks: true } }, { ...s.deps, write: (t) => (out += t) });
+    const findings = JSON.parse(out).findings as { severity: string; object: string; detail: string }[];
+    assert.deepEqual(findings.filter((f) => f.object.startsWith('address ')).map((f) => [f.severity, f.object, f.detail.split(' ')[0]]).sort(),
+      [['OK', 'address 10.244.1.3', 'released'], ['OK', 'address fd00:10:244:1::3', 'released']]);
+    assert.deepEqual([s.store.list().length, v6.list().length], [0, 0]);
   } finally {
     s.cleanup();
   }
