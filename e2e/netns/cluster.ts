@@ -142,7 +142,12 @@ export class SimCluster {
     for (const dir of [node.binDir, node.confDir]) fs.mkdirSync(dir, { recursive: true });
     await this.lab.addNamespace(`n${node.index}`, { loopbackUp: true });
     await this.lab.addVeth({ netns: this.switchNetns, name: `p${node.index}`, master: 'sw' }, { netns: node.netns, name: 'eth1', address: `${node.eth1IP}/24` });
-    if (node.eth1IPv6) await run(['ip', '-n', node.netns, 'addr', 'add', `${node.eth1IPv6}/64`, 'dev', 'eth1', 'nodad']); // nodad: usable at once
+    if (node.eth1IPv6) {
+      await run(['ip', '-n', node.netns, 'addr', 'add', `${node.eth1IPv6}/64`, 'dev', 'eth1', 'nodad']); // nodad: usable at once
+      // A real node's eth1 is long past DAD; this one is seconds old, and the kernel solicits a
+      // forwarded packet's next hop only from a link-local address out of DAD. Make one valid now.
+      await run(['ip', '-n', node.netns, 'addr', 'add', `fe80::50:${10 + node.index}/64`, 'dev', 'eth1', 'nodad']);
+    }
     return node;
   }
 

@@ -31,10 +31,10 @@ const ourChains = (save: string) => save.split('\n').filter((l) => l.includes('B
  * (made here if missing, with both gateways), so the agent's datapath of both families is
  * tested on its own. Addresses: 10.244.<i+1>.<10+j>/24 and fd00:10:244:<i+1>::<10+j>/64.
  */
-async function handWiredPod(node: SimNode, j: number): Promise<{ netns: string; ip: string; ipv6: string }> {
-  const name = `${node.netns}h${j}`;
-  await run(['ip', 'netns', 'add', name]);
-  const netns = `/run/netns/${name}`;
+async function handWiredPod(cluster: SimCluster, node: SimNode, j: number): Promise<{ netns: string; ip: string; ipv6: string }> {
+  // In the cluster's lab, so its cleanup removes it too.
+  const name = await cluster.lab.addNamespace(`n${node.index}h${j}`);
+  const netns = cluster.lab.netnsPath(name);
   node.podNetns.push(netns);
   const subnet = node.index + 1;
   const inNode = (...args: string[]) => run(['ip', '-n', node.netns, ...args]);
@@ -62,8 +62,8 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       const [a, b] = cluster.nodes as [SimNode, SimNode];
       const outside = await cluster.outsideHost();
       await startAll(cluster);
-      const podA = await handWiredPod(a, 0);
-      const podB = await handWiredPod(b, 0);
+      const podA = await handWiredPod(cluster, a, 0);
+      const podB = await handWiredPod(cluster, b, 0);
       // The bridges are seconds old: their IPv6 link-local address may still be in DAD, and a node
       // cannot solicit its pod's neighbour before it ends (~2 s): the first answer may take a retry.
       await eventually(() => cluster.ping(podA.netns, podB.ipv6), 10_000, `${podA.ipv6} -> ${podB.ipv6}`);
