@@ -3,12 +3,10 @@
 // version the runtime provably cannot speak is reported everywhere instead of claimed ready.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
-import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { relayInto } from '../fixtures/api-relay.ts';
+import { eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { withKubeAgent as runKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 const skip = skipUnlessAgent;
@@ -26,23 +24,7 @@ async function withKubeAgent(runtime: string, extra: string[], fn: (ctx: { clust
       makeNode({ name: a.name, podCIDR: a.podCIDR, internalIP: a.eth1IP, containerRuntimeVersion: runtime }),
       makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP, containerRuntimeVersion: runtime }),
     ]);
-    const relay = await relayInto(a.path, cluster.dir, api).catch(async (error: unknown) => {
-      await api.close();
-      throw error;
-    });
-    try {
-      const args = cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file');
-      const child = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args, '--kubeconfig', api.kubeconfig, ...extra], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-      a.agent = child;
-      child.stdout!.on('data', (d) => (a.agentLog += d));
-      child.stderr!.on('data', (d) => (a.agentLog += d));
-      await fn({ cluster, a, api });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\nagent log:\n${a.agentLog}`);
-    } finally {
-      relay.close();
-      await api.close();
-    }
+    await runKubeAgent(cluster, a, api, extra, () => fn({ cluster, a, api }));
   });
 }
 

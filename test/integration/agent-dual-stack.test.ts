@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, CLUSTER_CIDR_V6, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
-import { spawn } from 'node:child_process';
-import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
+import { createRunner } from '../../lib/exec.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
-import { relayInto } from '../fixtures/api-relay.ts';
+import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 const run = createRunner();
@@ -244,16 +243,7 @@ describe('node agent in Kubernetes mode, dual-stack', { skip: skipUnlessAgent },
         makeNode({ name: b.name, podCIDRs: [b.podCIDR!, b.podCIDRv6!], internalIPs: [b.eth1IP, b.eth1IPv6!] }),
         makeNode({ name: c.name, podCIDRs: [c.podCIDR!, c.podCIDRv6!], annotations: { [ETH1_ANNOTATION]: c.eth1IP, [ETH1_IPV6_ANNOTATION]: c.eth1IPv6! } }),
       ]);
-      const relay = await relayInto(a.path, cluster.dir, api).catch(async (error: unknown) => {
-        await api.close();
-        throw error;
-      });
-      try {
-        const args = cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file');
-        const child = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args, '--kubeconfig', api.kubeconfig], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-        a.agent = child;
-        child.stdout!.on('data', (d) => (a.agentLog += d));
-        child.stderr!.on('data', (d) => (a.agentLog += d));
+      await withKubeAgent(cluster, a, api, [], async () => {
         await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 15_000, 'ready');
         const annotations = (api.node(a.name)!.metadata as JsonObject).annotations as JsonObject;
         assert.equal(annotations[ETH1_ANNOTATION], a.eth1IP);
@@ -267,11 +257,6 @@ describe('node agent in Kubernetes mode, dual-stack', { skip: skipUnlessAgent },
         await eventually(async () => !(await a.agentRoutes(6)).some((r) => r.startsWith(c.podCIDRv6!)), 10_000, 'the bad IPv6 route removed');
         assert.ok((await a.agentRoutes(4)).includes(`${c.podCIDR} via ${c.eth1IP}`));
         await eventually(async () => /its bridgeway\.io\/eth1-ipv6 annotation holds an IPv4 address \(192\.168\.50\.12\), not IPv6/.test(a.agentLog), 10_000, 'the reason logged');
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\nagent log:\n${a.agentLog}`);
-      } finally {
-        relay.close();
-        await api.close();
-      }
+      });
     }, dualStack));
 });

@@ -3,12 +3,10 @@
 // into it (test/fixtures/api-relay.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, withCluster, type SimNode } from '../../e2e/netns/cluster.ts';
-import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { relayInto } from '../fixtures/api-relay.ts';
+import { eventually, withCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 
 const skip = skipUnlessAgent;
@@ -25,16 +23,7 @@ describe('node agent in Kubernetes mode', { skip }, () => {
         makeNode({ name: a.name, internalIP: a.eth1IP }),
         makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP }),
       ]);
-      const relay = await relayInto(a.path, cluster.dir, api).catch(async (error: unknown) => {
-        await api.close();
-        throw error;
-      });
-      try {
-        const args = cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file');
-        const child = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args, '--kubeconfig', api.kubeconfig], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-        a.agent = child;
-        child.stdout!.on('data', (d) => (a.agentLog += d));
-        child.stderr!.on('data', (d) => (a.agentLog += d));
+      await withKubeAgent(cluster, a, api, [], async () => {
 
         await eventually(async () => (api.node(a.name)?.metadata as JsonObject)?.annotations && ((api.node(a.name)!.metadata as JsonObject).annotations as JsonObject)['bridgeway.io/eth1-ip'] === a.eth1IP, 15_000, 'eth1 annotation');
         const waiting = await cluster.health(a, '/readyz');
@@ -71,11 +60,6 @@ describe('node agent in Kubernetes mode', { skip }, () => {
         await eventually(async () => (await a.agentRoutes()).includes('10.244.9.0/24 via 192.168.50.29'), 20_000, 'change made during the outage');
         await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 20_000, 'ready again');
         assert.match((await cluster.health(a, '/metrics')).body, /^bridgeway_informer_restarts_total \d+$/m);
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\nagent log:\n${a.agentLog}`);
-      } finally {
-        relay.close();
-        await api.close();
-      }
+      });
     }));
 });

@@ -4,14 +4,13 @@
 // before the doctor looks (a nodes-file change still reaches them at once).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { hostVethName } from '../../cni/plan.ts';
-import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
-import { relayInto } from '../fixtures/api-relay.ts';
+import { createRunner } from '../../lib/exec.ts';
+import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer } from '../fixtures/fake-apiserver.ts';
 
 const run = createRunner();
@@ -197,16 +196,8 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
         makeNode({ name: a.name, podCIDR: a.podCIDR, internalIP: a.eth1IP }),
         makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP }),
       ]);
-      const relay = await relayInto(a.path, cluster.dir, api).catch(async (error: unknown) => {
-        await api.close();
-        throw error;
-      });
-      try {
-        // An explicit 1.1.0 (the runtime is not known yet): the mismatch case below needs it.
-        const args = [...cluster.agentArgs(a).filter((arg, i, all) => arg !== '--nodes-file' && all[i - 1] !== '--nodes-file'), '--kubeconfig', api.kubeconfig, '--cni-version', '1.1.0'];
-        const agent = spawn('nsenter', [`--net=${a.path}`, '--', AGENT, ...args], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-        a.agent = agent; // killed by the cluster's destroy()
-        agent.stderr!.on('data', (d) => (a.agentLog += d));
+      // An explicit 1.1.0 (the runtime is not known yet): the mismatch case below needs it.
+      await withKubeAgent(cluster, a, api, ['--cni-version', '1.1.0'], async (args) => {
         await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 20_000, 'agent ready');
         const d = await doctor(cluster, a, [], args);
         expectFinding(d, 'OK', `API server ${api.url}`, /^reachable$/);
@@ -236,9 +227,6 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
         // Through the relay, a server that is down resets the connection the relay accepted.
         expectFinding(down, 'FAIL', `API server ${api.url}`, /unreachable: ECONN(REFUSED|RESET)/);
         expectFinding(down, 'FAIL', 'node list (the API server)', /ECONN(REFUSED|RESET)/);
-      } finally {
-        relay.close();
-        await api.close();
-      }
+      });
     }));
 });
