@@ -8,12 +8,11 @@
 //          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
 //          --traces N (BENCH_TRACES, 3: strace'd ADD/CHECK/DEL cycles per plugin; 0 skips them).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bunBinary, buildBunExecutable } from '../scripts/bun.ts';
 import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly } from './support/exec.ts';
-import { Lab } from './support/lab.ts';
+import { Lab, runInLab } from './support/lab.ts';
 import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, type PluginUnderTest } from './support/plugins.ts';
 import { runProbes } from './support/probes.ts';
 import { loadAverage, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
@@ -135,28 +134,8 @@ async function main(): Promise<void> {
   const options = parseOptions();
   preflight();
   const lab = new Lab();
-  const cleanup = (): void => {
-    for (const problem of lab.cleanup()) progress(problem);
-  };
-  const abort = (signal: NodeJS.Signals): void => {
-    // Stop the plugins in flight first: one still running could recreate files after cleanup.
-    void stopAll().finally(() => {
-      cleanup();
-      process.exit(128 + os.constants.signals[signal]);
-    });
-  };
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  process.stdout.once('error', () => abort('SIGPIPE')); // the reader went away (| head)
-  process.once('exit', () => {
-    killAll(); // last resort for any other way out; cleanup() is synchronous and runs once
-    cleanup();
-  });
-  try {
-    await run(options, lab);
-  } finally {
-    cleanup();
-  }
+  // Stop the plugins in flight before a signal's cleanup; killAll is the last resort on any exit.
+  await runInLab(lab, () => run(options, lab), { report: progress, stop: stopAll, onExit: killAll });
 }
 
 main().catch((error: unknown) => {

@@ -15,7 +15,7 @@ import { AGENT, CLUSTER_CIDR, PLUGIN, SimCluster, type SimNode } from '../e2e/ne
 import { addConntrackOnly, bridgewayFabric, handBuiltFabric, vxlanFabric, type Fabric } from './net-support/fabrics.ts';
 import { IPERF3, pingTimes, throughput, type Endpoint } from './net-support/measure.ts';
 import { IP, runSync } from './support/exec.ts';
-import { Lab } from './support/lab.ts';
+import { Lab, runInLab } from './support/lab.ts';
 import { median, ratio, table } from './support/stats.ts';
 
 interface Options {
@@ -138,22 +138,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   preflight();
   const lab = new Lab(`bwnet${process.pid}`);
-  const cleanup = (): void => {
-    for (const problem of lab.cleanup()) progress(problem);
-  };
-  const abort = (signal: NodeJS.Signals): void => {
-    cleanup();
-    process.exit(128 + os.constants.signals[signal]);
-  };
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  process.stdout.once('error', () => abort('SIGPIPE'));
-  process.once('exit', cleanup);
-  try {
-    await run(options, lab);
-  } finally {
-    cleanup();
-  }
+  await runInLab(lab, () => run(options, lab), { report: progress });
 }
 
 main().catch((error: unknown) => {

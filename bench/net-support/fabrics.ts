@@ -30,12 +30,11 @@ export interface Fabric {
 
 const ip = (node: SimNode, args: string[], netns = node.path) => run(['nsenter', `--net=${netns}`, '--', 'ip', ...args]);
 
-/** A pod namespace registered with the cluster, so that destroy() removes it. */
-async function podNamespace(node: SimNode, suffix: string): Promise<string> {
-  const name = `${node.netns}${suffix}`;
-  await run(['ip', 'netns', 'add', name]);
-  node.podNetns.push(`/run/netns/${name}`);
-  return `/run/netns/${name}`;
+/** A pod namespace in the cluster's lab, so that destroy() (and a signal's cleanup) removes it. */
+async function podNamespace(cluster: SimCluster, node: SimNode, suffix: string): Promise<string> {
+  const netns = cluster.lab.netnsPath(await cluster.lab.addNamespace(`n${node.index}${suffix}`));
+  node.podNetns.push(netns);
+  return netns;
 }
 
 /** Index-th address of a node's podCIDR (10.244.<i+1>.0/24). */
@@ -56,8 +55,8 @@ export async function bridgewayFabric(cluster: SimCluster): Promise<Fabric> {
 }
 
 /** A bridge holding the podCIDR's .1 and one pod on a veth, as the plugin makes them. */
-async function bridgeAndPod(node: SimNode, mtu: number): Promise<Pod> {
-  const netns = await podNamespace(node, 'p');
+async function bridgeAndPod(cluster: SimCluster, node: SimNode, mtu: number): Promise<Pod> {
+  const netns = await podNamespace(cluster, node, 'p');
   const [gateway, address] = [podAddress(node, 1), podAddress(node, 2)];
   await run(['nsenter', `--net=${node.path}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
   for (const args of [
@@ -75,7 +74,7 @@ async function bridgeAndPod(node: SimNode, mtu: number): Promise<Pod> {
 
 export async function handBuiltFabric(cluster: SimCluster): Promise<Fabric> {
   const [a, b] = cluster.nodes as [SimNode, SimNode];
-  const pods = [await bridgeAndPod(a, 1500), await bridgeAndPod(b, 1500)] as [Pod, Pod];
+  const pods = [await bridgeAndPod(cluster, a, 1500), await bridgeAndPod(cluster, b, 1500)] as [Pod, Pod];
   await ip(a, ['route', 'add', b.podCIDR!, 'via', b.eth1IP, 'dev', 'eth1']);
   await ip(b, ['route', 'add', a.podCIDR!, 'via', a.eth1IP, 'dev', 'eth1']);
   return { name: 'hand-built', cluster, pods };
@@ -101,7 +100,7 @@ export async function vxlanFabric(cluster: SimCluster): Promise<Fabric> {
     await run(['nsenter', `--net=${node.path}`, '--', 'bridge', 'fdb', 'append', vtepMac.get(peer)!, 'dev', VXLAN_DEVICE, 'dst', peer.eth1IP]);
     await ip(node, ['route', 'add', peer.podCIDR!, 'via', peerVtep, 'dev', VXLAN_DEVICE, 'onlink']);
   }
-  const pods = [await bridgeAndPod(a, VXLAN_MTU), await bridgeAndPod(b, VXLAN_MTU)] as [Pod, Pod];
+  const pods = [await bridgeAndPod(cluster, a, VXLAN_MTU), await bridgeAndPod(cluster, b, VXLAN_MTU)] as [Pod, Pod];
   return { name: 'vxlan', cluster, pods };
 }
 
