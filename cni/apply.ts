@@ -1,8 +1,9 @@
-// Applies an AddPlan to the kernel: one `ip` process on the node, one inside the pod's netns.
-import type { Runner } from '../lib/exec.ts';
+// Applies an AddPlan to the kernel: one batch of changes on the node, one inside the pod's netns
+// (each one `ip` process with the iproute2 backend, a few messages on a socket with rtnetlink).
 import type { Logger } from '../lib/log.ts';
-import { IpBatchError, runIpBatch } from '../lib/iproute2/batch.ts';
-import { deleteLink, getLink, type IpLink } from '../lib/iproute2/link.ts';
+import type { IpLink } from '../lib/iproute2/link.ts';
+import type { LinkQuery } from '../lib/kernel/change.ts';
+import { KernelChangeError, type Kernel } from '../lib/kernel/kernel.ts';
 import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
 import { refuseRouterAdvertisements } from './bridge-ipv6.ts';
 import { CniError, ErrorCode } from './errors.ts';
@@ -14,45 +15,48 @@ import type { AddPlan, AddTarget } from './plan.ts';
  * already has CNI_IFNAME (the runtime's mistake: error, touch nothing), or our host end survived
  * an interrupted ADD of this same attachment (remove it, try once more).
  */
-export async function applyHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger, procSys: string): Promise<{ bridgeMac?: string }> {
-  const documents = await createHostSide(run, plan, target, log);
+export async function applyHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger, procSys: string): Promise<{ bridgeMac?: string }> {
+  const [bridgeLinks, ports] = await createHostSide(kernel, plan, target, log);
   if (plan.bridgeIpv6) {
     try {
       refuseRouterAdvertisements(procSys, plan.bridge);
     } catch (error) {
-      await deleteLink(run, plan.hostVeth);
+      await kernel.removeLinks([plan.hostVeth]);
       throw error;
     }
   }
-  const { bridge, ports } = readBack(documents);
-  return { bridgeMac: await applyBridgeMac(run, plan.bridge, decideBridgeMac(bridge, ports, plan.bridgeMac), log) };
+  return { bridgeMac: await applyBridgeMac(kernel, plan.bridge, decideBridgeMac(bridgeLinks?.[0], ports ?? [], plan.bridgeMac), log) };
 }
 
-async function createHostSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<unknown[][]> {
+/**
+ * Read back after the changes: the bridge, then its ports. A bridge we did not create may have a
+ * MAC the kernel derives from its ports (bridge-mac.ts decides). Bridge first: a port a
+ * concurrent ADD adds in between is then in the list, not missing from it.
+ */
+function hostQueries(plan: AddPlan): LinkQuery[] {
+  return [{ op: 'show-link', link: plan.bridge }, { op: 'show-ports', bridge: plan.bridge }];
+}
+
+async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<IpLink[][]> {
   try {
-    return await runIpBatch(run, plan.hostCommands);
+    return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
-    if (!(error instanceof IpBatchError) || !error.has('exists')) {
-      await deleteLink(run, plan.hostVeth);
+    if (!(error instanceof KernelChangeError) || !error.has('exists')) {
+      await kernel.removeLinks([plan.hostVeth]);
       throw error;
     }
   }
-  if (await getLink(run, target.ifname, { netns: target.netns })) {
+  if (await kernel.getLink(target.ifname, target.netns)) {
     throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
   }
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
-  await deleteLink(run, plan.hostVeth);
+  await kernel.removeLinks([plan.hostVeth]);
   try {
-    return await runIpBatch(run, plan.hostCommands);
+    return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
-    await deleteLink(run, plan.hostVeth);
+    await kernel.removeLinks([plan.hostVeth]);
     throw error;
   }
-}
-
-/** The batch's two final `link show`s: the bridge, then its ports. */
-function readBack(documents: unknown[][]): { bridge?: IpLink; ports: IpLink[] } {
-  return { bridge: documents.at(-2)?.[0] as IpLink | undefined, ports: (documents.at(-1) ?? []) as IpLink[] };
 }
 
 /**
@@ -61,15 +65,16 @@ function readBack(documents: unknown[][]): { bridge?: IpLink; ports: IpLink[] } 
  * packets (typically its first DNS query, retried only after seconds) are lost. Almost always
  * already true when the batch ends; otherwise wait briefly, as the reference plugin does.
  */
-export async function applyPodSide(run: Runner, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
-  const documents = await runIpBatch(run, plan.podCommands, { netns: target.netns });
-  if ((documents.at(-1)?.[0] as IpLink | undefined)?.operstate === 'UP') return;
+export async function applyPodSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
+  // Read back in the same batch: is the link operationally up (carrier on both ends)?
+  const [podLink] = await kernel.apply(plan.podChanges, [{ op: 'show-link', link: target.ifname }], target.netns);
+  if (podLink?.[0]?.operstate === 'UP') return;
   for (let waited = 0; waited < CARRIER_WAIT_MS; waited += CARRIER_POLL_MS) {
     await new Promise((resolve) => setTimeout(resolve, CARRIER_POLL_MS));
-    if ((await getLink(run, plan.hostVeth))?.operstate === 'UP') return;
+    if ((await kernel.getLink(plan.hostVeth))?.operstate === 'UP') return;
   }
   log.warn({ hostVeth: plan.hostVeth }, `host veth not operationally up after ${CARRIER_WAIT_MS} ms; continuing`);
 }
 
 const CARRIER_WAIT_MS = 1000;
-const CARRIER_POLL_MS = 50; // each poll is an ip process (~15-35 ms here)
+const CARRIER_POLL_MS = 50; // with iproute2 each poll is an ip process (~15-35 ms here)

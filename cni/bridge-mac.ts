@@ -9,7 +9,7 @@
 // The host batch's read-back tells us enough: with at least one port (ours, just added), a bridge
 // whose address is not "set" always carries one of its ports' MACs. So:
 //   bridge MAC = 0a:58:<gateway>        -> already pinned (the common path: no extra process)
-//   bridge MAC = one of its ports' MACs -> kernel-assigned: pin it (one `ip link set`, once)
+//   bridge MAC = one of its ports' MACs -> kernel-assigned: pin it (one MAC change, once)
 //   anything else                       -> someone set it on purpose: leave it, report it
 // Concurrent ADDs all pin the same value, so racing is harmless; setting a MAC flushes the
 // bridge's neighbour table, which is why the common path never sets it. Pods attached before the
@@ -17,9 +17,9 @@
 // (a gratuitous ARP per address), which updates their existing entries at once.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Runner } from '../lib/exec.ts';
 import type { Logger } from '../lib/log.ts';
 import type { IpLink } from '../lib/iproute2/link.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
 
 export type BridgeMacDecision =
   | { action: 'keep'; mac: string | undefined; reason: 'pinned' | 'set-by-someone' | 'unknown' }
@@ -39,7 +39,7 @@ export function decideBridgeMac(bridge: IpLink | undefined, ports: IpLink[], pin
  * failing the pod for (it has connectivity now): warn, and the next ADD tries again.
  */
 export async function applyBridgeMac(
-  run: Runner,
+  kernel: Kernel,
   bridge: string,
   decision: BridgeMacDecision,
   log: Logger,
@@ -57,7 +57,7 @@ export async function applyBridgeMac(
     log.debug({ bridge, err: (error as Error).message }, 'cannot enable arp_notify; pods re-learn the gateway MAC when their ARP entries expire');
   }
   try {
-    await run(['ip', 'link', 'set', 'dev', bridge, 'address', decision.mac]);
+    await kernel.apply([{ op: 'set-mac', link: bridge, mac: decision.mac }]);
   } catch (error) {
     log.warn({ bridge, kernelMac: decision.kernelMac, err: (error as Error).message }, 'could not pin the bridge MAC; it follows its ports until pinned');
     return decision.kernelMac;

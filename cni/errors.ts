@@ -1,7 +1,8 @@
 // The one error type the plugin reports, and the one place where anything else becomes one.
 // Codes: CNI SPEC.md "Error" section; 100+ are ours.
 import { CommandError } from '../lib/exec.ts';
-import { IpBatchError } from '../lib/iproute2/batch.ts';
+import { KernelChangeError } from '../lib/kernel/kernel.ts';
+import { NetlinkError } from '../lib/netlink/socket.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { IpamExhaustedError, IpamStoreError } from '../ipam/errors.ts';
 
@@ -22,7 +23,7 @@ export const ErrorCode = {
   CheckFailed: 101,
   /** Ours: no free address in the node's pod range. */
   AddressesExhausted: 102,
-  /** Ours: a kernel operation (ip, nsenter) failed. */
+  /** Ours: a kernel operation (rtnetlink, ip, nsenter) failed. */
   KernelOperationFailed: 103,
   /** Ours: the delegated IPAM plugin failed. */
   DelegatedIpamFailed: 104,
@@ -46,7 +47,7 @@ export function toCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
   if (error instanceof IpamExhaustedError) return new CniError(ErrorCode.AddressesExhausted, error.message);
   if (error instanceof IpamStoreError) return new CniError(ErrorCode.IoFailure, error.message);
-  if (error instanceof IpBatchError || error instanceof CommandError) {
+  if (error instanceof KernelChangeError || error instanceof NetlinkError || error instanceof CommandError) {
     return new CniError(ErrorCode.KernelOperationFailed, error.message);
   }
   // The stack goes to the log (skel does that), never to stdout.

@@ -9,8 +9,8 @@
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias): which network owns
 //                   the veth, so GC of one network never deletes another network's pods
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
+import type { Change } from '../lib/kernel/change.ts';
 import { sha256Hex } from '../lib/sha256.ts';
-import type { IpCommand } from '../lib/iproute2/batch.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
 
@@ -44,10 +44,10 @@ export interface AddPlan {
   bridgeMac: string;
   /** The bridge holds an IPv6 gateway: it must not accept router advertisements (apply.ts). */
   bridgeIpv6: boolean;
-  /** Run in the node's namespace: bridge, gateway addresses, veth pair (pod end born in the netns). */
-  hostCommands: IpCommand[];
-  /** Run inside the pod's namespace. */
-  podCommands: IpCommand[];
+  /** In the node's namespace: bridge, gateway addresses, veth pair (pod end born in the netns). */
+  hostChanges: Change[];
+  /** Inside the pod's namespace. */
+  podChanges: Change[];
   result: Result;
 }
 
@@ -115,24 +115,13 @@ function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
 }
 
 /**
- * No duplicate address detection on the IPv6 addresses we add (`nodad`). IPAM guarantees they
- * are unique on this bridge, and DAD would leave each one "tentative", unusable, for about a
- * second (longer on a bridge without ports, which has no carrier): the reference bridge plugin
- * waits up to 5 s for DAD to settle, which once raised Kubernetes pod start latency from 3-4 s
- * to 16-19 s. With nodad the address is usable the moment ADD returns.
- */
-/**
  * A link-local address on the bridge that is valid at once (`nodad`). The kernel solicits a
  * neighbour for a packet it forwards from the bridge's link-local address only, and the one it
  * generates itself sits in DAD for ~2 s after the bridge comes up: until then, packets routed to
  * the first pods of a new bridge (from other nodes) were dropped. Unique on the bridge's own
  * segment, where every other address is a pod's from IPAM.
  */
-export const BRIDGE_LINK_LOCAL = 'fe80::1/64';
-
-function addrArgs(cidr: IpCidr): string[] {
-  return cidr.family === 6 ? ['nodad'] : [];
-}
+export const BRIDGE_LINK_LOCAL: IpCidr = { family: 6, address: 0xfe80n << 112n | 1n, prefixLength: 64 };
 
 export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
   if (pod.ips.length === 0) throw new Error('planAdd: the pod has no address');
@@ -142,43 +131,29 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
   const podMac = addressMac({ family: source.address.family, value: source.address.address });
   const bridgeMac = addressMac(source.gateway ?? { family: source.address.family, value: source.address.address - 1n });
   const gatewayAddresses = bridgeGatewayAddresses(conf, pod);
-  const mtu = String(conf.mtu);
 
-  const hostCommands: IpCommand[] = [
-    // A concurrent ADD may create the bridge first; "exists" is success. MAC and MTU are set only
+  const hostChanges: Change[] = [
+    // A concurrent ADD may create the bridge first, which is success. MAC and MTU are set only
     // here: setting a link's address, even to the same value, flushes its neighbour (ARP) table,
     // which on every pod start would make the node re-resolve all its pods.
-    { args: ['link', 'add', conf.bridge, 'address', bridgeMac, 'mtu', mtu, 'type', 'bridge'], tolerate: 'exists' },
-    { args: ['link', 'set', conf.bridge, 'up'] },
-    ...gatewayAddresses.map((cidr) => ({ args: ['addr', 'replace', formatCidr(cidr), 'dev', conf.bridge, ...addrArgs(cidr)] })),
-    ...(gatewayAddresses.some((cidr) => cidr.family === 6) ? [{ args: ['addr', 'replace', BRIDGE_LINK_LOCAL, 'dev', conf.bridge, 'nodad'] }] : []),
-    {
-      args: ['link', 'add', hostVeth, 'mtu', mtu, 'address', hostMac, 'type', 'veth',
-        'peer', 'name', target.ifname, 'mtu', mtu, 'address', podMac, 'netns', target.netns],
-    },
-    // The alias in the same message as the port: `ip link add` silently ignores "alias".
-    { args: ['link', 'set', hostVeth, 'master', conf.bridge, 'alias', hostVethAlias(conf.name, target.containerId, target.ifname), 'up'] },
-    ...(conf.hairpinMode ? [{ args: ['link', 'set', hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'] }] : []),
-    // Read back in the same process: the bridge, then its ports. A bridge we did not create may
-    // have a MAC the kernel derives from its ports (bridge-mac.ts decides). Bridge first: a port
-    // a concurrent ADD adds in between is then in the list, not missing from it.
-    { args: ['link', 'show', 'dev', conf.bridge] },
-    { args: ['link', 'show', 'master', conf.bridge] },
+    { op: 'add-bridge', name: conf.bridge, mac: bridgeMac, mtu: conf.mtu },
+    { op: 'set-up', link: conf.bridge },
+    ...gatewayAddresses.map((address): Change => ({ op: 'add-address', link: conf.bridge, address, replace: true })),
+    ...(gatewayAddresses.some((cidr) => cidr.family === 6) ? [{ op: 'add-address', link: conf.bridge, address: BRIDGE_LINK_LOCAL, replace: true } as const] : []),
+    { op: 'add-veth', name: hostVeth, mac: hostMac, mtu: conf.mtu, peer: { name: target.ifname, mac: podMac, mtu: conf.mtu, netns: target.netns } },
+    { op: 'attach-port', link: hostVeth, bridge: conf.bridge, alias: hostVethAlias(conf.name, target.containerId, target.ifname) },
+    ...(conf.hairpinMode ? [{ op: 'set-hairpin', link: hostVeth } as const] : []),
   ];
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({
     dst: formatCidr(r.dst),
     ...(r.gw !== undefined ? { gw: formatIp(r.gw) } : {}),
   }));
-  const podCommands: IpCommand[] = [
-    { args: ['link', 'set', 'lo', 'up'] },
-    ...pod.ips.map((ip) => ({ args: ['addr', 'add', formatCidr(ip.address), 'dev', target.ifname, ...addrArgs(ip.address)] })),
-    { args: ['link', 'set', target.ifname, 'up'] },
-    ...routes.map((r) => ({
-      args: ['route', 'add', r.dst, ...(r.gw ? ['via', r.gw] : []), 'dev', target.ifname],
-    })),
-    // Read back in the same process: is the link operationally up (carrier on both ends)?
-    { args: ['link', 'show', 'dev', target.ifname] },
+  const podChanges: Change[] = [
+    { op: 'set-up', link: 'lo' },
+    ...pod.ips.map((ip): Change => ({ op: 'add-address', link: target.ifname, address: ip.address })),
+    { op: 'set-up', link: target.ifname },
+    ...pod.routes.map((r): Change => ({ op: 'add-route', dst: r.dst, ...(r.gw ? { gateway: r.gw } : {}), link: target.ifname })),
   ];
 
   const result: Result = {
@@ -193,6 +168,6 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     routes,
     dns: conf.dns,
   };
-  return { hostVeth, bridge: conf.bridge, bridgeMac, bridgeIpv6: gatewayAddresses.some((c) => c.family === 6), hostCommands, podCommands, result };
+  return { hostVeth, bridge: conf.bridge, bridgeMac, bridgeIpv6: gatewayAddresses.some((c) => c.family === 6), hostChanges, podChanges, result };
 }
 

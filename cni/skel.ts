@@ -2,6 +2,7 @@
 // environment + stdin -> CmdArgs + NetConf -> command -> exactly one JSON document on stdout.
 // Takes its IO as parameters so the whole protocol is unit-testable without a process.
 import type { Runner } from '../lib/exec.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
 import type { Logger } from '../lib/log.ts';
 import type { IpamStore } from '../ipam/store.ts';
 import type { IpFamily } from '../lib/cidr.ts';
@@ -31,7 +32,10 @@ export interface PluginIO {
 export interface CommandContext {
   args: CmdArgs;
   conf: NetConf;
+  /** External commands: the delegated IPAM plugin. */
   run: Runner;
+  /** Links, addresses and routes of the node and the pod. */
+  kernel: Kernel;
   log: Logger;
   /** Where /proc/sys is: the node's sysctls (tests point it at a directory of their own). */
   procSys: string;
@@ -44,6 +48,8 @@ export type CommandHandler = (ctx: CommandContext) => Promise<object | void>;
 
 export interface PluginDeps {
   run: Runner;
+  /** Made once the command needs it: VERSION does not. */
+  createKernel: () => Kernel;
   commands: Record<Exclude<CniCommand, 'VERSION'>, CommandHandler>;
   createLogger: (conf: NetConf) => Logger;
   createStore: (conf: NetConf, family: IpFamily) => IpamStore;
@@ -137,6 +143,7 @@ export async function runPlugin(io: PluginIO, deps: PluginDeps): Promise<number>
       args,
       conf,
       run: deps.run,
+      kernel: deps.createKernel(),
       log,
       procSys: deps.procSys ?? '/proc/sys',
       store: (family) => {

@@ -4,7 +4,6 @@
 // stop the others, and the error the runtime gets says what was left behind.
 import { formatCidr } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { deleteLink } from '../../lib/iproute2/link.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
@@ -14,7 +13,7 @@ import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdAdd(ctx: CommandContext): Promise<object> {
-  const { args, conf, run, log } = ctx;
+  const { args, conf, run, kernel, log } = ctx;
   requireNetns(args.netns);
   requireAliasFits(conf.name, args.containerId, args.ifname);
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
@@ -26,10 +25,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     // An address the attachment already held (a retried ADD) may be in use: never release it here.
     if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
     const plan = planAdd(conf, target, pod);
-    const { bridgeMac } = await applyHostSide(run, plan, target, log, ctx.procSys);
+    const { bridgeMac } = await applyHostSide(kernel, plan, target, log, ctx.procSys);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
-    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => deleteLink(run, plan.hostVeth) });
-    await applyPodSide(run, plan, target, log);
+    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.removeLinks([plan.hostVeth]) });
+    await applyPodSide(kernel, plan, target, log);
     log.info({ ips: addresses, hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {

@@ -1,11 +1,8 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it.
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
-import type { Runner } from '../../lib/exec.ts';
-import { inNetns } from '../../lib/iproute2/netns.ts';
-import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { getLink, type IpLink } from '../../lib/iproute2/link.ts';
-import { parseRoutes, type KernelRoute } from '../../lib/iproute2/route.ts';
+import type { IpLink } from '../../lib/iproute2/link.ts';
+import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
@@ -19,7 +16,7 @@ function failed(message: string): CniError {
 }
 
 export async function cmdCheck(ctx: CommandContext): Promise<void> {
-  const { args, conf, run } = ctx;
+  const { args, conf, run, kernel } = ctx;
   if (compareVersions(conf.cniVersion, '0.4.0') < 0) {
     throw new CniError(ErrorCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, the config says ${conf.cniVersion}`);
   }
@@ -31,30 +28,19 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
   const ipv6 = [...prev.ips.map((ip) => ip.address), ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
-  // The pod's and the node's side are independent reads: run the processes at once. `ip route
-  // show` lists IPv4 only, and a batch line cannot say -6: IPv6 routes need their own process.
-  const [[links, routes], routes6, hostVeth] = await Promise.all([
-    queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns: args.netns }) as Promise<[IpLink[], unknown[]]>,
-    ipv6 ? listIpv6Routes(run, args.netns) : Promise.resolve([]),
-    getLink(run, hostVethName(args.containerId, args.ifname)),
+  // The pod's and the node's side are independent reads (with iproute2: processes run at once).
+  const [{ links, routes }, hostVeth] = await Promise.all([
+    kernel.readNamespace(args.netns, { ipv6 }),
+    kernel.getLink(hostVethName(args.containerId, args.ifname)),
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
-  checkRoutes([...parseRoutes(routes), ...routes6], prev);
+  checkRoutes(routes, prev);
   checkHostVeth(ctx, hostVeth);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
     const cidr = parseCidr(address);
     if (cidr) await ipam.check(cidr);
   }
-}
-
-/** The pod's IPv6 main table, dst as CIDRs ("default" is ::/0, host routes /128). */
-async function listIpv6Routes(run: Runner, netns: string): Promise<KernelRoute[]> {
-  const { stdout } = await run(inNetns(netns, ['ip', '-6', '-j', 'route', 'show', 'table', 'main']));
-  return (JSON.parse(stdout || '[]') as KernelRoute[]).map((r) => ({
-    ...r,
-    dst: r.dst === 'default' ? '::/0' : r.dst.includes('/') ? r.dst : `${r.dst}/128`,
-  }));
 }
 
 /** Addresses compared in canonical form: the runtime may hand back any spelling of ours. */

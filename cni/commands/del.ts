@@ -3,19 +3,18 @@
 // are collected and reported together. The log says what DEL actually did: kubelet repeats DEL
 // for every pod, so a line at info only when something changed (issue 12 item 4).
 import { errorMessage } from '../../lib/errors.ts';
-import { deleteLinkIfPresent } from '../../lib/iproute2/link.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor, type Released } from '../ipam.ts';
 import { hostVethName } from '../plan.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
-  const { args, conf, run, log } = ctx;
+  const { args, conf, run, kernel, log } = ctx;
   const hostVeth = hostVethName(args.containerId, args.ifname);
   let vethDeleted: boolean | undefined;
   let released: Released | undefined;
   const steps: [string, () => Promise<void>][] = [
-    [`delete veth ${hostVeth}`, async () => void (vethDeleted = await deleteLinkIfPresent(run, hostVeth))],
+    [`delete veth ${hostVeth}`, async () => void (vethDeleted = await kernel.deleteLink(hostVeth))],
     ['release address', async () => void (released = await ipamFor(conf, args, { run, store: ctx.store }).del())],
   ];
   const failures: string[] = [];

@@ -3,8 +3,6 @@
 // (gc-plan.ts says what counts as proof). Keeps going past errors and reports them all.
 // Order as in DEL: veths first, so an address is never free while a veth still uses it.
 import { errorMessage } from '../../lib/errors.ts';
-import { runIpBatch } from '../../lib/iproute2/batch.ts';
-import { listLinksOfType } from '../../lib/iproute2/link.ts';
 import { attachmentKey, type Attachment } from '../../ipam/store.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { planGc } from '../gc-plan.ts';
@@ -12,7 +10,7 @@ import { FAMILIES, ipamFor } from '../ipam.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
-  const { conf, run, log } = ctx;
+  const { conf, run, kernel, log } = ctx;
   const valid = conf.validAttachments;
   // Without the list we cannot tell live from dead: refusing is safer than deleting everything.
   if (!valid) throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments in the config');
@@ -27,11 +25,11 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   };
 
   const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx))) ?? []) : [];
-  const veths = await attempt('list veths', () => listLinksOfType(run, 'veth'));
+  const veths = await attempt('list veths', () => kernel.listLinks('veth'));
   const plan = planGc({ network: conf.name, valid, veths: veths ?? [], storeAttachments });
   for (const { name, why } of plan.unproven) log.debug({ veth: name }, `GC leaves a veth it cannot prove is this network's: ${why}`);
   if (plan.deleteVeths.length > 0) {
-    await attempt('delete veths', () => runIpBatch(run, plan.deleteVeths.map(({ name }) => ({ args: ['link', 'del', name], tolerate: 'missing' as const }))));
+    await attempt('delete veths', () => kernel.removeLinks(plan.deleteVeths.map(({ name }) => name)));
   }
 
   const validKeys = new Set(valid.map(attachmentKey));

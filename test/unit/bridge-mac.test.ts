@@ -6,6 +6,7 @@ import path from 'node:path';
 import { applyBridgeMac, decideBridgeMac } from '../../cni/bridge-mac.ts';
 import { FakeRunner } from '../fixtures/fake-runner.ts';
 import { captureLogger } from '../fixtures/plugin-kernel.ts';
+import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
 
 const PINNED = '0a:58:0a:00:00:01';
 const bridge = (address: string) => ({ ifindex: 2, ifname: 'cni0', address });
@@ -31,25 +32,25 @@ describe('applyBridgeMac', () => {
   const arpNotify = path.join(procSys, 'net/ipv4/conf/cni0/arp_notify');
   fs.mkdirSync(path.dirname(arpNotify), { recursive: true });
 
-  test('pins with one ip command, announcing the new MAC (arp_notify), and reports it', async () => {
+  test('pins with one change (one ip process here), announcing the new MAC (arp_notify), and reports it', async () => {
     fs.writeFileSync(arpNotify, '0');
     const fake = new FakeRunner();
-    const mac = await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), captureLogger(), { procSys });
+    const mac = await applyBridgeMac(iproute2Kernel(fake.run), 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), captureLogger(), { procSys });
     assert.equal(mac, PINNED);
-    assert.deepEqual(fake.calls.map((c) => c.argv.join(' ')), [`ip link set dev cni0 address ${PINNED}`]);
+    assert.deepEqual(fake.calls.map((c) => [c.argv.join(' '), c.input]), [['ip -j -force -batch -', `link set dev cni0 address ${PINNED}\n`]]);
     assert.equal(fs.readFileSync(arpNotify, 'utf8'), '1');
   });
   test('keeping runs nothing', async () => {
     const fake = new FakeRunner();
     fs.writeFileSync(arpNotify, '0');
-    assert.equal(await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge(PINNED), ports, PINNED), captureLogger(), { procSys }), PINNED);
+    assert.equal(await applyBridgeMac(iproute2Kernel(fake.run), 'cni0', decideBridgeMac(bridge(PINNED), ports, PINNED), captureLogger(), { procSys }), PINNED);
     assert.equal(fake.calls.length, 0);
     assert.equal(fs.readFileSync(arpNotify, 'utf8'), '0');
   });
   test('a failed pin warns and reports the MAC the bridge still has', async () => {
-    const fake = new FakeRunner().failNth(['ip', 'link', 'set'], 1, { stderr: 'RTNETLINK answers: Operation not permitted' });
+    const fake = new FakeRunner().failNth(['ip', '-j', '-force', '-batch'], 1, { exitCode: 1, stderr: 'RTNETLINK answers: Operation not permitted\nCommand failed -:1\n' });
     const log = captureLogger();
-    assert.equal(await applyBridgeMac(fake.run, 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), log, { procSys }), '02:00:00:00:00:03');
+    assert.equal(await applyBridgeMac(iproute2Kernel(fake.run), 'cni0', decideBridgeMac(bridge('02:00:00:00:00:03'), ports, PINNED), log, { procSys }), '02:00:00:00:00:03');
     assert.deepEqual(log.entries.map((e) => e.level), ['warn']);
   });
 });

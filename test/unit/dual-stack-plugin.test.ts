@@ -12,6 +12,7 @@ import { MemoryStore } from '../../ipam/memory-store.ts';
 import { parseNetConf } from '../../cni/config.ts';
 import { hostVethMac, hostVethName, planAdd, type PodAddressing } from '../../cni/plan.ts';
 import { addEnv, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH, POD_NETNS } from '../fixtures/plugin-kernel.ts';
+import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';
 
 const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
 const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
@@ -36,7 +37,7 @@ describe('planAdd per family', () => {
   const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', ipam: DUAL }));
   test('dual-stack: both gateways on the bridge, IPv6 with nodad; both addresses and default routes in the pod', () => {
     const plan = planAdd(conf, target, pod(['10.0.0.7/24', '10.0.0.1'], ['fd00:10::7/64', 'fd00:10::1']));
-    const lines = plan.hostCommands.map((c) => c.args.join(' '));
+    const lines = plan.hostChanges.map(describeChange);
     assert.deepEqual(lines.slice(0, 5), [
       'link add cni0 address 0a:58:0a:00:00:01 mtu 1500 type bridge',
       'link set cni0 up',
@@ -46,14 +47,13 @@ describe('planAdd per family', () => {
     ]);
     assert.match(lines[5]!, / peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /, 'the pod MAC stays IPv4-derived');
     assert.equal(plan.bridgeIpv6, true);
-    assert.deepEqual(plan.podCommands.map((c) => c.args.join(' ')), [
+    assert.deepEqual(plan.podChanges.map(describeChange), [
       'link set lo up',
       'addr add 10.0.0.7/24 dev eth0',
       'addr add fd00:10::7/64 dev eth0 nodad',
       'link set eth0 up',
       'route add 0.0.0.0/0 via 10.0.0.1 dev eth0',
       'route add ::/0 via fd00:10::1 dev eth0',
-      'link show dev eth0',
     ]);
     assert.deepEqual(plan.result.ips, [
       { address: '10.0.0.7/24', gateway: '10.0.0.1', interface: 2 },
@@ -66,8 +66,8 @@ describe('planAdd per family', () => {
     const plan = planAdd(conf, target, pod(['fd00:10::a:b0c/64', 'fd00:10::1']));
     assert.equal(plan.bridgeMac, '0a:58:00:00:00:01');
     assert.equal(plan.result.interfaces[2]!.mac, '0a:58:00:0a:0b:0c');
-    assert.ok(!plan.hostCommands.concat(plan.podCommands).some((c) => c.args.some((a) => /^\d+\.\d+\.\d+\.\d+/.test(a))));
-    assert.deepEqual(plan.hostCommands[2]!.args, ['addr', 'replace', 'fd00:10::1/64', 'dev', 'cni0', 'nodad']);
+    assert.ok(!plan.hostChanges.concat(plan.podChanges).some((c) => toIpCommand(c).args.some((a) => /^\d+\.\d+\.\d+\.\d+/.test(a))));
+    assert.deepEqual(toIpCommand(plan.hostChanges[2]!).args, ['addr', 'replace', 'fd00:10::1/64', 'dev', 'cni0', 'nodad']);
   });
 
   test('IPv4-only: no IPv6 gateway, so accept_ra is left alone', () => {

@@ -9,6 +9,7 @@ import { hostVethMac, hostVethName } from '../../cni/plan.ts';
 import { convertResult, type Result } from '../../cni/result.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
+import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
 
 const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };
 const SPEC_FIELDS: Record<CniVersion, { interface: string[]; ip: string[]; route: string[] }> = {
@@ -95,6 +96,7 @@ describe('error documents', () => {
       const out: string[] = [];
       const code = await runPlugin({ env: addEnv(), stdin: JSON.stringify(netConf({ cniVersion: version })), stdout: (t) => out.push(t) }, {
         run: healthyKernel().run,
+        createKernel: () => iproute2Kernel(healthyKernel().run),
         commands: { ADD: busy, DEL: busy, CHECK: busy, STATUS: busy, GC: busy },
         createLogger: () => captureLogger(),
         createStore: () => new MemoryStore(),
@@ -108,6 +110,7 @@ describe('error documents', () => {
     const { runPlugin } = await import('../../cni/skel.ts');
     const code = await runPlugin({ env: addEnv(), stdin: '{', stdout: (t) => out.push(t) }, {
       run: healthyKernel().run,
+      createKernel: () => iproute2Kernel(healthyKernel().run),
       commands: {} as never,
       createLogger: () => { throw new Error('unused'); },
       createStore: () => { throw new Error('unused'); },

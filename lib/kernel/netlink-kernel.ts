@@ -1,0 +1,154 @@
+// The Kernel over rtnetlink from the plugin's own process: no `ip` or `nsenter` to spawn, which
+// was most of the plugin's remaining CPU per ADD (bench/README.md). One socket per namespace,
+// opened on first use and kept for the invocation.
+import fs from 'node:fs';
+import { formatIp } from '../cidr.ts';
+import type { IpLink } from '../iproute2/link.ts';
+import type { KernelRoute } from '../iproute2/route.ts';
+import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from '../netlink/codec.ts';
+import { addressFromBytes, Rtnl } from '../netlink/rtnl.ts';
+import { ERRNO, NetlinkError, RouteSocket } from '../netlink/socket.ts';
+import { describeChange, type Change, type LinkQuery } from './change.ts';
+import { KernelChangeError, type ChangeFailure, type Kernel } from './kernel.ts';
+
+const TOLERATED: Partial<Record<Change['op'], number>> = { 'add-bridge': ERRNO.EEXIST, 'delete-link': ERRNO.ENODEV };
+
+export interface NetlinkKernel extends Kernel {
+  /** Closes the sockets; the invocation is over. */
+  close(): void;
+}
+
+export function netlinkKernel(): NetlinkKernel {
+  const sockets = new Map<string, { socket: RouteSocket; rtnl: Rtnl }>();
+  const open = (netns = '') => {
+    let entry = sockets.get(netns);
+    if (!entry) {
+      const socket = RouteSocket.open(netns || undefined);
+      entry = { socket, rtnl: new Rtnl(socket) };
+      sockets.set(netns, entry);
+    }
+    return entry.rtnl;
+  };
+
+  return {
+    async apply(changes, queries = [], netns) {
+      const rtnl = open(netns);
+      for (const change of changes) {
+        try {
+          applyChange(rtnl, change);
+        } catch (error) {
+          if (!(error instanceof NetlinkError)) throw error;
+          if (TOLERATED[change.op] === error.errno) continue;
+          throw new KernelChangeError([failure(describeChange(change), error)], 'rtnetlink: ');
+        }
+      }
+      return queries.map((query) => runQuery(rtnl, query));
+    },
+    async getLink(name, netns) {
+      const rtnl = open(netns);
+      try {
+        return toIpLink(rtnl, rtnl.getLink(name));
+      } catch (error) {
+        if (error instanceof NetlinkError && error.errno === ERRNO.ENODEV) return undefined;
+        throw error;
+      }
+    },
+    async deleteLink(name) {
+      try {
+        open().deleteLink(`link del ${name}`, name);
+        return true;
+      } catch (error) {
+        if (error instanceof NetlinkError && error.errno === ERRNO.ENODEV) return false;
+        throw error;
+      }
+    },
+    async removeLinks(names) {
+      await this.apply(names.map((link) => ({ op: 'delete-link', link })));
+    },
+    async listLinks(kind) {
+      const rtnl = open();
+      return rtnl.listLinks({ kind }).map((link) => toIpLink(rtnl, link));
+    },
+    async readNamespace(netns, { ipv6 }) {
+      const rtnl = open(netns);
+      const decoded = rtnl.listLinks();
+      const names = new Map(decoded.map((l) => [l.ifindex, l.ifname]));
+      const links = decoded.map((l) => toIpLink(rtnl, l, names));
+      for (const address of rtnl.listAddresses()) {
+        const link = links.find((l) => l.ifindex === address.index);
+        const ip = addressFromBytes(address.address);
+        if (!link || !ip) continue;
+        (link.addr_info ??= []).push({ family: ip.family === 4 ? 'inet' : 'inet6', local: formatIp(ip), prefixlen: address.prefixLength });
+      }
+      const routes: KernelRoute[] = [];
+      for (const family of ipv6 ? [AF_INET, AF_INET6] : [AF_INET]) {
+        for (const route of rtnl.listRoutes(family)) {
+          if (route.table !== RT_TABLE_MAIN || route.type !== RTN_UNICAST) continue;
+          const dst = route.dst ? addressFromBytes(route.dst) : { family: family === AF_INET ? 4 as const : 6 as const, value: 0n };
+          const gateway = route.gateway ? addressFromBytes(route.gateway) : undefined;
+          if (!dst) continue;
+          routes.push({
+            dst: `${formatIp(dst)}/${route.dstLength}`,
+            ...(gateway ? { gateway: formatIp(gateway) } : {}),
+            ...(route.oif !== undefined && names.has(route.oif) ? { dev: names.get(route.oif) } : {}),
+          });
+        }
+      }
+      return { links, routes };
+    },
+    close() {
+      for (const { socket } of sockets.values()) socket.close();
+      sockets.clear();
+    },
+  };
+}
+
+function applyChange(rtnl: Rtnl, change: Change): void {
+  const what = describeChange(change);
+  switch (change.op) {
+    case 'add-bridge':
+      return rtnl.addBridge(what, change.name, change.mac, change.mtu);
+    case 'set-up':
+      return rtnl.setLink(what, change.link, { up: true });
+    case 'add-address':
+      return rtnl.addAddress(what, rtnl.getLink(change.link).ifindex, change.address, change.replace ?? false);
+    case 'add-veth': {
+      const { peer } = change;
+      const netns = fs.openSync(peer.netns, 'r');
+      try {
+        return rtnl.addVeth(what, change, peer, netns);
+      } finally {
+        fs.closeSync(netns);
+      }
+    }
+    case 'attach-port':
+      return rtnl.setLink(what, change.link, { master: rtnl.getLink(change.bridge).ifindex, alias: change.alias, up: true });
+    case 'set-hairpin':
+      return rtnl.setLink(what, change.link, { hairpin: true });
+    case 'set-mac':
+      return rtnl.setLink(what, change.link, { mac: change.mac });
+    case 'add-route':
+      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: rtnl.getLink(change.link).ifindex });
+    case 'delete-link':
+      return rtnl.deleteLink(what, change.link);
+  }
+}
+
+function runQuery(rtnl: Rtnl, query: LinkQuery): IpLink[] {
+  if (query.op === 'show-link') return [toIpLink(rtnl, rtnl.getLink(query.link))];
+  const bridge = rtnl.getLink(query.bridge);
+  return rtnl.listLinks({ master: bridge.ifindex }).map((port) => toIpLink(rtnl, port, new Map([[bridge.ifindex, bridge.ifname]])));
+}
+
+/** The link as iproute2's JSON names it; the master's index resolved to its name. */
+function toIpLink(rtnl: Rtnl, link: DecodedLink, names?: Map<number, string>): IpLink {
+  const { masterIndex, ...rest } = link;
+  if (masterIndex === undefined) return rest;
+  return { ...rest, master: names?.get(masterIndex) ?? rtnl.getLink(masterIndex).ifname };
+}
+
+function failure(what: string, error: NetlinkError): ChangeFailure {
+  const kind = error.errno === ERRNO.EEXIST ? 'exists' : error.errno === ERRNO.ENODEV || error.errno === ERRNO.ENOENT ? 'missing' : 'other';
+  return { what, message: error.reason, kind };
+}
+

@@ -1,0 +1,182 @@
+// An rtnetlink socket from libc through Bun's FFI: the one place the plugin leaves `node:` APIs,
+// because Node offers neither AF_NETLINK nor setns(2). Reached through
+// process.getBuiltinModule, so nothing imports a `bun:` module and the rest of the code (and its
+// unit tests) stays on Node; netlinkAvailable() says whether this runtime has it.
+//
+// A socket belongs to the network namespace it was created in, for good: to work in a pod's
+// namespace the calling thread enters it with setns(2) only to create the socket, and goes
+// straight back. Nothing else runs on the thread meanwhile (every call here is synchronous).
+import fs from 'node:fs';
+import { decodeError, NLM_F, NLMSG_DONE, NLMSG_ERROR, parseMessages, type Message } from './codec.ts';
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const NETLINK_ROUTE = 0;
+const SOL_NETLINK = 270;
+const NETLINK_CAP_ACK = 10; // errors echo only the request's header, not the whole request
+const NETLINK_EXT_ACK = 11; // errors carry the kernel's text ("Nexthop has invalid gateway")
+const CLONE_NEWNET = 0x40000000;
+const MSG_TRUNC = 0x20;
+const RECEIVE_BUFFER = 64 * 1024;
+
+/** The slice of bun:ffi we use. */
+interface BunFfi {
+  dlopen(library: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Record<string, (...args: unknown[]) => number | bigint> };
+  ptr(buffer: Uint8Array): unknown;
+  CString: new (pointer: unknown) => { toString(): string };
+  read: { i32(pointer: unknown, offset: number): number };
+}
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: unknown, length: number): number;
+  send(fd: number, buffer: unknown, length: number, flags: number): number;
+  recv(fd: number, buffer: unknown, length: number, flags: number): number;
+  setns(fd: number, nstype: number): number;
+  close(fd: number): number;
+  errno(): number;
+  strerror(errno: number): string;
+  ptr(buffer: Uint8Array): unknown;
+}
+
+let libc: Libc | undefined | null;
+
+function loadFfi(): BunFfi | undefined {
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  return process.versions.bun ? (getBuiltin?.call(process, 'bun:ffi') as BunFfi | undefined) : undefined;
+}
+
+function openLibc(): Libc | undefined {
+  if (libc !== undefined) return libc ?? undefined;
+  const ffi = loadFfi();
+  if (!ffi) return void (libc = null);
+  const i32 = 'i32';
+  const { symbols } = ffi.dlopen('libc.so.6', {
+    socket: { args: [i32, i32, i32], returns: i32 },
+    setsockopt: { args: [i32, i32, i32, 'ptr', 'u32'], returns: i32 },
+    send: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
+    recv: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
+    setns: { args: [i32, i32], returns: i32 },
+    close: { args: [i32], returns: i32 },
+    __errno_location: { args: [], returns: 'ptr' },
+    strerror: { args: [i32], returns: 'ptr' },
+  });
+  libc = {
+    socket: (d, t, p) => Number(symbols.socket!(d, t, p)),
+    setsockopt: (fd, level, name, value, length) => Number(symbols.setsockopt!(fd, level, name, value, length)),
+    send: (fd, buffer, length, flags) => Number(symbols.send!(fd, buffer, length, flags)),
+    recv: (fd, buffer, length, flags) => Number(symbols.recv!(fd, buffer, length, flags)),
+    setns: (fd, nstype) => Number(symbols.setns!(fd, nstype)),
+    close: (fd) => Number(symbols.close!(fd)),
+    // errno is thread-local: read through the pointer libc gives this thread, right after the call.
+    errno: () => ffi.read.i32(symbols.__errno_location!(), 0),
+    strerror: (errno) => new ffi.CString(symbols.strerror!(errno)).toString(),
+    ptr: (buffer) => ffi.ptr(buffer),
+  };
+  return libc;
+}
+
+/** True when this runtime can open rtnetlink sockets (Bun with its FFI). */
+export function netlinkAvailable(): boolean {
+  return openLibc() !== undefined;
+}
+
+/** A failed syscall or a kernel refusal: errno, its name's text, the kernel's own words. */
+export class NetlinkError extends Error {
+  readonly errno: number;
+  /** What went wrong, without what was being done. */
+  readonly reason: string;
+  constructor(what: string, errno: number, text?: string) {
+    const reason = `${requireLibc().strerror(errno)}${text ? ` (${text})` : ''}`;
+    super(`${what}: ${reason}`);
+    this.name = 'NetlinkError';
+    this.errno = errno;
+    this.reason = reason;
+  }
+}
+
+export const ERRNO = { ENOENT: 2, ENODEV: 19, EEXIST: 17 } as const;
+
+function requireLibc(): Libc {
+  const c = openLibc();
+  if (!c) throw new Error('rtnetlink needs the Bun runtime (bun:ffi)');
+  return c;
+}
+
+export class RouteSocket {
+  private readonly fd: number;
+  private seq = 0;
+  private readonly buffer = new Uint8Array(RECEIVE_BUFFER);
+
+  private constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** A socket in the namespace at `netnsPath`, or in the caller's when none is given. */
+  static open(netnsPath?: string): RouteSocket {
+    const c = requireLibc();
+    if (!netnsPath) return new RouteSocket(createSocket(c));
+    const home = fs.openSync('/proc/thread-self/ns/net', 'r');
+    const target = fs.openSync(netnsPath, 'r');
+    try {
+      if (c.setns(target, CLONE_NEWNET) !== 0) throw new NetlinkError(`setns ${netnsPath}`, c.errno());
+      try {
+        return new RouteSocket(createSocket(c));
+      } finally {
+        // Back home before anything else runs; failing that, this thread's view is wrong for good.
+        if (c.setns(home, CLONE_NEWNET) !== 0) throw new NetlinkError('setns back to the node namespace', c.errno());
+      }
+    } finally {
+      fs.closeSync(target);
+      fs.closeSync(home);
+    }
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /**
+   * Sends one request (built with `seq`) and collects its answer: the messages of a dump up to
+   * NLMSG_DONE, or the ACK; a kernel error rejects with NetlinkError.
+   */
+  request(what: string, message: Uint8Array, seq: number, dump: boolean): Message[] {
+    const c = requireLibc();
+    if (c.send(this.fd, c.ptr(message), message.length, 0) !== message.length) throw new NetlinkError(`send ${what}`, c.errno());
+    const answers: Message[] = [];
+    for (;;) {
+      const length = c.recv(this.fd, c.ptr(this.buffer), this.buffer.length, MSG_TRUNC);
+      if (length < 0) throw new NetlinkError(`receive ${what}`, c.errno());
+      if (length > this.buffer.length) throw new Error(`netlink: answer to ${what} truncated (${length} bytes)`);
+      for (const answer of parseMessages(this.buffer.subarray(0, length))) {
+        if (answer.seq !== seq) continue; // a late answer to an earlier request
+        if (answer.type === NLMSG_ERROR) {
+          const { errno, text } = decodeError(answer);
+          if (errno !== 0) throw new NetlinkError(what, errno, text);
+          if (!dump) return answers;
+        } else if (answer.type === NLMSG_DONE) {
+          return answers;
+        } else {
+          // Copied: the buffer is reused by the next receive.
+          answers.push({ ...answer, payload: answer.payload.slice() });
+          if (!dump && !(answer.flags & NLM_F.MULTI)) return answers;
+        }
+      }
+    }
+  }
+
+  close(): void {
+    requireLibc().close(this.fd);
+  }
+}
+
+function createSocket(c: Libc): number {
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) throw new NetlinkError('socket(AF_NETLINK)', c.errno());
+  const one = new Int32Array([1]);
+  const pointer = c.ptr(new Uint8Array(one.buffer));
+  c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, pointer, 4);
+  c.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, pointer, 4);
+  return fd;
+}
