@@ -1,6 +1,6 @@
 // The Kernel over rtnetlink from the plugin's own process: no `ip` or `nsenter` to spawn, which
 // was most of the plugin's remaining CPU per ADD (bench/README.md). One socket per namespace,
-// opened on first use and kept for the invocation.
+// opened on first use and kept for the invocation (the process's exit closes them).
 import fs from 'node:fs';
 import { formatIp } from '../cidr.ts';
 import type { IpLink } from '../iproute2/link.ts';
@@ -13,21 +13,12 @@ import { KernelChangeError, type ChangeFailure, type Kernel } from './kernel.ts'
 
 const TOLERATED: Partial<Record<Change['op'], number>> = { 'add-bridge': ERRNO.EEXIST, 'delete-link': ERRNO.ENODEV };
 
-export interface NetlinkKernel extends Kernel {
-  /** Closes the sockets; the invocation is over. */
-  close(): void;
-}
-
-export function netlinkKernel(): NetlinkKernel {
-  const sockets = new Map<string, { socket: RouteSocket; rtnl: Rtnl }>();
+export function netlinkKernel(): Kernel {
+  const sockets = new Map<string, Rtnl>();
   const open = (netns = '') => {
-    let entry = sockets.get(netns);
-    if (!entry) {
-      const socket = RouteSocket.open(netns || undefined);
-      entry = { socket, rtnl: new Rtnl(socket) };
-      sockets.set(netns, entry);
-    }
-    return entry.rtnl;
+    let rtnl = sockets.get(netns);
+    if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(RouteSocket.open(netns || undefined))));
+    return rtnl;
   };
 
   return {
@@ -95,10 +86,6 @@ export function netlinkKernel(): NetlinkKernel {
         }
       }
       return { links, routes };
-    },
-    close() {
-      for (const { socket } of sockets.values()) socket.close();
-      sockets.clear();
     },
   };
 }

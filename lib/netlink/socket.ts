@@ -34,7 +34,6 @@ interface Libc {
   send(fd: number, buffer: unknown, length: number, flags: number): number;
   recv(fd: number, buffer: unknown, length: number, flags: number): number;
   setns(fd: number, nstype: number): number;
-  close(fd: number): number;
   errno(): number;
   strerror(errno: number): string;
   ptr(buffer: Uint8Array): unknown;
@@ -58,7 +57,6 @@ function openLibc(): Libc | undefined {
     send: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
     recv: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
     setns: { args: [i32, i32], returns: i32 },
-    close: { args: [i32], returns: i32 },
     __errno_location: { args: [], returns: 'ptr' },
     strerror: { args: [i32], returns: 'ptr' },
   });
@@ -68,7 +66,6 @@ function openLibc(): Libc | undefined {
     send: (fd, buffer, length, flags) => Number(symbols.send!(fd, buffer, length, flags)),
     recv: (fd, buffer, length, flags) => Number(symbols.recv!(fd, buffer, length, flags)),
     setns: (fd, nstype) => Number(symbols.setns!(fd, nstype)),
-    close: (fd) => Number(symbols.close!(fd)),
     // errno is thread-local: read through the pointer libc gives this thread, right after the call.
     errno: () => ffi.read.i32(symbols.__errno_location!(), 0),
     strerror: (errno) => new ffi.CString(symbols.strerror!(errno)).toString(),
@@ -164,10 +161,6 @@ export class RouteSocket {
         }
       }
     }
-  }
-
-  close(): void {
-    requireLibc().close(this.fd);
   }
 }
 
