@@ -24,9 +24,10 @@ export function netlinkKernel(): Kernel {
   return {
     async apply(changes, queries = [], netns) {
       const rtnl = open(netns);
+      const indexOf = indexCache(rtnl);
       for (const change of changes) {
         try {
-          applyChange(rtnl, change);
+          applyChange(rtnl, change, indexOf);
         } catch (error) {
           if (!(error instanceof NetlinkError)) throw error;
           if (TOLERATED[change.op] === error.errno) continue;
@@ -90,7 +91,25 @@ export function netlinkKernel(): Kernel {
   };
 }
 
-function applyChange(rtnl: Rtnl, change: Change): void {
+/**
+ * Link indexes by name for one batch: addresses, routes and ports name their link by index, and a
+ * batch names the bridge or the pod's interface several times. Within a batch only delete-link
+ * makes a name stale.
+ */
+function indexCache(rtnl: Rtnl): IndexOf {
+  const indexes = new Map<string, number>();
+  const indexOf = (name: string) => {
+    let index = indexes.get(name);
+    if (index === undefined) indexes.set(name, (index = rtnl.getLink(name).ifindex));
+    return index;
+  };
+  indexOf.forget = (name: string) => void indexes.delete(name);
+  return indexOf;
+}
+
+type IndexOf = ((name: string) => number) & { forget(name: string): void };
+
+function applyChange(rtnl: Rtnl, change: Change, indexOf: IndexOf): void {
   const what = describeChange(change);
   switch (change.op) {
     case 'add-bridge':
@@ -98,7 +117,7 @@ function applyChange(rtnl: Rtnl, change: Change): void {
     case 'set-up':
       return rtnl.setLink(what, change.link, { up: true });
     case 'add-address':
-      return rtnl.addAddress(what, rtnl.getLink(change.link).ifindex, change.address, change.replace ?? false);
+      return rtnl.addAddress(what, indexOf(change.link), change.address, change.replace ?? false);
     case 'add-veth': {
       const { peer } = change;
       const netns = fs.openSync(peer.netns, 'r');
@@ -109,14 +128,15 @@ function applyChange(rtnl: Rtnl, change: Change): void {
       }
     }
     case 'attach-port':
-      return rtnl.setLink(what, change.link, { master: rtnl.getLink(change.bridge).ifindex, alias: change.alias, up: true });
+      return rtnl.setLink(what, change.link, { master: indexOf(change.bridge), alias: change.alias, up: true });
     case 'set-hairpin':
       return rtnl.setLink(what, change.link, { hairpin: true });
     case 'set-mac':
       return rtnl.setLink(what, change.link, { mac: change.mac });
     case 'add-route':
-      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: rtnl.getLink(change.link).ifindex });
+      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: indexOf(change.link) });
     case 'delete-link':
+      indexOf.forget(change.link);
       return rtnl.deleteLink(what, change.link);
   }
 }
