@@ -3,12 +3,12 @@ import { createRunner } from '../lib/exec.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
-import { startHealthServer } from './health.ts';
-import { Metrics } from './metrics.ts';
-import type { NodeSource, NodeStatusApi } from './node-source.ts';
-import { NodesFileSource } from './nodes-file.ts';
-import { Reconciler } from './reconciler.ts';
-import { SyncScheduler } from './scheduler.ts';
+import { startHealthServer } from './serve/health.ts';
+import { Metrics } from './serve/metrics.ts';
+import type { NodeSource, NodeStatusApi } from './nodes/source.ts';
+import { NodesFileSource } from './nodes/file-source.ts';
+import { Reconciler } from './loop/reconciler.ts';
+import { SyncScheduler } from './loop/scheduler.ts';
 import { uninstall } from './uninstall.ts';
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
@@ -23,7 +23,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
-    const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube.ts');
+    const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube/index.ts');
     const kubeconfig = loadKubeConfig(config.kubeconfig);
     source = createKubeNodeSource({ kubeconfig, log, metrics, onChange });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });

@@ -15,9 +15,9 @@ import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
-import { CONFLIST_NAME, NETWORK_NAME } from './conflist.ts';
-import { removalPayload } from './plan-iptables.ts';
-import { ROUTE_PROTO } from './plan-routes.ts';
+import { CONFLIST_NAME, NETWORK_NAME } from './conflist/render.ts';
+import { removalPayload } from './iptables/plan.ts';
+import { ROUTE_PROTO } from './routes/plan.ts';
 
 export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
   const { run, log } = deps;

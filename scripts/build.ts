@@ -19,7 +19,7 @@ const targets: (ExecutableSpec & { runtime?: 'bun' })[] = [
   //   noise. The one cost is JS-heavy parsing: a 5,000-node YAML nodes file loads in ~98 ms
   //   instead of ~66 (a JSON one in ~24 ms either way).
   // The agent's Kubernetes client is client-node's KubeConfig and ListWatch over node:http(s)
-  // (daemonset/kube-http.ts). Two parts of client-node it never runs are swapped for stand-ins that
+  // (daemonset/kube/http.ts). Two parts of client-node it never runs are swapped for stand-ins that
   // throw if reached: undici (client-node's own transport) and the ~800 generated model classes
   // (the agent reads API objects as plain JSON): ~10 MiB of the agent's RSS (bench/AGENT.md).
   {

@@ -8,10 +8,10 @@ import { fromIpv4Cidr, parseCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { formatBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
-import { peersOf, podCidrOf } from '../../daemonset/node-info.ts';
-import { parseNodesFile } from '../../daemonset/nodes-file.ts';
-import { planIptables, restorePayload } from '../../daemonset/plan-iptables.ts';
-import { diffRoutes, planRoutes } from '../../daemonset/plan-routes.ts';
+import { peersOf, podCidrOf } from '../../daemonset/nodes/peers.ts';
+import { parseNodesFile } from '../../daemonset/nodes/file-source.ts';
+import { planIptables, restorePayload } from '../../daemonset/iptables/plan.ts';
+import { diffRoutes, planRoutes } from '../../daemonset/routes/plan.ts';
 import { run, type AgentLab } from './lab.ts';
 import { CLUSTER_CIDR, clusterOf, nodesYaml, SELF } from './nodes.ts';
 

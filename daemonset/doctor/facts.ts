@@ -5,7 +5,7 @@ import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
-import type { ClusterNode } from '../node-info.ts';
+import type { ClusterNode } from '../nodes/peers.ts';
 
 export interface DoctorSettings {
   mode: 'kubernetes' | 'standalone';

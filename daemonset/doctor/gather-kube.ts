@@ -3,7 +3,7 @@
 // it covers every authorizer, not only RBAC). Loaded only in Kubernetes mode, as in main.ts.
 import { errorMessage } from '../../lib/errors.ts';
 import type { AgentConfig } from '../config.ts';
-import type { ClusterNode } from '../node-info.ts';
+import type { ClusterNode } from '../nodes/peers.ts';
 import type { AccessReview, DoctorFacts } from './facts.ts';
 
 /** What the agent calls (kube.ts): the informer, the eth1 annotation, the condition, Node events. */
@@ -19,8 +19,8 @@ const TIMEOUT_MS = 10_000;
 const PAGE = 500;
 
 export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFacts['nodes']; kube: NonNullable<DoctorFacts['kube']> }> {
-  const { loadKubeConfig, toClusterNode } = await import('../kube.ts');
-  const { kubeRequest, KubeApiError } = await import('../kube-http.ts');
+  const { loadKubeConfig, toClusterNode } = await import('../kube/index.ts');
+  const { kubeRequest, KubeApiError } = await import('../kube/http.ts');
   let kc;
   try {
     kc = loadKubeConfig(config.kubeconfig);

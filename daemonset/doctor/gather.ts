@@ -14,9 +14,9 @@ import type { IptablesMode } from '../../lib/iptables/backend.ts';
 import { hostVethName } from '../../cni/plan.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import type { AgentConfig } from '../config.ts';
-import { CONFLIST_NAME, NETWORK_NAME } from '../conflist.ts';
-import { sameFileContent } from '../install.ts';
-import { parseNodesFile } from '../nodes-file.ts';
+import { CONFLIST_NAME, NETWORK_NAME } from '../conflist/render.ts';
+import { sameFileContent } from '../host/install.ts';
+import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
 

@@ -2,11 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
-import { renderConflist } from '../../daemonset/conflist.ts';
-import { selectInterface } from '../../daemonset/interface.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/node-info.ts';
-import { planIptables, removalPayload, restorePayload } from '../../daemonset/plan-iptables.ts';
-import { diffRoutes, planRoutes, ROUTE_PROTO, routesAfter } from '../../daemonset/plan-routes.ts';
+import { renderConflist } from '../../daemonset/conflist/render.ts';
+import { selectInterface } from '../../daemonset/host/interface.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/nodes/peers.ts';
+import { planIptables, removalPayload, restorePayload } from '../../daemonset/iptables/plan.ts';
+import { diffRoutes, planRoutes, ROUTE_PROTO, routesAfter } from '../../daemonset/routes/plan.ts';
 
 const cidr = (t: string) => parseIpv4Cidr(t)!;
 const node = (name: string, podCIDR: string | undefined, extra: Partial<ClusterNode> = {}): ClusterNode => ({

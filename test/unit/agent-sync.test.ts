@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Metrics } from '../../daemonset/metrics.ts';
-import { Reconciler } from '../../daemonset/reconciler.ts';
-import { SyncScheduler } from '../../daemonset/scheduler.ts';
+import { Metrics } from '../../daemonset/serve/metrics.ts';
+import { Reconciler } from '../../daemonset/loop/reconciler.ts';
+import { SyncScheduler } from '../../daemonset/loop/scheduler.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import {
   agentConfig, clusterNode, FakeSource, isHostQuery, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost,

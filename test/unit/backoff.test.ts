@@ -1,9 +1,9 @@
-// daemonset/backoff.ts: the one retry policy of the agent (scheduler and informer restarts).
+// daemonset/loop/backoff.ts: the one retry policy of the agent (scheduler and informer restarts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff, DEFAULT_BACKOFF, backoffDelay } from '../../daemonset/backoff.ts';
-import { realClock } from '../../daemonset/clock.ts';
-import { realClock as fromScheduler } from '../../daemonset/scheduler.ts';
+import { Backoff, DEFAULT_BACKOFF, backoffDelay } from '../../daemonset/loop/backoff.ts';
+import { realClock } from '../../daemonset/loop/clock.ts';
+import { realClock as fromScheduler } from '../../daemonset/loop/scheduler.ts';
 
 describe('backoffDelay', () => {
   const policy = { initialMs: 50, maxMs: 500 };

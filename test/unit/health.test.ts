@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { startHealthServer } from '../../daemonset/health.ts';
-import { Metrics } from '../../daemonset/metrics.ts';
+import { startHealthServer } from '../../daemonset/serve/health.ts';
+import { Metrics } from '../../daemonset/serve/metrics.ts';
 
 test('/readyz: the verdict, then the detail lines either way', async () => {
   let reason: string | undefined = 'the last sync failed at step iptables: exit status 2';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkHost, ensureIpForward } from '../../daemonset/host-checks.ts';
+import { checkHost, ensureIpForward } from '../../daemonset/host/checks.ts';
 
 function fakeProcSys(values: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-procsys-'));

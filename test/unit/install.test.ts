@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BinaryInstaller, sameFileContent, writeFileIfChanged } from '../../daemonset/install.ts';
+import { BinaryInstaller, sameFileContent, writeFileIfChanged } from '../../daemonset/host/install.ts';
 
 test('BinaryInstaller installs once, notices removal and replacement, leaves no temp files', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-install-'));

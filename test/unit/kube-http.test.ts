@@ -1,4 +1,4 @@
-// daemonset/kube-http.ts, the agent's transport to the API server: one request (GET, PATCH, POST)
+// daemonset/kube/http.ts, the agent's transport to the API server: one request (GET, PATCH, POST)
 // and its errors, and the kubeconfig's ways to reach and trust the server (HTTPS with a token, a
 // client certificate, in-cluster files, a proxy), through the Node source that depends on them.
 import { describe, test } from 'node:test';
@@ -9,13 +9,13 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../../daemonset/kube-config.ts';
-import { KubeApiError, kubeRequest } from '../../daemonset/kube-http.ts';
-import { createKubeNodeSource } from '../../daemonset/kube-source.ts';
-import { createKubeNodeApi } from '../../daemonset/kube-status.ts';
-import { Metrics } from '../../daemonset/metrics.ts';
-import type { NodeSource } from '../../daemonset/node-source.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { loadKubeConfig } from '../../daemonset/kube/config.ts';
+import { KubeApiError, kubeRequest } from '../../daemonset/kube/http.ts';
+import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
+import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
+import { Metrics } from '../../daemonset/serve/metrics.ts';
+import type { NodeSource } from '../../daemonset/nodes/source.ts';
+import { ETH1_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import { BACKOFF, captureLogger, fireNextTimer, metric, nodeA, waitFor, withSource } from '../fixtures/kube-kit.ts';

@@ -1,9 +1,9 @@
-// daemonset/kube-node.ts (pure): what the informer caches of a Node, and what the agent reads of it.
+// daemonset/kube/node.ts (pure): what the informer caches of a Node, and what the agent reads of it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node } from '@kubernetes/client-node';
-import { nodePath, slimNode, toClusterNode } from '../../daemonset/kube-node.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
+import { nodePath, slimNode, toClusterNode } from '../../daemonset/kube/node.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 
 /** A Node as kubelet and kubeadm write it: most of it is of no interest to the agent. */
 function kubeletNode(): V1Node {

@@ -1,13 +1,13 @@
-// daemonset/kube-source.ts against a fake API server on 127.0.0.1: list/watch, and the failures
+// daemonset/kube/informer.ts against a fake API server on 127.0.0.1: list/watch, and the failures
 // the informer must survive (dropped streams, 410 Gone, refusals, an API server that is down).
 // The source's waits (restart backoff, ListWatch's reconnect delay) run on a fake clock, so these
 // tests move time instead of sleeping: every restart below happens because the test fired it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createKubeNodeSource } from '../../daemonset/kube-source.ts';
-import { Metrics } from '../../daemonset/metrics.ts';
-import { ETH1_ANNOTATION } from '../../daemonset/node-info.ts';
+import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
+import { Metrics } from '../../daemonset/serve/metrics.ts';
+import { ETH1_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import { BACKOFF, captureLogger, fireNextTimer, metric, nodeA, waitFor, withSource } from '../fixtures/kube-kit.ts';

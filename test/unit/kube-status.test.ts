@@ -1,9 +1,9 @@
-// daemonset/kube-status.ts against a fake API server: the writes the agent makes about its own
+// daemonset/kube/status.ts against a fake API server: the writes the agent makes about its own
 // Node (annotation, NetworkUnavailable condition, Events), what they send, and how they fail.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createKubeNodeApi } from '../../daemonset/kube-status.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/node-info.ts';
+import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 import { captureLogger, type CapturingLogger } from '../fixtures/kube-kit.ts';
 

@@ -1,12 +1,12 @@
-// daemonset/kube.ts is the one import main.ts (and other helpers' code) takes the Kubernetes side
-// from; each module behind it has its own test (kube-node, kube-source, kube-status, kube-http).
+// daemonset/kube/index.ts is the one import main.ts (and other helpers' code) takes the Kubernetes side
+// from; each module behind it has its own test (kube/node, kube/informer, kube/status, kube/http).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as kube from '../../daemonset/kube.ts';
-import { loadKubeConfig } from '../../daemonset/kube-config.ts';
-import { slimNode, toClusterNode } from '../../daemonset/kube-node.ts';
-import { createKubeNodeSource } from '../../daemonset/kube-source.ts';
-import { createKubeNodeApi } from '../../daemonset/kube-status.ts';
+import * as kube from '../../daemonset/kube/index.ts';
+import { loadKubeConfig } from '../../daemonset/kube/config.ts';
+import { slimNode, toClusterNode } from '../../daemonset/kube/node.ts';
+import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
+import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
 
 test('kube.ts re-exports the names its importers use, from the modules that define them', () => {
   assert.equal(kube.createKubeNodeSource, createKubeNodeSource);

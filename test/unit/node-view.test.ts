@@ -1,8 +1,8 @@
-// daemonset/node-view.ts and changedNodes (node-info.ts): which node updates count as changes.
+// daemonset/nodes/view.ts and changedNodes (nodes/peers.ts): which node updates count as changes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { changedNodes, ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/node-info.ts';
-import { NodeView } from '../../daemonset/node-view.ts';
+import { changedNodes, ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/nodes/peers.ts';
+import { NodeView } from '../../daemonset/nodes/view.ts';
 
 const node = (name: string, extra: Partial<ClusterNode> = {}): ClusterNode => ({
   name,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chooseCniVersion, parseRuntimeVersion, runtimeAccepts } from '../../daemonset/runtime-cni-version.ts';
+import { chooseCniVersion, parseRuntimeVersion, runtimeAccepts } from '../../daemonset/conflist/cni-version.ts';
 
 test('chooseCniVersion: the flag wins, then the runtime, then 1.0.0', () => {
   const cases: [Parameters<typeof chooseCniVersion>[0], string, string][] = [

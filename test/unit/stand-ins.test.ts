@@ -13,7 +13,7 @@ test('ObjectSerializer passes strings through (ListWatch\'s label and field sele
 });
 
 test('undici\'s fetch, Agent and ProxyAgent throw, naming the transport the agent uses instead', () => {
-  assert.throws(() => fetch(), /undici.fetch is not in bridgeway-agent: .*daemonset\/kube-http.ts/);
+  assert.throws(() => fetch(), /undici.fetch is not in bridgeway-agent: .*daemonset\/kube\/http.ts/);
   assert.throws(() => new Agent(), /undici.Agent is not in bridgeway-agent/);
   assert.throws(() => new ProxyAgent(), /undici.ProxyAgent is not in bridgeway-agent/);
 });

@@ -1,7 +1,7 @@
 // Pure: the agent's view of the cluster: the node list, this Node and its podCIDR, the agent
 // process itself (its /readyz), and in Kubernetes mode the API server and the agent's RBAC.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { ownPodCidrs } from '../../node-info.ts';
+import { ownPodCidrs } from '../../nodes/peers.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 

@@ -2,8 +2,8 @@
 // interface, the parsed conflist), computed once so every check reads it the same way.
 import { formatCidr, fromIpv4Cidr, ipCidrContains, parseIpv4Cidr, networkAddress, type IpCidr, type Ipv4Cidr } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
-import { linkAddresses } from '../../interface.ts';
-import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../node-info.ts';
+import { linkAddresses } from '../../host/interface.ts';
+import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../nodes/peers.ts';
 import type { DoctorFacts } from '../facts.ts';
 
 export interface ParsedConflist {

@@ -2,7 +2,7 @@
 // podCIDR, a version the runtime speaks, the one the runtime picks), the plugin executable (the
 // agent's build) and the IPAM reservations (each with a live attachment).
 import { formatCidr } from '../../../lib/cidr.ts';
-import { runtimeAccepts } from '../../runtime-cni-version.ts';
+import { runtimeAccepts } from '../../conflist/cni-version.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { Reservation } from '../facts.ts';
 import { normalCidr, type CheckContext } from './context.ts';

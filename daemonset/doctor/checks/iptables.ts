@@ -1,8 +1,8 @@
 // Pure: our iptables backend against kube-proxy's, and our hooks and chains against what the
-// agent plans (plan-iptables.ts), in the backend the agent would choose.
+// agent plans (iptables/plan.ts), in the backend the agent would choose.
 import { chooseBackend, holdsKubeProxyChains, type IptablesMode } from '../../../lib/iptables/backend.ts';
 import { parseIptablesSave, rulesOf } from '../../../lib/iptables/save.ts';
-import { FORWARD_CHAIN, OWNED_CHAINS, planIptables, type ChainSpec } from '../../plan-iptables.ts';
+import { FORWARD_CHAIN, OWNED_CHAINS, planIptables, type ChainSpec } from '../../iptables/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 

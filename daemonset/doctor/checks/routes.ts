@@ -1,9 +1,9 @@
-// Pure: every peer's route, compared with what the agent would plan (plan-routes.ts): present,
+// Pure: every peer's route, compared with what the agent would plan (routes/plan.ts): present,
 // the right next hop, our protocol, and the peer's address on the interface's segment.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { linkAddresses } from '../../interface.ts';
-import { peersOf } from '../../node-info.ts';
-import { planRoutes, ROUTE_PROTO } from '../../plan-routes.ts';
+import { linkAddresses } from '../../host/interface.ts';
+import { peersOf } from '../../nodes/peers.ts';
+import { planRoutes, ROUTE_PROTO } from '../../routes/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 

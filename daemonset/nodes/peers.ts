@@ -3,7 +3,7 @@
 import {
   cidrNetwork, formatCidr, looksLikeIpv6, networkAddress, parseCidr, parseIp, parseIpv4Cidr,
   type IpAddress, type IpCidr, type IpFamily, type Ipv4Cidr,
-} from '../lib/cidr.ts';
+} from '../../lib/cidr.ts';
 
 /** The annotation where each agent publishes its own eth1 IPv4 address. */
 export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';

@@ -1,7 +1,7 @@
 // Pure: which local interface joins the nodes (by name, or by an address inside a CIDR), and its
 // address of each family the cluster uses.
-import { formatCidr, formatIp, fromIpv4Cidr, ipCidrContains, type IpAddress, type IpCidr, type IpFamily } from '../lib/cidr.ts';
-import type { InterfaceAddresses } from '../lib/iproute2/addr.ts';
+import { formatCidr, formatIp, fromIpv4Cidr, ipCidrContains, type IpAddress, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
+import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 
 export interface NodeInterface {
   name: string;

@@ -9,11 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { errorMessage } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import { parseCidr, parseIp } from '../lib/cidr.ts';
-import { ETH1_ANNOTATIONS, type ClusterNode } from './node-info.ts';
-import type { NodeSource } from './node-source.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { parseCidr, parseIp } from '../../lib/cidr.ts';
+import { ETH1_ANNOTATIONS, type ClusterNode } from './peers.ts';
+import type { NodeSource } from './source.ts';
 
 export class NodesFileError extends Error {
   override name = 'NodesFileError';

@@ -7,11 +7,11 @@ import type { CniVersion } from '../../lib/cni-version.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/log.ts';
-import { CONFLIST_NAME, renderConflist } from '../conflist.ts';
-import { writeFileIfChanged } from '../install.ts';
-import type { NodeInterface } from '../interface.ts';
-import type { Metrics } from '../metrics.ts';
-import { chooseCniVersion, newestVersionSpoken, runtimeAccepts, type CniVersionChoice } from '../runtime-cni-version.ts';
+import { CONFLIST_NAME, renderConflist } from './render.ts';
+import { writeFileIfChanged } from '../host/install.ts';
+import type { NodeInterface } from '../host/interface.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import { chooseCniVersion, newestVersionSpoken, runtimeAccepts, type CniVersionChoice } from './cni-version.ts';
 
 export interface ConflistSettings {
   /** --cni-version; undefined: chosen from the runtime (Kubernetes mode) or 1.0.0 (standalone). */

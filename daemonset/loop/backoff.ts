@@ -1,5 +1,5 @@
 // Capped exponential backoff, the one policy for everything the agent retries: a failed sync
-// (scheduler.ts) and a stopped Node informer (kube-source.ts). The first retry waits initialMs,
+// (scheduler.ts) and a stopped Node informer (kube/informer.ts). The first retry waits initialMs,
 // each further failure doubles the wait up to maxMs, and one success starts over.
 
 export interface BackoffPolicy {

@@ -3,7 +3,7 @@
 // version: sameRoutingFacts) counts as a change:
 // kubelet rewrites its Node's status on heartbeats, image pulls and condition flips, which at
 // 5,000 nodes is several updates a second, and each would otherwise cost a full sync.
-import { sameRoutingFacts, type ClusterNode } from './node-info.ts';
+import { sameRoutingFacts, type ClusterNode } from './peers.ts';
 
 export class NodeView {
   private readonly byName = new Map<string, ClusterNode>();

@@ -1,15 +1,15 @@
 // What the agent writes to the Kubernetes API, all about its own Node: the eth1 annotation its
 // peers route by, the NetworkUnavailable condition, and Events an admin must act on. Each write
 // reads first and skips a write that would change nothing; each failure rejects with one line
-// naming what failed (kube-errors.ts).
-import type { Logger } from '../lib/log.ts';
-import { realClock, type Clock } from './clock.ts';
-import { loadKubeConfig, type KubeConfig } from './kube-config.ts';
-import { apiError } from './kube-errors.ts';
-import { REQUEST_TIMEOUT_MS, kubeRequest } from './kube-http.ts';
-import { nodePath, type V1Node } from './kube-node.ts';
-import { ETH1_ANNOTATION } from './node-info.ts';
-import type { NodeStatusApi } from './node-source.ts';
+// naming what failed (errors.ts).
+import type { Logger } from '../../lib/log.ts';
+import { realClock, type Clock } from '../loop/clock.ts';
+import { loadKubeConfig, type KubeConfig } from './config.ts';
+import { apiError } from './errors.ts';
+import { REQUEST_TIMEOUT_MS, kubeRequest } from './http.ts';
+import { nodePath, type V1Node } from './node.ts';
+import { ETH1_ANNOTATION } from '../nodes/peers.ts';
+import type { NodeStatusApi } from '../nodes/source.ts';
 
 export interface KubeStatusOptions {
   /** A kubeconfig path or one already loaded (loadKubeConfig). */

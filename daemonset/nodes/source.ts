@@ -1,5 +1,5 @@
-// Where the agent learns about nodes: the Kubernetes API (kube.ts) or a file (nodes-file.ts).
-import type { ClusterNode } from './node-info.ts';
+// Where the agent learns about nodes: the Kubernetes API (kube/) or a file (file-source.ts).
+import type { ClusterNode } from './peers.ts';
 
 export interface NodeSource {
   start(): void;

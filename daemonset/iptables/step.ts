@@ -6,8 +6,8 @@ import type { Runner } from '../../lib/exec.ts';
 import { backendFor, detectBackend, type IptablesBackend, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Metrics } from '../metrics.ts';
-import { planIptables, restorePayload } from '../plan-iptables.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import { planIptables, restorePayload } from './plan.ts';
 
 export interface IptablesOutcome {
   mode: IptablesMode;

@@ -2,8 +2,8 @@
 // kernel to them. The rules are written exactly as iptables-save prints them, so "in sync" is a
 // string comparison. Their number does not depend on the number of nodes. IPv6 gets the same
 // chains, in ip6tables, with its own CIDRs.
-import { formatCidr, type IpCidr, type IpFamily, type Ipv4Cidr } from '../lib/cidr.ts';
-import { rulesOf, type SavedTables } from '../lib/iptables/save.ts';
+import { formatCidr, type IpCidr, type IpFamily, type Ipv4Cidr } from '../../lib/cidr.ts';
+import { rulesOf, type SavedTables } from '../../lib/iptables/save.ts';
 
 export const FORWARD_CHAIN = 'BRIDGEWAY-FORWARD';
 export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';

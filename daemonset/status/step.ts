@@ -1,13 +1,13 @@
 // Step: tell the cluster what the node's network can do: the NetworkUnavailable condition (as
 // flannel and calico set it), and a Warning event when the runtime cannot use our conflist.
 // Each is written once per change; a failed write is retried by the next sync.
-import type { NodeStatusApi } from '../node-source.ts';
+import type { NodeStatusApi } from '../nodes/source.ts';
 
 export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
 const AVAILABLE_MESSAGE = 'bridgeway routes and rules are in place';
 
 export interface StatusInput {
-  /** Why the runtime cannot use the conflist, when it provably cannot (sync/conflist.ts). */
+  /** Why the runtime cannot use the conflist, when it provably cannot (conflist/step.ts). */
   mismatch?: string;
 }
 

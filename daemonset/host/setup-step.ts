@@ -2,8 +2,8 @@
 // once per change), and the plugin executable installed before any conflist names it.
 import path from 'node:path';
 import type { Logger } from '../../lib/log.ts';
-import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from '../host-checks.ts';
-import { BinaryInstaller, type WriteOutcome } from '../install.ts';
+import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from './checks.ts';
+import { BinaryInstaller, type WriteOutcome } from './install.ts';
 
 export class HostSettings {
   private reported = '';

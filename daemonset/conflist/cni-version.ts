@@ -1,7 +1,7 @@
 // Pure: which cniVersion the conflist must carry for the node's container runtime. A runtime
 // rejects every result newer than the libcni it vendors speaks: containerd 1.6/1.7 fail every
 // pod on a 1.1.0 conflist with `unsupported CNI result version "1.1.0"` (issue 8).
-import { compareVersions, type CniVersion } from '../lib/cni-version.ts';
+import { compareVersions, type CniVersion } from '../../lib/cni-version.ts';
 
 /** The newest version a conflist may use when nothing is known of the runtime. */
 export const SAFE_CNI_VERSION: CniVersion = '1.0.0';

@@ -7,9 +7,9 @@ import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
-import { describeAddresses, selectInterface, type NodeInterface } from '../interface.ts';
-import { ETH1_ANNOTATIONS } from '../node-info.ts';
-import type { NodeStatusApi } from '../node-source.ts';
+import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
+import { ETH1_ANNOTATIONS } from '../nodes/peers.ts';
+import type { NodeStatusApi } from '../nodes/source.ts';
 
 export interface HostView {
   iface: NodeInterface;

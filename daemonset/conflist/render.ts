@@ -1,5 +1,5 @@
 // Pure: the CNI network configuration the agent writes for its node.
-import { formatCidr, type IpCidr, type Ipv4Cidr } from '../lib/cidr.ts';
+import { formatCidr, type IpCidr, type Ipv4Cidr } from '../../lib/cidr.ts';
 
 export const NETWORK_NAME = 'bridgeway';
 export const CONFLIST_NAME = '10-bridgeway.conflist';

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../lib/errors.ts';
+import { errnoCode } from '../../lib/errors.ts';
 
 export type WriteOutcome = 'written' | 'unchanged';
 

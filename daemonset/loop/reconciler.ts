@@ -1,22 +1,22 @@
-// One full, level-triggered sync as an ordered list of steps (daemonset/sync/*): desired state
+// One full, level-triggered sync as an ordered list of steps (each concern's step.ts under daemonset/): desired state
 // from the node list, actual state from the kernel, minimal changes in between. Order matters:
 // the plugin is installed before the conflist, and the conflist (which tells the runtime the
 // network is ready) is written after routes and rules. A failing step stops the sync, keeps what
 // the steps before it did, and is named in /readyz until a sync succeeds.
-import { formatCidr, type IpCidr } from '../lib/cidr.ts';
-import type { Runner } from '../lib/exec.ts';
-import type { Logger } from '../lib/log.ts';
-import type { AgentConfig } from './config.ts';
-import type { Metrics } from './metrics.ts';
-import { ownPodCidrs } from './node-info.ts';
-import type { NodeSource, NodeStatusApi } from './node-source.ts';
-import { ConflistSync, type ConflistOutcome } from './sync/conflist.ts';
-import { IptablesSync } from './sync/iptables.ts';
-import { AddressPublisher, readNodeInterface } from './sync/node-interface.ts';
-import { HostSettings, PluginInstall } from './sync/node-setup.ts';
-import { RouteSync } from './sync/routes.ts';
-import { StatusReport } from './sync/status.ts';
-import { runStep, SyncStepError } from './sync/step-error.ts';
+import { formatCidr, type IpCidr } from '../../lib/cidr.ts';
+import type { Runner } from '../../lib/exec.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { AgentConfig } from '../config.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import { ownPodCidrs } from '../nodes/peers.ts';
+import type { NodeSource, NodeStatusApi } from '../nodes/source.ts';
+import { ConflistSync, type ConflistOutcome } from '../conflist/step.ts';
+import { IptablesSync } from '../iptables/step.ts';
+import { AddressPublisher, readNodeInterface } from '../host/interface-step.ts';
+import { HostSettings, PluginInstall } from '../host/setup-step.ts';
+import { RouteSync } from '../routes/step.ts';
+import { StatusReport } from '../status/step.ts';
+import { runStep, SyncStepError } from './step.ts';
 
 export interface ReconcilerDeps {
   run: Runner;

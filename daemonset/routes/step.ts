@@ -6,10 +6,10 @@ import type { Runner } from '../../lib/exec.ts';
 import { runIpBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { NodeInterface } from '../interface.ts';
-import type { Metrics } from '../metrics.ts';
-import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../node-info.ts';
-import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from '../plan-routes.ts';
+import type { NodeInterface } from '../host/interface.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
+import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];

@@ -3,7 +3,7 @@
 // it needs as a ClusterNode (toClusterNode).
 import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
 import type { V1NodeSystemInfo } from '@kubernetes/client-node/dist/gen/models/V1NodeSystemInfo.js';
-import { ETH1_ANNOTATIONS, type ClusterNode } from './node-info.ts';
+import { ETH1_ANNOTATIONS, type ClusterNode } from '../nodes/peers.ts';
 
 export type { V1Node };
 
@@ -32,7 +32,7 @@ export function toClusterNode(node: V1Node): ClusterNode {
  * A Node cut down to what the agent reads plus what the informer's cache needs (name,
  * resourceVersion). Applied to every object before the cache sees it, so 5,000 Nodes cost a few
  * MB instead of their images, conditions and managedFields. nodeInfo keeps only the runtime's
- * version: it decides the conflist's cniVersion (runtime-cni-version.ts).
+ * version: it decides the conflist's cniVersion (conflist/cni-version.ts).
  */
 export function slimNode(node: V1Node): V1Node {
   const metadata = node.metadata ?? {};

@@ -1,5 +1,5 @@
 // The agent's view of the cluster's Nodes: a Node informer (client-node's ListWatch) that we
-// restart ourselves, over kube-http.ts's transport.
+// restart ourselves, over http.ts's transport.
 //
 // What client-node 2.x's informer (ListWatch, what makeInformer returns) does on its own:
 // - a watch that ends cleanly (server timeout, dropped stream without error) is re-opened from the
@@ -11,8 +11,8 @@
 //   `error` and the informer STOPS (rule 8): restarting it, with capped backoff (backoff.ts), is
 //   done here.
 // Every Node is cut down to the few fields the agent reads before the informer caches it
-// (kube-node.ts), the list is read in pages, and only changes to those fields wake the reconciler
-// (node-view.ts).
+// (node.ts), the list is read in pages, and only changes to those fields wake the reconciler
+// (nodes/view.ts).
 // We build the ListWatch ourselves (makeInformer is `new ListWatch(path, new Watch(kc), list, false)`)
 // to pass it a watch that refuses to open after stop() and reports when a stream is established,
 // and a reconnect delay that stop() can cut short: ListWatch does not check `stopped` after its
@@ -20,16 +20,16 @@
 // Both waits, our restart and ListWatch's reconnect delay, run on the injected Clock.
 import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
 import type { Watch } from '@kubernetes/client-node/dist/watch.js';
-import type { Logger } from '../lib/log.ts';
-import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
-import { realClock, type Clock } from './clock.ts';
-import { loadKubeConfig, type KubeConfig } from './kube-config.ts';
-import { httpCode, summarize } from './kube-errors.ts';
-import { KubeWatch, REQUEST_TIMEOUT_MS, kubeRequest, type QueryParams } from './kube-http.ts';
-import { NODES_PATH, slimNode, toClusterNode, type V1Node } from './kube-node.ts';
-import type { Metrics } from './metrics.ts';
-import type { NodeSource } from './node-source.ts';
-import { NodeView } from './node-view.ts';
+import type { Logger } from '../../lib/log.ts';
+import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../loop/backoff.ts';
+import { realClock, type Clock } from '../loop/clock.ts';
+import { loadKubeConfig, type KubeConfig } from './config.ts';
+import { httpCode, summarize } from './errors.ts';
+import { KubeWatch, REQUEST_TIMEOUT_MS, kubeRequest, type QueryParams } from './http.ts';
+import { NODES_PATH, slimNode, toClusterNode, type V1Node } from './node.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import type { NodeSource } from '../nodes/source.ts';
+import { NodeView } from '../nodes/view.ts';
 
 export interface KubeOptions {
   /**
@@ -45,7 +45,7 @@ export interface KubeOptions {
   backoff?: BackoffPolicy;
   /** Where the restart backoff and ListWatch's reconnect delay wait (default: the wall clock). */
   clock?: Clock;
-  /** A watch silent this long is reopened (default 30 s, kube-http.ts). */
+  /** A watch silent this long is reopened (default 30 s, http.ts). */
   watchInactivityMs?: number;
 }
 

@@ -1,7 +1,7 @@
 // Kernel settings the datapath depends on. ip_forward we set (without it nothing routes);
 // the others we only check and report with the fix, since they affect more than us.
 import fs from 'node:fs';
-import { errnoCode, errorMessage } from '../lib/errors.ts';
+import { errnoCode, errorMessage } from '../../lib/errors.ts';
 
 export interface HostFinding {
   setting: string;
