@@ -32,11 +32,11 @@ import { AgentProcess, RouteMonitor, type LogLine, type MemoryStatus } from './a
 import { AgentLab, run, type NodeNetns } from './agent-support/lab.ts';
 import { sleep } from '../test/support/poll.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
-import { ETH1_ANNOTATION } from '../daemonset/nodes/peers.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
 import { syncSteps, type StepTiming } from './agent-support/phases.ts';
 import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
+import { ETH1_ANNOTATION } from '../lib/names.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // BENCH_AGENT_BINARY: another build of the agent to measure (e.g. a Bun one, bench/AGENT.md).

@@ -8,9 +8,10 @@ import type { Attachment } from '../ipam/store.ts';
 import { CniError, ErrorCode } from './errors.ts';
 import type { ResultDns } from './result.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
+import { BUILTIN_IPAM_TYPE, DEFAULT_BRIDGE } from '../lib/names.ts';
 
 export const DEFAULTS = {
-  bridge: 'cni0',
+  bridge: DEFAULT_BRIDGE,
   mtu: 1500,
   dataDir: '/var/lib/cni/bridgeway',
   logFile: '/var/log/bridgeway/cni.log',
@@ -60,8 +61,7 @@ export interface NetConf {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
-const PLUGIN_TYPE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-export const BUILTIN_IPAM_TYPE = 'bridgeway';
+const PLUGIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 function invalid(message: string): CniError {
   return new CniError(ErrorCode.InvalidNetworkConfig, `invalid network config: ${message}`);
@@ -215,7 +215,7 @@ export function parseNetConf(stdin: string): NetConf {
 function parseIpam(f: Fields): BuiltinIpam | DelegatedIpam {
   const type = f.string('type', BUILTIN_IPAM_TYPE)!;
   if (type !== BUILTIN_IPAM_TYPE) {
-    if (!PLUGIN_TYPE.test(type)) throw invalid(`"ipam.type" must be a plugin name, got ${JSON.stringify(type)}`);
+    if (!PLUGIN_NAME.test(type)) throw invalid(`"ipam.type" must be a plugin name, got ${JSON.stringify(type)}`);
     return { kind: 'delegated', type };
   }
 

@@ -9,7 +9,7 @@
 // Everything else is left alone and reported, so an operator can see why.
 import type { IpLink } from '../lib/iproute2/link.ts';
 import { attachmentKey, type Attachment } from '../ipam/store.ts';
-import { HOST_VETH_PREFIX, hostVethName, parseHostVethAlias } from './plan.ts';
+import { HOST_VETH_PREFIX, hostVethName, parseHostVethAlias } from '../lib/names.ts';
 
 export interface GcInput {
   network: string;

@@ -10,14 +10,9 @@
 //                   the veth, so GC of one network never deletes another network's pods
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
-import { sha256Hex } from '../lib/sha256.ts';
+import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
-
-export const HOST_VETH_PREFIX = 'bw';
-const ALIAS_PREFIX = 'bridgeway';
-/** IFALIASZ is 256 bytes including the NUL. */
-export const MAX_ALIAS_LENGTH = 255;
 
 /** One address of the pod interface: the pod's address with the subnet's prefix length. */
 export interface PodIp {
@@ -51,35 +46,8 @@ export interface AddPlan {
   result: Result;
 }
 
-function attachmentHash(containerId: string, ifname: string): string {
-  return sha256Hex(`${containerId}/${ifname}`); // not node:crypto: lib/sha256.ts says why
-}
-
-export function hostVethName(containerId: string, ifname: string): string {
-  return HOST_VETH_PREFIX + attachmentHash(containerId, ifname).slice(0, 12);
-}
-
 export function hostVethMac(containerId: string, ifname: string): string {
   return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
-}
-
-/** The host veth's ifalias. Names and IDs are validated to exclude ':' and whitespace. */
-export function hostVethAlias(network: string, containerId: string, ifname: string): string {
-  return `${ALIAS_PREFIX}:${network}:${containerId}:${ifname}`;
-}
-
-export interface VethOwner {
-  network: string;
-  containerId: string;
-  ifname: string;
-}
-
-/** The owner a host veth's alias names, or undefined when it is not one of our aliases. */
-export function parseHostVethAlias(alias: string | undefined): VethOwner | undefined {
-  const parts = alias?.split(':');
-  if (parts?.length !== 4 || parts[0] !== ALIAS_PREFIX || parts.slice(1).some((p) => p === '')) return undefined;
-  const [, network, containerId, ifname] = parts as [string, string, string, string];
-  return { network, containerId, ifname };
 }
 
 export function ipv4Mac(ip: number): string {

@@ -6,6 +6,7 @@ import { cidrNetwork, formatCidr, parseCidr, type IpCidr, type IpFamily } from '
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
+import { DEFAULT_BRIDGE, PLUGIN_TYPE } from '../lib/names.ts';
 
 export interface AgentConfig {
   command: 'run' | 'uninstall' | 'doctor';
@@ -55,7 +56,7 @@ const SETTINGS: Setting[] = [
   { flag: 'cni-bin-dir', env: 'BRIDGEWAY_CNI_BIN_DIR', fallback: '/opt/cni/bin', help: 'where the plugin executable is installed' },
   { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
   { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
-  { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: 'cni0', help: 'the pods\' bridge' },
+  { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: DEFAULT_BRIDGE, help: 'the pods\' bridge' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state, one <dir>/<network>/ per network (uninstall removes only bridgeway/)' },
   { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
   { flag: 'cni-version', env: 'BRIDGEWAY_CNI_VERSION', help: 'the conflist\'s cniVersion; default: what the Node\'s runtime speaks (1.1.0 from containerd 2.0 / CRI-O 1.31, else 1.0.0), 1.0.0 in standalone mode' },
@@ -188,7 +189,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     clusterCIDRs,
     cniBinDir: value('cni-bin-dir')!,
     cniConfDir: value('cni-conf-dir')!,
-    pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), 'bridgeway'),
+    pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), PLUGIN_TYPE),
     bridge: value('bridge')!,
     dataDir: value('data-dir')!,
     cniLogFile: value('cni-log-file')!,

@@ -15,9 +15,8 @@ import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
-import { CONFLIST_NAME, NETWORK_NAME } from './conflist/render.ts';
 import { removalPayload } from './iptables/plan.ts';
-import { ROUTE_PROTO } from './routes/plan.ts';
+import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 
 export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
   const { run, log } = deps;
@@ -54,7 +53,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     });
   }
   await step('the bridge', () => deleteLink(run, config.bridge));
-  await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, 'bridgeway'), { force: true }));
+  await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);
     if (left.length) log.info({ dataDir: config.dataDir, networks: left }, `left IPAM state of networks ${left.join(', ')} in ${config.dataDir}`);

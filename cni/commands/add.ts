@@ -8,9 +8,10 @@ import { applyHostSide, applyPodSide } from '../apply.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
-import { hostVethAlias, MAX_ALIAS_LENGTH, planAdd } from '../plan.ts';
+import { planAdd } from '../plan.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
+import { hostVethAlias, MAX_ALIAS_LENGTH } from '../../lib/names.ts';
 
 export async function cmdAdd(ctx: CommandContext): Promise<object> {
   const { args, conf, run, kernel, log } = ctx;

@@ -6,10 +6,10 @@ import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam.ts';
 import { requireNetns } from '../netns.ts';
-import { hostVethAlias, hostVethName } from '../plan.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { compareVersions } from '../../lib/cni-version.ts';
+import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
 function failed(message: string): CniError {
   return new CniError(ErrorCode.CheckFailed, `CHECK failed: ${message}`);

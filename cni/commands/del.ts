@@ -5,8 +5,8 @@
 import { errorMessage } from '../../lib/errors.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor, type Released } from '../ipam.ts';
-import { hostVethName } from '../plan.ts';
 import type { CommandContext } from '../skel.ts';
+import { hostVethName } from '../../lib/names.ts';
 
 export async function cmdDel(ctx: CommandContext): Promise<void> {
   const { args, conf, run, kernel, log } = ctx;

@@ -1,8 +1,6 @@
 // Pure: the CNI network configuration the agent writes for its node.
 import { formatCidr, type IpCidr, type Ipv4Cidr } from '../../lib/cidr.ts';
-
-export const NETWORK_NAME = 'bridgeway';
-export const CONFLIST_NAME = '10-bridgeway.conflist';
+import { NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface ConflistInputs {
   cniVersion: string;
@@ -21,7 +19,7 @@ export interface ConflistInputs {
 export function renderConflist(inputs: ConflistInputs): string {
   const plugins: object[] = [
     {
-      type: 'bridgeway',
+      type: PLUGIN_TYPE,
       bridge: inputs.bridge,
       // No encapsulation: pods get eth1's MTU unchanged.
       mtu: inputs.mtu,

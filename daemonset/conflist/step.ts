@@ -7,11 +7,12 @@ import type { CniVersion } from '../../lib/cni-version.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/log.ts';
-import { CONFLIST_NAME, renderConflist } from './render.ts';
+import { renderConflist } from './render.ts';
 import { writeFileIfChanged } from '../host/install.ts';
 import type { NodeInterface } from '../host/interface.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { chooseCniVersion, newestVersionSpoken, runtimeAccepts, type CniVersionChoice } from './cni-version.ts';
+import { CONFLIST_NAME } from '../../lib/names.ts';
 
 export interface ConflistSettings {
   /** --cni-version; undefined: chosen from the runtime (Kubernetes mode) or 1.0.0 (standalone). */

@@ -26,7 +26,7 @@ export interface Reservation {
   family: IpFamily;
   containerId: string;
   ifname: string;
-  /** The host veth the plugin names after the attachment (cni/plan.ts hostVethName). */
+  /** The host veth the plugin names after the attachment (lib/names.ts hostVethName). */
   hostVeth: string;
   /** Age of the reservation, when the store shows it. */
   ageMs?: number;

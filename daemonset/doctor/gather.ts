@@ -11,14 +11,13 @@ import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
-import { hostVethName } from '../../cni/plan.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import type { AgentConfig } from '../config.ts';
-import { CONFLIST_NAME, NETWORK_NAME } from '../conflist/render.ts';
 import { sameFileContent } from '../host/install.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
+import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
   run: Runner;
@@ -53,7 +52,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
     iptables: { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) },
     conflist: { path: conflistPath, file: conflistFile, before: configsBefore(config.cniConfDir, CONFLIST_NAME) },
-    plugin: gatherPlugin(path.join(config.cniBinDir, 'bridgeway'), config.pluginBinary),
+    plugin: gatherPlugin(path.join(config.cniBinDir, PLUGIN_TYPE), config.pluginBinary),
     ipam: gatherIpam(config.dataDir, conflistDoc),
     networkManager,
     agent,

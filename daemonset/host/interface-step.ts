@@ -8,8 +8,8 @@ import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
-import { ETH1_ANNOTATIONS } from '../nodes/peers.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
+import { ETH1_ANNOTATIONS } from '../../lib/names.ts';
 
 export interface HostView {
   iface: NodeInterface;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from './checks.ts';
 import { BinaryInstaller, type WriteOutcome } from './install.ts';
+import { PLUGIN_TYPE } from '../../lib/names.ts';
 
 export class HostSettings {
   private reported = '';
@@ -38,7 +39,7 @@ export class PluginInstall {
 
   constructor(deps: { log: Logger; pluginBinary: string; cniBinDir: string }) {
     this.deps = deps;
-    this.installer = new BinaryInstaller(deps.pluginBinary, path.join(deps.cniBinDir, 'bridgeway'));
+    this.installer = new BinaryInstaller(deps.pluginBinary, path.join(deps.cniBinDir, PLUGIN_TYPE));
   }
 
   ensure(): WriteOutcome {

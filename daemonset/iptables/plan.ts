@@ -4,9 +4,8 @@
 // chains, in ip6tables, with its own CIDRs.
 import { formatCidr, type IpCidr, type IpFamily, type Ipv4Cidr } from '../../lib/cidr.ts';
 import { rulesOf, type SavedTables } from '../../lib/iptables/save.ts';
+import { FORWARD_CHAIN, FORWARD_HOOK_COMMENT, POSTROUTING_CHAIN, POSTROUTING_HOOK_COMMENT } from '../../lib/names.ts';
 
-export const FORWARD_CHAIN = 'BRIDGEWAY-FORWARD';
-export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';
 /** kube-proxy marks packets it will masquerade itself with this bit. */
 export const KUBE_MASQ_MARK = '0x4000/0x4000';
 
@@ -38,12 +37,12 @@ function comment(text: string): string {
 const FORWARD_OWNED: OwnedChain = {
   table: 'filter',
   chain: FORWARD_CHAIN,
-  hook: { chain: 'FORWARD', rule: `${comment('bridgeway: pod forwarding')} -j ${FORWARD_CHAIN}` },
+  hook: { chain: 'FORWARD', rule: `${comment(FORWARD_HOOK_COMMENT)} -j ${FORWARD_CHAIN}` },
 };
 const POSTROUTING_OWNED: OwnedChain = {
   table: 'nat',
   chain: POSTROUTING_CHAIN,
-  hook: { chain: 'POSTROUTING', rule: `${comment('bridgeway: masquerade')} -j ${POSTROUTING_CHAIN}` },
+  hook: { chain: 'POSTROUTING', rule: `${comment(POSTROUTING_HOOK_COMMENT)} -j ${POSTROUTING_CHAIN}` },
 };
 /** Everything the agent owns in iptables, whatever its configuration (uninstall removes these). */
 export const OWNED_CHAINS: readonly OwnedChain[] = [FORWARD_OWNED, POSTROUTING_OWNED];

@@ -3,7 +3,8 @@
 // it needs as a ClusterNode (toClusterNode).
 import type { V1Node } from '@kubernetes/client-node/dist/gen/models/V1Node.js';
 import type { V1NodeSystemInfo } from '@kubernetes/client-node/dist/gen/models/V1NodeSystemInfo.js';
-import { ETH1_ANNOTATIONS, type ClusterNode } from '../nodes/peers.ts';
+import { type ClusterNode } from '../nodes/peers.ts';
+import { ETH1_ANNOTATIONS } from '../../lib/names.ts';
 
 export type { V1Node };
 

@@ -8,8 +8,8 @@ import { loadKubeConfig, type KubeConfig } from './config.ts';
 import { apiError } from './errors.ts';
 import { REQUEST_TIMEOUT_MS, kubeRequest } from './http.ts';
 import { nodePath, type V1Node } from './node.ts';
-import { ETH1_ANNOTATION } from '../nodes/peers.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
+import { ETH1_ANNOTATION } from '../../lib/names.ts';
 
 export interface KubeStatusOptions {
   /** A kubeconfig path or one already loaded (loadKubeConfig). */

@@ -12,8 +12,9 @@ import yaml from 'js-yaml';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { parseCidr, parseIp } from '../../lib/cidr.ts';
-import { ETH1_ANNOTATIONS, type ClusterNode } from './peers.ts';
+import { type ClusterNode } from './peers.ts';
 import type { NodeSource } from './source.ts';
+import { ETH1_ANNOTATIONS } from '../../lib/names.ts';
 
 export class NodesFileError extends Error {
   override name = 'NodesFileError';

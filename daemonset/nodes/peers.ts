@@ -5,12 +5,7 @@ import {
   type IpAddress, type IpCidr, type IpFamily, type Ipv4Cidr,
 } from '../../lib/cidr.ts';
 
-/** The annotation where each agent publishes its own eth1 IPv4 address. */
-export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
-/** The same for its eth1 IPv6 address (dual-stack and IPv6-only clusters). */
-export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';
-/** Our annotation per family. */
-export const ETH1_ANNOTATIONS: Readonly<Record<IpFamily, string>> = { 4: ETH1_ANNOTATION, 6: ETH1_IPV6_ANNOTATION };
+import { ETH1_ANNOTATION, ETH1_ANNOTATIONS, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 /** The parts of a Kubernetes Node (or a nodes-file entry) the agent uses. */
 export interface ClusterNode {

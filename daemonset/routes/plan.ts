@@ -3,9 +3,7 @@ import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr
 import type { IpCommand } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Peer } from '../nodes/peers.ts';
-
-/** Our routes carry this protocol number, so we find (and delete) exactly ours and nothing else. */
-export const ROUTE_PROTO = '77';
+import { ROUTE_PROTO } from '../../lib/names.ts';
 
 export interface DesiredRoute {
   dst: string;

@@ -17,6 +17,7 @@ import { SYSTEM_PATH } from '../../lib/exec.ts';
 import { Lab, reportProblems, uniquePrefix } from '../../test/support/lab.ts';
 import { poll, within } from '../../test/support/poll.ts';
 import { execIn, ipJsonIn, pings, run } from './exec-in.ts';
+import { CONFLIST_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../../lib/names.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PLUGIN = path.join(ROOT, 'dist/bridgeway');
@@ -74,7 +75,7 @@ export class SimNode {
     return path.join(this.dir, 'etc-cni-net.d');
   }
   get conflistPath() {
-    return path.join(this.confDir, '10-bridgeway.conflist');
+    return path.join(this.confDir, CONFLIST_NAME);
   }
 
   exec(argv: string[], netnsPath = this.path, input?: string) {
@@ -85,9 +86,9 @@ export class SimNode {
     return ipJsonIn(netnsPath, args);
   }
 
-  /** Our routes (proto 77) of a family as "dst via gw". */
+  /** Our routes (the agent's proto) of a family as "dst via gw". */
   async agentRoutes(family: 4 | 6 = 4): Promise<string[]> {
-    const routes = await this.ipJson([`-${family}`, 'route', 'show', 'proto', '77']);
+    const routes = await this.ipJson([`-${family}`, 'route', 'show', 'proto', ROUTE_PROTO]);
     return routes.map((r) => `${r.dst} via ${r.gateway}`).sort();
   }
 
@@ -237,7 +238,7 @@ export class SimCluster {
     const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
     const conf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] };
     const containerId = `${node.name}-pod${node.podNetns.length - 1}`;
-    const { stdout } = await run(['nsenter', `--net=${node.path}`, '--', path.join(node.binDir, 'bridgeway')], {
+    const { stdout } = await run(['nsenter', `--net=${node.path}`, '--', path.join(node.binDir, PLUGIN_TYPE)], {
       input: JSON.stringify(conf),
       env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: node.binDir },
     });

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, CLUSTER_CIDR_V6, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 const run = createRunner();
 const dualStack = { dualStack: true };

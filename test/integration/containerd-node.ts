@@ -13,6 +13,7 @@ import { poll, sleep, within } from '../support/poll.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 import { PLUGIN } from '../../e2e/netns/cluster.ts';
+import { CONFLIST_NAME, DEFAULT_BRIDGE, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export { PLUGIN };
 const NODE_SH = path.join(REPO, 'e2e/containerd/node.sh');
@@ -20,7 +21,7 @@ const PORTMAP = '/usr/lib/cni/portmap';
 const BUSYBOX = '/bin/busybox';
 export const SUBNET = '10.99.0.0/24';
 export const GATEWAY = '10.99.0.1';
-export const NETWORK = 'bridgeway';
+export const NETWORK = NETWORK_NAME;
 /**
  * Not 1.1.0: Debian 12's containerd 1.6 vendors libcni 1.1, which cannot parse a 1.1.0 result
  * ("unsupported CNI result version"), and its portmap (plugins 1.1.1) refuses a 1.1.0 config.
@@ -208,16 +209,16 @@ export class ContainerdNode {
 
   /** The test's own conflist, and the plugin it names. */
   private writeConflist(): void {
-    fs.symlinkSync(PLUGIN, path.join(this.bin, 'bridgeway'));
+    fs.symlinkSync(PLUGIN, path.join(this.bin, PLUGIN_TYPE));
     const conflist = {
       cniVersion: CNI_VERSION,
       name: NETWORK,
       plugins: [
-        { type: 'bridgeway', bridge: 'cni0', ipam: { subnet: SUBNET }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
+        { type: PLUGIN_TYPE, bridge: DEFAULT_BRIDGE, ipam: { subnet: SUBNET }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     };
-    fs.writeFileSync(path.join(this.netd, '10-bridgeway.conflist'), JSON.stringify(conflist, null, 2));
+    fs.writeFileSync(path.join(this.netd, CONFLIST_NAME), JSON.stringify(conflist, null, 2));
   }
 
   /** Runs inside the node: its network, mount and PID namespaces. */

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
-import { hostVethName } from '../../cni/plan.ts';
 import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer } from '../fixtures/fake-apiserver.ts';
+import { hostVethName } from '../../lib/names.ts';
 
 const run = createRunner();
 

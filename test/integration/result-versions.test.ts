@@ -2,8 +2,9 @@
 // for 1.0.0 no interface mtu (a 1.1.0 field that libcni 1.0 drops from the next prevResult).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostVethMac, hostVethName } from '../../cni/plan.ts';
+import { hostVethMac } from '../../cni/plan.ts';
 import { skipUnlessRoot, withNode } from './harness.ts';
+import { hostVethName } from '../../lib/names.ts';
 
 describe('ADD result through the executable', { skip: skipUnlessRoot }, () => {
   for (const version of ['0.4.0', '1.0.0', '1.1.0']) {

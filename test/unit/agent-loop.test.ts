@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { formatCidr } from '../../lib/cidr.ts';
 import { ConfigError, helpText, parseAgentConfig } from '../../daemonset/config.ts';
 import { Metrics } from '../../daemonset/serve/metrics.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { NodesFileError, parseNodesFile } from '../../daemonset/nodes/file-source.ts';
 import { SyncScheduler } from '../../daemonset/loop/scheduler.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 describe('SyncScheduler', () => {
   test('syncs at start, then every resync period', async () => {

@@ -4,9 +4,10 @@ import { parseCidr, parseIp, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts'
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { selectInterface } from '../../daemonset/host/interface.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/nodes/peers.ts';
+import { ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/nodes/peers.ts';
 import { planIptables, removalPayload, restorePayload } from '../../daemonset/iptables/plan.ts';
-import { diffRoutes, planRoutes, ROUTE_PROTO, routesAfter } from '../../daemonset/routes/plan.ts';
+import { diffRoutes, planRoutes, routesAfter } from '../../daemonset/routes/plan.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ROUTE_PROTO } from '../../lib/names.ts';
 
 const cidr = (t: string) => parseIpv4Cidr(t)!;
 const node = (name: string, podCIDR: string | undefined, extra: Partial<ClusterNode> = {}): ClusterNode => ({

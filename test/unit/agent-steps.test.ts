@@ -13,7 +13,7 @@ import { HostSettings, PluginInstall } from '../../daemonset/host/setup-step.ts'
 import { RouteSync } from '../../daemonset/routes/step.ts';
 import { MISMATCH_EVENT_REASON, StatusReport } from '../../daemonset/status/step.ts';
 import { ADDR_JSON_DUAL, clusterNode, IP_BATCH, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost } from '../fixtures/agent-node.ts';
-import { ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
+import { ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 const podCIDRs = [parseCidr('10.244.1.0/24')!];
 const clusterCIDRs = [parseCidr('10.244.0.0/16')!];

@@ -3,14 +3,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIpv4, parseIpv4Cidr, fromIpv4Cidr } from '../../lib/cidr.ts';
-import { hostVethName } from '../../cni/plan.ts';
 import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { runChecks } from '../../daemonset/doctor/checks/index.ts';
 import type { DoctorFacts } from '../../daemonset/doctor/facts.ts';
 import type { Finding } from '../../daemonset/doctor/finding.ts';
 import { makeReport, renderJson, renderText } from '../../daemonset/doctor/render.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { OWNED_CHAINS, planIptables } from '../../daemonset/iptables/plan.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, hostVethName } from '../../lib/names.ts';
 
 const cidr = (t: string) => parseIpv4Cidr(t)!;
 const ip = (t: string) => parseIpv4(t)!;

@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseIp, parseIpv4 } from '../../lib/cidr.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
-import { hostVethName } from '../../cni/plan.ts';
 import { parseAgentConfig } from '../../daemonset/config.ts';
 import { doctor, LEAK_GRACE_MS } from '../../daemonset/doctor/doctor.ts';
 import { gatherFacts } from '../../daemonset/doctor/gather.ts';
 import { FakeRunner } from '../fixtures/fake-runner.ts';
+import { hostVethName } from '../../lib/names.ts';
 
 function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-doctor-'));

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planGc } from '../../cni/gc-plan.ts';
-import { hostVethAlias, hostVethName, parseHostVethAlias } from '../../cni/plan.ts';
+import { hostVethAlias, hostVethName, parseHostVethAlias } from '../../lib/names.ts';
 
 const veth = (containerId: string, network?: string, ifname = 'eth0') => ({
   ifindex: 1,

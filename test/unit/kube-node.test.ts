@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node } from '@kubernetes/client-node';
 import { nodePath, slimNode, toClusterNode } from '../../daemonset/kube/node.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 /** A Node as kubelet and kubeadm write it: most of it is of no interest to the agent. */
 function kubeletNode(): V1Node {

@@ -3,9 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
-import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../daemonset/nodes/peers.ts';
 import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
 import { captureLogger, type CapturingLogger } from '../fixtures/kube-kit.ts';
+import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 /** 2026-12-02T03:00:00.250Z: the fraction must not reach the API (whole seconds). */
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0, 250);

@@ -1,8 +1,9 @@
 // daemonset/nodes/view.ts and changedNodes (nodes/peers.ts): which node updates count as changes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { changedNodes, ETH1_ANNOTATION, type ClusterNode } from '../../daemonset/nodes/peers.ts';
+import { changedNodes, type ClusterNode } from '../../daemonset/nodes/peers.ts';
 import { NodeView } from '../../daemonset/nodes/view.ts';
+import { ETH1_ANNOTATION } from '../../lib/names.ts';
 
 const node = (name: string, extra: Partial<ClusterNode> = {}): ClusterNode => ({
   name,

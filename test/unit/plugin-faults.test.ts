@@ -9,9 +9,9 @@ import path from 'node:path';
 import { formatIpv4 } from '../../lib/cidr.ts';
 import { IpamStoreError } from '../../ipam/errors.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
-import { hostVethAlias, hostVethName } from '../../cni/plan.ts';
 import type { RunOptions } from '../../lib/exec.ts';
 import { addEnv, captureLogger, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH } from '../fixtures/plugin-kernel.ts';
+import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
 const VETH = hostVethName('c1', 'eth0');
 const reserved = (store: MemoryStore) => store.list().map((r) => formatIpv4(Number(r.ip)));

@@ -5,11 +5,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
-import { hostVethMac, hostVethName } from '../../cni/plan.ts';
+import { hostVethMac } from '../../cni/plan.ts';
 import { convertResult, type Result } from '../../cni/result.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
 import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
+import { hostVethName } from '../../lib/names.ts';
 
 const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };
 const SPEC_FIELDS: Record<CniVersion, { interface: string[]; ip: string[]; route: string[] }> = {

@@ -6,6 +6,7 @@ import { runtimeAccepts } from '../../conflist/cni-version.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { Reservation } from '../facts.ts';
 import { normalCidr, type CheckContext } from './context.ts';
+import { PLUGIN_TYPE } from '../../../lib/names.ts';
 
 const AGENT_WRITES = 'the agent writes it last, once routes and chains are in place: see its log and `/readyz`';
 
@@ -15,7 +16,7 @@ export function checkConflist({ facts, conflist, conflistError, podCIDR, self }:
   if ('error' in file) return [fail('conflist', path, `unreadable: ${file.error}`, `check the permissions of ${path}`)];
   if (!conflist) return [fail('conflist', path, `does not parse: ${conflistError}`, `delete it; ${AGENT_WRITES}`)];
   const findings: Finding[] = [];
-  if (conflist.type !== 'bridgeway') findings.push(fail('conflist', path, `its first plugin is ${JSON.stringify(conflist.type)}, not bridgeway`, `delete it; ${AGENT_WRITES}`));
+  if (conflist.type !== PLUGIN_TYPE) findings.push(fail('conflist', path, `its first plugin is ${JSON.stringify(conflist.type)}, not bridgeway`, `delete it; ${AGENT_WRITES}`));
   const subnet = normalCidr(conflist.subnet);
   if (!podCIDR) {
     findings.push(warn('conflist', `${path} subnet`, `${conflist.subnet ?? '(none)'}; this node's podCIDR is unknown, so it cannot be compared`, 'see the podCIDR finding'));

@@ -1,10 +1,10 @@
 // Pure: the node's own settings the datapath depends on: forwarding, the interface joining the
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { HOST_VETH_PREFIX } from '../../../cni/plan.ts';
 import { FORWARDING_SYSCTL } from '../../host/checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
+import { HOST_VETH_PREFIX } from '../../../lib/names.ts';
 
 const PERSIST = '(persist it in /etc/sysctl.d/)';
 

@@ -2,9 +2,10 @@
 // agent plans (iptables/plan.ts), in the backend the agent would choose.
 import { chooseBackend, holdsKubeProxyChains, type IptablesMode } from '../../../lib/iptables/backend.ts';
 import { parseIptablesSave, rulesOf } from '../../../lib/iptables/save.ts';
-import { FORWARD_CHAIN, OWNED_CHAINS, planIptables, type ChainSpec } from '../../iptables/plan.ts';
+import { OWNED_CHAINS, planIptables, type ChainSpec } from '../../iptables/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
+import { FORWARD_CHAIN } from '../../../lib/names.ts';
 
 const AGENT_FIX = 'the agent rewrites its chains on every sync: check that it runs (`/readyz`), or run `bridgeway-agent --once` with its flags';
 

@@ -3,9 +3,10 @@
 import { formatCidr } from '../../../lib/cidr.ts';
 import { linkAddresses } from '../../host/interface.ts';
 import { peersOf } from '../../nodes/peers.ts';
-import { planRoutes, ROUTE_PROTO } from '../../routes/plan.ts';
+import { planRoutes } from '../../routes/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
+import { ETH1_ANNOTATION, ROUTE_PROTO } from '../../../lib/names.ts';
 
 const AGENT_FIX = 'the agent restores its routes on every sync: check that it runs (`/readyz`), or run `bridgeway-agent --once` with its flags';
 
@@ -35,7 +36,7 @@ export function checkRoutes({ facts, podCIDRs, iface }: CheckContext): Finding[]
     }
   }
   for (const u of plan.unreachable) {
-    findings.push(fail('peer', `peer ${u.peer}`, u.reason, `every node needs an address on one L2 segment: fix ${u.peer}'s --iface/--iface-cidr (its bridgeway.io/eth1-ip or InternalIP), or this node's`));
+    findings.push(fail('peer', `peer ${u.peer}`, u.reason, `every node needs an address on one L2 segment: fix ${u.peer}'s --iface/--iface-cidr (its ${ETH1_ANNOTATION} or InternalIP), or this node's`));
   }
   for (const p of problems) {
     findings.push(warn('peer', `peer ${p.name}`, `not routed: ${p.reason}`, p.reason.includes('podCIDR') ? 'kube-controller-manager assigns podCIDRs (--allocate-node-cidrs); wait or fix it' : `start bridgeway on ${p.name}, or give it an InternalIP`));

@@ -1,0 +1,69 @@
+// The contract between the plugin, the agent, doctor, uninstall and the tests: the names under
+// which bridgeway's objects exist on a node and in the API. Rule 6 of the design (mark what we
+// own) only holds if every reader and writer agrees on these, so each is spelled once, here, as
+// containernetworking/plugins' pkg/utils owns its chain and comment names. Changing one is a
+// migration: nodes keep objects made under the old name until uninstall removes them.
+import { sha256Hex } from './sha256.ts';
+
+/** The plugin's `type` in a conflist, and so its file name in the runtime's CNI bin directory. */
+export const PLUGIN_TYPE = 'bridgeway';
+/** The built-in allocator's `ipam.type` (the default when the key is absent). */
+export const BUILTIN_IPAM_TYPE = 'bridgeway';
+/** The network the agent's conflist declares; also its IPAM directory under the data dir. */
+export const NETWORK_NAME = 'bridgeway';
+/** Sorted first among the runtime's configs, which is the one it uses. */
+export const CONFLIST_NAME = '10-bridgeway.conflist';
+/** The pods' bridge when the conflist (or the agent's --bridge) names none. */
+export const DEFAULT_BRIDGE = 'cni0';
+
+/**
+ * The routing protocol number on every route the agent makes (`ip route ... proto 77`), as
+ * `ip -j` prints it: the diff, uninstall and doctor touch only routes carrying it.
+ */
+export const ROUTE_PROTO = '77';
+
+/** The agent's own iptables chains, and the comments on the rules that jump to them. */
+export const FORWARD_CHAIN = 'BRIDGEWAY-FORWARD';
+export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';
+export const FORWARD_HOOK_COMMENT = 'bridgeway: pod forwarding';
+export const POSTROUTING_HOOK_COMMENT = 'bridgeway: masquerade';
+
+/** The Node annotations in which each agent publishes its eth1 address, per family. */
+export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
+export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';
+export const ETH1_ANNOTATIONS: Readonly<Record<4 | 6, string>> = { 4: ETH1_ANNOTATION, 6: ETH1_IPV6_ANNOTATION };
+
+/** Every host veth's name starts with this (NetworkManager's unmanaged-devices pattern uses it). */
+export const HOST_VETH_PREFIX = 'bw';
+const ALIAS_PREFIX = 'bridgeway';
+/** IFALIASZ is 256 bytes including the NUL. */
+export const MAX_ALIAS_LENGTH = 255;
+
+/** The hash the host veth's name and MAC derive from, so DEL and GC need no state to find it. */
+export function attachmentHash(containerId: string, ifname: string): string {
+  return sha256Hex(`${containerId}/${ifname}`); // not node:crypto: lib/sha256.ts says why
+}
+
+/** "bw" + 12 hex digits of the attachment's hash: 14 characters, within IFNAMSIZ. */
+export function hostVethName(containerId: string, ifname: string): string {
+  return HOST_VETH_PREFIX + attachmentHash(containerId, ifname).slice(0, 12);
+}
+
+/** The host veth's ifalias. Names and IDs are validated to exclude ':' and whitespace. */
+export function hostVethAlias(network: string, containerId: string, ifname: string): string {
+  return `${ALIAS_PREFIX}:${network}:${containerId}:${ifname}`;
+}
+
+export interface VethOwner {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** The owner a host veth's alias names, or undefined when it is not one of our aliases. */
+export function parseHostVethAlias(alias: string | undefined): VethOwner | undefined {
+  const parts = alias?.split(':');
+  if (parts?.length !== 4 || parts[0] !== ALIAS_PREFIX || parts.slice(1).some((p) => p === '')) return undefined;
+  const [, network, containerId, ifname] = parts as [string, string, string, string];
+  return { network, containerId, ifname };
+}
