@@ -34,8 +34,8 @@ import { sleep } from '../test/support/poll.ts';
 import { kubeClusterOf, statusNoise } from './agent-support/kube-nodes.ts';
 import { checkRoutes, CLUSTER_CIDR, clusterOf, movePeer, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './agent-support/nodes.ts';
 import { syncSteps, type StepTiming } from './agent-support/phases.ts';
-import { relayInto, type ApiRelay } from '../test/fixtures/api-relay.ts';
-import { startFakeApiServer, type JsonObject } from '../test/fixtures/fake-apiserver.ts';
+import { relayInto, type ApiRelay } from '../test/support/api-relay.ts';
+import { startFakeApiServer, type JsonObject } from '../test/support/fake-apiserver.ts';
 import { ETH1_ANNOTATION } from '../lib/names.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

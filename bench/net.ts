@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { AGENT, CLUSTER_CIDR, PLUGIN, SimCluster, type SimNode } from '../e2e/netns/cluster.ts';
+import { AGENT, CLUSTER_CIDR, PLUGIN, SimCluster, type SimNode } from '../test/support/cluster.ts';
 import { addConntrackOnly, bridgewayFabric, handBuiltFabric, vxlanFabric, type Fabric } from './net-support/fabrics.ts';
 import { IPERF3, pingTimes, throughput, type Endpoint } from './net-support/measure.ts';
 import { IP, runSync } from './support/exec.ts';

@@ -11,7 +11,7 @@
 // (status.images alone is half of it). A minimal Node would measure a client that does not exist.
 //
 // Deterministic (seeded per node): the same size gives the same bytes on every run.
-import type { JsonObject } from '../../test/fixtures/fake-apiserver.ts';
+import type { JsonObject } from '../../test/support/fake-apiserver.ts';
 import type { NodeSpec } from './nodes.ts';
 import { ETH1_ANNOTATION } from '../../lib/names.ts';
 

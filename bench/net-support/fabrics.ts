@@ -1,5 +1,5 @@
 // The pod -> pod paths bench:net compares, each in its own simulated two-node cluster
-// (e2e/netns/cluster.ts: a switch namespace, node namespaces with eth1 = 192.168.50.(10+i)/24 on
+// (test/support/cluster.ts: a switch namespace, node namespaces with eth1 = 192.168.50.(10+i)/24 on
 // it), so that they cannot disturb one another and share nothing but the kernel:
 //   bridgeway: the real agent (standalone mode) and the real plugin, exactly as in the e2e;
 //   hand-built: the same bridge, veth and addresses made with plain `ip`, one route per peer
@@ -13,8 +13,8 @@
 //   "+ conntrack": hand-built and vxlan again, with one nat rule each (addConntrackOnly), to tell
 //               the cost of connection tracking from that of the path.
 import fs from 'node:fs';
-import { eventually, SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
-import { run } from '../../e2e/netns/exec-in.ts';
+import { eventually, SimCluster, type SimNode } from '../../test/support/cluster.ts';
+import { run } from '../../test/support/exec-in.ts';
 
 export interface Pod {
   netns: string;

@@ -2,7 +2,7 @@
 // the far namespace, the client in the near one, JSON output) and ping round-trip times.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { run } from '../../e2e/netns/exec-in.ts';
+import { run } from '../../test/support/exec-in.ts';
 import type { Lab } from '../support/lab.ts';
 
 export const IPERF3 = '/usr/bin/iperf3';

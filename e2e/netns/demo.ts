@@ -3,7 +3,7 @@
 // the conflist the agent wrote, and every pod pinging every other pod across nodes, in each
 // family. Dual-stack by default; DEMO_STACK=ipv4 runs the IPv4-only cluster.
 import fs from 'node:fs';
-import { CLUSTER_CIDR, CLUSTER_CIDR_V6, eventually, withCluster } from './cluster.ts';
+import { CLUSTER_CIDR, CLUSTER_CIDR_V6, eventually, withCluster } from '../../test/support/cluster.ts';
 
 const NODES = Number(process.env.DEMO_NODES ?? 3);
 const PODS_PER_NODE = 2;

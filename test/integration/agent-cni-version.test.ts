@@ -5,9 +5,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { withKubeAgent as runKubeAgent } from '../fixtures/kube-agent.ts';
-import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 
 const skip = skipUnlessAgent;
 

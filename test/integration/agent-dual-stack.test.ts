@@ -1,14 +1,14 @@
-// The real agent on simulated dual-stack nodes (e2e/netns/cluster.ts, dualStack): eth1 carries an
+// The real agent on simulated dual-stack nodes (test/support/cluster.ts, dualStack): eth1 carries an
 // IPv4 and an IPv6 address, every node an IPv4 and an IPv6 podCIDR, and the agent routes,
 // forwards and masquerades both families.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, CLUSTER_CIDR_V6, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, CLUSTER_CIDR_V6, eventually, OUTSIDE, sourceSeenBy, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
 
 const run = createRunner();

@@ -1,13 +1,13 @@
 // The real agent executable in Kubernetes mode on a simulated node, against the fake API server.
 // The node's namespace cannot reach this process's loopback, so the API server's port is relayed
-// into it (test/fixtures/api-relay.ts).
+// into it (test/support/api-relay.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { skipUnlessAgent } from './harness.ts';
-import { eventually, withCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { eventually, withCluster, type SimNode } from '../support/cluster.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 
 const skip = skipUnlessAgent;
 

@@ -1,11 +1,11 @@
-// The real agent executable on simulated nodes (e2e/netns/cluster.ts), in standalone mode.
+// The real agent executable on simulated nodes (test/support/cluster.ts), in standalone mode.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
 
 const run = createRunner();

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import yaml from 'js-yaml';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, ROOT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, ROOT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 
 /** The capabilities the DaemonSet adds to its agent container, as setpriv spells them. */

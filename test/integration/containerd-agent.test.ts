@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AGENT } from '../../e2e/netns/cluster.ts';
+import { AGENT } from '../support/cluster.ts';
 import { ContainerdNode, GATEWAY, PLUGIN, execOk, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
 
 const skip = skipReason() ?? (!fs.existsSync(AGENT) ? `${AGENT} is missing: run npm run build` : undefined);

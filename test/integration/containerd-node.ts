@@ -12,7 +12,7 @@ import path from 'node:path';
 import { poll, sleep, within } from '../support/poll.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-import { PLUGIN } from '../../e2e/netns/cluster.ts';
+import { PLUGIN } from '../support/cluster.ts';
 import { CONFLIST_NAME, DEFAULT_BRIDGE, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export { PLUGIN };

@@ -1,4 +1,4 @@
-// `bridgeway-agent doctor`, the real executable, on simulated nodes (e2e/netns/cluster.ts): a
+// `bridgeway-agent doctor`, the real executable, on simulated nodes (test/support/cluster.ts): a
 // healthy node passes, then each fault is injected in turn and undone, and the doctor must name
 // it at its severity. The agents run with a 10-minute resync so they do not repair a fault
 // before the doctor looks (a nodes-file change still reaches them at once).
@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
-import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../../e2e/netns/cluster.ts';
+import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
-import { makeNode, startFakeApiServer } from '../fixtures/fake-apiserver.ts';
+import { makeNode, startFakeApiServer } from '../support/fake-apiserver.ts';
 import { hostVethName } from '../../lib/names.ts';
 
 const run = createRunner();

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 
-import { AGENT, PLUGIN } from '../../e2e/netns/cluster.ts';
-import { execIn, ipJsonIn, pings, run } from '../../e2e/netns/exec-in.ts';
+import { AGENT, PLUGIN } from '../support/cluster.ts';
+import { execIn, ipJsonIn, pings, run } from '../support/exec-in.ts';
 import { Lab, reportProblems, uniquePrefix as labPrefix } from '../support/lab.ts';
 
 export { PLUGIN };

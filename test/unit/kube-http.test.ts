@@ -15,7 +15,7 @@ import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
 import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
 import { Metrics } from '../../daemonset/serve/metrics.ts';
 import type { NodeSource } from '../../daemonset/nodes/source.ts';
-import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import { BACKOFF, captureLogger, fireNextTimer, metric, nodeA, waitFor, withSource } from '../fixtures/kube-kit.ts';
 import { ETH1_ANNOTATION } from '../../lib/names.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
 import { Metrics } from '../../daemonset/serve/metrics.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../fixtures/fake-apiserver.ts';
+import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import { BACKOFF, captureLogger, fireNextTimer, metric, nodeA, waitFor, withSource } from '../fixtures/kube-kit.ts';
 import { ETH1_ANNOTATION } from '../../lib/names.ts';

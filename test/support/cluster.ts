@@ -14,8 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { Lab, reportProblems, uniquePrefix } from '../../test/support/lab.ts';
-import { poll, within } from '../../test/support/poll.ts';
+import { Lab, reportProblems, uniquePrefix } from './lab.ts';
+import { poll, within } from './poll.ts';
 import { execIn, ipJsonIn, pings, run } from './exec-in.ts';
 import { CONFLIST_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../../lib/names.ts';
 
