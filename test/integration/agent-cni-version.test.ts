@@ -64,8 +64,8 @@ describe('node agent: the conflist\'s cniVersion from the Node\'s runtime', { sk
       assert.equal(unavailable.status, 'True');
       assert.match(String(unavailable.message), /newer than containerd:\/\/1\.6\.20 speaks/);
       assert.match((await cluster.health(a, '/metrics')).body, /^bridgeway_conflist_runtime_mismatch 1$/m);
-      // Several resyncs (1 s) later there is still exactly one event.
-      await new Promise((r) => setTimeout(r, 2500));
+      // Two full syncs later (each one reports the mismatch again) there is still exactly one event.
+      await cluster.moreSyncs(a, 2);
       const events = api.events();
       assert.equal(events.length, 1, JSON.stringify(events));
       const [event] = events as [JsonObject];

@@ -122,7 +122,7 @@ describe('node agent', { skip }, () => {
       let output = '';
       pinger.stdout.on('data', (d) => (output += d));
       const pinged = new Promise<number | null>((resolve) => pinger.on('exit', resolve));
-      await new Promise((r) => setTimeout(r, 500));
+      await eventually(async () => (output.match(/bytes from/g)?.length ?? 0) >= 3, 10_000, 'the first replies');
       assert.equal(await cluster.stopAgent(a), 0, 'SIGTERM exits cleanly');
       assert.deepEqual(await a.agentRoutes(), before.routes, 'routes stay while the agent is down');
       a.agentLog = '';

@@ -231,6 +231,18 @@ export class SimCluster {
     return JSON.parse(stdout);
   }
 
+  /** Full syncs the node's agent has finished, whatever their result (its bridgeway_syncs_total). */
+  async syncs(node: SimNode): Promise<number> {
+    const { body } = await this.health(node, '/metrics');
+    return [...body.matchAll(/^bridgeway_syncs_total(?:\{[^}]*\})? (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
+  /** Resolves once the node's agent has finished `count` more full syncs than when called. */
+  async moreSyncs(node: SimNode, count: number, timeoutMs = 10_000): Promise<void> {
+    const target = (await this.syncs(node)) + count;
+    await eventually(async () => (await this.syncs(node)) >= target, timeoutMs, `${count} more syncs of ${node.name}'s agent`);
+  }
+
   /** Creates a pod netns and runs the plugin (installed by the agent) with the agent's conflist. */
   async addPod(node: SimNode): Promise<{ netns: string; ip: string; ipv6?: string; result: any }> {
     const netns = this.lab.netnsPath(await this.lab.addNamespace(`n${node.index}p${node.podNetns.length}`));

@@ -4,7 +4,6 @@
 // tests move time instead of sleeping: every restart below happens because the test fired it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
 import { Metrics } from '../../daemonset/serve/metrics.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
@@ -107,8 +106,9 @@ describe('node source', () => {
     await withSource(async ({ server, names, changes, lists, watches, metrics }) => {
       assert.equal(watches()[0]!.allowWatchBookmarks, 'true');
       const rv = server.bumpResourceVersion(7); // other kinds changed meanwhile
+      // The bookmark and the end of the stream go down one response in that order, and the watch
+      // reads its lines before it sees the end: no wait is needed for the bookmark to be handled.
       server.bookmark();
-      await sleep(50); // nothing to observe but the next watch's resourceVersion
       server.dropWatches('clean');
       await waitFor('a second watch', () => watches().length === 2);
       assert.equal(watches()[1]!.resourceVersion, String(rv), 'resumed from the bookmark');
@@ -177,7 +177,6 @@ describe('node source', () => {
         server.deleteNode('b');
         server.modifyNode('a', (n) => ((n.metadata as JsonObject).annotations = { [ETH1_ANNOTATION]: '192.168.50.11' }));
         server.compact();
-        await sleep(50);
         assert.deepEqual(names(), ['a', 'b'], 'nothing seen yet');
         const before = changes();
         server.dropWatches('clean');
@@ -235,8 +234,8 @@ describe('node source', () => {
       source.stop();
       assert.deepEqual(clock.pending(), [], 'stop() cancels the delay');
       const seen = server.requests.length;
+      // Every wait of the source runs on the fake clock, and none is left: nothing can start a request.
       await clock.advance(60_000);
-      await sleep(50); // a request started by the fired timer would have reached the server by now
       assert.equal(server.requests.length, seen);
       assert.equal(server.openWatches(), 0);
       assert.equal(source.connected(), false);
