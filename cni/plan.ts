@@ -11,7 +11,7 @@
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
 import { sha256Hex } from '../lib/sha256.ts';
-import type { NetConf } from './config.ts';
+import type { NetConf } from './config/netconf.ts';
 import type { Result, ResultRoute } from './result.ts';
 
 export const HOST_VETH_PREFIX = 'bw';
