@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import { formatCidr, formatIp, parseCidr, parseIp, type IpCidr, type IpFamily } from '../lib/cidr.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { CommandError, type Runner } from '../lib/exec.ts';
-import { allocate } from '../ipam/allocator.ts';
-import type { Attachment, IpamStore } from '../ipam/store.ts';
+import { allocate, FAMILIES, releaseAttachment, type Attachment, type StoreOf } from '../ipam/index.ts';
 import type { BuiltinIpam, DelegatedIpam } from './config/ipam.ts';
 import type { NetConf } from './config/netconf.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
@@ -15,8 +14,6 @@ import type { CmdArgs } from './skel.ts';
 
 /** What releasing did: the addresses freed, nothing was held, or the IPAM plugin did it (it does not say what). */
 export type Released = { addresses: string[] } | 'none' | 'delegated';
-
-export const FAMILIES: readonly IpFamily[] = [4, 6];
 
 export interface IpamBackend {
   /**
@@ -30,9 +27,6 @@ export interface IpamBackend {
   check(address: IpCidr): Promise<void>;
 }
 
-/** The IPAM store of one family, opened on first use. */
-export type StoreOf = (family: IpFamily) => IpamStore;
-
 export function ipamFor(conf: NetConf, args: CmdArgs, deps: { run: Runner; store: StoreOf }): IpamBackend {
   const attachment = { containerId: args.containerId, ifname: args.ifname };
   return conf.ipam.kind === 'builtin'
@@ -44,10 +38,7 @@ function builtinIpam(conf: NetConf, ipam: BuiltinIpam, attachment: Attachment, s
   const release = (families: readonly IpFamily[]): Released => {
     // Every family's store, not only the configured ones: a family dropped from the conflist
     // since ADD still holds its address until DEL frees it.
-    const freed = families.flatMap((family) => {
-      const ip = store(family).release(attachment);
-      return ip === undefined ? [] : [formatIp({ family, value: ip })];
-    });
+    const freed = releaseAttachment(store, attachment, families).map(({ family, ip }) => formatIp({ family, value: ip }));
     return freed.length === 0 ? 'none' : { addresses: freed };
   };
   return {

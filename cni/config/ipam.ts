@@ -2,8 +2,7 @@
 // or the name of another IPAM plugin to delegate to. Ranges are checked here, at parse time, so a
 // podCIDR that cannot hold pods is a config error (code 7), never a failed ADD.
 import { cidrNetwork, cidrsOverlap, formatCidr, parseCidr, type IpAddress, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
-import { IpamRangeError } from '../../ipam/errors.ts';
-import { buildRange, type IpRange } from '../../ipam/range.ts';
+import { buildRange, IpamRangeError, type IpRange } from '../../ipam/index.ts';
 import { Fields, invalid, unsupported } from './fields.ts';
 
 /** ipam.type of the built-in IPAM; any other value names a plugin to delegate to. */

@@ -3,7 +3,7 @@
 // The "ipam" object is ipam.ts's; the typed readers are fields.ts's.
 import { LOG_LEVELS, type LogLevel } from '../../lib/log.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
-import type { Attachment } from '../../ipam/store.ts';
+import type { Attachment } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import type { ResultDns } from '../result.ts';
 import { Fields, invalid, unsupported } from './fields.ts';

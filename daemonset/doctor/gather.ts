@@ -12,7 +12,7 @@ import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
 import { hostVethName } from '../../cni/plan.ts';
-import { DiskStore } from '../../ipam/disk-store.ts';
+import { inventory, networkDir, openStores } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
 import { CONFLIST_NAME, NETWORK_NAME } from '../conflist.ts';
 import { sameFileContent } from '../install.ts';
@@ -133,24 +133,18 @@ function gatherPlugin(installedPath: string, source: string): DoctorFacts['plugi
 }
 
 function gatherIpam(dataDir: string, conflist: ReturnType<typeof parseLoosely>): DoctorFacts['ipam'] {
-  const dir = path.join(dataDir, conflist?.name ?? NETWORK_NAME);
+  const dir = networkDir(dataDir, conflist?.name ?? NETWORK_NAME);
   const delegatedTo = conflist?.plugins?.[0]?.ipam?.type;
   if (delegatedTo) return { dir, reservations: [], delegatedTo };
   if (!fs.existsSync(dir)) return { dir, reservations: [] };
   try {
     const now = Date.now();
-    // One store per family (ipam/disk-store.ts): IPv4 in the network's folder, IPv6 under ipv6/.
-    const reservations: Reservation[] = ([4, 6] as const).flatMap((family) => {
-      const store = new DiskStore(dir, family);
-      return store.list().map(({ ip, attachment }) => {
-        const reservedAt = store.reservedAt(ip);
-        return {
-          address: formatIp({ family, value: ip }), family, ...attachment,
-          hostVeth: hostVethName(attachment.containerId, attachment.ifname),
-          ...(reservedAt !== undefined && { ageMs: now - reservedAt }),
-        };
-      });
-    });
+    // One store per family: IPv4 in the network's folder, IPv6 under ipv6/.
+    const reservations: Reservation[] = inventory(openStores(dir)).map(({ family, ip, attachment, reservedAt }) => ({
+      address: formatIp({ family, value: ip }), family, ...attachment,
+      hostVeth: hostVethName(attachment.containerId, attachment.ifname),
+      ...(reservedAt !== undefined && { ageMs: now - reservedAt }),
+    }));
     return { dir, reservations };
   } catch (error) {
     return { dir, reservations: [], error: errorMessage(error) };
