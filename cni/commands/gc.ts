@@ -6,7 +6,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { attachmentKey, storedAttachments, sweepDebris } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { planGc } from '../gc-plan.ts';
-import { ipamFor } from '../ipam.ts';
+import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {

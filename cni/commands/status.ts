@@ -2,7 +2,7 @@
 import { errorMessage } from '../../lib/errors.ts';
 import { formatRange, freeCount } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { findPlugin } from '../ipam.ts';
+import { findPlugin } from '../ipam/delegated.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdStatus(ctx: CommandContext): Promise<void> {
