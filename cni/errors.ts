@@ -4,7 +4,7 @@ import { CommandError } from '../lib/exec.ts';
 import { KernelChangeError } from '../lib/kernel/kernel.ts';
 import { NetlinkError } from '../lib/netlink/socket.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { IpamExhaustedError, IpamStoreError } from '../ipam/errors.ts';
+import { IpamExhaustedError, IpamStoreError } from '../ipam/index.ts';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,

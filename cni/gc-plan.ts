@@ -8,7 +8,7 @@
 //     network's own IPAM store.
 // Everything else is left alone and reported, so an operator can see why.
 import type { IpLink } from '../lib/iproute2/link.ts';
-import { attachmentKey, type Attachment } from '../ipam/store.ts';
+import { attachmentKey, type Attachment } from '../ipam/index.ts';
 import { HOST_VETH_PREFIX, hostVethName, parseHostVethAlias } from '../lib/names.ts';
 
 export interface GcInput {

@@ -1,12 +1,11 @@
 // The executable's entry point: wires the real process, kernel and disk into the skel.
 import fs from 'node:fs';
-import path from 'node:path';
 import { createSyncRunner } from '../lib/exec.ts';
 import { iproute2Kernel } from '../lib/kernel/iproute2-kernel.ts';
 import { netlinkKernel } from '../lib/kernel/netlink-kernel.ts';
 import { netlinkAvailable } from '../lib/netlink/socket.ts';
 import { createLogger } from '../lib/log.ts';
-import { DiskStore } from '../ipam/disk-store.ts';
+import { networkDir, openStore } from '../ipam/index.ts';
 import { cmdAdd } from './commands/add.ts';
 import { cmdCheck } from './commands/check.ts';
 import { cmdDel } from './commands/del.ts';
@@ -53,7 +52,7 @@ void runPlugin(
     createKernel,
     commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
     createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
-    createStore: (conf, family) => new DiskStore(path.join(conf.dataDir, conf.name), family),
+    createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
   },
 ).then((exitCode) => {
   // Everything is written synchronously by now; exiting at once saves Node's teardown (~5 ms).

@@ -11,7 +11,7 @@
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
-import type { NetConf } from './config.ts';
+import type { NetConf } from './config/netconf.ts';
 import type { Result, ResultRoute } from './result.ts';
 
 /** One address of the pod interface: the pod's address with the subnet's prefix length. */

@@ -4,9 +4,9 @@
 import type { Runner } from '../lib/exec.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
 import type { Logger } from '../lib/log.ts';
-import type { IpamStore } from '../ipam/store.ts';
+import type { IpamStore } from '../ipam/index.ts';
 import type { IpFamily } from '../lib/cidr.ts';
-import { parseNetConf, type NetConf } from './config.ts';
+import { parseNetConf, type NetConf } from './config/netconf.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from '../lib/cni-version.ts';
 

@@ -25,6 +25,8 @@ export interface IpamStore {
   reservedAddresses(): Set<bigint>;
   /** Every reservation with its owner (for GC). */
   list(): Reservation[];
+  /** When the address was reserved (ms since the epoch), where the store can tell (for the doctor's grace period). */
+  reservedAt?(ip: bigint): number | undefined;
   /** Drops index entries that point at nothing we own, e.g. after a crash mid-reserve. */
   forgetAttachment(attachment: Attachment): void;
   /** Attachments known to the index (for GC). */

@@ -1,7 +1,10 @@
 // npm run build: dist/bridgeway (the CNI plugin, on Bun) and dist/bridgeway-agent (the node
-// agent, on Node), each one self-contained executable.
+// agent, on Node), each one self-contained executable. Three stages, one module each: the
+// bundle (bundle.ts, esbuild, shared), then a Bun executable (bun.ts) or a Node single
+// executable (node-sea.ts) made from it. This file says what is built, and with which options.
+import type { ExecutableSpec } from './bundle.ts';
 import { buildBunExecutable } from './bun.ts';
-import { buildExecutable, type ExecutableSpec } from './sea.ts';
+import { buildNodeExecutable } from './node-sea.ts';
 
 const CLIENT_NODE = /node_modules\/@kubernetes\/client-node\//;
 
@@ -36,6 +39,6 @@ const targets: (ExecutableSpec & { runtime?: 'bun' })[] = [
 ];
 const only = process.argv[2];
 for (const target of targets.filter((t) => !only || t.output.endsWith(only))) {
-  const { bundleBytes } = await (target.runtime === 'bun' ? buildBunExecutable : buildExecutable)(target);
+  const { bundleBytes } = await (target.runtime === 'bun' ? buildBunExecutable : buildNodeExecutable)(target);
   process.stderr.write(`built ${target.output} (bundle ${(bundleBytes / 1024).toFixed(0)} KiB)\n`);
 }

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { bundle, type ExecutableSpec } from './sea.ts';
+import { bundle, type ExecutableSpec } from './bundle.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -6,7 +6,7 @@ import { formatCidr } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
-import { ipamFor } from '../ipam.ts';
+import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import { planAdd } from '../plan.ts';
 import { convertResult } from '../result.ts';

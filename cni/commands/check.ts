@@ -4,7 +4,7 @@ import { formatCidr, parseCidr } from '../../lib/cidr.ts';
 import type { IpLink } from '../../lib/iproute2/link.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { ipamFor } from '../ipam.ts';
+import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';

@@ -4,7 +4,7 @@
 // for every pod, so a line at info only when something changed (issue 12 item 4).
 import { errorMessage } from '../../lib/errors.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
-import { ipamFor, type Released } from '../ipam.ts';
+import { ipamFor, type Released } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { hostVethName } from '../../lib/names.ts';
 

@@ -3,10 +3,10 @@
 // (gc-plan.ts says what counts as proof). Keeps going past errors and reports them all.
 // Order as in DEL: veths first, so an address is never free while a veth still uses it.
 import { errorMessage } from '../../lib/errors.ts';
-import { attachmentKey, type Attachment } from '../../ipam/store.ts';
+import { attachmentKey, storedAttachments, sweepDebris } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { planGc } from '../gc-plan.ts';
-import { FAMILIES, ipamFor } from '../ipam.ts';
+import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -24,7 +24,8 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     }
   };
 
-  const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx))) ?? []) : [];
+  // Every attachment the stores know, of both families whatever the config says now.
+  const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx.store))) ?? []) : [];
   const veths = await attempt('list veths', () => kernel.listLinks('veth'));
   const plan = planGc({ network: conf.name, valid, veths: veths ?? [], storeAttachments });
   for (const { name, why } of plan.unproven) log.debug({ veth: name }, `GC leaves a veth it cannot prove is this network's: ${why}`);
@@ -37,6 +38,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   let released = 0;
   for (const attachment of dead) {
     const args = { ...ctx.args, containerId: attachment.containerId, ifname: attachment.ifname, netns: '' };
+    // Built-in IPAM: releaseAttachment (ipam/index.ts), the one release path doctor --fix-leaks takes too.
     const ok = await attempt(`release ${attachment.containerId}/${attachment.ifname}`, async () => {
       await ipamFor(conf, args, { run, store: ctx.store }).del();
       return true;
@@ -45,21 +47,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   }
 
   // Temp files of writers killed mid-write (ipam/debris.ts).
-  const debris = conf.ipam.kind === 'builtin' ? await attempt('sweep IPAM temp files', () => FAMILIES.reduce((n, family) => n + ctx.store(family).sweepDebris(), 0)) : 0;
+  const debris = conf.ipam.kind === 'builtin' ? await attempt('sweep IPAM temp files', () => sweepDebris(ctx.store)) : 0;
   log.info({ deletedVeths: plan.deleteVeths.map((v) => v.name), released, debris, leftAlone: plan.unproven.length, valid: valid.length }, 'garbage collected');
   if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
-}
-
-/**
- * Every attachment the stores know, of both families whatever the config says now: owners of
- * reservations and index entries (a crash may leave either).
- */
-function storedAttachments(ctx: CommandContext): Attachment[] {
-  const all = new Map<string, Attachment>();
-  for (const family of FAMILIES) {
-    const store = ctx.store(family);
-    for (const { attachment } of store.list()) all.set(attachmentKey(attachment), attachment);
-    for (const attachment of store.listAttachments()) all.set(attachmentKey(attachment), attachment);
-  }
-  return [...all.values()];
 }

@@ -1,9 +1,8 @@
 // STATUS (spec 1.1): silent success only when an ADD could succeed right now.
-import { formatRange } from '../../ipam/range.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { freeCount } from '../../ipam/allocator.ts';
+import { formatRange, freeCount } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { findPlugin } from '../ipam.ts';
+import { findPlugin } from '../ipam/delegated.ts';
 import type { CommandContext } from '../skel.ts';
 
 export async function cmdStatus(ctx: CommandContext): Promise<void> {

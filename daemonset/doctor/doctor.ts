@@ -1,7 +1,7 @@
 // `bridgeway-agent doctor`: gather the facts once, run the pure checks, print one line per
 // finding (or one JSON document); exit 1 when anything FAILs. With --fix-leaks it also releases
 // reservations whose attachment is gone, the one change it makes, and says which.
-import { DiskStore } from '../../ipam/disk-store.ts';
+import { openStores, releaseAttachment } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
 import { findLeaks, runChecks } from './checks/index.ts';
 import type { DoctorFacts, Reservation } from './facts.ts';
@@ -26,11 +26,15 @@ export async function doctor(config: AgentConfig, deps: DoctorDeps): Promise<num
   return report.healthy ? 0 : 1;
 }
 
-/** Releases what findLeaks names, as the plugin's GC would; returns what it released. */
+/**
+ * Releases what findLeaks names through the plugin's own release path (ipam/index.ts
+ * releaseAttachment, which GC and DEL use); returns what it released. Each leak is one family's
+ * reservation, so only that family is released: the other may be young, or live.
+ */
 export function releaseLeaks(facts: DoctorFacts, graceMs = LEAK_GRACE_MS): Reservation[] {
   const leaks = findLeaks(facts.ipam.reservations, new Set(facts.links.map((l) => l.name)))
     .filter((leak) => leak.ageMs === undefined || leak.ageMs >= graceMs);
   if (leaks.length === 0) return [];
-  const stores = { 4: new DiskStore(facts.ipam.dir, 4), 6: new DiskStore(facts.ipam.dir, 6) };
-  return leaks.filter((leak) => stores[leak.family].release({ containerId: leak.containerId, ifname: leak.ifname }) !== undefined);
+  const stores = openStores(facts.ipam.dir);
+  return leaks.filter((leak) => releaseAttachment(stores, { containerId: leak.containerId, ifname: leak.ifname }, [leak.family]).length > 0);
 }

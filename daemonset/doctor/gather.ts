@@ -11,7 +11,7 @@ import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
-import { DiskStore } from '../../ipam/disk-store.ts';
+import { inventory, networkDir, openStores } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
 import { sameFileContent } from '../host/install.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
@@ -132,24 +132,18 @@ function gatherPlugin(installedPath: string, source: string): DoctorFacts['plugi
 }
 
 function gatherIpam(dataDir: string, conflist: ReturnType<typeof parseLoosely>): DoctorFacts['ipam'] {
-  const dir = path.join(dataDir, conflist?.name ?? NETWORK_NAME);
+  const dir = networkDir(dataDir, conflist?.name ?? NETWORK_NAME);
   const delegatedTo = conflist?.plugins?.[0]?.ipam?.type;
   if (delegatedTo) return { dir, reservations: [], delegatedTo };
   if (!fs.existsSync(dir)) return { dir, reservations: [] };
   try {
     const now = Date.now();
-    // One store per family (ipam/disk-store.ts): IPv4 in the network's folder, IPv6 under ipv6/.
-    const reservations: Reservation[] = ([4, 6] as const).flatMap((family) => {
-      const store = new DiskStore(dir, family);
-      return store.list().map(({ ip, attachment }) => {
-        const reservedAt = store.reservedAt(ip);
-        return {
-          address: formatIp({ family, value: ip }), family, ...attachment,
-          hostVeth: hostVethName(attachment.containerId, attachment.ifname),
-          ...(reservedAt !== undefined && { ageMs: now - reservedAt }),
-        };
-      });
-    });
+    // One store per family: IPv4 in the network's folder, IPv6 under ipv6/.
+    const reservations: Reservation[] = inventory(openStores(dir)).map(({ family, ip, attachment, reservedAt }) => ({
+      address: formatIp({ family, value: ip }), family, ...attachment,
+      hostVeth: hostVethName(attachment.containerId, attachment.ifname),
+      ...(reservedAt !== undefined && { ageMs: now - reservedAt }),
+    }));
     return { dir, reservations };
   } catch (error) {
     return { dir, reservations: [], error: errorMessage(error) };

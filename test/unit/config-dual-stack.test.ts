@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCidr, formatIp, type IpFamily } from '../../lib/cidr.ts';
-import { parseNetConf, type BuiltinIpam } from '../../cni/config.ts';
+import type { BuiltinIpam } from '../../cni/config/ipam.ts';
+import { parseNetConf } from '../../cni/config/netconf.ts';
 
 const builtin = (ipam: unknown, extra: Record<string, unknown> = {}): BuiltinIpam => {
   const conf = parseNetConf(JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridgeway', ipam, ...extra }));

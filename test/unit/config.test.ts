@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatIpv4 } from '../../lib/cidr.ts';
-import { parseNetConf } from '../../cni/config.ts';
+import { parseNetConf } from '../../cni/config/netconf.ts';
 import { CniError } from '../../cni/errors.ts';
 
 const base = { cniVersion: '1.1.0', name: 'net', type: 'bridgeway', ipam: { subnet: '10.244.1.0/24' } };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { formatIp, parseCidr, parseIp } from '../../lib/cidr.ts';
 import { SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
-import { parseNetConf } from '../../cni/config.ts';
+import { parseNetConf } from '../../cni/config/netconf.ts';
 import { hostVethMac, planAdd, type PodAddressing } from '../../cni/plan.ts';
 import { addEnv, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH, POD_NETNS } from '../fixtures/plugin-kernel.ts';
 import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';

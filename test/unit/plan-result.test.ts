@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp, parseIpv4 } from '../../lib/cidr.ts';
 import { formatBatch, parseBatchErrors } from '../../lib/iproute2/batch.ts';
-import { parseNetConf } from '../../cni/config.ts';
+import { parseNetConf } from '../../cni/config/netconf.ts';
 import { hostVethMac, ipv4Mac, planAdd } from '../../cni/plan.ts';
 import { convertResult, parsePrevResult } from '../../cni/result.ts';
 import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';

@@ -1,0 +1,110 @@
+// Kubernetes mode (--kubeconfig) at one size: convergence against the fake API server, one
+// Node's eth1-ip annotation changed at a time (watch event -> route), and how many syncs
+// status-only updates (kubelet heartbeats, image pulls) cause.
+import fs from 'node:fs';
+import path from 'node:path';
+import { sleep } from '../../test/support/poll.ts';
+import { ETH1_ANNOTATION } from '../../lib/names.ts';
+import { relayInto, type ApiRelay } from '../../test/support/api-relay.ts';
+import { startFakeApiServer, type JsonObject } from '../../test/support/fake-apiserver.ts';
+import { AgentProcess, RouteMonitor } from './agent-process.ts';
+import { kubeClusterOf, statusNoise } from './kube-nodes.ts';
+import type { NodeNetns } from './lab.ts';
+import { movePeer, type NodeSpec } from './nodes.ts';
+import type { KubeResult } from './results.ts';
+import { cpuMsOf, stopAgent, type AgentRuns } from './runs.ts';
+
+/**
+ * Kubernetes mode: the fake API server in this process with the N Nodes, relayed into a fresh
+ * node namespace; the agent with --kubeconfig and the real plugin already installed (warm).
+ */
+export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], changes: number): Promise<KubeResult> {
+  const objects = kubeClusterOf(specs);
+  const sizes = objects.map((o) => Buffer.byteLength(JSON.stringify(o)));
+  const api = await startFakeApiServer(objects);
+  const forgetApiDir = runs.lab.onCleanup(() => fs.rmSync(path.dirname(api.kubeconfig), { recursive: true, force: true }));
+  let node: NodeNetns | undefined;
+  let relay: ApiRelay | undefined;
+  let dir: string | undefined;
+  let agent: AgentProcess | undefined;
+  let monitor: RouteMonitor | undefined;
+  try {
+    node = await runs.lab.addNode();
+    relay = await relayInto(node.path, runs.lab.mkdir('api'), api, (child) => runs.lab.track(child));
+    const prepared = runs.prepare('warm', api.kubeconfig);
+    dir = prepared.dir;
+    const benchCpu = process.cpuUsage();
+    agent = new AgentProcess(runs.lab, node, runs.agent, prepared.args([]), prepared.env);
+    const routes = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { timeoutMs: 120_000 });
+    const ready = await agent.waitForLog((l) => l.msg === 'wrote the CNI conflist', 'wrote the CNI conflist', { timeoutMs: 120_000 });
+    const peak = agent.memory();
+    const agentPid = agent.agentPid();
+    const agentCpuMs = agentPid === undefined ? undefined : cpuMsOf(agentPid);
+    const benchCpuUsed = process.cpuUsage(benchCpu);
+    const checked = await runs.check(node, specs, agent.log.lines);
+    const result: KubeResult = {
+      agentCpuMs, benchCpuMs: (benchCpuUsed.user + benchCpuUsed.system) / 1000,
+      size: specs.length, nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
+      lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [],
+      noise: { updates: 0, routesLogged: 0, logLines: 0 }, ...checked,
+    };
+    if (checked.routeProblems.length || changes === 0) return result;
+
+    // Changes go out as watch events: wait for the watch, and for the syncs of the start-up
+    // (the agent's own writes to its Node come back as events) to be over.
+    const deadline = performance.now() + 10_000;
+    while (api.openWatches() === 0 && performance.now() < deadline) await sleep(20);
+    if (api.openWatches() === 0) throw new Error(`kube, ${specs.length} nodes: the agent opened no watch:\n${agent.logText()}`);
+    const syncsBefore = await runs.quietSyncCount(node);
+    monitor = new RouteMonitor(runs.lab, node);
+    await monitor.ready(runs.lab, node);
+
+    const current = specs.map((s) => ({ ...s }));
+    for (let rep = 0; rep < changes; rep++) {
+      const changed = movePeer(current, rep);
+      const ip = changed.eth1IP;
+      const t0 = performance.now();
+      api.modifyNode(changed.name, (n) => {
+        ((n.metadata as JsonObject).annotations as JsonObject)[ETH1_ANNOTATION] = ip;
+      });
+      const event = await monitor.waitFor((l) => l.text.startsWith(`${changed.podCIDR} via ${ip} `), `${changed.podCIDR} via ${ip}`, { since: t0, timeoutMs: 10_000 });
+      const logged = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { since: t0, timeoutMs: 10_000 });
+      result.changes.push({ kernelMs: event.at - t0, loadedMs: NaN, loggedMs: logged.at - t0 });
+      await sleep(400); // the rest of the sync (iptables-save, conflist check) finishes
+    }
+    result.afterChanges = agent.memory();
+    const syncsAfterChanges = await runs.quietSyncCount(node);
+    if (syncsBefore !== undefined && syncsAfterChanges !== undefined) result.changeSyncs = syncsAfterChanges - syncsBefore;
+
+    // Status-only updates, what kubelets send all the time: nothing the agent routes by changes.
+    const pid = agent.agentPid();
+    const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
+    const noiseStart = performance.now();
+    for (let rep = 0; rep < changes; rep++) {
+      const k = 1 + ((rep * 104_729 + 7) % (current.length - 1));
+      api.modifyNode(current[k]!.name, (n) => void statusNoise(n, rep));
+      await sleep(300);
+    }
+    const syncsAfterNoise = await runs.quietSyncCount(node);
+    const cpuAfter = pid === undefined ? undefined : cpuMsOf(pid);
+    const during = agent.log.lines.filter((l) => l.at >= noiseStart);
+    result.noise = {
+      updates: changes,
+      syncs: syncsAfterChanges !== undefined && syncsAfterNoise !== undefined ? syncsAfterNoise - syncsAfterChanges : undefined,
+      routesLogged: during.filter((l) => l.msg === 'routes changed').length,
+      logLines: during.length,
+      cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+    };
+    result.afterNoise = agent.memory();
+    result.routeProblems = (await runs.routeProblems(node, current)).map((p) => `after the changes: ${p}`);
+    return result;
+  } finally {
+    monitor?.stop();
+    await stopAgent(agent);
+    relay?.close();
+    await api.close();
+    forgetApiDir();
+    if (node) await runs.lab.removeNode(node);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,121 @@
+// stdin -> NetConf: every field validated, defaulted and typed once, with errors that name the key.
+// Unknown keys are tolerated (spec); known keys with values we cannot honour are code 2.
+// The "ipam" object is ipam.ts's; the typed readers are fields.ts's.
+import { LOG_LEVELS, type LogLevel } from '../../lib/log.ts';
+import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
+import type { Attachment } from '../../ipam/index.ts';
+import { CniError, ErrorCode } from '../errors.ts';
+import type { ResultDns } from '../result.ts';
+import { Fields, invalid, unsupported } from './fields.ts';
+import { parseIpam, type BuiltinIpam, type DelegatedIpam } from './ipam.ts';
+import { DEFAULT_BRIDGE } from '../../lib/names.ts';
+
+export const DEFAULTS = {
+  bridge: DEFAULT_BRIDGE,
+  mtu: 1500,
+  dataDir: '/var/lib/cni/bridgeway',
+  logFile: '/var/log/bridgeway/cni.log',
+  logLevel: 'info' as LogLevel,
+} as const;
+
+export interface NetConf {
+  cniVersion: CniVersion;
+  name: string;
+  type: string;
+  bridge: string;
+  mtu: number;
+  isGateway: boolean;
+  isDefaultGateway: boolean;
+  hairpinMode: boolean;
+  dataDir: string;
+  logFile: string;
+  logLevel: LogLevel;
+  ipam: BuiltinIpam | DelegatedIpam;
+  /** Copied into the result for the runtime. */
+  dns: ResultDns;
+  prevResult?: unknown;
+  /** GC only: the attachments the runtime still wants. */
+  validAttachments?: Attachment[];
+  /** The config exactly as received, passed on to a delegated IPAM plugin. */
+  raw: Record<string, unknown>;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const IFNAME = /^[^\s/:]{1,15}$/;
+
+export function parseNetConf(stdin: string): NetConf {
+  let json: unknown;
+  try {
+    json = JSON.parse(stdin);
+  } catch (error) {
+    throw new CniError(ErrorCode.DecodingFailure, `cannot decode network config from stdin: ${(error as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new CniError(ErrorCode.DecodingFailure, 'network config on stdin must be a JSON object');
+  }
+  const raw = json as Record<string, unknown>;
+  const f = new Fields(raw);
+
+  const cniVersion = f.string('cniVersion');
+  if (cniVersion === undefined) throw invalid('"cniVersion" is required');
+  if (!isSupportedVersion(cniVersion)) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `incompatible CNI version ${JSON.stringify(cniVersion)}: bridgeway supports ${SUPPORTED_VERSIONS.join(', ')}`,
+    );
+  }
+  const name = f.string('name');
+  if (!name || !NAME.test(name)) throw invalid(`"name" must match ${NAME.source}, got ${JSON.stringify(name)}`);
+  const type = f.string('type') ?? '';
+
+  const bridge = f.string('bridge', DEFAULTS.bridge)!;
+  if (!IFNAME.test(bridge)) throw invalid(`"bridge" must be a valid interface name (1-15 characters, no "/", ":" or spaces), got ${JSON.stringify(bridge)}`);
+  const isGateway = f.bool('isGateway', true);
+  if (f.bool('ipMasq', false)) {
+    throw unsupported('ipMasq', raw.ipMasq, 'masquerading is done once per node by the bridgeway agent; remove ipMasq');
+  }
+  if (f.has('vlan')) throw unsupported('vlan', raw.vlan, 'bridgeway does not tag pod traffic');
+
+  const logLevel = f.string('logLevel', DEFAULTS.logLevel)!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw invalid(`"logLevel" must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const ipamFields = f.object('ipam');
+  if (!ipamFields) throw invalid('"ipam" is required (at least {"subnet": "<the node\'s podCIDR>"})');
+
+  return {
+    cniVersion,
+    name,
+    type,
+    bridge,
+    mtu: f.int('mtu', DEFAULTS.mtu, 576, 65535),
+    isGateway,
+    isDefaultGateway: f.bool('isDefaultGateway', isGateway),
+    hairpinMode: f.bool('hairpinMode', false),
+    dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
+    logFile: f.string('logFile', DEFAULTS.logFile)!,
+    logLevel: logLevel as LogLevel,
+    ipam: parseIpam(ipamFields),
+    dns: (f.object('dns') ? raw.dns : {}) as ResultDns,
+    prevResult: raw.prevResult,
+    validAttachments: parseValidAttachments(raw),
+    raw,
+  };
+}
+
+function parseValidAttachments(raw: Record<string, unknown>): Attachment[] | undefined {
+  // libcni sends both keys; the older one first appeared in pre-1.1 drafts.
+  const list = raw['cni.dev/valid-attachments'] ?? raw['cni.dev/attachments'];
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) throw invalid('"cni.dev/valid-attachments" must be an array');
+  return list.map((entry, i) => {
+    const item = entry as Record<string, unknown> | null;
+    const containerId = item?.containerID;
+    const ifname = item?.ifname;
+    if (typeof containerId !== 'string' || typeof ifname !== 'string') {
+      throw invalid(`"cni.dev/valid-attachments[${i}]" must have string containerID and ifname`);
+    }
+    return { containerId, ifname };
+  });
+}
