@@ -50,17 +50,14 @@ export function hostVethMac(containerId: string, ifname: string): string {
   return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
 }
 
-export function ipv4Mac(ip: number): string {
-  return macFromBytes([0x0a, 0x58, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
-}
-
 /**
  * 0a:58 and the address's last 4 bytes, for either family (all of an IPv4 address). The MAC
  * must be stable and unique on the bridge; IPAM hands IPv6 addresses out in order from the
  * start of the range, so pods of one node differ in their last 4 bytes.
  */
 export function addressMac(ip: IpAddress): string {
-  return ipv4Mac(Number(ip.value & 0xffffffffn));
+  const low = Number(ip.value & 0xffffffffn);
+  return macFromBytes([0x0a, 0x58, low >>> 24, (low >>> 16) & 255, (low >>> 8) & 255, low & 255]);
 }
 
 /** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */
