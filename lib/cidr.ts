@@ -159,28 +159,12 @@ export function cidrLast(cidr: IpCidr): bigint {
   return cidrNetwork(cidr) | hostMask(cidr.family, cidr.prefixLength);
 }
 
-/** How many addresses the prefix holds: 2^(bits - prefix), exact as a bigint. */
-export function cidrSize(cidr: IpCidr): bigint {
-  return 1n << BigInt(familyBits(cidr.family) - cidr.prefixLength);
-}
-
 export function ipCidrContains(cidr: IpCidr, ip: IpAddress): boolean {
   return ip.family === cidr.family && ip.value >= cidrNetwork(cidr) && ip.value <= cidrLast(cidr);
 }
 
 export function cidrsOverlap(a: IpCidr, b: IpCidr): boolean {
   return a.family === b.family && cidrNetwork(a) <= cidrLast(b) && cidrNetwork(b) <= cidrLast(a);
-}
-
-/** The address `offset` places after the network address, or undefined outside the prefix. */
-export function addressAt(cidr: IpCidr, offset: bigint): IpAddress | undefined {
-  if (offset < 0n || offset >= cidrSize(cidr)) return undefined;
-  return { family: cidr.family, value: cidrNetwork(cidr) + offset };
-}
-
-/** The inverse of addressAt: undefined when ip is outside the prefix. */
-export function offsetOf(cidr: IpCidr, ip: IpAddress): bigint | undefined {
-  return ipCidrContains(cidr, ip) ? ip.value - cidrNetwork(cidr) : undefined;
 }
 
 /**
