@@ -77,7 +77,7 @@ export function formatIpv6(value: bigint): string {
 
 // ---- Both families ------------------------------------------------------------------------------
 // One representation for code that must not care about the family: the value as a bigint (an
-// IPv4 value fits too), so offsets and sizes are exact even for a /64, which has 2^64 addresses
+// IPv4 value fits too), so prefix arithmetic is exact even for a /64, which has 2^64 addresses
 // and must never be enumerated.
 
 export type IpFamily = 4 | 6;
