@@ -1,13 +1,16 @@
-// Pure: from config + attachment + address to the exact kernel changes and the result.
-// Everything derived deterministically, so ADD needs no read-back and DEL/GC need no state:
-//   host veth name  "bw" + 12 hex of sha256(containerId/ifname)
+// Pure: from config + attachment + address to the exact kernel changes and the result. The
+// changes are data (lib/kernel/change.ts); apply.ts hands them to a Kernel: rtnetlink from the
+// plugin's own process on Bun, `ip -batch` elsewhere. Everything is derived deterministically, so
+// ADD reads back only what it cannot derive (a foreign bridge's MAC, the pod link's carrier) and
+// DEL/GC need no state:
+//   host veth name  "bw" + 12 hex of sha256(containerId/ifname) (lib/names.ts)
 //   pod MAC         0a:58:<pod IPv4>          (stable for an address: neighbours' ARP stays right);
 //                   an IPv6-only pod: 0a:58:<last 4 bytes of its IPv6 address>
 //   bridge MAC      0a:58:<gateway IPv4>      (set at creation, so a portless bridge never has 00:..),
 //                   the same from the IPv6 gateway on an IPv6-only network
 //   host veth MAC   02:<5 bytes of the same hash>
-//   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias): which network owns
-//                   the veth, so GC of one network never deletes another network's pods
+//   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias, lib/names.ts): which
+//                   network owns the veth, so GC of one network never deletes another network's pods
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
@@ -50,17 +53,14 @@ export function hostVethMac(containerId: string, ifname: string): string {
   return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
 }
 
-export function ipv4Mac(ip: number): string {
-  return macFromBytes([0x0a, 0x58, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
-}
-
 /**
  * 0a:58 and the address's last 4 bytes, for either family (all of an IPv4 address). The MAC
  * must be stable and unique on the bridge; IPAM hands IPv6 addresses out in order from the
  * start of the range, so pods of one node differ in their last 4 bytes.
  */
 export function addressMac(ip: IpAddress): string {
-  return ipv4Mac(Number(ip.value & 0xffffffffn));
+  const low = Number(ip.value & 0xffffffffn);
+  return macFromBytes([0x0a, 0x58, low >>> 24, (low >>> 16) & 255, (low >>> 8) & 255, low & 255]);
 }
 
 /** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */

@@ -2,7 +2,7 @@
 // environment fallbacks and the validation errors (which name the flag) cannot drift apart.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cidrNetwork, formatCidr, parseCidr, type IpCidr, type IpFamily } from '../lib/cidr.ts';
+import { cidrNetwork, formatCidr, parseCidr, type IpCidr } from '../lib/cidr.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
@@ -70,9 +70,6 @@ const SETTINGS: Setting[] = [
   { flag: 'help', boolean: true, help: 'show this help' },
 ];
 
-/** Every environment variable the agent reads (the manifests' ConfigMap keys must be among them). */
-export const ENVIRONMENT_VARIABLES: readonly string[] = SETTINGS.flatMap((s) => (s.env ? [s.env] : []));
-
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
@@ -122,11 +119,6 @@ export function parseClusterCidrs(flag: string, text: string | undefined): IpCid
     cidrs.push({ family: cidr.family, address: cidrNetwork(cidr), prefixLength: cidr.prefixLength });
   }
   return cidrs.sort((a, b) => a.family - b.family);
-}
-
-/** The families a cluster CIDR list covers, IPv4 first. */
-export function familiesOf(cidrs: readonly IpCidr[]): IpFamily[] {
-  return cidrs.map((c) => c.family);
 }
 
 function parseCniVersion(text: string | undefined): CniVersion | undefined {

@@ -16,7 +16,7 @@
 // (CNI code 5) naming the path, and a failed write removes its temp file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type IpFamily } from '../lib/cidr.ts';
+import { formatIp, formatIpv6, parseIp, parseIpv6, type IpFamily } from '../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { IpamStoreError } from './errors.ts';
 import {
@@ -168,10 +168,10 @@ interface AddressNames {
 
 const ADDRESS_NAMES: Record<IpFamily, AddressNames> = {
   4: {
-    format: (ip) => formatIpv4(Number(ip)),
+    format: (ip) => formatIp({ family: 4, value: ip }),
     parse: (name) => {
-      const ip = parseIpv4(name);
-      return ip === undefined ? undefined : BigInt(ip);
+      const ip = parseIp(name);
+      return ip?.family === 4 ? ip.value : undefined;
     },
   },
   6: {

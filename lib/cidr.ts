@@ -1,15 +1,11 @@
-// Address and prefix arithmetic, kept pure for table tests: IPv4 on plain numbers (uint32), IPv6
-// on bigint, and a family-generic layer (IpAddress, IpCidr) on bigint for code serving both.
+// Address and prefix arithmetic, kept pure for table tests: one representation for both families
+// (IpAddress, IpCidr, on bigint), and the text forms of each family behind it.
 
-export interface Ipv4Cidr {
-  /** The address as written (may be a host address inside the prefix). */
-  address: number;
-  prefixLength: number;
-}
+// ---- IPv4 (dotted quads; parseIp and formatIp give them their family) -------------------------
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-export function parseIpv4(text: string): number | undefined {
+function parseIpv4(text: string): number | undefined {
   const match = IPV4.exec(text);
   if (!match) return undefined;
   let value = 0;
@@ -21,54 +17,11 @@ export function parseIpv4(text: string): number | undefined {
   return value;
 }
 
-export function formatIpv4(value: number): string {
+function formatIpv4(value: number): string {
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 
-export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const address = parseIpv4(text.slice(0, slash));
-  const lengthText = text.slice(slash + 1);
-  if (address === undefined || !/^\d{1,2}$/.test(lengthText)) return undefined;
-  const prefixLength = Number(lengthText);
-  if (prefixLength > 32) return undefined;
-  return { address, prefixLength };
-}
-
-/** Either family: an Ipv4Cidr (uint32) or an IpCidr (bigint, with its family). */
-export function formatCidr(cidr: Ipv4Cidr | IpCidr): string {
-  if ('family' in cidr) return `${formatIp({ family: cidr.family, value: cidr.address })}/${cidr.prefixLength}`;
-  return `${formatIpv4(cidr.address)}/${cidr.prefixLength}`;
-}
-
-export function prefixMask(prefixLength: number): number {
-  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
-}
-
-export function networkAddress(cidr: Ipv4Cidr): number {
-  return (cidr.address & prefixMask(cidr.prefixLength)) >>> 0;
-}
-
-export function broadcastAddress(cidr: Ipv4Cidr): number {
-  return (networkAddress(cidr) | ~prefixMask(cidr.prefixLength)) >>> 0;
-}
-
-export function cidrContains(cidr: Ipv4Cidr, address: number): boolean {
-  return ((address & prefixMask(cidr.prefixLength)) >>> 0) === networkAddress(cidr);
-}
-
-export function looksLikeIpv6(text: string): boolean {
-  return text.includes(':');
-}
-
 // ---- IPv6 (bigint, 128 bits) ----------------------------------------------------------------
-
-export interface Ipv6Cidr {
-  /** The address as written (may be a host address inside the prefix). */
-  address: bigint;
-  prefixLength: number;
-}
 
 const IPV6_BITS = 128n;
 const IPV6_MAX = (1n << IPV6_BITS) - 1n;
@@ -122,20 +75,9 @@ export function formatIpv6(value: bigint): string {
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
 
-export function parseIpv6Cidr(text: string): Ipv6Cidr | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const address = parseIpv6(text.slice(0, slash));
-  const lengthText = text.slice(slash + 1);
-  if (address === undefined || !/^(0|[1-9]\d{0,2})$/.test(lengthText)) return undefined;
-  const prefixLength = Number(lengthText);
-  if (prefixLength > 128) return undefined;
-  return { address, prefixLength };
-}
-
 // ---- Both families ------------------------------------------------------------------------------
 // One representation for code that must not care about the family: the value as a bigint (an
-// IPv4 value fits too), so offsets and sizes are exact even for a /64, which has 2^64 addresses
+// IPv4 value fits too), so prefix arithmetic is exact even for a /64, which has 2^64 addresses
 // and must never be enumerated.
 
 export type IpFamily = 4 | 6;
@@ -183,23 +125,24 @@ export function formatIp(ip: IpAddress): string {
   return ip.family === 4 ? formatIpv4(Number(ip.value)) : formatIpv6(ip.value);
 }
 
-/** Either family; see parseIp for what is refused. */
+/**
+ * Either family; see parseIp for what is refused. The prefix length is decimal, at most the
+ * family's bits; IPv4's may be written with a leading zero (`/08`), IPv6's may not.
+ */
 export function parseCidr(text: string): IpCidr | undefined {
-  const v4 = parseIpv4Cidr(text);
-  if (v4) return fromIpv4Cidr(v4);
-  const v6 = parseIpv6Cidr(text);
-  if (!v6 || isIpv4Mapped(v6.address)) return undefined;
-  return { family: 6, address: v6.address, prefixLength: v6.prefixLength };
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const ip = parseIp(text.slice(0, slash));
+  const lengthText = text.slice(slash + 1);
+  const lengthForm = ip?.family === 4 ? /^\d{1,2}$/ : /^(0|[1-9]\d{0,2})$/;
+  if (!ip || !lengthForm.test(lengthText)) return undefined;
+  const prefixLength = Number(lengthText);
+  if (prefixLength > familyBits(ip.family)) return undefined;
+  return { family: ip.family, address: ip.value, prefixLength };
 }
 
-export function fromIpv4Cidr(cidr: Ipv4Cidr): IpCidr {
-  return { family: 4, address: BigInt(cidr.address), prefixLength: cidr.prefixLength };
-}
-
-/** The IPv4 view of a family-4 IpCidr, for code that still speaks uint32. */
-export function toIpv4Cidr(cidr: IpCidr): Ipv4Cidr {
-  if (cidr.family !== 4) throw new TypeError(`not an IPv4 CIDR: ${formatCidr(cidr)}`);
-  return { address: Number(cidr.address), prefixLength: cidr.prefixLength };
+export function formatCidr(cidr: IpCidr): string {
+  return `${formatIp({ family: cidr.family, value: cidr.address })}/${cidr.prefixLength}`;
 }
 
 function hostMask(family: IpFamily, prefixLength: number): bigint {
@@ -216,28 +159,12 @@ export function cidrLast(cidr: IpCidr): bigint {
   return cidrNetwork(cidr) | hostMask(cidr.family, cidr.prefixLength);
 }
 
-/** How many addresses the prefix holds: 2^(bits - prefix), exact as a bigint. */
-export function cidrSize(cidr: IpCidr): bigint {
-  return 1n << BigInt(familyBits(cidr.family) - cidr.prefixLength);
-}
-
 export function ipCidrContains(cidr: IpCidr, ip: IpAddress): boolean {
   return ip.family === cidr.family && ip.value >= cidrNetwork(cidr) && ip.value <= cidrLast(cidr);
 }
 
 export function cidrsOverlap(a: IpCidr, b: IpCidr): boolean {
   return a.family === b.family && cidrNetwork(a) <= cidrLast(b) && cidrNetwork(b) <= cidrLast(a);
-}
-
-/** The address `offset` places after the network address, or undefined outside the prefix. */
-export function addressAt(cidr: IpCidr, offset: bigint): IpAddress | undefined {
-  if (offset < 0n || offset >= cidrSize(cidr)) return undefined;
-  return { family: cidr.family, value: cidrNetwork(cidr) + offset };
-}
-
-/** The inverse of addressAt: undefined when ip is outside the prefix. */
-export function offsetOf(cidr: IpCidr, ip: IpAddress): bigint | undefined {
-  return ipCidrContains(cidr, ip) ? ip.value - cidrNetwork(cidr) : undefined;
 }
 
 /**

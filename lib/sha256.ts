@@ -1,7 +1,7 @@
 // SHA-256 (FIPS 180-4) of a UTF-8 string, as hex. The plugin hashes one short string per call
-// (cni/plan.ts: veth name and MAC); loading node:crypto for it cost ~4.5 ms of CPU per plugin
-// start on Bun (60 runs of an executable that only imports it, against an empty one), more than
-// the hashing itself takes here by orders of magnitude. Same digest as node:crypto (unit-tested).
+// (lib/names.ts: the host veth's name and MAC); loading node:crypto for it cost ~4.5 ms of CPU per
+// plugin start on Bun (60 runs of an executable that only imports it, against an empty one), more
+// than the hashing itself takes here by orders of magnitude. Same digest as node:crypto (unit-tested).
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

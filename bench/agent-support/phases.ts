@@ -4,7 +4,7 @@
 // own runner (lib/exec.ts). The agent runs these in sequence, so they add up.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fromIpv4Cidr, parseCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr } from '../../lib/cidr.ts';
 import { formatBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
@@ -74,7 +74,7 @@ export async function syncSteps(lab: AgentLab, count: number, agent: string): Pr
     const podCIDR = podCidrOf(self)!;
     const peers = timeSync('peersOf (parse CIDRs, sort by name)', 7, () => peersOf(parsed.value, SELF));
     steps.push(peers.timing);
-    const plan = timeSync('planRoutes', 7, () => planRoutes(peers.value.peers, { name: 'eth1', addresses: [parseCidr('192.168.0.1/16')!] }, fromIpv4Cidr(podCIDR)));
+    const plan = timeSync('planRoutes', 7, () => planRoutes(peers.value.peers, { name: 'eth1', addresses: [parseCidr('192.168.0.1/16')!] }, podCIDR));
     steps.push(plan.timing);
 
     const emptyList = await timeAsync('ip -4 -j route show table main (empty)', 5, () => inNode(['ip', '-4', '-j', 'route', 'show', 'table', 'main']));
@@ -102,7 +102,7 @@ export async function syncSteps(lab: AgentLab, count: number, agent: string): Pr
       steps.push((await timeAsync(`iptables-${mode}-save (backend detection)`, 5, () => inNode([`iptables-${mode}-save`]))).timing);
     }
     steps.push((await timeAsync('iptables-nft -j MASQUERADE --help', 3, () => inNode(['iptables-nft', '-j', 'MASQUERADE', '--help']))).timing);
-    const specsIpt = planIptables({ clusterCIDR: parseIpv4Cidr(CLUSTER_CIDR)!, podCIDR, randomFully: true });
+    const specsIpt = planIptables({ clusterCIDR: parseCidr(CLUSTER_CIDR)!, podCIDR, randomFully: true });
     const save = await inNode(['iptables-nft-save']);
     const payload = restorePayload(specsIpt, parseIptablesSave(save.stdout))!;
     steps.push((await timeAsync('iptables-nft-restore --noflush (first write)', 1, () => inNode(['iptables-nft-restore', '--noflush', '-w', '5'], payload))).timing);

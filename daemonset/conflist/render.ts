@@ -1,11 +1,11 @@
 // Pure: the CNI network configuration the agent writes for its node.
-import { formatCidr, type IpCidr, type Ipv4Cidr } from '../../lib/cidr.ts';
+import { formatCidr, type IpCidr } from '../../lib/cidr.ts';
 import { NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface ConflistInputs {
   cniVersion: string;
   /** Our podCIDR, or one per family (IPv4 first) on a dual-stack node. */
-  podCIDR: Ipv4Cidr | IpCidr | readonly IpCidr[];
+  podCIDR: IpCidr | readonly IpCidr[];
   mtu: number;
   bridge: string;
   /** Chain the reference portmap plugin (hostPort support) when it is installed. */
@@ -38,7 +38,7 @@ export function renderConflist(inputs: ConflistInputs): string {
  * Both: host-local's `ranges`, one range set per family.
  */
 function ipamOf(podCIDR: ConflistInputs['podCIDR']): object {
-  const cidrs = Array.isArray(podCIDR) ? (podCIDR as readonly IpCidr[]) : [podCIDR as Ipv4Cidr | IpCidr];
+  const cidrs = Array.isArray(podCIDR) ? (podCIDR as readonly IpCidr[]) : [podCIDR as IpCidr];
   if (cidrs.length === 1) return { subnet: formatCidr(cidrs[0]!) };
   return { ranges: cidrs.map((cidr) => [{ subnet: formatCidr(cidr) }]) };
 }

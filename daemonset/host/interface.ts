@@ -1,6 +1,6 @@
 // Pure: which local interface joins the nodes (by name, or by an address inside a CIDR), and its
 // address of each family the cluster uses.
-import { formatCidr, formatIp, fromIpv4Cidr, ipCidrContains, type IpAddress, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
+import { formatCidr, formatIp, ipCidrContains, type IpAddress, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 
 export interface NodeInterface {
@@ -14,7 +14,7 @@ export interface NodeInterface {
 
 /** Every address of a link as IpCidrs, IPv4 first. */
 export function linkAddresses(link: InterfaceAddresses): IpCidr[] {
-  return [...link.ipv4.map(fromIpv4Cidr), ...(link.ipv6 ?? [])];
+  return [...link.ipv4, ...(link.ipv6 ?? [])];
 }
 
 const asIp = (cidr: IpCidr): IpAddress => ({ family: cidr.family, value: cidr.address });

@@ -2,7 +2,7 @@
 // kernel to them. The rules are written exactly as iptables-save prints them, so "in sync" is a
 // string comparison. Their number does not depend on the number of nodes. IPv6 gets the same
 // chains, in ip6tables, with its own CIDRs.
-import { formatCidr, type IpCidr, type IpFamily, type Ipv4Cidr } from '../../lib/cidr.ts';
+import { formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { rulesOf, type SavedTables } from '../../lib/iptables/save.ts';
 import { FORWARD_CHAIN, FORWARD_HOOK_COMMENT, POSTROUTING_CHAIN, POSTROUTING_HOOK_COMMENT } from '../../lib/names.ts';
 
@@ -21,9 +21,9 @@ export interface ChainSpec extends OwnedChain {
 }
 
 export interface IptablesInputs {
-  /** The cluster CIDR and our podCIDR of one family (IPv4 when the family is not given). */
-  clusterCIDR: Ipv4Cidr | IpCidr;
-  podCIDR: Ipv4Cidr | IpCidr;
+  /** The cluster CIDR and our podCIDR of one family. */
+  clusterCIDR: IpCidr;
+  podCIDR: IpCidr;
   randomFully: boolean;
 }
 
@@ -51,7 +51,7 @@ export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInpu
   const cluster = formatCidr(clusterCIDR);
   const own = formatCidr(podCIDR);
   const masquerade = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
-  const family: IpFamily = 'family' in clusterCIDR ? clusterCIDR.family : 4;
+  const family = clusterCIDR.family;
   return [
     {
       ...FORWARD_OWNED,

@@ -4,9 +4,6 @@
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { realClock, type Clock } from './clock.ts';
 
-// Importers of the Clock from here keep working; new code imports it from clock.ts.
-export { realClock, type Clock } from './clock.ts';
-
 export interface SchedulerOptions {
   sync: () => Promise<void>;
   clock?: Clock;

@@ -1,8 +1,8 @@
 // Pure: the cluster's nodes, whatever their source (Kubernetes API or a nodes file), as the
 // peers we route to.
 import {
-  cidrNetwork, formatCidr, looksLikeIpv6, networkAddress, parseCidr, parseIp, parseIpv4Cidr,
-  type IpAddress, type IpCidr, type IpFamily, type Ipv4Cidr,
+  cidrNetwork, formatCidr, parseCidr, parseIp,
+  type IpAddress, type IpCidr, type IpFamily,
 } from '../../lib/cidr.ts';
 
 import { ETH1_ANNOTATION, ETH1_ANNOTATIONS, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
@@ -35,11 +35,10 @@ export interface Peer {
 export type PeerProblem = { name: string; family?: IpFamily; reason: string };
 
 /** The node's IPv4 podCIDR (as its network address), if it has one. */
-export function podCidrOf(node: ClusterNode): Ipv4Cidr | undefined {
+export function podCidrOf(node: ClusterNode): IpCidr | undefined {
   for (const text of node.podCIDRs) {
-    if (looksLikeIpv6(text)) continue;
-    const cidr = parseIpv4Cidr(text);
-    if (cidr) return { address: networkAddress(cidr), prefixLength: cidr.prefixLength };
+    const cidr = parseCidr(text);
+    if (cidr?.family === 4) return { family: 4, address: cidrNetwork(cidr), prefixLength: cidr.prefixLength };
   }
   return undefined;
 }

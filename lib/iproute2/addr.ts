@@ -1,12 +1,12 @@
 // Interface addresses, for finding the node's eth1 address and MTU.
-import { parseIpv4, parseIpv6, type IpCidr } from '../cidr.ts';
+import { parseIp, parseIpv6, type IpCidr } from '../cidr.ts';
 
 export interface InterfaceAddresses {
   name: string;
   mtu: number;
   up: boolean;
   /** IPv4 addresses with their prefix lengths. */
-  ipv4: { address: number; prefixLength: number }[];
+  ipv4: IpCidr[];
   /** Global IPv6 addresses with their prefix lengths (link-local ones route nothing of ours). */
   ipv6?: IpCidr[];
 }
@@ -26,8 +26,8 @@ export function parseInterfaceAddresses(json: unknown[]): InterfaceAddresses[] {
     ipv4: (l.addr_info ?? [])
       .filter((a) => a.family === 'inet')
       .flatMap((a) => {
-        const address = parseIpv4(a.local);
-        return address === undefined ? [] : [{ address, prefixLength: a.prefixlen }];
+        const ip = parseIp(a.local);
+        return ip?.family === 4 ? [{ family: 4 as const, address: ip.value, prefixLength: a.prefixlen }] : [];
       }),
     ipv6: (l.addr_info ?? [])
       .filter((a) => a.family === 'inet6' && a.scope === 'global')

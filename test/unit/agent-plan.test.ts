@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIp, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr, parseIp } from '../../lib/cidr.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { selectInterface } from '../../daemonset/host/interface.ts';
@@ -9,7 +9,7 @@ import { planIptables, removalPayload, restorePayload } from '../../daemonset/ip
 import { diffRoutes, planRoutes, routesAfter } from '../../daemonset/routes/plan.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ROUTE_PROTO } from '../../lib/names.ts';
 
-const cidr = (t: string) => parseIpv4Cidr(t)!;
+const cidr = (t: string) => parseCidr(t)!;
 const node = (name: string, podCIDR: string | undefined, extra: Partial<ClusterNode> = {}): ClusterNode => ({
   name, podCIDRs: podCIDR ? [podCIDR] : [], internalIPs: [], annotations: {}, ...extra,
 });
@@ -203,8 +203,8 @@ describe('ip6tables plan', () => {
 
 describe('interface selection and conflist', () => {
   const all = [
-    { name: 'eth0', mtu: 1500, up: true, ipv4: [{ address: parseIpv4('10.0.0.5')!, prefixLength: 24 }] },
-    { name: 'eth1', mtu: 9000, up: true, ipv4: [{ address: parseIpv4('192.168.50.10')!, prefixLength: 24 }] },
+    { name: 'eth0', mtu: 1500, up: true, ipv4: [cidr('10.0.0.5/24')] },
+    { name: 'eth1', mtu: 9000, up: true, ipv4: [cidr('192.168.50.10/24')] },
   ];
   test('by name or by CIDR; clear errors otherwise', () => {
     assert.equal(selectInterface(all, { iface: 'eth1' }).mtu, 9000);

@@ -2,8 +2,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff, DEFAULT_BACKOFF, backoffDelay } from '../../daemonset/loop/backoff.ts';
-import { realClock } from '../../daemonset/loop/clock.ts';
-import { realClock as fromScheduler } from '../../daemonset/loop/scheduler.ts';
 
 describe('backoffDelay', () => {
   const policy = { initialMs: 50, maxMs: 500 };
@@ -38,8 +36,4 @@ describe('Backoff', () => {
       assert.throws(() => new Backoff(policy), RangeError);
     });
   }
-});
-
-test('scheduler.ts still exports the Clock its importers take from there', () => {
-  assert.equal(fromScheduler, realClock);
 });

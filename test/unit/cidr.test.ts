@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { broadcastAddress, cidrContains, formatIpv4, networkAddress, parseIpv4, parseIpv4Cidr } from '../../lib/cidr.ts';
+import { cidrLast, cidrNetwork, formatIp, ipCidrContains, parseCidr, parseIp } from '../../lib/cidr.ts';
 
-test('parseIpv4 accepts dotted quads and rejects everything else', () => {
-  const cases: [string, number | undefined][] = [
-    ['0.0.0.0', 0],
-    ['10.244.1.5', 0x0af40105],
-    ['255.255.255.255', 0xffffffff],
+test('parseIp reads IPv4 as dotted quads only', () => {
+  const cases: [string, bigint | undefined][] = [
+    ['0.0.0.0', 0n],
+    ['10.244.1.5', 0x0af40105n],
+    ['255.255.255.255', 0xffffffffn],
     ['256.0.0.1', undefined],
     ['10.0.0', undefined],
     ['10.0.0.01', undefined],
@@ -14,23 +14,24 @@ test('parseIpv4 accepts dotted quads and rejects everything else', () => {
     [' 10.0.0.1', undefined],
     ['', undefined],
   ];
-  for (const [text, want] of cases) assert.equal(parseIpv4(text), want, text);
+  for (const [text, want] of cases) assert.deepEqual(parseIp(text), want === undefined ? undefined : { family: 4, value: want }, text);
 });
 
-test('formatIpv4 is the inverse of parseIpv4', () => {
+test('formatIp is the inverse of parseIp for IPv4', () => {
   for (const text of ['0.0.0.0', '10.244.1.5', '192.168.255.1', '255.255.255.255']) {
-    assert.equal(formatIpv4(parseIpv4(text)!), text);
+    assert.equal(formatIp(parseIp(text)!), text);
   }
 });
 
-test('parseIpv4Cidr and prefix arithmetic', () => {
-  const cidr = parseIpv4Cidr('10.244.1.77/24')!;
-  assert.equal(formatIpv4(networkAddress(cidr)), '10.244.1.0');
-  assert.equal(formatIpv4(broadcastAddress(cidr)), '10.244.1.255');
-  assert.ok(cidrContains(cidr, parseIpv4('10.244.1.1')!));
-  assert.ok(!cidrContains(cidr, parseIpv4('10.244.2.1')!));
-  const all = parseIpv4Cidr('0.0.0.0/0')!;
-  assert.ok(cidrContains(all, parseIpv4('8.8.8.8')!));
-  assert.equal(formatIpv4(broadcastAddress(parseIpv4Cidr('10.0.0.0/8')!)), '10.255.255.255');
-  for (const bad of ['10.0.0.0', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/a', 'x/24']) assert.equal(parseIpv4Cidr(bad), undefined, bad);
+test('parseCidr and prefix arithmetic for IPv4', () => {
+  const cidr = parseCidr('10.244.1.77/24')!;
+  const ip = (text: string) => parseIp(text)!;
+  assert.equal(formatIp({ family: 4, value: cidrNetwork(cidr) }), '10.244.1.0');
+  assert.equal(formatIp({ family: 4, value: cidrLast(cidr) }), '10.244.1.255');
+  assert.ok(ipCidrContains(cidr, ip('10.244.1.1')));
+  assert.ok(!ipCidrContains(cidr, ip('10.244.2.1')));
+  assert.ok(ipCidrContains(parseCidr('0.0.0.0/0')!, ip('8.8.8.8')));
+  assert.equal(formatIp({ family: 4, value: cidrLast(parseCidr('10.0.0.0/8')!) }), '10.255.255.255');
+  assert.deepEqual(parseCidr('10.0.0.0/08'), parseCidr('10.0.0.0/8'), 'an IPv4 prefix length may have a leading zero');
+  for (const bad of ['10.0.0.0', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/a', '10.0.0.0/008', 'x/24']) assert.equal(parseCidr(bad), undefined, bad);
 });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIpv4 } from '../../lib/cidr.ts';
+import { formatIp } from '../../lib/cidr.ts';
 import { parseNetConf } from '../../cni/config/netconf.ts';
 import { CniError } from '../../cni/errors.ts';
 
@@ -27,7 +27,7 @@ describe('parseNetConf', () => {
     assert.equal(conf.logLevel, 'info');
     assert.ok(conf.ipam.kind === 'builtin');
     assert.equal(conf.ipam.ranges.length, 1);
-    assert.equal(formatIpv4(Number(conf.ipam.ranges[0]!.gateway)), '10.244.1.1');
+    assert.equal(formatIp({ family: 4, value: conf.ipam.ranges[0]!.gateway }), '10.244.1.1');
     assert.deepEqual(conf.ipam.routes.map((r) => r.dst.prefixLength), [0]);
   });
 
@@ -41,7 +41,7 @@ describe('parseNetConf', () => {
   test('host-local style ranges with one range are accepted', () => {
     const conf = parse({ ...base, ipam: { type: 'bridgeway', ranges: [[{ subnet: '10.1.0.0/16', rangeStart: '10.1.0.10', rangeEnd: '10.1.0.20' }]] } });
     assert.ok(conf.ipam.kind === 'builtin');
-    assert.equal(formatIpv4(Number(conf.ipam.ranges[0]!.start)), '10.1.0.10');
+    assert.equal(formatIp({ family: 4, value: conf.ipam.ranges[0]!.start }), '10.1.0.10');
   });
 
   test('another ipam.type is delegated', () => {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseIpv4 } from '../../lib/cidr.ts';
+import { parseIp } from '../../lib/cidr.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-debris-'));
@@ -23,7 +23,7 @@ function deadPid(): number {
 test('sweepDebris removes temporary files of dead writers only, and no reservation', () => {
   const dir = path.join(tmp, 'store');
   const store = new DiskStore(dir);
-  assert.ok(store.reserve(BigInt(parseIpv4('10.9.0.5')!), { containerId: 'c1', ifname: 'eth0' }));
+  assert.ok(store.reserve(parseIp('10.9.0.5')!.value, { containerId: 'c1', ifname: 'eth0' }));
   const dead = deadPid();
   const debris = [`ips/10.9.0.6.${dead}.tmp`, `attachments/c2:eth0.${dead}.tmp`, `last_reserved_ip.${dead}.tmp`];
   const inFlight = `ips/10.9.0.7.${process.pid}.tmp`;

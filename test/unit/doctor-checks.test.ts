@@ -2,7 +2,7 @@
 // fault at a time, and the finding that must name it at the right severity.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIpv4, parseIpv4Cidr, fromIpv4Cidr } from '../../lib/cidr.ts';
+import { parseCidr } from '../../lib/cidr.ts';
 import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { runChecks } from '../../daemonset/doctor/checks/index.ts';
 import type { DoctorFacts } from '../../daemonset/doctor/facts.ts';
@@ -11,8 +11,7 @@ import { makeReport, renderJson, renderText } from '../../daemonset/doctor/rende
 import { OWNED_CHAINS, planIptables } from '../../daemonset/iptables/plan.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, hostVethName } from '../../lib/names.ts';
 
-const cidr = (t: string) => parseIpv4Cidr(t)!;
-const ip = (t: string) => parseIpv4(t)!;
+const cidr = (t: string) => parseCidr(t)!;
 const CLUSTER = cidr('10.244.0.0/16');
 const OWN = cidr('10.244.1.0/24');
 
@@ -42,7 +41,7 @@ const live = { address: '10.244.1.2', family: 4 as const, containerId: 'c1', ifn
 
 function healthy(): DoctorFacts {
   return {
-    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDRs: [fromIpv4Cidr(CLUSTER)], bridge: 'cni0' },
+    settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDRs: [CLUSTER], bridge: 'cni0' },
     nodes: {
       list: [
         { name: 'node-0', podCIDRs: ['10.244.1.0/24'], internalIPs: [], annotations: { [ETH1_ANNOTATION]: '192.168.50.10' } },
@@ -50,9 +49,9 @@ function healthy(): DoctorFacts {
       ],
     },
     links: [
-      { name: 'lo', mtu: 65536, up: true, ipv4: [{ address: ip('127.0.0.1'), prefixLength: 8 }] },
-      { name: 'eth1', mtu: 1500, up: true, ipv4: [{ address: ip('192.168.50.10'), prefixLength: 24 }] },
-      { name: 'cni0', mtu: 1500, up: true, ipv4: [{ address: ip('10.244.1.1'), prefixLength: 24 }] },
+      { name: 'lo', mtu: 65536, up: true, ipv4: [cidr('127.0.0.1/8')] },
+      { name: 'eth1', mtu: 1500, up: true, ipv4: [cidr('192.168.50.10/24')] },
+      { name: 'cni0', mtu: 1500, up: true, ipv4: [cidr('10.244.1.1/24')] },
       { name: live.hostVeth, mtu: 1500, up: true, ipv4: [] },
     ],
     routes: [
@@ -146,7 +145,7 @@ describe('one fault at a time: named, at its severity, with the fix', () => {
 /** healthy(), dual-stack: IPv6 on eth1, in both nodes' podCIDRs, the cluster CIDR and the routes. */
 function healthyDualStack(): DoctorFacts {
   const facts = healthy();
-  facts.settings.clusterCIDRs = [fromIpv4Cidr(CLUSTER), parseCidr('fd00:10:244::/56')!];
+  facts.settings.clusterCIDRs = [CLUSTER, parseCidr('fd00:10:244::/56')!];
   const [self, peer] = (facts.nodes as { list: any[] }).list;
   self.podCIDRs.push('fd00:10:244:1::/64');
   self.annotations[ETH1_IPV6_ANNOTATION] = 'fd00:50::10';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseIp, parseIpv4 } from '../../lib/cidr.ts';
+import { parseIp } from '../../lib/cidr.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import { parseAgentConfig } from '../../daemonset/config.ts';
 import { doctor, LEAK_GRACE_MS } from '../../daemonset/doctor/doctor.ts';
@@ -47,7 +47,7 @@ function setup() {
 test('gather: three processes, each a read; files, sysctls and reservations as facts', async () => {
   const s = setup();
   try {
-    s.store.reserve(BigInt(parseIpv4('10.244.1.2')!), { containerId: 'live', ifname: 'eth0' });
+    s.store.reserve(parseIp('10.244.1.2')!.value, { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
     assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save']);
     assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
@@ -69,7 +69,7 @@ test('--fix-leaks releases a reservation whose host veth is gone, keeps live and
   const s = setup();
   try {
     for (const [address, containerId] of [['10.244.1.2', 'live'], ['10.244.1.3', 'gone'], ['10.244.1.4', 'adding']] as const) {
-      s.store.reserve(BigInt(parseIpv4(address)!), { containerId, ifname: 'eth0' });
+      s.store.reserve(parseIp(address)!.value, { containerId, ifname: 'eth0' });
     }
     // "gone" was reserved long ago; "adding" just now (an ADD between reserving and creating its veth).
     const old = new Date(Date.now() - 2 * LEAK_GRACE_MS);
@@ -97,7 +97,7 @@ test('--fix-leaks releases a dead dual-stack pod\'s reservations of both familie
   const s = setup();
   try {
     const v6 = new DiskStore(s.at('ipam', 'bridgeway'), 6);
-    s.store.reserve(BigInt(parseIpv4('10.244.1.3')!), { containerId: 'gone', ifname: 'eth0' });
+    s.store.reserve(parseIp('10.244.1.3')!.value, { containerId: 'gone', ifname: 'eth0' });
     v6.reserve(parseIp('fd00:10:244:1::3')!.value, { containerId: 'gone', ifname: 'eth0' });
     const old = new Date(Date.now() - 2 * LEAK_GRACE_MS);
     fs.utimesSync(s.at('ipam', 'bridgeway', 'ips', '10.244.1.3'), old, old);

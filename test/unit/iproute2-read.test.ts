@@ -1,7 +1,7 @@
 // lib/iproute2/route.ts and addr.ts: `ip -j` output of both families as data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIpv4 } from '../../lib/cidr.ts';
+import { parseCidr } from '../../lib/cidr.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { mainTableOf, parseRoutes } from '../../lib/iproute2/route.ts';
 
@@ -36,6 +36,6 @@ test('parseInterfaceAddresses: global IPv6 addresses beside the IPv4 ones; link-
       { family: 'inet6', local: '::1', prefixlen: 128, scope: 'host' },
     ],
   }]);
-  assert.deepEqual(eth1!.ipv4, [{ address: parseIpv4('192.168.50.10'), prefixLength: 24 }]);
+  assert.deepEqual(eth1!.ipv4, [parseCidr('192.168.50.10/24')]);
   assert.deepEqual(eth1!.ipv6, [parseCidr('fd00:50::10/64')]);
 });

@@ -8,7 +8,7 @@ import { slimNode, toClusterNode } from '../../daemonset/kube/node.ts';
 import { createKubeNodeSource } from '../../daemonset/kube/informer.ts';
 import { createKubeNodeApi } from '../../daemonset/kube/status.ts';
 
-test('kube.ts re-exports the names its importers use, from the modules that define them', () => {
+test('kube/index.ts re-exports the names its importers use, from the modules that define them', () => {
   assert.equal(kube.createKubeNodeSource, createKubeNodeSource);
   assert.equal(kube.createKubeNodeApi, createKubeNodeApi);
   assert.equal(kube.loadKubeConfig, loadKubeConfig);

@@ -6,7 +6,7 @@ import yaml from 'js-yaml';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ENVIRONMENT_VARIABLES, parseAgentConfig } from '../../daemonset/config.ts';
+import { helpText, parseAgentConfig } from '../../daemonset/config.ts';
 import { renderBundle } from '../../scripts/render-manifests.ts';
 
 const dir = path.resolve(import.meta.dirname, '../../manifests');
@@ -30,7 +30,9 @@ test('RBAC grants exactly what the agent calls', () => {
 
 test('the ConfigMap only sets real agent settings, and they parse', () => {
   const data = find('ConfigMap').data as Record<string, string>;
-  for (const key of Object.keys(data)) assert.ok(ENVIRONMENT_VARIABLES.includes(key), `${key} is not an agent setting`);
+  // --help names the environment variable of every setting that has one.
+  const help = helpText();
+  for (const key of Object.keys(data)) assert.match(help, new RegExp(`\\$${key}\\b`), `${key} is not an agent setting`);
   const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway-agent')!;
   assert.equal(config.pluginBinary, '/usr/local/bin/bridgeway', 'the image ships the plugin next to the agent');
 });

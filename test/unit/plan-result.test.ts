@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIp, parseIpv4 } from '../../lib/cidr.ts';
+import { parseCidr, parseIp } from '../../lib/cidr.ts';
 import { formatBatch, parseBatchErrors } from '../../lib/iproute2/batch.ts';
 import { parseNetConf } from '../../cni/config/netconf.ts';
-import { hostVethMac, ipv4Mac, planAdd } from '../../cni/plan.ts';
+import { addressMac, hostVethMac, planAdd } from '../../cni/plan.ts';
 import { convertResult, parsePrevResult } from '../../cni/result.ts';
 import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';
 import { hostVethName } from '../../lib/names.ts';
@@ -21,7 +21,7 @@ describe('names and MACs', () => {
     assert.notEqual(name, hostVethName('abd', 'eth0'));
   });
   test('MACs: pods and bridge 0a:58:<ip>, host veth locally administered unicast', () => {
-    assert.equal(ipv4Mac(parseIpv4('10.244.1.7')!), '0a:58:0a:f4:01:07');
+    assert.equal(addressMac(parseIp('10.244.1.7')!), '0a:58:0a:f4:01:07');
     const mac = hostVethMac('abc', 'eth0');
     assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
   });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatIpv4 } from '../../lib/cidr.ts';
+import { formatIp } from '../../lib/cidr.ts';
 import { IpamStoreError } from '../../ipam/errors.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import type { RunOptions } from '../../lib/exec.ts';
@@ -14,7 +14,7 @@ import { addEnv, captureLogger, delEnv, healthyKernel, HOST_BATCH, invoke, netCo
 import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
 const VETH = hostVethName('c1', 'eth0');
-const reserved = (store: MemoryStore) => store.list().map((r) => formatIpv4(Number(r.ip)));
+const reserved = (store: MemoryStore) => store.list().map((r) => formatIp({ family: 4, value: r.ip }));
 /** A host batch whose input is exactly this one line. */
 const hostBatchOf = (line: string) => (argv: readonly string[], options: RunOptions) => HOST_BATCH.every((w, i) => argv[i] === w) && options.input === `${line}\n`;
 const failedLine = (message: string, line: number) => ({ exitCode: 1, stderr: `${message}\nCommand failed -:${line}\n` });

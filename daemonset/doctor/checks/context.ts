@@ -1,6 +1,6 @@
 // Pure: what several checks derive from the same facts (this node, its podCIDR, the chosen
 // interface, the parsed conflist), computed once so every check reads it the same way.
-import { formatCidr, fromIpv4Cidr, ipCidrContains, parseIpv4Cidr, networkAddress, type IpCidr, type Ipv4Cidr } from '../../../lib/cidr.ts';
+import { cidrNetwork, formatCidr, ipCidrContains, parseCidr, type IpCidr } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
 import { linkAddresses } from '../../host/interface.ts';
 import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../nodes/peers.ts';
@@ -18,11 +18,11 @@ export interface ParsedConflist {
 export interface CheckContext {
   facts: DoctorFacts;
   self?: ClusterNode;
-  podCIDR?: Ipv4Cidr;
+  podCIDR?: IpCidr;
   /** Our podCIDR of each family of the cluster CIDR, when they match it (ownPodCidrs). */
   podCIDRs?: IpCidr[];
   /** The interface the agent would choose, with the address it would publish. */
-  iface?: { link: InterfaceAddresses; address?: { address: number; prefixLength: number } };
+  iface?: { link: InterfaceAddresses; address?: IpCidr };
   conflist?: ParsedConflist;
   conflistError?: string;
 }
@@ -44,7 +44,7 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
     : facts.links.find((l) => l.name === settings.iface);
   if (link) {
     // The IPv4 address the checks report (an IPv6 --iface-cidr still publishes eth1's first IPv4).
-    const address = cidr?.family === 4 ? link.ipv4.find((a) => inCidr(fromIpv4Cidr(a))) : link.ipv4[0];
+    const address = cidr?.family === 4 ? link.ipv4.find(inCidr) : link.ipv4[0];
     context.iface = { link, address };
   }
   const file = facts.conflist.file;
@@ -78,6 +78,6 @@ export function parseConflist(text: string): ParsedConflist {
 
 /** A CIDR as the agent would write it (network address), or undefined. */
 export function normalCidr(text: string | undefined): string | undefined {
-  const cidr = text === undefined ? undefined : parseIpv4Cidr(text);
-  return cidr && formatCidr({ address: networkAddress(cidr), prefixLength: cidr.prefixLength });
+  const cidr = text === undefined ? undefined : parseCidr(text);
+  return cidr && formatCidr({ ...cidr, address: cidrNetwork(cidr) });
 }
