@@ -9,7 +9,8 @@ import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../host/interface.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
-import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
+import { routeCommands } from './ip-batch.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];
@@ -72,10 +73,10 @@ export class RouteSync {
     const touched = new Set([...changed.before, ...changed.after].flatMap((n) => Object.values(podCidrsOf(n).cidrs)).map(formatCidr));
     if (touched.size === 0) return { changes: 0 };
     const { diff } = this.plan({ nodes: changed.after, iface: this.lastSeen.iface, podCIDRs, mainTable: this.lastSeen.routes.filter((r) => touched.has(r.dst)) });
-    if (diff.commands.length === 0) return { changes: 0 };
+    if (diff.changes.length === 0) return { changes: 0 };
     try {
       await this.apply(diff);
-      return { changes: diff.commands.length };
+      return { changes: diff.changes.length };
     } catch (error) {
       // The full sync plans against the real kernel and reports what is wrong.
       this.deps.log.debug({ err: errorMessage(error) }, 'route change ahead of the kernel read failed');
@@ -86,7 +87,7 @@ export class RouteSync {
   async sync(input: RoutesInput): Promise<RoutesOutcome> {
     const { log } = this.deps;
     const { peers, problems, plan, diff } = this.plan(input);
-    if (diff.commands.length > 0) await this.apply(diff);
+    if (diff.changes.length > 0) await this.apply(diff);
     this.lastSeen = { nodes: input.nodes, iface: input.iface, routes: routesAfter(plan.routes, input.mainTable) };
     const unreachable = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason }))];
     const key = JSON.stringify([unreachable, diff.conflicts]);
@@ -109,7 +110,7 @@ export class RouteSync {
     const outcome: RoutesOutcome = {
       peers: new Set(peers.map((p) => p.name)).size,
       programmed: plan.routes.length - diff.conflicts.length,
-      changes: diff.commands.length,
+      changes: diff.changes.length,
       unreachable,
       conflicts: diff.conflicts.map((c) => ({ dst: c.dst, owner: c.owner })),
       families,
@@ -128,8 +129,8 @@ export class RouteSync {
   }
 
   private async apply(diff: RouteDiff): Promise<void> {
-    await runIpBatch(this.deps.run, diff.commands);
-    this.deps.log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');
-    this.m.routeChanges.inc({}, diff.commands.length);
+    await runIpBatch(this.deps.run, routeCommands(diff.changes));
+    this.deps.log.info(countRouteChanges(diff.changes), 'routes changed');
+    this.m.routeChanges.inc({}, diff.changes.length);
   }
 }
