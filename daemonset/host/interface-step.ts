@@ -8,6 +8,7 @@ import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
 import { ETH1_ANNOTATIONS } from '../nodes/peers.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 
@@ -24,7 +25,7 @@ export async function readNodeInterface(run: Runner, want: { iface: string; ifac
 
 /** Publishes the interface's address of each family on our Node (Kubernetes mode), once per address. */
 export class AddressPublisher {
-  private published = '';
+  private readonly published = new OncePerChange();
   private readonly deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi };
 
   constructor(deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi }) {
@@ -33,14 +34,14 @@ export class AddressPublisher {
 
   async publish(iface: NodeInterface): Promise<void> {
     const key = describeAddresses(iface);
-    if (this.published === key) return;
-    this.deps.log.info({ iface: iface.name, address: key, mtu: iface.mtu }, 'node interface chosen');
-    for (const family of [4, 6] as const) {
-      const address = iface.addresses[family];
-      if (!address) continue;
-      if (family === 4) await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address));
-      else await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address), ETH1_ANNOTATIONS[6]);
-    }
-    this.published = key;
+    await this.published.whenChangedAsync(key, async () => {
+      this.deps.log.info({ iface: iface.name, address: key, mtu: iface.mtu }, 'node interface chosen');
+      for (const family of [4, 6] as const) {
+        const address = iface.addresses[family];
+        if (!address) continue;
+        if (family === 4) await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address));
+        else await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address), ETH1_ANNOTATIONS[6]);
+      }
+    });
   }
 }

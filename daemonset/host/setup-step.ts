@@ -2,11 +2,12 @@
 // once per change), and the plugin executable installed before any conflist names it.
 import path from 'node:path';
 import type { Logger } from '../../lib/log.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
 import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from './checks.ts';
 import { BinaryInstaller, type WriteOutcome } from './install.ts';
 
 export class HostSettings {
-  private reported = '';
+  private readonly reported = new OncePerChange();
   private readonly deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] };
 
   constructor(deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] }) {
@@ -23,11 +24,9 @@ export class HostSettings {
       log.info(`enabled ${FORWARDING_SYSCTL[family]}`);
     }
     const findings = checkHost({ iface: ifaceName, bridge, root: procSys });
-    const key = JSON.stringify(findings);
-    if (key !== this.reported) {
-      this.reported = key;
+    this.reported.whenChanged(JSON.stringify(findings), () => {
       for (const finding of findings) log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
-    }
+    });
     return { ipForwardEnabled, findings };
   }
 }

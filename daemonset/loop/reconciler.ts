@@ -16,6 +16,7 @@ import { AddressPublisher, readNodeInterface } from '../host/interface-step.ts';
 import { HostSettings, PluginInstall } from '../host/setup-step.ts';
 import { RouteSync } from '../routes/step.ts';
 import { StatusReport } from '../status/step.ts';
+import { OncePerChange } from './once-per-change.ts';
 import { runStep, SyncStepError } from './step.ts';
 
 export interface ReconcilerDeps {
@@ -33,7 +34,8 @@ export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly steps;
   private readonly m;
-  private waitingReason: string | undefined;
+  /** Why the sync waits ('' when it does not), said once per change. */
+  private readonly waiting = new OncePerChange('');
   private synced = false;
   private failure: SyncStepError | undefined;
   private conflist: ConflistOutcome | undefined;
@@ -81,7 +83,7 @@ export class Reconciler {
   notReadyReason(): string | undefined {
     if (!this.deps.source.connected()) return 'the node list is not available (API server unreachable or nodes file invalid)';
     if (this.failure) return `the last sync failed at ${this.failure.message}`;
-    if (this.waitingReason) return this.waitingReason;
+    if (this.waiting.last) return this.waiting.last;
     if (!this.synced) return 'first sync not finished';
     return this.conflist?.mismatch;
   }
@@ -131,8 +133,7 @@ export class Reconciler {
       else this.wait(listed, self ? `node ${config.nodeName} has no ${families.length === 1 ? `IPv${families[0]} ` : ''}podCIDR yet` : `node ${config.nodeName} is not in the node list yet`);
       return;
     }
-    if (this.waitingReason) log.info({ podCIDRs: podCIDRs.map(formatCidr) }, 'own podCIDR known');
-    this.waitingReason = undefined;
+    this.waiting.whenChanged('', () => log.info({ podCIDRs: podCIDRs.map(formatCidr) }, 'own podCIDR known'));
 
     await runStep('sysctls', () => steps.host.ensure(host.iface.name));
     await runStep('install', () => steps.install.ensure());
@@ -158,10 +159,9 @@ export class Reconciler {
    */
   private wait(listed: boolean, reason: string, level: 'warn' | 'error' = 'warn'): void {
     const key = listed ? reason : 'the node list has not arrived yet';
-    if (key !== this.waitingReason) {
+    this.waiting.whenChanged(key, () => {
       if (listed) this.deps.log[level](`waiting: ${reason}`);
       else this.deps.log.debug(`waiting: ${key}`);
-    }
-    this.waitingReason = key;
+    });
   }
 }

@@ -7,6 +7,7 @@ import { runIpBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../host/interface.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
 import { routeCommands } from './ip-batch.ts';
@@ -34,7 +35,7 @@ export interface RoutesOutcome {
 export class RouteSync {
   private readonly deps: { run: Runner; log: Logger; nodeName: string };
   private readonly m;
-  private reported = '';
+  private readonly reported = new OncePerChange();
   /** The node list planned last, and the interface and main table as that sync left them; see applyAhead. */
   private lastSeen: { nodes: readonly ClusterNode[]; iface: NodeInterface; routes: KernelRoute[] } | undefined;
 
@@ -90,12 +91,10 @@ export class RouteSync {
     if (diff.changes.length > 0) await this.apply(diff);
     this.lastSeen = { nodes: input.nodes, iface: input.iface, routes: routesAfter(plan.routes, input.mainTable) };
     const unreachable = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason }))];
-    const key = JSON.stringify([unreachable, diff.conflicts]);
-    if (key !== this.reported) {
-      this.reported = key;
+    this.reported.whenChanged(JSON.stringify([unreachable, diff.conflicts]), () => {
       for (const u of unreachable) log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
-    }
+    });
     // Per family: routes in place (not lost to a conflict), and the other nodes without one.
     const families: RoutesOutcome['families'] = {};
     const conflicted = new Set(diff.conflicts.map((c) => c.dst));
