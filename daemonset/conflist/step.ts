@@ -11,6 +11,8 @@ import { CONFLIST_NAME, renderConflist } from './render.ts';
 import { writeFileIfChanged } from '../host/install.ts';
 import type { NodeInterface } from '../host/interface.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { chooseCniVersion, newestVersionSpoken, runtimeAccepts, type CniVersionChoice } from './cni-version.ts';
 
@@ -43,7 +45,8 @@ export interface ConflistOutcome {
   mismatch?: string;
 }
 
-export class ConflistSync {
+export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
+  readonly name = 'conflist';
   private readonly deps: { run: Runner; log: Logger; settings: ConflistSettings };
   private readonly m;
   private readonly reportedChoice = new OncePerChange();
@@ -59,6 +62,10 @@ export class ConflistSync {
       info: deps.metrics.gauge('bridgeway_conflist_info', 'The conflist\'s cniVersion and where the choice came from (flag, runtime, default); always 1.'),
       mismatch: deps.metrics.gauge('bridgeway_conflist_runtime_mismatch', '1 when the node\'s container runtime provably cannot use the conflist\'s cniVersion.'),
     };
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.conflist = await this.sync({ podCIDRs: sync.podCIDRs, iface: sync.iface, runtimeVersion: sync.self?.containerRuntimeVersion });
   }
 
   async sync(input: ConflistInput): Promise<ConflistOutcome> {

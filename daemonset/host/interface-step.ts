@@ -5,31 +5,48 @@ import { formatIp, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
+import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import { learned, type HostView, type NodeFacts } from '../loop/sync.ts';
 import { ETH1_ANNOTATIONS } from '../nodes/peers.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 
-export interface HostView {
-  iface: NodeInterface;
-  /** The main table as read now, IPv4 and IPv6 routes. */
-  mainTable: KernelRoute[];
-}
+export type { HostView };
 
 export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
   const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]);
   return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: mainTableOf(routes!) };
 }
 
+export class NodeInterfaceRead implements SyncStep<NodeFacts, 'read-node-interface'> {
+  readonly name = 'read-node-interface';
+  private readonly deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] };
+
+  constructor(deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] }) {
+    this.deps = deps;
+  }
+
+  async run(facts: NodeFacts): Promise<void> {
+    const { run, iface, ifaceCidr, families } = this.deps;
+    facts.host = await readNodeInterface(run, { iface, ifaceCidr, families });
+  }
+}
+
 /** Publishes the interface's address of each family on our Node (Kubernetes mode), once per address. */
-export class AddressPublisher {
+export class AddressPublisher implements SyncStep<NodeFacts, 'publish-address'> {
+  readonly name = 'publish-address';
   private readonly published = new OncePerChange();
   private readonly deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi };
 
   constructor(deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi }) {
     this.deps = deps;
+  }
+
+  async run(facts: NodeFacts): Promise<void> {
+    await this.publish(learned(facts.host, 'read-node-interface').iface);
   }
 
   async publish(iface: NodeInterface): Promise<void> {

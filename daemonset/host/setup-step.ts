@@ -3,15 +3,22 @@
 import path from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import { checkHost, ensureIpForward, FORWARDING_SYSCTL } from './checks.ts';
 import { BinaryInstaller, type WriteOutcome } from './install.ts';
 
-export class HostSettings {
+export class HostSettings implements SyncStep<NodeSync, 'sysctls'> {
+  readonly name = 'sysctls';
   private readonly reported = new OncePerChange();
   private readonly deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] };
 
   constructor(deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] }) {
     this.deps = deps;
+  }
+
+  run(sync: NodeSync): void {
+    this.ensure(sync.iface.name);
   }
 
   /** Returns what it found wrong (already logged when new). */
@@ -31,13 +38,18 @@ export class HostSettings {
   }
 }
 
-export class PluginInstall {
+export class PluginInstall implements SyncStep<NodeSync, 'install'> {
+  readonly name = 'install';
   private readonly installer: BinaryInstaller;
   private readonly deps: { log: Logger; cniBinDir: string };
 
   constructor(deps: { log: Logger; pluginBinary: string; cniBinDir: string }) {
     this.deps = deps;
     this.installer = new BinaryInstaller(deps.pluginBinary, path.join(deps.cniBinDir, 'bridgeway'));
+  }
+
+  run(): void {
+    this.ensure();
   }
 
   ensure(): WriteOutcome {

@@ -6,6 +6,8 @@ import type { Runner } from '../../lib/exec.ts';
 import { backendFor, detectBackend, type IptablesBackend, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { planIptables, restorePayload } from './plan.ts';
 
@@ -15,7 +17,8 @@ export interface IptablesOutcome {
   written: Partial<Record<IpFamily, boolean>>;
 }
 
-export class IptablesSync {
+export class IptablesSync implements SyncStep<NodeSync, 'iptables'> {
+  readonly name = 'iptables';
   private readonly deps: { run: Runner; log: Logger; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode };
   private readonly writes;
   /** Probed once: neither changes while the agent runs. */
@@ -29,6 +32,10 @@ export class IptablesSync {
       all: deps.metrics.counter('bridgeway_iptables_restores_total', 'Times our chains had to be (re)written.'),
       family: deps.metrics.counter('bridgeway_family_iptables_restores_total', 'Times our chains had to be (re)written, per IP family (ip6tables for ipv6).'),
     };
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.iptablesMode = (await this.sync(sync.podCIDRs)).mode;
   }
 
   /** `podCIDRs`: our own podCIDR of each family in the cluster CIDR. */

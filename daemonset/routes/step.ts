@@ -8,6 +8,8 @@ import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../host/interface.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import { learned, type NodeFacts, type NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
 import { routeCommands } from './ip-batch.ts';
@@ -32,7 +34,8 @@ export interface RoutesOutcome {
   families: Partial<Record<IpFamily, { programmed: number; missing: number }>>;
 }
 
-export class RouteSync {
+export class RouteSync implements SyncStep<NodeSync, 'routes'> {
+  readonly name = 'routes';
   private readonly deps: { run: Runner; log: Logger; nodeName: string };
   private readonly m;
   private readonly reported = new OncePerChange();
@@ -51,6 +54,19 @@ export class RouteSync {
       familyRoutes: metrics.gauge('bridgeway_family_routes_programmed', 'Routes to peer podCIDRs in place after the last sync, per IP family.'),
       familyMissing: metrics.gauge('bridgeway_family_peers_not_routed', 'Peers without a route of this IP family (no podCIDR or address of it, or unreachable; see logs).'),
     };
+  }
+
+  /** The early route step (applyAhead), run before the node interface is read; it never fails. */
+  readonly ahead: SyncStep<NodeFacts, 'routes-ahead'> = {
+    name: 'routes-ahead',
+    run: async (facts) => {
+      const { nodes, own } = learned(facts.view, 'node-view');
+      if (own && 'cidrs' in own) await this.applyAhead(nodes, own.cidrs);
+    },
+  };
+
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.routes = (await this.sync(sync)).families;
   }
 
   /** The kernel may be anywhere between two states (a sync failed): read it before acting again. */

@@ -2,6 +2,8 @@
 // flannel and calico set it), and a Warning event when the runtime cannot use our conflist.
 // Each is written once per change; a failed write is retried by the next sync.
 import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 
 export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
@@ -12,7 +14,8 @@ export interface StatusInput {
   mismatch?: string;
 }
 
-export class StatusReport {
+export class StatusReport implements SyncStep<NodeSync, 'status'> {
+  readonly name = 'status';
   private readonly deps: { nodeName: string; nodeStatus?: NodeStatusApi };
   private readonly condition = new OncePerChange();
   /** The mismatch last reported by an event; '' while there is none. */
@@ -20,6 +23,11 @@ export class StatusReport {
 
   constructor(deps: { nodeName: string; nodeStatus?: NodeStatusApi }) {
     this.deps = deps;
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    const mismatch = sync.found.conflist?.mismatch;
+    await this.report(mismatch ? { mismatch } : {});
   }
 
   async report(input: StatusInput): Promise<{ networkUnavailable: boolean; message: string }> {
