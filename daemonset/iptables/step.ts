@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { SyncStep } from '../loop/step.ts';
 import type { NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
-import { planIptables, restorePayload } from './plan.ts';
+import { backendDecidingFamily, planIptables, restorePayload } from './plan.ts';
 
 export interface IptablesOutcome {
   mode: IptablesMode;
@@ -65,15 +65,12 @@ export class IptablesSync implements SyncStep<NodeSync, 'iptables'> {
     return { mode: this.mode!, written };
   }
 
-  /**
-   * One mode for both families, decided from IPv4's tables (IPv6's on an IPv6-only node), as
-   * kube-proxy's iptables wrapper does: mixing nft and legacy per family would split its rules.
-   */
+  /** One mode for both families (see backendDecidingFamily). */
   private async backendsOnce(): Promise<Partial<Record<IpFamily, IptablesBackend>>> {
     if (this.backends) return this.backends;
     const { run, log, clusterCIDRs, forced } = this.deps;
     const families = clusterCIDRs.map((c) => c.family);
-    const decided = await detectBackend(run, { forced, family: families.includes(4) ? 4 : 6 });
+    const decided = await detectBackend(run, { forced, family: backendDecidingFamily(families) });
     log.info({ mode: decided.mode, why: decided.reason }, `using iptables-${decided.mode}`);
     this.mode = decided.mode;
     this.backends = Object.fromEntries(families.map((family) => [family, backendFor(decided.mode, decided.reason, family)]));

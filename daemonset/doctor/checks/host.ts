@@ -29,7 +29,8 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
     const have = facts.links.map((l) => l.name).join(', ');
     return [fail('interface', wanted, `not found (have: ${have || 'none'})`, 'set --iface (BRIDGEWAY_IFACE) or --iface-cidr (BRIDGEWAY_IFACE_CIDR) to the interface on the nodes\' shared segment')];
   }
-  const { link, address } = iface;
+  const { link, addresses } = iface;
+  const address = addresses[4];
   const findings: Finding[] = [];
   findings.push(link.up ? ok('interface', link.name, 'up') : fail('interface', link.name, 'down: no route to any peer', `ip link set ${link.name} up`));
   const families = settings.clusterCIDRs.map((c) => c.family);
@@ -39,8 +40,8 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
       : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
   }
   if (families.includes(6)) {
-    // The agent publishes (and peers route IPv6 via) the first global IPv6 address.
-    const v6 = link.ipv6?.[0];
+    // The agent publishes (and peers route IPv6 via) this address.
+    const v6 = addresses[6];
     findings.push(v6
       ? ok('interface', `${link.name} IPv6 address`, formatCidr(v6))
       : fail('interface', `${link.name} IPv6 address`, 'no global IPv6 address: peers cannot route this node\'s IPv6 pods', `ip addr add <this node's IPv6 address>/64 dev ${link.name}`));
