@@ -16,6 +16,7 @@ import { hostVethName } from '../../cni/plan.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import type { AgentConfig } from '../config.ts';
 import { CONFLIST_NAME, NETWORK_NAME } from '../conflist/render.ts';
+import { FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
 import { sameFileContent } from '../host/install.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
@@ -102,7 +103,8 @@ function readNodesFile(file: string): DoctorFacts['nodes'] {
 }
 
 function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
-  const keys = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables', ...devices.map((d) => `net.ipv4.conf.${d}.rp_filter`)];
+  // What the agent sets (forwarding) and what its host checks read (host/checks.ts).
+  const keys = [...Object.values(FORWARDING_SYSCTL), ...hostSysctlKeys(devices)];
   const values: Record<string, string | undefined> = {};
   for (const key of keys) {
     try {

@@ -292,3 +292,10 @@ test('text: one line per finding with its fix, a summary; JSON: the same finding
   assert.deepEqual(json.findings, report.findings);
   assert.deepEqual(json.counts, report.counts);
 });
+
+test('rp_filter as the agent judges it: the kernel applies max(all, device), so loose all=2 makes a strict device loose', () => {
+  const facts = healthy();
+  facts.sysctls['net.ipv4.conf.all.rp_filter'] = '2';
+  facts.sysctls['net.ipv4.conf.eth1.rp_filter'] = '1';
+  assert.deepEqual(problems(runChecks(facts)), []);
+});

@@ -2,11 +2,16 @@
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
 import { HOST_VETH_PREFIX } from '../../../cni/plan.ts';
-import { FORWARDING_SYSCTL } from '../../host/checks.ts';
+import { FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 
 const PERSIST = '(persist it in /etc/sysctl.d/)';
+
+/** What the agent's host checks find in the gathered sysctls, for the interface it would choose. */
+function agentHostFindings(facts: CheckContext['facts'], iface: string | undefined) {
+  return hostFindings((key) => facts.sysctls[key], { iface: iface ?? facts.settings.iface, bridge: facts.settings.bridge });
+}
 
 /** Forwarding per address family in use (the families of --cluster-cidr). */
 export function checkForwarding({ facts }: CheckContext): Finding[] {
@@ -68,6 +73,8 @@ export function checkMtu({ iface, conflist }: CheckContext): Finding[] {
 export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
   const all = facts.sysctls['net.ipv4.conf.all.rp_filter'];
   const devices = [iface?.link.name, facts.settings.bridge].filter((d): d is string => d !== undefined);
+  // The agent's own verdict (host/checks.ts: the kernel applies the max of all and the device's).
+  const strict = new Set(agentHostFindings(facts, iface?.link.name).map((f) => f.setting));
   const findings: Finding[] = [];
   const fixFor = (dev: string) => `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${dev}.rp_filter=2 ${PERSIST}`;
   const key = 'net.ipv4.conf.all.rp_filter';
@@ -78,22 +85,22 @@ export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
     const own = facts.sysctls[`net.ipv4.conf.${dev}.rp_filter`];
     if (own === undefined) continue; // the bridge exists only once a pod has started
     const name = `net.ipv4.conf.${dev}.rp_filter`;
-    findings.push(own === '1'
+    findings.push(own === '1' && strict.has(name)
       ? warn('sysctl', name, '1 (strict): pod traffic is dropped when its reverse path leaves by another interface', fixFor(dev))
       : ok('sysctl', name, all === '1' ? `${own} (but all=1 wins)` : own));
   }
   return findings;
 }
 
-export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
+export function checkBridgeNetfilter({ facts, iface }: CheckContext): Finding[] {
   const key = 'net.bridge.bridge-nf-call-iptables';
   const value = facts.sysctls[key];
+  if (!agentHostFindings(facts, iface?.link.name).some((f) => f.setting === key)) return [ok('sysctl', key, '1')];
   if (value === undefined) {
     return [warn('sysctl', key, 'absent: br_netfilter is not loaded, so traffic between pods of one node bypasses iptables (Services, NetworkPolicies)',
       'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf')];
   }
-  if (value !== '1') return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
-  return [ok('sysctl', key, '1')];
+  return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
 }
 
 const NM_FIX = (bridge: string) =>
