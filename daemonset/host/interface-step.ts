@@ -14,8 +14,6 @@ import { learned, type HostView, type NodeFacts } from '../loop/sync.ts';
 import { ETH1_ANNOTATIONS } from '../nodes/peers.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 
-export type { HostView };
-
 export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
   const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]);
   return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: mainTableOf(routes!) };

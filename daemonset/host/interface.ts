@@ -42,7 +42,7 @@ export function publishedAddress(link: InterfaceAddresses, want: InterfaceWanted
 }
 
 /** How errors name the interface wanted. */
-export function describeWanted(want: InterfaceWanted): string {
+function describeWanted(want: InterfaceWanted): string {
   return want.ifaceCidr ? `an interface with an address in ${formatCidr(want.ifaceCidr)}` : `interface ${want.iface}`;
 }
 

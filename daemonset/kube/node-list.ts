@@ -15,7 +15,7 @@ const LIST_PAGE_SIZE = 100;
 /** A continue token can expire mid-list (410); the list then starts over, this many times at most. */
 const LIST_ATTEMPTS = 3;
 
-export type NodeList = { metadata: { resourceVersion?: string }; items: V1Node[] };
+type NodeList = { metadata: { resourceVersion?: string }; items: V1Node[] };
 
 /** Every Node, slimmed page by page; restarted from the first page if a continue token expires. */
 export async function listAllNodes(
