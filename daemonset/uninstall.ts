@@ -16,6 +16,7 @@ import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
+import { routeCommands } from './routes/ip-batch.ts';
 import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 
 export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
@@ -36,7 +37,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     // follow a dual-stack one, so IPv6 routes of ours are removed whatever the config says now.
     const [all] = await queryIpJson(run, [['route', 'show', 'table', 'all', 'proto', ROUTE_PROTO]]);
     const ours = mainTableOf(all!).filter((r) => r.protocol === undefined || r.protocol === ROUTE_PROTO);
-    await runIpBatch(run, ours.map((r) => ({ args: ['route', 'del', r.dst, 'proto', ROUTE_PROTO], tolerate: 'missing' as const })));
+    await runIpBatch(run, routeCommands(ours.map((r) => ({ op: 'delete-route', dst: r.dst }))));
   });
   // Chains are removed from both backends and both families: a previous run may have used any.
   for (const [mode, family] of [['nft', 4], ['legacy', 4], ['nft', 6], ['legacy', 6]] as const) {

@@ -12,6 +12,7 @@ import { peersOf, podCidrOf } from '../../daemonset/nodes/peers.ts';
 import { parseNodesFile } from '../../daemonset/nodes/file-source.ts';
 import { planIptables, restorePayload } from '../../daemonset/iptables/plan.ts';
 import { diffRoutes, planRoutes } from '../../daemonset/routes/plan.ts';
+import { routeCommands } from '../../daemonset/routes/ip-batch.ts';
 import { run, type AgentLab } from './lab.ts';
 import { CLUSTER_CIDR, clusterOf, nodesYaml, SELF } from './nodes.ts';
 
@@ -81,9 +82,9 @@ export async function syncSteps(lab: AgentLab, count: number, agent: string): Pr
     steps.push(emptyList.timing);
     const firstDiff = timeSync('diffRoutes (first sync: all adds)', 7, () => diffRoutes(plan.value.routes, []));
     steps.push(firstDiff.timing);
-    const batch = timeSync('formatBatch', 7, () => formatBatch(firstDiff.value.commands));
+    const batch = timeSync('formatBatch', 7, () => formatBatch(routeCommands(firstDiff.value.changes)));
     steps.push(batch.timing);
-    const apply = await timeAsync(`ip -force -batch - (${firstDiff.value.commands.length} route replace, new)`, 1, () => inNode(['ip', '-j', '-force', '-batch', '-'], batch.value));
+    const apply = await timeAsync(`ip -force -batch - (${firstDiff.value.changes.length} route replace, new)`, 1, () => inNode(['ip', '-j', '-force', '-batch', '-'], batch.value));
     steps.push(apply.timing);
 
     const fullList = await timeAsync(`ip -4 -j route show table main (${plan.value.routes.length} routes)`, 5, () => inNode(['ip', '-4', '-j', 'route', 'show', 'table', 'main']));

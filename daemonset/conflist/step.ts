@@ -10,6 +10,9 @@ import type { Logger } from '../../lib/log.ts';
 import { renderConflist } from './render.ts';
 import { writeFileIfChanged } from '../host/install.ts';
 import type { NodeInterface } from '../host/interface.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { chooseCniVersion, newestVersionSpoken, runtimeAccepts, type CniVersionChoice } from './cni-version.ts';
 import { CONFLIST_NAME } from '../../lib/names.ts';
@@ -43,11 +46,13 @@ export interface ConflistOutcome {
   mismatch?: string;
 }
 
-export class ConflistSync {
+export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
+  readonly name = 'conflist';
   private readonly deps: { run: Runner; log: Logger; settings: ConflistSettings };
   private readonly m;
-  private reportedChoice = '';
-  private reportedMismatch = '';
+  private readonly reportedChoice = new OncePerChange();
+  /** '' while the runtime speaks the conflist's version. */
+  private readonly reportedMismatch = new OncePerChange('');
   /** portmap's supportedVersions, asked once; the versions we already warned about. */
   private portmapVersions: string[] | undefined;
   private readonly portmapWarned = new Set<string>();
@@ -60,26 +65,27 @@ export class ConflistSync {
     };
   }
 
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.conflist = await this.sync({ podCIDRs: sync.podCIDRs, iface: sync.iface, runtimeVersion: sync.self?.containerRuntimeVersion });
+  }
+
   async sync(input: ConflistInput): Promise<ConflistOutcome> {
     const { log, settings } = this.deps;
     const runtimeVersion = settings.standalone ? undefined : input.runtimeVersion;
     const choice = chooseCniVersion({ explicit: settings.explicit, runtimeVersion, standalone: settings.standalone });
-    const choiceKey = `${choice.version} ${choice.source} ${choice.reason}`;
-    if (choiceKey !== this.reportedChoice) {
-      this.reportedChoice = choiceKey;
+    this.reportedChoice.whenChanged(`${choice.version} ${choice.source} ${choice.reason}`, () => {
       log.info({ cniVersion: choice.version, source: choice.source, runtime: runtimeVersion }, `conflist cniVersion ${choice.version}: ${choice.reason}`);
       this.m.info.reset();
       this.m.info.set(1, { cni_version: choice.version, source: choice.source });
-    }
+    });
     const mismatch = runtimeAccepts(runtimeVersion, choice.version)
       ? undefined
       : `the conflist's cniVersion ${choice.version} (${choice.reason}) is newer than ${runtimeVersion} speaks (up to ${newestVersionSpoken(runtimeVersion)}): `
         + `the runtime fails every pod with "unsupported CNI result version"; unset --cni-version to choose from the runtime`;
-    if ((mismatch ?? '') !== this.reportedMismatch) {
-      this.reportedMismatch = mismatch ?? '';
+    this.reportedMismatch.whenChanged(mismatch ?? '', () => {
       if (mismatch) log.error({ cniVersion: choice.version, runtime: runtimeVersion }, mismatch);
       else if (settings.explicit) log.info({ cniVersion: choice.version, runtime: runtimeVersion }, 'the runtime speaks the conflist\'s cniVersion again');
-    }
+    });
     this.m.mismatch.set(mismatch ? 1 : 0);
 
     const portmap = await this.portmapSpeaks(choice.version);

@@ -55,6 +55,8 @@ export interface DoctorFacts {
   sysctls: Record<string, string | undefined>;
   /** iptables-save output per backend; absent when that backend does not work here. */
   iptables: Partial<Record<IptablesMode, string>>;
+  /** ip6tables-save output per backend, gathered when the cluster CIDR has an IPv6 range (the agent then programs ip6tables). */
+  ip6tables?: Partial<Record<IptablesMode, string>>;
   conflist: { path: string; file: FileRead; /** Other network configs the runtime would read first. */ before: string[] };
   plugin: { path: string; source: string; installed?: { size: number; executable: boolean }; sameAsSource?: boolean; error?: string };
   ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };

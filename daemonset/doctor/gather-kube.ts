@@ -16,11 +16,12 @@ export const AGENT_ACCESS: readonly AccessReview[] = [
 ];
 
 const TIMEOUT_MS = 10_000;
-const PAGE = 500;
 
 export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFacts['nodes']; kube: NonNullable<DoctorFacts['kube']> }> {
   const { loadKubeConfig, toClusterNode } = await import('../kube/index.ts');
-  const { kubeRequest, KubeApiError } = await import('../kube/http.ts');
+  const { kubeRequest } = await import('../kube/http.ts');
+  const { listAllNodes } = await import('../kube/node-list.ts');
+  const { summarize } = await import('../kube/errors.ts');
   let kc;
   try {
     kc = loadKubeConfig(config.kubeconfig);
@@ -29,30 +30,19 @@ export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFa
     return { nodes: { error: message }, kube: { server: config.kubeconfig ?? '(in-cluster)', error: message, access: [] } };
   }
   const server = kc.getCurrentCluster()?.server ?? '?';
+  // The agent's one-line summary of an API error; `answered`: the API server answered (an HTTP status).
   const describe = (error: unknown): { text: string; answered: boolean } => {
-    if (error instanceof KubeApiError) {
-      let message = error.body;
-      try {
-        message = (JSON.parse(error.body) as { message?: string }).message ?? error.body;
-      } catch {
-        // not a Status
-      }
-      return { text: `HTTP ${error.statusCode}: ${message}`, answered: true };
-    }
-    const code = (error as { code?: unknown } | null)?.code;
-    return { text: typeof code === 'string' ? `${code} (${errorMessage(error)})` : errorMessage(error), answered: false };
+    const { message, code } = summarize(error);
+    if (typeof code === 'number') return { text: `HTTP ${code}: ${message}`, answered: true };
+    return { text: code ? `${code} (${message})` : message, answered: false };
   };
 
   let nodes: DoctorFacts['nodes'];
   let unreachable: string | undefined;
   try {
-    const list: ClusterNode[] = [];
-    let next: string | undefined;
-    do {
-      const page = JSON.parse(await kubeRequest(kc, { method: 'GET', path: '/api/v1/nodes', query: { limit: PAGE, continue: next }, signal: AbortSignal.timeout(TIMEOUT_MS) })) as { items?: unknown[]; metadata?: { continue?: string } };
-      list.push(...(page.items ?? []).map((item) => toClusterNode(item as Parameters<typeof toClusterNode>[0])));
-      next = page.metadata?.continue || undefined;
-    } while (next);
+    // Paged as the informer lists, and slimmed as it caches: the nodes exactly as the agent sees them.
+    const { items } = await listAllNodes(kc, { signal: () => AbortSignal.timeout(TIMEOUT_MS) });
+    const list: ClusterNode[] = items.map(toClusterNode);
     nodes = { list };
   } catch (error) {
     const { text, answered } = describe(error);

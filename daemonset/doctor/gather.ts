@@ -1,18 +1,20 @@
-// The one step of the doctor that reads the node: three processes (`ip -j -batch` for links and
-// routes, iptables-save for each backend; nmcli only where it is installed), plus files under
+// The one step of the doctor that reads the node: a few processes (`ip -j -batch` for links and
+// routes, iptables-save for each backend, ip6tables-save too with IPv6 in the cluster; nmcli
+// only where it is installed), plus files under
 // /proc/sys, the CNI directories and the IPAM store, and the agent's /readyz. It writes nothing.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { formatIp } from '../../lib/cidr.ts';
+import { formatIp, type IpFamily } from '../../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../../lib/errors.ts';
 import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
 import { mainTableOf } from '../../lib/iproute2/route.ts';
-import type { IptablesMode } from '../../lib/iptables/backend.ts';
+import { backendFor, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { inventory, networkDir, openStores } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
+import { FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
 import { sameFileContent } from '../host/install.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
@@ -30,10 +32,12 @@ export interface GatherDeps {
 export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promise<DoctorFacts> {
   const { run } = deps;
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
-  const [ip, nft, legacy, kube, agent, networkManager] = await Promise.all([
+  // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
+  const families = config.clusterCIDRs.map((c) => c.family);
+  const [ip, iptables, ip6tables, kube, agent, networkManager] = await Promise.all([
     queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]),
-    iptablesSave(run, 'nft'),
-    iptablesSave(run, 'legacy'),
+    iptablesSaves(run, 4),
+    families.includes(6) ? iptablesSaves(run, 6) : undefined,
     mode === 'kubernetes' ? gatherKube(config) : undefined,
     readyz(config.health),
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
@@ -50,7 +54,8 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     links,
     routes: mainTableOf(ip[1]!),
     sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
-    iptables: { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) },
+    iptables,
+    ...(ip6tables && { ip6tables }),
     conflist: { path: conflistPath, file: conflistFile, before: configsBefore(config.cniConfDir, CONFLIST_NAME) },
     plugin: gatherPlugin(path.join(config.cniBinDir, PLUGIN_TYPE), config.pluginBinary),
     ipam: gatherIpam(config.dataDir, conflistDoc),
@@ -60,12 +65,16 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   };
 }
 
-async function iptablesSave(run: Runner, mode: IptablesMode): Promise<string | undefined> {
-  try {
-    return (await run([`iptables-${mode}-save`])).stdout;
-  } catch {
-    return undefined; // not installed or not usable in this kernel
-  }
+/** Each backend's save output for a family, under the names the agent runs (lib/iptables/backend.ts); absent: it does not work here. */
+async function iptablesSaves(run: Runner, family: IpFamily): Promise<Partial<Record<IptablesMode, string>>> {
+  const [nft, legacy] = await Promise.all((['nft', 'legacy'] as const).map(async (mode) => {
+    try {
+      return (await run([backendFor(mode, '', family).save])).stdout;
+    } catch {
+      return undefined; // not installed or not usable in this kernel
+    }
+  }));
+  return { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) };
 }
 
 function readFile(file: string): FileRead {
@@ -93,7 +102,8 @@ function readNodesFile(file: string): DoctorFacts['nodes'] {
 }
 
 function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
-  const keys = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables', ...devices.map((d) => `net.ipv4.conf.${d}.rp_filter`)];
+  // What the agent sets (forwarding) and what its host checks read (host/checks.ts).
+  const keys = [...Object.values(FORWARDING_SYSCTL), ...hostSysctlKeys(devices)];
   const values: Record<string, string | undefined> = {};
   for (const key of keys) {
     try {

@@ -41,8 +41,18 @@ export function ensureIpForward(root = '/proc/sys', family: 4 | 6 = 4): boolean 
 
 export function checkHost(options: { iface: string; bridge: string; root?: string }): HostFinding[] {
   const root = options.root ?? '/proc/sys';
+  return hostFindings((key) => readSysctl(root, key), options);
+}
+
+/** The sysctls hostFindings reads for these devices (the doctor gathers exactly these). */
+export function hostSysctlKeys(devices: readonly string[]): string[] {
+  return ['net.bridge.bridge-nf-call-iptables', 'net.ipv4.conf.all.rp_filter', ...devices.map((dev) => `net.ipv4.conf.${dev}.rp_filter`)];
+}
+
+/** Pure: what is wrong with the host settings, given a reader of sysctl values (undefined: absent). */
+export function hostFindings(sysctl: (key: string) => string | undefined, options: { iface: string; bridge: string }): HostFinding[] {
   const findings: HostFinding[] = [];
-  const bridgeNf = readSysctl(root, 'net.bridge.bridge-nf-call-iptables');
+  const bridgeNf = sysctl('net.bridge.bridge-nf-call-iptables');
   if (bridgeNf === undefined) {
     findings.push({
       setting: 'net.bridge.bridge-nf-call-iptables',
@@ -54,9 +64,9 @@ export function checkHost(options: { iface: string; bridge: string; root?: strin
   }
   // The kernel applies max(conf.all, conf.<if>): strict (1) drops pod traffic that arrives on eth1
   // when the reverse path would leave another interface (multi-NIC nodes).
-  const all = Number(readSysctl(root, 'net.ipv4.conf.all.rp_filter') ?? '0');
+  const all = Number(sysctl('net.ipv4.conf.all.rp_filter') ?? '0');
   for (const dev of [options.iface, options.bridge]) {
-    const own = readSysctl(root, `net.ipv4.conf.${dev}.rp_filter`);
+    const own = sysctl(`net.ipv4.conf.${dev}.rp_filter`);
     if (own === undefined) continue;
     if (Math.max(all, Number(own)) === 1) {
       findings.push({

@@ -5,42 +5,58 @@ import { formatIp, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { mainTableOf, type KernelRoute } from '../../lib/iproute2/route.ts';
+import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import { learned, type HostView, type NodeFacts } from '../loop/sync.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 import { ETH1_ANNOTATIONS } from '../../lib/names.ts';
-
-export interface HostView {
-  iface: NodeInterface;
-  /** The main table as read now, IPv4 and IPv6 routes. */
-  mainTable: KernelRoute[];
-}
 
 export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
   const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]);
   return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: mainTableOf(routes!) };
 }
 
+export class NodeInterfaceRead implements SyncStep<NodeFacts, 'read-node-interface'> {
+  readonly name = 'read-node-interface';
+  private readonly deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] };
+
+  constructor(deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] }) {
+    this.deps = deps;
+  }
+
+  async run(facts: NodeFacts): Promise<void> {
+    const { run, iface, ifaceCidr, families } = this.deps;
+    facts.host = await readNodeInterface(run, { iface, ifaceCidr, families });
+  }
+}
+
 /** Publishes the interface's address of each family on our Node (Kubernetes mode), once per address. */
-export class AddressPublisher {
-  private published = '';
+export class AddressPublisher implements SyncStep<NodeFacts, 'publish-address'> {
+  readonly name = 'publish-address';
+  private readonly published = new OncePerChange();
   private readonly deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi };
 
   constructor(deps: { log: Logger; nodeName: string; nodeStatus?: NodeStatusApi }) {
     this.deps = deps;
   }
 
+  async run(facts: NodeFacts): Promise<void> {
+    await this.publish(learned(facts.host, 'read-node-interface').iface);
+  }
+
   async publish(iface: NodeInterface): Promise<void> {
     const key = describeAddresses(iface);
-    if (this.published === key) return;
-    this.deps.log.info({ iface: iface.name, address: key, mtu: iface.mtu }, 'node interface chosen');
-    for (const family of [4, 6] as const) {
-      const address = iface.addresses[family];
-      if (!address) continue;
-      if (family === 4) await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address));
-      else await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address), ETH1_ANNOTATIONS[6]);
-    }
-    this.published = key;
+    await this.published.whenChangedAsync(key, async () => {
+      this.deps.log.info({ iface: iface.name, address: key, mtu: iface.mtu }, 'node interface chosen');
+      for (const family of [4, 6] as const) {
+        const address = iface.addresses[family];
+        if (!address) continue;
+        if (family === 4) await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address));
+        else await this.deps.nodeStatus?.publishEth1Address(this.deps.nodeName, formatIp(address), ETH1_ANNOTATIONS[6]);
+      }
+    });
   }
 }

@@ -121,3 +121,12 @@ export function removalPayload(actual: SavedTables, specs: readonly OwnedChain[]
   }
   return lines.length ? lines.join('\n') + '\n' : undefined;
 }
+
+/**
+ * The family whose tables decide the one iptables mode of both families: IPv4's, IPv6's on an
+ * IPv6-only node. As kube-proxy's iptables wrapper does: mixing nft and legacy per family would
+ * split its rules.
+ */
+export function backendDecidingFamily(families: readonly IpFamily[]): IpFamily {
+  return families.includes(4) || families.length === 0 ? 4 : 6;
+}

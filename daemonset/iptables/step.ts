@@ -6,8 +6,10 @@ import type { Runner } from '../../lib/exec.ts';
 import { backendFor, detectBackend, type IptablesBackend, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
-import { planIptables, restorePayload } from './plan.ts';
+import { backendDecidingFamily, planIptables, restorePayload } from './plan.ts';
 
 export interface IptablesOutcome {
   mode: IptablesMode;
@@ -15,7 +17,8 @@ export interface IptablesOutcome {
   written: Partial<Record<IpFamily, boolean>>;
 }
 
-export class IptablesSync {
+export class IptablesSync implements SyncStep<NodeSync, 'iptables'> {
+  readonly name = 'iptables';
   private readonly deps: { run: Runner; log: Logger; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode };
   private readonly writes;
   /** Probed once: neither changes while the agent runs. */
@@ -29,6 +32,10 @@ export class IptablesSync {
       all: deps.metrics.counter('bridgeway_iptables_restores_total', 'Times our chains had to be (re)written.'),
       family: deps.metrics.counter('bridgeway_family_iptables_restores_total', 'Times our chains had to be (re)written, per IP family (ip6tables for ipv6).'),
     };
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.iptablesMode = (await this.sync(sync.podCIDRs)).mode;
   }
 
   /** `podCIDRs`: our own podCIDR of each family in the cluster CIDR. */
@@ -58,15 +65,12 @@ export class IptablesSync {
     return { mode: this.mode!, written };
   }
 
-  /**
-   * One mode for both families, decided from IPv4's tables (IPv6's on an IPv6-only node), as
-   * kube-proxy's iptables wrapper does: mixing nft and legacy per family would split its rules.
-   */
+  /** One mode for both families (see backendDecidingFamily). */
   private async backendsOnce(): Promise<Partial<Record<IpFamily, IptablesBackend>>> {
     if (this.backends) return this.backends;
     const { run, log, clusterCIDRs, forced } = this.deps;
     const families = clusterCIDRs.map((c) => c.family);
-    const decided = await detectBackend(run, { forced, family: families.includes(4) ? 4 : 6 });
+    const decided = await detectBackend(run, { forced, family: backendDecidingFamily(families) });
     log.info({ mode: decided.mode, why: decided.reason }, `using iptables-${decided.mode}`);
     this.mode = decided.mode;
     this.backends = Object.fromEntries(families.map((family) => [family, backendFor(decided.mode, decided.reason, family)]));

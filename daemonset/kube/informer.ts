@@ -11,7 +11,7 @@
 //   `error` and the informer STOPS (rule 8): restarting it, with capped backoff (backoff.ts), is
 //   done here.
 // Every Node is cut down to the few fields the agent reads before the informer caches it
-// (node.ts), the list is read in pages, and only changes to those fields wake the reconciler
+// (node.ts), the list is read in pages (node-list.ts), and only changes to those fields wake the reconciler
 // (nodes/view.ts).
 // We build the ListWatch ourselves (makeInformer is `new ListWatch(path, new Watch(kc), list, false)`)
 // to pass it a watch that refuses to open after stop() and reports when a stream is established,
@@ -24,8 +24,9 @@ import type { Logger } from '../../lib/log.ts';
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../loop/backoff.ts';
 import { realClock, type Clock } from '../loop/clock.ts';
 import { loadKubeConfig, type KubeConfig } from './config.ts';
-import { httpCode, summarize } from './errors.ts';
-import { KubeWatch, REQUEST_TIMEOUT_MS, kubeRequest, type QueryParams } from './http.ts';
+import { summarize } from './errors.ts';
+import { KubeWatch, REQUEST_TIMEOUT_MS, type QueryParams } from './http.ts';
+import { listAllNodes } from './node-list.ts';
 import { NODES_PATH, slimNode, toClusterNode, type V1Node } from './node.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import type { NodeSource } from '../nodes/source.ts';
@@ -48,18 +49,6 @@ export interface KubeOptions {
   /** A watch silent this long is reopened (default 30 s, http.ts). */
   watchInactivityMs?: number;
 }
-
-/**
- * The Node list is read in pages (a consistent snapshot, as client-go's pager does): a real Node is
- * ~11 KB of JSON (images, managedFields), so one 5,000-node response is ~56 MB of text and several
- * times that once parsed. Pages of 100 kept the agent's peak RSS ~40 MiB lower than pages of 500
- * (bench/AGENT.md), for ~50 small requests instead of 10.
- */
-const LIST_PAGE_SIZE = 100;
-/** A continue token can expire mid-list (410); the list then starts over, this many times at most. */
-const LIST_ATTEMPTS = 3;
-
-type NodeList = { metadata: { resourceVersion?: string }; items: V1Node[] };
 
 export function createKubeNodeSource(options: KubeOptions): NodeSource {
   const kc = loadKubeConfig(options.kubeconfig);
@@ -98,7 +87,10 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     const pendingDelays = new Set<{ timer: unknown; resolve: () => void }>();
 
     const list = async () => {
-      const result = await listAllNodes(() => AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]));
+      const result = await listAllNodes(kc, {
+        signal: () => AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+        relisting: (attempt) => log.info({ attempt }, 'the node list snapshot expired between pages; listing again'),
+      });
       if (stopped) throw new Error('node source stopped');
       listed = true;
       return result;
@@ -165,27 +157,6 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     };
   }
 
-  /** Every Node, slimmed page by page; restarted from the first page if a continue token expires. */
-  async function listAllNodes(signal: () => AbortSignal): Promise<NodeList> {
-    for (let attempt = 1; ; attempt++) {
-      const items: V1Node[] = [];
-      let resourceVersion: string | undefined;
-      let token: string | undefined;
-      try {
-        do {
-          const page = await listNodePage(kc, token, signal());
-          for (const node of page.items ?? []) items.push(slimNode(node));
-          resourceVersion = page.metadata?.resourceVersion;
-          token = page.metadata?.continue || undefined;
-        } while (token);
-        return { metadata: { resourceVersion }, items };
-      } catch (error) {
-        if (!(token !== undefined && httpCode(error) === 410 && attempt < LIST_ATTEMPTS)) throw error; // only a continued page expires
-        log.info({ attempt }, 'the node list snapshot expired between pages; listing again');
-      }
-    }
-  }
-
   return {
     start() {
       if (stopRun) return;
@@ -200,16 +171,6 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
     nodes: () => currentView.list(),
     connected: () => isConnected,
   };
-}
-
-/**
- * One page of the Node list as plain JSON. Not CoreV1Api.listNode: its model deserialization copies
- * every field of every Node, which slimNode then drops: at 5,000 kubelet-shaped Nodes that cost
- * ~0.6 s and ~50 MiB of peak RSS (bench:agent).
- */
-async function listNodePage(kc: KubeConfig, token: string | undefined, signal: AbortSignal): Promise<{ items?: V1Node[]; metadata?: { resourceVersion?: string; continue?: string } }> {
-  const text = await kubeRequest(kc, { method: 'GET', path: NODES_PATH, query: { limit: LIST_PAGE_SIZE, continue: token }, signal });
-  return JSON.parse(text) as { items?: V1Node[]; metadata?: { resourceVersion?: string; continue?: string } };
 }
 
 /**

@@ -1,6 +1,5 @@
 // Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
 import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr } from '../../lib/cidr.ts';
-import type { IpCommand } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Peer } from '../nodes/peers.ts';
 import { ROUTE_PROTO } from '../../lib/names.ts';
@@ -59,44 +58,57 @@ export function planRoutes(peers: readonly Peer[], iface: LocalInterface, ownPod
   return { routes, unreachable };
 }
 
+/**
+ * Our route changes as data, as the plugin's lib/kernel/change.ts keeps its own: each says what it
+ * tolerates, and one renderer (routes/ip-batch.ts) spells them for `ip -batch`.
+ */
+export type RouteChange =
+  /**
+   * A route to a prefix nobody routed when the table was read. Tolerates "exists": should someone
+   * else's route appear after the read, the kernel refuses ours ("File exists") instead of
+   * overwriting theirs, and the next sync reports it.
+   */
+  | { op: 'add-route'; dst: string; via: string; dev: string }
+  /** Our route with another next hop: replaced atomically, no moment without a route. Tolerates nothing. */
+  | { op: 'replace-route'; dst: string; via: string; dev: string }
+  /** Our route to a podCIDR no peer has any more. Tolerates "missing": gone is what we want. */
+  | { op: 'delete-route'; dst: string };
+
 export interface RouteDiff {
-  commands: IpCommand[];
+  changes: RouteChange[];
   /** A route for a peer's podCIDR that someone else owns: we leave it alone and report it. */
   conflicts: { dst: string; owner: string }[];
-  added: number;
-  replaced: number;
-  deleted: number;
 }
 
-/** The minimal `ip` commands turning `actual` (the main table) into `desired` for our routes. */
+/** The minimal changes turning `actual` (the main table) into `desired` for our routes. */
 export function diffRoutes(desired: readonly DesiredRoute[], actual: readonly KernelRoute[]): RouteDiff {
   const ours = new Map(actual.filter((r) => r.protocol === ROUTE_PROTO).map((r) => [r.dst, r]));
   const foreign = new Map(actual.filter((r) => r.protocol !== ROUTE_PROTO).map((r) => [r.dst, r]));
-  const diff: RouteDiff = { commands: [], conflicts: [], added: 0, replaced: 0, deleted: 0 };
+  const diff: RouteDiff = { changes: [], conflicts: [] };
   const wanted = new Set<string>();
   for (const route of desired) {
     wanted.add(route.dst);
     const current = ours.get(route.dst);
-    const args = (verb: string) => ['route', verb, route.dst, 'via', route.via, 'dev', route.dev, 'proto', ROUTE_PROTO];
+    const { dst, via, dev } = route;
     if (current) {
       if (current.gateway === route.via && current.dev === route.dev) continue;
-      diff.replaced++;
-      diff.commands.push({ args: args('replace') }); // atomic: no moment without a route
+      diff.changes.push({ op: 'replace-route', dst, via, dev });
     } else if (foreign.has(route.dst)) {
       diff.conflicts.push({ dst: route.dst, owner: `proto ${foreign.get(route.dst)!.protocol ?? 'boot'} via ${foreign.get(route.dst)!.dev}` });
     } else {
-      // `add`, not `replace`: should someone else's route appear after `actual` was read, the
-      // kernel refuses ours ("File exists") instead of overwriting theirs; the next sync reports it.
-      diff.added++;
-      diff.commands.push({ args: args('add'), tolerate: 'exists' });
+      diff.changes.push({ op: 'add-route', dst, via, dev });
     }
   }
   for (const dst of ours.keys()) {
-    if (wanted.has(dst)) continue;
-    diff.deleted++;
-    diff.commands.push({ args: ['route', 'del', dst, 'proto', ROUTE_PROTO], tolerate: 'missing' });
+    if (!wanted.has(dst)) diff.changes.push({ op: 'delete-route', dst });
   }
   return diff;
+}
+
+/** How many changes of each kind, as the agent logs them. */
+export function countRouteChanges(changes: readonly RouteChange[]): { added: number; replaced: number; deleted: number } {
+  const count = (op: RouteChange['op']) => changes.filter((c) => c.op === op).length;
+  return { added: count('add-route'), replaced: count('replace-route'), deleted: count('delete-route') };
 }
 
 /**

@@ -7,9 +7,13 @@ import { runIpBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../host/interface.ts';
+import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import { learned, type NodeFacts, type NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
-import { diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
+import { routeCommands } from './ip-batch.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];
@@ -30,10 +34,11 @@ export interface RoutesOutcome {
   families: Partial<Record<IpFamily, { programmed: number; missing: number }>>;
 }
 
-export class RouteSync {
+export class RouteSync implements SyncStep<NodeSync, 'routes'> {
+  readonly name = 'routes';
   private readonly deps: { run: Runner; log: Logger; nodeName: string };
   private readonly m;
-  private reported = '';
+  private readonly reported = new OncePerChange();
   /** The node list planned last, and the interface and main table as that sync left them; see applyAhead. */
   private lastSeen: { nodes: readonly ClusterNode[]; iface: NodeInterface; routes: KernelRoute[] } | undefined;
 
@@ -49,6 +54,19 @@ export class RouteSync {
       familyRoutes: metrics.gauge('bridgeway_family_routes_programmed', 'Routes to peer podCIDRs in place after the last sync, per IP family.'),
       familyMissing: metrics.gauge('bridgeway_family_peers_not_routed', 'Peers without a route of this IP family (no podCIDR or address of it, or unreachable; see logs).'),
     };
+  }
+
+  /** The early route step (applyAhead), run before the node interface is read; it never fails. */
+  readonly ahead: SyncStep<NodeFacts, 'routes-ahead'> = {
+    name: 'routes-ahead',
+    run: async (facts) => {
+      const { nodes, own } = learned(facts.view, 'node-view');
+      if (own && 'cidrs' in own) await this.applyAhead(nodes, own.cidrs);
+    },
+  };
+
+  async run(sync: NodeSync): Promise<void> {
+    sync.found.routes = (await this.sync(sync)).families;
   }
 
   /** The kernel may be anywhere between two states (a sync failed): read it before acting again. */
@@ -72,10 +90,10 @@ export class RouteSync {
     const touched = new Set([...changed.before, ...changed.after].flatMap((n) => Object.values(podCidrsOf(n).cidrs)).map(formatCidr));
     if (touched.size === 0) return { changes: 0 };
     const { diff } = this.plan({ nodes: changed.after, iface: this.lastSeen.iface, podCIDRs, mainTable: this.lastSeen.routes.filter((r) => touched.has(r.dst)) });
-    if (diff.commands.length === 0) return { changes: 0 };
+    if (diff.changes.length === 0) return { changes: 0 };
     try {
       await this.apply(diff);
-      return { changes: diff.commands.length };
+      return { changes: diff.changes.length };
     } catch (error) {
       // The full sync plans against the real kernel and reports what is wrong.
       this.deps.log.debug({ err: errorMessage(error) }, 'route change ahead of the kernel read failed');
@@ -86,15 +104,13 @@ export class RouteSync {
   async sync(input: RoutesInput): Promise<RoutesOutcome> {
     const { log } = this.deps;
     const { peers, problems, plan, diff } = this.plan(input);
-    if (diff.commands.length > 0) await this.apply(diff);
+    if (diff.changes.length > 0) await this.apply(diff);
     this.lastSeen = { nodes: input.nodes, iface: input.iface, routes: routesAfter(plan.routes, input.mainTable) };
     const unreachable = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason }))];
-    const key = JSON.stringify([unreachable, diff.conflicts]);
-    if (key !== this.reported) {
-      this.reported = key;
+    this.reported.whenChanged(JSON.stringify([unreachable, diff.conflicts]), () => {
       for (const u of unreachable) log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
-    }
+    });
     // Per family: routes in place (not lost to a conflict), and the other nodes without one.
     const families: RoutesOutcome['families'] = {};
     const conflicted = new Set(diff.conflicts.map((c) => c.dst));
@@ -109,7 +125,7 @@ export class RouteSync {
     const outcome: RoutesOutcome = {
       peers: new Set(peers.map((p) => p.name)).size,
       programmed: plan.routes.length - diff.conflicts.length,
-      changes: diff.commands.length,
+      changes: diff.changes.length,
       unreachable,
       conflicts: diff.conflicts.map((c) => ({ dst: c.dst, owner: c.owner })),
       families,
@@ -128,8 +144,8 @@ export class RouteSync {
   }
 
   private async apply(diff: RouteDiff): Promise<void> {
-    await runIpBatch(this.deps.run, diff.commands);
-    this.deps.log.info({ added: diff.added, replaced: diff.replaced, deleted: diff.deleted }, 'routes changed');
-    this.m.routeChanges.inc({}, diff.commands.length);
+    await runIpBatch(this.deps.run, routeCommands(diff.changes));
+    this.deps.log.info(countRouteChanges(diff.changes), 'routes changed');
+    this.m.routeChanges.inc({}, diff.changes.length);
   }
 }

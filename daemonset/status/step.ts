@@ -1,6 +1,9 @@
 // Step: tell the cluster what the node's network can do: the NetworkUnavailable condition (as
 // flannel and calico set it), and a Warning event when the runtime cannot use our conflist.
 // Each is written once per change; a failed write is retried by the next sync.
+import { OncePerChange } from '../loop/once-per-change.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 
 export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
@@ -11,13 +14,20 @@ export interface StatusInput {
   mismatch?: string;
 }
 
-export class StatusReport {
+export class StatusReport implements SyncStep<NodeSync, 'status'> {
+  readonly name = 'status';
   private readonly deps: { nodeName: string; nodeStatus?: NodeStatusApi };
-  private condition = '';
-  private event = '';
+  private readonly condition = new OncePerChange();
+  /** The mismatch last reported by an event; '' while there is none. */
+  private readonly event = new OncePerChange('');
 
   constructor(deps: { nodeName: string; nodeStatus?: NodeStatusApi }) {
     this.deps = deps;
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    const mismatch = sync.found.conflist?.mismatch;
+    await this.report(mismatch ? { mismatch } : {});
   }
 
   async report(input: StatusInput): Promise<{ networkUnavailable: boolean; message: string }> {
@@ -26,16 +36,11 @@ export class StatusReport {
     const message = input.mismatch ? `bridgeway: ${input.mismatch}` : AVAILABLE_MESSAGE;
     if (!nodeStatus) return { networkUnavailable, message };
     // The event first: it says what to fix, the condition only that pods cannot start.
-    const event = input.mismatch ?? '';
-    if (event !== this.event) {
-      if (input.mismatch) await nodeStatus.recordNodeEvent(nodeName, { type: 'Warning', reason: MISMATCH_EVENT_REASON, message: input.mismatch });
-      this.event = event;
-    }
-    const condition = `${networkUnavailable} ${message}`;
-    if (condition !== this.condition) {
-      await nodeStatus.setNetworkUnavailable(nodeName, networkUnavailable, message);
-      this.condition = condition;
-    }
+    const mismatch = input.mismatch;
+    await this.event.whenChangedAsync(mismatch ?? '', async () => {
+      if (mismatch) await nodeStatus.recordNodeEvent(nodeName, { type: 'Warning', reason: MISMATCH_EVENT_REASON, message: mismatch });
+    });
+    await this.condition.whenChangedAsync(`${networkUnavailable} ${message}`, () => nodeStatus.setNetworkUnavailable(nodeName, networkUnavailable, message));
     return { networkUnavailable, message };
   }
 }

@@ -6,7 +6,9 @@ import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { selectInterface } from '../../daemonset/host/interface.ts';
 import { ownPodCidrs, peersOf, type ClusterNode } from '../../daemonset/nodes/peers.ts';
 import { planIptables, removalPayload, restorePayload } from '../../daemonset/iptables/plan.ts';
-import { diffRoutes, planRoutes, routesAfter } from '../../daemonset/routes/plan.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routesAfter } from '../../daemonset/routes/plan.ts';
+import { routeCommands } from '../../daemonset/routes/ip-batch.ts';
+import { formatBatch } from '../../lib/iproute2/batch.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, ROUTE_PROTO } from '../../lib/names.ts';
 
 const cidr = (t: string) => parseCidr(t)!;
@@ -117,13 +119,12 @@ describe('diffRoutes', () => {
       { dst: '10.244.5.0/24', gateway: '192.168.50.1', dev: 'eth1', protocol: 'static' },
       { dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0', protocol: 'dhcp' },
     ]);
-    assert.deepEqual(diff.commands.map((c) => c.args.join(' ')), [
-      `route replace 10.244.2.0/24 via 192.168.50.12 dev eth1 proto ${ROUTE_PROTO}`,
-      `route add 10.244.3.0/24 via 192.168.50.13 dev eth1 proto ${ROUTE_PROTO}`,
-      `route del 10.244.4.0/24 proto ${ROUTE_PROTO}`,
+    assert.deepEqual(diff.changes, [
+      { op: 'replace-route', dst: '10.244.2.0/24', via: '192.168.50.12', dev: 'eth1' },
+      { op: 'add-route', dst: '10.244.3.0/24', via: '192.168.50.13', dev: 'eth1' },
+      { op: 'delete-route', dst: '10.244.4.0/24' },
     ]);
-    assert.equal(diff.commands[1]!.tolerate, 'exists', 'a foreign route that appeared since the read wins');
-    assert.deepEqual([diff.added, diff.replaced, diff.deleted], [1, 1, 1]);
+    assert.deepEqual(countRouteChanges(diff.changes), { added: 1, replaced: 1, deleted: 1 });
     assert.deepEqual(diff.conflicts, [{ dst: '10.244.5.0/24', owner: 'proto static via eth1' }]);
   });
   test('routesAfter: the table once the diff ran; diffing against it gives nothing to do', () => {
@@ -143,12 +144,29 @@ describe('diffRoutes', () => {
       '10.244.5.0/24 192.168.50.1 static',
     ]);
     const again = diffRoutes(want, after);
-    assert.deepEqual(again.commands, []);
+    assert.deepEqual(again.changes, []);
     assert.equal(again.conflicts.length, 1, 'the foreign route is still reported');
   });
   test('in sync: no commands', () => {
     const actual = want.map((r) => ({ dst: r.dst, gateway: r.via, dev: r.dev, protocol: ROUTE_PROTO }));
-    assert.deepEqual(diffRoutes(want, actual).commands, []);
+    assert.deepEqual(diffRoutes(want, actual).changes, []);
+  });
+});
+
+describe('routeCommands: the one ip -batch spelling of route changes', () => {
+  test('each change with our proto and what it tolerates', () => {
+    const commands = routeCommands([
+      { op: 'replace-route', dst: '10.244.2.0/24', via: '192.168.50.12', dev: 'eth1' },
+      { op: 'add-route', dst: 'fd00:10:244:3::/64', via: 'fd00:50::13', dev: 'eth1' },
+      { op: 'delete-route', dst: '10.244.4.0/24' },
+    ]);
+    assert.deepEqual(commands, [
+      { args: ['route', 'replace', '10.244.2.0/24', 'via', '192.168.50.12', 'dev', 'eth1', 'proto', ROUTE_PROTO] },
+      { args: ['route', 'add', 'fd00:10:244:3::/64', 'via', 'fd00:50::13', 'dev', 'eth1', 'proto', ROUTE_PROTO], tolerate: 'exists' },
+      { args: ['route', 'del', '10.244.4.0/24', 'proto', ROUTE_PROTO], tolerate: 'missing' },
+    ]);
+    assert.equal(formatBatch(commands), `route replace 10.244.2.0/24 via 192.168.50.12 dev eth1 proto ${ROUTE_PROTO}\n`
+      + `route add fd00:10:244:3::/64 via fd00:50::13 dev eth1 proto ${ROUTE_PROTO}\nroute del 10.244.4.0/24 proto ${ROUTE_PROTO}\n`);
   });
 });
 

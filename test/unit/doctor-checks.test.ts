@@ -2,7 +2,7 @@
 // fault at a time, and the finding that must name it at the right severity.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr } from '../../lib/cidr.ts';
+import { parseCidr, type IpCidr } from '../../lib/cidr.ts';
 import { renderConflist } from '../../daemonset/conflist/render.ts';
 import { runChecks } from '../../daemonset/doctor/checks/index.ts';
 import type { DoctorFacts } from '../../daemonset/doctor/facts.ts';
@@ -14,9 +14,11 @@ import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, hostVethName } from '../../lib/n
 const cidr = (t: string) => parseCidr(t)!;
 const CLUSTER = cidr('10.244.0.0/16');
 const OWN = cidr('10.244.1.0/24');
+const CLUSTER6 = parseCidr('fd00:10:244::/56')!;
+const OWN6 = parseCidr('fd00:10:244:1::/64')!;
 
-function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean } = {}): string {
-  const specs = planIptables({ clusterCIDR: CLUSTER, podCIDR: OWN, randomFully: options.randomFully ?? true });
+function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean; cluster?: IpCidr; own?: IpCidr } = {}): string {
+  const specs = planIptables({ clusterCIDR: options.cluster ?? CLUSTER, podCIDR: options.own ?? OWN, randomFully: options.randomFully ?? true });
   const lines: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     lines.push(`*${table}`);
@@ -32,8 +34,8 @@ function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: 
 }
 
 const CONFLIST = '/etc/cni/net.d/10-bridgeway.conflist';
-const conflistText = (overrides: { mtu?: number; podCIDR?: string; cniVersion?: string } = {}) => renderConflist({
-  cniVersion: overrides.cniVersion ?? '1.1.0', podCIDR: cidr(overrides.podCIDR ?? '10.244.1.0/24'), mtu: overrides.mtu ?? 1500, bridge: 'cni0', portmap: false,
+const conflistText = (overrides: { mtu?: number; podCIDR?: string; podCIDRs?: string[]; cniVersion?: string } = {}) => renderConflist({
+  cniVersion: overrides.cniVersion ?? '1.1.0', podCIDR: overrides.podCIDRs ? overrides.podCIDRs.map((c) => parseCidr(c)!) : cidr(overrides.podCIDR ?? '10.244.1.0/24'), mtu: overrides.mtu ?? 1500, bridge: 'cni0', portmap: false,
   logLevel: 'info', dataDir: '/var/lib/cni/bridgeway', logFile: '/var/log/bridgeway/cni.log',
 });
 
@@ -145,7 +147,7 @@ describe('one fault at a time: named, at its severity, with the fix', () => {
 /** healthy(), dual-stack: IPv6 on eth1, in both nodes' podCIDRs, the cluster CIDR and the routes. */
 function healthyDualStack(): DoctorFacts {
   const facts = healthy();
-  facts.settings.clusterCIDRs = [CLUSTER, parseCidr('fd00:10:244::/56')!];
+  facts.settings.clusterCIDRs = [CLUSTER, CLUSTER6];
   const [self, peer] = (facts.nodes as { list: any[] }).list;
   self.podCIDRs.push('fd00:10:244:1::/64');
   self.annotations[ETH1_IPV6_ANNOTATION] = 'fd00:50::10';
@@ -154,8 +156,55 @@ function healthyDualStack(): DoctorFacts {
   facts.links.find((l) => l.name === 'eth1')!.ipv6 = [parseCidr('fd00:50::10/64')!];
   facts.routes.push({ dst: 'fd00:10:244:2::/64', gateway: 'fd00:50::11', dev: 'eth1', protocol: '77' });
   facts.sysctls['net.ipv6.conf.all.forwarding'] = '1';
+  facts.ip6tables = { nft: iptablesSave({ cluster: CLUSTER6, own: OWN6 }), legacy: '' };
+  facts.conflist.file = { text: conflistText({ podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] }) };
   return facts;
 }
+
+/** An IPv6-only node: IPv6 cluster CIDR, podCIDRs, routes and ip6tables; eth1 keeps an IPv4 address the agent does not use. */
+function healthyIpv6Only(): DoctorFacts {
+  const facts = healthyDualStack();
+  facts.settings.clusterCIDRs = [CLUSTER6];
+  for (const node of (facts.nodes as { list: any[] }).list) node.podCIDRs.shift();
+  facts.routes = facts.routes.filter((r) => r.dst !== '10.244.2.0/24');
+  facts.iptables = { nft: '', legacy: '' };
+  facts.conflist.file = { text: conflistText({ podCIDRs: ['fd00:10:244:1::/64'] }) };
+  return facts;
+}
+
+/** Faults only a cluster with IPv6 can have: the base facts, then the fault, then the finding. */
+const ipv6Faults: [base: () => DoctorFacts, ...Fault][] = [
+  [healthyDualStack, 'the ip6tables FORWARD hook removed', (f) => { f.ip6tables!.nft = iptablesSave({ cluster: CLUSTER6, own: OWN6, drop: `-A FORWARD ${OWNED_CHAINS[0]!.hook.rule}` }); }, 'FAIL', /^ip6tables-nft filter FORWARD -j BRIDGEWAY-FORWARD$/, /the jump to BRIDGEWAY-FORWARD is missing/, /bridgeway-agent --once/],
+  [healthyDualStack, 'our ip6tables nat chain missing', (f) => { f.ip6tables!.nft = iptablesSave({ cluster: CLUSTER6, own: OWN6 }).replace(/^(:|-A )BRIDGEWAY-POSTRTG.*\n/gm, ''); }, 'FAIL', /^ip6tables-nft nat chain BRIDGEWAY-POSTRTG$/, /^missing$/],
+  [healthyDualStack, 'ip6tables without our chains at all', (f) => { f.ip6tables = { nft: '', legacy: '' }; }, 'FAIL', /^ip6tables-nft filter chain BRIDGEWAY-FORWARD$/, /^missing$/],
+  [healthyDualStack, 'the conflist\'s IPv6 range on another subnet', (f) => { f.conflist.file = { text: conflistText({ podCIDRs: ['10.244.1.0/24', 'fd00:10:244:7::/64'] }) }; }, 'FAIL', /10-bridgeway\.conflist subnet$/, /fd00:10:244:7::\/64, but the node's podCIDR is 10\.244\.1\.0\/24, fd00:10:244:1::\/64/],
+  [healthyIpv6Only, 'IPv6-only: the conflist on another subnet', (f) => { f.conflist.file = { text: conflistText({ podCIDRs: ['fd00:10:244:7::/64'] }) }; }, 'FAIL', /10-bridgeway\.conflist subnet$/, /fd00:10:244:7::\/64, but the node's podCIDR is fd00:10:244:1::\/64/],
+  [healthyIpv6Only, 'IPv6-only: our ip6tables chains missing', (f) => { f.ip6tables = { nft: '', legacy: '' }; }, 'FAIL', /^ip6tables-nft nat chain BRIDGEWAY-POSTRTG$/, /^missing$/],
+  [healthyIpv6Only, 'IPv6-only: kube-proxy in ip6tables-legacy decides the backend', (f) => { f.settings.forcedBackend = 'nft'; f.ip6tables!.legacy = '*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n'; }, 'FAIL', /^iptables backend nft$/, /kube-proxy's KUBE-\* chains are in iptables-legacy/, /--iptables/],
+];
+
+describe('with IPv6: ip6tables and every range of the conflist are checked, one fault at a time', () => {
+  for (const [base, name, inject, severity, object, detail, fix] of ipv6Faults) {
+    test(name, () => {
+      const facts = base();
+      inject(facts);
+      const found = problems(runChecks(facts));
+      const match = found.find((f) => object.test(f.object) && detail.test(f.detail));
+      assert.ok(match, `no finding ${object} / ${detail} in:\n${found.map((f) => `${f.severity} ${f.object}: ${f.detail}`).join('\n')}`);
+      assert.equal(match.severity, severity);
+      if (fix) assert.match(match.fix!, fix);
+    });
+  }
+});
+
+test('IPv6-only: a healthy node is all OK: no IPv4 conflist warning, ip6tables checked in the backend the agent chooses from ip6tables', () => {
+  const findings = runChecks(healthyIpv6Only());
+  assert.deepEqual(problems(findings), []);
+  assert.ok(findings.some((f) => f.object === `${CONFLIST} subnet` && f.detail === 'fd00:10:244:1::/64 = the node\'s podCIDR'));
+  assert.ok(findings.some((f) => f.object === 'ip6tables-nft nat chain BRIDGEWAY-POSTRTG' && f.severity === 'OK'));
+  assert.ok(!findings.some((f) => f.object.startsWith('iptables-nft ')), 'no IPv4 chains expected');
+  assert.ok(findings.some((f) => f.object === 'node node-0 podCIDR' && f.detail === 'fd00:10:244:1::/64'));
+});
 
 test('dual-stack: IPv6 forwarding and IPv6 routes are checked, and a healthy node is all OK', () => {
   const findings = runChecks(healthyDualStack());
@@ -240,4 +289,11 @@ test('text: one line per finding with its fix, a summary; JSON: the same finding
   const json = JSON.parse(renderJson(report));
   assert.deepEqual(json.findings, report.findings);
   assert.deepEqual(json.counts, report.counts);
+});
+
+test('rp_filter as the agent judges it: the kernel applies max(all, device), so loose all=2 makes a strict device loose', () => {
+  const facts = healthy();
+  facts.sysctls['net.ipv4.conf.all.rp_filter'] = '2';
+  facts.sysctls['net.ipv4.conf.eth1.rp_filter'] = '1';
+  assert.deepEqual(problems(runChecks(facts)), []);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseIp } from '../../lib/cidr.ts';
+import { parseCidr, parseIp } from '../../lib/cidr.ts';
 import { DiskStore } from '../../ipam/disk-store.ts';
 import { parseAgentConfig } from '../../daemonset/config.ts';
 import { doctor, LEAK_GRACE_MS } from '../../daemonset/doctor/doctor.ts';
@@ -60,6 +60,20 @@ test('gather: three processes, each a read; files, sysctls and reservations as f
     assert.ok('list' in facts.nodes && facts.nodes.list.length === 2);
     assert.match(facts.agent.error ?? '', /ECONNREFUSED/);
     assert.deepEqual(facts.networkManager, { running: false });
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('gather, IPv6 in the cluster CIDR: ip6tables-save of each backend too, as the agent names them', async () => {
+  const s = setup();
+  try {
+    const config = { ...s.config, clusterCIDRs: [...s.config.clusterCIDRs, parseCidr('fd00:10:244::/56')!] };
+    s.runner.on(['ip6tables-nft-save'], { stdout: '*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n' }).failFrom(['ip6tables-legacy-save'], 1, { stderr: 'not found' });
+    const facts = await gatherFacts(config, s.deps);
+    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')).filter((c) => c.includes('tables')).sort(),
+      ['ip6tables-legacy-save', 'ip6tables-nft-save', 'iptables-legacy-save', 'iptables-nft-save']);
+    assert.deepEqual(Object.keys(facts.ip6tables ?? {}), ['nft']);
   } finally {
     s.cleanup();
   }

@@ -1,31 +1,21 @@
 // Pure: the agent's view of the cluster: the node list, this Node and its podCIDR, the agent
 // process itself (its /readyz), and in Kubernetes mode the API server and the agent's RBAC.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { ownPodCidrs } from '../../nodes/peers.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 
-export function checkNode({ facts, self, podCIDR, podCIDRs }: CheckContext): Finding[] {
+export function checkNode({ facts, self, own }: CheckContext): Finding[] {
   const { settings, nodes } = facts;
   const source = settings.mode === 'kubernetes' ? 'the API server' : 'the nodes file';
   if ('error' in nodes) {
     return [fail('node', `node list (${source})`, nodes.error, settings.mode === 'kubernetes' ? 'see the API server and RBAC findings' : 'fix the nodes file (--nodes-file): YAML or JSON {nodes: [{name, podCIDR, eth1IP}]}')];
   }
   const object = `node ${settings.nodeName}`;
-  if (!self) return [fail('node', object, `not in ${source} (${nodes.list.length} nodes)`, settings.mode === 'kubernetes' ? 'set --node-name (NODE_NAME) to spec.nodeName (downward API)' : `add ${settings.nodeName} to the nodes file, or fix --node-name`)];
-  const dual = settings.clusterCIDRs.some((c) => c.family === 6);
-  if (dual) {
-    // IPv6 in the cluster CIDR: the podCIDRs must be of exactly its families.
-    const own = ownPodCidrs(self, settings.clusterCIDRs);
-    if ('error' in own) return [fail('node', `${object} podCIDR`, `${own.error}: the agent waits and writes no conflist`, settings.mode === 'kubernetes' ? 'make --cluster-cidr (BRIDGEWAY_CLUSTER_CIDR) name the families kube-controller-manager allocates' : `give ${settings.nodeName} one podCIDR per family of --cluster-cidr in the nodes file`)];
-    if (podCIDRs) return [ok('node', `${object} podCIDR`, podCIDRs.map(formatCidr).join(', '))];
-  }
-  if (!podCIDR && !dual) {
-    const why = self.podCIDRs.length ? `no IPv4 podCIDR in ${self.podCIDRs.join(', ')}` : 'no podCIDR';
-    return [fail('node', `${object} podCIDR`, `${why}: the agent waits and writes no conflist`, settings.mode === 'kubernetes' ? 'enable --allocate-node-cidrs with --cluster-cidr on kube-controller-manager' : `give ${settings.nodeName} a podCIDR in the nodes file`)];
-  }
-  if (!podCIDR) return [fail('node', `${object} podCIDR`, 'no podCIDR: the agent waits and writes no conflist', settings.mode === 'kubernetes' ? 'enable --allocate-node-cidrs with --cluster-cidr on kube-controller-manager' : `give ${settings.nodeName} a podCIDR in the nodes file`)];
-  return [ok('node', `${object} podCIDR`, formatCidr(podCIDR))];
+  if (!self || !own) return [fail('node', object, `not in ${source} (${nodes.list.length} nodes)`, settings.mode === 'kubernetes' ? 'set --node-name (NODE_NAME) to spec.nodeName (downward API)' : `add ${settings.nodeName} to the nodes file, or fix --node-name`)];
+  // The podCIDRs as the agent derives them: one per family of the cluster CIDR, or it waits.
+  if ('error' in own) return [fail('node', `${object} podCIDR`, `${own.error}: the agent waits and writes no conflist`, settings.mode === 'kubernetes' ? 'make --cluster-cidr (BRIDGEWAY_CLUSTER_CIDR) name the families kube-controller-manager allocates' : `give ${settings.nodeName} one podCIDR per family of --cluster-cidr in the nodes file`)];
+  if ('none' in own) return [fail('node', `${object} podCIDR`, 'no podCIDR: the agent waits and writes no conflist', settings.mode === 'kubernetes' ? 'enable --allocate-node-cidrs with --cluster-cidr on kube-controller-manager' : `give ${settings.nodeName} a podCIDR in the nodes file`)];
+  return [ok('node', `${object} podCIDR`, own.cidrs.map(formatCidr).join(', '))];
 }
 
 export function checkAgent({ facts }: CheckContext): Finding[] {

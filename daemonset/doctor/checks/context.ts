@@ -1,9 +1,11 @@
-// Pure: what several checks derive from the same facts (this node, its podCIDR, the chosen
-// interface, the parsed conflist), computed once so every check reads it the same way.
-import { cidrNetwork, formatCidr, ipCidrContains, parseCidr, type IpCidr } from '../../../lib/cidr.ts';
+// Pure: what several checks derive from the same facts (this node, its podCIDRs, the chosen
+// interface, the parsed conflist), computed once so every check reads it the same way, and
+// derived by the agent's own functions, so the doctor cannot judge by rules the agent does not
+// follow.
+import { cidrNetwork, formatCidr, parseCidr, type IpCidr, type IpFamily } from '../../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../../lib/iproute2/addr.ts';
-import { linkAddresses } from '../../host/interface.ts';
-import { ownPodCidrs, podCidrOf, type ClusterNode } from '../../nodes/peers.ts';
+import { findInterface, publishedAddress } from '../../host/interface.ts';
+import { ownPodCidrs, type ClusterNode } from '../../nodes/peers.ts';
 import type { DoctorFacts } from '../facts.ts';
 
 export interface ParsedConflist {
@@ -11,18 +13,20 @@ export interface ParsedConflist {
   name?: string;
   type?: string;
   mtu?: number;
-  subnet?: string;
+  /** The IPAM subnets in order: `ipam.subnet`, or the first subnet of each range set (one per family). */
+  subnets: string[];
   ipamType?: string;
 }
 
 export interface CheckContext {
   facts: DoctorFacts;
   self?: ClusterNode;
-  podCIDR?: IpCidr;
-  /** Our podCIDR of each family of the cluster CIDR, when they match it (ownPodCidrs). */
+  /** This node's podCIDRs as the agent derives them (ownPodCidrs), or why it waits. */
+  own?: ReturnType<typeof ownPodCidrs>;
+  /** Our podCIDR of each family of the cluster CIDR, when they match it. */
   podCIDRs?: IpCidr[];
-  /** The interface the agent would choose, with the address it would publish. */
-  iface?: { link: InterfaceAddresses; address?: IpCidr };
+  /** The interface the agent would choose (selectInterface), with the address of each family it would publish. */
+  iface?: { link: InterfaceAddresses; addresses: Partial<Record<IpFamily, IpCidr>> };
   conflist?: ParsedConflist;
   conflistError?: string;
 }
@@ -32,20 +36,18 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
   const context: CheckContext = { facts };
   if ('list' in facts.nodes) {
     context.self = facts.nodes.list.find((n) => n.name === settings.nodeName);
-    context.podCIDR = context.self && podCidrOf(context.self);
-    const own = context.self && ownPodCidrs(context.self, settings.clusterCIDRs);
-    if (own && 'cidrs' in own) context.podCIDRs = own.cidrs;
+    context.own = context.self && ownPodCidrs(context.self, settings.clusterCIDRs);
+    if (context.own && 'cidrs' in context.own) context.podCIDRs = context.own.cidrs;
   }
-  // As selectInterface picks it: by an address (of either family) inside --iface-cidr, else by name.
-  const cidr = settings.ifaceCidr;
-  const inCidr = (a: IpCidr) => ipCidrContains(cidr!, { family: a.family, value: a.address });
-  const link = cidr
-    ? facts.links.find((l) => linkAddresses(l).some(inCidr))
-    : facts.links.find((l) => l.name === settings.iface);
+  const want = { iface: settings.iface, ifaceCidr: settings.ifaceCidr };
+  const link = findInterface(facts.links, want);
   if (link) {
-    // The IPv4 address the checks report (an IPv6 --iface-cidr still publishes eth1's first IPv4).
-    const address = cidr?.family === 4 ? link.ipv4.find(inCidr) : link.ipv4[0];
-    context.iface = { link, address };
+    const addresses: Partial<Record<IpFamily, IpCidr>> = {};
+    for (const family of [4, 6] as const) {
+      const address = publishedAddress(link, want, family);
+      if (address) addresses[family] = address;
+    }
+    context.iface = { link, addresses };
   }
   const file = facts.conflist.file;
   if ('text' in file) {
@@ -65,18 +67,18 @@ export function parseConflist(text: string): ParsedConflist {
     throw new Error('not a conflist: no "plugins" list');
   }
   const plugin = doc.plugins[0] as { type?: unknown; mtu?: unknown; ipam?: { subnet?: unknown; type?: unknown; ranges?: { subnet?: unknown }[][] } };
-  const subnet = plugin.ipam?.subnet ?? plugin.ipam?.ranges?.[0]?.[0]?.subnet;
+  const subnets = plugin.ipam?.subnet !== undefined ? [plugin.ipam.subnet] : (plugin.ipam?.ranges ?? []).map((set) => set?.[0]?.subnet);
   return {
     cniVersion: typeof doc.cniVersion === 'string' ? doc.cniVersion : undefined,
     name: typeof doc.name === 'string' ? doc.name : undefined,
     type: typeof plugin.type === 'string' ? plugin.type : undefined,
     mtu: typeof plugin.mtu === 'number' ? plugin.mtu : undefined,
-    subnet: typeof subnet === 'string' ? subnet : undefined,
+    subnets: subnets.filter((subnet): subnet is string => typeof subnet === 'string'),
     ipamType: typeof plugin.ipam?.type === 'string' ? plugin.ipam.type : undefined,
   };
 }
 
-/** A CIDR as the agent would write it (network address), or undefined. */
+/** A CIDR of either family as the agent would write it (network address), or undefined. */
 export function normalCidr(text: string | undefined): string | undefined {
   const cidr = text === undefined ? undefined : parseCidr(text);
   return cidr && formatCidr({ ...cidr, address: cidrNetwork(cidr) });

@@ -10,20 +10,22 @@ import { PLUGIN_TYPE } from '../../../lib/names.ts';
 
 const AGENT_WRITES = 'the agent writes it last, once routes and chains are in place: see its log and `/readyz`';
 
-export function checkConflist({ facts, conflist, conflistError, podCIDR, self }: CheckContext): Finding[] {
+export function checkConflist({ facts, conflist, conflistError, podCIDRs, self }: CheckContext): Finding[] {
   const { path, file, before } = facts.conflist;
   if ('missing' in file) return [fail('conflist', path, 'missing: the runtime reports the network not ready and starts no pod', AGENT_WRITES)];
   if ('error' in file) return [fail('conflist', path, `unreadable: ${file.error}`, `check the permissions of ${path}`)];
   if (!conflist) return [fail('conflist', path, `does not parse: ${conflistError}`, `delete it; ${AGENT_WRITES}`)];
   const findings: Finding[] = [];
   if (conflist.type !== PLUGIN_TYPE) findings.push(fail('conflist', path, `its first plugin is ${JSON.stringify(conflist.type)}, not bridgeway`, `delete it; ${AGENT_WRITES}`));
-  const subnet = normalCidr(conflist.subnet);
-  if (!podCIDR) {
-    findings.push(warn('conflist', `${path} subnet`, `${conflist.subnet ?? '(none)'}; this node's podCIDR is unknown, so it cannot be compared`, 'see the podCIDR finding'));
-  } else if (subnet !== formatCidr(podCIDR)) {
-    findings.push(fail('conflist', `${path} subnet`, `${conflist.subnet ?? '(none)'}, but the node's podCIDR is ${formatCidr(podCIDR)}: new pods get addresses other nodes route elsewhere`, AGENT_WRITES));
+  // The agent writes one subnet per podCIDR, in the order ownPodCidrs gives them (IPv4 first).
+  const written = conflist.subnets.join(', ') || '(none)';
+  const subnets = conflist.subnets.map(normalCidr).join(', ');
+  if (!podCIDRs) {
+    findings.push(warn('conflist', `${path} subnet`, `${written}; this node's podCIDR is unknown, so it cannot be compared`, 'see the podCIDR finding'));
+  } else if (subnets !== podCIDRs.map(formatCidr).join(', ')) {
+    findings.push(fail('conflist', `${path} subnet`, `${written}, but the node's podCIDR is ${podCIDRs.map(formatCidr).join(', ')}: new pods get addresses other nodes route elsewhere`, AGENT_WRITES));
   } else {
-    findings.push(ok('conflist', `${path} subnet`, `${subnet} = the node's podCIDR`));
+    findings.push(ok('conflist', `${path} subnet`, `${subnets} = the node's podCIDR`));
   }
   const version = conflist.cniVersion ?? '(none)';
   const runtime = self?.containerRuntimeVersion;

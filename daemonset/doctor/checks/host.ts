@@ -1,12 +1,17 @@
 // Pure: the node's own settings the datapath depends on: forwarding, the interface joining the
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { FORWARDING_SYSCTL } from '../../host/checks.ts';
+import { FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 import { HOST_VETH_PREFIX } from '../../../lib/names.ts';
 
 const PERSIST = '(persist it in /etc/sysctl.d/)';
+
+/** What the agent's host checks find in the gathered sysctls, for the interface it would choose. */
+function agentHostFindings(facts: CheckContext['facts'], iface: string | undefined) {
+  return hostFindings((key) => facts.sysctls[key], { iface: iface ?? facts.settings.iface, bridge: facts.settings.bridge });
+}
 
 /** Forwarding per address family in use (the families of --cluster-cidr). */
 export function checkForwarding({ facts }: CheckContext): Finding[] {
@@ -29,7 +34,8 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
     const have = facts.links.map((l) => l.name).join(', ');
     return [fail('interface', wanted, `not found (have: ${have || 'none'})`, 'set --iface (BRIDGEWAY_IFACE) or --iface-cidr (BRIDGEWAY_IFACE_CIDR) to the interface on the nodes\' shared segment')];
   }
-  const { link, address } = iface;
+  const { link, addresses } = iface;
+  const address = addresses[4];
   const findings: Finding[] = [];
   findings.push(link.up ? ok('interface', link.name, 'up') : fail('interface', link.name, 'down: no route to any peer', `ip link set ${link.name} up`));
   const families = settings.clusterCIDRs.map((c) => c.family);
@@ -39,8 +45,8 @@ export function checkInterface({ facts, iface }: CheckContext): Finding[] {
       : fail('interface', `${link.name} address`, 'no IPv4 address: peers cannot route to this node', `ip addr add <this node's address>/<prefix> dev ${link.name}`));
   }
   if (families.includes(6)) {
-    // The agent publishes (and peers route IPv6 via) the first global IPv6 address.
-    const v6 = link.ipv6?.[0];
+    // The agent publishes (and peers route IPv6 via) this address.
+    const v6 = addresses[6];
     findings.push(v6
       ? ok('interface', `${link.name} IPv6 address`, formatCidr(v6))
       : fail('interface', `${link.name} IPv6 address`, 'no global IPv6 address: peers cannot route this node\'s IPv6 pods', `ip addr add <this node's IPv6 address>/64 dev ${link.name}`));
@@ -67,6 +73,8 @@ export function checkMtu({ iface, conflist }: CheckContext): Finding[] {
 export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
   const all = facts.sysctls['net.ipv4.conf.all.rp_filter'];
   const devices = [iface?.link.name, facts.settings.bridge].filter((d): d is string => d !== undefined);
+  // The agent's own verdict (host/checks.ts: the kernel applies the max of all and the device's).
+  const strict = new Set(agentHostFindings(facts, iface?.link.name).map((f) => f.setting));
   const findings: Finding[] = [];
   const fixFor = (dev: string) => `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${dev}.rp_filter=2 ${PERSIST}`;
   const key = 'net.ipv4.conf.all.rp_filter';
@@ -77,22 +85,22 @@ export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
     const own = facts.sysctls[`net.ipv4.conf.${dev}.rp_filter`];
     if (own === undefined) continue; // the bridge exists only once a pod has started
     const name = `net.ipv4.conf.${dev}.rp_filter`;
-    findings.push(own === '1'
+    findings.push(own === '1' && strict.has(name)
       ? warn('sysctl', name, '1 (strict): pod traffic is dropped when its reverse path leaves by another interface', fixFor(dev))
       : ok('sysctl', name, all === '1' ? `${own} (but all=1 wins)` : own));
   }
   return findings;
 }
 
-export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
+export function checkBridgeNetfilter({ facts, iface }: CheckContext): Finding[] {
   const key = 'net.bridge.bridge-nf-call-iptables';
   const value = facts.sysctls[key];
+  if (!agentHostFindings(facts, iface?.link.name).some((f) => f.setting === key)) return [ok('sysctl', key, '1')];
   if (value === undefined) {
     return [warn('sysctl', key, 'absent: br_netfilter is not loaded, so traffic between pods of one node bypasses iptables (Services, NetworkPolicies)',
       'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf')];
   }
-  if (value !== '1') return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
-  return [ok('sysctl', key, '1')];
+  return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
 }
 
 const NM_FIX = (bridge: string) =>

@@ -1,34 +1,49 @@
 // Pure: our iptables backend against kube-proxy's, and our hooks and chains against what the
-// agent plans (iptables/plan.ts), in the backend the agent would choose.
-import { chooseBackend, holdsKubeProxyChains, type IptablesMode } from '../../../lib/iptables/backend.ts';
+// agent plans (iptables/plan.ts), in the backend the agent would choose, for each family the
+// agent programs (ip6tables for IPv6, in the same backend).
+import type { IpCidr, IpFamily } from '../../../lib/cidr.ts';
+import { backendFor, chooseBackend, holdsKubeProxyChains, type IptablesMode } from '../../../lib/iptables/backend.ts';
 import { parseIptablesSave, rulesOf } from '../../../lib/iptables/save.ts';
-import { OWNED_CHAINS, planIptables, type ChainSpec } from '../../iptables/plan.ts';
+import { backendDecidingFamily, OWNED_CHAINS, planIptables, type ChainSpec } from '../../iptables/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 import { FORWARD_CHAIN } from '../../../lib/names.ts';
 
 const AGENT_FIX = 'the agent rewrites its chains on every sync: check that it runs (`/readyz`), or run `bridgeway-agent --once` with its flags';
 
-export function checkIptables({ facts, podCIDR }: CheckContext): Finding[] {
-  const { iptables, settings } = facts;
+export function checkIptables({ facts, podCIDRs }: CheckContext): Finding[] {
+  const { settings } = facts;
+  const saves: Record<IpFamily, Partial<Record<IptablesMode, string>>> = { 4: facts.iptables, 6: facts.ip6tables ?? {} };
+  // One mode for both families, chosen from the tables the agent chooses it from (iptables/step.ts).
+  const deciding = saves[backendDecidingFamily(settings.clusterCIDRs.map((c) => c.family))];
   let chosen: IptablesMode;
   try {
-    chosen = chooseBackend(iptables, settings.forcedBackend).mode;
+    chosen = chooseBackend(deciding, settings.forcedBackend).mode;
   } catch (error) {
     return [fail('iptables', 'iptables', (error as Error).message, 'install the iptables package (iptables-nft and iptables-legacy)')];
   }
-  const findings: Finding[] = [checkBackend(iptables, chosen, settings.forcedBackend)];
-  const clusterCIDR = settings.clusterCIDRs.find((c) => c.family === 4);
-  // The agent programs nothing before it knows its podCIDR. (ip6tables is not checked here.)
-  if (!podCIDR || !clusterCIDR) return findings;
-  const saved = parseIptablesSave(iptables[chosen] ?? '');
-  const text = iptables[chosen] ?? '';
+  const findings: Finding[] = [checkBackend(deciding, chosen, settings.forcedBackend)];
+  // The agent programs nothing before it knows its podCIDRs; then each family's chains, in ip6tables for IPv6.
+  if (!podCIDRs) return findings;
+  for (const clusterCIDR of settings.clusterCIDRs) {
+    const podCIDR = podCIDRs.find((c) => c.family === clusterCIDR.family);
+    if (!podCIDR) continue;
+    const tool = backendFor(chosen, '', clusterCIDR.family).iptables;
+    findings.push(...checkChains(saves[clusterCIDR.family][chosen] ?? '', tool, { clusterCIDR, podCIDR }));
+  }
+  return findings;
+}
+
+/** Our hooks and chains in one family's tables (`tool`: iptables-nft, ip6tables-legacy, ...), and its FORWARD policy. */
+function checkChains(text: string, tool: string, cidrs: { clusterCIDR: IpCidr; podCIDR: IpCidr }): Finding[] {
+  const findings: Finding[] = [];
+  const saved = parseIptablesSave(text);
   // Whether MASQUERADE gets --random-fully depends on the iptables build: accept either.
-  const variants = [true, false].map((randomFully) => planIptables({ clusterCIDR, podCIDR, randomFully }));
+  const variants = [true, false].map((randomFully) => planIptables({ ...cidrs, randomFully }));
   let forwardIntact = true;
   for (const [index, owned] of OWNED_CHAINS.entries()) {
     const before = findings.length;
-    const where = `iptables-${chosen} ${owned.table}`;
+    const where = `${tool} ${owned.table}`;
     const hooks = rulesOf(saved, owned.table, owned.hook.chain).filter((r) => r === owned.hook.rule).length;
     const hookObject = `${where} ${owned.hook.chain} -j ${owned.chain}`;
     if (hooks === 0) findings.push(fail('iptables', hookObject, `the jump to ${owned.chain} is missing: ${owned.table === 'filter' ? 'forwarded pod traffic meets only the FORWARD policy' : 'pods are not masqueraded to the outside'}`, AGENT_FIX));
@@ -51,7 +66,7 @@ export function checkIptables({ facts, podCIDR }: CheckContext): Finding[] {
     }
     if (owned.table === 'filter' && findings.slice(before).some((f) => f.severity === 'FAIL')) forwardIntact = false;
   }
-  findings.push(checkForwardPolicy(text, chosen, forwardIntact));
+  findings.push(checkForwardPolicy(text, tool, forwardIntact));
   return findings;
 }
 
@@ -69,10 +84,10 @@ function checkBackend(saved: Partial<Record<IptablesMode, string>>, chosen: Ipta
 }
 
 /** FORWARD's policy is often DROP (Docker, hardened hosts): then pod traffic lives on our accept rules. */
-function checkForwardPolicy(saved: string, mode: IptablesMode, forwardIntact: boolean): Finding {
+function checkForwardPolicy(saved: string, tool: string, forwardIntact: boolean): Finding {
   const filter = saved.split(/^\*/m).find((t) => t.startsWith('filter')) ?? '';
   const policy = /^:FORWARD (\S+)/m.exec(filter)?.[1] ?? 'ACCEPT';
-  const object = `iptables-${mode} filter FORWARD policy`;
+  const object = `${tool} filter FORWARD policy`;
   if (policy === 'ACCEPT') return ok('iptables', object, 'ACCEPT');
   return !forwardIntact
     ? fail('iptables', object, `${policy}, and our accept rules are not in place: forwarded pod traffic is dropped`, AGENT_FIX)

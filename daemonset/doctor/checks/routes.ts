@@ -1,8 +1,10 @@
 // Pure: every peer's route, compared with what the agent would plan (routes/plan.ts): present,
-// the right next hop, our protocol, and the peer's address on the interface's segment.
+// the right next hop, our protocol, and the peer's address on the interface's segment. The
+// commands it suggests are the agent's own route changes, spelled by routes/ip-batch.ts.
 import { formatCidr } from '../../../lib/cidr.ts';
 import { linkAddresses } from '../../host/interface.ts';
 import { peersOf } from '../../nodes/peers.ts';
+import { describeRouteChange } from '../../routes/ip-batch.ts';
 import { planRoutes } from '../../routes/plan.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
@@ -20,13 +22,14 @@ export function checkRoutes({ facts, podCIDRs, iface }: CheckContext): Finding[]
   for (const route of plan.routes) {
     const object = `route ${route.dst} via ${route.via} dev ${route.dev}`;
     const actual = byDst.get(route.dst);
-    const add = `ip route add ${route.dst} via ${route.via} dev ${route.dev} proto ${ROUTE_PROTO}`;
+    const { dst, via, dev } = route;
+    const add = describeRouteChange({ op: 'add-route', dst, via, dev });
     if (!actual) {
       findings.push(fail('route', object, `missing: pods on ${route.peer} are unreachable`, `${AGENT_FIX}; by hand: ${add}`));
     } else if (actual.gateway !== route.via || actual.dev !== route.dev) {
       const found = `via ${actual.gateway ?? '(none)'} dev ${actual.dev ?? '?'} proto ${actual.protocol ?? 'boot'}`;
       findings.push(fail('route', object, `wrong next hop: the kernel has ${found} (peer ${route.peer})`,
-        actual.protocol === ROUTE_PROTO ? `${AGENT_FIX}; by hand: ip route replace ${route.dst} via ${route.via} dev ${route.dev} proto ${ROUTE_PROTO}`
+        actual.protocol === ROUTE_PROTO ? `${AGENT_FIX}; by hand: ${describeRouteChange({ op: 'replace-route', dst, via, dev })}`
           : `someone else owns this route (proto ${actual.protocol ?? 'boot'}): remove it (ip route del ${route.dst}) and let the agent add its own`));
     } else if (actual.protocol !== ROUTE_PROTO) {
       findings.push(warn('route', object, `right next hop, but proto ${actual.protocol ?? 'boot'}, not ours (${ROUTE_PROTO}): the agent leaves it alone and will not repair it`,
@@ -44,7 +47,7 @@ export function checkRoutes({ facts, podCIDRs, iface }: CheckContext): Finding[]
   const planned = new Set(plan.routes.map((r) => r.dst));
   for (const route of facts.routes) {
     if (route.protocol !== ROUTE_PROTO || planned.has(route.dst)) continue;
-    findings.push(warn('route', `route ${route.dst} via ${route.gateway ?? '?'} dev ${route.dev ?? '?'}`, `proto ${ROUTE_PROTO} but no peer has this podCIDR (stale)`, `${AGENT_FIX}; by hand: ip route del ${route.dst} proto ${ROUTE_PROTO}`));
+    findings.push(warn('route', `route ${route.dst} via ${route.gateway ?? '?'} dev ${route.dev ?? '?'}`, `proto ${ROUTE_PROTO} but no peer has this podCIDR (stale)`, `${AGENT_FIX}; by hand: ${describeRouteChange({ op: 'delete-route', dst: route.dst })}`));
   }
   if (plan.routes.length === 0 && plan.unreachable.length === 0 && problems.length === 0) {
     findings.push(ok('route', `peers of ${facts.settings.nodeName}`, `none yet (own podCIDR ${podCIDRs.map(formatCidr).join(', ')})`));

@@ -1,0 +1,70 @@
+// The steps of one sync, in the order they run (each concern's step.ts under daemonset/). Order
+// matters: peers need our address before we have a podCIDR of our own, so the interface is read
+// and published first; the plugin is installed before the conflist, and the conflist (which
+// tells the runtime the network is ready) is written after routes and rules; the Node's status
+// says last what the conflist step found.
+import type { Runner } from '../../lib/exec.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { AgentConfig } from '../config.ts';
+import { ConflistSync } from '../conflist/step.ts';
+import { AddressPublisher, NodeInterfaceRead } from '../host/interface-step.ts';
+import { HostSettings, PluginInstall } from '../host/setup-step.ts';
+import { IptablesSync } from '../iptables/step.ts';
+import { NodeListStep } from '../nodes/step.ts';
+import type { NodeSource, NodeStatusApi } from '../nodes/source.ts';
+import { RouteSync } from '../routes/step.ts';
+import type { Metrics } from '../serve/metrics.ts';
+import { StatusReport } from '../status/step.ts';
+
+export interface SyncStepDeps {
+  run: Runner;
+  log: Logger;
+  metrics: Metrics;
+  config: AgentConfig;
+  source: NodeSource;
+  nodeStatus?: NodeStatusApi;
+  /** /proc/sys, replaceable in tests. */
+  procSys?: string;
+}
+
+export function syncSteps(deps: SyncStepDeps) {
+  const { run, log, metrics, config, source, nodeStatus } = deps;
+  const families = config.clusterCIDRs.map((c) => c.family);
+  const routes = new RouteSync({ run, log, metrics, nodeName: config.nodeName });
+  return {
+    routes,
+    /** What the node is: these run on every sync, with or without a podCIDR of our own. */
+    learn: [
+      new NodeListStep({ source, nodeName: config.nodeName, clusterCIDRs: config.clusterCIDRs }),
+      routes.ahead,
+      new NodeInterfaceRead({ run, iface: config.iface, ifaceCidr: config.ifaceCidr, families }),
+      new AddressPublisher({ log, nodeName: config.nodeName, nodeStatus }),
+    ] as const,
+    /** Programming the node: these run once our podCIDRs are known. */
+    program: [
+      new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys, families }),
+      new PluginInstall({ log, pluginBinary: config.pluginBinary, cniBinDir: config.cniBinDir }),
+      routes,
+      new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables }),
+      new ConflistSync({
+        run, log, metrics,
+        settings: {
+          explicit: config.cniVersion,
+          standalone: config.nodesFile !== undefined,
+          cniConfDir: config.cniConfDir,
+          cniBinDir: config.cniBinDir,
+          bridge: config.bridge,
+          dataDir: config.dataDir,
+          cniLogFile: config.cniLogFile,
+          logLevel: config.logLevel === 'silent' ? 'info' : config.logLevel,
+        },
+      }),
+      new StatusReport({ nodeName: config.nodeName, nodeStatus }),
+    ] as const,
+  };
+}
+
+type SyncSteps = ReturnType<typeof syncSteps>;
+
+/** The sync's steps by name: what /readyz and bridgeway_syncs_total{step} say when one fails. */
+export type SyncStepName = (SyncSteps['learn'] | SyncSteps['program'])[number]['name'];
