@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createSyncRunner } from '../lib/exec.ts';
-import { iproute2Kernel } from '../lib/kernel/iproute2-kernel.ts';
-import { netlinkKernel } from '../lib/kernel/netlink-kernel.ts';
+import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
+import { netlinkKernel } from '../lib/netlink/kernel.ts';
 import { netlinkAvailable } from '../lib/netlink/socket.ts';
 import { createLogger } from '../lib/log.ts';
 import { DiskStore } from '../ipam/disk-store.ts';

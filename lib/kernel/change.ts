@@ -1,5 +1,5 @@
 // The plugin's kernel changes as data: what cni/plan.ts decides and either backend applies
-// (lib/kernel/netlink-kernel.ts in-process, lib/kernel/iproute2-kernel.ts through `ip -batch`).
+// (lib/netlink/kernel.ts in-process, lib/iproute2/kernel.ts through `ip -batch`).
 // Each change says its own idempotence: creating the shared bridge tolerates "exists", deleting a
 // link tolerates "missing"; everything else must succeed. toIpCommand is the iproute2 spelling of
 // each, which is also how errors name a change, so an admin can replay it by hand.

@@ -1,6 +1,6 @@
 // What the plugin needs from the kernel's networking, whichever way it is reached: rtnetlink
-// from the plugin's own process (netlink-kernel.ts, on Bun) or iproute2 processes
-// (iproute2-kernel.ts, on Node: the unit tests' fake runner, and a fallback). Namespaces are
+// from the plugin's own process (lib/netlink/kernel.ts, on Bun) or iproute2 processes
+// (lib/iproute2/kernel.ts, on Node: the unit tests' fake runner, and a fallback). Namespaces are
 // paths; without one, the calls act on the namespace the plugin runs in (the node's).
 import type { IpLink } from '../iproute2/link.ts';
 import type { KernelRoute } from '../iproute2/route.ts';

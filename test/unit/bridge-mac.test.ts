@@ -6,7 +6,7 @@ import path from 'node:path';
 import { applyBridgeMac, decideBridgeMac } from '../../cni/bridge-mac.ts';
 import { FakeRunner } from '../fixtures/fake-runner.ts';
 import { captureLogger } from '../fixtures/plugin-kernel.ts';
-import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
+import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
 
 const PINNED = '0a:58:0a:00:00:01';
 const bridge = (address: string) => ({ ifindex: 2, ifname: 'cni0', address });

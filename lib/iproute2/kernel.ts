@@ -2,12 +2,12 @@
 // through nsenter), its queries read back in the same process. The plugin uses it where the
 // in-process one cannot run (on Node, e.g. under the unit tests' fake runner).
 import type { Runner } from '../exec.ts';
-import { inNetns } from '../iproute2/netns.ts';
-import { queryIpJson, runIpBatch } from '../iproute2/batch.ts';
-import { deleteLinkIfPresent, getLink, listLinksOfType, type IpLink } from '../iproute2/link.ts';
-import { parseRoutes, type KernelRoute } from '../iproute2/route.ts';
-import { toIpCommand } from './change.ts';
-import type { Kernel } from './kernel.ts';
+import { inNetns } from './netns.ts';
+import { queryIpJson, runIpBatch } from './batch.ts';
+import { deleteLinkIfPresent, getLink, listLinksOfType, type IpLink } from './link.ts';
+import { parseRoutes, type KernelRoute } from './route.ts';
+import { toIpCommand } from '../kernel/change.ts';
+import type { Kernel } from '../kernel/kernel.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {
   return {

@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import { formatIp } from '../cidr.ts';
 import type { IpLink } from '../iproute2/link.ts';
 import type { KernelRoute } from '../iproute2/route.ts';
-import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from '../netlink/codec.ts';
-import { addressFromBytes, Rtnl } from '../netlink/rtnl.ts';
-import { ERRNO, NetlinkError, RouteSocket } from '../netlink/socket.ts';
-import { describeChange, type Change, type LinkQuery } from './change.ts';
-import { KernelChangeError, type ChangeFailure, type Kernel } from './kernel.ts';
+import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './codec.ts';
+import { addressFromBytes, Rtnl } from './rtnl.ts';
+import { ERRNO, NetlinkError, RouteSocket } from './socket.ts';
+import { describeChange, type Change, type LinkQuery } from '../kernel/change.ts';
+import { KernelChangeError, type ChangeFailure, type Kernel } from '../kernel/kernel.ts';
 
 const TOLERATED: Partial<Record<Change['op'], number>> = { 'add-bridge': ERRNO.EEXIST, 'delete-link': ERRNO.ENODEV };
 
