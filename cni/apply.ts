@@ -3,7 +3,8 @@
 import type { Logger } from '../lib/log.ts';
 import type { IpLink } from '../lib/iproute2/link.ts';
 import type { LinkQuery } from '../lib/kernel/change.ts';
-import { KernelChangeError, type Kernel } from '../lib/kernel/kernel.ts';
+import { KernelChangeError } from '../lib/kernel/errors.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
 import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
 import { refuseRouterAdvertisements } from './bridge-ipv6.ts';
 import { CniError, ErrorCode } from './errors.ts';

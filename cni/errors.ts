@@ -1,7 +1,7 @@
 // The one error type the plugin reports, and the one place where anything else becomes one.
 // Codes: CNI SPEC.md "Error" section; 100+ are ours.
 import { CommandError } from '../lib/exec.ts';
-import { KernelChangeError } from '../lib/kernel/kernel.ts';
+import { KernelChangeError } from '../lib/kernel/errors.ts';
 import { NetlinkError } from '../lib/netlink/socket.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { IpamExhaustedError, IpamStoreError } from '../ipam/errors.ts';

@@ -6,7 +6,7 @@ import { inNetns } from './netns.ts';
 import { queryIpJson, runIpBatch } from './batch.ts';
 import { deleteLinkIfPresent, getLink, listLinksOfType, type IpLink } from './link.ts';
 import { parseRoutes, type KernelRoute } from './route.ts';
-import { toIpCommand } from '../kernel/change.ts';
+import { toIpCommand } from './change-command.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {

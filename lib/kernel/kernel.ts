@@ -24,24 +24,3 @@ export interface Kernel {
   /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */
   readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: IpLink[]; routes: KernelRoute[] }>;
 }
-
-/** One change that failed, named by its iproute2 spelling. */
-export interface ChangeFailure {
-  what: string;
-  message: string;
-  kind: 'exists' | 'missing' | 'other';
-}
-
-export class KernelChangeError extends Error {
-  readonly failures: readonly ChangeFailure[];
-  constructor(failures: readonly ChangeFailure[], prefix = '') {
-    super(failures.map((f) => `${prefix}${f.what}: ${f.message}`).join('; '));
-    this.name = 'KernelChangeError';
-    this.failures = failures;
-  }
-
-  /** True when some failing change failed because its object exists (or is missing). */
-  has(kind: 'exists' | 'missing'): boolean {
-    return this.failures.some((f) => f.kind === kind);
-  }
-}

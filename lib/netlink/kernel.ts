@@ -8,10 +8,13 @@ import type { KernelRoute } from '../iproute2/route.ts';
 import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
 import { ERRNO, NetlinkError, RouteSocket } from './socket.ts';
-import { describeChange, type Change, type LinkQuery } from '../kernel/change.ts';
-import { KernelChangeError, type ChangeFailure, type Kernel } from '../kernel/kernel.ts';
+import { describeChange } from '../iproute2/change-command.ts';
+import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
+import { KernelChangeError, type ChangeFailure, type Tolerated } from '../kernel/errors.ts';
+import type { Kernel } from '../kernel/kernel.ts';
 
-const TOLERATED: Partial<Record<Change['op'], number>> = { 'add-bridge': ERRNO.EEXIST, 'delete-link': ERRNO.ENODEV };
+/** How the kernel says what a change tolerates (RTM_DELLINK of a name it does not know: ENODEV). */
+const TOLERATED_ERRNO: Record<Tolerated, number> = { exists: ERRNO.EEXIST, missing: ERRNO.ENODEV };
 
 export function netlinkKernel(): Kernel {
   const sockets = new Map<string, Rtnl>();
@@ -30,7 +33,8 @@ export function netlinkKernel(): Kernel {
           applyChange(rtnl, change, indexOf);
         } catch (error) {
           if (!(error instanceof NetlinkError)) throw error;
-          if (TOLERATED[change.op] === error.errno) continue;
+          const tolerated = toleratedFailure(change);
+          if (tolerated && TOLERATED_ERRNO[tolerated] === error.errno) continue;
           throw new KernelChangeError([failure(describeChange(change), error)], 'rtnetlink: ');
         }
       }

@@ -12,7 +12,7 @@ import { MemoryStore } from '../../ipam/memory-store.ts';
 import { parseNetConf } from '../../cni/config.ts';
 import { hostVethMac, hostVethName, planAdd, type PodAddressing } from '../../cni/plan.ts';
 import { addEnv, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH, POD_NETNS } from '../fixtures/plugin-kernel.ts';
-import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';
+import { describeChange, toIpCommand } from '../../lib/iproute2/change-command.ts';
 
 const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
 const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
