@@ -1,7 +1,7 @@
 // Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
 import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr } from '../lib/cidr.ts';
 import type { IpCommand } from '../lib/iproute2/batch.ts';
-import type { KernelRoute } from '../lib/iproute2/route.ts';
+import type { KernelRoute } from '../lib/kernel/route.ts';
 import type { Peer } from './node-info.ts';
 
 /** Our routes carry this protocol number, so we find (and delete) exactly ours and nothing else. */

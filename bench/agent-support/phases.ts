@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fromIpv4Cidr, parseCidr, parseIpv4Cidr } from '../../lib/cidr.ts';
 import { formatBatch } from '../../lib/iproute2/batch.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import { peersOf, podCidrOf } from '../../daemonset/node-info.ts';
 import { parseNodesFile } from '../../daemonset/nodes-file.ts';

@@ -2,19 +2,18 @@
 // through nsenter), its queries read back in the same process. The plugin uses it where the
 // in-process one cannot run (on Node, e.g. under the unit tests' fake runner).
 import type { Runner } from '../exec.ts';
-import { inNetns } from './netns.ts';
-import { queryIpJson, runIpBatch } from './batch.ts';
-import { deleteLinkIfPresent, getLink, listLinksOfType, type IpLink } from './link.ts';
-import { parseRoutes, type KernelRoute } from './route.ts';
-import { toIpCommand } from './change-command.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import { queryIpJson, runIpBatch } from './batch.ts';
+import { toIpCommand } from './change-command.ts';
+import { deleteLinkIfPresent, getLink, listLinksOfType, parseLinks } from './link.ts';
+import { listMainRoutes, parseRoutes } from './route.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {
   return {
     async apply(changes, queries = [], netns) {
       const documents = await runIpBatch(run, [...changes, ...queries].map(toIpCommand), { netns });
       // Changes print nothing: the documents are the queries' answers, in order.
-      return documents.slice(documents.length - queries.length) as IpLink[][];
+      return documents.slice(documents.length - queries.length).map(parseLinks);
     },
     getLink: (name, netns) => getLink(run, name, { netns }),
     deleteLink: (name) => deleteLinkIfPresent(run, name),
@@ -25,16 +24,10 @@ export function iproute2Kernel(run: Runner): Kernel {
     async readNamespace(netns, { ipv6 }) {
       // `ip route show` lists IPv4 only and a batch line cannot say -6: IPv6 needs its own process.
       const [[links, routes], routes6] = await Promise.all([
-        queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns }) as Promise<[IpLink[], unknown[]]>,
-        ipv6 ? listIpv6Routes(run, netns) : Promise.resolve([]),
+        queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns }),
+        ipv6 ? listMainRoutes(run, 6, { netns }) : Promise.resolve([]),
       ]);
-      return { links, routes: [...parseRoutes(routes), ...routes6] };
+      return { links: parseLinks(links!), routes: [...parseRoutes(routes!), ...routes6] };
     },
   };
-}
-
-/** The IPv6 main table, dst as CIDRs ("default" is ::/0, host routes /128). */
-async function listIpv6Routes(run: Runner, netns: string): Promise<KernelRoute[]> {
-  const { stdout } = await run(inNetns(netns, ['ip', '-6', '-j', 'route', 'show', 'table', 'main']));
-  return parseRoutes(JSON.parse(stdout || '[]'));
 }

@@ -1,6 +1,7 @@
 // rtnetlink messages as bytes, both ways (include/uapi/linux/netlink.h, rtnetlink.h, if_link.h,
 // if_addr.h). Pure: no socket here, so every encoding is unit-tested on Node. Host byte order is
 // little-endian on every architecture we ship (x86-64, arm64).
+import type { KernelLink } from '../kernel/link.ts';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -57,7 +58,7 @@ const IFF_NAMES: [number, string][] = [
   [0x1000, 'MULTICAST'],
   [0x10000, 'LOWER_UP'],
 ];
-/** IFLA_OPERSTATE values (RFC 2863), as iproute2 prints them. */
+/** IFLA_OPERSTATE values (RFC 2863), by name. */
 const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 
 export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
@@ -198,19 +199,11 @@ export function decodeError(message: Message): { errno: number; text?: string } 
   return text ? { errno, text } : { errno };
 }
 
-/** A link as `ip -d -j link show` reports the fields we use (lib/iproute2/link.ts IpLink). */
-export interface DecodedLink {
-  ifindex: number;
-  ifname: string;
-  address?: string;
-  mtu?: number;
+/** A link as RTM_NEWLINK carries it: a KernelLink whose master is still an index. */
+export type DecodedLink = Omit<KernelLink, 'master' | 'addresses'> & {
   /** IFLA_MASTER's index: the caller resolves it to a name. */
   masterIndex?: number;
-  flags: string[];
-  operstate?: string;
-  ifalias?: string;
-  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
-}
+};
 
 export function decodeLink(payload: Uint8Array): DecodedLink {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -218,19 +211,19 @@ export function decodeLink(payload: Uint8Array): DecodedLink {
   const attrs = parseAttrs(payload, 16);
   const operstate = attrs.get(IFLA.OPERSTATE)?.[0];
   const link: DecodedLink = {
-    ifindex: view.getInt32(4, true),
-    ifname: readString(attrs.get(IFLA.IFNAME)) ?? '',
+    index: view.getInt32(4, true),
+    name: readString(attrs.get(IFLA.IFNAME)) ?? '',
     flags: IFF_NAMES.filter(([bit]) => flagBits & bit).map(([, name]) => name),
   };
   const address = attrs.get(IFLA.ADDRESS);
-  if (address) link.address = formatMac(address);
+  if (address) link.mac = formatMac(address);
   const mtu = readU32(attrs.get(IFLA.MTU));
   if (mtu !== undefined) link.mtu = mtu;
   const master = readU32(attrs.get(IFLA.MASTER));
   if (master) link.masterIndex = master;
-  if (operstate !== undefined) link.operstate = OPERSTATES[operstate] ?? 'UNKNOWN';
+  if (operstate !== undefined) link.operState = OPERSTATES[operstate] ?? 'UNKNOWN';
   const alias = readString(attrs.get(IFLA.IFALIAS));
-  if (alias) link.ifalias = alias;
+  if (alias) link.alias = alias;
   const linkinfo = attrs.get(IFLA.LINKINFO);
   if (linkinfo) {
     const info = parseAttrs(linkinfo);
@@ -238,11 +231,9 @@ export function decodeLink(payload: Uint8Array): DecodedLink {
     const slaveKind = readString(info.get(IFLA_INFO.SLAVE_KIND));
     const slaveData = info.get(IFLA_INFO.SLAVE_DATA);
     const hairpin = slaveKind === 'bridge' && slaveData ? parseAttrs(slaveData).get(IFLA_BRPORT_MODE)?.[0] : undefined;
-    link.linkinfo = {
-      ...(kind ? { info_kind: kind } : {}),
-      ...(slaveKind ? { info_slave_kind: slaveKind } : {}),
-      ...(hairpin !== undefined ? { info_slave_data: { hairpin: hairpin === 1 } } : {}),
-    };
+    if (kind) link.kind = kind;
+    if (slaveKind) link.portKind = slaveKind;
+    if (hairpin !== undefined) link.hairpin = hairpin === 1;
   }
   return link;
 }

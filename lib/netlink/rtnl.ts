@@ -75,7 +75,7 @@ export class Rtnl {
     return this.query('link show', RTM.GETLINK, NLM_F.REQUEST | NLM_F.DUMP, ifinfomsg(), attrs)
       .filter((m) => m.type === RTM.NEWLINK)
       .map((m) => decodeLink(m.payload))
-      .filter((l) => (filter.master === undefined || l.masterIndex === filter.master) && (filter.kind === undefined || l.linkinfo?.info_kind === filter.kind));
+      .filter((l) => (filter.master === undefined || l.masterIndex === filter.master) && (filter.kind === undefined || l.kind === filter.kind));
   }
 
   listAddresses(): DecodedAddress[] {

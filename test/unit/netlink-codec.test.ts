@@ -129,15 +129,17 @@ describe('decoding answers', () => {
       nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'veth'), str(IFLA_INFO.SLAVE_KIND, 'bridge'), nest(IFLA_INFO.SLAVE_DATA, [u8(4, 1)])]),
     ]);
     assert.deepEqual(decodeLink(parseMessages(message)[0]!.payload), {
-      ifindex: 5,
-      ifname: 'bw1',
+      index: 5,
+      name: 'bw1',
       flags: ['UP', 'BROADCAST', 'MULTICAST', 'LOWER_UP'],
-      address: '02:00:00:00:00:ab',
+      mac: '02:00:00:00:00:ab',
       mtu: 1400,
       masterIndex: 2,
-      operstate: 'UP',
-      ifalias: 'bridgeway:n:c:eth0',
-      linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge', info_slave_data: { hairpin: true } },
+      operState: 'UP',
+      alias: 'bridgeway:n:c:eth0',
+      kind: 'veth',
+      portKind: 'bridge',
+      hairpin: true,
     });
   });
 
