@@ -22,7 +22,7 @@ export async function applyHostSide(kernel: Kernel, plan: AddPlan, target: AddTa
     try {
       refuseRouterAdvertisements(procSys, plan.bridge);
     } catch (error) {
-      await kernel.removeLinks([plan.hostVeth]);
+      await kernel.deleteLinksIfPresent([plan.hostVeth]);
       throw error;
     }
   }
@@ -43,7 +43,7 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
     if (!(error instanceof KernelChangeError) || !error.has('exists')) {
-      await kernel.removeLinks([plan.hostVeth]);
+      await kernel.deleteLinksIfPresent([plan.hostVeth]);
       throw error;
     }
   }
@@ -51,11 +51,11 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
     throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
   }
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
-  await kernel.removeLinks([plan.hostVeth]);
+  await kernel.deleteLinksIfPresent([plan.hostVeth]);
   try {
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
-    await kernel.removeLinks([plan.hostVeth]);
+    await kernel.deleteLinksIfPresent([plan.hostVeth]);
     throw error;
   }
 }

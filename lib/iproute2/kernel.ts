@@ -5,7 +5,7 @@ import type { Runner } from '../exec.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { queryIpJson, runIpBatch } from './batch.ts';
 import { toIpCommand } from './change-command.ts';
-import { deleteLinkIfPresent, getLink, listLinksOfType, parseLinks } from './link.ts';
+import { deleteLinkIfPresent, deleteLinksIfPresent, getLink, listLinksOfType, parseLinks } from './link.ts';
 import { listMainRoutes, parseRoutes } from './route.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {
@@ -16,10 +16,8 @@ export function iproute2Kernel(run: Runner): Kernel {
       return documents.slice(documents.length - queries.length).map(parseLinks);
     },
     getLink: (name, netns) => getLink(run, name, { netns }),
-    deleteLink: (name) => deleteLinkIfPresent(run, name),
-    async removeLinks(names) {
-      await runIpBatch(run, names.map((link) => toIpCommand({ op: 'delete-link', link })));
-    },
+    deleteLinkIfPresent: (name) => deleteLinkIfPresent(run, name),
+    deleteLinksIfPresent: (names) => deleteLinksIfPresent(run, names),
     listLinks: (kind) => listLinksOfType(run, kind),
     async readNamespace(netns, { ipv6 }) {
       // `ip route show` lists IPv4 only and a batch line cannot say -6: IPv6 needs its own process.

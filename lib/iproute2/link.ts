@@ -44,12 +44,12 @@ function parseLink(l: IpLinkJson): KernelLink {
   return link;
 }
 
-/** Deletes a link; a link that is already gone counts as deleted. */
-export async function deleteLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<void> {
-  await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
+/** Deletes links in one `ip -batch`; links that are already gone count as deleted. */
+export async function deleteLinksIfPresent(run: Runner, names: readonly string[], options: { netns?: string } = {}): Promise<void> {
+  await runIpBatch(run, names.map((name) => ({ args: ['link', 'del', name], tolerate: 'missing' as const })), options);
 }
 
-/** Deletes a link; resolves true when it existed, false when it was already gone. */
+/** Deletes a link; resolves true when it was present, false when it was already gone. */
 export async function deleteLinkIfPresent(run: Runner, name: string, options: { netns?: string } = {}): Promise<boolean> {
   try {
     await run(inNetns(options.netns, ['ip', 'link', 'del', 'dev', name]));

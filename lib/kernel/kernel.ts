@@ -15,10 +15,10 @@ export interface Kernel {
   apply(changes: readonly Change[], queries?: readonly LinkQuery[], netns?: string): Promise<KernelLink[][]>;
   /** One link, or undefined when there is none by that name. */
   getLink(name: string, netns?: string): Promise<KernelLink | undefined>;
-  /** Deletes a link of the node; true when it existed. */
-  deleteLink(name: string): Promise<boolean>;
-  /** Deletes links of the node, all or as many as exist (rollback, GC). */
-  removeLinks(names: readonly string[]): Promise<void>;
+  /** Deletes a link of the node; resolves true when it was present, false when already gone (DEL logs which). */
+  deleteLinkIfPresent(name: string): Promise<boolean>;
+  /** Deletes links of the node, those that are present (rollback, GC); missing ones are no error. */
+  deleteLinksIfPresent(names: readonly string[]): Promise<void>;
   /** The node's links of one kind (e.g. "veth"), with their aliases. */
   listLinks(kind: string): Promise<KernelLink[]>;
   /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */

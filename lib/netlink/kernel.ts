@@ -49,7 +49,7 @@ export function netlinkKernel(): Kernel {
         throw error;
       }
     },
-    async deleteLink(name) {
+    async deleteLinkIfPresent(name) {
       try {
         open().deleteLink(`link del ${name}`, name);
         return true;
@@ -58,7 +58,7 @@ export function netlinkKernel(): Kernel {
         throw error;
       }
     },
-    async removeLinks(names) {
+    async deleteLinksIfPresent(names) {
       await this.apply(names.map((link) => ({ op: 'delete-link', link })));
     },
     async listLinks(kind) {
