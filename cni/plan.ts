@@ -10,6 +10,7 @@
 //                   the veth, so GC of one network never deletes another network's pods
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
+import { formatMac } from '../lib/mac.ts';
 import { sha256Hex } from '../lib/sha256.ts';
 import type { NetConf } from './config.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -60,7 +61,7 @@ export function hostVethName(containerId: string, ifname: string): string {
 }
 
 export function hostVethMac(containerId: string, ifname: string): string {
-  return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
+  return formatMac([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
 }
 
 /** The host veth's ifalias. Names and IDs are validated to exclude ':' and whitespace. */
@@ -83,7 +84,7 @@ export function parseHostVethAlias(alias: string | undefined): VethOwner | undef
 }
 
 export function ipv4Mac(ip: number): string {
-  return macFromBytes([0x0a, 0x58, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
+  return formatMac([0x0a, 0x58, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
 }
 
 /**
@@ -102,10 +103,6 @@ function macSource(pod: PodAddressing): PodIp {
 
 function hexBytes(hex: string): number[] {
   return hex.match(/../g)!.map((pair) => parseInt(pair, 16));
-}
-
-function macFromBytes(bytes: number[]): string {
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The bridge's address of each family: the gateway with the subnet's prefix length. */

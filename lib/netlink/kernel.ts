@@ -3,7 +3,8 @@
 // opened on first use and kept for the invocation (the process's exit closes them).
 import fs from 'node:fs';
 import { formatIp, type IpCidr } from '../cidr.ts';
-import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './codec.ts';
+import { AF_INET, AF_INET6 } from './codec.ts';
+import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
 import { ERRNO, NetlinkError, RouteSocket } from './socket.ts';
 import { describeChange } from '../iproute2/change-command.ts';

@@ -3,11 +3,13 @@
 // the same attributes `ip` sends for the same command line, so both backends leave the same state
 // (test/integration/netlink.test.ts compares them).
 import { familyBits, type IpAddress, type IpCidr, type IpFamily } from '../cidr.ts';
+import { parseMac } from '../mac.ts';
+import { AF_INET, AF_INET6, bytes, encodeMessage, NLM_F, nest, str, u32, u8, type Attr, type Message } from './codec.ts';
 import {
-  AF_INET, AF_INET6, bytes, decodeAddress, decodeLink, decodeRoute, encodeMessage, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA,
-  IFLA_BRPORT_MODE, IFLA_INFO, NLM_F, nest, parseMac, RT_SCOPE, RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT,
-  str, u32, u8, VETH_INFO_PEER, type Attr, type DecodedAddress, type DecodedLink, type DecodedRoute, type Message,
-} from './codec.ts';
+  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, RT_SCOPE,
+  RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT, VETH_INFO_PEER,
+  type DecodedAddress, type DecodedLink, type DecodedRoute,
+} from './rtnl-codec.ts';
 
 export interface Transport {
   nextSeq(): number;
