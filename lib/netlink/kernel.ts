@@ -1,12 +1,16 @@
 // The Kernel over rtnetlink from the plugin's own process: no `ip` or `nsenter` to spawn, which
 // was most of the plugin's remaining CPU per ADD (bench/README.md). One socket per namespace,
-// opened on first use and kept for the invocation (the process's exit closes them).
+// opened on first use and kept for the invocation (the process's exit closes them). The socket
+// comes from the opener it is given (socket.ts's in the plugin, a recorder in unit tests), and
+// kernel errors become the kernel layer's: a change's tolerated errno is no error, any other
+// a KernelChangeError naming the change in ip syntax with the kernel's own words.
 import fs from 'node:fs';
 import { formatIp, type IpCidr } from '../cidr.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
-import { ERRNO, NetlinkError, RouteSocket } from './socket.ts';
+import type { Transport } from './transport.ts';
+import { ERRNO, NetlinkError } from './errors.ts';
 import { describeChange } from '../iproute2/change-command.ts';
 import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
 import { KernelChangeError, type ChangeFailure, type Tolerated } from '../kernel/errors.ts';
@@ -17,11 +21,14 @@ import type { KernelRoute } from '../kernel/route.ts';
 /** How the kernel says what a change tolerates (RTM_DELLINK of a name it does not know: ENODEV). */
 const TOLERATED_ERRNO: Record<Tolerated, number> = { exists: ERRNO.EEXIST, missing: ERRNO.ENODEV };
 
-export function netlinkKernel(): Kernel {
+/** Opens an rtnetlink socket in the namespace at the path, or in the caller's when none is given. */
+export type OpenSocket = (netnsPath?: string) => Transport;
+
+export function netlinkKernel(openSocket: OpenSocket): Kernel {
   const sockets = new Map<string, Rtnl>();
   const open = (netns = '') => {
     let rtnl = sockets.get(netns);
-    if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(RouteSocket.open(netns || undefined))));
+    if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(openSocket(netns || undefined))));
     return rtnl;
   };
 

@@ -1,4 +1,4 @@
-// rtnetlink requests for links, addresses and routes: each builds its message (codec.ts) and
+// rtnetlink requests for links, addresses and routes: each builds its message (rtnl-codec.ts) and
 // hands it to a Transport (socket.ts in the plugin, a fake in unit tests). The requests carry
 // the same attributes `ip` sends for the same command line, so both backends leave the same state
 // (test/integration/netlink.test.ts compares them).
@@ -10,12 +10,7 @@ import {
   RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT, VETH_INFO_PEER,
   type DecodedAddress, type DecodedLink, type DecodedRoute,
 } from './rtnl-codec.ts';
-
-export interface Transport {
-  nextSeq(): number;
-  /** Sends one message and returns its answer (see RouteSocket.request). */
-  request(what: string, message: Uint8Array, seq: number, dump: boolean): Message[];
-}
+import type { Transport } from './transport.ts';
 
 const CHANGE = NLM_F.REQUEST | NLM_F.ACK;
 const CREATE = CHANGE | NLM_F.CREATE | NLM_F.EXCL;

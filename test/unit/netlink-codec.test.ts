@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../lib/cidr.ts';
 import { bytes, decodeError, encodeMessage, nest, NLM_F, NLMSG_ERROR, parseAttrs, parseMessages, str, u32, u8, type Message } from '../../lib/netlink/codec.ts';
 import { decodeLink, ifinfomsg, IFLA, IFLA_INFO, RTM } from '../../lib/netlink/rtnl-codec.ts';
-import { addressBytes, addressFromBytes, Rtnl, type Transport } from '../../lib/netlink/rtnl.ts';
+import { addressBytes, addressFromBytes, Rtnl } from '../../lib/netlink/rtnl.ts';
+import type { Transport } from '../../lib/netlink/transport.ts';
 
 /** A transport that keeps every request and answers each with an ACK. */
 function recorder(): Transport & { sent: Message[] } {
