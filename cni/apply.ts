@@ -1,9 +1,10 @@
 // Applies an AddPlan to the kernel: one batch of changes on the node, one inside the pod's netns
 // (each one `ip` process with the iproute2 backend, a few messages on a socket with rtnetlink).
 import type { Logger } from '../lib/log.ts';
-import type { IpLink } from '../lib/iproute2/link.ts';
 import type { LinkQuery } from '../lib/kernel/change.ts';
-import { KernelChangeError, type Kernel } from '../lib/kernel/kernel.ts';
+import { KernelChangeError } from '../lib/kernel/errors.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
+import type { KernelLink } from '../lib/kernel/link.ts';
 import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
 import { refuseRouterAdvertisements } from './bridge-ipv6.ts';
 import { CniError, ErrorCode } from './errors.ts';
@@ -21,7 +22,7 @@ export async function applyHostSide(kernel: Kernel, plan: AddPlan, target: AddTa
     try {
       refuseRouterAdvertisements(procSys, plan.bridge);
     } catch (error) {
-      await kernel.removeLinks([plan.hostVeth]);
+      await kernel.deleteLinksIfPresent([plan.hostVeth]);
       throw error;
     }
   }
@@ -37,12 +38,12 @@ function hostQueries(plan: AddPlan): LinkQuery[] {
   return [{ op: 'show-link', link: plan.bridge }, { op: 'show-ports', bridge: plan.bridge }];
 }
 
-async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<IpLink[][]> {
+async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<KernelLink[][]> {
   try {
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
     if (!(error instanceof KernelChangeError) || !error.has('exists')) {
-      await kernel.removeLinks([plan.hostVeth]);
+      await kernel.deleteLinksIfPresent([plan.hostVeth]);
       throw error;
     }
   }
@@ -50,11 +51,11 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
     throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
   }
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
-  await kernel.removeLinks([plan.hostVeth]);
+  await kernel.deleteLinksIfPresent([plan.hostVeth]);
   try {
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
-    await kernel.removeLinks([plan.hostVeth]);
+    await kernel.deleteLinksIfPresent([plan.hostVeth]);
     throw error;
   }
 }
@@ -68,10 +69,10 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
 export async function applyPodSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<void> {
   // Read back in the same batch: is the link operationally up (carrier on both ends)?
   const [podLink] = await kernel.apply(plan.podChanges, [{ op: 'show-link', link: target.ifname }], target.netns);
-  if (podLink?.[0]?.operstate === 'UP') return;
+  if (podLink?.[0]?.operState === 'UP') return;
   for (let waited = 0; waited < CARRIER_WAIT_MS; waited += CARRIER_POLL_MS) {
     await new Promise((resolve) => setTimeout(resolve, CARRIER_POLL_MS));
-    if ((await kernel.getLink(plan.hostVeth))?.operstate === 'UP') return;
+    if ((await kernel.getLink(plan.hostVeth))?.operState === 'UP') return;
   }
   log.warn({ hostVeth: plan.hostVeth }, `host veth not operationally up after ${CARRIER_WAIT_MS} ms; continuing`);
 }

@@ -18,19 +18,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../lib/log.ts';
-import type { IpLink } from '../lib/iproute2/link.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
+import type { KernelLink } from '../lib/kernel/link.ts';
 
 export type BridgeMacDecision =
   | { action: 'keep'; mac: string | undefined; reason: 'pinned' | 'set-by-someone' | 'unknown' }
   | { action: 'pin'; mac: string; kernelMac: string };
 
 /** Pure: what to do about the bridge's MAC, from the batch's read-back. */
-export function decideBridgeMac(bridge: IpLink | undefined, ports: IpLink[], pinned: string): BridgeMacDecision {
-  const current = bridge?.address?.toLowerCase();
+export function decideBridgeMac(bridge: KernelLink | undefined, ports: KernelLink[], pinned: string): BridgeMacDecision {
+  const current = bridge?.mac?.toLowerCase();
   if (!current) return { action: 'keep', mac: undefined, reason: 'unknown' };
   if (current === pinned) return { action: 'keep', mac: current, reason: 'pinned' };
-  if (ports.some((p) => p.address?.toLowerCase() === current)) return { action: 'pin', mac: pinned, kernelMac: current };
+  if (ports.some((p) => p.mac?.toLowerCase() === current)) return { action: 'pin', mac: pinned, kernelMac: current };
   return { action: 'keep', mac: current, reason: 'set-by-someone' };
 }
 

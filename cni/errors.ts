@@ -1,8 +1,7 @@
 // The one error type the plugin reports, and the one place where anything else becomes one.
 // Codes: CNI SPEC.md "Error" section; 100+ are ours.
 import { CommandError } from '../lib/exec.ts';
-import { KernelChangeError } from '../lib/kernel/kernel.ts';
-import { NetlinkError } from '../lib/netlink/socket.ts';
+import { KernelError } from '../lib/kernel/errors.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { IpamExhaustedError, IpamStoreError } from '../ipam/index.ts';
 
@@ -47,7 +46,7 @@ export function toCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
   if (error instanceof IpamExhaustedError) return new CniError(ErrorCode.AddressesExhausted, error.message);
   if (error instanceof IpamStoreError) return new CniError(ErrorCode.IoFailure, error.message);
-  if (error instanceof KernelChangeError || error instanceof NetlinkError || error instanceof CommandError) {
+  if (error instanceof KernelError || error instanceof CommandError) {
     return new CniError(ErrorCode.KernelOperationFailed, error.message);
   }
   // The stack goes to the log (skel does that), never to stdout.

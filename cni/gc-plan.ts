@@ -7,7 +7,7 @@
 //     the veth and the line that sets the alias) and its name derives from an attachment in this
 //     network's own IPAM store.
 // Everything else is left alone and reported, so an operator can see why.
-import type { IpLink } from '../lib/iproute2/link.ts';
+import type { KernelLink } from '../lib/kernel/link.ts';
 import { attachmentKey, type Attachment } from '../ipam/index.ts';
 import { HOST_VETH_PREFIX, hostVethName, parseHostVethAlias } from '../lib/names.ts';
 
@@ -15,7 +15,7 @@ export interface GcInput {
   network: string;
   valid: readonly Attachment[];
   /** Every veth in the node's namespace. */
-  veths: readonly IpLink[];
+  veths: readonly KernelLink[];
   /** Attachments this network's built-in store knows (none with a delegated IPAM). */
   storeAttachments: readonly Attachment[];
 }
@@ -33,13 +33,13 @@ export function planGc(input: GcInput): GcPlan {
   const stored = new Map(input.storeAttachments.map((a) => [hostVethName(a.containerId, a.ifname), a]));
   const plan: GcPlan = { deleteVeths: [], aliasProvenDead: [], unproven: [] };
   for (const link of input.veths) {
-    const name = link.ifname;
-    const owner = parseHostVethAlias(link.ifalias);
+    const name = link.name;
+    const owner = parseHostVethAlias(link.alias);
     if (owner) {
       if (owner.network !== input.network) continue; // another network's: not ours to judge
       const attachment = { containerId: owner.containerId, ifname: owner.ifname };
       if (hostVethName(attachment.containerId, attachment.ifname) !== name) {
-        plan.unproven.push({ name, why: `alias ${link.ifalias} does not match the veth's name` });
+        plan.unproven.push({ name, why: `alias ${link.alias} does not match the veth's name` });
       } else if (!valid.has(attachmentKey(attachment))) {
         plan.deleteVeths.push({ name, attachment, proof: 'alias' });
         plan.aliasProvenDead.push(attachment);
@@ -50,7 +50,7 @@ export function planGc(input: GcInput): GcPlan {
     if (attachment) {
       if (!valid.has(attachmentKey(attachment))) plan.deleteVeths.push({ name, attachment, proof: 'store' });
     } else if (name.startsWith(HOST_VETH_PREFIX)) {
-      plan.unproven.push({ name, why: link.ifalias ? `alias ${JSON.stringify(link.ifalias)} is not ours` : 'no alias and no reservation of this network' });
+      plan.unproven.push({ name, why: link.alias ? `alias ${JSON.stringify(link.alias)} is not ours` : 'no alias and no reservation of this network' });
     }
   }
   return plan;

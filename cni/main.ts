@@ -1,9 +1,10 @@
 // The executable's entry point: wires the real process, kernel and disk into the skel.
 import fs from 'node:fs';
 import { createSyncRunner } from '../lib/exec.ts';
-import { iproute2Kernel } from '../lib/kernel/iproute2-kernel.ts';
-import { netlinkKernel } from '../lib/kernel/netlink-kernel.ts';
-import { netlinkAvailable } from '../lib/netlink/socket.ts';
+import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
+import { netlinkKernel } from '../lib/netlink/kernel.ts';
+import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
 import { createLogger } from '../lib/log.ts';
 import { networkDir, openStore } from '../ipam/index.ts';
 import { cmdAdd } from './commands/add.ts';
@@ -38,7 +39,10 @@ function stdinIsDevice(): boolean {
 const run = createSyncRunner();
 // rtnetlink in-process where the runtime offers it (the Bun executable: no `ip` processes, most
 // of the plugin's CPU per ADD before); iproute2 processes otherwise (the bundle run by Node).
-const createKernel = () => (netlinkAvailable() ? netlinkKernel() : iproute2Kernel(run));
+function createKernel(): Kernel {
+  const libc = loadLibc();
+  return libc ? netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns)) : iproute2Kernel(run);
+}
 
 // No top-level await: the bundle is CommonJS (esbuild makes one bundle for either runtime).
 void runPlugin(

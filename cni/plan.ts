@@ -13,6 +13,7 @@
 //                   network owns the veth, so GC of one network never deletes another network's pods
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
+import { formatMac } from '../lib/mac.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
 import type { NetConf } from './config/netconf.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -50,7 +51,7 @@ export interface AddPlan {
 }
 
 export function hostVethMac(containerId: string, ifname: string): string {
-  return macFromBytes([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
+  return formatMac([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
 }
 
 /**
@@ -60,7 +61,7 @@ export function hostVethMac(containerId: string, ifname: string): string {
  */
 export function addressMac(ip: IpAddress): string {
   const low = Number(ip.value & 0xffffffffn);
-  return macFromBytes([0x0a, 0x58, low >>> 24, (low >>> 16) & 255, (low >>> 8) & 255, low & 255]);
+  return formatMac([0x0a, 0x58, low >>> 24, (low >>> 16) & 255, (low >>> 8) & 255, low & 255]);
 }
 
 /** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */
@@ -70,10 +71,6 @@ function macSource(pod: PodAddressing): PodIp {
 
 function hexBytes(hex: string): number[] {
   return hex.match(/../g)!.map((pair) => parseInt(pair, 16));
-}
-
-function macFromBytes(bytes: number[]): string {
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The bridge's address of each family: the gateway with the subnet's prefix length. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
-import { deleteLink } from '../lib/iproute2/link.ts';
+import { deleteLinksIfPresent } from '../lib/iproute2/link.ts';
 import { runIpBatch } from '../lib/iproute2/batch.ts';
 import { queryIpJson } from '../lib/iproute2/batch.ts';
 import { mainTableOf } from '../lib/iproute2/route.ts';
@@ -53,7 +53,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
       if (payload) await run([backend.restore, '--noflush', '-w', '5'], { input: payload });
     });
   }
-  await step('the bridge', () => deleteLink(run, config.bridge));
+  await step('the bridge', () => deleteLinksIfPresent(run, [config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseCidr } from '../../lib/cidr.ts';
 import { formatBatch } from '../../lib/iproute2/batch.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { parseIptablesSave } from '../../lib/iptables/save.ts';
 import { peersOf, podCidrOf } from '../../daemonset/nodes/peers.ts';
 import { parseNodesFile } from '../../daemonset/nodes/file-source.ts';

@@ -28,7 +28,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     const plan = planAdd(conf, target, pod);
     const { bridgeMac } = await applyHostSide(kernel, plan, target, log, ctx.procSys);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
-    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.removeLinks([plan.hostVeth]) });
+    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });
     await applyPodSide(kernel, plan, target, log);
     log.info({ ips: addresses, hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);

@@ -1,8 +1,8 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it.
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
-import type { IpLink } from '../../lib/iproute2/link.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelLink } from '../../lib/kernel/link.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
@@ -49,15 +49,15 @@ function canonical(text: string): string {
   return cidr ? formatCidr(cidr) : text;
 }
 
-function checkPodInterface(links: IpLink[], prev: Result, index: number, ifname: string, addresses: string[]): void {
-  const link = links.find((l) => l.ifname === ifname);
+function checkPodInterface(links: KernelLink[], prev: Result, index: number, ifname: string, addresses: string[]): void {
+  const link = links.find((l) => l.name === ifname);
   if (!link) throw failed(`interface ${ifname} is missing from the pod's netns`);
   const expectedMac = prev.interfaces[index]?.mac;
-  if (expectedMac && link.address?.toLowerCase() !== expectedMac.toLowerCase()) {
-    throw failed(`interface ${ifname} has MAC ${link.address}, expected ${expectedMac}`);
+  if (expectedMac && link.mac?.toLowerCase() !== expectedMac.toLowerCase()) {
+    throw failed(`interface ${ifname} has MAC ${link.mac}, expected ${expectedMac}`);
   }
-  if (!link.flags?.includes('UP')) throw failed(`interface ${ifname} is down`);
-  const present = new Set((link.addr_info ?? []).map((a) => canonical(`${a.local}/${a.prefixlen}`)));
+  if (!link.flags.includes('UP')) throw failed(`interface ${ifname} is down`);
+  const present = new Set((link.addresses ?? []).map(formatCidr));
   for (const address of addresses) {
     if (!present.has(canonical(address))) throw failed(`interface ${ifname} lacks address ${address} (has ${[...present].join(', ') || 'none'})`);
   }
@@ -81,11 +81,11 @@ function checkRoutes(routes: KernelRoute[], prev: Result): void {
   }
 }
 
-function checkHostVeth(ctx: CommandContext, link: IpLink | undefined): void {
+function checkHostVeth(ctx: CommandContext, link: KernelLink | undefined): void {
   const name = hostVethName(ctx.args.containerId, ctx.args.ifname);
   if (!link) throw failed(`host veth ${name} is missing`);
   if (link.master !== ctx.conf.bridge) throw failed(`host veth ${name} is attached to ${link.master ?? 'no bridge'}, expected ${ctx.conf.bridge}`);
   // No alias: made by a version before aliases; any other alias: not this network's veth.
   const alias = hostVethAlias(ctx.conf.name, ctx.args.containerId, ctx.args.ifname);
-  if (link.ifalias && link.ifalias !== alias) throw failed(`host veth ${name} has alias ${link.ifalias}, expected ${alias}`);
+  if (link.alias && link.alias !== alias) throw failed(`host veth ${name} has alias ${link.alias}, expected ${alias}`);
 }

@@ -14,7 +14,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
   let vethDeleted: boolean | undefined;
   let released: Released | undefined;
   const steps: [string, () => Promise<void>][] = [
-    [`delete veth ${hostVeth}`, async () => void (vethDeleted = await kernel.deleteLink(hostVeth))],
+    [`delete veth ${hostVeth}`, async () => void (vethDeleted = await kernel.deleteLinkIfPresent(hostVeth))],
     ['release address', async () => void (released = await ipamFor(conf, args, { run, store: ctx.store }).del())],
   ];
   const failures: string[] = [];

@@ -30,7 +30,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   const plan = planGc({ network: conf.name, valid, veths: veths ?? [], storeAttachments });
   for (const { name, why } of plan.unproven) log.debug({ veth: name }, `GC leaves a veth it cannot prove is this network's: ${why}`);
   if (plan.deleteVeths.length > 0) {
-    await attempt('delete veths', () => kernel.removeLinks(plan.deleteVeths.map(({ name }) => name)));
+    await attempt('delete veths', () => kernel.deleteLinksIfPresent(plan.deleteVeths.map(({ name }) => name)));
   }
 
   const validKeys = new Set(valid.map(attachmentKey));

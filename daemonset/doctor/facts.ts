@@ -3,7 +3,7 @@
 // kernel, and the doctor itself cannot change the node.
 import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
 import type { ClusterNode } from '../nodes/peers.ts';
 

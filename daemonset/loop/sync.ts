@@ -4,7 +4,7 @@
 // /readyz need. The reconciler (reconciler.ts) turns the first into the second at the one point
 // where a sync may wait.
 import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { IptablesMode } from '../../lib/iptables/backend.ts';
 import type { CniVersionChoice } from '../conflist/cni-version.ts';
 import type { NodeInterface } from '../host/interface.ts';

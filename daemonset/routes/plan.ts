@@ -1,6 +1,6 @@
 // Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
 import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr } from '../../lib/cidr.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Peer } from '../nodes/peers.ts';
 import { ROUTE_PROTO } from '../../lib/names.ts';
 

@@ -4,7 +4,7 @@ import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
 import { runIpBatch } from '../../lib/iproute2/batch.ts';
-import type { KernelRoute } from '../../lib/iproute2/route.ts';
+import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { NodeInterface } from '../host/interface.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';

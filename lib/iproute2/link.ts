@@ -1,15 +1,13 @@
-// Links as iproute2 reports them with `-j`, and the idempotent verbs we need on them.
+// Links as iproute2 reports them with `-j`, parsed into the kernel layer's KernelLink, and the
+// idempotent verbs we need on them.
+import { parseIp } from '../cidr.ts';
 import { CommandError, type Runner } from '../exec.ts';
+import type { KernelLink } from '../kernel/link.ts';
 import { isMissingError, runIpBatch } from './batch.ts';
 import { inNetns } from './netns.ts';
 
-export interface IpAddrInfo {
-  family: 'inet' | 'inet6';
-  local: string;
-  prefixlen: number;
-}
-
-export interface IpLink {
+/** The keys of an `ip -d -j link show` / `ip -j addr show` object that we read. */
+interface IpLinkJson {
   ifindex: number;
   ifname: string;
   address?: string;
@@ -17,18 +15,41 @@ export interface IpLink {
   master?: string;
   flags?: string[];
   operstate?: string;
-  /** The link's alias (IFLA_IFALIAS), when set. */
   ifalias?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
-  addr_info?: IpAddrInfo[];
+  addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number }[];
 }
 
-/** Deletes a link; a link that is already gone counts as deleted. */
-export async function deleteLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<void> {
-  await runIpBatch(run, [{ args: ['link', 'del', name], tolerate: 'missing' }], options);
+/** `ip -j link show` or `ip -j addr show` output as KernelLinks. */
+export function parseLinks(json: unknown[]): KernelLink[] {
+  return (json as IpLinkJson[]).map(parseLink);
 }
 
-/** Deletes a link; resolves true when it existed, false when it was already gone. */
+function parseLink(l: IpLinkJson): KernelLink {
+  const link: KernelLink = { index: l.ifindex, name: l.ifname, flags: l.flags ?? [] };
+  if (l.address !== undefined) link.mac = l.address;
+  if (l.mtu !== undefined) link.mtu = l.mtu;
+  if (l.master !== undefined) link.master = l.master;
+  if (l.operstate !== undefined) link.operState = l.operstate;
+  if (l.ifalias !== undefined) link.alias = l.ifalias;
+  if (l.linkinfo?.info_kind !== undefined) link.kind = l.linkinfo.info_kind;
+  if (l.linkinfo?.info_slave_kind !== undefined) link.portKind = l.linkinfo.info_slave_kind;
+  if (l.linkinfo?.info_slave_data?.hairpin !== undefined) link.hairpin = l.linkinfo.info_slave_data.hairpin;
+  if (l.addr_info) {
+    link.addresses = l.addr_info.flatMap((a) => {
+      const ip = parseIp(a.local);
+      return ip ? [{ family: ip.family, address: ip.value, prefixLength: a.prefixlen }] : [];
+    });
+  }
+  return link;
+}
+
+/** Deletes links in one `ip -batch`; links that are already gone count as deleted. */
+export async function deleteLinksIfPresent(run: Runner, names: readonly string[], options: { netns?: string } = {}): Promise<void> {
+  await runIpBatch(run, names.map((name) => ({ args: ['link', 'del', name], tolerate: 'missing' as const })), options);
+}
+
+/** Deletes a link; resolves true when it was present, false when it was already gone. */
 export async function deleteLinkIfPresent(run: Runner, name: string, options: { netns?: string } = {}): Promise<boolean> {
   try {
     await run(inNetns(options.netns, ['ip', 'link', 'del', 'dev', name]));
@@ -40,16 +61,16 @@ export async function deleteLinkIfPresent(run: Runner, name: string, options: { 
 }
 
 /** Every link of one kind (e.g. "veth"), with aliases. */
-export async function listLinksOfType(run: Runner, type: string, options: { netns?: string } = {}): Promise<IpLink[]> {
+export async function listLinksOfType(run: Runner, type: string, options: { netns?: string } = {}): Promise<KernelLink[]> {
   const { stdout } = await run(inNetns(options.netns, ['ip', '-j', 'link', 'show', 'type', type]));
-  return JSON.parse(stdout || '[]') as IpLink[];
+  return parseLinks(JSON.parse(stdout || '[]'));
 }
 
 /** One link by name, or undefined when there is no such link. */
-export async function getLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<IpLink | undefined> {
+export async function getLink(run: Runner, name: string, options: { netns?: string } = {}): Promise<KernelLink | undefined> {
   try {
     const { stdout } = await run(inNetns(options.netns, ['ip', '-d', '-j', 'link', 'show', 'dev', name]));
-    return (JSON.parse(stdout) as IpLink[])[0];
+    return parseLinks(JSON.parse(stdout))[0];
   } catch (error) {
     if (error instanceof CommandError && isMissingError(error.stderr)) return undefined;
     throw error;

@@ -1,21 +1,16 @@
 // Routes as data: read with `ip -j`, changed in one `ip -batch`.
+import type { IpFamily } from '../cidr.ts';
 import type { Runner } from '../exec.ts';
+import type { KernelRoute } from '../kernel/route.ts';
 import { inNetns } from './netns.ts';
 
-export interface KernelRoute {
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-  scope?: string;
-  type?: string;
-  /** Absent for the main table when read with `table all`. */
-  table?: string;
-}
+type IpRouteJson = KernelRoute & { pref?: string };
+/** What KernelRoute keeps of an `ip -j route` object besides dst (ip prints more: metric, flags, pref...). */
+const KEPT = ['gateway', 'dev', 'protocol', 'scope', 'type', 'table'] as const;
 
-/** IPv4 routes of the main table. `ip -j` reports dst "default" and host routes without /32. */
-export async function listRoutes(run: Runner, options: { netns?: string } = {}): Promise<KernelRoute[]> {
-  const { stdout } = await run(inNetns(options.netns, ['ip', '-4', '-j', 'route', 'show', 'table', 'main']));
+/** One family's main table. `ip -j` reports dst "default" and host routes without /32 or /128. */
+export async function listMainRoutes(run: Runner, family: IpFamily, options: { netns?: string } = {}): Promise<KernelRoute[]> {
+  const { stdout } = await run(inNetns(options.netns, ['ip', `-${family}`, '-j', 'route', 'show', 'table', 'main']));
   return parseRoutes(JSON.parse(stdout || '[]'));
 }
 
@@ -24,9 +19,11 @@ export async function listRoutes(run: Runner, options: { netns?: string } = {}):
  * An IPv6 route has an IPv6 destination or gateway, or (a default route via a device) `pref`.
  */
 export function parseRoutes(json: unknown[]): KernelRoute[] {
-  return (json as (KernelRoute & { pref?: string })[]).map((r) => {
+  return (json as IpRouteJson[]).map((r) => {
     const v6 = r.dst.includes(':') || (r.gateway?.includes(':') ?? false) || r.pref !== undefined;
-    return { ...r, dst: r.dst === 'default' ? (v6 ? '::/0' : '0.0.0.0/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${v6 ? 128 : 32}` };
+    const route: KernelRoute = { dst: r.dst === 'default' ? (v6 ? '::/0' : '0.0.0.0/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${v6 ? 128 : 32}` };
+    for (const key of KEPT) if (r[key] !== undefined) route[key] = r[key];
+    return route;
   });
 }
 

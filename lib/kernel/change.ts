@@ -1,10 +1,10 @@
 // The plugin's kernel changes as data: what cni/plan.ts decides and either backend applies
-// (lib/kernel/netlink-kernel.ts in-process, lib/kernel/iproute2-kernel.ts through `ip -batch`).
+// (lib/netlink/kernel.ts in-process, lib/iproute2/kernel.ts through `ip -batch`).
 // Each change says its own idempotence: creating the shared bridge tolerates "exists", deleting a
-// link tolerates "missing"; everything else must succeed. toIpCommand is the iproute2 spelling of
-// each, which is also how errors name a change, so an admin can replay it by hand.
-import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../cidr.ts';
-import type { IpCommand } from '../iproute2/batch.ts';
+// link tolerates "missing"; everything else must succeed. lib/iproute2/change-command.ts spells
+// each as an `ip` command, which is also how errors name a change, so an admin can replay it by hand.
+import type { IpAddress, IpCidr } from '../cidr.ts';
+import type { Tolerated } from './errors.ts';
 
 export type Change =
   /** A bridge with its MAC and MTU set at creation; one that already exists is left as it is. */
@@ -31,44 +31,9 @@ export type Change =
 /** Reads that end a batch of changes in the same process (iproute2) or on the same socket. */
 export type LinkQuery = { op: 'show-link'; link: string } | { op: 'show-ports'; bridge: string };
 
-/** IPv6 addresses get `nodad`; link-local ones are recognised by iproute2 itself. */
-function addressArgs(address: IpCidr): string[] {
-  return address.family === 6 ? ['nodad'] : [];
-}
-
-export function toIpCommand(change: Change | LinkQuery): IpCommand {
-  switch (change.op) {
-    case 'add-bridge':
-      return { args: ['link', 'add', change.name, 'address', change.mac, 'mtu', String(change.mtu), 'type', 'bridge'], tolerate: 'exists' };
-    case 'set-up':
-      return { args: ['link', 'set', change.link, 'up'] };
-    case 'add-address':
-      return { args: ['addr', change.replace ? 'replace' : 'add', formatCidr(change.address), 'dev', change.link, ...addressArgs(change.address)] };
-    case 'add-veth': {
-      const { peer } = change;
-      return {
-        args: ['link', 'add', change.name, 'mtu', String(change.mtu), 'address', change.mac, 'type', 'veth',
-          'peer', 'name', peer.name, 'mtu', String(peer.mtu), 'address', peer.mac, 'netns', peer.netns],
-      };
-    }
-    case 'attach-port':
-      return { args: ['link', 'set', change.link, 'master', change.bridge, 'alias', change.alias, 'up'] };
-    case 'set-hairpin':
-      return { args: ['link', 'set', change.link, 'type', 'bridge_slave', 'hairpin', 'on'] };
-    case 'set-mac':
-      return { args: ['link', 'set', 'dev', change.link, 'address', change.mac] };
-    case 'add-route':
-      return { args: ['route', 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link] };
-    case 'delete-link':
-      return { args: ['link', 'del', change.link], tolerate: 'missing' };
-    case 'show-link':
-      return { args: ['link', 'show', 'dev', change.link] };
-    case 'show-ports':
-      return { args: ['link', 'show', 'master', change.bridge] };
-  }
-}
-
-/** How errors and logs name a change: its iproute2 spelling. */
-export function describeChange(change: Change | LinkQuery): string {
-  return toIpCommand(change).args.join(' ');
+/** The one failure a change tolerates, if any: the shared bridge may exist, a deleted link may be gone. */
+export function toleratedFailure(change: Change | LinkQuery): Tolerated | undefined {
+  if (change.op === 'add-bridge') return 'exists';
+  if (change.op === 'delete-link') return 'missing';
+  return undefined;
 }

@@ -1,10 +1,10 @@
 // What the plugin needs from the kernel's networking, whichever way it is reached: rtnetlink
-// from the plugin's own process (netlink-kernel.ts, on Bun) or iproute2 processes
-// (iproute2-kernel.ts, on Node: the unit tests' fake runner, and a fallback). Namespaces are
+// from the plugin's own process (lib/netlink/kernel.ts, on Bun) or iproute2 processes
+// (lib/iproute2/kernel.ts, on Node: the unit tests' fake runner, and a fallback). Namespaces are
 // paths; without one, the calls act on the namespace the plugin runs in (the node's).
-import type { IpLink } from '../iproute2/link.ts';
-import type { KernelRoute } from '../iproute2/route.ts';
 import type { Change, LinkQuery } from './change.ts';
+import type { KernelLink } from './link.ts';
+import type { KernelRoute } from './route.ts';
 
 export interface Kernel {
   /**
@@ -12,36 +12,15 @@ export interface Kernel {
    * `show-link` of a missing link fails). A change failing other than in its tolerated way
    * rejects with KernelChangeError; nothing is undone (the caller knows what to undo).
    */
-  apply(changes: readonly Change[], queries?: readonly LinkQuery[], netns?: string): Promise<IpLink[][]>;
+  apply(changes: readonly Change[], queries?: readonly LinkQuery[], netns?: string): Promise<KernelLink[][]>;
   /** One link, or undefined when there is none by that name. */
-  getLink(name: string, netns?: string): Promise<IpLink | undefined>;
-  /** Deletes a link of the node; true when it existed. */
-  deleteLink(name: string): Promise<boolean>;
-  /** Deletes links of the node, all or as many as exist (rollback, GC). */
-  removeLinks(names: readonly string[]): Promise<void>;
+  getLink(name: string, netns?: string): Promise<KernelLink | undefined>;
+  /** Deletes a link of the node; resolves true when it was present, false when already gone (DEL logs which). */
+  deleteLinkIfPresent(name: string): Promise<boolean>;
+  /** Deletes links of the node, those that are present (rollback, GC); missing ones are no error. */
+  deleteLinksIfPresent(names: readonly string[]): Promise<void>;
   /** The node's links of one kind (e.g. "veth"), with their aliases. */
-  listLinks(kind: string): Promise<IpLink[]>;
+  listLinks(kind: string): Promise<KernelLink[]>;
   /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */
-  readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: IpLink[]; routes: KernelRoute[] }>;
-}
-
-/** One change that failed, named by its iproute2 spelling. */
-export interface ChangeFailure {
-  what: string;
-  message: string;
-  kind: 'exists' | 'missing' | 'other';
-}
-
-export class KernelChangeError extends Error {
-  readonly failures: readonly ChangeFailure[];
-  constructor(failures: readonly ChangeFailure[], prefix = '') {
-    super(failures.map((f) => `${prefix}${f.what}: ${f.message}`).join('; '));
-    this.name = 'KernelChangeError';
-    this.failures = failures;
-  }
-
-  /** True when some failing change failed because its object exists (or is missing). */
-  has(kind: 'exists' | 'missing'): boolean {
-    return this.failures.some((f) => f.kind === kind);
-  }
+  readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: KernelLink[]; routes: KernelRoute[] }>;
 }

@@ -1,19 +1,16 @@
-// rtnetlink requests for links, addresses and routes: each builds its message (codec.ts) and
+// rtnetlink requests for links, addresses and routes: each builds its message (rtnl-codec.ts) and
 // hands it to a Transport (socket.ts in the plugin, a fake in unit tests). The requests carry
 // the same attributes `ip` sends for the same command line, so both backends leave the same state
 // (test/integration/netlink.test.ts compares them).
 import { familyBits, type IpAddress, type IpCidr, type IpFamily } from '../cidr.ts';
+import { parseMac } from '../mac.ts';
+import { AF_INET, AF_INET6, bytes, encodeMessage, NLM_F, nest, str, u32, u8, type Attr, type Message } from './codec.ts';
 import {
-  AF_INET, AF_INET6, bytes, decodeAddress, decodeLink, decodeRoute, encodeMessage, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA,
-  IFLA_BRPORT_MODE, IFLA_INFO, NLM_F, nest, parseMac, RT_SCOPE, RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT,
-  str, u32, u8, VETH_INFO_PEER, type Attr, type DecodedAddress, type DecodedLink, type DecodedRoute, type Message,
-} from './codec.ts';
-
-export interface Transport {
-  nextSeq(): number;
-  /** Sends one message and returns its answer (see RouteSocket.request). */
-  request(what: string, message: Uint8Array, seq: number, dump: boolean): Message[];
-}
+  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, RT_SCOPE,
+  RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT, VETH_INFO_PEER,
+  type DecodedAddress, type DecodedLink, type DecodedRoute,
+} from './rtnl-codec.ts';
+import type { Transport } from './transport.ts';
 
 const CHANGE = NLM_F.REQUEST | NLM_F.ACK;
 const CREATE = CHANGE | NLM_F.CREATE | NLM_F.EXCL;
@@ -75,7 +72,7 @@ export class Rtnl {
     return this.query('link show', RTM.GETLINK, NLM_F.REQUEST | NLM_F.DUMP, ifinfomsg(), attrs)
       .filter((m) => m.type === RTM.NEWLINK)
       .map((m) => decodeLink(m.payload))
-      .filter((l) => (filter.master === undefined || l.masterIndex === filter.master) && (filter.kind === undefined || l.linkinfo?.info_kind === filter.kind));
+      .filter((l) => (filter.master === undefined || l.masterIndex === filter.master) && (filter.kind === undefined || l.kind === filter.kind));
   }
 
   listAddresses(): DecodedAddress[] {

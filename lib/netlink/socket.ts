@@ -1,18 +1,22 @@
-// An rtnetlink socket from libc through Bun's FFI: the one place the plugin leaves `node:` APIs,
+// A netlink socket from libc through Bun's FFI: the one place the plugin leaves `node:` APIs,
 // because Node offers neither AF_NETLINK nor setns(2). Reached through
 // process.getBuiltinModule, so nothing imports a `bun:` module and the rest of the code (and its
-// unit tests) stays on Node; netlinkAvailable() says whether this runtime has it.
+// unit tests) stays on Node; loadLibc() says whether this runtime has it.
 //
 // A socket belongs to the network namespace it was created in, for good: to work in a pod's
 // namespace the calling thread enters it with setns(2) only to create the socket, and goes
 // straight back. Nothing else runs on the thread meanwhile (every call here is synchronous).
 import fs from 'node:fs';
 import { decodeError, NLM_F, NLMSG_DONE, NLMSG_ERROR, parseMessages, type Message } from './codec.ts';
+import { NetlinkError } from './errors.ts';
+import type { Transport } from './transport.ts';
+
+/** The protocol of rtnetlink sockets (links, addresses, routes). */
+export const NETLINK_ROUTE = 0;
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10; // errors echo only the request's header, not the whole request
 const NETLINK_EXT_ACK = 11; // errors carry the kernel's text ("Nexthop has invalid gateway")
@@ -28,7 +32,8 @@ interface BunFfi {
   read: { i32(pointer: unknown, offset: number): number };
 }
 
-interface Libc {
+/** The libc calls a netlink socket needs. */
+export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: unknown, length: number): number;
   send(fd: number, buffer: unknown, length: number, flags: number): number;
@@ -39,17 +44,15 @@ interface Libc {
   ptr(buffer: Uint8Array): unknown;
 }
 
-let libc: Libc | undefined | null;
-
 function loadFfi(): BunFfi | undefined {
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
   return process.versions.bun ? (getBuiltin?.call(process, 'bun:ffi') as BunFfi | undefined) : undefined;
 }
 
-function openLibc(): Libc | undefined {
-  if (libc !== undefined) return libc ?? undefined;
+/** libc through Bun's FFI; undefined where the runtime has no FFI (Node). Load it once per process. */
+export function loadLibc(): Libc | undefined {
   const ffi = loadFfi();
-  if (!ffi) return void (libc = null);
+  if (!ffi) return undefined;
   const i32 = 'i32';
   const { symbols } = ffi.dlopen('libc.so.6', {
     socket: { args: [i32, i32, i32], returns: i32 },
@@ -60,7 +63,7 @@ function openLibc(): Libc | undefined {
     __errno_location: { args: [], returns: 'ptr' },
     strerror: { args: [i32], returns: 'ptr' },
   });
-  libc = {
+  return {
     socket: (d, t, p) => Number(symbols.socket!(d, t, p)),
     setsockopt: (fd, level, name, value, length) => Number(symbols.setsockopt!(fd, level, name, value, length)),
     send: (fd, buffer, length, flags) => Number(symbols.send!(fd, buffer, length, flags)),
@@ -71,58 +74,36 @@ function openLibc(): Libc | undefined {
     strerror: (errno) => new ffi.CString(symbols.strerror!(errno)).toString(),
     ptr: (buffer) => ffi.ptr(buffer),
   };
-  return libc;
 }
 
-/** True when this runtime can open rtnetlink sockets (Bun with its FFI). */
-export function netlinkAvailable(): boolean {
-  return openLibc() !== undefined;
+/** The error of the syscall that just failed on this thread, or of the kernel's answer. */
+function failure(c: Libc, what: string, errno = c.errno(), extAck?: string): NetlinkError {
+  return new NetlinkError(what, errno, c.strerror(errno), extAck);
 }
 
-/** A failed syscall or a kernel refusal: errno, its name's text, the kernel's own words. */
-export class NetlinkError extends Error {
-  readonly errno: number;
-  /** What went wrong, without what was being done. */
-  readonly reason: string;
-  constructor(what: string, errno: number, text?: string) {
-    const reason = `${requireLibc().strerror(errno)}${text ? ` (${text})` : ''}`;
-    super(`${what}: ${reason}`);
-    this.name = 'NetlinkError';
-    this.errno = errno;
-    this.reason = reason;
-  }
-}
-
-export const ERRNO = { ENOENT: 2, ENODEV: 19, EEXIST: 17 } as const;
-
-function requireLibc(): Libc {
-  const c = openLibc();
-  if (!c) throw new Error('rtnetlink needs the Bun runtime (bun:ffi)');
-  return c;
-}
-
-export class RouteSocket {
+export class NetlinkSocket implements Transport {
+  private readonly libc: Libc;
   private readonly fd: number;
   private seq = 0;
   private readonly buffer = new Uint8Array(RECEIVE_BUFFER);
 
-  private constructor(fd: number) {
+  private constructor(libc: Libc, fd: number) {
+    this.libc = libc;
     this.fd = fd;
   }
 
-  /** A socket in the namespace at `netnsPath`, or in the caller's when none is given. */
-  static open(netnsPath?: string): RouteSocket {
-    const c = requireLibc();
-    if (!netnsPath) return new RouteSocket(createSocket(c));
+  /** A socket of `protocol` in the namespace at `netnsPath`, or in the caller's when none is given. */
+  static open(c: Libc, protocol: number, netnsPath?: string): NetlinkSocket {
+    if (!netnsPath) return new NetlinkSocket(c, createSocket(c, protocol));
     const home = fs.openSync('/proc/thread-self/ns/net', 'r');
     const target = fs.openSync(netnsPath, 'r');
     try {
-      if (c.setns(target, CLONE_NEWNET) !== 0) throw new NetlinkError(`setns ${netnsPath}`, c.errno());
+      if (c.setns(target, CLONE_NEWNET) !== 0) throw failure(c, `setns ${netnsPath}`);
       try {
-        return new RouteSocket(createSocket(c));
+        return new NetlinkSocket(c, createSocket(c, protocol));
       } finally {
         // Back home before anything else runs; failing that, this thread's view is wrong for good.
-        if (c.setns(home, CLONE_NEWNET) !== 0) throw new NetlinkError('setns back to the node namespace', c.errno());
+        if (c.setns(home, CLONE_NEWNET) !== 0) throw failure(c, 'setns back to the node namespace');
       }
     } finally {
       fs.closeSync(target);
@@ -139,18 +120,18 @@ export class RouteSocket {
    * NLMSG_DONE, or the ACK; a kernel error rejects with NetlinkError.
    */
   request(what: string, message: Uint8Array, seq: number, dump: boolean): Message[] {
-    const c = requireLibc();
-    if (c.send(this.fd, c.ptr(message), message.length, 0) !== message.length) throw new NetlinkError(`send ${what}`, c.errno());
+    const c = this.libc;
+    if (c.send(this.fd, c.ptr(message), message.length, 0) !== message.length) throw failure(c, `send ${what}`);
     const answers: Message[] = [];
     for (;;) {
       const length = c.recv(this.fd, c.ptr(this.buffer), this.buffer.length, MSG_TRUNC);
-      if (length < 0) throw new NetlinkError(`receive ${what}`, c.errno());
+      if (length < 0) throw failure(c, `receive ${what}`);
       if (length > this.buffer.length) throw new Error(`netlink: answer to ${what} truncated (${length} bytes)`);
       for (const answer of parseMessages(this.buffer.subarray(0, length))) {
         if (answer.seq !== seq) continue; // a late answer to an earlier request
         if (answer.type === NLMSG_ERROR) {
           const { errno, text } = decodeError(answer);
-          if (errno !== 0) throw new NetlinkError(what, errno, text);
+          if (errno !== 0) throw failure(c, what, errno, text);
           if (!dump) return answers;
         } else if (answer.type === NLMSG_DONE) {
           return answers;
@@ -164,9 +145,9 @@ export class RouteSocket {
   }
 }
 
-function createSocket(c: Libc): number {
-  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) throw new NetlinkError('socket(AF_NETLINK)', c.errno());
+function createSocket(c: Libc, protocol: number): number {
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw failure(c, 'socket(AF_NETLINK)');
   const one = new Int32Array([1]);
   const pointer = c.ptr(new Uint8Array(one.buffer));
   c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, pointer, 4);

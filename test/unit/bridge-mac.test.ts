@@ -6,11 +6,11 @@ import path from 'node:path';
 import { applyBridgeMac, decideBridgeMac } from '../../cni/bridge-mac.ts';
 import { FakeRunner } from '../fixtures/fake-runner.ts';
 import { captureLogger } from '../fixtures/plugin-kernel.ts';
-import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
+import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
 
 const PINNED = '0a:58:0a:00:00:01';
-const bridge = (address: string) => ({ ifindex: 2, ifname: 'cni0', address });
-const ports = [{ ifindex: 5, ifname: 'bwa', address: '02:00:00:00:00:05' }, { ifindex: 6, ifname: 'bwb', address: '02:00:00:00:00:03' }];
+const bridge = (mac: string) => ({ index: 2, name: 'cni0', flags: [], mac });
+const ports = [{ index: 5, name: 'bwa', flags: [], mac: '02:00:00:00:00:05' }, { index: 6, name: 'bwb', flags: [], mac: '02:00:00:00:00:03' }];
 
 describe('decideBridgeMac', () => {
   const cases: [string, ReturnType<typeof bridge> | undefined, ReturnType<typeof decideBridgeMac>][] = [

@@ -12,7 +12,7 @@ import { MemoryStore } from '../../ipam/memory-store.ts';
 import { parseNetConf } from '../../cni/config/netconf.ts';
 import { hostVethMac, planAdd, type PodAddressing } from '../../cni/plan.ts';
 import { addEnv, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH, POD_NETNS } from '../fixtures/plugin-kernel.ts';
-import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';
+import { describeChange, toIpCommand } from '../../lib/iproute2/change-command.ts';
 import { hostVethName } from '../../lib/names.ts';
 
 const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };

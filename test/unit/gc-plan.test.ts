@@ -4,9 +4,10 @@ import { planGc } from '../../cni/gc-plan.ts';
 import { hostVethAlias, hostVethName, parseHostVethAlias } from '../../lib/names.ts';
 
 const veth = (containerId: string, network?: string, ifname = 'eth0') => ({
-  ifindex: 1,
-  ifname: hostVethName(containerId, ifname),
-  ...(network ? { ifalias: hostVethAlias(network, containerId, ifname) } : {}),
+  index: 1,
+  name: hostVethName(containerId, ifname),
+  flags: [],
+  ...(network ? { alias: hostVethAlias(network, containerId, ifname) } : {}),
 });
 
 describe('host veth alias', () => {
@@ -24,7 +25,7 @@ describe('planGc', () => {
     const plan = planGc({
       network: 'neta',
       valid: [{ containerId: 'alive', ifname: 'eth0' }],
-      veths: [veth('dead', 'neta'), veth('alive', 'neta'), veth('podB', 'netb'), { ifindex: 9, ifname: 'foreign0' }],
+      veths: [veth('dead', 'neta'), veth('alive', 'neta'), veth('podB', 'netb'), { index: 9, name: 'foreign0', flags: [] }],
       storeAttachments: [],
     });
     assert.deepEqual(plan.deleteVeths, [{ name: hostVethName('dead', 'eth0'), attachment: { containerId: 'dead', ifname: 'eth0' }, proof: 'alias' }]);
@@ -45,7 +46,7 @@ describe('planGc', () => {
   });
 
   test('an alias naming another network wins over our store; a copied alias proves nothing', () => {
-    const copied = { ifindex: 3, ifname: hostVethName('x', 'eth0'), ifalias: hostVethAlias('neta', 'y', 'eth0') };
+    const copied = { index: 3, name: hostVethName('x', 'eth0'), flags: [], alias: hostVethAlias('neta', 'y', 'eth0') };
     const plan = planGc({
       network: 'neta',
       valid: [],
@@ -53,6 +54,6 @@ describe('planGc', () => {
       storeAttachments: [{ containerId: 'shared', ifname: 'eth0' }],
     });
     assert.deepEqual(plan.deleteVeths, []);
-    assert.deepEqual(plan.unproven.map((u) => u.name), [copied.ifname]);
+    assert.deepEqual(plan.unproven.map((u) => u.name), [copied.name]);
   });
 });

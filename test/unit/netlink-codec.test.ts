@@ -3,11 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../lib/cidr.ts';
-import {
-  bytes, decodeError, decodeLink, encodeMessage, ifinfomsg, IFLA, IFLA_INFO, nest, NLM_F, NLMSG_ERROR, parseAttrs, parseMessages, RTM, str, u32, u8,
-  type Message,
-} from '../../lib/netlink/codec.ts';
-import { addressBytes, addressFromBytes, Rtnl, type Transport } from '../../lib/netlink/rtnl.ts';
+import { bytes, decodeError, encodeMessage, nest, NLM_F, NLMSG_ERROR, parseAttrs, parseMessages, str, u32, u8, type Message } from '../../lib/netlink/codec.ts';
+import { decodeLink, ifinfomsg, IFLA, IFLA_INFO, RTM } from '../../lib/netlink/rtnl-codec.ts';
+import { addressBytes, addressFromBytes, Rtnl } from '../../lib/netlink/rtnl.ts';
+import type { Transport } from '../../lib/netlink/transport.ts';
 
 /** A transport that keeps every request and answers each with an ACK. */
 function recorder(): Transport & { sent: Message[] } {
@@ -129,15 +128,17 @@ describe('decoding answers', () => {
       nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'veth'), str(IFLA_INFO.SLAVE_KIND, 'bridge'), nest(IFLA_INFO.SLAVE_DATA, [u8(4, 1)])]),
     ]);
     assert.deepEqual(decodeLink(parseMessages(message)[0]!.payload), {
-      ifindex: 5,
-      ifname: 'bw1',
+      index: 5,
+      name: 'bw1',
       flags: ['UP', 'BROADCAST', 'MULTICAST', 'LOWER_UP'],
-      address: '02:00:00:00:00:ab',
+      mac: '02:00:00:00:00:ab',
       mtu: 1400,
       masterIndex: 2,
-      operstate: 'UP',
-      ifalias: 'bridgeway:n:c:eth0',
-      linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge', info_slave_data: { hairpin: true } },
+      operState: 'UP',
+      alias: 'bridgeway:n:c:eth0',
+      kind: 'veth',
+      portKind: 'bridge',
+      hairpin: true,
     });
   });
 

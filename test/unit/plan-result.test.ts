@@ -5,7 +5,7 @@ import { formatBatch, parseBatchErrors } from '../../lib/iproute2/batch.ts';
 import { parseNetConf } from '../../cni/config/netconf.ts';
 import { addressMac, hostVethMac, planAdd } from '../../cni/plan.ts';
 import { convertResult, parsePrevResult } from '../../cni/result.ts';
-import { describeChange, toIpCommand } from '../../lib/kernel/change.ts';
+import { describeChange, toIpCommand } from '../../lib/iproute2/change-command.ts';
 import { hostVethName } from '../../lib/names.ts';
 
 const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } }));

@@ -9,7 +9,7 @@ import { hostVethMac } from '../../cni/plan.ts';
 import { convertResult, type Result } from '../../cni/result.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
-import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
+import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
 import { hostVethName } from '../../lib/names.ts';
 
 const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../lib/log.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import { CniError } from '../../cni/errors.ts';
-import { iproute2Kernel } from '../../lib/kernel/iproute2-kernel.ts';
+import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
 import { parseCniArgs, runPlugin, type CommandContext, type PluginDeps } from '../../cni/skel.ts';
 
 const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridgeway', ipam: { subnet: '10.0.0.0/24' } });

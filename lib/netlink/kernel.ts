@@ -1,23 +1,34 @@
 // The Kernel over rtnetlink from the plugin's own process: no `ip` or `nsenter` to spawn, which
 // was most of the plugin's remaining CPU per ADD (bench/README.md). One socket per namespace,
-// opened on first use and kept for the invocation (the process's exit closes them).
+// opened on first use and kept for the invocation (the process's exit closes them). The socket
+// comes from the opener it is given (socket.ts's in the plugin, a recorder in unit tests), and
+// kernel errors become the kernel layer's: a change's tolerated errno is no error, any other
+// a KernelChangeError naming the change in ip syntax with the kernel's own words.
 import fs from 'node:fs';
-import { formatIp } from '../cidr.ts';
-import type { IpLink } from '../iproute2/link.ts';
-import type { KernelRoute } from '../iproute2/route.ts';
-import { AF_INET, AF_INET6, RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from '../netlink/codec.ts';
-import { addressFromBytes, Rtnl } from '../netlink/rtnl.ts';
-import { ERRNO, NetlinkError, RouteSocket } from '../netlink/socket.ts';
-import { describeChange, type Change, type LinkQuery } from './change.ts';
-import { KernelChangeError, type ChangeFailure, type Kernel } from './kernel.ts';
+import { formatIp, type IpCidr } from '../cidr.ts';
+import { AF_INET, AF_INET6 } from './codec.ts';
+import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
+import { addressFromBytes, Rtnl } from './rtnl.ts';
+import type { Transport } from './transport.ts';
+import { ERRNO, NetlinkError } from './errors.ts';
+import { describeChange } from '../iproute2/change-command.ts';
+import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
+import { KernelChangeError, type ChangeFailure, type Tolerated } from '../kernel/errors.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { KernelLink } from '../kernel/link.ts';
+import type { KernelRoute } from '../kernel/route.ts';
 
-const TOLERATED: Partial<Record<Change['op'], number>> = { 'add-bridge': ERRNO.EEXIST, 'delete-link': ERRNO.ENODEV };
+/** How the kernel says what a change tolerates (RTM_DELLINK of a name it does not know: ENODEV). */
+const TOLERATED_ERRNO: Record<Tolerated, number> = { exists: ERRNO.EEXIST, missing: ERRNO.ENODEV };
 
-export function netlinkKernel(): Kernel {
+/** Opens an rtnetlink socket in the namespace at the path, or in the caller's when none is given. */
+export type OpenSocket = (netnsPath?: string) => Transport;
+
+export function netlinkKernel(openSocket: OpenSocket): Kernel {
   const sockets = new Map<string, Rtnl>();
   const open = (netns = '') => {
     let rtnl = sockets.get(netns);
-    if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(RouteSocket.open(netns || undefined))));
+    if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(openSocket(netns || undefined))));
     return rtnl;
   };
 
@@ -30,7 +41,8 @@ export function netlinkKernel(): Kernel {
           applyChange(rtnl, change, indexOf);
         } catch (error) {
           if (!(error instanceof NetlinkError)) throw error;
-          if (TOLERATED[change.op] === error.errno) continue;
+          const tolerated = toleratedFailure(change);
+          if (tolerated && TOLERATED_ERRNO[tolerated] === error.errno) continue;
           throw new KernelChangeError([failure(describeChange(change), error)], 'rtnetlink: ');
         }
       }
@@ -39,13 +51,13 @@ export function netlinkKernel(): Kernel {
     async getLink(name, netns) {
       const rtnl = open(netns);
       try {
-        return toIpLink(rtnl, rtnl.getLink(name));
+        return toKernelLink(rtnl, rtnl.getLink(name));
       } catch (error) {
         if (error instanceof NetlinkError && error.errno === ERRNO.ENODEV) return undefined;
         throw error;
       }
     },
-    async deleteLink(name) {
+    async deleteLinkIfPresent(name) {
       try {
         open().deleteLink(`link del ${name}`, name);
         return true;
@@ -54,23 +66,23 @@ export function netlinkKernel(): Kernel {
         throw error;
       }
     },
-    async removeLinks(names) {
+    async deleteLinksIfPresent(names) {
       await this.apply(names.map((link) => ({ op: 'delete-link', link })));
     },
     async listLinks(kind) {
       const rtnl = open();
-      return rtnl.listLinks({ kind }).map((link) => toIpLink(rtnl, link));
+      return rtnl.listLinks({ kind }).map((link) => toKernelLink(rtnl, link));
     },
     async readNamespace(netns, { ipv6 }) {
       const rtnl = open(netns);
       const decoded = rtnl.listLinks();
-      const names = new Map(decoded.map((l) => [l.ifindex, l.ifname]));
-      const links = decoded.map((l) => toIpLink(rtnl, l, names));
+      const names = new Map(decoded.map((l) => [l.index, l.name]));
+      const links = decoded.map((l) => ({ ...toKernelLink(rtnl, l, names), addresses: [] as IpCidr[] }));
       for (const address of rtnl.listAddresses()) {
-        const link = links.find((l) => l.ifindex === address.index);
+        const link = links.find((l) => l.index === address.index);
         const ip = addressFromBytes(address.address);
         if (!link || !ip) continue;
-        (link.addr_info ??= []).push({ family: ip.family === 4 ? 'inet' : 'inet6', local: formatIp(ip), prefixlen: address.prefixLength });
+        link.addresses.push({ family: ip.family, address: ip.value, prefixLength: address.prefixLength });
       }
       const routes: KernelRoute[] = [];
       for (const family of ipv6 ? [AF_INET, AF_INET6] : [AF_INET]) {
@@ -100,7 +112,7 @@ function indexCache(rtnl: Rtnl): IndexOf {
   const indexes = new Map<string, number>();
   const indexOf = (name: string) => {
     let index = indexes.get(name);
-    if (index === undefined) indexes.set(name, (index = rtnl.getLink(name).ifindex));
+    if (index === undefined) indexes.set(name, (index = rtnl.getLink(name).index));
     return index;
   };
   indexOf.forget = (name: string) => void indexes.delete(name);
@@ -141,17 +153,17 @@ function applyChange(rtnl: Rtnl, change: Change, indexOf: IndexOf): void {
   }
 }
 
-function runQuery(rtnl: Rtnl, query: LinkQuery): IpLink[] {
-  if (query.op === 'show-link') return [toIpLink(rtnl, rtnl.getLink(query.link))];
+function runQuery(rtnl: Rtnl, query: LinkQuery): KernelLink[] {
+  if (query.op === 'show-link') return [toKernelLink(rtnl, rtnl.getLink(query.link))];
   const bridge = rtnl.getLink(query.bridge);
-  return rtnl.listLinks({ master: bridge.ifindex }).map((port) => toIpLink(rtnl, port, new Map([[bridge.ifindex, bridge.ifname]])));
+  return rtnl.listLinks({ master: bridge.index }).map((port) => toKernelLink(rtnl, port, new Map([[bridge.index, bridge.name]])));
 }
 
-/** The link as iproute2's JSON names it; the master's index resolved to its name. */
-function toIpLink(rtnl: Rtnl, link: DecodedLink, names?: Map<number, string>): IpLink {
+/** The decoded link with its master's index resolved to a name (from `names`, else asked for). */
+function toKernelLink(rtnl: Rtnl, link: DecodedLink, names?: Map<number, string>): KernelLink {
   const { masterIndex, ...rest } = link;
   if (masterIndex === undefined) return rest;
-  return { ...rest, master: names?.get(masterIndex) ?? rtnl.getLink(masterIndex).ifname };
+  return { ...rest, master: names?.get(masterIndex) ?? rtnl.getLink(masterIndex).name };
 }
 
 function failure(what: string, error: NetlinkError): ChangeFailure {

@@ -1,0 +1,52 @@
+// The iproute2 spelling of a kernel change (lib/kernel/change.ts): the line `ip -batch` runs for
+// it, and how errors and logs name a change with either backend, so an admin can replay it by hand.
+import { formatCidr, formatIp, type IpCidr } from '../cidr.ts';
+import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
+import type { IpCommand } from './batch.ts';
+
+/** IPv6 addresses get `nodad`; link-local ones are recognised by iproute2 itself. */
+function addressArgs(address: IpCidr): string[] {
+  return address.family === 6 ? ['nodad'] : [];
+}
+
+export function toIpCommand(change: Change | LinkQuery): IpCommand {
+  switch (change.op) {
+    case 'add-bridge':
+      return withTolerance(change, ['link', 'add', change.name, 'address', change.mac, 'mtu', String(change.mtu), 'type', 'bridge']);
+    case 'set-up':
+      return { args: ['link', 'set', change.link, 'up'] };
+    case 'add-address':
+      return { args: ['addr', change.replace ? 'replace' : 'add', formatCidr(change.address), 'dev', change.link, ...addressArgs(change.address)] };
+    case 'add-veth': {
+      const { peer } = change;
+      return {
+        args: ['link', 'add', change.name, 'mtu', String(change.mtu), 'address', change.mac, 'type', 'veth',
+          'peer', 'name', peer.name, 'mtu', String(peer.mtu), 'address', peer.mac, 'netns', peer.netns],
+      };
+    }
+    case 'attach-port':
+      return { args: ['link', 'set', change.link, 'master', change.bridge, 'alias', change.alias, 'up'] };
+    case 'set-hairpin':
+      return { args: ['link', 'set', change.link, 'type', 'bridge_slave', 'hairpin', 'on'] };
+    case 'set-mac':
+      return { args: ['link', 'set', 'dev', change.link, 'address', change.mac] };
+    case 'add-route':
+      return { args: ['route', 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link] };
+    case 'delete-link':
+      return withTolerance(change, ['link', 'del', change.link]);
+    case 'show-link':
+      return { args: ['link', 'show', 'dev', change.link] };
+    case 'show-ports':
+      return { args: ['link', 'show', 'master', change.bridge] };
+  }
+}
+
+function withTolerance(change: Change, args: string[]): IpCommand {
+  const tolerate = toleratedFailure(change);
+  return tolerate ? { args, tolerate } : { args };
+}
+
+/** How errors and logs name a change: its iproute2 spelling. */
+export function describeChange(change: Change | LinkQuery): string {
+  return toIpCommand(change).args.join(' ');
+}

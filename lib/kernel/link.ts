@@ -1,0 +1,29 @@
+// A network interface as the kernel layer reads it back, whichever backend read it: iproute2
+// parses `ip -j` (lib/iproute2/link.ts), rtnetlink decodes RTM_NEWLINK (lib/netlink/kernel.ts).
+// Neutral names, as vishvananda/netlink's link.go keeps its Link apart from how it is fetched;
+// the master is resolved to its name, which is what the plugin compares.
+import type { IpCidr } from '../cidr.ts';
+
+export interface KernelLink {
+  index: number;
+  name: string;
+  /** The hardware address, "aa:bb:cc:dd:ee:ff". */
+  mac?: string;
+  mtu?: number;
+  /** The name of the link this one is a port of (its bridge). */
+  master?: string;
+  /** IFF_* flags by name, as the kernel's headers spell them ("UP", "LOWER_UP"). */
+  flags: string[];
+  /** RFC 2863 operational state ("UP", "DOWN", "LOWERLAYERDOWN"); "UP" means carrier on both ends of a veth. */
+  operState?: string;
+  /** IFLA_IFALIAS, when set: how GC and CHECK recognise our host veths. */
+  alias?: string;
+  /** The link's type ("bridge", "veth"), when read with its details. */
+  kind?: string;
+  /** The type of link it is a port of ("bridge"), when read with its details. */
+  portKind?: string;
+  /** A bridge port's hairpin mode, when read with its details. */
+  hairpin?: boolean;
+  /** Its addresses, when read with them (Kernel.readNamespace). */
+  addresses?: IpCidr[];
+}

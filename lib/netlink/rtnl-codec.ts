@@ -1,0 +1,160 @@
+// rtnetlink's part of the codec (include/uapi/linux/rtnetlink.h, if_link.h, if_addr.h): the
+// family headers of link, address and route messages, the attributes we send, and the decoding
+// of the kernel's answers into the kernel layer's types. The generic framing is codec.ts.
+import type { KernelLink } from '../kernel/link.ts';
+import { formatMac } from '../mac.ts';
+import { parseAttrs, readString, readU32 } from './codec.ts';
+
+export const RTM = {
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  GETROUTE: 26,
+} as const;
+
+export const IFLA = {
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  MASTER: 10,
+  OPERSTATE: 16,
+  LINKINFO: 18,
+  IFALIAS: 20,
+  NET_NS_FD: 28,
+  EXT_MASK: 29,
+} as const;
+export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
+export const VETH_INFO_PEER = 1;
+export const IFLA_BRPORT_MODE = 4; // hairpin
+/** IFLA_EXT_MASK: leave the per-link statistics out of dumps (most of their bytes). */
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
+export const IFF_UP = 0x1;
+const IFF_NAMES: [number, string][] = [
+  [0x1, 'UP'],
+  [0x2, 'BROADCAST'],
+  [0x8, 'LOOPBACK'],
+  [0x80, 'NOARP'],
+  [0x1000, 'MULTICAST'],
+  [0x10000, 'LOWER_UP'],
+];
+/** IFLA_OPERSTATE values (RFC 2863), by name. */
+const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
+
+export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
+export const IFA_F_NODAD = 0x02;
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, TABLE: 15 } as const;
+export const RT_TABLE_MAIN = 254;
+export const RTPROT_BOOT = 3; // what `ip route add` marks its routes with
+export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254 } as const;
+export const RTN_UNICAST = 1;
+
+/** The family header of a link message (struct ifinfomsg, 16 bytes). */
+export function ifinfomsg(fields: { index?: number; flags?: number; change?: number } = {}): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  view.setInt32(4, fields.index ?? 0, true);
+  view.setUint32(8, fields.flags ?? 0, true);
+  view.setUint32(12, fields.change ?? 0, true);
+  return out;
+}
+
+/** struct ifaddrmsg, 8 bytes. */
+export function ifaddrmsg(fields: { family: number; prefixLength?: number; flags?: number; scope?: number; index?: number }): Uint8Array {
+  const out = Uint8Array.of(fields.family, fields.prefixLength ?? 0, fields.flags ?? 0, fields.scope ?? 0, 0, 0, 0, 0);
+  new DataView(out.buffer).setUint32(4, fields.index ?? 0, true);
+  return out;
+}
+
+/** struct rtmsg, 12 bytes. */
+export function rtmsg(fields: { family: number; dstLength?: number; table?: number; protocol?: number; scope?: number; type?: number }): Uint8Array {
+  return Uint8Array.of(fields.family, fields.dstLength ?? 0, 0, 0, fields.table ?? 0, fields.protocol ?? 0, fields.scope ?? 0, fields.type ?? 0, 0, 0, 0, 0);
+}
+
+/** A link as RTM_NEWLINK carries it: a KernelLink whose master is still an index. */
+export type DecodedLink = Omit<KernelLink, 'master' | 'addresses'> & {
+  /** IFLA_MASTER's index: the caller resolves it to a name. */
+  masterIndex?: number;
+};
+
+export function decodeLink(payload: Uint8Array): DecodedLink {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const flagBits = view.getUint32(8, true);
+  const attrs = parseAttrs(payload, 16);
+  const operstate = attrs.get(IFLA.OPERSTATE)?.[0];
+  const link: DecodedLink = {
+    index: view.getInt32(4, true),
+    name: readString(attrs.get(IFLA.IFNAME)) ?? '',
+    flags: IFF_NAMES.filter(([bit]) => flagBits & bit).map(([, name]) => name),
+  };
+  const address = attrs.get(IFLA.ADDRESS);
+  if (address) link.mac = formatMac(address);
+  const mtu = readU32(attrs.get(IFLA.MTU));
+  if (mtu !== undefined) link.mtu = mtu;
+  const master = readU32(attrs.get(IFLA.MASTER));
+  if (master) link.masterIndex = master;
+  if (operstate !== undefined) link.operState = OPERSTATES[operstate] ?? 'UNKNOWN';
+  const alias = readString(attrs.get(IFLA.IFALIAS));
+  if (alias) link.alias = alias;
+  const linkinfo = attrs.get(IFLA.LINKINFO);
+  if (linkinfo) {
+    const info = parseAttrs(linkinfo);
+    const kind = readString(info.get(IFLA_INFO.KIND));
+    const slaveKind = readString(info.get(IFLA_INFO.SLAVE_KIND));
+    const slaveData = info.get(IFLA_INFO.SLAVE_DATA);
+    const hairpin = slaveKind === 'bridge' && slaveData ? parseAttrs(slaveData).get(IFLA_BRPORT_MODE)?.[0] : undefined;
+    if (kind) link.kind = kind;
+    if (slaveKind) link.portKind = slaveKind;
+    if (hairpin !== undefined) link.hairpin = hairpin === 1;
+  }
+  return link;
+}
+
+export interface DecodedAddress {
+  index: number;
+  family: number;
+  prefixLength: number;
+  /** IFA_LOCAL (the interface's own address), else IFA_ADDRESS. */
+  address: Uint8Array;
+}
+
+export function decodeAddress(payload: Uint8Array): DecodedAddress {
+  const attrs = parseAttrs(payload, 8);
+  return {
+    family: payload[0]!,
+    prefixLength: payload[1]!,
+    index: new DataView(payload.buffer, payload.byteOffset + 4, 4).getUint32(0, true),
+    address: attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS) ?? new Uint8Array(),
+  };
+}
+
+export interface DecodedRoute {
+  family: number;
+  dstLength: number;
+  table: number;
+  type: number;
+  dst?: Uint8Array;
+  gateway?: Uint8Array;
+  oif?: number;
+}
+
+export function decodeRoute(payload: Uint8Array): DecodedRoute {
+  const attrs = parseAttrs(payload, 12);
+  const route: DecodedRoute = {
+    family: payload[0]!,
+    dstLength: payload[1]!,
+    table: readU32(attrs.get(RTA.TABLE)) ?? payload[4]!,
+    type: payload[7]!,
+  };
+  const dst = attrs.get(RTA.DST);
+  if (dst) route.dst = dst;
+  const gateway = attrs.get(RTA.GATEWAY);
+  if (gateway) route.gateway = gateway;
+  const oif = readU32(attrs.get(RTA.OIF));
+  if (oif !== undefined) route.oif = oif;
+  return route;
+}
