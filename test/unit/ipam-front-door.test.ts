@@ -1,6 +1,6 @@
 // ipam/index.ts, the one door to IPAM from outside ipam/: the release path that DEL, GC and
-// doctor --fix-leaks share, the inventories GC and the doctor read, and the rule that nothing
-// outside ipam/ reaches past the door.
+// doctor --fix-leaks share, and the inventories GC and the doctor read (that nothing outside
+// ipam/ reaches past the door is one of test/unit/imports.test.ts's rules).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -65,20 +65,4 @@ test('inventory lists reservations of both families with when they were made; sw
   // pid 2^22+1 is above any pid_max: its writer is gone.
   fs.writeFileSync(path.join(dir, 'ips', `10.1.0.7.${2 ** 22 + 1}.tmp`), 'x');
   assert.equal(sweepDebris(stores), 1);
-});
-
-test('outside ipam/, code imports IPAM only through ipam/index.ts', () => {
-  const root = path.resolve(import.meta.dirname, '../..');
-  const offenders: string[] = [];
-  for (const top of ['cni', 'daemonset', 'lib']) {
-    for (const file of fs.readdirSync(path.join(root, top), { recursive: true, encoding: 'utf8' })) {
-      if (!file.endsWith('.ts')) continue;
-      const text = fs.readFileSync(path.join(root, top, file), 'utf8');
-      for (const [, target] of text.matchAll(/from '([^']+)'/g)) {
-        const resolved = path.relative(root, path.resolve(path.dirname(path.join(root, top, file)), target!));
-        if (resolved.startsWith(`ipam${path.sep}`) && resolved !== path.join('ipam', 'index.ts')) offenders.push(`${top}/${file} -> ${resolved}`);
-      }
-    }
-  }
-  assert.deepEqual(offenders, []);
 });
