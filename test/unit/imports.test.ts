@@ -14,7 +14,7 @@ const SOURCE_DIRS = ['lib', 'ipam', 'cni', 'daemonset'];
 type Graph = Map<string, string[]>;
 
 /** Every import specifier of a module (static, type-only and dynamic), comments stripped first. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)(['"])([^'"]+)\1/gm)].map((m) => m[2]!);
 }

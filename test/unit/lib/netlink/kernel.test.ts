@@ -1,0 +1,159 @@
+// lib/netlink/kernel.ts on Node: the socket opener is a recorder that answers like a kernel with
+// a few links, and fails the requests a test names with the errno (and extended-ack text) the
+// kernel would give. What is checked is the kernel layer's side: which errnos a change
+// tolerates, the KernelChangeError (and its message) the others become, and one socket per
+// namespace.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCidr } from '../../../../lib/cidr.ts';
+import { KernelChangeError, KernelError } from '../../../../lib/kernel/errors.ts';
+import { parseMac } from '../../../../lib/mac.ts';
+import { bytes, encodeMessage, NLM_F, parseAttrs, parseMessages, str, u32, u8, type Message } from '../../../../lib/netlink/codec.ts';
+import { ERRNO, NetlinkError } from '../../../../lib/netlink/errors.ts';
+import { netlinkKernel } from '../../../../lib/netlink/kernel.ts';
+import { ifinfomsg, IFLA, RTM } from '../../../../lib/netlink/rtnl-codec.ts';
+import type { Transport } from '../../../../lib/netlink/transport.ts';
+
+const EPERM = 1;
+const STRERROR: Record<number, string> = { [EPERM]: 'Operation not permitted', [ERRNO.EEXIST]: 'File exists', [ERRNO.ENODEV]: 'No such device', [ERRNO.ENOENT]: 'No such file or directory' };
+
+interface FakeLink {
+  index: number;
+  name: string;
+  mac?: string;
+  master?: number;
+}
+
+/** What a request failing in the kernel throws (socket.ts builds the same from errno and ack). */
+const refusal = (what: string, errno: number, extAck?: string) => new NetlinkError(what, errno, STRERROR[errno] ?? `errno ${errno}`, extAck);
+
+/**
+ * An opener whose sockets record every request (namespace, `what`, message type) and answer as a
+ * kernel holding `links`: RTM_GETLINK by name or index, dumps, an ACK for any change. `fail`
+ * picks requests to refuse, by their `what` (the change's ip spelling).
+ */
+function fakeNetlink(links: FakeLink[], fail: (what: string) => NetlinkError | Error | undefined = () => undefined) {
+  const sent: { netns: string | undefined; what: string; type: number }[] = [];
+  const opened: (string | undefined)[] = [];
+  const answer = (link: FakeLink, seq: number): Message =>
+    parseMessages(encodeMessage(RTM.NEWLINK, 0, seq, ifinfomsg({ index: link.index, flags: 0x1 }), [
+      str(IFLA.IFNAME, link.name),
+      ...(link.mac ? [bytes(IFLA.ADDRESS, parseMac(link.mac))] : []),
+      ...(link.master ? [u32(IFLA.MASTER, link.master)] : []),
+      u8(IFLA.OPERSTATE, 6),
+    ]))[0]!;
+  const openSocket = (netns?: string): Transport => {
+    opened.push(netns);
+    let seq = 0;
+    return {
+      nextSeq: () => ++seq,
+      request(what, message, seq) {
+        const [m] = parseMessages(message);
+        sent.push({ netns, what, type: m!.type });
+        const error = fail(what);
+        if (error) throw error;
+        if (m!.type !== RTM.GETLINK) return [];
+        if (m!.flags & NLM_F.DUMP) return links.map((l) => answer(l, seq));
+        const index = new DataView(m!.payload.buffer, m!.payload.byteOffset).getInt32(4, true);
+        const name = parseAttrs(m!.payload, 16).get(IFLA.IFNAME);
+        const wanted = name ? new TextDecoder().decode(name.subarray(0, name.length - 1)) : undefined;
+        const link = links.find((l) => (wanted ? l.name === wanted : l.index === index));
+        if (!link) throw refusal(what, ERRNO.ENODEV);
+        return [answer(link, seq)];
+      },
+    };
+  };
+  return { openSocket, sent, opened };
+}
+
+const CNI0 = { index: 2, name: 'cni0', mac: '0a:58:0a:00:00:01' };
+const PORT = { index: 5, name: 'bw1', mac: '02:00:00:00:00:05', master: 2 };
+
+describe('netlinkKernel: errors the changes tolerate', () => {
+  test('creating the shared bridge tolerates EEXIST and goes on; the read-back is KernelLinks, the master by name', async () => {
+    const fake = fakeNetlink([CNI0, PORT], (what) => (what.startsWith('link add cni0') ? refusal(what, ERRNO.EEXIST) : undefined));
+    const kernel = netlinkKernel(fake.openSocket);
+    const [bridge, ports] = await kernel.apply(
+      [{ op: 'add-bridge', name: 'cni0', mac: CNI0.mac, mtu: 1500 }, { op: 'set-up', link: 'cni0' }],
+      [{ op: 'show-link', link: 'cni0' }, { op: 'show-ports', bridge: 'cni0' }],
+    );
+    assert.deepEqual(fake.sent.map((s) => s.what).slice(0, 2), ['link add cni0 address 0a:58:0a:00:00:01 mtu 1500 type bridge', 'link set cni0 up']);
+    assert.deepEqual(bridge, [{ index: 2, name: 'cni0', mac: CNI0.mac, flags: ['UP'], operState: 'UP' }]);
+    assert.deepEqual(ports, [{ index: 5, name: 'bw1', mac: PORT.mac, master: 'cni0', flags: ['UP'], operState: 'UP' }]);
+  });
+
+  test('deleting a link tolerates ENODEV', async () => {
+    const fake = fakeNetlink([], (what) => (what.startsWith('link del') ? refusal(what, ERRNO.ENODEV) : undefined));
+    await netlinkKernel(fake.openSocket).deleteLinksIfPresent(['bw1', 'bw2']);
+    assert.deepEqual(fake.sent.map((s) => s.what), ['link del bw1', 'link del bw2']);
+  });
+});
+
+describe('netlinkKernel: errors that fail the batch', () => {
+  test('EEXIST on the veth: a KernelChangeError of kind "exists", named in ip syntax, with the kernel\'s words; nothing after it is sent', async () => {
+    const fake = fakeNetlink([CNI0], (what) => (what.startsWith('link add bw1') ? refusal(what, ERRNO.EEXIST, 'Link already exists') : undefined));
+    const kernel = netlinkKernel(fake.openSocket);
+    const error = await kernel.apply([
+      { op: 'add-veth', name: 'bw1', mac: PORT.mac, mtu: 1500, peer: { name: 'eth0', mac: '0a:58:0a:00:00:07', mtu: 1500, netns: '/proc/self/ns/net' } },
+      { op: 'attach-port', link: 'bw1', bridge: 'cni0', alias: 'bridgeway:n:c:eth0' },
+    ]).catch((e: unknown) => e);
+    assert.ok(error instanceof KernelChangeError);
+    assert.equal(error.message,
+      'rtnetlink: link add bw1 mtu 1500 address 02:00:00:00:00:05 type veth peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /proc/self/ns/net: File exists (Link already exists)');
+    assert.equal(error.has('exists'), true);
+    assert.equal(error.has('missing'), false);
+    assert.deepEqual(fake.sent.map((s) => s.what), [error.failures[0]!.what]);
+  });
+
+  test('ENODEV and ENOENT are "missing", anything else "other"; a tolerated errno on the wrong change is no excuse', async () => {
+    const cases: [number, string, 'exists' | 'missing' | 'other'][] = [
+      [ERRNO.ENODEV, 'No such device', 'missing'],
+      [ERRNO.ENOENT, 'No such file or directory', 'missing'],
+      [EPERM, 'Operation not permitted', 'other'],
+    ];
+    for (const [errno, text, kind] of cases) {
+      const fake = fakeNetlink([CNI0], (what) => (what.startsWith('link set') ? refusal(what, errno) : undefined));
+      const error = await netlinkKernel(fake.openSocket).apply([{ op: 'set-up', link: 'cni0' }]).catch((e: unknown) => e);
+      assert.ok(error instanceof KernelChangeError);
+      assert.deepEqual(error.failures, [{ what: 'link set cni0 up', message: text, kind }]);
+    }
+    // "exists" is tolerated only where the change says so: on an address it is an error.
+    const fake = fakeNetlink([CNI0], (what) => (what.startsWith('addr') ? refusal(what, ERRNO.EEXIST) : undefined));
+    const error = await netlinkKernel(fake.openSocket).apply([{ op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')! }]).catch((e: unknown) => e);
+    assert.ok(error instanceof KernelChangeError);
+    assert.equal(error.message, 'rtnetlink: addr add 10.0.0.1/24 dev cni0: File exists');
+  });
+
+  test('an error that is not the kernel\'s passes through unchanged', async () => {
+    const bug = new Error('truncated answer');
+    const fake = fakeNetlink([CNI0], () => bug);
+    await assert.rejects(netlinkKernel(fake.openSocket).apply([{ op: 'set-up', link: 'cni0' }]), (e) => e === bug);
+  });
+});
+
+describe('netlinkKernel: single operations', () => {
+  test('deleteLinkIfPresent: true when the kernel deleted it, false on ENODEV, a KernelError otherwise', async () => {
+    const errnos: Record<string, number> = { 'link del gone': ERRNO.ENODEV, 'link del locked': EPERM };
+    const kernel = netlinkKernel(fakeNetlink([], (what) => (errnos[what] ? refusal(what, errnos[what]!) : undefined)).openSocket);
+    assert.equal(await kernel.deleteLinkIfPresent('bw1'), true);
+    assert.equal(await kernel.deleteLinkIfPresent('gone'), false);
+    await assert.rejects(kernel.deleteLinkIfPresent('locked'), (e) => e instanceof KernelError && e.message === 'link del locked: Operation not permitted');
+  });
+
+  test('getLink: undefined for a link the kernel does not know', async () => {
+    const kernel = netlinkKernel(fakeNetlink([CNI0]).openSocket);
+    assert.equal(await kernel.getLink('nope'), undefined);
+    assert.equal((await kernel.getLink('cni0'))?.mac, CNI0.mac);
+  });
+
+  test('one socket per namespace, opened on first use and kept', async () => {
+    const fake = fakeNetlink([CNI0]);
+    const kernel = netlinkKernel(fake.openSocket);
+    await kernel.getLink('cni0');
+    await kernel.getLink('cni0', '/run/netns/pod');
+    await kernel.apply([{ op: 'set-up', link: 'cni0' }]);
+    await kernel.apply([{ op: 'set-up', link: 'cni0' }], [], '/run/netns/pod');
+    assert.deepEqual(fake.opened, [undefined, '/run/netns/pod']);
+    assert.deepEqual(fake.sent.map((s) => s.netns), [undefined, '/run/netns/pod', undefined, '/run/netns/pod']);
+  });
+});
