@@ -2,14 +2,17 @@
 // package import of every module, so a forbidden import fails here rather than in review:
 //   lib/ imports nothing of ours; ipam/ only lib/; cni/ and daemonset/ reach IPAM through
 //   ipam/index.ts only; daemonset/ never imports the plugin (cni/); nothing imports the agent;
-//   the Kubernetes client is the agent's kube/ folder's alone; and there are no circles.
+//   the Kubernetes client is the agent's kube/ folder's alone; and there are no circles. For the
+//   code around the product: test/, e2e/ and bench/ share one test library, test/support/, which
+//   imports none of them; e2e/ and bench/ reach test/ through it only; the product imports none.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SOURCE_DIRS = ['lib', 'ipam', 'cni', 'daemonset'];
+const PRODUCT_DIRS = ['lib', 'ipam', 'cni', 'daemonset'];
+const SOURCE_DIRS = [...PRODUCT_DIRS, 'test', 'e2e', 'bench', 'scripts'];
 
 type Graph = Map<string, string[]>;
 
@@ -41,6 +44,8 @@ const under = (dir: string) => (file: string) => file.startsWith(`${dir}/`);
 /** One line per import that breaks a rule: `from -> to: why`. */
 function violations(graph: Graph): string[] {
   const found: string[] = [];
+  const product = (f: string) => PRODUCT_DIRS.some((dir) => under(dir)(f));
+  const testCode = (t: string) => ['test', 'e2e', 'bench'].some((dir) => under(dir)(t));
   const rule = (from: (f: string) => boolean, to: (t: string) => boolean, why: string) => {
     for (const [file, targets] of graph) {
       if (!from(file)) continue;
@@ -49,10 +54,13 @@ function violations(graph: Graph): string[] {
   };
   rule(under('lib'), (t) => ours(t) && !under('lib')(t), 'lib/ imports nothing of ours outside lib/');
   rule(under('ipam'), (t) => ours(t) && !under('lib')(t) && !under('ipam')(t), 'ipam/ imports only lib/');
-  rule((f) => !under('ipam')(f), (t) => under('ipam')(t) && t !== 'ipam/index.ts', 'IPAM has one front door, ipam/index.ts');
+  rule((f) => product(f) && !under('ipam')(f), (t) => under('ipam')(t) && t !== 'ipam/index.ts', 'IPAM has one front door, ipam/index.ts');
   rule(under('daemonset'), under('cni'), 'the agent never imports the plugin (shared names live in lib/names.ts)');
-  rule((f) => !under('daemonset')(f), under('daemonset'), 'nothing imports the agent');
-  rule((f) => !under('daemonset/kube')(f), (t) => t.startsWith('@kubernetes/client-node'), 'only daemonset/kube/ uses the Kubernetes client');
+  rule((f) => product(f) && !under('daemonset')(f), under('daemonset'), 'nothing in the product imports the agent');
+  rule((f) => product(f) && !under('daemonset/kube')(f), (t) => t.startsWith('@kubernetes/client-node'), 'only daemonset/kube/ uses the Kubernetes client');
+  rule(product, testCode, 'the product imports no test, e2e or bench code');
+  rule(under('test/support'), (t) => testCode(t) && !under('test/support')(t), 'test/support/ is the shared test library: it imports none of its users');
+  rule((f) => under('e2e')(f) || under('bench')(f), (t) => under('test')(t) && !under('test/support')(t), 'e2e/ and bench/ use test/ through test/support/ only');
   return found;
 }
 
@@ -100,15 +108,24 @@ describe('import rules', () => {
       ['daemonset/doctor/gather.ts', ['cni/commands/gc.ts', '@kubernetes/client-node/dist/config.js']],
       ['ipam/disk-store.ts', []],
       ['cni/commands/gc.ts', []],
+      ['test/support/cluster.ts', ['test/fixtures/agent-node.ts']],
+      ['bench/cni.ts', ['test/fixtures/fake-runner.ts', 'test/support/lab.ts']],
+      ['lib/b.ts', ['test/support/lab.ts']],
     ]);
-    assert.deepEqual(violations(bad), [
+    assert.deepEqual(violations(bad).sort(), [
       'lib/a.ts -> cni/plan.ts: lib/ imports nothing of ours outside lib/',
       'ipam/x.ts -> cni/plan.ts: ipam/ imports only lib/',
       'cni/plan.ts -> ipam/disk-store.ts: IPAM has one front door, ipam/index.ts',
       'daemonset/doctor/gather.ts -> cni/commands/gc.ts: the agent never imports the plugin (shared names live in lib/names.ts)',
       'daemonset/doctor/gather.ts -> @kubernetes/client-node/dist/config.js: only daemonset/kube/ uses the Kubernetes client',
-    ]);
+      'lib/b.ts -> test/support/lab.ts: lib/ imports nothing of ours outside lib/',
+      'lib/b.ts -> test/support/lab.ts: the product imports no test, e2e or bench code',
+      'test/support/cluster.ts -> test/fixtures/agent-node.ts: test/support/ is the shared test library: it imports none of its users',
+      'bench/cni.ts -> test/fixtures/fake-runner.ts: e2e/ and bench/ use test/ through test/support/ only',
+    ].sort());
     assert.deepEqual(cycles(new Map([['lib/a.ts', ['lib/b.ts']], ['lib/b.ts', ['lib/c.ts']], ['lib/c.ts', ['lib/a.ts']]])), [['lib/a.ts', 'lib/b.ts', 'lib/c.ts', 'lib/a.ts']]);
-    assert.deepEqual(importsOf("import a from './a.ts';\n// import b from './b.ts';\nconst k = await import('./k.ts');\nimport type { T } from \"../t.ts\";"), ['./a.ts', './k.ts', '../t.ts']);
+    // Quotes as \x27 and \x22, so that this file's own scan does not read the sample as imports.
+    const sample = 'import a from \x27./a.ts\x27;\n// import b from \x27./b.ts\x27;\nconst k = await import(\x27./k.ts\x27);\nimport type { T } from \x22../t.ts\x22;';
+    assert.deepEqual(importsOf(sample), ['./a.ts', './k.ts', '../t.ts']);
   });
 });
