@@ -1,23 +1,41 @@
 // Fault injection at the kernel boundary (issue 8 item 7, plugin half): the real commands run
-// against a FakeRunner that fails chosen `ip` calls or the delegated IPAM plugin, and a memory
-// store; each test checks what the runtime is told and that nothing is left half-made.
+// against a FakeKernel that fails chosen changes or reads, a FakeRunner for the delegated IPAM
+// plugin, and a memory store; each test checks what the runtime is told, the changes the kernel
+// was asked for, in order, and that nothing is left half-made.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatIp } from '../../lib/cidr.ts';
+import { formatIp, parseCidr, parseIp } from '../../lib/cidr.ts';
 import { IpamStoreError } from '../../ipam/errors.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
-import type { RunOptions } from '../../lib/exec.ts';
-import { addEnv, captureLogger, delEnv, healthyKernel, HOST_BATCH, invoke, netConf, POD_BATCH } from '../fixtures/plugin-kernel.ts';
+import type { Change } from '../../lib/kernel/change.ts';
+import { hostVethMac } from '../../cni/plan.ts';
+import { FakeKernel } from '../fixtures/fake-kernel.ts';
+import { FakeRunner } from '../fixtures/fake-runner.ts';
+import { addEnv, captureLogger, delEnv, invoke, netConf, podNetns } from '../fixtures/plugin-kernel.ts';
 import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
 const VETH = hostVethName('c1', 'eth0');
+const POD = podNetns('c1');
 const reserved = (store: MemoryStore) => store.list().map((r) => formatIp({ family: 4, value: r.ip }));
-/** A host batch whose input is exactly this one line. */
-const hostBatchOf = (line: string) => (argv: readonly string[], options: RunOptions) => HOST_BATCH.every((w, i) => argv[i] === w) && options.input === `${line}\n`;
-const failedLine = (message: string, line: number) => ({ exitCode: 1, stderr: `${message}\nCommand failed -:${line}\n` });
+const deleteVeth = (name = VETH): Change => ({ op: 'delete-link', link: name });
+
+/** The changes of a healthy ADD of c1/eth0 with 10.0.0.2 (netConf: network neta, MTU 1400). */
+const HOST_CHANGES: Change[] = [
+  { op: 'add-bridge', name: 'cni0', mac: '0a:58:0a:00:00:01', mtu: 1400 },
+  { op: 'set-up', link: 'cni0' },
+  { op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')!, replace: true },
+  { op: 'add-veth', name: VETH, mac: hostVethMac('c1', 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, netns: POD } },
+  { op: 'attach-port', link: VETH, bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
+];
+const POD_CHANGES: Change[] = [
+  { op: 'set-up', link: 'lo' },
+  { op: 'add-address', link: 'eth0', address: parseCidr('10.0.0.2/24')! },
+  { op: 'set-up', link: 'eth0' },
+  { op: 'add-route', dst: parseCidr('0.0.0.0/0')!, gateway: parseIp('10.0.0.1')!, link: 'eth0' },
+];
 
 // A delegated IPAM plugin must exist in CNI_PATH (findPlugin checks); the FakeRunner answers for it.
 const cniDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-faults-'));
@@ -29,97 +47,145 @@ const withPath = (env: Record<string, string>) => ({ ...env, CNI_PATH: cniDir })
 const IPAM_RESULT = JSON.stringify({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.9/24', gateway: '10.0.0.1' }] });
 
 describe('ADD', () => {
-  test('spawns two processes on the common path: the node batch (with the alias and the read-back) and the pod batch', async () => {
-    const run = healthyKernel();
-    const res = await invoke(addEnv(), netConf(), { run });
+  test('on the common path: one batch on the node (ending in the bridge and its ports), one in the pod, and no process', async () => {
+    const kernel = new FakeKernel();
+    const res = await invoke(addEnv(), netConf(), { kernel });
     assert.equal(res.code, 0, res.out[0]);
-    assert.deepEqual(run.calls.map((c) => c.argv[0]), ['ip', 'nsenter']);
-    assert.match(run.calls[0]!.input!, new RegExp(`^link set ${VETH} master cni0 alias bridgeway:neta:c1:eth0 up$`, 'm'));
-    assert.match(run.calls[0]!.input!, /link show dev cni0\nlink show master cni0\n$/);
+    assert.deepEqual(kernel.calls, [
+      { method: 'apply', changes: HOST_CHANGES, queries: [{ op: 'show-link', link: 'cni0' }, { op: 'show-ports', bridge: 'cni0' }] },
+      { method: 'apply', netns: POD, changes: POD_CHANGES, queries: [{ op: 'show-link', link: 'eth0' }] },
+    ]);
+    assert.deepEqual(kernel.link(VETH)?.alias, 'bridgeway:neta:c1:eth0');
+    assert.deepEqual(kernel.routes(POD), [{ dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0' }]);
+  });
+
+  test('a stale host veth left by an interrupted ADD is deleted, and the node batch runs once more', async () => {
+    // A crash lost the pod side but left a link with our host veth's name.
+    const kernel = new FakeKernel().seed([{ op: 'add-bridge', name: VETH, mac: '02:00:00:00:00:99', mtu: 1500 }]);
+    const log = captureLogger();
+    const res = await invoke(addEnv(), netConf(), { kernel, log });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES.slice(0, 4), deleteVeth(), ...HOST_CHANGES]);
+    assert.deepEqual(kernel.calls.filter((c) => c.method === 'getLink'), [{ method: 'getLink', name: 'eth0', netns: POD }], 'the pod was asked first');
+    assert.equal(kernel.link(VETH)?.kind, 'veth');
+    assert.ok(log.entries.some((e) => e.level === 'warn' && e.msg === 'removing a stale host veth left by an interrupted ADD'));
+  });
+
+  test('CNI_IFNAME already in the pod: code 100; the pod\'s interface untouched, nothing of ours left', async () => {
+    const kernel = new FakeKernel().seed([{ op: 'add-bridge', name: 'eth0', mac: '02:00:00:00:00:98', mtu: 1500 }], POD);
+    const store = new MemoryStore();
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
+    assert.equal(res.json?.code, 100);
+    assert.match(res.json?.msg, /interface eth0 already exists/);
+    assert.deepEqual(kernel.changes(), HOST_CHANGES.slice(0, 4), 'the veth could not be made, and nobody\'s link is deleted');
+    assert.deepEqual([kernel.changes(POD), kernel.link('eth0', POD)?.kind], [[], 'bridge']);
+    assert.deepEqual([kernel.linkNames(), reserved(store)], [['lo', 'cni0'], []]);
+  });
+
+  test('a second ADD of a live attachment fails with 100 and keeps its address and its veth', async () => {
+    const kernel = new FakeKernel();
+    const store = new MemoryStore();
+    assert.equal((await invoke(addEnv(), netConf(), { kernel, store })).code, 0);
+    const again = await invoke(addEnv(), netConf(), { kernel, store });
+    assert.equal(again.json?.code, 100);
+    assert.deepEqual(reserved(store), ['10.0.0.2'], 'the live pod keeps its address');
+    assert.equal(kernel.link('eth0', POD)?.operState, 'UP', 'and its interface');
   });
 });
 
 describe('ADD refusing up front', () => {
   test('a network name and container ID too long for the veth alias: code 7 before anything is made', async () => {
     const store = new MemoryStore();
-    const run = healthyKernel();
-    const res = await invoke(addEnv('c'.repeat(64)), netConf({ name: 'n'.repeat(200) }), { run, store });
+    const kernel = new FakeKernel();
+    const res = await invoke(addEnv('c'.repeat(64)), netConf({ name: 'n'.repeat(200) }), { kernel, store });
     assert.equal(res.json?.code, 7);
     assert.match(res.json?.msg, /alias .* would be 280 characters, the kernel allows 255/);
-    assert.equal(run.calls.length, 0);
+    assert.deepEqual(kernel.calls, []);
     assert.deepEqual(reserved(store), []);
   });
 });
 
 describe('ADD failing at each step', () => {
-  test('host batch: code 103 naming the line; the veth deleted, the address released', async () => {
+  test('node batch: code 103 naming the change; the veth deleted, the address released, the pod never touched', async () => {
     const store = new MemoryStore();
-    const run = healthyKernel().failNth(HOST_BATCH, 1, failedLine('RTNETLINK answers: Operation not permitted', 4));
-    const res = await invoke(addEnv(), netConf(), { run, store });
+    const kernel = new FakeKernel().failNth({ op: 'add-veth' }, 1, { message: 'Operation not permitted' });
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
     assert.equal(res.code, 1);
     assert.equal(res.json?.code, 103);
-    assert.match(res.json?.msg, new RegExp(`ip link add ${VETH} .*: RTNETLINK answers: Operation not permitted`));
-    assert.equal(run.callsMatching(hostBatchOf(`link del ${VETH}`)).length, 1, 'the half-made veth is deleted');
+    assert.match(res.json?.msg, new RegExp(`^link add ${VETH} .*: Operation not permitted$`));
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES.slice(0, 4), deleteVeth()], 'the half-made veth is deleted');
     assert.deepEqual(reserved(store), []);
-    assert.equal(run.callsMatching(POD_BATCH).length, 0, 'the pod is never touched');
+    assert.deepEqual(kernel.changes(POD), [], 'the pod is never touched');
+    assert.deepEqual(kernel.linkNames(), ['lo', 'cni0'], 'only the shared bridge stays');
   });
 
-  test('pod batch: code 103; rollback deletes the veth and releases the address, in that order', async () => {
+  test('pod batch: code 103; rollback deletes the veth, then releases the address', async () => {
     const store = new MemoryStore();
-    const run = healthyKernel().failNth(POD_BATCH, 1, failedLine('Error: Nexthop has invalid gateway.', 4));
-    const res = await invoke(addEnv(), netConf(), { run, store });
+    const kernel = new FakeKernel().failNth({ op: 'add-route' }, 1, { message: 'Network is unreachable (Nexthop has invalid gateway)' });
+    const releasedWith: string[][] = [];
+    const release = store.release.bind(store);
+    store.release = (...args) => (releasedWith.push(kernel.linkNames()), release(...args));
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
     assert.equal(res.json?.code, 103);
-    assert.match(res.json?.msg, /route add 0\.0\.0\.0\/0 via 10\.0\.0\.1 dev eth0: Error: Nexthop has invalid gateway/);
-    assert.equal(run.callsMatching(hostBatchOf(`link del ${VETH}`)).length, 1);
-    assert.deepEqual(reserved(store), []);
+    assert.equal(res.json?.msg, 'route add 0.0.0.0/0 via 10.0.0.1 dev eth0: Network is unreachable (Nexthop has invalid gateway)');
+    assert.deepEqual(kernel.changes(POD), POD_CHANGES);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
+    assert.deepEqual(releasedWith, [['lo', 'cni0']], 'the address is released once, after the veth is gone');
+    assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
   });
 
   test('the last step before the result (waiting for carrier): a failing read rolls everything back', async () => {
     const store = new MemoryStore();
-    const run = healthyKernel()
-      .on(POD_BATCH, { stdout: `${JSON.stringify([{ ifname: 'eth0', operstate: 'LOWERLAYERDOWN' }])}\n` })
-      .failFrom(['ip', '-d', '-j', 'link', 'show', 'dev', VETH], 1, { stderr: 'Error: netlink: Resource temporarily unavailable' });
-    const res = await invoke(addEnv(), netConf(), { run, store });
+    const kernel = new FakeKernel().withoutCarrier('eth0', POD).failFrom({ op: 'get-link', link: VETH }, 1, { message: 'Resource temporarily unavailable' });
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
     assert.equal(res.json?.code, 103);
     assert.match(res.json?.msg, /Resource temporarily unavailable/);
-    assert.equal(run.callsMatching(hostBatchOf(`link del ${VETH}`)).length, 1);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
     assert.deepEqual(reserved(store), []);
   });
 
   test('a failing undo does not stop the rollback, and the error says what was left', async () => {
     const store = new MemoryStore();
-    const run = healthyKernel()
-      .failNth(POD_BATCH, 1, failedLine('Error: Nexthop has invalid gateway.', 4))
-      .failNth(hostBatchOf(`link del ${VETH}`), 1, failedLine('RTNETLINK answers: Device or resource busy', 1));
+    const kernel = new FakeKernel()
+      .failNth({ op: 'add-route' }, 1, { message: 'Network is unreachable (Nexthop has invalid gateway)' })
+      .failNth({ op: 'delete-link', link: VETH }, 1, { message: 'Device or resource busy' });
     const log = captureLogger();
-    const res = await invoke(addEnv(), netConf(), { run, store, log });
+    const res = await invoke(addEnv(), netConf(), { kernel, store, log });
     assert.equal(res.json?.code, 103, 'the original failure\'s code');
-    assert.match(res.json?.msg, /Nexthop has invalid gateway.*; rollback incomplete \(delete veth bw[0-9a-f]{12}: .*Device or resource busy\): DEL this attachment to clean up/);
+    assert.equal(res.json?.msg, `route add 0.0.0.0/0 via 10.0.0.1 dev eth0: Network is unreachable (Nexthop has invalid gateway); rollback incomplete (delete veth ${VETH}: link del ${VETH}: Device or resource busy): DEL this attachment to clean up`);
     assert.deepEqual(reserved(store), [], 'the address was released after the failed undo');
+    assert.deepEqual(kernel.linkNames(), ['lo', 'cni0', VETH], 'the veth the error names is indeed left');
     assert.ok(log.entries.some((e) => e.level === 'error' && /rollback step failed: delete veth/.test(e.msg ?? '')));
   });
 
   test('delegated IPAM fails: code 104 with its message; no kernel change at all', async () => {
-    const run = healthyKernel().failFrom([IPAM], 1, { exitCode: 1, stdout: JSON.stringify({ code: 11, msg: 'store locked' }) });
-    const res = await invoke(withPath(addEnv()), delegated, { run });
+    const kernel = new FakeKernel();
+    const run = new FakeRunner().failFrom([IPAM], 1, { exitCode: 1, stdout: JSON.stringify({ code: 11, msg: 'store locked' }) });
+    const res = await invoke(withPath(addEnv()), delegated, { kernel, run: run.run });
     assert.equal(res.json?.code, 104);
     assert.match(res.json?.msg, /IPAM plugin fake-ipam ADD failed: store locked \[code 11\]/);
-    assert.equal(run.callsMatching(HOST_BATCH).length + run.callsMatching(POD_BATCH).length, 0);
+    assert.deepEqual(kernel.calls, []);
   });
 
   test('delegated IPAM prints no usable result: its reservation is given back with DEL', async () => {
-    const run = healthyKernel().on([IPAM], { stdout: 'not json' });
-    const res = await invoke(withPath(addEnv()), delegated, { run });
+    const run = new FakeRunner().on([IPAM], { stdout: 'not json' });
+    const res = await invoke(withPath(addEnv()), delegated, { run: run.run });
     assert.equal(res.json?.code, 104);
     assert.match(res.json?.msg, /printed no JSON result/);
     assert.deepEqual(run.callsMatching([IPAM]).map((c) => c.env?.CNI_COMMAND), ['ADD', 'DEL']);
   });
 
-  test('delegated IPAM: a pod-side failure calls its DEL in the rollback', async () => {
-    const run = healthyKernel().on([IPAM], { stdout: IPAM_RESULT }).failNth(POD_BATCH, 1, failedLine('RTNETLINK answers: File exists', 2));
-    const res = await invoke(withPath(addEnv()), delegated, { run });
+  test('delegated IPAM: a pod-side failure deletes the veth, then calls its DEL', async () => {
+    const kernel = new FakeKernel().failNth({ op: 'add-address', netns: POD }, 1, { kind: 'exists', message: 'File exists' });
+    const run = new FakeRunner().on([IPAM], { stdout: IPAM_RESULT });
+    const order: string[] = [];
+    const res = await invoke(withPath(addEnv()), delegated, {
+      kernel,
+      run: async (argv, options) => (order.push(`ipam ${options?.env?.CNI_COMMAND}: veth ${kernel.link(VETH) ? 'present' : 'gone'}`), run.run(argv, options)),
+    });
     assert.equal(res.json?.code, 103);
-    assert.deepEqual(run.callsMatching([IPAM]).map((c) => c.env?.CNI_COMMAND), ['ADD', 'DEL']);
+    assert.deepEqual(order, ['ipam ADD: veth gone', 'ipam DEL: veth gone']);
+    assert.deepEqual(kernel.changes().at(-1), deleteVeth());
   });
 });
 
@@ -129,53 +195,72 @@ describe('DEL', () => {
     store.release = () => {
       throw new IpamStoreError('IPAM store: cannot remove /data/ips/10.0.0.2: EROFS: read-only file system');
     };
-    const run = healthyKernel().failFrom(['ip', 'link', 'del'], 1, { stderr: 'RTNETLINK answers: Operation not permitted' });
-    const res = await invoke(delEnv(), netConf(), { run, store });
+    const kernel = new FakeKernel().failFrom({ op: 'delete-link' }, 1, { message: 'Operation not permitted' });
+    const res = await invoke(delEnv(), netConf(), { kernel, store });
     assert.equal(res.json?.code, 103, 'the first failure\'s code');
-    assert.match(res.json?.msg, new RegExp(`^DEL incomplete: delete veth ${VETH}: .*Operation not permitted; release address: IPAM store: cannot remove /data/ips/10\\.0\\.0\\.2: EROFS`));
+    assert.match(res.json?.msg, new RegExp(`^DEL incomplete: delete veth ${VETH}: link del ${VETH}: Operation not permitted; release address: IPAM store: cannot remove /data/ips/10\\.0\\.0\\.2: EROFS`));
+  });
+
+  test('deletes the host veth, which takes the pod\'s end with it, and is idempotent', async () => {
+    const kernel = new FakeKernel();
+    const store = new MemoryStore();
+    assert.equal((await invoke(addEnv(), netConf(), { kernel, store })).code, 0);
+    assert.equal((await invoke(delEnv(), netConf(), { kernel, store })).code, 0);
+    assert.equal((await invoke(delEnv(), netConf(), { kernel, store })).code, 0);
+    assert.deepEqual(kernel.changes().slice(HOST_CHANGES.length), [deleteVeth(), deleteVeth()]);
+    assert.deepEqual([kernel.linkNames(), kernel.linkNames(POD), kernel.routes(POD), reserved(store)], [['lo', 'cni0'], ['lo'], [], []]);
   });
 
   test('logs what it did: info when it changed something, debug when there was nothing to do', async () => {
+    const kernel = new FakeKernel();
     const store = new MemoryStore();
-    const run = healthyKernel().failFrom(['ip', 'link', 'del', 'dev', VETH], 2, { stderr: `Cannot find device "${VETH}"` });
-    assert.equal((await invoke(addEnv(), netConf(), { run, store })).code, 0);
+    assert.equal((await invoke(addEnv(), netConf(), { kernel, store })).code, 0);
     const first = captureLogger();
-    assert.equal((await invoke(delEnv(), netConf(), { run, store, log: first })).code, 0);
+    assert.equal((await invoke(delEnv(), netConf(), { kernel, store, log: first })).code, 0);
     assert.deepEqual(first.entries.map((e) => [e.level, e.msg, e.obj.veth, e.obj.address]), [['info', 'pod detached', 'deleted', 'released 10.0.0.2']]);
     const again = captureLogger();
-    assert.equal((await invoke(delEnv(), netConf(), { run, store, log: again })).code, 0);
+    assert.equal((await invoke(delEnv(), netConf(), { kernel, store, log: again })).code, 0);
     assert.deepEqual(again.entries.map((e) => [e.level, e.msg, e.obj.veth, e.obj.address]), [['debug', 'nothing to detach', 'already gone', 'none held']]);
   });
 
   test('an address still held with the veth already gone is a change worth info', async () => {
     const store = new MemoryStore();
     store.reserve(0x0a000007n, { containerId: 'c1', ifname: 'eth0' });
-    const run = healthyKernel().failFrom(['ip', 'link', 'del'], 1, { stderr: `Cannot find device "${VETH}"` });
     const log = captureLogger();
-    await invoke(delEnv(), netConf(), { run, store, log });
+    await invoke(delEnv(), netConf(), { kernel: new FakeKernel(), store, log });
     assert.deepEqual(log.entries.map((e) => [e.level, e.obj.veth, e.obj.address]), [['info', 'already gone', 'released 10.0.0.7']]);
   });
 });
 
 describe('GC keeps going past errors', () => {
-  const vethList = (...items: { containerId: string; network: string }[]) =>
-    JSON.stringify(items.map(({ containerId, network }, i) => ({ ifindex: 10 + i, ifname: hostVethName(containerId, 'eth0'), ifalias: hostVethAlias(network, containerId, 'eth0') })));
   const gcConf = (extra: Record<string, unknown> = {}) => netConf({ 'cni.dev/valid-attachments': [], ...extra });
   const gcEnv = { CNI_COMMAND: 'GC', CNI_PATH: cniDir };
+  const veth = (containerId: string) => hostVethName(containerId, 'eth0');
+  /** A node where an earlier ADD attached each of these pods: its host veth is a port of cni0 with our alias. */
+  const attached = (...pods: { containerId: string; network: string }[]) =>
+    new FakeKernel().seed([
+      HOST_CHANGES[0]!,
+      ...pods.flatMap(({ containerId, network }): Change[] => [
+        { op: 'add-veth', name: veth(containerId), mac: hostVethMac(containerId, 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:09', mtu: 1400, netns: podNetns(containerId) } },
+        { op: 'attach-port', link: veth(containerId), bridge: 'cni0', alias: hostVethAlias(network, containerId, 'eth0') },
+      ]),
+    ]);
+  const deletionsAsked = (kernel: FakeKernel) => kernel.calls.flatMap((c) => (c.method === 'deleteLinksIfPresent' ? [c.names] : []));
 
   test('a failed veth deletion still releases every address; another network\'s veth is never named', async () => {
     const store = new MemoryStore();
     store.reserve(0x0a000002n, { containerId: 'a1', ifname: 'eth0' });
     store.reserve(0x0a000003n, { containerId: 'a2', ifname: 'eth0' });
-    const run = healthyKernel()
-      .on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: vethList({ containerId: 'a1', network: 'neta' }, { containerId: 'a2', network: 'neta' }, { containerId: 'b1', network: 'netb' }) })
-      .failNth(HOST_BATCH, 1, failedLine('RTNETLINK answers: Operation not permitted', 1));
-    const res = await invoke(gcEnv, gcConf(), { run, store });
+    const kernel = attached({ containerId: 'a1', network: 'neta' }, { containerId: 'a2', network: 'neta' }, { containerId: 'b1', network: 'netb' })
+      .failNth({ op: 'delete-link' }, 1, { message: 'Operation not permitted' });
+    const res = await invoke(gcEnv, gcConf(), { kernel, store });
     assert.equal(res.json?.code, 5);
-    assert.match(res.json?.msg, /^GC incomplete: delete veths: ip link del bw[0-9a-f]{12}: RTNETLINK answers: Operation not permitted$/);
-    const batch = run.callsMatching(HOST_BATCH)[0]!.input!;
-    assert.equal(batch, `link del ${hostVethName('a1', 'eth0')}\nlink del ${hostVethName('a2', 'eth0')}\n`);
+    assert.equal(res.json?.msg, `GC incomplete: delete veths: link del ${veth('a1')}: Operation not permitted`);
+    assert.deepEqual(deletionsAsked(kernel), [[veth('a1'), veth('a2')]]);
+    // Like rtnetlink, the fake stops at the failing deletion: a2's veth waits for the next GC.
+    assert.deepEqual(kernel.changes(), [deleteVeth(veth('a1'))]);
     assert.deepEqual(reserved(store), []);
+    assert.ok(kernel.link(veth('b1')), 'the other network\'s veth is still there');
   });
 
   test('an unreadable store still lets alias-proven veths go, and the error names the store', async () => {
@@ -183,18 +268,19 @@ describe('GC keeps going past errors', () => {
     store.list = () => {
       throw new IpamStoreError('IPAM store: cannot list /data/ips: EIO: i/o error');
     };
-    const run = healthyKernel().on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: vethList({ containerId: 'a1', network: 'neta' }) });
-    const res = await invoke(gcEnv, gcConf(), { run, store });
+    const kernel = attached({ containerId: 'a1', network: 'neta' });
+    const res = await invoke(gcEnv, gcConf(), { kernel, store });
     assert.match(res.json?.msg, /^GC incomplete: read IPAM store: IPAM store: cannot list \/data\/ips: EIO/);
-    assert.equal(run.callsMatching(HOST_BATCH)[0]?.input, `link del ${hostVethName('a1', 'eth0')}\n`);
+    assert.deepEqual(kernel.changes(), [deleteVeth(veth('a1'))]);
+    assert.deepEqual(kernel.linkNames(), ['lo', 'cni0']);
   });
 
   test('delegated IPAM: DEL for each dead attachment of this network, past a failing one', async () => {
-    const run = healthyKernel()
-      .on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: vethList({ containerId: 'a1', network: 'neta' }, { containerId: 'a2', network: 'neta' }, { containerId: 'b1', network: 'netb' }) })
-      .failNth([IPAM], 1, { stdout: JSON.stringify({ code: 5, msg: 'disk on fire' }) });
-    const res = await invoke(gcEnv, gcConf({ ipam: { type: 'fake-ipam' } }), { run });
+    const kernel = attached({ containerId: 'a1', network: 'neta' }, { containerId: 'a2', network: 'neta' }, { containerId: 'b1', network: 'netb' });
+    const run = new FakeRunner().failNth([IPAM], 1, { stdout: JSON.stringify({ code: 5, msg: 'disk on fire' }) });
+    const res = await invoke(gcEnv, gcConf({ ipam: { type: 'fake-ipam' } }), { kernel, run: run.run });
     assert.match(res.json?.msg, /^GC incomplete: release a1\/eth0: IPAM plugin fake-ipam DEL failed: disk on fire/);
     assert.deepEqual(run.callsMatching([IPAM]).map((c) => [c.env?.CNI_COMMAND, c.env?.CNI_CONTAINERID]), [['DEL', 'a1'], ['DEL', 'a2']]);
+    assert.deepEqual(kernel.linkNames(), ['lo', 'cni0', veth('b1')]);
   });
 });

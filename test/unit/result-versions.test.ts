@@ -8,9 +8,13 @@ import { SUPPORTED_VERSIONS, type CniVersion } from '../../lib/cni-version.ts';
 import { hostVethMac } from '../../cni/plan.ts';
 import { convertResult, type Result } from '../../cni/result.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
-import { addEnv, captureLogger, healthyKernel, invoke, netConf, POD_NETNS } from '../fixtures/plugin-kernel.ts';
-import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
+import { FakeKernel } from '../fixtures/fake-kernel.ts';
+import { addEnv, captureLogger, invoke, netConf, podNetns } from '../fixtures/plugin-kernel.ts';
 import { hostVethName } from '../../lib/names.ts';
+
+const unexpectedProcess = async (argv: readonly string[]) => {
+  throw new Error(`unexpected process: ${argv.join(' ')}`);
+};
 
 const V04 = { interface: ['name', 'mac', 'sandbox'], ip: ['version', 'address', 'gateway', 'interface'], route: ['dst', 'gw'] };
 const SPEC_FIELDS: Record<CniVersion, { interface: string[]; ip: string[]; route: string[] }> = {
@@ -61,7 +65,7 @@ describe('ADD prints the whole document of its version', () => {
       interfaces: [
         { name: 'cni0', mac: '0a:58:0a:00:00:01' },
         { name: veth, mac: hostVethMac('c1', 'eth0') },
-        { name: 'eth0', mac: '0a:58:0a:00:00:02', ...(version === '1.1.0' ? { mtu: 1400 } : {}), sandbox: POD_NETNS },
+        { name: 'eth0', mac: '0a:58:0a:00:00:02', ...(version === '1.1.0' ? { mtu: 1400 } : {}), sandbox: podNetns('c1') },
       ],
       ips: [{ ...(legacy ? { version: '4' } : {}), address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 2 }],
       routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }],
@@ -70,7 +74,7 @@ describe('ADD prints the whole document of its version', () => {
   };
   for (const version of SUPPORTED_VERSIONS) {
     test(`ADD with cniVersion ${version}`, async () => {
-      const res = await invoke(addEnv(), netConf({ cniVersion: version, dns: { nameservers: ['10.96.0.10'], bogus: true } }), { run: healthyKernel() });
+      const res = await invoke(addEnv(), netConf({ cniVersion: version, dns: { nameservers: ['10.96.0.10'], bogus: true } }));
       assert.equal(res.code, 0, res.out[0]);
       assert.equal(res.out.length, 1);
       assert.deepEqual(res.json, expected(version));
@@ -81,7 +85,7 @@ describe('ADD prints the whole document of its version', () => {
 describe('error documents', () => {
   for (const version of SUPPORTED_VERSIONS) {
     test(`${version}: {cniVersion, code, msg}, and details only when there are some`, async () => {
-      const res = await invoke({ ...addEnv(), CNI_NETNS: 'relative/netns' }, netConf({ cniVersion: version }), { run: healthyKernel() });
+      const res = await invoke({ ...addEnv(), CNI_NETNS: 'relative/netns' }, netConf({ cniVersion: version }));
       assert.equal(res.code, 1);
       assert.equal(res.out.length, 1);
       assert.deepEqual(res.json, { cniVersion: version, code: 4, msg: 'CNI_NETNS "relative/netns" must be an absolute path' });
@@ -96,8 +100,8 @@ describe('error documents', () => {
       };
       const out: string[] = [];
       const code = await runPlugin({ env: addEnv(), stdin: JSON.stringify(netConf({ cniVersion: version })), stdout: (t) => out.push(t) }, {
-        run: healthyKernel().run,
-        createKernel: () => iproute2Kernel(healthyKernel().run),
+        run: unexpectedProcess,
+        createKernel: () => new FakeKernel(),
         commands: { ADD: busy, DEL: busy, CHECK: busy, STATUS: busy, GC: busy },
         createLogger: () => captureLogger(),
         createStore: () => new MemoryStore(),
@@ -110,8 +114,8 @@ describe('error documents', () => {
     const out: string[] = [];
     const { runPlugin } = await import('../../cni/skel.ts');
     const code = await runPlugin({ env: addEnv(), stdin: '{', stdout: (t) => out.push(t) }, {
-      run: healthyKernel().run,
-      createKernel: () => iproute2Kernel(healthyKernel().run),
+      run: unexpectedProcess,
+      createKernel: () => new FakeKernel(),
       commands: {} as never,
       createLogger: () => { throw new Error('unused'); },
       createStore: () => { throw new Error('unused'); },

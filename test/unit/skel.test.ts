@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../lib/log.ts';
 import { MemoryStore } from '../../ipam/memory-store.ts';
 import { CniError } from '../../cni/errors.ts';
-import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
+import { FakeKernel } from '../fixtures/fake-kernel.ts';
 import { parseCniArgs, runPlugin, type CommandContext, type PluginDeps } from '../../cni/skel.ts';
 
 const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridgeway', ipam: { subnet: '10.0.0.0/24' } });
@@ -11,13 +11,15 @@ const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/ne
 
 function harness(handler: (ctx: CommandContext) => Promise<object | void> = async () => ({ ok: true })) {
   const calls: CommandContext[] = [];
+  const kernels: FakeKernel[] = [];
   const deps: PluginDeps = {
     run: async () => {
       throw new Error('no commands in unit tests');
     },
-    createKernel: () => iproute2Kernel(async () => {
-      throw new Error('no commands in unit tests');
-    }),
+    createKernel: () => {
+      kernels.push(new FakeKernel());
+      return kernels.at(-1)!;
+    },
     commands: Object.fromEntries(
       ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC'].map((c) => [c, async (ctx: CommandContext) => (calls.push(ctx), handler(ctx))]),
     ) as PluginDeps['commands'],
@@ -26,6 +28,7 @@ function harness(handler: (ctx: CommandContext) => Promise<object | void> = asyn
   };
   return {
     calls,
+    kernels,
     async invoke(env: Record<string, string>, stdin = conf) {
       const out: string[] = [];
       const code = await runPlugin({ env, stdin, stdout: (t) => out.push(t) }, deps);
@@ -36,10 +39,12 @@ function harness(handler: (ctx: CommandContext) => Promise<object | void> = asyn
 }
 
 describe('skel', () => {
-  test('VERSION needs nothing but CNI_COMMAND', async () => {
-    const { code, json } = await harness().invoke({ CNI_COMMAND: 'VERSION' }, '');
+  test('VERSION needs nothing but CNI_COMMAND, and makes no kernel', async () => {
+    const h = harness();
+    const { code, json } = await h.invoke({ CNI_COMMAND: 'VERSION' }, '');
     assert.equal(code, 0);
     assert.deepEqual(json, { cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    assert.equal(h.kernels.length, 0);
   });
 
   test('dispatches ADD with parsed args and prints the handler result', async () => {
@@ -51,6 +56,7 @@ describe('skel', () => {
     assert.equal(args.containerId, 'abc');
     assert.equal(args.args.get('K8S_POD_NAME'), 'web');
     assert.deepEqual(args.cniPath, ['/opt/cni/bin', '/usr/lib/cni']);
+    assert.equal(h.calls[0]!.kernel, h.kernels[0], 'the command gets the kernel made for it');
   });
 
   test('DEL may come without CNI_NETNS; STATUS and GC without container variables', async () => {

@@ -1,0 +1,67 @@
+// CHECK against the FakeKernel: after an ADD the pod's interface, addresses and routes and the
+// host veth are what the ADD result says; each thing of ours that drifts is named. The reads are
+// the model's, so what CHECK compares is what ADD really left, not a canned answer.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryStore } from '../../ipam/memory-store.ts';
+import { hostVethName } from '../../lib/names.ts';
+import { FakeKernel } from '../fixtures/fake-kernel.ts';
+import { addEnv, invoke, netConf, podNetns } from '../fixtures/plugin-kernel.ts';
+
+const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
+const POD = podNetns('c1');
+const checkEnv = { ...addEnv(), CNI_COMMAND: 'CHECK' };
+// An IPv6 ADD sets the bridge's accept_ra: in a /proc/sys of our own, never the machine's.
+const procSys = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-check-'));
+after(() => fs.rmSync(procSys, { recursive: true, force: true }));
+fs.mkdirSync(path.join(procSys, 'net/ipv6/conf/cni0'), { recursive: true });
+fs.writeFileSync(path.join(procSys, 'net/ipv6/conf/cni0/accept_ra'), '1\n');
+
+/** A node after one ADD of c1/eth0, and the CHECK config that carries its result. */
+async function added(ipam: object = { subnet: '10.0.0.0/24' }) {
+  const kernel = new FakeKernel();
+  const store = new MemoryStore(4);
+  const store6 = new MemoryStore(6);
+  const add = await invoke(addEnv(), netConf({ ipam }), { kernel, store, store6, procSys });
+  assert.equal(add.code, 0, add.out[0]);
+  const check = () => invoke(checkEnv, netConf({ ipam, prevResult: add.json }), { kernel, store, store6 });
+  return { kernel, check };
+}
+
+describe('CHECK', () => {
+  test('passes right after ADD, reading the pod (with IPv6 when the result has it) and the host veth', async () => {
+    const { kernel, check } = await added(DUAL);
+    const res = await check();
+    assert.equal(res.code, 0, res.out[0]);
+    assert.deepEqual(kernel.calls.slice(2).map((c) => c.method), ['readNamespace', 'getLink']);
+    assert.deepEqual(kernel.calls[2], { method: 'readNamespace', netns: POD, ipv6: true });
+  });
+
+  test('the pod\'s interface gone: code 101 naming it', async () => {
+    const { kernel, check } = await added();
+    await kernel.deleteLinkIfPresent(hostVethName('c1', 'eth0'));
+    const res = await check();
+    assert.equal(res.json?.code, 101);
+    assert.equal(res.json?.msg, `CHECK failed: interface eth0 is missing from the pod's netns`);
+  });
+
+  test('the host veth moved to another bridge: named with both bridges', async () => {
+    const { kernel, check } = await added();
+    kernel.seed([
+      { op: 'add-bridge', name: 'br1', mac: '02:00:00:00:00:aa', mtu: 1400 },
+      { op: 'attach-port', link: hostVethName('c1', 'eth0'), bridge: 'br1', alias: 'bridgeway:neta:c1:eth0' },
+    ]);
+    const res = await check();
+    assert.equal(res.json?.msg, `CHECK failed: host veth ${hostVethName('c1', 'eth0')} is attached to br1, expected cni0`);
+  });
+
+  test('a veth of another network under our name: its alias says so', async () => {
+    const { kernel, check } = await added();
+    kernel.seed([{ op: 'attach-port', link: hostVethName('c1', 'eth0'), bridge: 'cni0', alias: 'bridgeway:netb:c1:eth0' }]);
+    const res = await check();
+    assert.match(res.json?.msg ?? '', /has alias bridgeway:netb:c1:eth0, expected bridgeway:neta:c1:eth0$/);
+  });
+});

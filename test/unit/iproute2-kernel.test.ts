@@ -1,0 +1,122 @@
+// lib/iproute2/kernel.ts, the Kernel through `ip` processes (the bundle on Node), against a
+// FakeRunner that answers as `ip` does. What is checked is that backend's own side: one
+// `ip -j -force -batch -` per apply (nsenter into a pod), each change spelled as its line with
+// the read-back queries last, the failing lines of a batch told apart from the tolerated ones,
+// and iproute2's error text mapped to the kernel layer's errors. The plugin's command tests run
+// against the FakeKernel (plugin-faults, dual-stack-plugin), so this backend is pinned here.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCidr, parseIp } from '../../lib/cidr.ts';
+import { CommandError } from '../../lib/exec.ts';
+import { IpBatchError } from '../../lib/iproute2/batch.ts';
+import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
+import type { Change } from '../../lib/kernel/change.ts';
+import { KernelChangeError } from '../../lib/kernel/errors.ts';
+import { FakeRunner } from '../fixtures/fake-runner.ts';
+
+const POD = '/run/netns/pod';
+const BATCH = ['ip', '-j', '-force', '-batch', '-'];
+const POD_BATCH = ['nsenter', `--net=${POD}`, '--', ...BATCH];
+/** What `ip -force -batch` prints on stderr when line `line` of its input fails. */
+const failedLine = (message: string, line: number) => ({ exitCode: 1, stderr: `${message}\nCommand failed -:${line}\n` });
+
+const hostChanges: Change[] = [
+  { op: 'add-bridge', name: 'cni0', mac: '0a:58:0a:00:00:01', mtu: 1400 },
+  { op: 'set-up', link: 'cni0' },
+  { op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')!, replace: true },
+  { op: 'add-veth', name: 'bw1', mac: '02:00:00:00:00:05', mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:07', mtu: 1400, netns: POD } },
+  { op: 'attach-port', link: 'bw1', bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
+];
+const podChanges: Change[] = [
+  { op: 'set-up', link: 'lo' },
+  { op: 'add-address', link: 'eth0', address: parseCidr('10.0.0.7/24')! },
+  { op: 'set-up', link: 'eth0' },
+  { op: 'add-route', dst: parseCidr('0.0.0.0/0')!, gateway: parseIp('10.0.0.1')!, link: 'eth0' },
+];
+const HOST_LINES =
+  'link add cni0 address 0a:58:0a:00:00:01 mtu 1400 type bridge\n' +
+  'link set cni0 up\n' +
+  'addr replace 10.0.0.1/24 dev cni0\n' +
+  `link add bw1 mtu 1400 address 02:00:00:00:00:05 type veth peer name eth0 mtu 1400 address 0a:58:0a:00:00:07 netns ${POD}\n` +
+  'link set bw1 master cni0 alias bridgeway:neta:c1:eth0 up\n';
+const rejection = (promise: Promise<unknown>) => promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+
+describe('iproute2Kernel.apply: one ip process per batch', () => {
+  test('the node\'s changes as ip lines, the read-back queries last in the same process, their JSON as KernelLinks', async () => {
+    const run = new FakeRunner().on(BATCH, {
+      stdout: `${JSON.stringify([{ ifindex: 2, ifname: 'cni0', address: '0a:58:0a:00:00:01' }])}\n${JSON.stringify([{ ifindex: 5, ifname: 'bw1', master: 'cni0', ifalias: 'bridgeway:neta:c1:eth0' }])}\n`,
+    });
+    const [bridge, ports] = await iproute2Kernel(run.run).apply(hostChanges, [{ op: 'show-link', link: 'cni0' }, { op: 'show-ports', bridge: 'cni0' }]);
+    assert.deepEqual(run.calls.map((c) => [c.argv.join(' '), c.input]), [[BATCH.join(' '), `${HOST_LINES}link show dev cni0\nlink show master cni0\n`]]);
+    assert.deepEqual(bridge, [{ index: 2, name: 'cni0', mac: '0a:58:0a:00:00:01', flags: [] }]);
+    assert.deepEqual(ports, [{ index: 5, name: 'bw1', master: 'cni0', alias: 'bridgeway:neta:c1:eth0', flags: [] }]);
+  });
+
+  test('in the pod through nsenter; IPv6 addresses with nodad', async () => {
+    const run = new FakeRunner().on(POD_BATCH, { stdout: `${JSON.stringify([{ ifindex: 3, ifname: 'eth0', operstate: 'UP' }])}\n` });
+    const changes: Change[] = [...podChanges, { op: 'add-address', link: 'eth0', address: parseCidr('fd00:10::7/64')! }];
+    const [eth0] = await iproute2Kernel(run.run).apply(changes, [{ op: 'show-link', link: 'eth0' }], POD);
+    assert.deepEqual(run.calls.map((c) => [c.argv.join(' '), c.input]), [[
+      POD_BATCH.join(' '),
+      'link set lo up\naddr add 10.0.0.7/24 dev eth0\nlink set eth0 up\nroute add 0.0.0.0/0 via 10.0.0.1 dev eth0\naddr add fd00:10::7/64 dev eth0 nodad\nlink show dev eth0\n',
+    ]]);
+    assert.equal(eth0![0]!.operState, 'UP');
+  });
+});
+
+describe('iproute2Kernel.apply: failing lines', () => {
+  test('a failing line is an IpBatchError naming it as `ip <line>: <what ip printed>`', async () => {
+    const run = new FakeRunner().failNth(BATCH, 1, failedLine('RTNETLINK answers: Operation not permitted', 4));
+    const error = await rejection(iproute2Kernel(run.run).apply(hostChanges));
+    assert.ok(error instanceof IpBatchError && error instanceof KernelChangeError);
+    assert.equal(error.message, `ip link add bw1 mtu 1400 address 02:00:00:00:00:05 type veth peer name eth0 mtu 1400 address 0a:58:0a:00:00:07 netns ${POD}: RTNETLINK answers: Operation not permitted`);
+    assert.deepEqual(error.failures.map((f) => f.kind), ['other']);
+  });
+
+  test('"File exists" on the bridge\'s line is tolerated; on the veth\'s it is kind "exists", which ADD tells apart', async () => {
+    const bridgeExists = new FakeRunner().failNth(BATCH, 1, failedLine('RTNETLINK answers: File exists', 1));
+    await iproute2Kernel(bridgeExists.run).apply(hostChanges);
+    const vethExists = new FakeRunner().failNth(BATCH, 1, { exitCode: 1, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\nRTNETLINK answers: File exists\nCommand failed -:4\n' });
+    const error = await rejection(iproute2Kernel(vethExists.run).apply(hostChanges));
+    assert.ok(error instanceof KernelChangeError);
+    assert.deepEqual(error.failures.map((f) => [f.what.split(' ').slice(0, 3).join(' '), f.kind]), [['link add bw1', 'exists']]);
+  });
+
+  test('a failing line of the pod\'s batch is named by its route line, with what ip printed', async () => {
+    const run = new FakeRunner().failNth(POD_BATCH, 1, failedLine('Error: Nexthop has invalid gateway.', 4));
+    const error = await rejection(iproute2Kernel(run.run).apply(podChanges, [], POD));
+    assert.ok(error instanceof KernelChangeError);
+    assert.equal(error.message, 'ip route add 0.0.0.0/0 via 10.0.0.1 dev eth0: Error: Nexthop has invalid gateway.');
+  });
+});
+
+describe('iproute2Kernel: single operations', () => {
+  test('deleteLinkIfPresent: `ip link del dev`; true when deleted, false on "Cannot find device", the CommandError otherwise', async () => {
+    const run = new FakeRunner()
+      .failNth(['ip', 'link', 'del', 'dev', 'gone'], 1, { stderr: 'Cannot find device "gone"' })
+      .failNth(['ip', 'link', 'del', 'dev', 'locked'], 1, { stderr: 'RTNETLINK answers: Operation not permitted' });
+    const kernel = iproute2Kernel(run.run);
+    assert.equal(await kernel.deleteLinkIfPresent('bw1'), true);
+    assert.equal(await kernel.deleteLinkIfPresent('gone'), false);
+    await assert.rejects(kernel.deleteLinkIfPresent('locked'), (e) => e instanceof CommandError && /Operation not permitted/.test(e.stderr));
+  });
+
+  test('deleteLinksIfPresent: one batch of `link del` lines, the missing ones tolerated; none to delete spawns nothing', async () => {
+    const run = new FakeRunner().failNth(BATCH, 1, failedLine('Cannot find device "bw1"', 1));
+    const kernel = iproute2Kernel(run.run);
+    await kernel.deleteLinksIfPresent(['bw1', 'bw2']);
+    await kernel.deleteLinksIfPresent([]);
+    assert.deepEqual(run.calls.map((c) => c.input), ['link del bw1\nlink del bw2\n']);
+  });
+
+  test('getLink reads details (-d) and is undefined for a missing link; listLinks asks by type', async () => {
+    const run = new FakeRunner()
+      .failNth(['ip', '-d', '-j', 'link', 'show', 'dev', 'nope'], 1, { stderr: 'Device "nope" does not exist.' })
+      .on(['ip', '-d', '-j', 'link', 'show', 'dev', 'bw1'], { stdout: JSON.stringify([{ ifindex: 5, ifname: 'bw1', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } }]) })
+      .on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: JSON.stringify([{ ifindex: 5, ifname: 'bw1', ifalias: 'bridgeway:neta:c1:eth0' }]) });
+    const kernel = iproute2Kernel(run.run);
+    assert.equal(await kernel.getLink('nope'), undefined);
+    assert.deepEqual(await kernel.getLink('bw1'), { index: 5, name: 'bw1', flags: [], kind: 'veth', portKind: 'bridge' });
+    assert.deepEqual((await kernel.listLinks('veth')).map((l) => l.alias), ['bridgeway:neta:c1:eth0']);
+  });
+});
