@@ -1,6 +1,6 @@
 // The Kernel through iproute2 processes: each apply() is one `ip -batch` (inside the namespace
 // through nsenter), its queries read back in the same process. The plugin uses it where the
-// in-process one cannot run (on Node, e.g. under the unit tests' fake runner).
+// in-process one cannot run (the bundle on Node); test/unit/lib/iproute2/kernel.test.ts pins it.
 import type { Runner } from '../exec.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { queryIpJson, runIpBatch } from './batch.ts';

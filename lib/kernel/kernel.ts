@@ -1,6 +1,6 @@
 // What the plugin needs from the kernel's networking, whichever way it is reached: rtnetlink
 // from the plugin's own process (lib/netlink/kernel.ts, on Bun) or iproute2 processes
-// (lib/iproute2/kernel.ts, on Node: the unit tests' fake runner, and a fallback). Namespaces are
+// (lib/iproute2/kernel.ts, where FFI is not available: the bundle on Node). Namespaces are
 // paths; without one, the calls act on the namespace the plugin runs in (the node's).
 import type { Change, LinkQuery } from './change.ts';
 import type { KernelLink } from './link.ts';

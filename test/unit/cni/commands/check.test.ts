@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MemoryStore } from '../../ipam/memory-store.ts';
-import { hostVethName } from '../../lib/names.ts';
-import { FakeKernel } from '../fixtures/fake-kernel.ts';
-import { addEnv, invoke, netConf, podNetns } from '../fixtures/plugin-kernel.ts';
+import { MemoryStore } from '../../../../ipam/memory-store.ts';
+import { hostVethName } from '../../../../lib/names.ts';
+import { FakeKernel } from '../../../fixtures/fake-kernel.ts';
+import { addEnv, invoke, netConf, podNetns } from '../../../fixtures/plugin-kernel.ts';
 
 const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
 const POD = podNetns('c1');

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { silentLogger } from '../../lib/log.ts';
-import { MemoryStore } from '../../ipam/memory-store.ts';
-import { CniError } from '../../cni/errors.ts';
-import { FakeKernel } from '../fixtures/fake-kernel.ts';
-import { parseCniArgs, runPlugin, type CommandContext, type PluginDeps } from '../../cni/skel.ts';
+import { silentLogger } from '../../../lib/log.ts';
+import { MemoryStore } from '../../../ipam/memory-store.ts';
+import { CniError } from '../../../cni/errors.ts';
+import { FakeKernel } from '../../fixtures/fake-kernel.ts';
+import { parseCniArgs, runPlugin, type CommandContext, type PluginDeps } from '../../../cni/skel.ts';
 
 const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'bridgeway', ipam: { subnet: '10.0.0.0/24' } });
 const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0' };

@@ -3,16 +3,16 @@
 // `ip -j -force -batch -` per apply (nsenter into a pod), each change spelled as its line with
 // the read-back queries last, the failing lines of a batch told apart from the tolerated ones,
 // and iproute2's error text mapped to the kernel layer's errors. The plugin's command tests run
-// against the FakeKernel (plugin-faults, dual-stack-plugin), so this backend is pinned here.
+// against the FakeKernel (test/unit/cni/), so this backend is pinned here.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIp } from '../../lib/cidr.ts';
-import { CommandError } from '../../lib/exec.ts';
-import { IpBatchError } from '../../lib/iproute2/batch.ts';
-import { iproute2Kernel } from '../../lib/iproute2/kernel.ts';
-import type { Change } from '../../lib/kernel/change.ts';
-import { KernelChangeError } from '../../lib/kernel/errors.ts';
-import { FakeRunner } from '../fixtures/fake-runner.ts';
+import { parseCidr, parseIp } from '../../../../lib/cidr.ts';
+import { CommandError } from '../../../../lib/exec.ts';
+import { IpBatchError } from '../../../../lib/iproute2/batch.ts';
+import { iproute2Kernel } from '../../../../lib/iproute2/kernel.ts';
+import type { Change } from '../../../../lib/kernel/change.ts';
+import { KernelChangeError } from '../../../../lib/kernel/errors.ts';
+import { FakeRunner } from '../../../fixtures/fake-runner.ts';
 
 const POD = '/run/netns/pod';
 const BATCH = ['ip', '-j', '-force', '-batch', '-'];

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyBridgeMac, decideBridgeMac } from '../../cni/bridge-mac.ts';
-import { FakeKernel } from '../fixtures/fake-kernel.ts';
-import { addEnv, captureLogger, invoke, netConf } from '../fixtures/plugin-kernel.ts';
+import { applyBridgeMac, decideBridgeMac } from '../../../cni/bridge-mac.ts';
+import { FakeKernel } from '../../fixtures/fake-kernel.ts';
+import { addEnv, captureLogger, invoke, netConf } from '../../fixtures/plugin-kernel.ts';
 
 const PINNED = '0a:58:0a:00:00:01';
 const bridge = (mac: string) => ({ index: 2, name: 'cni0', flags: [], mac });

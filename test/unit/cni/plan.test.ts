@@ -1,0 +1,121 @@
+// cni/plan.ts (pure): the host veth's name and MAC, the pod's MAC, and the node's and the pod's
+// kernel changes as data, for one family and for both.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCidr, parseIp } from '../../../lib/cidr.ts';
+import { parseNetConf } from '../../../cni/config/netconf.ts';
+import { addressMac, hostVethMac, planAdd, type PodAddressing } from '../../../cni/plan.ts';
+import { describeChange, toIpCommand } from '../../../lib/iproute2/change-command.ts';
+import { hostVethName } from '../../../lib/names.ts';
+import type { Change } from '../../../lib/kernel/change.ts';
+
+const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } }));
+const pod = { ips: [{ address: parseCidr('10.244.1.7/24')!, gateway: parseIp('10.244.1.1')! }], routes: [{ dst: parseCidr('0.0.0.0/0')!, gw: parseIp('10.244.1.1')! }] };
+const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
+const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
+/** A pod's addressing with one address (and default route) per family given. */
+const addressing = (...ips: [string, string][]): PodAddressing => ({
+  ips: ips.map(([address, gateway]) => ({ address: parseCidr(address)!, gateway: parseIp(gateway)! })),
+  routes: ips.map(([address, gateway]) => ({ dst: parseCidr(address.includes(':') ? '::/0' : '0.0.0.0/0')!, gw: parseIp(gateway)! })),
+});
+/** The families of the addresses a change names. */
+const familiesIn = (change: Change): number[] =>
+  change.op === 'add-address' ? [change.address.family] : change.op === 'add-route' ? [change.dst.family, ...(change.gateway ? [change.gateway.family] : [])] : [];
+
+describe('names and MACs', () => {
+  test('host veth names are deterministic, short enough and differ per attachment', () => {
+    const name = hostVethName('abc', 'eth0');
+    assert.match(name, /^bw[0-9a-f]{12}$/);
+    assert.equal(name, hostVethName('abc', 'eth0'));
+    assert.notEqual(name, hostVethName('abc', 'net1'));
+    assert.notEqual(name, hostVethName('abd', 'eth0'));
+  });
+  test('MACs: pods and bridge 0a:58:<ip>, host veth locally administered unicast', () => {
+    assert.equal(addressMac(parseIp('10.244.1.7')!), '0a:58:0a:f4:01:07');
+    const mac = hostVethMac('abc', 'eth0');
+    assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+  });
+});
+
+describe('planAdd', () => {
+  const plan = planAdd(conf, target, pod);
+  test('node side: bridge created with its MAC, gateway, veth born in the netns, port with its alias, hairpin', () => {
+    assert.deepEqual(plan.hostChanges.map(describeChange), [
+      'link add cni0 address 0a:58:0a:f4:01:01 mtu 1400 type bridge',
+      'link set cni0 up',
+      'addr replace 10.244.1.1/24 dev cni0',
+      `link add ${plan.hostVeth} mtu 1400 address ${hostVethMac('abc', 'eth0')} type veth peer name eth0 mtu 1400 address 0a:58:0a:f4:01:07 netns /run/netns/pod`,
+      `link set ${plan.hostVeth} master cni0 alias bridgeway:n:abc:eth0 up`,
+      `link set ${plan.hostVeth} type bridge_slave hairpin on`,
+    ]);
+    assert.equal(toIpCommand(plan.hostChanges[0]!).tolerate, 'exists');
+  });
+  test('pod side: lo up, address, link up, routes', () => {
+    assert.deepEqual(plan.podChanges.map(describeChange), [
+      'link set lo up',
+      'addr add 10.244.1.7/24 dev eth0',
+      'link set eth0 up',
+      'route add 0.0.0.0/0 via 10.244.1.1 dev eth0',
+    ]);
+  });
+  test('result: bridge, host veth, pod interface with sandbox; ips index the pod interface', () => {
+    assert.deepEqual(plan.result, {
+      cniVersion: '1.1.0',
+      interfaces: [
+        { name: 'cni0', mac: '0a:58:0a:f4:01:01' },
+        { name: plan.hostVeth, mac: hostVethMac('abc', 'eth0') },
+        { name: 'eth0', mac: '0a:58:0a:f4:01:07', mtu: 1400, sandbox: '/run/netns/pod' },
+      ],
+      ips: [{ address: '10.244.1.7/24', gateway: '10.244.1.1', interface: 2 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }],
+      dns: { nameservers: ['10.96.0.10'] },
+    });
+  });
+  test('no gateway address on the bridge when isGateway is false', () => {
+    const noGw = planAdd({ ...conf, isGateway: false }, target, pod);
+    assert.ok(!noGw.hostChanges.some((c) => c.op === 'add-address'));
+  });
+});
+
+describe('planAdd per family', () => {
+  const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', ipam: DUAL }));
+  test('dual-stack: both gateways on the bridge, IPv6 with nodad; both addresses and default routes in the pod', () => {
+    const plan = planAdd(conf, target, addressing(['10.0.0.7/24', '10.0.0.1'], ['fd00:10::7/64', 'fd00:10::1']));
+    const lines = plan.hostChanges.map(describeChange);
+    assert.deepEqual(lines.slice(0, 5), [
+      'link add cni0 address 0a:58:0a:00:00:01 mtu 1500 type bridge',
+      'link set cni0 up',
+      'addr replace 10.0.0.1/24 dev cni0',
+      'addr replace fd00:10::1/64 dev cni0 nodad',
+      'addr replace fe80::1/64 dev cni0 nodad',
+    ]);
+    assert.match(lines[5]!, / peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /, 'the pod MAC stays IPv4-derived');
+    assert.equal(plan.bridgeIpv6, true);
+    assert.deepEqual(plan.podChanges.map(describeChange), [
+      'link set lo up',
+      'addr add 10.0.0.7/24 dev eth0',
+      'addr add fd00:10::7/64 dev eth0 nodad',
+      'link set eth0 up',
+      'route add 0.0.0.0/0 via 10.0.0.1 dev eth0',
+      'route add ::/0 via fd00:10::1 dev eth0',
+    ]);
+    assert.deepEqual(plan.result.ips, [
+      { address: '10.0.0.7/24', gateway: '10.0.0.1', interface: 2 },
+      { address: 'fd00:10::7/64', gateway: 'fd00:10::1', interface: 2 },
+    ]);
+    assert.deepEqual(plan.result.routes, [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }, { dst: '::/0', gw: 'fd00:10::1' }]);
+  });
+
+  test('IPv6-only: MACs from the last 4 bytes of the IPv6 addresses, no IPv4 anywhere', () => {
+    const plan = planAdd(conf, target, addressing(['fd00:10::a:b0c/64', 'fd00:10::1']));
+    assert.equal(plan.bridgeMac, '0a:58:00:00:00:01');
+    assert.equal(plan.result.interfaces[2]!.mac, '0a:58:00:0a:0b:0c');
+    assert.deepEqual([...new Set(plan.hostChanges.concat(plan.podChanges).flatMap(familiesIn))], [6]);
+    assert.deepEqual(plan.hostChanges[2], { op: 'add-address', link: 'cni0', address: parseCidr('fd00:10::1/64')!, replace: true });
+  });
+
+  test('IPv4-only: no IPv6 gateway, so accept_ra is left alone', () => {
+    assert.equal(planAdd(conf, target, addressing(['10.0.0.7/24', '10.0.0.1'])).bridgeIpv6, false);
+  });
+});
+
