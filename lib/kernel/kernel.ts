@@ -17,7 +17,10 @@ export interface Kernel {
   getLink(name: string, netns?: string): Promise<KernelLink | undefined>;
   /** Deletes a link of the node; resolves true when it was present, false when already gone (DEL logs which). */
   deleteLinkIfPresent(name: string): Promise<boolean>;
-  /** Deletes links of the node, those that are present (rollback, GC); missing ones are no error. */
+  /**
+   * Deletes links of the node, those that are present (rollback, GC); missing ones are no error.
+   * One that cannot be deleted does not keep the others: the KernelChangeError names each failure.
+   */
   deleteLinksIfPresent(names: readonly string[]): Promise<void>;
   /** The node's links of one kind (e.g. "veth"), with their aliases. */
   listLinks(kind: string): Promise<KernelLink[]>;

@@ -67,7 +67,18 @@ export function netlinkKernel(openSocket: OpenSocket): Kernel {
       }
     },
     async deleteLinksIfPresent(names) {
-      await this.apply(names.map((link) => ({ op: 'delete-link', link })));
+      // Each link on its own, as `ip -force -batch` does: a veth GC cannot delete must not keep the
+      // others (they would wait for the next GC); the error names every one that failed.
+      const failures: ChangeFailure[] = [];
+      for (const link of names) {
+        try {
+          await this.apply([{ op: 'delete-link', link }]);
+        } catch (error) {
+          if (!(error instanceof KernelChangeError)) throw error;
+          failures.push(...error.failures);
+        }
+      }
+      if (failures.length > 0) throw new KernelChangeError(failures, 'rtnetlink: ');
     },
     async listLinks(kind) {
       const rtnl = open();

@@ -247,7 +247,7 @@ describe('GC keeps going past errors', () => {
     ]);
   const deletionsAsked = (kernel: FakeKernel) => kernel.calls.flatMap((c) => (c.method === 'deleteLinksIfPresent' ? [c.names] : []));
 
-  test('a failed veth deletion still releases every address; another network\'s veth is never named', async () => {
+  test('a failed veth deletion keeps neither the other veths nor any address; another network\'s veth is never named', async () => {
     const store = new MemoryStore();
     store.reserve(0x0a000002n, { containerId: 'a1', ifname: 'eth0' });
     store.reserve(0x0a000003n, { containerId: 'a2', ifname: 'eth0' });
@@ -257,8 +257,8 @@ describe('GC keeps going past errors', () => {
     assert.equal(res.json?.code, 5);
     assert.equal(res.json?.msg, `GC incomplete: delete veths: link del ${veth('a1')}: Operation not permitted`);
     assert.deepEqual(deletionsAsked(kernel), [[veth('a1'), veth('a2')]]);
-    // Like rtnetlink, the fake stops at the failing deletion: a2's veth waits for the next GC.
-    assert.deepEqual(kernel.changes(), [deleteVeth(veth('a1'))]);
+    assert.deepEqual(kernel.changes(), [deleteVeth(veth('a1')), deleteVeth(veth('a2'))]);
+    assert.deepEqual(kernel.linkNames(), ['lo', 'cni0', veth('a1'), veth('b1')], 'only the veth that could not be deleted is left');
     assert.deepEqual(reserved(store), []);
     assert.ok(kernel.link(veth('b1')), 'the other network\'s veth is still there');
   });

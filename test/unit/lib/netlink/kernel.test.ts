@@ -87,6 +87,15 @@ describe('netlinkKernel: errors the changes tolerate', () => {
     await netlinkKernel(fake.openSocket).deleteLinksIfPresent(['bw1', 'bw2']);
     assert.deepEqual(fake.sent.map((s) => s.what), ['link del bw1', 'link del bw2']);
   });
+
+  test('deleting several links goes on past one that fails, and the error names each failure', async () => {
+    const fake = fakeNetlink([], (what) => (what === 'link del bw1' || what === 'link del bw3' ? refusal(what, EPERM) : undefined));
+    const error = await netlinkKernel(fake.openSocket).deleteLinksIfPresent(['bw1', 'bw2', 'bw3']).catch((e: unknown) => e);
+    assert.deepEqual(fake.sent.map((s) => s.what), ['link del bw1', 'link del bw2', 'link del bw3']);
+    assert.ok(error instanceof KernelChangeError);
+    assert.equal(error.message, 'rtnetlink: link del bw1: Operation not permitted; rtnetlink: link del bw3: Operation not permitted');
+    assert.deepEqual(error.failures.map((f) => f.kind), ['other', 'other']);
+  });
 });
 
 describe('netlinkKernel: errors that fail the batch', () => {
