@@ -8,7 +8,7 @@ import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import { CniError, ErrorCode } from './errors.ts';
 
-export function acceptRaPath(procSys: string, bridge: string): string {
+function acceptRaPath(procSys: string, bridge: string): string {
   return path.join(procSys, 'net/ipv6/conf', bridge, 'accept_ra');
 }
 

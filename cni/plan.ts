@@ -86,7 +86,7 @@ function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
  * the first pods of a new bridge (from other nodes) were dropped. Unique on the bridge's own
  * segment, where every other address is a pod's from IPAM.
  */
-export const BRIDGE_LINK_LOCAL: IpCidr = { family: 6, address: 0xfe80n << 112n | 1n, prefixLength: 64 };
+const BRIDGE_LINK_LOCAL: IpCidr = { family: 6, address: 0xfe80n << 112n | 1n, prefixLength: 64 };
 
 export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
   if (pod.ips.length === 0) throw new Error('planAdd: the pod has no address');

@@ -73,7 +73,7 @@ const SHAPE_1_1: ResultShape = {
 const DNS_FIELDS: readonly (keyof ResultDns)[] = ['nameservers', 'domain', 'search', 'options'];
 
 /** 0.3.0, 0.3.1 and 0.4.0 share one result type; 1.0.0 drops ips[].version; 1.1.0 adds fields. */
-export function resultShape(version: CniVersion): ResultShape {
+function resultShape(version: CniVersion): ResultShape {
   if (compareVersions(version, '1.0.0') < 0) return SHAPE_0_4;
   return compareVersions(version, '1.1.0') < 0 ? SHAPE_1_0 : SHAPE_1_1;
 }

@@ -74,7 +74,7 @@ function invalidEnv(message: string): CniError {
   return new CniError(ErrorCode.InvalidEnvironment, message);
 }
 
-export function parseCmdArgs(env: Record<string, string | undefined>): CmdArgs {
+function parseCmdArgs(env: Record<string, string | undefined>): CmdArgs {
   const command = env.CNI_COMMAND;
   if (!command) throw invalidEnv('CNI_COMMAND is not set (expected ADD, DEL, CHECK, STATUS, GC or VERSION)');
   if (!(command in REQUIRED_ENV)) {

@@ -107,7 +107,7 @@ function parseIfaceCidr(text: string | undefined): IpCidr | undefined {
  * `<v4>`, `<v6>` or both comma-separated (either order), as kube-controller-manager's
  * --cluster-cidr: at most one per family. Returned IPv4 first, each as its network address.
  */
-export function parseClusterCidrs(flag: string, text: string | undefined): IpCidr[] {
+function parseClusterCidrs(flag: string, text: string | undefined): IpCidr[] {
   if (text === undefined) return [];
   const parts = text.split(',').map((part) => part.trim());
   const cidrs: IpCidr[] = [];

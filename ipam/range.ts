@@ -20,7 +20,7 @@ export interface IpRange {
  * gateway. IPv4 loses network and broadcast (/30: 2 hosts); IPv6 has no broadcast but its first
  * address is the subnet-router anycast address (RFC 4291 2.6.1), so /126 leaves ::1 to ::3.
  */
-export const LONGEST_PREFIX: Record<IpFamily, number> = { 4: 30, 6: 126 };
+const LONGEST_PREFIX: Record<IpFamily, number> = { 4: 30, 6: 126 };
 
 /** The default range of a subnet: all host addresses. */
 export function buildRange(subnet: IpCidr, options: { start?: bigint; end?: bigint; gateway?: bigint } = {}): IpRange {

@@ -33,6 +33,9 @@ export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
 export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';
 export const ETH1_ANNOTATIONS: Readonly<Record<4 | 6, string>> = { 4: ETH1_ANNOTATION, 6: ETH1_IPV6_ANNOTATION };
 
+/** The reason of the Warning event on a Node whose runtime cannot use the conflist (filter on it). */
+export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
+
 /** Every host veth's name starts with this (NetworkManager's unmanaged-devices pattern uses it). */
 export const HOST_VETH_PREFIX = 'bw';
 const ALIAS_PREFIX = 'bridgeway';

@@ -10,7 +10,7 @@ import { Fields, invalid, unsupported } from './fields.ts';
 import { parseIpam, type BuiltinIpam, type DelegatedIpam } from './ipam.ts';
 import { DEFAULT_BRIDGE } from '../../lib/names.ts';
 
-export const DEFAULTS = {
+const DEFAULTS = {
   bridge: DEFAULT_BRIDGE,
   mtu: 1500,
   dataDir: '/var/lib/cni/bridgeway',

@@ -4,7 +4,7 @@
 import { compareVersions, type CniVersion } from '../../lib/cni-version.ts';
 
 /** The newest version a conflist may use when nothing is known of the runtime. */
-export const SAFE_CNI_VERSION: CniVersion = '1.0.0';
+const SAFE_CNI_VERSION: CniVersion = '1.0.0';
 
 /**
  * The first release of each runtime whose libcni (github.com/containernetworking/cni in its

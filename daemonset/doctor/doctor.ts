@@ -31,7 +31,7 @@ export async function doctor(config: AgentConfig, deps: DoctorDeps): Promise<num
  * releaseAttachment, which GC and DEL use); returns what it released. Each leak is one family's
  * reservation, so only that family is released: the other may be young, or live.
  */
-export function releaseLeaks(facts: DoctorFacts, graceMs = LEAK_GRACE_MS): Reservation[] {
+function releaseLeaks(facts: DoctorFacts, graceMs = LEAK_GRACE_MS): Reservation[] {
   const leaks = findLeaks(facts.ipam.reservations, new Set(facts.links.map((l) => l.name)))
     .filter((leak) => leak.ageMs === undefined || leak.ageMs >= graceMs);
   if (leaks.length === 0) return [];

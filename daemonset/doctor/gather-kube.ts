@@ -7,7 +7,7 @@ import type { ClusterNode } from '../nodes/peers.ts';
 import type { AccessReview, DoctorFacts } from './facts.ts';
 
 /** What the agent calls (kube/): the informer, the eth1 annotation, the condition, Node events. */
-export const AGENT_ACCESS: readonly AccessReview[] = [
+const AGENT_ACCESS: readonly AccessReview[] = [
   { verb: 'list', resource: 'nodes' },
   { verb: 'watch', resource: 'nodes' },
   { verb: 'patch', resource: 'nodes' },

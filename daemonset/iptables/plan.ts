@@ -7,7 +7,7 @@ import { rulesOf, type SavedTables } from '../../lib/iptables/save.ts';
 import { FORWARD_CHAIN, FORWARD_HOOK_COMMENT, POSTROUTING_CHAIN, POSTROUTING_HOOK_COMMENT } from '../../lib/names.ts';
 
 /** kube-proxy marks packets it will masquerade itself with this bit. */
-export const KUBE_MASQ_MARK = '0x4000/0x4000';
+const KUBE_MASQ_MARK = '0x4000/0x4000';
 
 /** A chain we own and the one rule in a built-in chain that sends traffic to it (inserted first). */
 export interface OwnedChain {

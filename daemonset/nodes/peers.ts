@@ -63,7 +63,7 @@ export function podCidrsOf(node: ClusterNode): { cidrs: Partial<Record<IpFamily,
  * The peer's eth1 address of a family: its own published annotation first, else its first
  * InternalIP of that family. An annotation holding the other family is an error, not a fallback.
  */
-export function gatewayOf(node: ClusterNode, family: IpFamily = 4): { ip: IpAddress; source: Peer['gatewaySource'] } | { error: string } | undefined {
+function gatewayOf(node: ClusterNode, family: IpFamily = 4): { ip: IpAddress; source: Peer['gatewaySource'] } | { error: string } | undefined {
   const key = ETH1_ANNOTATIONS[family];
   const annotated = node.annotations[key];
   if (annotated) {

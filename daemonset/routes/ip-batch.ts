@@ -5,7 +5,7 @@ import type { IpCommand } from '../../lib/iproute2/batch.ts';
 import { ROUTE_PROTO } from '../../lib/names.ts';
 import type { RouteChange } from './plan.ts';
 
-export function routeCommand(change: RouteChange): IpCommand {
+function routeCommand(change: RouteChange): IpCommand {
   switch (change.op) {
     case 'add-route':
       return { args: ['route', 'add', change.dst, 'via', change.via, 'dev', change.dev, 'proto', ROUTE_PROTO], tolerate: 'exists' };

@@ -5,8 +5,8 @@ import { OncePerChange } from '../loop/once-per-change.ts';
 import type { SyncStep } from '../loop/step.ts';
 import type { NodeSync } from '../loop/sync.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
+import { MISMATCH_EVENT_REASON } from '../../lib/names.ts';
 
-export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
 const AVAILABLE_MESSAGE = 'bridgeway routes and rules are in place';
 
 export interface StatusInput {

@@ -15,7 +15,7 @@ import type { Transport } from './transport.ts';
 const CHANGE = NLM_F.REQUEST | NLM_F.ACK;
 const CREATE = CHANGE | NLM_F.CREATE | NLM_F.EXCL;
 
-export function familyNumber(family: IpFamily): number {
+function familyNumber(family: IpFamily): number {
   return family === 4 ? AF_INET : AF_INET6;
 }
 

@@ -61,7 +61,7 @@ export function deriveContext(facts: DoctorFacts): CheckContext {
 }
 
 /** The fields of our conflist the checks compare; throws when it is not a bridgeway conflist. */
-export function parseConflist(text: string): ParsedConflist {
+function parseConflist(text: string): ParsedConflist {
   const doc = JSON.parse(text) as { cniVersion?: unknown; name?: unknown; plugins?: unknown };
   if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.plugins) || doc.plugins.length === 0) {
     throw new Error('not a conflist: no "plugins" list');

@@ -2,7 +2,7 @@
 // event), against a recording stand-in for the API (test/fixtures/agent-node.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MISMATCH_EVENT_REASON, StatusReport } from '../../../../daemonset/status/step.ts';
+import { StatusReport } from '../../../../daemonset/status/step.ts';
 import { RecordingNodeStatus } from '../../../fixtures/agent-node.ts';
 
 
@@ -22,7 +22,7 @@ describe('step: status', () => {
     await report.report({ mismatch: 'cniVersion 1.1.0 is newer than containerd://1.6.20 speaks' });
     await report.report({});
     assert.deepEqual(status.calls.slice(1), [
-      { call: 'recordNodeEvent', type: 'Warning', reason: MISMATCH_EVENT_REASON, message: 'cniVersion 1.1.0 is newer than containerd://1.6.20 speaks' },
+      { call: 'recordNodeEvent', type: 'Warning', reason: 'CNIVersionUnsupported', message: 'cniVersion 1.1.0 is newer than containerd://1.6.20 speaks' },
       { call: 'setNetworkUnavailable', unavailable: true, message: 'bridgeway: cniVersion 1.1.0 is newer than containerd://1.6.20 speaks' },
       { call: 'setNetworkUnavailable', unavailable: false, message: 'bridgeway routes and rules are in place' },
     ]);
