@@ -4,7 +4,7 @@ import { createSyncRunner } from '../lib/exec.ts';
 import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
 import { netlinkKernel } from '../lib/netlink/kernel.ts';
-import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import { loadLibc, NETLINK_ROUTE, NetlinkSocket, runInNetns } from '../lib/netlink/socket.ts';
 import { createLogger } from '../lib/log.ts';
 import { networkDir, openStore } from '../ipam/index.ts';
 import { cmdAdd } from './commands/add.ts';
@@ -41,7 +41,8 @@ const run = createSyncRunner();
 // of the plugin's CPU per ADD before); iproute2 processes otherwise (the bundle run by Node).
 function createKernel(): Kernel {
   const libc = loadLibc();
-  return libc ? netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns)) : iproute2Kernel(run);
+  if (!libc) return iproute2Kernel(run);
+  return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), { runInNetns: (netns, action) => runInNetns(libc, netns, action) });
 }
 
 // No top-level await: the bundle is CommonJS (esbuild makes one bundle for either runtime).

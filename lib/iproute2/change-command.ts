@@ -1,5 +1,7 @@
 // The iproute2 spelling of a kernel change (lib/kernel/change.ts): the line `ip -batch` runs for
 // it, and how errors and logs name a change with either backend, so an admin can replay it by hand.
+// A sysctl has no `ip` line; it is named as the `sysctl -w` that sets it (procps reads the key's
+// slashes as a path, so an interface name with dots stays intact).
 import { formatCidr, formatIp, type IpCidr } from '../cidr.ts';
 import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
 import type { IpCommand } from './batch.ts';
@@ -9,7 +11,10 @@ function addressArgs(address: IpCidr): string[] {
   return address.family === 6 ? ['nodad'] : [];
 }
 
-export function toIpCommand(change: Change | LinkQuery): IpCommand {
+/** The changes `ip` itself makes: everything but sysctls. */
+export type IpChange = Exclude<Change, { op: 'set-sysctl' }>;
+
+export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
   switch (change.op) {
     case 'add-bridge':
       return withTolerance(change, ['link', 'add', change.name, 'address', change.mac, 'mtu', String(change.mtu), 'type', 'bridge']);
@@ -41,12 +46,13 @@ export function toIpCommand(change: Change | LinkQuery): IpCommand {
   }
 }
 
-function withTolerance(change: Change, args: string[]): IpCommand {
+function withTolerance(change: IpChange, args: string[]): IpCommand {
   const tolerate = toleratedFailure(change);
   return tolerate ? { args, tolerate } : { args };
 }
 
 /** How errors and logs name a change: its iproute2 spelling. */
 export function describeChange(change: Change | LinkQuery): string {
+  if (change.op === 'set-sysctl') return `sysctl -w ${change.key}=${change.value}`;
   return toIpCommand(change).args.join(' ');
 }

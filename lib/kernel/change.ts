@@ -1,7 +1,7 @@
 // The plugin's kernel changes as data: what cni/plan.ts decides and either backend applies
 // (lib/netlink/kernel.ts in-process, lib/iproute2/kernel.ts through `ip -batch`).
 // Each change says its own idempotence: creating the shared bridge tolerates "exists", deleting a
-// link tolerates "missing"; everything else must succeed. lib/iproute2/change-command.ts spells
+// link tolerates "missing", a sysctl may tolerate "missing"; everything else must succeed. lib/iproute2/change-command.ts spells
 // each as an `ip` command, which is also how errors name a change, so an admin can replay it by hand.
 import type { IpAddress, IpCidr } from '../cidr.ts';
 import type { Tolerated } from './errors.ts';
@@ -26,14 +26,25 @@ export type Change =
   | { op: 'set-mac'; link: string; mac: string }
   | { op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string }
   /** A link that is already gone counts as deleted. */
-  | { op: 'delete-link'; link: string };
+  | { op: 'delete-link'; link: string }
+  /**
+   * A sysctl of the namespace the batch runs in, by its path under /proc/sys (`net/ipv6/conf/eth0/accept_ra`).
+   * /proc/sys/net shows the network namespace of whoever opens it, so a backend writes it from
+   * inside the batch's namespace. No netlink message or `ip` option sets these. `tolerate:
+   * 'missing'`: a key that does not exist (IPv6 disabled in that namespace or kernel) is no error.
+   */
+  | { op: 'set-sysctl'; key: string; value: string; tolerate?: 'missing' };
 
 /** Reads that end a batch of changes in the same process (iproute2) or on the same socket. */
 export type LinkQuery = { op: 'show-link'; link: string } | { op: 'show-ports'; bridge: string };
 
-/** The one failure a change tolerates, if any: the shared bridge may exist, a deleted link may be gone. */
+/**
+ * The one failure a change tolerates, if any: the shared bridge may exist, a deleted link may be
+ * gone, a sysctl may say it tolerates its absence.
+ */
 export function toleratedFailure(change: Change | LinkQuery): Tolerated | undefined {
   if (change.op === 'add-bridge') return 'exists';
   if (change.op === 'delete-link') return 'missing';
+  if (change.op === 'set-sysctl') return change.tolerate;
   return undefined;
 }

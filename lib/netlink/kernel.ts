@@ -3,8 +3,13 @@
 // opened on first use and kept for the invocation (the process's exit closes them). The socket
 // comes from the opener it is given (socket.ts's in the plugin, a recorder in unit tests), and
 // kernel errors become the kernel layer's: a change's tolerated errno is no error, any other
-// a KernelChangeError naming the change in ip syntax with the kernel's own words.
+// a KernelChangeError naming the change in ip syntax with the kernel's own words. Sysctls are
+// files, not messages: written with node:fs from inside the batch's namespace (the runInNetns it
+// is given: socket.ts's, which enters with setns(2) and comes straight back), since /proc/sys/net
+// shows the namespace of the thread that opens the file.
 import fs from 'node:fs';
+import { errnoCode } from '../errors.ts';
+import { writeSysctl } from '../sysctl.ts';
 import { formatIp, type IpCidr } from '../cidr.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
@@ -24,7 +29,19 @@ const TOLERATED_ERRNO: Record<Tolerated, number> = { exists: ERRNO.EEXIST, missi
 /** Opens an rtnetlink socket in the namespace at the path, or in the caller's when none is given. */
 export type OpenSocket = (netnsPath?: string) => Transport;
 
-export function netlinkKernel(openSocket: OpenSocket): Kernel {
+/** Runs a synchronous action with the thread inside the namespace at the path, and back (socket.ts). */
+export type RunInNetns = <T>(netnsPath: string, action: () => T) => T;
+
+export interface NetlinkKernelOptions {
+  runInNetns: RunInNetns;
+  /** Where /proc/sys is (a directory of files in unit tests). */
+  procSys?: string;
+}
+
+export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOptions): Kernel {
+  const procSys = options.procSys ?? '/proc/sys';
+  /** In the namespace at the path, or right here (the node's) without one. */
+  const inside = <T>(netns: string | undefined, action: () => T): T => (netns ? options.runInNetns(netns, action) : action());
   const sockets = new Map<string, Rtnl>();
   const open = (netns = '') => {
     let rtnl = sockets.get(netns);
@@ -37,6 +54,10 @@ export function netlinkKernel(openSocket: OpenSocket): Kernel {
       const rtnl = open(netns);
       const indexOf = indexCache(rtnl);
       for (const change of changes) {
+        if (change.op === 'set-sysctl') {
+          inside(netns, () => setSysctl(change, () => writeSysctl(procSys, change.key, change.value)));
+          continue;
+        }
         try {
           applyChange(rtnl, change, indexOf);
         } catch (error) {
@@ -115,6 +136,22 @@ export function netlinkKernel(openSocket: OpenSocket): Kernel {
 }
 
 /**
+ * One sysctl write; fs errors become the kernel layer's (ENOENT: the kernel has no such key,
+ * "missing", which the change may tolerate), named as the `sysctl -w` an admin would run.
+ */
+function setSysctl(change: Extract<Change, { op: 'set-sysctl' }>, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === undefined) throw error;
+    const kind = code === 'ENOENT' ? 'missing' : 'other';
+    if (kind === change.tolerate) return;
+    throw new KernelChangeError([{ what: describeChange(change), message: (error as Error).message, kind }]);
+  }
+}
+
+/**
  * Link indexes by name for one batch: addresses, routes and ports name their link by index, and a
  * batch names the bridge or the pod's interface several times. Within a batch only delete-link
  * makes a name stale.
@@ -132,7 +169,7 @@ function indexCache(rtnl: Rtnl): IndexOf {
 
 type IndexOf = ((name: string) => number) & { forget(name: string): void };
 
-function applyChange(rtnl: Rtnl, change: Change, indexOf: IndexOf): void {
+function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' }>, indexOf: IndexOf): void {
   const what = describeChange(change);
   switch (change.op) {
     case 'add-bridge':

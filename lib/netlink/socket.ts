@@ -5,7 +5,8 @@
 //
 // A socket belongs to the network namespace it was created in, for good: to work in a pod's
 // namespace the calling thread enters it with setns(2) only to create the socket, and goes
-// straight back. Nothing else runs on the thread meanwhile (every call here is synchronous).
+// straight back (runInNetns, which also opens a pod's /proc/sys/net files). Nothing else runs on
+// the thread meanwhile (every call here is synchronous).
 import fs from 'node:fs';
 import { decodeError, NLM_F, NLMSG_DONE, NLMSG_ERROR, parseMessages, type Message } from './codec.ts';
 import { NetlinkError } from './errors.ts';
@@ -94,21 +95,8 @@ export class NetlinkSocket implements Transport {
 
   /** A socket of `protocol` in the namespace at `netnsPath`, or in the caller's when none is given. */
   static open(c: Libc, protocol: number, netnsPath?: string): NetlinkSocket {
-    if (!netnsPath) return new NetlinkSocket(c, createSocket(c, protocol));
-    const home = fs.openSync('/proc/thread-self/ns/net', 'r');
-    const target = fs.openSync(netnsPath, 'r');
-    try {
-      if (c.setns(target, CLONE_NEWNET) !== 0) throw failure(c, `setns ${netnsPath}`);
-      try {
-        return new NetlinkSocket(c, createSocket(c, protocol));
-      } finally {
-        // Back home before anything else runs; failing that, this thread's view is wrong for good.
-        if (c.setns(home, CLONE_NEWNET) !== 0) throw failure(c, 'setns back to the node namespace');
-      }
-    } finally {
-      fs.closeSync(target);
-      fs.closeSync(home);
-    }
+    const create = () => new NetlinkSocket(c, createSocket(c, protocol));
+    return netnsPath ? runInNetns(c, netnsPath, create) : create();
   }
 
   nextSeq(): number {
@@ -142,6 +130,35 @@ export class NetlinkSocket implements Transport {
         }
       }
     }
+  }
+}
+
+/**
+ * Runs `action` with the calling thread in the network namespace at `netnsPath`, and comes
+ * straight back: for what binds to the namespace of the thread at the moment it is made (a socket,
+ * an open /proc/sys/net file, which shows the opener's namespace). `action` must be synchronous
+ * and do that one thing: while it runs, this thread (the only one running our code) is in the pod.
+ * Failing to get back throws (the command fails), as it always has for the socket.
+ */
+export function runInNetns<T>(c: Libc, netnsPath: string, action: () => T): T {
+  const home = fs.openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    const target = fs.openSync(netnsPath, 'r');
+    try {
+      if (c.setns(target, CLONE_NEWNET) !== 0) throw failure(c, `setns ${netnsPath}`);
+    } finally {
+      fs.closeSync(target);
+    }
+    try {
+      const result = action();
+      if (result instanceof Promise) throw new Error('runInNetns: the action must be synchronous');
+      return result;
+    } finally {
+      // Back home before anything else runs; failing that, this thread's view is wrong for good.
+      if (c.setns(home, CLONE_NEWNET) !== 0) throw failure(c, 'setns back to the node namespace');
+    }
+  } finally {
+    fs.closeSync(home);
   }
 }
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../../lib/cidr.ts';
 import { parseNetConf } from '../../../cni/config/netconf.ts';
 import { addressMac, hostVethMac, planAdd, type PodAddressing } from '../../../cni/plan.ts';
-import { describeChange, toIpCommand } from '../../../lib/iproute2/change-command.ts';
+import { describeChange } from '../../../lib/iproute2/change-command.ts';
 import { hostVethName } from '../../../lib/names.ts';
-import type { Change } from '../../../lib/kernel/change.ts';
+import { toleratedFailure, type Change } from '../../../lib/kernel/change.ts';
 
 const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } }));
 const pod = { ips: [{ address: parseCidr('10.244.1.7/24')!, gateway: parseIp('10.244.1.1')! }], routes: [{ dst: parseCidr('0.0.0.0/0')!, gw: parseIp('10.244.1.1')! }] };
@@ -48,7 +48,7 @@ describe('planAdd', () => {
       `link set ${plan.hostVeth} master cni0 alias bridgeway:n:abc:eth0 up`,
       `link set ${plan.hostVeth} type bridge_slave hairpin on`,
     ]);
-    assert.equal(toIpCommand(plan.hostChanges[0]!).tolerate, 'exists');
+    assert.equal(toleratedFailure(plan.hostChanges[0]!), 'exists');
   });
   test('pod side: lo up, address, link up, routes', () => {
     assert.deepEqual(plan.podChanges.map(describeChange), [

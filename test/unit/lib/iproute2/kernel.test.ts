@@ -120,3 +120,55 @@ describe('iproute2Kernel: single operations', () => {
     assert.deepEqual((await kernel.listLinks('veth')).map((l) => l.alias), ['bridgeway:neta:c1:eth0']);
   });
 });
+
+describe('iproute2Kernel.apply: sysctls, one tee in the namespace', () => {
+  const sysctls: Change[] = [
+    { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/accept_ra', value: '0', tolerate: 'missing' },
+    { op: 'set-sysctl', key: 'net/ipv4/conf/all/accept_redirects', value: '0' },
+    { op: 'set-sysctl', key: 'net/ipv4/conf/eth0/accept_redirects', value: '0' },
+  ];
+  const TEE = ['nsenter', `--net=${POD}`, '--', 'tee'];
+  const FILES = ['/proc/sys/net/ipv6/conf/eth0/accept_ra', '/proc/sys/net/ipv4/conf/all/accept_redirects', '/proc/sys/net/ipv4/conf/eth0/accept_redirects'];
+
+  test('the batch\'s sysctls in one tee process inside the pod (the value on stdin, no shell), before the ip batch, queries last', async () => {
+    const run = new FakeRunner().on(POD_BATCH, { stdout: `${JSON.stringify([{ ifindex: 3, ifname: 'eth0', operstate: 'UP' }])}\n` });
+    const [eth0] = await iproute2Kernel(run.run).apply([...sysctls, ...podChanges], [{ op: 'show-link', link: 'eth0' }], POD);
+    assert.deepEqual(run.calls.map((c) => [c.argv, c.input]), [
+      [[...TEE, ...FILES], '0\n'],
+      [POD_BATCH, 'link set lo up\naddr add 10.0.0.7/24 dev eth0\nlink set eth0 up\nroute add 0.0.0.0/0 via 10.0.0.1 dev eth0\nlink show dev eth0\n'],
+    ]);
+    assert.equal(eth0![0]!.operState, 'UP');
+  });
+
+  test('different values: one tee per value; sysctls after the last ip line: the queries get their own batch', async () => {
+    const run = new FakeRunner().on(BATCH, { stdout: `${JSON.stringify([{ ifindex: 2, ifname: 'cni0' }])}\n` });
+    await iproute2Kernel(run.run).apply([
+      { op: 'set-up', link: 'cni0' },
+      { op: 'set-sysctl', key: 'net/ipv6/conf/cni0/accept_ra', value: '0' },
+      { op: 'set-sysctl', key: 'net/ipv4/conf/cni0/forwarding', value: '1' },
+    ], [{ op: 'show-link', link: 'cni0' }]);
+    assert.deepEqual(run.calls.map((c) => [c.argv.join(' '), c.input]), [
+      [BATCH.join(' '), 'link set cni0 up\n'],
+      ['tee /proc/sys/net/ipv6/conf/cni0/accept_ra', '0\n'],
+      ['tee /proc/sys/net/ipv4/conf/cni0/forwarding', '1\n'],
+      [BATCH.join(' '), 'link show dev cni0\n'],
+    ]);
+  });
+
+  test('a missing IPv6 key is tolerated; a missing IPv4 key fails, named as sysctl -w with tee\'s words; no ip batch after it', async () => {
+    const tolerated = new FakeRunner().failNth(TEE, 1, { exitCode: 1, stderr: `tee: ${FILES[0]}: No such file or directory\n` });
+    await iproute2Kernel(tolerated.run).apply(sysctls, [], POD);
+
+    const run = new FakeRunner().failNth(TEE, 1, { exitCode: 1, stderr: `tee: ${FILES[0]}: No such file or directory\ntee: ${FILES[2]}: No such file or directory\n` });
+    const error = await rejection(iproute2Kernel(run.run).apply([...sysctls, ...podChanges], [], POD));
+    assert.ok(error instanceof KernelChangeError);
+    assert.deepEqual(error.failures, [{ what: 'sysctl -w net/ipv4/conf/eth0/accept_redirects=0', message: 'No such file or directory', kind: 'missing' }]);
+    assert.equal(run.calls.length, 1);
+  });
+
+  test('nsenter failing (no tee line on stderr) passes through as the CommandError it is', async () => {
+    const run = new FakeRunner().failNth(TEE, 1, { exitCode: 1, stderr: 'nsenter: cannot open /run/netns/pod: No such file or directory\n' });
+    const error = await rejection(iproute2Kernel(run.run).apply(sysctls, [], POD));
+    assert.ok(error instanceof CommandError && !(error instanceof KernelChangeError));
+  });
+});

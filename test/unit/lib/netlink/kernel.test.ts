@@ -5,6 +5,9 @@
 // namespace.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseCidr } from '../../../../lib/cidr.ts';
 import { KernelChangeError, KernelError } from '../../../../lib/kernel/errors.ts';
 import { parseMac } from '../../../../lib/mac.ts';
@@ -66,13 +69,38 @@ function fakeNetlink(links: FakeLink[], fail: (what: string) => NetlinkError | E
   return { openSocket, sent, opened };
 }
 
+/** For tests without sysctls: the kernel must never enter a namespace. */
+const NO_NAMESPACE_ENTRY = { runInNetns: () => assert.fail('no namespace entry expected') };
+
+/**
+ * A /proc/sys of plain files in a temp directory (net/ipv{4,6}/conf/{all,eth0}/…) and a
+ * runInNetns that records, for each entry, the namespace and what the files hold when it leaves.
+ */
+function fakeProcSys(keys: string[]) {
+  const procSys = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-procsys-'));
+  for (const key of keys) {
+    fs.mkdirSync(path.dirname(path.join(procSys, key)), { recursive: true });
+    fs.writeFileSync(path.join(procSys, key), '1\n');
+  }
+  const values = () => Object.fromEntries(keys.map((key) => [key, fs.readFileSync(path.join(procSys, key), 'utf8')]));
+  const entries: { netns: string; values: Record<string, string> }[] = [];
+  const runInNetns = <T>(netns: string, action: () => T): T => {
+    try {
+      return action();
+    } finally {
+      entries.push({ netns, values: values() });
+    }
+  };
+  return { procSys, runInNetns, entries, values, [Symbol.dispose]: () => fs.rmSync(procSys, { recursive: true, force: true }) };
+}
+
 const CNI0 = { index: 2, name: 'cni0', mac: '0a:58:0a:00:00:01' };
 const PORT = { index: 5, name: 'bw1', mac: '02:00:00:00:00:05', master: 2 };
 
 describe('netlinkKernel: errors the changes tolerate', () => {
   test('creating the shared bridge tolerates EEXIST and goes on; the read-back is KernelLinks, the master by name', async () => {
     const fake = fakeNetlink([CNI0, PORT], (what) => (what.startsWith('link add cni0') ? refusal(what, ERRNO.EEXIST) : undefined));
-    const kernel = netlinkKernel(fake.openSocket);
+    const kernel = netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY);
     const [bridge, ports] = await kernel.apply(
       [{ op: 'add-bridge', name: 'cni0', mac: CNI0.mac, mtu: 1500 }, { op: 'set-up', link: 'cni0' }],
       [{ op: 'show-link', link: 'cni0' }, { op: 'show-ports', bridge: 'cni0' }],
@@ -84,13 +112,13 @@ describe('netlinkKernel: errors the changes tolerate', () => {
 
   test('deleting a link tolerates ENODEV', async () => {
     const fake = fakeNetlink([], (what) => (what.startsWith('link del') ? refusal(what, ERRNO.ENODEV) : undefined));
-    await netlinkKernel(fake.openSocket).deleteLinksIfPresent(['bw1', 'bw2']);
+    await netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY).deleteLinksIfPresent(['bw1', 'bw2']);
     assert.deepEqual(fake.sent.map((s) => s.what), ['link del bw1', 'link del bw2']);
   });
 
   test('deleting several links goes on past one that fails, and the error names each failure', async () => {
     const fake = fakeNetlink([], (what) => (what === 'link del bw1' || what === 'link del bw3' ? refusal(what, EPERM) : undefined));
-    const error = await netlinkKernel(fake.openSocket).deleteLinksIfPresent(['bw1', 'bw2', 'bw3']).catch((e: unknown) => e);
+    const error = await netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY).deleteLinksIfPresent(['bw1', 'bw2', 'bw3']).catch((e: unknown) => e);
     assert.deepEqual(fake.sent.map((s) => s.what), ['link del bw1', 'link del bw2', 'link del bw3']);
     assert.ok(error instanceof KernelChangeError);
     assert.equal(error.message, 'rtnetlink: link del bw1: Operation not permitted; rtnetlink: link del bw3: Operation not permitted');
@@ -101,7 +129,7 @@ describe('netlinkKernel: errors the changes tolerate', () => {
 describe('netlinkKernel: errors that fail the batch', () => {
   test('EEXIST on the veth: a KernelChangeError of kind "exists", named in ip syntax, with the kernel\'s words; nothing after it is sent', async () => {
     const fake = fakeNetlink([CNI0], (what) => (what.startsWith('link add bw1') ? refusal(what, ERRNO.EEXIST, 'Link already exists') : undefined));
-    const kernel = netlinkKernel(fake.openSocket);
+    const kernel = netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY);
     const error = await kernel.apply([
       { op: 'add-veth', name: 'bw1', mac: PORT.mac, mtu: 1500, peer: { name: 'eth0', mac: '0a:58:0a:00:00:07', mtu: 1500, netns: '/proc/self/ns/net' } },
       { op: 'attach-port', link: 'bw1', bridge: 'cni0', alias: 'bridgeway:n:c:eth0' },
@@ -122,13 +150,13 @@ describe('netlinkKernel: errors that fail the batch', () => {
     ];
     for (const [errno, text, kind] of cases) {
       const fake = fakeNetlink([CNI0], (what) => (what.startsWith('link set') ? refusal(what, errno) : undefined));
-      const error = await netlinkKernel(fake.openSocket).apply([{ op: 'set-up', link: 'cni0' }]).catch((e: unknown) => e);
+      const error = await netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY).apply([{ op: 'set-up', link: 'cni0' }]).catch((e: unknown) => e);
       assert.ok(error instanceof KernelChangeError);
       assert.deepEqual(error.failures, [{ what: 'link set cni0 up', message: text, kind }]);
     }
     // "exists" is tolerated only where the change says so: on an address it is an error.
     const fake = fakeNetlink([CNI0], (what) => (what.startsWith('addr') ? refusal(what, ERRNO.EEXIST) : undefined));
-    const error = await netlinkKernel(fake.openSocket).apply([{ op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')! }]).catch((e: unknown) => e);
+    const error = await netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY).apply([{ op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')! }]).catch((e: unknown) => e);
     assert.ok(error instanceof KernelChangeError);
     assert.equal(error.message, 'rtnetlink: addr add 10.0.0.1/24 dev cni0: File exists');
   });
@@ -136,33 +164,86 @@ describe('netlinkKernel: errors that fail the batch', () => {
   test('an error that is not the kernel\'s passes through unchanged', async () => {
     const bug = new Error('truncated answer');
     const fake = fakeNetlink([CNI0], () => bug);
-    await assert.rejects(netlinkKernel(fake.openSocket).apply([{ op: 'set-up', link: 'cni0' }]), (e) => e === bug);
+    await assert.rejects(netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY).apply([{ op: 'set-up', link: 'cni0' }]), (e) => e === bug);
   });
 });
 
 describe('netlinkKernel: single operations', () => {
   test('deleteLinkIfPresent: true when the kernel deleted it, false on ENODEV, a KernelError otherwise', async () => {
     const errnos: Record<string, number> = { 'link del gone': ERRNO.ENODEV, 'link del locked': EPERM };
-    const kernel = netlinkKernel(fakeNetlink([], (what) => (errnos[what] ? refusal(what, errnos[what]!) : undefined)).openSocket);
+    const kernel = netlinkKernel(fakeNetlink([], (what) => (errnos[what] ? refusal(what, errnos[what]!) : undefined)).openSocket, NO_NAMESPACE_ENTRY);
     assert.equal(await kernel.deleteLinkIfPresent('bw1'), true);
     assert.equal(await kernel.deleteLinkIfPresent('gone'), false);
     await assert.rejects(kernel.deleteLinkIfPresent('locked'), (e) => e instanceof KernelError && e.message === 'link del locked: Operation not permitted');
   });
 
   test('getLink: undefined for a link the kernel does not know', async () => {
-    const kernel = netlinkKernel(fakeNetlink([CNI0]).openSocket);
+    const kernel = netlinkKernel(fakeNetlink([CNI0]).openSocket, NO_NAMESPACE_ENTRY);
     assert.equal(await kernel.getLink('nope'), undefined);
     assert.equal((await kernel.getLink('cni0'))?.mac, CNI0.mac);
   });
 
   test('one socket per namespace, opened on first use and kept', async () => {
     const fake = fakeNetlink([CNI0]);
-    const kernel = netlinkKernel(fake.openSocket);
+    const kernel = netlinkKernel(fake.openSocket, NO_NAMESPACE_ENTRY);
     await kernel.getLink('cni0');
     await kernel.getLink('cni0', '/run/netns/pod');
     await kernel.apply([{ op: 'set-up', link: 'cni0' }]);
     await kernel.apply([{ op: 'set-up', link: 'cni0' }], [], '/run/netns/pod');
     assert.deepEqual(fake.opened, [undefined, '/run/netns/pod']);
     assert.deepEqual(fake.sent.map((s) => s.netns), [undefined, '/run/netns/pod', undefined, '/run/netns/pod']);
+  });
+});
+
+describe('netlinkKernel: sysctls, written from inside the namespace', () => {
+  const RA = 'net/ipv6/conf/eth0/accept_ra';
+  const REDIRECTS = 'net/ipv4/conf/all/accept_redirects';
+  const POD = '/run/netns/pod';
+
+  test('each write happens inside the pod\'s namespace, in order with the messages; nothing sent for it', async () => {
+    using proc = fakeProcSys([RA, REDIRECTS]);
+    const fake = fakeNetlink([CNI0]);
+    const kernel = netlinkKernel(fake.openSocket, proc);
+    await kernel.apply([
+      { op: 'set-sysctl', key: RA, value: '0', tolerate: 'missing' },
+      { op: 'set-sysctl', key: REDIRECTS, value: '0' },
+      { op: 'set-up', link: 'cni0' },
+    ], [], POD);
+    assert.deepEqual(proc.entries, [
+      { netns: POD, values: { [RA]: '0\n', [REDIRECTS]: '1\n' } },
+      { netns: POD, values: { [RA]: '0\n', [REDIRECTS]: '0\n' } },
+    ]);
+    assert.deepEqual(fake.sent.map((s) => [s.netns, s.what]), [[POD, 'link set cni0 up']]);
+  });
+
+  test('without a namespace (the node\'s) the write is made right here, without entering one', async () => {
+    using proc = fakeProcSys([REDIRECTS]);
+    await netlinkKernel(fakeNetlink([]).openSocket, proc).apply([{ op: 'set-sysctl', key: REDIRECTS, value: '0' }]);
+    assert.deepEqual([proc.entries, proc.values()], [[], { [REDIRECTS]: '0\n' }]);
+  });
+
+  test('a missing key is tolerated when the change says so; otherwise a KernelChangeError "missing", named as sysctl -w, and nothing after it', async () => {
+    using proc = fakeProcSys([]);
+    const fake = fakeNetlink([CNI0]);
+    const kernel = netlinkKernel(fake.openSocket, proc);
+    await kernel.apply([{ op: 'set-sysctl', key: RA, value: '0', tolerate: 'missing' }], [], POD);
+    const error = await kernel.apply([{ op: 'set-sysctl', key: REDIRECTS, value: '0' }, { op: 'set-up', link: 'cni0' }], [], POD).catch((e: unknown) => e);
+    assert.ok(error instanceof KernelChangeError);
+    assert.deepEqual(error.failures.map((f) => [f.what, f.kind]), [[`sysctl -w ${REDIRECTS}=0`, 'missing']]);
+    assert.match(error.message, /^sysctl -w net\/ipv4\/conf\/all\/accept_redirects=0: ENOENT/);
+    assert.deepEqual(fake.sent, []);
+  });
+
+  test('a failure to enter the namespace is no sysctl\'s failure: it passes through unchanged', async () => {
+    using proc = fakeProcSys([RA]);
+    const entering = new NetlinkError(`setns ${POD}`, EPERM, 'Operation not permitted');
+    const kernel = netlinkKernel(fakeNetlink([]).openSocket, { procSys: proc.procSys, runInNetns: () => { throw entering; } });
+    await assert.rejects(kernel.apply([{ op: 'set-sysctl', key: RA, value: '0', tolerate: 'missing' }], [], POD), (e) => e === entering);
+  });
+
+  test('a key that would leave /proc/sys is refused before anything is written', async () => {
+    using proc = fakeProcSys([RA]);
+    const kernel = netlinkKernel(fakeNetlink([]).openSocket, proc);
+    await assert.rejects(kernel.apply([{ op: 'set-sysctl', key: 'net/../../etc/passwd', value: '0' }], [], POD), /invalid sysctl key/);
   });
 });
