@@ -11,6 +11,7 @@
 //   host veth MAC   02:<5 bytes of the same hash>
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias, lib/names.ts): which
 //                   network owns the veth, so GC of one network never deletes another network's pods
+// In the pod, before its interface comes up: no router advertisements, no redirects (sysctls).
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change } from '../lib/kernel/change.ts';
 import { formatMac } from '../lib/mac.ts';
@@ -88,6 +89,27 @@ function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
  */
 const BRIDGE_LINK_LOCAL: IpCidr = { family: 6, address: 0xfe80n << 112n | 1n, prefixLength: 64 };
 
+/**
+ * The pod's interface must not take routes or addresses from a router advertisement, nor reroute
+ * itself on a redirect: any pod on the bridge can send both (CAP_NET_RAW is a container's by
+ * default), and the only router on the bridge is the node, which sends neither. Set before the
+ * interface comes up, so nothing arrives before they hold. Both families whatever addresses the
+ * pod gets: an IPv4-only pod's interface still has an IPv6 link-local address (unless IPv6 is off
+ * in the pod), and with it acts on an RA. Kernel rules (Documentation/networking/ip-sysctl.rst):
+ * - IPv6 accept_ra and accept_redirects are read per interface only; a pod namespace without IPv6
+ *   has no such files, which is the protection itself ("missing" tolerated);
+ * - IPv4 accept_redirects on a host that does not forward: a redirect is accepted when conf/all
+ *   OR conf/<if> is 1, so both go to 0 (conf/all is the pod's own namespace's).
+ */
+function refuseRedirectsAndRouterAdvertisements(ifname: string): Change[] {
+  return [
+    { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/accept_ra`, value: '0', tolerate: 'missing' },
+    { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/accept_redirects`, value: '0', tolerate: 'missing' },
+    { op: 'set-sysctl', key: 'net/ipv4/conf/all/accept_redirects', value: '0' },
+    { op: 'set-sysctl', key: `net/ipv4/conf/${ifname}/accept_redirects`, value: '0' },
+  ];
+}
+
 export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
   if (pod.ips.length === 0) throw new Error('planAdd: the pod has no address');
   const hostVeth = hostVethName(target.containerId, target.ifname);
@@ -115,6 +137,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     ...(r.gw !== undefined ? { gw: formatIp(r.gw) } : {}),
   }));
   const podChanges: Change[] = [
+    ...refuseRedirectsAndRouterAdvertisements(target.ifname),
     { op: 'set-up', link: 'lo' },
     ...pod.ips.map((ip): Change => ({ op: 'add-address', link: target.ifname, address: ip.address })),
     { op: 'set-up', link: target.ifname },

@@ -22,6 +22,14 @@ const addressing = (...ips: [string, string][]): PodAddressing => ({
 const familiesIn = (change: Change): number[] =>
   change.op === 'add-address' ? [change.address.family] : change.op === 'add-route' ? [change.dst.family, ...(change.gateway ? [change.gateway.family] : [])] : [];
 
+/** The pod's sysctls, the same whatever its families (an IPv4-only pod still has IPv6 link-local). */
+const REFUSALS = [
+  'sysctl -w net/ipv6/conf/eth0/accept_ra=0',
+  'sysctl -w net/ipv6/conf/eth0/accept_redirects=0',
+  'sysctl -w net/ipv4/conf/all/accept_redirects=0',
+  'sysctl -w net/ipv4/conf/eth0/accept_redirects=0',
+];
+
 describe('names and MACs', () => {
   test('host veth names are deterministic, short enough and differ per attachment', () => {
     const name = hostVethName('abc', 'eth0');
@@ -50,8 +58,9 @@ describe('planAdd', () => {
     ]);
     assert.equal(toleratedFailure(plan.hostChanges[0]!), 'exists');
   });
-  test('pod side: lo up, address, link up, routes', () => {
+  test('pod side: no RAs and no redirects (before the link is up), lo up, address, link up, routes', () => {
     assert.deepEqual(plan.podChanges.map(describeChange), [
+      ...REFUSALS,
       'link set lo up',
       'addr add 10.244.1.7/24 dev eth0',
       'link set eth0 up',
@@ -92,6 +101,7 @@ describe('planAdd per family', () => {
     assert.match(lines[5]!, / peer name eth0 mtu 1500 address 0a:58:0a:00:00:07 netns /, 'the pod MAC stays IPv4-derived');
     assert.equal(plan.bridgeIpv6, true);
     assert.deepEqual(plan.podChanges.map(describeChange), [
+      ...REFUSALS,
       'link set lo up',
       'addr add 10.0.0.7/24 dev eth0',
       'addr add fd00:10::7/64 dev eth0 nodad',
@@ -114,8 +124,29 @@ describe('planAdd per family', () => {
     assert.deepEqual(plan.hostChanges[2], { op: 'add-address', link: 'cni0', address: parseCidr('fd00:10::1/64')!, replace: true });
   });
 
-  test('IPv4-only: no IPv6 gateway, so accept_ra is left alone', () => {
+  test('IPv4-only: no IPv6 gateway, so the bridge\'s accept_ra is left alone', () => {
     assert.equal(planAdd(conf, target, addressing(['10.0.0.7/24', '10.0.0.1'])).bridgeIpv6, false);
+  });
+});
+
+describe('planAdd: the pod refuses router advertisements and redirects', () => {
+  const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', ipam: DUAL }));
+  const families = {
+    'IPv4-only': addressing(['10.0.0.7/24', '10.0.0.1']),
+    'IPv6-only': addressing(['fd00:10::7/64', 'fd00:10::1']),
+    'dual-stack': addressing(['10.0.0.7/24', '10.0.0.1'], ['fd00:10::7/64', 'fd00:10::1']),
+  };
+  for (const [name, addresses] of Object.entries(families)) {
+    test(`${name}: both families' sysctls first, on the pod's ifname, before any link comes up`, () => {
+      const changes = planAdd(conf, { ...target, ifname: 'net1' }, addresses).podChanges;
+      const sysctls = changes.filter((c) => c.op === 'set-sysctl');
+      assert.deepEqual(sysctls.map(describeChange), REFUSALS.map((line) => line.replace('/eth0/', '/net1/')));
+      assert.deepEqual(changes.slice(0, sysctls.length), sysctls);
+    });
+  }
+  test('only the IPv6 keys tolerate being missing (a pod namespace without IPv6); IPv4 ones must succeed', () => {
+    const changes = planAdd(conf, target, families['dual-stack']).podChanges.filter((c) => c.op === 'set-sysctl');
+    assert.deepEqual(changes.map((c) => [c.key.split('/')[1], toleratedFailure(c)]), [['ipv6', 'missing'], ['ipv6', 'missing'], ['ipv4', undefined], ['ipv4', undefined]]);
   });
 });
 

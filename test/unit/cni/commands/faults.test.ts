@@ -30,7 +30,15 @@ const HOST_CHANGES: Change[] = [
   { op: 'add-veth', name: VETH, mac: hostVethMac('c1', 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, netns: POD } },
   { op: 'attach-port', link: VETH, bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
 ];
+/** Before eth0 comes up: no router advertisements, no redirects (cni/plan.ts). */
+const POD_SYSCTLS: Change[] = [
+  { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/accept_ra', value: '0', tolerate: 'missing' },
+  { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/accept_redirects', value: '0', tolerate: 'missing' },
+  { op: 'set-sysctl', key: 'net/ipv4/conf/all/accept_redirects', value: '0' },
+  { op: 'set-sysctl', key: 'net/ipv4/conf/eth0/accept_redirects', value: '0' },
+];
 const POD_CHANGES: Change[] = [
+  ...POD_SYSCTLS,
   { op: 'set-up', link: 'lo' },
   { op: 'add-address', link: 'eth0', address: parseCidr('10.0.0.2/24')! },
   { op: 'set-up', link: 'eth0' },
@@ -57,6 +65,16 @@ describe('ADD', () => {
     ]);
     assert.deepEqual(kernel.link(VETH)?.alias, 'bridgeway:neta:c1:eth0');
     assert.deepEqual(kernel.routes(POD), [{ dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0' }]);
+    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), ['0', '0', '0', '0']);
+    assert.equal(kernel.sysctl('net/ipv4/conf/all/accept_redirects'), '1', 'the node\'s own sysctls are not touched');
+  });
+
+  test('a pod namespace without IPv6: its missing IPv6 sysctls are no error, the IPv4 ones are set', async () => {
+    const kernel = new FakeKernel().withoutIpv6(POD);
+    const res = await invoke(addEnv(), netConf(), { kernel });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.deepEqual(kernel.changes(POD), POD_CHANGES);
+    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), [undefined, undefined, '0', '0']);
   });
 
   test('a stale host veth left by an interrupted ADD is deleted, and the node batch runs once more', async () => {
@@ -131,6 +149,26 @@ describe('ADD failing at each step', () => {
     assert.deepEqual(kernel.changes(POD), POD_CHANGES);
     assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
     assert.deepEqual(releasedWith, [['lo', 'cni0']], 'the address is released once, after the veth is gone');
+    assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
+  });
+
+  test('a sysctl the pod refuses: code 103 naming it; nothing after it, the veth deleted, the address released', async () => {
+    const store = new MemoryStore();
+    const kernel = new FakeKernel().failNth({ op: 'set-sysctl' }, 3, { message: 'Read-only file system' });
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
+    assert.equal(res.json?.code, 103);
+    assert.equal(res.json?.msg, 'sysctl -w net/ipv4/conf/all/accept_redirects=0: Read-only file system');
+    assert.deepEqual(kernel.changes(POD), POD_SYSCTLS.slice(0, 3), 'the interface never came up');
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
+    assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
+  });
+
+  test('a missing IPv4 sysctl is not tolerated (only the IPv6 ones are): the ADD rolls back', async () => {
+    const store = new MemoryStore();
+    const kernel = new FakeKernel().failNth({ op: 'set-sysctl' }, 4, { kind: 'missing', message: 'No such file or directory' });
+    const res = await invoke(addEnv(), netConf(), { kernel, store });
+    assert.equal(res.json?.code, 103);
+    assert.equal(res.json?.msg, 'sysctl -w net/ipv4/conf/eth0/accept_redirects=0: No such file or directory');
     assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
   });
 
