@@ -13,7 +13,7 @@
 //                   network owns the veth, so GC of one network never deletes another network's pods
 // In the pod, before its interface comes up: no router advertisements, no redirects (sysctls).
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
-import type { Change } from '../lib/kernel/change.ts';
+import type { Change, SysctlChange } from '../lib/kernel/change.ts';
 import { formatMac } from '../lib/mac.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
 import type { NetConf } from './config/netconf.ts';
@@ -101,7 +101,7 @@ const BRIDGE_LINK_LOCAL: IpCidr = { family: 6, address: 0xfe80n << 112n | 1n, pr
  * - IPv4 accept_redirects on a host that does not forward: a redirect is accepted when conf/all
  *   OR conf/<if> is 1, so both go to 0 (conf/all is the pod's own namespace's).
  */
-function refuseRedirectsAndRouterAdvertisements(ifname: string): Change[] {
+export function refuseRedirectsAndRouterAdvertisements(ifname: string): SysctlChange[] {
   return [
     { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/accept_ra`, value: '0', tolerate: 'missing' },
     { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/accept_redirects`, value: '0', tolerate: 'missing' },

@@ -1,11 +1,13 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it.
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
+import type { SysctlChange } from '../../lib/kernel/change.ts';
 import type { KernelLink } from '../../lib/kernel/link.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
+import { refuseRedirectsAndRouterAdvertisements } from '../plan.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { compareVersions } from '../../lib/cni-version.ts';
@@ -28,18 +30,31 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
   const ipv6 = [...prev.ips.map((ip) => ip.address), ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
+  const sysctls = refuseRedirectsAndRouterAdvertisements(args.ifname);
   // The pod's and the node's side are independent reads (with iproute2: processes run at once).
-  const [{ links, routes }, hostVeth] = await Promise.all([
+  const [{ links, routes }, hostVeth, values] = await Promise.all([
     kernel.readNamespace(args.netns, { ipv6 }),
     kernel.getLink(hostVethName(args.containerId, args.ifname)),
+    kernel.readSysctls(sysctls.map((s) => s.key), args.netns),
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
   checkRoutes(routes, prev);
+  checkSysctls(sysctls, values);
   checkHostVeth(ctx, hostVeth);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
     const cidr = parseCidr(address);
     if (cidr) await ipam.check(cidr);
+  }
+}
+
+/** The pod still refuses router advertisements and redirects, as ADD left it (cni/plan.ts says why). */
+function checkSysctls(wanted: readonly SysctlChange[], values: Map<string, string | undefined>): void {
+  for (const { key, value, tolerate } of wanted) {
+    const actual = values.get(key);
+    if (actual === undefined ? tolerate !== 'missing' : actual !== value) {
+      throw failed(`the pod's ${key.replaceAll('/', '.')} is ${actual ?? 'missing'}, expected ${value}`);
+    }
   }
 }
 

@@ -5,11 +5,11 @@
 import type { Runner } from '../exec.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { queryIpJson, runIpBatch } from './batch.ts';
-import type { Change } from '../kernel/change.ts';
+import type { Change, SysctlChange } from '../kernel/change.ts';
 import { toIpCommand, type IpChange } from './change-command.ts';
 import { deleteLinkIfPresent, deleteLinksIfPresent, getLink, listLinksOfType, parseLinks } from './link.ts';
 import { listMainRoutes, parseRoutes } from './route.ts';
-import { writeSysctls, type SysctlChange } from './sysctl.ts';
+import { readSysctls, writeSysctls } from './sysctl.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {
   return {
@@ -30,6 +30,7 @@ export function iproute2Kernel(run: Runner): Kernel {
     deleteLinkIfPresent: (name) => deleteLinkIfPresent(run, name),
     deleteLinksIfPresent: (names) => deleteLinksIfPresent(run, names),
     listLinks: (kind) => listLinksOfType(run, kind),
+    readSysctls: (keys, netns) => readSysctls(run, keys, { netns }),
     async readNamespace(netns, { ipv6 }) {
       // `ip route show` lists IPv4 only and a batch line cannot say -6: IPv6 needs its own process.
       const [[links, routes], routes6] = await Promise.all([

@@ -4,13 +4,11 @@
 // which is tee, inside. Argument arrays only, no shell: a key never becomes code. The plan gives
 // every sysctl the same value ("0"), so a batch costs one extra process.
 import { CommandError, type Runner } from '../exec.ts';
-import type { Change } from '../kernel/change.ts';
+import type { SysctlChange } from '../kernel/change.ts';
 import { KernelChangeError, type ChangeFailure } from '../kernel/errors.ts';
 import { sysctlPath } from '../sysctl.ts';
 import { describeChange } from './change-command.ts';
 import { inNetns } from './netns.ts';
-
-export type SysctlChange = Extract<Change, { op: 'set-sysctl' }>;
 
 const PROC_SYS = '/proc/sys';
 
@@ -29,6 +27,28 @@ export async function writeSysctls(run: Runner, changes: readonly SysctlChange[]
     }
   }
   if (failures.length > 0) throw new KernelChangeError(failures);
+}
+
+/**
+ * Reads the sysctls in the namespace with one `grep -H ''` process: it prints `<file>:<value>` for
+ * each file it can read and goes on past one the kernel does not have (exit status 2), which
+ * reads as undefined.
+ */
+export async function readSysctls(run: Runner, keys: readonly string[], options: { netns?: string } = {}): Promise<Map<string, string | undefined>> {
+  const files = keys.map((key) => sysctlPath(PROC_SYS, key));
+  let stdout: string;
+  try {
+    stdout = (await run(inNetns(options.netns, ['grep', '-H', '', ...files]))).stdout;
+  } catch (error) {
+    // grep exits 2 when a file is missing, having printed the others; anything else is a failure.
+    if (!(error instanceof CommandError) || error.exitCode !== 2 || !/No such file or directory/.test(error.stderr)) throw error;
+    stdout = error.stdout;
+  }
+  const values = new Map(stdout.split('\n').flatMap((line) => {
+    const file = files.find((f) => line.startsWith(`${f}:`));
+    return file ? [[file, line.slice(file.length + 1).trim()] as const] : [];
+  }));
+  return new Map(keys.map((key, i) => [key, values.get(files[i]!)]));
 }
 
 function groupByValue(changes: readonly SysctlChange[]): Map<string, SysctlChange[]> {

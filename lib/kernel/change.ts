@@ -35,6 +35,9 @@ export type Change =
    */
   | { op: 'set-sysctl'; key: string; value: string; tolerate?: 'missing' };
 
+/** A sysctl to set, by its path under /proc/sys. */
+export type SysctlChange = Extract<Change, { op: 'set-sysctl' }>;
+
 /** Reads that end a batch of changes in the same process (iproute2) or on the same socket. */
 export type LinkQuery = { op: 'show-link'; link: string } | { op: 'show-ports'; bridge: string };
 

@@ -26,4 +26,6 @@ export interface Kernel {
   listLinks(kind: string): Promise<KernelLink[]>;
   /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */
   readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: KernelLink[]; routes: KernelRoute[] }>;
+  /** Sysctls of a namespace by key (`net/ipv6/conf/eth0/accept_ra`); undefined for a key it does not have. */
+  readSysctls(keys: readonly string[], netns: string): Promise<Map<string, string | undefined>>;
 }

@@ -9,7 +9,7 @@
 // shows the namespace of the thread that opens the file.
 import fs from 'node:fs';
 import { errnoCode } from '../errors.ts';
-import { writeSysctl } from '../sysctl.ts';
+import { readSysctl, writeSysctl } from '../sysctl.ts';
 import { formatIp, type IpCidr } from '../cidr.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
@@ -104,6 +104,9 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
     async listLinks(kind) {
       const rtnl = open();
       return rtnl.listLinks({ kind }).map((link) => toKernelLink(rtnl, link));
+    },
+    async readSysctls(keys, netns) {
+      return inside(netns, () => new Map(keys.map((key) => [key, readSysctl(procSys, key)])));
     },
     async readNamespace(netns, { ipv6 }) {
       const rtnl = open(netns);

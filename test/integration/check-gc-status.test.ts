@@ -26,6 +26,8 @@ describe('CHECK', { skip: skipUnlessRoot }, () => {
     ['the MAC changed', (n, pod) => n.exec(['ip', 'link', 'set', 'eth0', 'address', '02:00:00:00:00:99'], pod), /MAC 02:00:00:00:00:99, expected 0a:58/],
     ['the host veth detached', (n, _pod, r) => n.exec(['ip', 'link', 'set', r.interfaces[1].name, 'nomaster']), /attached to no bridge, expected cni0/],
     ['the reservation lost', async (n) => fs.rmSync(path.join(n.dataDir, 'testnet', 'ips', '10.99.0.2')), /IPAM has no IPv4 reservation for c1\/eth0/],
+    ['router advertisements accepted again', (n, pod) => n.exec(['sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/eth0/accept_ra'], pod), /the pod's net\.ipv6\.conf\.eth0\.accept_ra is 1, expected 0/],
+    ['IPv4 redirects accepted again', (n, pod) => n.exec(['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects'], pod), /the pod's net\.ipv4\.conf\.all\.accept_redirects is 1, expected 0/],
   ];
   for (const [name, breakIt, message] of breakages) {
     test(`fails precisely with ${name}`, () =>

@@ -32,12 +32,35 @@ async function added(ipam: object = { subnet: '10.0.0.0/24' }) {
 }
 
 describe('CHECK', () => {
-  test('passes right after ADD, reading the pod (with IPv6 when the result has it) and the host veth', async () => {
+  test('passes right after ADD, reading the pod (with IPv6 when the result has it), its sysctls and the host veth', async () => {
     const { kernel, check } = await added(DUAL);
     const res = await check();
     assert.equal(res.code, 0, res.out[0]);
-    assert.deepEqual(kernel.calls.slice(2).map((c) => c.method), ['readNamespace', 'getLink']);
+    assert.deepEqual(kernel.calls.slice(2).map((c) => c.method), ['readNamespace', 'getLink', 'readSysctls']);
     assert.deepEqual(kernel.calls[2], { method: 'readNamespace', netns: POD, ipv6: true });
+    assert.deepEqual(kernel.calls[4], {
+      method: 'readSysctls', netns: POD,
+      keys: ['net/ipv6/conf/eth0/accept_ra', 'net/ipv6/conf/eth0/accept_redirects', 'net/ipv4/conf/all/accept_redirects', 'net/ipv4/conf/eth0/accept_redirects'],
+    });
+  });
+
+  for (const key of ['net/ipv6/conf/eth0/accept_ra', 'net/ipv4/conf/all/accept_redirects']) {
+    test(`the pod's ${key} turned back on: code 101 naming it`, async () => {
+      const { kernel, check } = await added(DUAL);
+      kernel.seed([{ op: 'set-sysctl', key, value: '1' }], POD);
+      const res = await check();
+      assert.equal(res.json?.code, 101);
+      assert.equal(res.json?.msg, `CHECK failed: the pod's ${key.replaceAll('/', '.')} is 1, expected 0`);
+    });
+  }
+
+  test('a pod without IPv6 passes: its IPv6 sysctls are absent, which is the protection itself', async () => {
+    const kernel = new FakeKernel().withoutIpv6(POD);
+    const store = new MemoryStore(4);
+    const add = await invoke(addEnv(), netConf(), { kernel, store });
+    assert.equal(add.code, 0, add.out[0]);
+    const res = await invoke(checkEnv, netConf({ prevResult: add.json }), { kernel, store });
+    assert.equal(res.code, 0, res.out[0]);
   });
 
   test('the pod\'s interface gone: code 101 naming it', async () => {

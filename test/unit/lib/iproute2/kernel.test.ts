@@ -166,6 +166,20 @@ describe('iproute2Kernel.apply: sysctls, one tee in the namespace', () => {
     assert.equal(run.calls.length, 1);
   });
 
+  test('readSysctls: one grep -H in the namespace; a file it cannot find reads as undefined, any other failure throws', async () => {
+    const GREP = ['nsenter', `--net=${POD}`, '--', 'grep', '-H', ''];
+    const keys = ['net/ipv6/conf/eth0/accept_ra', 'net/ipv4/conf/all/accept_redirects'];
+    const run = new FakeRunner().failNth(GREP, 1, {
+      exitCode: 2,
+      stdout: '/proc/sys/net/ipv4/conf/all/accept_redirects:0\n',
+      stderr: 'grep: /proc/sys/net/ipv6/conf/eth0/accept_ra: No such file or directory\n',
+    });
+    assert.deepEqual([...(await iproute2Kernel(run.run).readSysctls(keys, POD))], [[keys[0], undefined], [keys[1], '0']]);
+    assert.deepEqual(run.calls.map((c) => c.argv.join(' ')), [`${GREP.join(' ')} /proc/sys/${keys[0]} /proc/sys/${keys[1]}`]);
+    const denied = new FakeRunner().failNth(GREP, 1, { exitCode: 2, stderr: 'grep: /proc/sys/net/ipv4/conf/all/accept_redirects: Permission denied\n' });
+    await assert.rejects(iproute2Kernel(denied.run).readSysctls(keys, POD), CommandError);
+  });
+
   test('nsenter failing (no tee line on stderr) passes through as the CommandError it is', async () => {
     const run = new FakeRunner().failNth(TEE, 1, { exitCode: 1, stderr: 'nsenter: cannot open /run/netns/pod: No such file or directory\n' });
     const error = await rejection(iproute2Kernel(run.run).apply(sysctls, [], POD));

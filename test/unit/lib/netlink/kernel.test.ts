@@ -216,6 +216,13 @@ describe('netlinkKernel: sysctls, written from inside the namespace', () => {
     assert.deepEqual(fake.sent.map((s) => [s.netns, s.what]), [[POD, 'link set cni0 up']]);
   });
 
+  test('readSysctls reads inside the namespace; a key the kernel lacks reads as undefined', async () => {
+    using proc = fakeProcSys([REDIRECTS]);
+    const values = await netlinkKernel(fakeNetlink([]).openSocket, proc).readSysctls([REDIRECTS, RA], POD);
+    assert.deepEqual([...values], [[REDIRECTS, '1'], [RA, undefined]]);
+    assert.deepEqual(proc.entries, [{ netns: POD, values: { [REDIRECTS]: '1\n' } }], 'read from inside the pod');
+  });
+
   test('without a namespace (the node\'s) the write is made right here, without entering one', async () => {
     using proc = fakeProcSys([REDIRECTS]);
     await netlinkKernel(fakeNetlink([]).openSocket, proc).apply([{ op: 'set-sysctl', key: REDIRECTS, value: '0' }]);
