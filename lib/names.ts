@@ -28,6 +28,12 @@ export const POSTROUTING_CHAIN = 'BRIDGEWAY-POSTRTG';
 export const FORWARD_HOOK_COMMENT = 'bridgeway: pod forwarding';
 export const POSTROUTING_HOOK_COMMENT = 'bridgeway: masquerade';
 
+/**
+ * The plugin's own nftables table (family bridge) that keeps pods from spoofing their neighbours
+ * (lib/antispoof/ruleset.ts): uninstall deletes it, doctor checks it, nothing else is ours there.
+ */
+export const ANTISPOOF_TABLE = 'bridgeway';
+
 /** The Node annotations in which each agent publishes its eth1 address, per family. */
 export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
 export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';

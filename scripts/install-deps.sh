@@ -11,9 +11,10 @@ apt-get update -qq
 # driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed);
 # iperf3: the data-plane benchmark (npm run bench:net); python3-scapy: the hostile pod of
 # test/integration/attacks.test.ts crafts its router advertisements and redirects with it;
-# and the linter the tests run on every shell script (shellcheck).
+# nftables: nft, to check and compare the anti-spoofing table the plugin writes over nfnetlink
+# (and the fallback's nft -f); and the linter the tests run on every shell script (shellcheck).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static iperf3 python3-scapy shellcheck >/dev/null
+  containerd runc busybox-static iperf3 python3-scapy nftables shellcheck >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error

@@ -10,10 +10,12 @@
 import fs from 'node:fs';
 import { decodeError, NLM_F, NLMSG_DONE, NLMSG_ERROR, parseMessages, type Message } from './codec.ts';
 import { NetlinkError } from './errors.ts';
-import type { Transport } from './transport.ts';
+import type { Ack, BatchTransport, Transport } from './transport.ts';
 
 /** The protocol of rtnetlink sockets (links, addresses, routes). */
 export const NETLINK_ROUTE = 0;
+/** The protocol of nfnetlink sockets (nf_tables), include/uapi/linux/netlink.h. */
+export const NETLINK_NETFILTER = 12;
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -23,6 +25,8 @@ const NETLINK_CAP_ACK = 10; // errors echo only the request's header, not the wh
 const NETLINK_EXT_ACK = 11; // errors carry the kernel's text ("Nexthop has invalid gateway")
 const CLONE_NEWNET = 0x40000000;
 const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
 const RECEIVE_BUFFER = 64 * 1024;
 
 /** The slice of bun:ffi we use. */
@@ -82,7 +86,7 @@ function failure(c: Libc, what: string, errno = c.errno(), extAck?: string): Net
   return new NetlinkError(what, errno, c.strerror(errno), extAck);
 }
 
-export class NetlinkSocket implements Transport {
+export class NetlinkSocket implements Transport, BatchTransport {
   private readonly libc: Libc;
   private readonly fd: number;
   private seq = 0;
@@ -130,6 +134,38 @@ export class NetlinkSocket implements Transport {
         }
       }
     }
+  }
+
+  /**
+   * Sends a batch in one send(2) and collects an ACK or error per seq in `seqs`. The kernel
+   * handles a batch inside our send (nfnetlink_rcv_batch runs in the sender's context) and queues
+   * its answers before send returns, all at the end of the batch (nfnl_err_deliver). Once an
+   * error has come, the rest is read without waiting: on some refusals (ENOMEM, a malformed
+   * batch) the kernel answers only once, and waiting for the others would hang.
+   */
+  exchange(what: string, messages: Uint8Array, seqs: readonly number[]): Ack[] {
+    const c = this.libc;
+    if (c.send(this.fd, c.ptr(messages), messages.length, 0) !== messages.length) throw failure(c, `send ${what}`);
+    const pending = new Set(seqs);
+    const acks: Ack[] = [];
+    let failed = false;
+    while (pending.size > 0) {
+      const length = c.recv(this.fd, c.ptr(this.buffer), this.buffer.length, MSG_TRUNC | (failed ? MSG_DONTWAIT : 0));
+      if (length < 0) {
+        const errno = c.errno();
+        if (failed && errno === EAGAIN) break;
+        throw failure(c, `receive ${what}`, errno);
+      }
+      if (length > this.buffer.length) throw new Error(`netlink: answer to ${what} truncated (${length} bytes)`);
+      for (const answer of parseMessages(this.buffer.subarray(0, length))) {
+        if (answer.type !== NLMSG_ERROR) continue;
+        const { errno, text } = decodeError(answer);
+        if (!pending.delete(answer.seq) && errno === 0) continue; // a late ACK of an earlier request
+        acks.push(text ? { seq: answer.seq, errno, text } : { seq: answer.seq, errno });
+        if (errno !== 0) failed = true;
+      }
+    }
+    return acks;
   }
 }
 

@@ -1,0 +1,221 @@
+// The anti-spoofing ruleset as data (issue 17): one nftables table of our own in the bridge
+// family, its sets and chains, and each attachment's elements. Pure; two spellings read it:
+// nft-text.ts (the `nft -f` text: the iproute2 fallback's input and the tests' oracle) and
+// netlink.ts (nf_tables messages, which the plugin sends itself). They must agree: the
+// integration test loads both into the kernel and compares `nft list`.
+//
+// What a pod could do on a shared bridge, and the rule that stops it (all from pod ports only):
+//   forge its source MAC (and so move another pod's MAC to its port in the FDB)  -> port_mac
+//   forge its IPv4 / IPv6 source address                                         -> port_ipv4/6
+//   claim another address with ARP (sender MAC + IPv4)                           -> port_arp
+//   claim another address with a neighbour advertisement (its target)            -> port_nd_target
+//   act as a router or DHCP server: RA (ICMPv6 134), redirects (ICMPv6 137,
+//   ICMP 5), DHCPv4 (UDP source port 67), DHCPv6 (UDP source port 547)           -> dropped
+//   smuggle any of it in a VLAN tag or another ethertype                         -> dropped
+// Every per-pod check is ONE lookup in a set keyed by `iifname . <field>`: the cost per packet
+// does not grow with the number of pods, and an attachment is its elements alone (ADD adds them,
+// DEL deletes them, the rules never change after the table is made).
+//
+// The hook: bridge `prerouting` sees every frame that enters a bridge port, whether the bridge
+// then forwards it to another port or delivers it locally (the gateway, the node, routing off
+// the node); `forward` would miss the locally delivered ones and `input` the bridged ones. There
+// `meta iifname` is the port the frame came in on, i.e. the pod's host veth ("bw…",
+// lib/names.ts), which is what the sets are keyed by: a pod cannot choose its port.
+// The priority: `filter` (-200, NF_BR_PRI_FILTER_BRIDGED in
+// include/uapi/linux/netfilter_bridge.h): after bridge dstnat (-300, which changes destinations
+// only) and before br_netfilter (NF_BR_PRI_BRNF, 0), which hands bridged IP packets to iptables
+// when bridge-nf-call-iptables is on: a spoofed packet is dropped before it can create conntrack
+// state or meet kube-proxy's rules. A drop in any base chain is final, so other tables' chains
+// at the same priority cannot let a spoofed frame through.
+import type { IpAddress } from '../cidr.ts';
+import { parseMac } from '../mac.ts';
+import { ANTISPOOF_TABLE, HOST_VETH_PREFIX } from '../names.ts';
+
+/** What a set's key is made of, in order; each is what nft calls the expression. */
+export type Field = 'iifname' | 'ether saddr' | 'arp saddr ether' | 'arp saddr ip' | 'ip saddr' | 'ip6 saddr' | 'nd target';
+
+export interface SetSpec {
+  name: string;
+  key: readonly Field[];
+}
+
+/** The matches our rules need, no more: each is one nft expression and its implied dependencies. */
+export type Match =
+  /** `iifname != "bw*"`: the frame did not enter from a pod port. */
+  | { match: 'iifname-not-prefix'; prefix: string }
+  | { match: 'ether-type'; etherType: EtherType }
+  | { match: 'icmp-type'; type: number }
+  | { match: 'icmpv6-type'; type: number }
+  | { match: 'udp-sport'; port: number }
+  /** `ip6 saddr ::`: duplicate address detection and its MLD reports (RFC 4862 5.4.2, RFC 3590). */
+  | { match: 'ip6-saddr-unspecified' }
+  /** `<key> @set` (present) or `<key> != @set` (absent): one lookup. */
+  | { match: 'set'; set: string; key: readonly Field[]; present: boolean };
+
+export type EtherType = 'arp' | 'ip' | 'ip6';
+export type Verdict = { verdict: 'accept' | 'drop' } | { verdict: 'goto'; chain: string };
+
+export interface Rule {
+  matches: readonly Match[];
+  verdict: Verdict;
+}
+
+export interface BaseHook {
+  hook: 'prerouting';
+  /** NF_BR_PRI_FILTER_BRIDGED; nft spells it `filter` in the bridge family. */
+  priority: -200;
+  policy: 'accept';
+}
+
+export interface ChainSpec {
+  name: string;
+  /** Only the chain the packet path enters has a hook; the others are reached by goto. */
+  hook?: BaseHook;
+  rules: readonly Rule[];
+}
+
+export interface Ruleset {
+  family: 'bridge';
+  table: string;
+  sets: readonly SetSpec[];
+  /** In creation order: the chains a goto names come before the chain that names them. */
+  chains: readonly ChainSpec[];
+}
+
+export const SET = { mac: 'port_mac', arp: 'port_arp', ipv4: 'port_ipv4', ipv6: 'port_ipv6', ndTarget: 'port_nd_target' } as const;
+export const CHAIN = { arp: 'from_pod_arp', ipv4: 'from_pod_ipv4', ipv6: 'from_pod_ipv6', base: 'from_pods' } as const;
+
+/** ICMP and ICMPv6 types (include/uapi/linux/icmp.h, icmpv6.h) and the DHCP server ports. */
+export const ICMP_REDIRECT = 5;
+export const ICMPV6 = { routerAdvert: 134, neighborSolicit: 135, neighborAdvert: 136, redirect: 137, mld2Report: 143 } as const;
+export const DHCPV4_SERVER_PORT = 67;
+export const DHCPV6_SERVER_PORT = 547;
+
+const drop: Verdict = { verdict: 'drop' };
+const accept: Verdict = { verdict: 'accept' };
+const notIn = (set: string, ...key: Field[]): Match => ({ match: 'set', set, key: ['iifname', ...key], present: false });
+
+/** The whole table. Its rules never change with attachments; only the sets' elements do. */
+export function antispoofRuleset(): Ruleset {
+  return {
+    family: 'bridge',
+    table: ANTISPOOF_TABLE,
+    sets: [
+      { name: SET.mac, key: ['iifname', 'ether saddr'] },
+      { name: SET.arp, key: ['iifname', 'arp saddr ether', 'arp saddr ip'] },
+      { name: SET.ipv4, key: ['iifname', 'ip saddr'] },
+      { name: SET.ipv6, key: ['iifname', 'ip6 saddr'] },
+      // The same addresses as port_ipv6, keyed by the raw ND target (@th,64,128): nft has no
+      // typed name for it before 1.0.9 (`icmpv6 taddr`), and a raw field cannot be looked up
+      // in an ipv6_addr set.
+      { name: SET.ndTarget, key: ['iifname', 'nd target'] },
+    ],
+    chains: [
+      {
+        name: CHAIN.arp,
+        rules: [
+          // Sender MAC and IPv4 together: an ARP reply or request claiming any other pair is
+          // dropped (the port's own MAC with 0.0.0.0 is an RFC 5227 probe, see the elements).
+          { matches: [notIn(SET.arp, 'arp saddr ether', 'arp saddr ip')], verdict: drop },
+        ],
+      },
+      {
+        name: CHAIN.ipv4,
+        rules: [
+          { matches: [{ match: 'icmp-type', type: ICMP_REDIRECT }], verdict: drop },
+          { matches: [{ match: 'udp-sport', port: DHCPV4_SERVER_PORT }], verdict: drop },
+          { matches: [notIn(SET.ipv4, 'ip saddr')], verdict: drop },
+        ],
+      },
+      {
+        name: CHAIN.ipv6,
+        rules: [
+          { matches: [{ match: 'icmpv6-type', type: ICMPV6.routerAdvert }], verdict: drop },
+          { matches: [{ match: 'icmpv6-type', type: ICMPV6.redirect }], verdict: drop },
+          { matches: [{ match: 'udp-sport', port: DHCPV6_SERVER_PORT }], verdict: drop },
+          // DAD: a solicitation from :: for one of the port's own (tentative) addresses. Any
+          // other target would let a pod fail its neighbours' DAD.
+          {
+            matches: [
+              { match: 'ip6-saddr-unspecified' },
+              { match: 'icmpv6-type', type: ICMPV6.neighborSolicit },
+              { match: 'set', set: SET.ndTarget, key: ['iifname', 'nd target'], present: true },
+            ],
+            verdict: accept,
+          },
+          // The MLD report joining the solicited-node group precedes DAD and has no address to
+          // come from yet (RFC 3590); without it multicast snooping on the bridge can miss the group.
+          { matches: [{ match: 'ip6-saddr-unspecified' }, { match: 'icmpv6-type', type: ICMPV6.mld2Report }], verdict: accept },
+          { matches: [notIn(SET.ipv6, 'ip6 saddr')], verdict: drop },
+          // From its own address a pod may still advertise someone else's: the target decides.
+          { matches: [{ match: 'icmpv6-type', type: ICMPV6.neighborAdvert }, notIn(SET.ndTarget, 'nd target')], verdict: drop },
+        ],
+      },
+      {
+        name: CHAIN.base,
+        hook: { hook: 'prerouting', priority: -200, policy: 'accept' },
+        rules: [
+          // Only frames from pod ports are judged: the uplink, the bridge itself, other
+          // bridges' ports pass untouched.
+          { matches: [{ match: 'iifname-not-prefix', prefix: HOST_VETH_PREFIX }], verdict: accept },
+          { matches: [notIn(SET.mac, 'ether saddr')], verdict: drop },
+          { matches: [{ match: 'ether-type', etherType: 'arp' }], verdict: { verdict: 'goto', chain: CHAIN.arp } },
+          { matches: [{ match: 'ether-type', etherType: 'ip' }], verdict: { verdict: 'goto', chain: CHAIN.ipv4 } },
+          { matches: [{ match: 'ether-type', etherType: 'ip6' }], verdict: { verdict: 'goto', chain: CHAIN.ipv6 } },
+          // Anything else (VLAN tags, PPPoE, raw ethertypes) would carry IP past every check
+          // above; a pod on this network has no use for it. (goto: the chains above end in the
+          // base chain's policy, accept, when no rule drops.)
+          { matches: [], verdict: drop },
+        ],
+      },
+    ],
+  };
+}
+
+/** One value of an element's key, in the order of its set's fields. */
+export type KeyPart = { ifname: string } | { mac: string } | { ip: IpAddress };
+
+export interface Element {
+  set: string;
+  key: readonly KeyPart[];
+}
+
+/** What one attachment is allowed to send as: its port, its MAC, its addresses. */
+export interface Attachment {
+  /** The host veth, the bridge port the pod's frames enter by. */
+  port: string;
+  /** The pod interface's MAC. */
+  mac: string;
+  addresses: readonly IpAddress[];
+}
+
+const UNSPECIFIED_V4: IpAddress = { family: 4, value: 0n };
+
+/**
+ * The elements ADD adds and DEL deletes for one attachment, set by set. The IPv6 link-local
+ * address the kernel gives the pod's interface (EUI-64 from its MAC, addr_gen_mode 0, the
+ * default) is always included: the pod uses it for neighbour discovery and MLD whether or not
+ * it has a global IPv6 address.
+ */
+export function attachmentElements(attachment: Attachment): Element[] {
+  const port = { ifname: attachment.port };
+  const mac = { mac: attachment.mac };
+  const ipv4 = attachment.addresses.filter((a) => a.family === 4);
+  const ipv6 = [...attachment.addresses.filter((a) => a.family === 6), linkLocalFromMac(attachment.mac)];
+  return [
+    { set: SET.mac, key: [port, mac] },
+    // With sender 0.0.0.0: an RFC 5227 probe (arping -D, DHCP clients) names no address to poison.
+    ...[...ipv4, ...(ipv4.length > 0 ? [UNSPECIFIED_V4] : [])].map((ip): Element => ({ set: SET.arp, key: [port, mac, { ip }] })),
+    ...ipv4.map((ip): Element => ({ set: SET.ipv4, key: [port, { ip }] })),
+    ...ipv6.map((ip): Element => ({ set: SET.ipv6, key: [port, { ip }] })),
+    ...ipv6.map((ip): Element => ({ set: SET.ndTarget, key: [port, { ip }] })),
+  ];
+}
+
+/** fe80::/64 + the modified EUI-64 of the MAC (RFC 4291 appendix A): ff:fe in the middle, U/L bit flipped. */
+export function linkLocalFromMac(mac: string): IpAddress {
+  const b = parseMac(mac);
+  const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
+  const interfaceId = eui.reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
+  return { family: 6, value: (0xfe80n << 112n) | interfaceId };
+}
