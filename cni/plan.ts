@@ -14,7 +14,7 @@
 // In the pod, before its interface comes up: no router advertisements, no redirects (sysctls).
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
 import type { Change, SysctlChange } from '../lib/kernel/change.ts';
-import { formatMac } from '../lib/mac.ts';
+import { addressMac, formatMac } from '../lib/mac.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
 import type { NetConf } from './config/netconf.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -53,16 +53,6 @@ export interface AddPlan {
 
 export function hostVethMac(containerId: string, ifname: string): string {
   return formatMac([0x02, ...hexBytes(attachmentHash(containerId, ifname).slice(12, 22))]);
-}
-
-/**
- * 0a:58 and the address's last 4 bytes, for either family (all of an IPv4 address). The MAC
- * must be stable and unique on the bridge; IPAM hands IPv6 addresses out in order from the
- * start of the range, so pods of one node differ in their last 4 bytes.
- */
-export function addressMac(ip: IpAddress): string {
-  const low = Number(ip.value & 0xffffffffn);
-  return formatMac([0x0a, 0x58, low >>> 24, (low >>> 16) & 255, (low >>> 8) & 255, low & 255]);
 }
 
 /** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */
