@@ -17,15 +17,17 @@ import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
 import { routeCommands } from './routes/ip-batch.ts';
-import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
+import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
+import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 
 export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
   const { run, log } = deps;
   const failures: string[] = [];
+  // An action may say in its own words what it found instead ("nothing to remove, because ...").
   const step = async (what: string, action: () => Promise<unknown> | unknown) => {
     try {
-      await action();
-      log.info(`removed ${what}`);
+      const said = await action();
+      log.info(typeof said === 'string' ? said : `removed ${what}`);
     } catch (error) {
       failures.push(`${what}: ${errorMessage(error)}`);
     }
@@ -53,6 +55,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
       if (payload) await run([backend.restore, '--noflush', '-w', '5'], { input: payload });
     });
   }
+  await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
   await step('the bridge', () => deleteLinksIfPresent(run, [config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
@@ -60,6 +63,26 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     if (left.length) log.info({ dataDir: config.dataDir, networks: left }, `left IPAM state of networks ${left.join(', ')} in ${config.dataDir}`);
   });
   return failures;
+}
+
+/**
+ * The plugin's anti-spoofing table (lib/antispoof/ruleset.ts). Like the plugin executable it is
+ * shared by every bridgeway network on the node, and like it, it goes whole: without the plugin
+ * no ADD or DEL keeps its elements right. Returns what to log when there was nothing to remove.
+ */
+async function removeAntispoofTable(run: Runner): Promise<string | undefined> {
+  try {
+    await run(DELETE_TABLE);
+    return undefined;
+  } catch (error) {
+    const absence = nftAbsence(error);
+    if (absence === 'no-such-object') return `no nftables table bridge ${ANTISPOOF_TABLE} to remove (no pod ran with anti-spoofing, or already removed)`;
+    // The image installs nft (Dockerfile); without it, e.g. an agent run by hand on a bare host,
+    // we cannot look. The plugin makes the table over netlink, without nft, so it may be there:
+    // say how to remove it rather than claim nothing is left.
+    if (absence === 'no-nft') return `nft is not installed, so the nftables table bridge ${ANTISPOOF_TABLE} was not removed; where pods ran with anti-spoofing, remove it with \`${DELETE_TABLE.join(' ')}\``;
+    throw error;
+  }
 }
 
 /**

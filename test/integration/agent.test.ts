@@ -7,6 +7,8 @@ import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
+import { renderInstall } from '../../lib/antispoof/nft-text.ts';
+import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 
 const run = createRunner();
 const skip = skipUnlessAgent;
@@ -179,8 +181,11 @@ describe('node agent', { skip }, () => {
         fs.mkdirSync(path.join(dataDir, network!, 'ips'), { recursive: true });
         fs.writeFileSync(path.join(dataDir, network!, 'ips', ip!), 'c0ffee\neth1\n');
       }
+      // The anti-spoofing table as the plugin makes it (its nft -f spelling), in the node's namespace.
+      await a.exec(['nft', '-f', '-'], a.path, renderInstall(antispoofRuleset()));
       const uninstall = () => run(['nsenter', `--net=${a.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(a)]);
       const removed = await uninstall();
+      assert.doesNotMatch((await a.exec(['nft', 'list', 'tables'])).stdout, /bridge bridgeway/, 'the anti-spoofing table removed');
       assert.deepEqual(await a.agentRoutes(), []);
       assert.doesNotMatch(await a.iptablesSave(), /BRIDGEWAY/);
       assert.ok(!fs.existsSync(a.conflistPath) && !fs.existsSync(path.join(a.binDir, 'bridgeway')));
@@ -193,8 +198,9 @@ describe('node agent', { skip }, () => {
       assert.match(await a.iptablesSave(), /-A FORWARD -s 10\.99\.0\.0\/24 -j DROP/, 'foreign rule kept');
       // Once the other networks are gone too, a second uninstall (idempotent) removes the directory.
       for (const network of ['netb', 'storage']) fs.rmSync(path.join(dataDir, network), { recursive: true });
-      await uninstall();
+      const again = await uninstall();
       assert.ok(!fs.existsSync(dataDir), 'the empty data directory removed');
+      assert.match(again.stderr, /no nftables table bridge bridgeway to remove/);
     }));
 
   test('iptables: follows kube-proxy to iptables-legacy when its KUBE-* chains are there, and says so', () =>

@@ -1,11 +1,16 @@
-// removeNetworkState (daemonset/uninstall.ts): uninstall removes only its own network's IPAM
-// state, never another bridgeway network's (issue 12, item 2).
+// daemonset/uninstall.ts: removeNetworkState removes only its own network's IPAM state, never
+// another bridgeway network's (issue 12, item 2); the anti-spoofing table (issue 17) goes with
+// one `nft delete table`, and its absence, or nft's, is said and is no failure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeNetworkState } from '../../../daemonset/uninstall.ts';
+import { parseAgentConfig } from '../../../daemonset/config.ts';
+import { removeNetworkState, uninstall } from '../../../daemonset/uninstall.ts';
+import { CommandError } from '../../../lib/exec.ts';
+import type { Logger } from '../../../lib/log.ts';
+import { FakeRunner } from '../../fixtures/fake-runner.ts';
 
 function withDataDir(body: (dataDir: string) => void): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
@@ -63,4 +68,57 @@ describe('removeNetworkState', () => {
       });
     });
   }
+});
+
+/** A logger that keeps the info lines. */
+function recordingLog(lines: string[]): Logger {
+  const log: Logger = { trace() {}, debug() {}, info: (obj, msg) => void lines.push(msg ?? String(obj)), warn() {}, error() {}, child: () => log };
+  return log;
+}
+
+describe('uninstall: the anti-spoofing nftables table', () => {
+  const NFT_DELETE = 'nft delete table bridge bridgeway';
+  async function uninstallWith(runner: FakeRunner) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
+    try {
+      const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data')], {}, '/x')!;
+      const lines: string[] = [];
+      const failures = await uninstall(config, { run: runner.run, log: recordingLog(lines) });
+      return { failures, lines, commands: runner.calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input.trim()}` : ''}`) };
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+  // Every ip query answers "nothing of ours"; the iptables backends are not there.
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
+
+  test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
+    const { failures, lines, commands } = await uninstallWith(node());
+    assert.deepEqual(failures, []);
+    assert.deepEqual(commands.filter((c) => c.startsWith('nft')), [NFT_DELETE]);
+    const at = (command: string) => commands.findIndex((c) => c.startsWith(command));
+    assert.ok(at('ip6tables-legacy-save') < at(NFT_DELETE) && at(NFT_DELETE) < at('ip -j -force -batch -: link del cni0'), commands.join('\n'));
+    assert.ok(lines.includes('removed the nftables table bridge bridgeway'), lines.join('\n'));
+  });
+
+  test('no table (no pod ran with anti-spoofing, or a second uninstall): said, and no failure', async () => {
+    const runner = node().failFrom(['nft'], 1, { exitCode: 1, stderr: 'Error: No such file or directory\ndelete table bridge bridgeway\n                    ^^^^^^^^^\n' });
+    const { failures, lines } = await uninstallWith(runner);
+    assert.deepEqual(failures, []);
+    assert.ok(lines.some((l) => /^no nftables table bridge bridgeway to remove/.test(l)), lines.join('\n'));
+  });
+
+  test('nft not installed: no failure, and the log says the table was not removed and how to', async () => {
+    const runner = new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).on(['nft'], () => Promise.reject(new CommandError(['nft'], null, '', '', 'spawn nft ENOENT')));
+    const { failures, lines } = await uninstallWith(runner);
+    assert.deepEqual(failures.filter((f) => f.includes('nftables')), []);
+    assert.ok(lines.some((l) => l.startsWith('nft is not installed, so the nftables table bridge bridgeway was not removed') && l.includes('`nft delete table bridge bridgeway`')), lines.join('\n'));
+  });
+
+  test('any other nft error is a failure that names the table', async () => {
+    const runner = node().failFrom(['nft'], 1, { exitCode: 1, stderr: 'Error: Operation not permitted' });
+    const { failures } = await uninstallWith(runner);
+    assert.deepEqual(failures.filter((f) => f.includes('nftables')).map((f) => f.split(':')[0]), ['the nftables table bridge bridgeway']);
+    assert.match(failures.find((f) => f.includes('nftables'))!, /Operation not permitted/);
+  });
 });
