@@ -1,6 +1,7 @@
 // Everything the doctor looks at, gathered once (gather.ts) and then only read by the pure
 // checks (checks/*.ts): a check is a function of these facts, so each is table-tested without a
 // kernel, and the doctor itself cannot change the node.
+import type { ListedTable } from '../../lib/antispoof/nft-json.ts';
 import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
@@ -57,6 +58,8 @@ export interface DoctorFacts {
   iptables: Partial<Record<IptablesMode, string>>;
   /** ip6tables-save output per backend, gathered when the cluster CIDR has an IPv6 range (the agent then programs ip6tables). */
   ip6tables?: Partial<Record<IptablesMode, string>>;
+  /** `nft -j list table bridge bridgeway`, the plugin's anti-spoofing table, read back; or why there is none to read. */
+  antispoof: ListedTable | { absent: 'table' | 'nft' } | { error: string };
   conflist: { path: string; file: FileRead; /** Other network configs the runtime would read first. */ before: string[] };
   plugin: { path: string; source: string; installed?: { size: number; executable: boolean }; sameAsSource?: boolean; error?: string };
   ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };

@@ -1,10 +1,13 @@
 // The one step of the doctor that reads the node: a few processes (`ip -j -batch` for links and
-// routes, iptables-save for each backend, ip6tables-save too with IPv6 in the cluster; nmcli
-// only where it is installed), plus files under
+// routes, iptables-save for each backend, ip6tables-save too with IPv6 in the cluster, one
+// `nft -j list table` for the anti-spoofing table; nmcli only where it is installed), plus files under
 // /proc/sys, the CNI directories and the IPAM store, and the agent's /readyz. It writes nothing.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { LIST_TABLE_JSON, nftAbsence } from '../../lib/antispoof/nft-cli.ts';
+import { parseListedTable } from '../../lib/antispoof/nft-json.ts';
+import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 import { formatIp, type IpFamily } from '../../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../../lib/errors.ts';
 import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
@@ -34,10 +37,11 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
-  const [ip, iptables, ip6tables, kube, agent, networkManager] = await Promise.all([
+  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager] = await Promise.all([
     queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
+    listAntispoofTable(run),
     mode === 'kubernetes' ? gatherKube(config) : undefined,
     readyz(config.health),
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
@@ -56,6 +60,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
     iptables,
     ...(ip6tables && { ip6tables }),
+    antispoof,
     conflist: { path: conflistPath, file: conflistFile, before: configsBefore(config.cniConfDir, CONFLIST_NAME) },
     plugin: gatherPlugin(path.join(config.cniBinDir, PLUGIN_TYPE), config.pluginBinary),
     ipam: gatherIpam(config.dataDir, conflistDoc),
@@ -75,6 +80,23 @@ async function iptablesSaves(run: Runner, family: IpFamily): Promise<Partial<Rec
     }
   }));
   return { ...(nft !== undefined && { nft }), ...(legacy !== undefined && { legacy }) };
+}
+
+/** The anti-spoofing table with its sets' elements, in one process; nft's absence outcomes as such. */
+async function listAntispoofTable(run: Runner): Promise<DoctorFacts['antispoof']> {
+  let text: string;
+  try {
+    text = (await run(LIST_TABLE_JSON)).stdout;
+  } catch (error) {
+    const absence = nftAbsence(error);
+    if (absence) return { absent: absence === 'no-nft' ? 'nft' : 'table' };
+    return { error: errorMessage(error) };
+  }
+  try {
+    return parseListedTable(text, antispoofRuleset());
+  } catch (error) {
+    return { error: `${LIST_TABLE_JSON.join(' ')}: ${errorMessage(error)}` };
+  }
 }
 
 function readFile(file: string): FileRead {

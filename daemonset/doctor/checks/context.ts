@@ -16,6 +16,8 @@ export interface ParsedConflist {
   /** The IPAM subnets in order: `ipam.subnet`, or the first subnet of each range set (one per family). */
   subnets: string[];
   ipamType?: string;
+  /** The plugin's `"antiSpoofing"`, when the conflist sets it (absent: the plugin's default). */
+  antiSpoofing?: boolean;
 }
 
 export interface CheckContext {
@@ -66,7 +68,7 @@ function parseConflist(text: string): ParsedConflist {
   if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.plugins) || doc.plugins.length === 0) {
     throw new Error('not a conflist: no "plugins" list');
   }
-  const plugin = doc.plugins[0] as { type?: unknown; mtu?: unknown; ipam?: { subnet?: unknown; type?: unknown; ranges?: { subnet?: unknown }[][] } };
+  const plugin = doc.plugins[0] as { type?: unknown; mtu?: unknown; antiSpoofing?: unknown; ipam?: { subnet?: unknown; type?: unknown; ranges?: { subnet?: unknown }[][] } };
   const subnets = plugin.ipam?.subnet !== undefined ? [plugin.ipam.subnet] : (plugin.ipam?.ranges ?? []).map((set) => set?.[0]?.subnet);
   return {
     cniVersion: typeof doc.cniVersion === 'string' ? doc.cniVersion : undefined,
@@ -75,6 +77,7 @@ function parseConflist(text: string): ParsedConflist {
     mtu: typeof plugin.mtu === 'number' ? plugin.mtu : undefined,
     subnets: subnets.filter((subnet): subnet is string => typeof subnet === 'string'),
     ipamType: typeof plugin.ipam?.type === 'string' ? plugin.ipam.type : undefined,
+    antiSpoofing: typeof plugin.antiSpoofing === 'boolean' ? plugin.antiSpoofing : undefined,
   };
 }
 

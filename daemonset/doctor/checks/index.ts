@@ -1,7 +1,8 @@
 // Every check, in the order an admin reads them: the cluster view, the node's settings, the
-// datapath (routes, iptables), then the files and state on disk.
+// datapath (routes, iptables, the anti-spoofing table), then the files and state on disk.
 import type { DoctorFacts, Reservation } from '../facts.ts';
 import type { Finding } from '../finding.ts';
+import { checkAntispoof } from './antispoof.ts';
 import { checkAgent, checkKube, checkNode } from './cluster.ts';
 import { deriveContext } from './context.ts';
 import { checkConflist, checkIpam, checkPlugin } from './files.ts';
@@ -22,6 +23,7 @@ export function runChecks(facts: DoctorFacts, released: readonly Reservation[] =
     ...checkBridgeNetfilter(context),
     ...checkRoutes(context),
     ...checkIptables(context),
+    ...checkAntispoof(context),
     ...checkConflist(context),
     ...checkPlugin(context),
     ...checkIpam(context, released),

@@ -2,7 +2,10 @@
 // fault at a time, and the finding that must name it at the right severity.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, type IpCidr } from '../../../../lib/cidr.ts';
+import { antispoofRuleset, attachmentElements } from '../../../../lib/antispoof/ruleset.ts';
+import { parseCidr, parseIp, type IpCidr } from '../../../../lib/cidr.ts';
+import { checkAntispoof } from '../../../../daemonset/doctor/checks/antispoof.ts';
+import { deriveContext } from '../../../../daemonset/doctor/checks/context.ts';
 import { renderConflist } from '../../../../daemonset/conflist/render.ts';
 import { runChecks } from '../../../../daemonset/doctor/checks/index.ts';
 import type { DoctorFacts } from '../../../../daemonset/doctor/facts.ts';
@@ -41,6 +44,9 @@ const conflistText = (overrides: { mtu?: number; podCIDR?: string; podCIDRs?: st
 
 const live = { address: '10.244.1.2', family: 4 as const, containerId: 'c1', ifname: 'eth0', hostVeth: hostVethName('c1', 'eth0'), ageMs: 60_000 };
 
+/** The MAC the plugin gives the live pod: 0a:58 + 10.244.1.2. */
+const LIVE_MAC = '0a:58:0a:f4:01:02';
+
 function healthy(): DoctorFacts {
   return {
     settings: { mode: 'standalone', nodeName: 'node-0', iface: 'eth1', clusterCIDRs: [CLUSTER], bridge: 'cni0' },
@@ -71,6 +77,8 @@ function healthy(): DoctorFacts {
     conflist: { path: CONFLIST, file: { text: conflistText() }, before: [] },
     plugin: { path: '/opt/cni/bin/bridgeway', source: '/usr/local/bin/bridgeway', installed: { size: 100, executable: true }, sameAsSource: true },
     ipam: { dir: '/var/lib/cni/bridgeway/bridgeway', reservations: [live] },
+    // As the plugin leaves it once its ADD installs the table: the live pod's elements.
+    antispoof: { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: LIVE_MAC, addresses: [parseIp(live.address)!] }) },
     networkManager: { running: false },
     agent: { url: 'http://127.0.0.1:9099/readyz', status: 200, body: 'ok' },
   };
@@ -82,7 +90,7 @@ test('a healthy node: every finding OK, and every area checked', () => {
   const findings = runChecks(healthy());
   assert.deepEqual(problems(findings), []);
   const areas = new Set(findings.map((f) => f.check));
-  for (const area of ['agent', 'node', 'sysctl', 'interface', 'mtu', 'route', 'iptables', 'conflist', 'plugin', 'ipam', 'networkmanager']) assert.ok(areas.has(area), area);
+  for (const area of ['agent', 'node', 'sysctl', 'interface', 'mtu', 'route', 'iptables', 'antispoof', 'conflist', 'plugin', 'ipam', 'networkmanager']) assert.ok(areas.has(area), area);
   assert.ok(findings.some((f) => f.object === 'net.ipv4.ip_forward'));
   assert.ok(findings.some((f) => f.object === 'route 10.244.2.0/24 via 192.168.50.11 dev eth1'));
 });
@@ -296,4 +304,63 @@ test('rp_filter as the agent judges it: the kernel applies max(all, device), so 
   facts.sysctls['net.ipv4.conf.all.rp_filter'] = '2';
   facts.sysctls['net.ipv4.conf.eth1.rp_filter'] = '1';
   assert.deepEqual(problems(runChecks(facts)), []);
+});
+
+/** The conflist with the plugin's "antiSpoofing" set, or without the key (undefined). */
+function withAntiSpoofing(facts: DoctorFacts, value: boolean | undefined): DoctorFacts {
+  const doc = JSON.parse((facts.conflist.file as { text: string }).text);
+  if (value === undefined) delete doc.plugins[0].antiSpoofing;
+  else doc.plugins[0].antiSpoofing = value;
+  facts.conflist.file = { text: JSON.stringify(doc) };
+  return facts;
+}
+
+describe('the anti-spoofing table: expected by the conflist (or the plugin\'s default), one finding per port', () => {
+  const noTable = (f: DoctorFacts) => { f.antispoof = { absent: 'table' }; };
+  const noPods = (f: DoctorFacts) => { f.links = f.links.filter((l) => !l.name.startsWith('bw')); f.ipam.reservations = []; };
+  const dropElements = (set: string) => (f: DoctorFacts) => { const t = f.antispoof as { elements: { set: string }[] }; t.elements = t.elements.filter((e) => e.set !== set); };
+  type Case = [name: string, antiSpoofing: boolean | undefined, pluginDefault: boolean, inject: (f: DoctorFacts) => void, severity: Finding['severity'], object: RegExp, detail: RegExp, fix?: RegExp];
+  const TABLE = /^nftables table bridge bridgeway$/;
+  const PORT = new RegExp(`^port ${live.hostVeth}$`);
+  const cases: Case[] = [
+    ['on, with every live pod\'s elements', true, false, () => {}, 'OK', TABLE, /^present, with the elements of all 1 live attachment \("antiSpoofing": true in the conflist\)$/],
+    ['off by configuration: no table expected', false, true, noTable, 'OK', TABLE, /^not expected: off by configuration \("antiSpoofing": false in the conflist\)$/],
+    ['no key, and this build\'s plugin does not install the table (today\'s node)', undefined, false, noTable, 'OK', TABLE, /^not expected: the conflist has no "antiSpoofing" key, and this build's plugin does not install the table$/],
+    ['no key, on by default, no table: the pods predate the protection', undefined, true, noTable, 'FAIL', TABLE,
+      /^missing, while anti-spoofing is on \(the plugin's default, the conflist has no "antiSpoofing" key\): the 1 pod on this node started before the protection was installed and is unprotected until recreated$/, /recreate every pod on this node/],
+    ['on, no table and no pod yet: the first ADD makes it', true, false, (f) => { noTable(f); noPods(f); }, 'OK', TABLE, /^absent, and no pod on this node yet: the first pod's ADD creates it/],
+    ['a port lacks its IPv4 address', true, false, dropElements('port_ipv4'), 'FAIL', PORT,
+      /^container c1 \(eth0, 10\.244\.1\.2\) lacks 1 of its 6 anti-spoofing elements \(port_ipv4 10\.244\.1\.2\): the bridge drops what it sends from those addresses$/, /^recreate the pod, or restart it: the next ADD adds its elements$/],
+    ['a port lacks every element', true, false, (f) => { (f.antispoof as { elements: unknown[] }).elements = []; }, 'FAIL', PORT,
+      /lacks 6 of its 6 anti-spoofing elements \(port_mac 0a:58:0a:f4:01:02, port_arp 0a:58:0a:f4:01:02 \. 10\.244\.1\.2, .*\): the bridge drops every frame it sends$/, /^recreate the pod, or restart it/],
+    ['elements of a port that is gone', true, false, (f) => { (f.antispoof as { elements: unknown[] }).elements.push(...attachmentElements({ port: 'bwdead00000000', mac: '0a:58:0a:f4:01:09', addresses: [] }).slice(0, 2)); }, 'WARN', /^port bwdead00000000$/,
+      /^2 anti-spoofing elements of a port that no longer exists/, /CNI GC removes them/],
+    ['nft not installed', true, false, (f) => { f.antispoof = { absent: 'nft' }; }, 'WARN', TABLE, /cannot be checked: nft is not installed/, /install nftables/],
+    ['a set missing', true, false, (f) => { (f.antispoof as { sets: string[] }).sets.pop(); }, 'FAIL', TABLE, /^incomplete: no set port_nd_target/, /nft delete table bridge bridgeway/],
+    ['a dual-stack pod lacks its IPv6 address', true, false, (f) => {
+      f.ipam.reservations.push({ ...live, address: 'fd00:10:244:1::2', family: 6 });
+      f.antispoof = { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: LIVE_MAC, addresses: [parseIp('10.244.1.2')!] }) };
+    }, 'FAIL', PORT, /^container c1 \(eth0, 10\.244\.1\.2, fd00:10:244:1::2\) lacks 2 of its 8 .*\(port_ipv6 fd00:10:244:1::2, port_nd_target fd00:10:244:1::2\)/],
+    ['IPAM delegated: the table only', true, false, (f) => { f.ipam = { ...f.ipam, reservations: [], delegatedTo: 'host-local' }; }, 'OK', TABLE, /^present; elements not compared: IPAM is delegated to host-local/],
+  ];
+  for (const [name, antiSpoofing, pluginDefault, inject, severity, object, detail, fix] of cases) {
+    test(name, () => {
+      const facts = withAntiSpoofing(healthy(), antiSpoofing);
+      inject(facts);
+      const findings = checkAntispoof(deriveContext(facts), pluginDefault);
+      const match = findings.find((f) => object.test(f.object) && detail.test(f.detail));
+      assert.ok(match, `no finding ${object} / ${detail} in:\n${findings.map((f) => `${f.severity} ${f.object}: ${f.detail}`).join('\n')}`);
+      assert.equal(match.severity, severity);
+      if (severity !== 'OK') assert.ok(match.fix, 'a WARN or FAIL says how to fix it');
+      if (fix) assert.match(match.fix!, fix);
+      if (severity === 'OK') assert.deepEqual(problems(findings), []);
+    });
+  }
+
+  test('the IPv6-only pod\'s MAC comes from its IPv6 address, as the plugin derives it', () => {
+    const facts = withAntiSpoofing(healthy(), true);
+    facts.ipam.reservations = [{ ...live, address: 'fd00:10:244:1::2c', family: 6 }];
+    facts.antispoof = { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: '0a:58:00:00:00:2c', addresses: [parseIp('fd00:10:244:1::2c')!] }) };
+    assert.deepEqual(problems(checkAntispoof(deriveContext(facts))), []);
+  });
 });

@@ -1,5 +1,5 @@
 // The doctor's gather step against a recording fake runner and files in a temp directory: it
-// reads the node in three processes, changes nothing; --fix-leaks releases only old leaks.
+// reads the node in four processes (the anti-spoofing table in one `nft -j list`), changes nothing; --fix-leaks releases only old leaks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,6 +12,9 @@ import { doctor, LEAK_GRACE_MS } from '../../../../daemonset/doctor/doctor.ts';
 import { gatherFacts } from '../../../../daemonset/doctor/gather.ts';
 import { FakeRunner } from '../../../fixtures/fake-runner.ts';
 import { hostVethName } from '../../../../lib/names.ts';
+import { elementId } from '../../../../lib/antispoof/nft-json.ts';
+import { attachmentElements } from '../../../../lib/antispoof/ruleset.ts';
+import { CommandError } from '../../../../lib/exec.ts';
 
 function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-doctor-'));
@@ -39,17 +42,20 @@ function setup() {
   const runner = new FakeRunner()
     .on(['ip', '-j', '-force', '-batch', '-'], { stdout: `${JSON.stringify(links)}\n${JSON.stringify(routes)}\n` })
     .on(['iptables-nft-save'], { stdout: '*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n' })
-    .failFrom(['iptables-legacy-save'], 1, { stderr: 'iptables-legacy-save: not found' });
+    .failFrom(['iptables-legacy-save'], 1, { stderr: 'iptables-legacy-save: not found' })
+    // No anti-spoofing table, as nft 1.0.6 says it.
+    .failFrom(['nft'], 1, { stderr: 'Error: No such file or directory\nlist table bridge bridgeway\n                  ^^^^^^^^^\n' });
   const deps = { run: runner.run, procSys: at('proc-sys'), networkManager: { runDir: at('no-nm'), confDir: at('no-nm') } };
   return { dir, at, config, store, runner, deps, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-test('gather: three processes, each a read; files, sysctls and reservations as facts', async () => {
+test('gather: four processes, each a read; files, sysctls and reservations as facts', async () => {
   const s = setup();
   try {
     s.store.reserve(parseIp('10.244.1.2')!.value, { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
-    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save']);
+    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save', 'nft -j list table bridge bridgeway']);
+    assert.deepEqual(facts.antispoof, { absent: 'table' });
     assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
     assert.deepEqual(Object.keys(facts.iptables), ['nft']);
     assert.equal(facts.sysctls['net.ipv4.ip_forward'], '1');
@@ -60,6 +66,31 @@ test('gather: three processes, each a read; files, sysctls and reservations as f
     assert.ok('list' in facts.nodes && facts.nodes.list.length === 2);
     assert.match(facts.agent.error ?? '', /ECONNREFUSED/);
     assert.deepEqual(facts.networkManager, { running: false });
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('gather: the anti-spoofing table read back into elements; nft missing and other errors recorded as such', async () => {
+  const s = setup();
+  try {
+    const listed = fs.readFileSync(path.join(import.meta.dirname, '../../../fixtures/nft/listed-table.json'), 'utf8');
+    s.runner.heal().failFrom(['iptables-legacy-save'], 1, { stderr: 'not found' }).on(['nft'], { stdout: listed });
+    const facts = await gatherFacts(s.config, s.deps);
+    assert.ok('elements' in facts.antispoof);
+    assert.deepEqual(facts.antispoof.sets, ['port_mac', 'port_arp', 'port_ipv4', 'port_ipv6', 'port_nd_target']);
+    assert.deepEqual(facts.antispoof.elements.map(elementId).sort(),
+      attachmentElements({ port: 'bw0123456789ab', mac: '0a:58:0a:63:00:05', addresses: ['10.99.0.5', 'fd00:99::5'].map((a) => parseIp(a)!) }).map(elementId).sort());
+    assert.equal(s.runner.callsMatching(['nft']).length, 1, 'one process');
+
+    s.runner.on(['nft'], () => Promise.reject(new CommandError(['nft'], null, '', '', 'spawn nft ENOENT')));
+    assert.deepEqual((await gatherFacts(s.config, s.deps)).antispoof, { absent: 'nft' });
+    s.runner.on(['nft'], { stdout: 'not json' });
+    const garbled = (await gatherFacts(s.config, s.deps)).antispoof;
+    assert.ok('error' in garbled && /^nft -j list table bridge bridgeway: /.test(garbled.error), JSON.stringify(garbled));
+    s.runner.failFrom(['nft'], 1, { stderr: 'Error: Operation not permitted' });
+    const denied = (await gatherFacts(s.config, s.deps)).antispoof;
+    assert.ok('error' in denied && /Operation not permitted/.test(denied.error), JSON.stringify(denied));
   } finally {
     s.cleanup();
   }
