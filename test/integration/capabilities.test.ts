@@ -1,7 +1,7 @@
 // The agent with exactly the capabilities the DaemonSet grants (manifests/daemonset.yaml:
 // NET_ADMIN, NET_RAW; no privilege escalation) and /proc/sys read-only, as in an unprivileged
 // container: it converges and pods ping across nodes. Each capability is needed: without it the
-// agent fails in a way that says so.
+// agent fails in a way that says so. nft (the doctor's listing, uninstall's delete) needs NET_ADMIN alone.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,10 @@ import yaml from 'js-yaml';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, ROOT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
-import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { createRunner, SYSTEM_PATH } from '../../lib/exec.ts';
+import { DELETE_TABLE, LIST_TABLE_JSON } from '../../lib/antispoof/nft-cli.ts';
+import { renderInstall } from '../../lib/antispoof/nft-text.ts';
+import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 
 /** The capabilities the DaemonSet adds to its agent container, as setpriv spells them. */
 function manifestCapabilities(): string[] {
@@ -78,6 +81,22 @@ describe('the agent with only the DaemonSet\'s capabilities', { skip: skipUnless
       const podB = await cluster.addPod(b);
       assert.ok(await cluster.ping(podA.netns, podB.ip), `${podA.ip} -> ${podB.ip}`);
       assert.ok(await cluster.ping(podB.netns, podA.ip), `${podB.ip} -> ${podA.ip}`);
+    }));
+
+  test('the anti-spoofing table: doctor\'s nft -j list and uninstall\'s nft delete need NET_ADMIN only', () =>
+    withCluster(1, async (cluster) => {
+      const [a] = cluster.nodes as [SimNode];
+      await a.exec(['nft', '-f', '-'], a.path, renderInstall(antispoofRuleset()));
+      // nsenter first (it needs CAP_SYS_ADMIN), then the capabilities dropped, as in the agent's container.
+      const confined = (caps: string[], argv: readonly string[]) => {
+        const set = ['-all', ...caps.map((c) => `+${c}`)].join(',');
+        return createRunner()(['nsenter', `--net=${a.path}`, '--', 'setpriv', '--no-new-privs', '--bounding-set', set, '--inh-caps', set, '--', ...argv]);
+      };
+      await assert.rejects(confined(['net_raw'], LIST_TABLE_JSON), /Operation not permitted/);
+      const caps = manifestCapabilities();
+      assert.match((await confined(caps, LIST_TABLE_JSON)).stdout, /"name": "port_mac"/);
+      await confined(caps, DELETE_TABLE);
+      assert.doesNotMatch((await a.exec(['nft', 'list', 'tables'])).stdout, /bridge bridgeway/);
     }));
 
   test('each one is needed, and forwarding off is named as the node prerequisite it is', () =>
