@@ -12,6 +12,8 @@ import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer } from '../support/fake-apiserver.ts';
 import { hostVethName } from '../../lib/names.ts';
+import { renderInstall } from '../../lib/antispoof/nft-text.ts';
+import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 
 const run = createRunner();
 
@@ -71,6 +73,13 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
       await cluster.addPod(a);
       const route = `route ${b.podCIDR} via ${b.eth1IP} dev eth1`;
       const inA = (...argv: string[]) => a.exec(argv);
+      const conflist = fs.readFileSync(a.conflistPath, 'utf8');
+      /** The agent's conflist with the plugin's "antiSpoofing" set, or as the agent wrote it. */
+      const setAntiSpoofing = (value: boolean | undefined) => {
+        const doc = JSON.parse(conflist);
+        if (value !== undefined) doc.plugins[0].antiSpoofing = value;
+        fs.writeFileSync(a.conflistPath, value === undefined ? conflist : JSON.stringify(doc, null, 2));
+      };
 
       const healthy = await expectHealthy(cluster, a, 'healthy node');
       expectFinding(healthy, 'OK', route, /proto 77 \(peer node-1\)/);
@@ -122,6 +131,26 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
           inject: async () => fs.renameSync(a.conflistPath, `${a.conflistPath}.away`),
           undo: async () => fs.renameSync(`${a.conflistPath}.away`, a.conflistPath),
           severity: 'FAIL', object: a.conflistPath, detail: /^missing/,
+        },
+        {
+          // The plugin of this build installs no table yet (lib/names.ts ANTI_SPOOFING_DEFAULT):
+          // a conflist asking for it, with a pod running, is a pod that predates the protection.
+          name: 'anti-spoofing asked for, no table',
+          inject: async () => setAntiSpoofing(true),
+          undo: async () => setAntiSpoofing(undefined),
+          severity: 'FAIL', object: 'nftables table bridge bridgeway', detail: /^missing, while anti-spoofing is on \("antiSpoofing": true in the conflist\): the 1 pod on this node started before the protection was installed/,
+        },
+        {
+          name: 'the table without the pod\'s elements',
+          inject: async () => {
+            setAntiSpoofing(true);
+            await a.exec(['nft', '-f', '-'], a.path, renderInstall(antispoofRuleset()));
+          },
+          undo: async () => {
+            setAntiSpoofing(undefined);
+            await inA('nft', 'delete', 'table', 'bridge', 'bridgeway');
+          },
+          severity: 'FAIL', object: /^port bw[0-9a-f]{12}$/, detail: /lacks 6 of its 6 anti-spoofing elements .*: the bridge drops every frame it sends$/,
         },
         {
           name: 'eth1 down',
