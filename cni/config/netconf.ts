@@ -27,6 +27,12 @@ export interface NetConf {
   isGateway: boolean;
   isDefaultGateway: boolean;
   hairpinMode: boolean;
+  /**
+   * Each pod may send only as itself (its MAC, addresses, ARP and ND claims) and never as a
+   * router or DHCP server (lib/antispoof/ruleset.ts). On by default; off for a network whose
+   * pods legitimately send from other addresses (a pod that routes, a VPN gateway).
+   */
+  antiSpoofing: boolean;
   dataDir: string;
   logFile: string;
   logLevel: LogLevel;
@@ -93,6 +99,7 @@ export function parseNetConf(stdin: string): NetConf {
     isGateway,
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', false),
+    antiSpoofing: f.bool('antiSpoofing', true),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
     logFile: f.string('logFile', DEFAULTS.logFile)!,
     logLevel: logLevel as LogLevel,
