@@ -1,6 +1,6 @@
 # The agent's image. Both programs are self-contained executables (the plugin with Bun inside, the
 # agent with Node), so the runtime stage needs only the tools they drive: iproute2, iptables (nft
-# and legacy) and nsenter. Size (computed, bench/README.md): debian:bookworm-slim 74.8 MB + these
+# and legacy), nft (the anti-spoofing table, when the plugin falls back to Node) and nsenter. Size (computed, bench/README.md): debian:bookworm-slim 74.8 MB + these
 # packages ~20 MB + the plugin 111 MB + the agent 127 MB = ~335 MB.
 FROM node:24-bookworm AS build
 WORKDIR /src
@@ -12,7 +12,7 @@ RUN npm run build
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 iptables util-linux ca-certificates \
+ && apt-get install -y --no-install-recommends iproute2 iptables nftables util-linux ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /usr/local/bin/
 # The agent installs /usr/local/bin/bridgeway (next to itself) into the host's /opt/cni/bin.
