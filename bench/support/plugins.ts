@@ -63,7 +63,7 @@ export function bridgeway(executable: string, nodeNetns: string, dir: string): P
 }
 
 /** The label of bridgeway run without its anti-spoofing table, the baseline of its cost. */
-export const WITHOUT_ANTISPOOFING = 'bridgeway, antiSpoofing false';
+export const WITHOUT_ANTISPOOFING = 'bridgeway-antispoofing-off'; // also part of the container IDs: no spaces
 
 /** The same plugin with "antiSpoofing": false: ADD p50 side by side shows what guarding a port costs. */
 export function withoutAntiSpoofing(plugin: PluginUnderTest): PluginUnderTest {
