@@ -3,6 +3,7 @@
 // each concurrency, every process exec'd as a runtime does (config on stdin, only CNI_* in the
 // environment) inside a throw-away "node" namespace. Also times the start-up floor (an executable
 // built like the plugin that only exits), checks the spec'd targets, and shows where our time goes.
+// bridgeway also runs with "antiSpoofing": false in the same rounds: ADD p50 with and without.
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when anything failed.
 // Options: --pods N (BENCH_PODS, 100), --concurrency 1,8 (BENCH_CONCURRENCY),
 //          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
@@ -13,9 +14,9 @@ import { parseArgs } from 'node:util';
 import { bunBinary, buildBunExecutable } from '../scripts/bun.ts';
 import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly } from './support/exec.ts';
 import { Lab, runInLab } from './support/lab.ts';
-import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, type PluginUnderTest } from './support/plugins.ts';
+import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, WITHOUT_ANTISPOOFING, withoutAntiSpoofing, type PluginUnderTest } from './support/plugins.ts';
 import { runProbes } from './support/probes.ts';
-import { loadAverage, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
+import { loadAverage, printAntiSpoofingCost, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
 import { runRounds, type Contender, type Round } from './support/rounds.ts';
 import { dualStack } from './support/dual-stack.ts';
 import { traceCycles } from './support/trace.ts';
@@ -90,6 +91,7 @@ async function run(options: Options, lab: Lab): Promise<void> {
   fs.copyFileSync(OURS, oursCopy);
   fs.chmodSync(oursCopy, 0o755);
   const ours = await contender(lab, 'ours', options.pods, async (node) => bridgeway(oursCopy, node, lab.subdir('ours')));
+  const oursOff = await contender(lab, 'off', options.pods, async (node) => withoutAntiSpoofing(bridgeway(oursCopy, node, lab.subdir('off'))));
   const ref = await contender(lab, 'ref', options.pods, async (node) =>
     reference(node, lab.subdir('ref'), await negotiateVersion(REFERENCE_BRIDGE, node)),
   );
@@ -97,13 +99,14 @@ async function run(options: Options, lab: Lab): Promise<void> {
   printHeader({ ours: ours.plugin, oursSource: OURS, ref: ref.plugin, pods: options.pods, concurrency: options.concurrency });
 
   progress('warming up');
-  await runRounds([firstPods(ours, WARMUP_PODS), firstPods(ref, WARMUP_PODS)], 1, 'warm');
+  // Also makes the anti-spoofing table in ours' node: the rounds time the steady state.
+  await runRounds([firstPods(ours, WARMUP_PODS), firstPods(oursOff, WARMUP_PODS), firstPods(ref, WARMUP_PODS)], 1, 'warm');
   progress(`timing the floor (${options.pods} runs)`);
   const floorTimings = await timeRepeatedly(options.pods, () => ({ argv: inNode(ours.plugin.nodeNetns, [floor]), env: {} }));
   const rounds: Round[] = [];
   for (const c of options.concurrency) {
     progress(`${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency ${c}`);
-    rounds.push(...(await runRounds([ours, ref], c, `c${c}`)));
+    rounds.push(...(await runRounds([ours, oursOff, ref], c, `c${c}`)));
   }
   progress(`dual-stack: ${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency 1`);
   const oursDual = await contender(lab, 'ours6', options.pods, async (node) => dualStack(bridgeway(oursCopy, node, lab.subdir('ours6'))));
@@ -112,6 +115,7 @@ async function run(options: Options, lab: Lab): Promise<void> {
   printRounds(rounds, options.concurrency);
   printFloor(floorTimings);
   printTargets(targets(rounds, floorTimings));
+  printAntiSpoofingCost(rounds, options.concurrency, WITHOUT_ANTISPOOFING);
   console.log(`\ndual-stack: one IPv4 and one IPv6 address per pod, both default routes (${options.pods} pods)`);
   printRounds(dualRounds, [1]);
 

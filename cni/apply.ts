@@ -8,10 +8,11 @@ import type { KernelLink } from '../lib/kernel/link.ts';
 import { applyBridgeMac, decideBridgeMac } from './bridge-mac.ts';
 import { refuseRouterAdvertisements } from './bridge-ipv6.ts';
 import { CniError, ErrorCode } from './errors.ts';
-import type { AddPlan, AddTarget } from './plan.ts';
+import { unguardPort, type AddPlan, type AddTarget } from './plan.ts';
 
 /**
- * Bridge + veth pair, all or nothing: on failure the veth is gone again (the bridge stays, shared).
+ * Bridge + veth pair (+ the port's anti-spoofing elements), all or nothing: on failure the
+ * elements and the veth are gone again (the bridge and the table stay, shared).
  * When the veth cannot be created because a name is taken, tell apart the two cases: the pod
  * already has CNI_IFNAME (the runtime's mistake: error, touch nothing), or our host end survived
  * an interrupted ADD of this same attachment (remove it, try once more).
@@ -22,11 +23,20 @@ export async function applyHostSide(kernel: Kernel, plan: AddPlan, target: AddTa
     try {
       refuseRouterAdvertisements(procSys, plan.bridge);
     } catch (error) {
-      await kernel.deleteLinksIfPresent([plan.hostVeth]);
+      await undoHostSide(kernel, plan);
       throw error;
     }
   }
   return { bridgeMac: await applyBridgeMac(kernel, plan.bridge, decideBridgeMac(bridgeLinks?.[0], ports ?? [], plan.bridgeMac), log) };
+}
+
+/** The port's elements (when guarded), then the veth: an element never outlives its port for long. */
+async function undoHostSide(kernel: Kernel, plan: AddPlan): Promise<void> {
+  try {
+    if (plan.guard) await kernel.apply([unguardPort(plan.hostVeth, plan.guard.elements)]);
+  } finally {
+    await kernel.deleteLinksIfPresent([plan.hostVeth]);
+  }
 }
 
 /**
@@ -43,7 +53,7 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
     if (!(error instanceof KernelChangeError) || !error.has('exists')) {
-      await kernel.deleteLinksIfPresent([plan.hostVeth]);
+      await undoHostSide(kernel, plan);
       throw error;
     }
   }
@@ -55,7 +65,7 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
   try {
     return await kernel.apply(plan.hostChanges, hostQueries(plan));
   } catch (error) {
-    await kernel.deleteLinksIfPresent([plan.hostVeth]);
+    await undoHostSide(kernel, plan);
     throw error;
   }
 }

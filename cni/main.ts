@@ -4,7 +4,7 @@ import { createSyncRunner } from '../lib/exec.ts';
 import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
 import { netlinkKernel } from '../lib/netlink/kernel.ts';
-import { loadLibc, NETLINK_ROUTE, NetlinkSocket, runInNetns } from '../lib/netlink/socket.ts';
+import { loadLibc, NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkSocket, runInNetns } from '../lib/netlink/socket.ts';
 import { createLogger } from '../lib/log.ts';
 import { networkDir, openStore } from '../ipam/index.ts';
 import { cmdAdd } from './commands/add.ts';
@@ -42,7 +42,11 @@ const run = createSyncRunner();
 function createKernel(): Kernel {
   const libc = loadLibc();
   if (!libc) return iproute2Kernel(run);
-  return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), { runInNetns: (netns, action) => runInNetns(libc, netns, action) });
+  return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), {
+    runInNetns: (netns, action) => runInNetns(libc, netns, action),
+    // nf_tables for the anti-spoofing table, opened only by a batch that changes it.
+    openNetfilter: (netns) => NetlinkSocket.open(libc, NETLINK_NETFILTER, netns),
+  });
 }
 
 // No top-level await: the bundle is CommonJS (esbuild makes one bundle for either runtime).

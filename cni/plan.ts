@@ -12,9 +12,13 @@
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias, lib/names.ts): which
 //                   network owns the veth, so GC of one network never deletes another network's pods
 // In the pod, before its interface comes up: no router advertisements, no redirects (sysctls).
+// With antiSpoofing (the default), the host veth's elements in the anti-spoofing table are the
+// last host change: after the veth is a port, before the pod side brings the pod's interface up,
+// so no frame leaves the pod before its port is guarded.
 import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../lib/cidr.ts';
-import type { Change, SysctlChange } from '../lib/kernel/change.ts';
-import { addressMac, formatMac } from '../lib/mac.ts';
+import { attachmentElements, type Element } from '../lib/antispoof/ruleset.ts';
+import type { Change, PortGuardChange, SysctlChange } from '../lib/kernel/change.ts';
+import { addressMac, formatMac, podMac } from '../lib/mac.ts';
 import { attachmentHash, hostVethAlias, hostVethName } from '../lib/names.ts';
 import type { NetConf } from './config/netconf.ts';
 import type { Result, ResultRoute } from './result.ts';
@@ -48,6 +52,8 @@ export interface AddPlan {
   hostChanges: Change[];
   /** Inside the pod's namespace. */
   podChanges: Change[];
+  /** The anti-spoofing change among hostChanges (absent with antiSpoofing false): what rollback reverses. */
+  guard?: Extract<PortGuardChange, { op: 'guard-port' }>;
   result: Result;
 }
 
@@ -58,6 +64,21 @@ export function hostVethMac(containerId: string, ifname: string): string {
 /** The pod's MAC comes from its IPv4 address when it has one (as before dual-stack), else from its IPv6 one. */
 function macSource(pod: PodAddressing): PodIp {
   return pod.ips.find((ip) => ip.address.family === 4) ?? pod.ips[0]!;
+}
+
+/**
+ * What the pod behind a host veth may send as, from its addresses alone (its MAC derives from
+ * them as in planAdd): ADD adds these elements and DEL, knowing only the addresses the
+ * attachment holds, deletes the same ones.
+ */
+export function podElements(hostVeth: string, addresses: readonly IpAddress[]): Element[] {
+  if (addresses.length === 0) return [];
+  return attachmentElements({ port: hostVeth, mac: podMac(addresses), addresses });
+}
+
+/** The change that takes a guard's elements away again (rollback, DEL). */
+export function unguardPort(link: string, elements: readonly Element[]): PortGuardChange {
+  return { op: 'unguard-port', link, elements };
 }
 
 function hexBytes(hex: string): number[] {
@@ -108,6 +129,9 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
   const podMac = addressMac({ family: source.address.family, value: source.address.address });
   const bridgeMac = addressMac(source.gateway ?? { family: source.address.family, value: source.address.address - 1n });
   const gatewayAddresses = bridgeGatewayAddresses(conf, pod);
+  const guard = conf.antiSpoofing
+    ? { op: 'guard-port' as const, link: hostVeth, elements: podElements(hostVeth, pod.ips.map((ip) => ({ family: ip.address.family, value: ip.address.address }))) }
+    : undefined;
 
   const hostChanges: Change[] = [
     // A concurrent ADD may create the bridge first, which is success. MAC and MTU are set only
@@ -120,6 +144,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     { op: 'add-veth', name: hostVeth, mac: hostMac, mtu: conf.mtu, peer: { name: target.ifname, mac: podMac, mtu: conf.mtu, netns: target.netns } },
     { op: 'attach-port', link: hostVeth, bridge: conf.bridge, alias: hostVethAlias(conf.name, target.containerId, target.ifname) },
     ...(conf.hairpinMode ? [{ op: 'set-hairpin', link: hostVeth } as const] : []),
+    ...(guard ? [guard] : []),
   ];
 
   const routes: ResultRoute[] = pod.routes.map((r) => ({
@@ -146,6 +171,6 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     routes,
     dns: conf.dns,
   };
-  return { hostVeth, bridge: conf.bridge, bridgeMac, bridgeIpv6: gatewayAddresses.some((c) => c.family === 6), hostChanges, podChanges, result };
+  return { hostVeth, bridge: conf.bridge, bridgeMac, bridgeIpv6: gatewayAddresses.some((c) => c.family === 6), hostChanges, podChanges, ...(guard ? { guard } : {}), result };
 }
 

@@ -35,12 +35,10 @@ export const POSTROUTING_HOOK_COMMENT = 'bridgeway: masquerade';
 export const ANTISPOOF_TABLE = 'bridgeway';
 
 /**
- * What a conflist without an `"antiSpoofing"` key gets: whether the plugin of this build makes
- * that table on ADD. The doctor expects the table by it. Off until the plugin's ADD installs the
- * table (issue 17 makes it on by default, and its netconf must then read this constant:
- * test/unit/lib/anti-spoofing-default.test.ts holds the two together).
+ * What a network config without an `"antiSpoofing"` key gets: on. The plugin's netconf takes its
+ * default from here and the doctor expects the table by it, so the two cannot disagree.
  */
-export const ANTI_SPOOFING_DEFAULT: boolean = false;
+export const ANTI_SPOOFING_DEFAULT: boolean = true;
 
 /** The Node annotations in which each agent publishes its eth1 address, per family. */
 export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';

@@ -62,6 +62,14 @@ export function bridgeway(executable: string, nodeNetns: string, dir: string): P
   };
 }
 
+/** The label of bridgeway run without its anti-spoofing table, the baseline of its cost. */
+export const WITHOUT_ANTISPOOFING = 'bridgeway-antispoofing-off'; // also part of the container IDs: no spaces
+
+/** The same plugin with "antiSpoofing": false: ADD p50 side by side shows what guarding a port costs. */
+export function withoutAntiSpoofing(plugin: PluginUnderTest): PluginUnderTest {
+  return { ...plugin, label: WITHOUT_ANTISPOOFING, netconf: { ...plugin.netconf, antiSpoofing: false } };
+}
+
 /**
  * containernetworking-plugins bridge + host-local. The default route is configured through
  * ipam.routes so both plugins leave the pod with the same state (address + default route via

@@ -122,3 +122,20 @@ export function printTimelines(label: string, timelines: Record<Phase, Timeline>
     console.log(`\n${table(rows, ['left'])}`);
   }
 }
+
+/**
+ * ADD with anti-spoofing (bridgeway's default) against the same executable with
+ * "antiSpoofing": false, in the same rounds; issue 17's target: at most 1 ms more at p50.
+ */
+export function printAntiSpoofingCost(rounds: readonly Round[], concurrency: readonly number[], withoutLabel: string): void {
+  const rows: string[][] = [['c', 'ADD p50 on', 'off', 'on - off', 'ADD cpu on', 'off', 'target ≤ 1 ms']];
+  for (const c of concurrency) {
+    const on = roundOf(rounds, 'bridgeway', c)?.phases.ADD;
+    const off = roundOf(rounds, withoutLabel, c)?.phases.ADD;
+    if (!on || !off) continue;
+    const delta = median(on.samples) - median(off.samples);
+    rows.push([String(c), ms(median(on.samples)), ms(median(off.samples)), ms(delta), ms(on.cpuMs), ms(off.cpuMs), delta <= 1 ? 'met' : 'MISSED']);
+  }
+  console.log('\nanti-spoofing: ADD with the port guarded vs "antiSpoofing": false (same executable, same rounds)');
+  console.log(table(rows, ['left']));
+}

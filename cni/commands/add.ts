@@ -1,4 +1,5 @@
-// ADD: address -> plan -> node side -> pod side -> result. Each step that succeeds registers its
+// ADD: address -> plan -> node side (its last change: the port's anti-spoofing elements) -> pod
+// side -> result. Each step that succeeds registers its
 // undo (the node side undoes itself when it fails halfway), and any failure runs the undos in
 // reverse, so a failed ADD leaves no reserved address and no veth. An undo that fails does not
 // stop the others, and the error the runtime gets says what was left behind.
@@ -8,7 +9,7 @@ import { applyHostSide, applyPodSide } from '../apply.ts';
 import { CniError, ErrorCode, toCniError } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
-import { planAdd } from '../plan.ts';
+import { planAdd, unguardPort } from '../plan.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { hostVethAlias, MAX_ALIAS_LENGTH } from '../../lib/names.ts';
@@ -29,6 +30,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     const { bridgeMac } = await applyHostSide(kernel, plan, target, log, ctx.procSys);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
     undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });
+    // Undone first (the list runs in reverse): the port's elements, then its veth.
+    const { guard } = plan;
+    if (guard) undo.push({ what: `remove the anti-spoofing elements of ${plan.hostVeth}`, action: () => kernel.apply([unguardPort(plan.hostVeth, guard.elements)]) });
     await applyPodSide(kernel, plan, target, log);
     log.info({ ips: addresses, hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);

@@ -8,7 +8,7 @@ import { CniError, ErrorCode } from '../errors.ts';
 import type { ResultDns } from '../result.ts';
 import { Fields, invalid, unsupported } from './fields.ts';
 import { parseIpam, type BuiltinIpam, type DelegatedIpam } from './ipam.ts';
-import { DEFAULT_BRIDGE } from '../../lib/names.ts';
+import { ANTI_SPOOFING_DEFAULT, DEFAULT_BRIDGE } from '../../lib/names.ts';
 
 const DEFAULTS = {
   bridge: DEFAULT_BRIDGE,
@@ -27,6 +27,12 @@ export interface NetConf {
   isGateway: boolean;
   isDefaultGateway: boolean;
   hairpinMode: boolean;
+  /**
+   * Each pod may send only as itself (its MAC, addresses, ARP and ND claims) and never as a
+   * router or DHCP server (lib/antispoof/ruleset.ts). On by default; off for a network whose
+   * pods legitimately send from other addresses (a pod that routes, a VPN gateway).
+   */
+  antiSpoofing: boolean;
   dataDir: string;
   logFile: string;
   logLevel: LogLevel;
@@ -93,6 +99,7 @@ export function parseNetConf(stdin: string): NetConf {
     isGateway,
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', false),
+    antiSpoofing: f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
     logFile: f.string('logFile', DEFAULTS.logFile)!,
     logLevel: logLevel as LogLevel,

@@ -3,7 +3,9 @@
 // A sysctl has no `ip` line; it is named as the `sysctl -w` that sets it (procps reads the key's
 // slashes as a path, so an interface name with dots stays intact).
 import { formatCidr, formatIp, type IpCidr } from '../cidr.ts';
-import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
+import { renderElements } from '../antispoof/nft-text.ts';
+import { antispoofRuleset } from '../antispoof/ruleset.ts';
+import { toleratedFailure, type Change, type LinkQuery, type PortGuardChange } from '../kernel/change.ts';
 import type { IpCommand } from './batch.ts';
 
 /** IPv6 addresses get `nodad`; link-local ones are recognised by iproute2 itself. */
@@ -11,8 +13,8 @@ function addressArgs(address: IpCidr): string[] {
   return address.family === 6 ? ['nodad'] : [];
 }
 
-/** The changes `ip` itself makes: everything but sysctls. */
-export type IpChange = Exclude<Change, { op: 'set-sysctl' }>;
+/** The changes `ip` itself makes: everything but sysctls and the anti-spoofing table (nft's). */
+export type IpChange = Exclude<Change, { op: 'set-sysctl' } | PortGuardChange>;
 
 export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
   switch (change.op) {
@@ -51,8 +53,17 @@ function withTolerance(change: IpChange, args: string[]): IpCommand {
   return tolerate ? { args, tolerate } : { args };
 }
 
-/** How errors and logs name a change: its iproute2 spelling. */
+/**
+ * The `nft -f` text of an anti-spoofing change: an `add element` or `delete element` line per set
+ * (lib/antispoof/nft-text.ts), what the iproute2 backend pipes to nft.
+ */
+export function toNftText(change: PortGuardChange): string {
+  return renderElements(antispoofRuleset(), change.op === 'guard-port' ? 'add' : 'delete', change.elements);
+}
+
+/** How errors and logs name a change: its iproute2 spelling (nft's for the anti-spoofing table). */
 export function describeChange(change: Change | LinkQuery): string {
   if (change.op === 'set-sysctl') return `sysctl -w ${change.key}=${change.value}`;
+  if (change.op === 'guard-port' || change.op === 'unguard-port') return `nft '${toNftText(change).trimEnd().split('\n').join('; ')}'`;
   return toIpCommand(change).args.join(' ');
 }

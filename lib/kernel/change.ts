@@ -3,6 +3,7 @@
 // Each change says its own idempotence: creating the shared bridge tolerates "exists", deleting a
 // link tolerates "missing", a sysctl may tolerate "missing"; everything else must succeed. lib/iproute2/change-command.ts spells
 // each as an `ip` command, which is also how errors name a change, so an admin can replay it by hand.
+import type { Element } from '../antispoof/ruleset.ts';
 import type { IpAddress, IpCidr } from '../cidr.ts';
 import type { Tolerated } from './errors.ts';
 
@@ -33,7 +34,24 @@ export type Change =
    * inside the batch's namespace. No netlink message or `ip` option sets these. `tolerate:
    * 'missing'`: a key that does not exist (IPv6 disabled in that namespace or kernel) is no error.
    */
-  | { op: 'set-sysctl'; key: string; value: string; tolerate?: 'missing' };
+  | { op: 'set-sysctl'; key: string; value: string; tolerate?: 'missing' }
+  /**
+   * What the pod behind this bridge port may send as (lib/antispoof/ruleset.ts): its elements in
+   * the anti-spoofing table of the batch's namespace (the node's), added in one transaction.
+   * The table is made first when it is missing (once per node: create-if-missing, race-safe); a
+   * kernel that cannot hold it fails with NftablesUnavailableError, never silently unguarded.
+   * Elements already there are no error (a retried ADD adds the same ones).
+   */
+  | { op: 'guard-port'; link: string; elements: readonly Element[] }
+  /** The port's elements removed; those already gone, or no table at all, count as removed (DEL is idempotent). */
+  | { op: 'unguard-port'; link: string; elements: readonly Element[] };
+
+/** A change to the anti-spoofing table, which nftables makes (not rtnetlink, not `ip`). */
+export type PortGuardChange = Extract<Change, { op: 'guard-port' | 'unguard-port' }>;
+
+export function isPortGuardChange(change: Change): change is PortGuardChange {
+  return change.op === 'guard-port' || change.op === 'unguard-port';
+}
 
 /** A sysctl to set, by its path under /proc/sys. */
 export type SysctlChange = Extract<Change, { op: 'set-sysctl' }>;
@@ -49,5 +67,6 @@ export function toleratedFailure(change: Change | LinkQuery): Tolerated | undefi
   if (change.op === 'add-bridge') return 'exists';
   if (change.op === 'delete-link') return 'missing';
   if (change.op === 'set-sysctl') return change.tolerate;
+  if (change.op === 'unguard-port') return 'missing';
   return undefined;
 }

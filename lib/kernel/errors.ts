@@ -34,3 +34,19 @@ export class KernelChangeError extends KernelError {
     return this.failures.some((f) => f.kind === kind);
   }
 }
+
+/**
+ * The node cannot hold the anti-spoofing table: no nf_tables, no bridge family in it, or (the
+ * iproute2 fallback) no `nft`. A KernelError like any other, so the plugin reports it as a
+ * failed kernel operation, with the cause and the way out: the pod is never started unguarded.
+ */
+export class NftablesUnavailableError extends KernelError {
+  constructor(cause: string) {
+    super(
+      `anti-spoofing needs nf_tables with the bridge family on the node (${cause}); ` +
+        'it needs a kernel with CONFIG_NF_TABLES and CONFIG_NF_TABLES_BRIDGE (`modprobe nf_tables`), and `nft` where the plugin runs on Node; ' +
+        'or set "antiSpoofing": false in the network config to run this network without it',
+    );
+    this.name = 'NftablesUnavailableError';
+  }
+}

@@ -14,10 +14,12 @@ import { formatIp, type IpCidr } from '../cidr.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
-import type { Transport } from './transport.ts';
+import type { BatchTransport, Transport } from './transport.ts';
+import { antispoofRuleset } from '../antispoof/ruleset.ts';
+import { guardPort, unguardPort } from '../antispoof/port-guard.ts';
 import { ERRNO, NetlinkError } from './errors.ts';
 import { describeChange } from '../iproute2/change-command.ts';
-import { toleratedFailure, type Change, type LinkQuery } from '../kernel/change.ts';
+import { isPortGuardChange, toleratedFailure, type Change, type LinkQuery, type PortGuardChange } from '../kernel/change.ts';
 import { KernelChangeError, type ChangeFailure, type Tolerated } from '../kernel/errors.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KernelLink } from '../kernel/link.ts';
@@ -32,8 +34,16 @@ export type OpenSocket = (netnsPath?: string) => Transport;
 /** Runs a synchronous action with the thread inside the namespace at the path, and back (socket.ts). */
 export type RunInNetns = <T>(netnsPath: string, action: () => T) => T;
 
+/** Opens an nfnetlink (NETLINK_NETFILTER) socket in the namespace at the path, or in the caller's. */
+export type OpenNetfilterSocket = (netnsPath?: string) => BatchTransport;
+
 export interface NetlinkKernelOptions {
   runInNetns: RunInNetns;
+  /**
+   * For the anti-spoofing changes; opened only when a batch has one, so the commands of a
+   * network without anti-spoofing never pay for the socket.
+   */
+  openNetfilter?: OpenNetfilterSocket;
   /** Where /proc/sys is (a directory of files in unit tests). */
   procSys?: string;
 }
@@ -48,6 +58,15 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
     if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(openSocket(netns || undefined))));
     return rtnl;
   };
+  const nfSockets = new Map<string, BatchTransport>();
+  const openNetfilter = (netns = '') => () => {
+    let socket = nfSockets.get(netns);
+    if (!socket) {
+      if (!options.openNetfilter) throw new Error('netlinkKernel: an anti-spoofing change, but no nfnetlink socket opener');
+      nfSockets.set(netns, (socket = options.openNetfilter(netns || undefined)));
+    }
+    return socket;
+  };
 
   return {
     async apply(changes, queries = [], netns) {
@@ -56,6 +75,10 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
       for (const change of changes) {
         if (change.op === 'set-sysctl') {
           inside(netns, () => setSysctl(change, () => writeSysctl(procSys, change.key, change.value)));
+          continue;
+        }
+        if (isPortGuardChange(change)) {
+          applyPortGuard(change, openNetfilter(netns));
           continue;
         }
         try {
@@ -155,6 +178,21 @@ function setSysctl(change: Extract<Change, { op: 'set-sysctl' }>, write: () => v
 }
 
 /**
+ * The anti-spoofing elements of a port, one nf_tables transaction (lib/antispoof/port-guard.ts).
+ * A kernel without the bridge family throws NftablesUnavailableError as it is (its message is
+ * the way out); other refusals become a KernelChangeError naming the change in nft syntax.
+ */
+function applyPortGuard(change: PortGuardChange, open: () => BatchTransport): void {
+  try {
+    if (change.op === 'guard-port') guardPort(open, antispoofRuleset(), change.elements);
+    else unguardPort(open, antispoofRuleset(), change.elements);
+  } catch (error) {
+    if (!(error instanceof NetlinkError)) throw error;
+    throw new KernelChangeError([{ what: describeChange(change), message: error.reason, kind: 'other' }], 'nfnetlink: ');
+  }
+}
+
+/**
  * Link indexes by name for one batch: addresses, routes and ports name their link by index, and a
  * batch names the bridge or the pod's interface several times. Within a batch only delete-link
  * makes a name stale.
@@ -172,7 +210,7 @@ function indexCache(rtnl: Rtnl): IndexOf {
 
 type IndexOf = ((name: string) => number) & { forget(name: string): void };
 
-function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' }>, indexOf: IndexOf): void {
+function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | PortGuardChange>, indexOf: IndexOf): void {
   const what = describeChange(change);
   switch (change.op) {
     case 'add-bridge':

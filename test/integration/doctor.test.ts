@@ -12,8 +12,10 @@ import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer } from '../support/fake-apiserver.ts';
 import { hostVethName } from '../../lib/names.ts';
-import { renderInstall } from '../../lib/antispoof/nft-text.ts';
+import { renderElements, renderInstall } from '../../lib/antispoof/nft-text.ts';
 import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
+import { podElements } from '../../cni/plan.ts';
+import { parseIp } from '../../lib/cidr.ts';
 
 const run = createRunner();
 
@@ -70,16 +72,12 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
       const [a, b] = cluster.nodes as [SimNode, SimNode];
       for (const node of [a, b]) cluster.startAgent(node, ['--resync', '10m']);
       for (const node of [a, b]) await eventually(async () => (await cluster.health(node, '/readyz')).status === 200, 20_000, `${node.name} ready`);
-      await cluster.addPod(a);
+      const pod = await cluster.addPod(a);
+      /** The pod's anti-spoofing elements, as its ADD added them (nft -f text). */
+      const podGuard = (op: 'add' | 'delete') =>
+        renderElements(antispoofRuleset(), op, podElements(pod.result.interfaces[1].name, [parseIp(pod.ip)!]));
       const route = `route ${b.podCIDR} via ${b.eth1IP} dev eth1`;
       const inA = (...argv: string[]) => a.exec(argv);
-      const conflist = fs.readFileSync(a.conflistPath, 'utf8');
-      /** The agent's conflist with the plugin's "antiSpoofing" set, or as the agent wrote it. */
-      const setAntiSpoofing = (value: boolean | undefined) => {
-        const doc = JSON.parse(conflist);
-        if (value !== undefined) doc.plugins[0].antiSpoofing = value;
-        fs.writeFileSync(a.conflistPath, value === undefined ? conflist : JSON.stringify(doc, null, 2));
-      };
 
       const healthy = await expectHealthy(cluster, a, 'healthy node');
       expectFinding(healthy, 'OK', route, /proto 77 \(peer node-1\)/);
@@ -88,6 +86,7 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
       expectFinding(healthy, 'OK', a.conflistPath + ' subnet');
       expectFinding(healthy, 'OK', path.join(a.binDir, 'bridgeway'), /the agent's build/);
       expectFinding(healthy, 'OK', path.join(a.dir, 'ipam', 'bridgeway'), /^1 reservation with a live host veth$/);
+      expectFinding(healthy, 'OK', 'nftables table bridge bridgeway', /^present, with the elements of all 1 live attachment \(the plugin's default/);
 
       const faults: { name: string; inject: () => Promise<unknown>; undo: () => Promise<unknown>; severity: Finding['severity']; object: string | RegExp; detail: RegExp }[] = [
         {
@@ -133,24 +132,17 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
           severity: 'FAIL', object: a.conflistPath, detail: /^missing/,
         },
         {
-          // The plugin of this build installs no table yet (lib/names.ts ANTI_SPOOFING_DEFAULT):
-          // a conflist asking for it, with a pod running, is a pod that predates the protection.
-          name: 'anti-spoofing asked for, no table',
-          inject: async () => setAntiSpoofing(true),
-          undo: async () => setAntiSpoofing(undefined),
-          severity: 'FAIL', object: 'nftables table bridge bridgeway', detail: /^missing, while anti-spoofing is on \("antiSpoofing": true in the conflist\): the 1 pod on this node started before the protection was installed/,
+          // A pod ADDed before the protection existed (an upgrade) looks the same: a pod, no table.
+          name: 'the anti-spoofing table gone',
+          inject: () => inA('nft', 'delete', 'table', 'bridge', 'bridgeway'),
+          undo: () => a.exec(['nft', '-f', '-'], a.path, renderInstall(antispoofRuleset()) + podGuard('add')),
+          severity: 'FAIL', object: 'nftables table bridge bridgeway', detail: /^missing, while anti-spoofing is on \(the plugin's default, .*\): the 1 pod on this node started before the protection was installed/,
         },
         {
-          name: 'the table without the pod\'s elements',
-          inject: async () => {
-            setAntiSpoofing(true);
-            await a.exec(['nft', '-f', '-'], a.path, renderInstall(antispoofRuleset()));
-          },
-          undo: async () => {
-            setAntiSpoofing(undefined);
-            await inA('nft', 'delete', 'table', 'bridge', 'bridgeway');
-          },
-          severity: 'FAIL', object: /^port bw[0-9a-f]{12}$/, detail: /lacks 6 of its 6 anti-spoofing elements .*: the bridge drops every frame it sends$/,
+          name: 'the pod\'s elements gone from the table',
+          inject: () => a.exec(['nft', '-f', '-'], a.path, podGuard('delete')),
+          undo: () => a.exec(['nft', '-f', '-'], a.path, podGuard('add')),
+          severity: 'FAIL', object: /^port bw[0-9a-f]{12}$/, detail: /lacks (\d+) of its \1 anti-spoofing elements/,
         },
         {
           name: 'eth1 down',
@@ -182,23 +174,23 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
       }
 
       // A pod's netns deleted without CNI DEL: the kernel removes its veth pair, the address stays.
-      const pod = await cluster.addPod(a);
-      await run(['ip', 'netns', 'del', path.basename(pod.netns)]);
-      a.podNetns.splice(a.podNetns.indexOf(pod.netns), 1);
+      const gone = await cluster.addPod(a);
+      await run(['ip', 'netns', 'del', path.basename(gone.netns)]);
+      a.podNetns.splice(a.podNetns.indexOf(gone.netns), 1);
       const containerId = `${a.name}-pod1`;
       // The kernel destroys a deleted namespace, and with it the veth pair, asynchronously.
       await eventually(async () => !(await a.ipJson(['link', 'show'])).some((l) => l.ifname === hostVethName(containerId, 'eth0')), 10_000, 'the veth gone');
       const leaked = await doctor(cluster, a);
-      const leak = expectFinding(leaked, 'WARN', `address ${pod.ip}`, new RegExp(`container ${containerId} \\(eth0\\), whose host veth ${hostVethName(containerId, 'eth0')} is gone`));
+      const leak = expectFinding(leaked, 'WARN', `address ${gone.ip}`, new RegExp(`container ${containerId} \\(eth0\\), whose host veth ${hostVethName(containerId, 'eth0')} is gone`));
       assert.match(leak.fix!, /--fix-leaks/);
       // Older than --fix-leaks' grace for an ADD in flight, as a pod deleted a while ago.
       const old = new Date(Date.now() - 60_000);
-      fs.utimesSync(path.join(a.dir, 'ipam', 'bridgeway', 'ips', pod.ip), old, old);
+      fs.utimesSync(path.join(a.dir, 'ipam', 'bridgeway', 'ips', gone.ip), old, old);
       const fixed = await doctor(cluster, a, ['--fix-leaks']);
-      expectFinding(fixed, 'OK', `address ${pod.ip}`, new RegExp(`^released \\(container ${containerId}, eth0`));
-      assert.ok(!fs.existsSync(path.join(a.dir, 'ipam', 'bridgeway', 'ips', pod.ip)), 'the reservation is gone');
+      expectFinding(fixed, 'OK', `address ${gone.ip}`, new RegExp(`^released \\(container ${containerId}, eth0`));
+      assert.ok(!fs.existsSync(path.join(a.dir, 'ipam', 'bridgeway', 'ips', gone.ip)), 'the reservation is gone');
       const clean = await expectHealthy(cluster, a, 'after --fix-leaks');
-      assert.ok(!clean.findings.some((f) => f.object === `address ${pod.ip}`), 'a second run finds no leak');
+      assert.ok(!clean.findings.some((f) => f.object === `address ${gone.ip}`), 'a second run finds no leak');
       expectFinding(clean, 'OK', path.join(a.dir, 'ipam', 'bridgeway'), /^1 reservation with a live host veth$/);
 
       // The agent stopped: the doctor says so, and drift stays unrepaired for it to see.

@@ -37,6 +37,12 @@ async function state(node: TestNode, netns: string) {
   return { links: normalize(links), routes };
 }
 
+/** The node's anti-spoofing table as nft lists it, each set's elements sorted (a hash set's order is the kernel's). */
+async function guardState(node: TestNode): Promise<string> {
+  const { stdout } = await node.exec(['nft', 'list', 'table', 'bridge', 'bridgeway']);
+  return stdout.replace(/elements = \{([^}]*)\}/g, (_all, items: string) => `elements = { ${items.split(',').map((i) => i.replace(/\s+/g, ' ').trim()).sort().join(', ')} }`);
+}
+
 describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip }, () => {
   let bun: TestNode;
   let node: TestNode;
@@ -63,6 +69,9 @@ describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip
       { ...fromNode.json, interfaces: fromNode.json!.interfaces.map((i: any) => ({ ...i, sandbox: undefined })) });
     assert.deepEqual(await state(bun, bun.path), await state(node, node.path), 'node namespace');
     assert.deepEqual(await state(bun, bunPod), await state(node, nodePod), 'pod namespace');
+    // The anti-spoofing table: the Bun plugin's nf_tables batches and the Node bundle's nft -f.
+    assert.deepEqual(await guardState(bun), await guardState(node), 'anti-spoofing table');
+    assert.match(await guardState(bun), /"bw[0-9a-f]{12}" \. 0a:58:0a:63:00:02/);
     const [port] = await bun.ipJson(['-d', 'link', 'show', 'master', 'cni0']);
     assert.equal(port.linkinfo.info_slave_data.hairpin, true);
     assert.equal(port.ifalias, 'bridgeway:testnet:same-id:eth0');
@@ -88,6 +97,7 @@ describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip
       }
       assert.deepEqual(await n.ipJson(['link', 'show', 'master', 'cni0']), []);
       assert.deepEqual(n.reservedAddresses(), []);
+      assert.doesNotMatch(await guardState(n), /elements/, 'DEL left no anti-spoofing element');
     }
   });
 });

@@ -4,13 +4,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../../lib/cidr.ts';
 import { parseNetConf } from '../../../cni/config/netconf.ts';
-import { hostVethMac, planAdd, type PodAddressing } from '../../../cni/plan.ts';
+import { hostVethMac, planAdd, podElements, type PodAddressing } from '../../../cni/plan.ts';
 import { addressMac } from '../../../lib/mac.ts';
+import { attachmentElements } from '../../../lib/antispoof/ruleset.ts';
 import { describeChange } from '../../../lib/iproute2/change-command.ts';
 import { hostVethName } from '../../../lib/names.ts';
 import { toleratedFailure, type Change } from '../../../lib/kernel/change.ts';
 
-const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } }));
+const CONF_TEXT = JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } });
+const conf = parseNetConf(CONF_TEXT);
 const pod = { ips: [{ address: parseCidr('10.244.1.7/24')!, gateway: parseIp('10.244.1.1')! }], routes: [{ dst: parseCidr('0.0.0.0/0')!, gw: parseIp('10.244.1.1')! }] };
 const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
 const DUAL = { ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
@@ -56,8 +58,22 @@ describe('planAdd', () => {
       `link add ${plan.hostVeth} mtu 1400 address ${hostVethMac('abc', 'eth0')} type veth peer name eth0 mtu 1400 address 0a:58:0a:f4:01:07 netns /run/netns/pod`,
       `link set ${plan.hostVeth} master cni0 alias bridgeway:n:abc:eth0 up`,
       `link set ${plan.hostVeth} type bridge_slave hairpin on`,
+      // Last on the node, after the veth is a port and before the pod's interface comes up.
+      `nft 'add element bridge bridgeway port_mac { "${plan.hostVeth}" . 0a:58:0a:f4:01:07 }; ` +
+        `add element bridge bridgeway port_arp { "${plan.hostVeth}" . 0a:58:0a:f4:01:07 . 10.244.1.7, "${plan.hostVeth}" . 0a:58:0a:f4:01:07 . 0.0.0.0 }; ` +
+        `add element bridge bridgeway port_ipv4 { "${plan.hostVeth}" . 10.244.1.7 }; ` +
+        `add element bridge bridgeway port_ipv6 { "${plan.hostVeth}" . fe80::858:aff:fef4:107 }; ` +
+        `add element bridge bridgeway port_nd_target { "${plan.hostVeth}" . 0xfe8000000000000008580afffef40107 }'`,
     ]);
     assert.equal(toleratedFailure(plan.hostChanges[0]!), 'exists');
+  });
+  test('anti-spoofing: the port\'s elements from the plan\'s own MAC, port and addresses; none with antiSpoofing false', () => {
+    assert.deepEqual(plan.guard, { op: 'guard-port', link: plan.hostVeth, elements: attachmentElements({ port: plan.hostVeth, mac: '0a:58:0a:f4:01:07', addresses: [parseIp('10.244.1.7')!] }) });
+    assert.equal(plan.hostChanges.at(-1), plan.guard);
+    assert.deepEqual(podElements(plan.hostVeth, [parseIp('10.244.1.7')!]), plan.guard!.elements, 'DEL derives the same elements from the address alone');
+    const off = planAdd(parseNetConf(JSON.stringify({ ...JSON.parse(CONF_TEXT), antiSpoofing: false })), target, pod);
+    assert.equal(off.guard, undefined);
+    assert.deepEqual(off.hostChanges, plan.hostChanges.slice(0, -1));
   });
   test('pod side: no RAs and no redirects (before the link is up), lo up, address, link up, routes', () => {
     assert.deepEqual(plan.podChanges.map(describeChange), [

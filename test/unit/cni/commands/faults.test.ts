@@ -11,7 +11,7 @@ import { formatIp, parseCidr, parseIp } from '../../../../lib/cidr.ts';
 import { IpamStoreError } from '../../../../ipam/errors.ts';
 import { MemoryStore } from '../../../../ipam/memory-store.ts';
 import type { Change } from '../../../../lib/kernel/change.ts';
-import { hostVethMac } from '../../../../cni/plan.ts';
+import { hostVethMac, podElements, unguardPort } from '../../../../cni/plan.ts';
 import { FakeKernel } from '../../../fixtures/fake-kernel.ts';
 import { FakeRunner } from '../../../fixtures/fake-runner.ts';
 import { addEnv, captureLogger, delEnv, invoke, netConf, podNetns } from '../../../fixtures/plugin-kernel.ts';
@@ -22,6 +22,11 @@ const POD = podNetns('c1');
 const reserved = (store: MemoryStore) => store.list().map((r) => formatIp({ family: 4, value: r.ip }));
 const deleteVeth = (name = VETH): Change => ({ op: 'delete-link', link: name });
 
+/** What c1/eth0 with 10.0.0.2 may send as: added last on the node, removed first on rollback and DEL. */
+const ELEMENTS = podElements(VETH, [parseIp('10.0.0.2')!]);
+const GUARD: Change = { op: 'guard-port', link: VETH, elements: ELEMENTS };
+const UNGUARD: Change = unguardPort(VETH, ELEMENTS);
+
 /** The changes of a healthy ADD of c1/eth0 with 10.0.0.2 (netConf: network neta, MTU 1400). */
 const HOST_CHANGES: Change[] = [
   { op: 'add-bridge', name: 'cni0', mac: '0a:58:0a:00:00:01', mtu: 1400 },
@@ -29,6 +34,7 @@ const HOST_CHANGES: Change[] = [
   { op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')!, replace: true },
   { op: 'add-veth', name: VETH, mac: hostVethMac('c1', 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, netns: POD } },
   { op: 'attach-port', link: VETH, bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
+  GUARD,
 ];
 /** Before eth0 comes up: no router advertisements, no redirects (cni/plan.ts). */
 const POD_SYSCTLS: Change[] = [
@@ -131,7 +137,7 @@ describe('ADD failing at each step', () => {
     assert.equal(res.code, 1);
     assert.equal(res.json?.code, 103);
     assert.match(res.json?.msg, new RegExp(`^link add ${VETH} .*: Operation not permitted$`));
-    assert.deepEqual(kernel.changes(), [...HOST_CHANGES.slice(0, 4), deleteVeth()], 'the half-made veth is deleted');
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES.slice(0, 4), UNGUARD, deleteVeth()], 'the half-made veth is deleted (and elements it may have, none)');
     assert.deepEqual(reserved(store), []);
     assert.deepEqual(kernel.changes(POD), [], 'the pod is never touched');
     assert.deepEqual(kernel.linkNames(), ['lo', 'cni0'], 'only the shared bridge stays');
@@ -147,7 +153,8 @@ describe('ADD failing at each step', () => {
     assert.equal(res.json?.code, 103);
     assert.equal(res.json?.msg, 'route add 0.0.0.0/0 via 10.0.0.1 dev eth0: Network is unreachable (Nexthop has invalid gateway)');
     assert.deepEqual(kernel.changes(POD), POD_CHANGES);
-    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, UNGUARD, deleteVeth()]);
+    assert.deepEqual(kernel.guardedElements(), [], 'the port\'s elements went with it');
     assert.deepEqual(releasedWith, [['lo', 'cni0']], 'the address is released once, after the veth is gone');
     assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
   });
@@ -159,7 +166,7 @@ describe('ADD failing at each step', () => {
     assert.equal(res.json?.code, 103);
     assert.equal(res.json?.msg, 'sysctl -w net/ipv4/conf/all/accept_redirects=0: Read-only file system');
     assert.deepEqual(kernel.changes(POD), POD_SYSCTLS.slice(0, 3), 'the interface never came up');
-    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, UNGUARD, deleteVeth()]);
     assert.deepEqual([reserved(store), kernel.linkNames(POD)], [[], ['lo']]);
   });
 
@@ -178,7 +185,7 @@ describe('ADD failing at each step', () => {
     const res = await invoke(addEnv(), netConf(), { kernel, store });
     assert.equal(res.json?.code, 103);
     assert.match(res.json?.msg, /Resource temporarily unavailable/);
-    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, deleteVeth()]);
+    assert.deepEqual(kernel.changes(), [...HOST_CHANGES, UNGUARD, deleteVeth()]);
     assert.deepEqual(reserved(store), []);
   });
 
@@ -245,7 +252,8 @@ describe('DEL', () => {
     assert.equal((await invoke(addEnv(), netConf(), { kernel, store })).code, 0);
     assert.equal((await invoke(delEnv(), netConf(), { kernel, store })).code, 0);
     assert.equal((await invoke(delEnv(), netConf(), { kernel, store })).code, 0);
-    assert.deepEqual(kernel.changes().slice(HOST_CHANGES.length), [deleteVeth(), deleteVeth()]);
+    assert.deepEqual(kernel.changes().slice(HOST_CHANGES.length), [UNGUARD, deleteVeth(), deleteVeth()], 'the elements once: then no address is held');
+    assert.deepEqual(kernel.guardedElements(), []);
     assert.deepEqual([kernel.linkNames(), kernel.linkNames(POD), kernel.routes(POD), reserved(store)], [['lo', 'cni0'], ['lo'], [], []]);
   });
 

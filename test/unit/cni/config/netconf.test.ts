@@ -22,6 +22,7 @@ describe('parseNetConf', () => {
     assert.equal(conf.isGateway, true);
     assert.equal(conf.isDefaultGateway, true);
     assert.equal(conf.hairpinMode, false);
+    assert.equal(conf.antiSpoofing, true, 'anti-spoofing is on unless a network turns it off');
     assert.equal(conf.dataDir, '/var/lib/cni/bridgeway');
     assert.equal(conf.logFile, '/var/log/bridgeway/cni.log');
     assert.equal(conf.logLevel, 'info');
@@ -36,6 +37,12 @@ describe('parseNetConf', () => {
     assert.equal(conf.isGateway, false);
     assert.equal(conf.isDefaultGateway, false);
     assert.equal(conf.hairpinMode, true);
+  });
+
+  test('antiSpoofing: false turns it off; a value that is not a boolean is code 7 naming the key', () => {
+    assert.equal(parse({ ...base, antiSpoofing: false }).antiSpoofing, false);
+    assert.equal(parse({ ...base, antiSpoofing: 'false' }).antiSpoofing, false);
+    assert.throws(() => parse({ ...base, antiSpoofing: 'sometimes' }), (e: any) => e.code === 7 && /antiSpoofing/.test(e.message));
   });
 
   test('host-local style ranges with one range are accepted', () => {

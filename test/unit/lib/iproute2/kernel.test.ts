@@ -186,3 +186,58 @@ describe('iproute2Kernel.apply: sysctls, one tee in the namespace', () => {
     assert.ok(error instanceof CommandError && !(error instanceof KernelChangeError));
   });
 });
+
+describe('iproute2Kernel.apply: the anti-spoofing changes through nft -f -', async () => {
+  const { renderElements, renderInstall } = await import('../../../../lib/antispoof/nft-text.ts');
+  const { antispoofRuleset, attachmentElements } = await import('../../../../lib/antispoof/ruleset.ts');
+  const { NftablesUnavailableError } = await import('../../../../lib/kernel/errors.ts');
+  const ruleset = antispoofRuleset();
+  const elements = attachmentElements({ port: 'bw1', mac: '0a:58:0a:00:00:07', addresses: [parseIp('10.0.0.7')!] });
+  const NFT = ['nft', '-f', '-'];
+  const guard: Change = { op: 'guard-port', link: 'bw1', elements };
+
+  test('after the node\'s ip batch (which keeps the read-back queries), one nft process with the elements\' text', async () => {
+    const run = new FakeRunner().on(BATCH, { stdout: '[]\n' });
+    await iproute2Kernel(run.run).apply([...hostChanges, guard], [{ op: 'show-link', link: 'cni0' }]);
+    assert.deepEqual(run.calls.map((c) => [c.argv.join(' '), c.input]), [
+      [BATCH.join(' '), `${HOST_LINES}link show dev cni0\n`],
+      [NFT.join(' '), renderElements(ruleset, 'add', elements)],
+    ]);
+    assert.match(run.calls[1]!.input!, /^add element bridge bridgeway port_mac \{ "bw1" \. 0a:58:0a:00:00:07 \}\n/);
+  });
+
+  test('no table yet: the elements, the table (File exists counts as made), the elements again', async () => {
+    const run = new FakeRunner()
+      .failNth(NFT, 1, { stderr: 'Error: Could not process rule: No such file or directory\n' })
+      .failNth(NFT, 1, { stderr: 'Error: Could not process rule: File exists\n' }); // each rule counts only the calls it sees
+    await iproute2Kernel(run.run).apply([guard]);
+    assert.deepEqual(run.calls.map((c) => c.input), [renderElements(ruleset, 'add', elements), renderInstall(ruleset), renderElements(ruleset, 'add', elements)]);
+  });
+
+  test('unguard: deletes idempotent, one element per process once one is missing', async () => {
+    const run = new FakeRunner().failFrom(NFT, 1, { stderr: 'Error: Could not process rule: No such file or directory\n' });
+    await iproute2Kernel(run.run).apply([{ op: 'unguard-port', link: 'bw1', elements }]);
+    assert.deepEqual(run.calls.map((c) => c.input), [renderElements(ruleset, 'delete', elements), ...elements.map((e) => renderElements(ruleset, 'delete', [e]))]);
+  });
+
+  test('no nft, or a kernel without the bridge family: NftablesUnavailableError; an unguard then has nothing to remove', async () => {
+    const missing = new FakeRunner().on(NFT, () => {
+      throw new CommandError(NFT, null, '', '', 'spawnSync nft ENOENT');
+    });
+    const noNft = await rejection(iproute2Kernel(missing.run).apply([guard]));
+    assert.ok(noNft instanceof NftablesUnavailableError);
+    assert.match((noNft as Error).message, /nft is not installed.*"antiSpoofing": false/);
+    await iproute2Kernel(missing.run).apply([{ op: 'unguard-port', link: 'bw1', elements }]);
+    const unsupported = new FakeRunner()
+      .failNth(NFT, 1, { stderr: 'Error: Could not process rule: No such file or directory\n' })
+      .failNth(NFT, 1, { stderr: 'Error: Could not process rule: Operation not supported\n' });
+    assert.ok(await rejection(iproute2Kernel(unsupported.run).apply([guard])) instanceof NftablesUnavailableError);
+  });
+
+  test('any other nft failure: a KernelChangeError with nft\'s words', async () => {
+    const run = new FakeRunner().failNth(NFT, 1, { stderr: 'Error: Could not process rule: Cannot allocate memory\n' });
+    const error = await rejection(iproute2Kernel(run.run).apply([guard]));
+    assert.ok(error instanceof KernelChangeError);
+    assert.match((error as Error).message, /^nft: nft 'add element .*': Error: Could not process rule: Cannot allocate memory$/);
+  });
+});

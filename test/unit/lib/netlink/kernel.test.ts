@@ -254,3 +254,69 @@ describe('netlinkKernel: sysctls, written from inside the namespace', () => {
     await assert.rejects(kernel.apply([{ op: 'set-sysctl', key: 'net/../../etc/passwd', value: '0' }], [], POD), /invalid sysctl key/);
   });
 });
+
+describe('netlinkKernel: the anti-spoofing changes over NETLINK_NETFILTER', async () => {
+  const { parseIp } = await import('../../../../lib/cidr.ts');
+  const { attachmentElements } = await import('../../../../lib/antispoof/ruleset.ts');
+  const { NftablesUnavailableError } = await import('../../../../lib/kernel/errors.ts');
+  const elements = attachmentElements({ port: 'bw1', mac: '0a:58:0a:00:00:07', addresses: [parseIp('10.0.0.7')!] });
+  const NEWTABLE = 0, NEWSETELEM = 12, DELSETELEM = 14;
+  /** An nfnetlink opener whose sockets record each batch's message types and refuse as `refuse` says. */
+  function fakeNetfilter(refuse: (types: number[], batch: number) => number | undefined = () => undefined) {
+    const batches: number[][] = [];
+    const opened: (string | undefined)[] = [];
+    const open = (netns?: string) => {
+      opened.push(netns);
+      let seq = 0;
+      return {
+        nextSeq: () => ++seq,
+        exchange: (_what: string, buffer: Uint8Array, seqs: readonly number[]) => {
+          const types = parseMessages(buffer).slice(1, -1).map((m) => m.type & 0xff);
+          batches.push(types);
+          const errno = refuse(types, batches.length - 1) ?? 0;
+          return seqs.map((s, i) => ({ seq: s, errno: i === 0 ? errno : 0 }));
+        },
+      };
+    };
+    return { open, batches, opened };
+  }
+
+  test('a batch without such a change opens no nfnetlink socket (CHECK, DEL with antiSpoofing false pay nothing)', async () => {
+    const nf = fakeNetfilter();
+    const fake = fakeNetlink([{ index: 2, name: 'cni0' }]);
+    await netlinkKernel(fake.openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open }).apply([{ op: 'set-up', link: 'cni0' }]);
+    assert.deepEqual(nf.opened, []);
+  });
+
+  test('guard-port: one transaction of elements in the steady state, on one socket in the batch\'s (the node\'s) namespace', async () => {
+    const nf = fakeNetfilter();
+    const kernel = netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open });
+    await kernel.apply([{ op: 'guard-port', link: 'bw1', elements }]);
+    await kernel.apply([{ op: 'unguard-port', link: 'bw1', elements }]);
+    assert.deepEqual(nf.opened, [undefined]);
+    assert.deepEqual(nf.batches, [[NEWSETELEM, NEWSETELEM, NEWSETELEM, NEWSETELEM, NEWSETELEM], [DELSETELEM, DELSETELEM, DELSETELEM, DELSETELEM, DELSETELEM]]);
+  });
+
+  test('guard-port on a node without the table: ENOENT, then the table, then the elements again', async () => {
+    const nf = fakeNetfilter((_types, batch) => (batch === 0 ? ERRNO.ENOENT : undefined));
+    await netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open }).apply([{ op: 'guard-port', link: 'bw1', elements }]);
+    assert.deepEqual(nf.batches.map((types) => types[0]), [NEWSETELEM, NEWTABLE, NEWSETELEM]);
+  });
+
+  test('a kernel without the bridge family: NftablesUnavailableError naming the cause and antiSpoofing: false', async () => {
+    const EOPNOTSUPP = 95;
+    const nf = fakeNetfilter((_types, batch) => (batch === 0 ? ERRNO.ENOENT : EOPNOTSUPP));
+    const error = await netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open })
+      .apply([{ op: 'guard-port', link: 'bw1', elements }]).catch((e: unknown) => e);
+    assert.ok(error instanceof NftablesUnavailableError, String(error));
+    assert.match(error.message, /create table bridge bridgeway: Operation not supported.*"antiSpoofing": false/);
+  });
+
+  test('another refusal: a KernelChangeError naming the change in nft syntax', async () => {
+    const nf = fakeNetfilter(() => 12);
+    const error = await netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open })
+      .apply([{ op: 'guard-port', link: 'bw1', elements }]).catch((e: unknown) => e);
+    assert.ok(error instanceof KernelChangeError);
+    assert.match(error.message, /^nfnetlink: nft 'add element bridge bridgeway port_mac \{ "bw1" \. 0a:58:0a:00:00:07 \};.*': Cannot allocate memory$/);
+  });
+});
