@@ -329,6 +329,12 @@ async function bridgeWithAttacker(node: TestNode) {
   };
 }
 
+/** For each of `addresses`, the MAC the neighbour table of `netns` maps it to on `dev` (undefined: no entry). */
+async function neighbours(node: TestNode, netns: string, dev: string, addresses: string[]): Promise<Record<string, string | undefined>> {
+  const entries = await node.ipJson(['neigh', 'show', 'dev', dev], netns);
+  return Object.fromEntries(addresses.map((address) => [address, entries.find((n) => n.dst === address && n.lladdr)?.lladdr]));
+}
+
 /**
  * A host beyond the node: a namespace on a veth from the node (the node's eth0, its uplink). The
  * node forwards, routes by default to that host, and checks reverse paths loosely, as many
@@ -455,5 +461,48 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     );
     const arrived = { atVictim: tagged(await atVictim.frames(), 'spoof'), beyondTheNode: tagged(await atOutside.frames(), 'spoof') };
     assert.deepEqual(arrived, { atVictim: [], beyondTheNode: [] }, 'no spoofed packet arrived anywhere');
+  });
+  /**
+   * The neighbour tables of both victims and of the node (on cni0), for the addresses an attacker
+   * would claim: each must name its owner's MAC, before the attack and after it.
+   */
+  async function claimedTables(family: 'ipv4' | 'ipv6') {
+    const { victim1, victim2 } = lan.pods;
+    const gateway = family === 'ipv4' ? GATEWAY4 : GATEWAY6;
+    return {
+      victim1: await neighbours(node!, victim1.netns, 'eth0', [gateway, victim2[family]]),
+      victim2: await neighbours(node!, victim2.netns, 'eth0', [gateway, victim1[family]]),
+      node: await neighbours(node!, node!.path, 'cni0', [victim1[family], victim2[family]]),
+    };
+  }
+  function rightTables(family: 'ipv4' | 'ipv6') {
+    const { victim1, victim2 } = lan.pods;
+    const gateway = family === 'ipv4' ? GATEWAY4 : GATEWAY6;
+    return {
+      victim1: { [gateway]: lan.bridgeMac, [victim2[family]]: victim2.mac },
+      victim2: { [gateway]: lan.bridgeMac, [victim1[family]]: victim1.mac },
+      node: { [victim1[family]]: victim1.mac, [victim2[family]]: victim2.mac },
+    };
+  }
+
+  test('ARP replies claiming the gateway\'s or another victim\'s IPv4 leave every neighbour table as it was', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await claimedTables('ipv4'), rightTables('ipv4'), 'before the attack');
+    // Gratuitous replies to everyone (the kernel overrides even a fresh entry for those), and
+    // replies aimed at one victim, each claim with the attacker's MAC.
+    await attack(node!, attacker.netns, ...twice(
+      ['garp', GATEWAY4], ['garp', victim1.ipv4], ['garp', victim2.ipv4],
+      ['arp-reply', GATEWAY4, victim1.ipv4, victim1.mac], ['arp-reply', victim2.ipv4, victim1.ipv4, victim1.mac],
+    ));
+    assert.deepEqual(await claimedTables('ipv4'), rightTables('ipv4'), 'after the attack');
+  });
+
+  test('unsolicited neighbour advertisements claiming the gateway\'s or another victim\'s IPv6 leave every neighbour table as it was', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'before the attack');
+    // To ff02::1 with the override flag, from the attacker's own address and from the claimed one.
+    const claims = [GATEWAY6, victim1.ipv6, victim2.ipv6].flatMap((claimed) => [['na', attacker.ipv6, claimed], ['na', claimed, claimed]]);
+    await attack(node!, attacker.netns, ...twice(...claims));
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'after the attack');
   });
 });
