@@ -335,6 +335,12 @@ async function neighbours(node: TestNode, netns: string, dev: string, addresses:
   return Object.fromEntries(addresses.map((address) => [address, entries.find((n) => n.dst === address && n.lladdr)?.lladdr]));
 }
 
+/** The ports of the node's bridge on which its forwarding table has learnt `mac` (its own entries aside). */
+async function learntOn(node: TestNode, mac: string): Promise<string[]> {
+  const fdb = JSON.parse((await node.exec(['bridge', '-j', 'fdb', 'show', 'br', 'cni0'])).stdout || '[]') as any[];
+  return fdb.filter((e) => e.mac === mac && e.state !== 'permanent').map((e) => e.ifname).sort();
+}
+
 /**
  * A host beyond the node: a namespace on a veth from the node (the node's eth0, its uplink). The
  * node forwards, routes by default to that host, and checks reverse paths loosely, as many
@@ -504,5 +510,17 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     const claims = [GATEWAY6, victim1.ipv6, victim2.ipv6].flatMap((claimed) => [['na', attacker.ipv6, claimed], ['na', claimed, claimed]]);
     await attack(node!, attacker.netns, ...twice(...claims));
     assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'after the attack');
+  });
+  test('frames with another victim\'s MAC leave that MAC on its own bridge port, and its traffic still reaches it', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await learntOn(node!, victim2.mac), [victim2.port], 'before the attack');
+    // Broadcast and unicast, and with victim2's addresses too: all of victim2 but its port.
+    await attack(node!, attacker.netns, ...twice(
+      ['as-mac', victim2.mac, 'ff:ff:ff:ff:ff:ff', victim2.ipv4, '10.95.0.255', 'as victim2'],
+      ['as-mac', victim2.mac, victim1.mac, victim2.ipv4, victim1.ipv4, 'as victim2'],
+      ['as-mac', victim2.mac, victim1.mac, victim2.ipv6, victim1.ipv6, 'as victim2'],
+    ));
+    assert.deepEqual(await learntOn(node!, victim2.mac), [victim2.port], 'after the attack, not the attacker\'s port ' + attacker.port);
+    for (const to of [victim2.ipv4, victim2.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 still reaches victim2 at ${to}`);
   });
 });
