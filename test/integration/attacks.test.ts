@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { renderElements, renderInstall } from '../../lib/antispoof/nft-text.ts';
-import { antispoofRuleset, attachmentElements } from '../../lib/antispoof/ruleset.ts';
-import { parseIp } from '../../lib/cidr.ts';
+import { antispoofRuleset, attachmentElements, linkLocalFromMac } from '../../lib/antispoof/ruleset.ts';
+import { formatIp, parseIp } from '../../lib/cidr.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 import { execIn } from '../support/exec-in.ts';
 import { skipUnlessRoot, withNode, TestNode } from './harness.ts';
@@ -522,5 +522,44 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     ));
     assert.deepEqual(await learntOn(node!, victim2.mac), [victim2.port], 'after the attack, not the attacker\'s port ' + attacker.port);
     for (const to of [victim2.ipv4, victim2.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 still reaches victim2 at ${to}`);
+  });
+  /** The attacker's markers to victim1, both families: a capture there ends once both are in. */
+  function markersToVictim1() {
+    const { victim1, attacker } = lan.pods;
+    const [v4, v6] = [marker('v4'), marker('v6')];
+    return { markers: [v4, v6], frames: [['udp', victim1.mac, attacker.ipv4, victim1.ipv4, v4], ['udp', victim1.mac, attacker.ipv6, victim1.ipv6, v6]] };
+  }
+  const describeFrame = (f: Frame) => `${f.src} -> ${f.dst} (${f.dmac})${f.sport ? ` udp ${f.sport}->${f.dport}` : ''}${f.icmp !== undefined ? ` icmp ${f.icmp}` : ''}${f.icmp6 !== undefined ? ` icmpv6 ${f.icmp6}` : ''}`;
+
+  test('a DHCPv4 offer and a DHCPv6 advertise from a pod reach no victim', async () => {
+    const { victim1, attacker } = lan.pods;
+    const attackerLinkLocal = formatIp(linkLocalFromMac(attacker.mac));
+    const end = markersToVictim1();
+    const atVictim = await capture(node!, victim1.netns, end.markers);
+    // Each to everyone and to victim1 alone, from the attacker's own addresses: only the server
+    // port gives them away.
+    await attack(node!, attacker.netns,
+      ['dhcp4-offer', 'ff:ff:ff:ff:ff:ff', attacker.ipv4, '255.255.255.255', victim1.mac],
+      ['dhcp4-offer', victim1.mac, attacker.ipv4, victim1.ipv4, victim1.mac],
+      ['dhcp6-advertise', '33:33:00:01:00:02', attackerLinkLocal, 'ff02::1:2'],
+      ['dhcp6-advertise', victim1.mac, attackerLinkLocal, victim1.ipv6],
+      ...end.frames,
+    );
+    const servers = (await atVictim.frames()).filter((f) => f.sport === 67 || f.sport === 547).map(describeFrame);
+    assert.deepEqual(servers, [], 'no DHCP server traffic arrived');
+  });
+
+  test('router advertisements and ICMP and ICMPv6 redirects from a pod do not even reach a victim', async () => {
+    const { victim1, attacker } = lan.pods;
+    const end = markersToVictim1();
+    const atVictim = await capture(node!, victim1.netns, end.markers);
+    await attack(node!, attacker.netns,
+      ['ra', ATTACKER_LL],
+      ['redirect4', victim1.ipv4, victim1.mac, GATEWAY4, attacker.ipv4, FAR4],
+      ['redirect6', victim1.ipv6, victim1.mac, GATEWAY_LL, ATTACKER_LL, FAR6],
+      ...end.frames,
+    );
+    const routers = (await atVictim.frames()).filter((f) => f.icmp === 5 || f.icmp6 === 134 || f.icmp6 === 137).map(describeFrame);
+    assert.deepEqual(routers, [], 'the bridge delivered no RA and no redirect');
   });
 });
