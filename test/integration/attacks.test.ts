@@ -1,10 +1,17 @@
 // A hostile pod on the bridge (issue 17): two victim pods and an attacker pod, dual-stack, made by
 // the built plugin as a runtime makes them. The attacker crafts its packets with scapy inside its
 // own namespace (root has CAP_NET_RAW, as a container has by default) and tries what any pod
-// could: an IPv6 router advertisement to every node on the bridge, and ICMPv6 and ICMPv4
-// redirects to a victim with the gateway's address as source. Each must change nothing in the
-// victims (the sysctls ADD sets in the pod: cni/plan.ts), and ordinary traffic must still flow.
-// Every namespace is the lab's (a unique prefix, removed in finally); nothing touches the node's.
+// could. First, reconfiguring its neighbours: an IPv6 router advertisement to every node on the
+// bridge, and ICMPv6 and ICMPv4 redirects to a victim with the gateway's address as source: each
+// must change nothing in the victims (the sysctls ADD sets in the pod: cni/plan.ts). Then, on one
+// shared node with a host beyond it, impersonating them and serving them: spoofed source
+// addresses, ARP and neighbour advertisement claims, another pod's MAC, DHCP servers, RAs and
+// redirects at the bridge: nothing spoofed may arrive anywhere (scapy captures that end on a
+// marker), and the neighbour tables and the bridge's FDB stay as they were (the anti-spoofing
+// table on the bridge: lib/antispoof/ruleset.ts). Last, ordinary traffic still flows: both
+// families, ARP and ND, a pod added afterwards, and kube-proxy's hairpin.
+// Every namespace is the lab's (a unique prefix, removed in finally); nothing touches the root
+// namespace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,6 +21,7 @@ import { antispoofRuleset, attachmentElements, linkLocalFromMac } from '../../li
 import { formatIp, parseIp } from '../../lib/cidr.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 import { execIn } from '../support/exec-in.ts';
+import { poll } from '../support/poll.ts';
 import { skipUnlessRoot, withNode, TestNode } from './harness.ts';
 
 const V4 = '10.95.0.0/24';
@@ -32,6 +40,8 @@ const ARBITRARY4 = '10.66.0.9';
 const ARBITRARY6 = '2001:db8:66::9';
 /** A host beyond the node (outsideHost) and the node's own address on the link to it. */
 const OUTSIDE = { ipv4: '198.51.100.2', ipv6: '2001:db8:51::2', nodeIpv4: '198.51.100.1', nodeIpv6: '2001:db8:51::1' } as const;
+/** The "Service" of the hairpin test: kube-proxy-like ClusterIPs, one per family, port 80 to the pod's 8080. */
+const SERVICE = { ipv4: '10.96.0.10', ipv6: 'fd00:96::10' } as const;
 const scapyAvailable = async (node: TestNode) => node.exec(['python3', '-c', 'import scapy.all'], node.path).then(() => true, () => false);
 
 /**
@@ -342,6 +352,58 @@ async function learntOn(node: TestNode, mac: string): Promise<string[]> {
 }
 
 /**
+ * kube-proxy's iptables rules for one Service with one endpoint, trimmed to what a hairpin
+ * connection meets (pkg/proxy/iptables/proxier.go): KUBE-SERVICES from PREROUTING and OUTPUT;
+ * the endpoint's chain marks a connection from the endpoint itself with 0x4000 (KUBE-MARK-MASQ)
+ * before its DNAT; KUBE-POSTROUTING masquerades what carries the mark. For iptables-restore.
+ */
+function kubeProxyRules(family: 4 | 6, service: string, pod: string): string {
+  const host = family === 4 ? '/32' : '/128';
+  const endpoint = family === 4 ? `${pod}:8080` : `[${pod}]:8080`;
+  return [
+    '*nat',
+    ...['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-SVC-HAIRPIN', 'KUBE-SEP-HAIRPIN'].map((chain) => `:${chain} - [0:0]`),
+    '-A PREROUTING -j KUBE-SERVICES',
+    '-A OUTPUT -j KUBE-SERVICES',
+    '-A POSTROUTING -j KUBE-POSTROUTING',
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    '-A KUBE-POSTROUTING -j MASQUERADE',
+    `-A KUBE-SERVICES -d ${service}${host} -p tcp -m tcp --dport 80 -j KUBE-SVC-HAIRPIN`,
+    '-A KUBE-SVC-HAIRPIN -j KUBE-SEP-HAIRPIN',
+    `-A KUBE-SEP-HAIRPIN -s ${pod}${host} -j KUBE-MARK-MASQ`,
+    `-A KUBE-SEP-HAIRPIN -p tcp -m tcp -j DNAT --to-destination ${endpoint}`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Inside one pod, per family: listen on <pod address>:8080, connect to <service>:80, exchange a
+ * few bytes both ways, and report the peer the server saw. Arguments: pod4 service4 pod6 service6.
+ */
+const HAIRPIN = String.raw`
+import json, socket, sys
+def hairpin(family, pod, service):
+    server = socket.socket(family, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((pod, 8080))
+    server.listen(1)
+    server.settimeout(5)
+    client = socket.create_connection((service, 80), timeout=5)
+    conn, peer = server.accept()
+    conn.settimeout(5)
+    client.sendall(b'ping')
+    got = conn.recv(4)
+    conn.sendall(b'pong')
+    back = client.recv(4)
+    return {'peer': peer[0], 'exchanged': (got + back).decode()}
+a = sys.argv[1:]
+print(json.dumps([hairpin(socket.AF_INET, a[0], a[1]), hairpin(socket.AF_INET6, a[2], a[3])]))
+`;
+
+/**
  * A host beyond the node: a namespace on a veth from the node (the node's eth0, its uplink). The
  * node forwards, routes by default to that host, and checks reverse paths loosely, as many
  * distributions set it (systemd's 50-default.conf): so neither a missing route nor the node's own
@@ -410,21 +472,6 @@ describe('a hostile pod cannot reconfigure its neighbours', { skip: skipUnlessRo
       assert.equal(await routeGet(node, victim1, FAR4), before);
       assert.equal((await node.exec(['ip', 'route', 'show', 'cache'], victim1)).stdout.trim(), '', 'no cached exception');
       assert.deepEqual(await Promise.all(['all', 'eth0'].map((dev) => sysctl(node, victim1, `net/ipv4/conf/${dev}/accept_redirects`))), ['0', '0']);
-    }));
-
-  test('after every attack, legitimate traffic still flows: both families, ARP and neighbour discovery', () =>
-    withNode(async (node) => {
-      if (!(await scapyAvailable(node))) return assert.fail('python3-scapy is missing: run scripts/install-deps.sh');
-      const { victim1, victim2, attacker } = await bridgeWithAttacker(node);
-      await attack(node, attacker, ...twice(['ra', ATTACKER_LL]));
-      await attack(node, attacker, ...twice(['redirect4', '10.95.0.2', await mac(node, victim1), GATEWAY4, '10.95.0.4', FAR4]));
-      for (const [from, to] of [[victim1, '10.95.0.3'], [victim2, '10.95.0.2'], [victim1, 'fd00:95::3'], [victim2, 'fd00:95::2'], [victim1, GATEWAY4], [victim1, 'fd00:95::1']] as const) {
-        assert.equal(await node.ping(from, to), true, `ping ${to}`);
-      }
-      const victim2Mac = await mac(node, victim2);
-      const neighbours = async (family: string) => (await node.ipJson([family, 'neigh', 'show', 'dev', 'eth0'], victim1)).filter((n) => n.lladdr);
-      assert.ok((await neighbours('-4')).some((n) => n.dst === '10.95.0.3' && n.lladdr === victim2Mac), 'ARP resolved victim2');
-      assert.ok((await neighbours('-6')).some((n) => n.dst === 'fd00:95::3'), 'ND resolved victim2');
     }));
 });
 
@@ -561,5 +608,42 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     );
     const routers = (await atVictim.frames()).filter((f) => f.icmp === 5 || f.icmp6 === 134 || f.icmp6 === 137).map(describeFrame);
     assert.deepEqual(routers, [], 'the bridge delivered no RA and no redirect');
+  });
+  // The tests below run last: they check that none of the attacks above broke anything.
+  test('after every attack, legitimate traffic still flows: both families between all pods and to the gateway, resolved afresh by ARP and ND', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    const pods = [victim1, victim2, attacker];
+    // Forget what was resolved before the attacks: resolution itself must still work.
+    for (const pod of pods) await node!.exec(['ip', 'neigh', 'flush', 'dev', 'eth0'], pod.netns);
+    for (const from of pods) {
+      for (const to of [...pods.filter((p) => p !== from).flatMap((p) => [p.ipv4, p.ipv6]), GATEWAY4, GATEWAY6]) {
+        assert.equal(await node!.ping(from.netns, to), true, `${from.ipv4} reaches ${to}`);
+      }
+    }
+    const right = Object.fromEntries([[GATEWAY4, lan.bridgeMac], [GATEWAY6, lan.bridgeMac], ...[victim2, attacker].flatMap((p) => [[p.ipv4, p.mac], [p.ipv6, p.mac]])]);
+    assert.deepEqual(await neighbours(node!, victim1.netns, 'eth0', Object.keys(right)), right, 'ARP and ND in victim1 resolved each address to its owner');
+  });
+
+  test('a pod added after the attacks passes DAD and reaches its neighbours and the gateway, both families', async () => {
+    const { victim1 } = lan.pods;
+    const netns = await node!.pod();
+    const late = podOf(netns, await addPod(node!, netns, 'c-late', lan.conf));
+    await poll(async () => (await node!.exec(['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'tentative'], netns)).stdout === '', { what: 'DAD of the new pod\'s addresses' });
+    assert.equal((await node!.exec(['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'dadfailed'], netns)).stdout, '', 'no address failed DAD');
+    for (const to of [victim1.ipv4, victim1.ipv6, GATEWAY4, GATEWAY6]) assert.equal(await node!.ping(netns, to), true, `the new pod reaches ${to}`);
+    for (const to of [late.ipv4, late.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 reaches the new pod at ${to}`);
+  });
+
+  test('hairpin: a pod reaches itself through a kube-proxy-like DNAT in the node, masqueraded, both families', async () => {
+    const { victim1 } = lan.pods;
+    // kube-proxy's node: bridged traffic goes through iptables (br_netfilter, per namespace). A
+    // connection DNATed back to the pod it came from is then bridged back out of the port it
+    // came in by (br_nf_pre_routing_finish), which the port's hairpin mode allows.
+    await node!.exec(['sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']);
+    await execIn(node!.path, ['iptables-restore', '--noflush'], kubeProxyRules(4, SERVICE.ipv4, victim1.ipv4));
+    await execIn(node!.path, ['ip6tables-restore', '--noflush'], kubeProxyRules(6, SERVICE.ipv6, victim1.ipv6));
+    const { stdout } = await node!.exec(['python3', '-c', HAIRPIN, victim1.ipv4, SERVICE.ipv4, victim1.ipv6, SERVICE.ipv6], victim1.netns);
+    // The server saw the node's address: the connection went through the masquerade mark.
+    assert.deepEqual(JSON.parse(stdout), [{ peer: GATEWAY4, exchanged: 'pingpong' }, { peer: GATEWAY6, exchanged: 'pingpong' }]);
   });
 });
