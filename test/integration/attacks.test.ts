@@ -1,17 +1,33 @@
 // A hostile pod on the bridge (issue 17): two victim pods and an attacker pod, dual-stack, made by
 // the built plugin as a runtime makes them. The attacker crafts its packets with scapy inside its
 // own namespace (root has CAP_NET_RAW, as a container has by default) and tries what any pod
-// could: an IPv6 router advertisement to every node on the bridge, and ICMPv6 and ICMPv4
-// redirects to a victim with the gateway's address as source. Each must change nothing in the
-// victims (the sysctls ADD sets in the pod: cni/plan.ts), and ordinary traffic must still flow.
-// Every namespace is the lab's (a unique prefix, removed in finally); nothing touches the node's.
-import { describe, test } from 'node:test';
+// could. First, reconfiguring its neighbours: an IPv6 router advertisement to every node on the
+// bridge, and ICMPv6 and ICMPv4 redirects to a victim with the gateway's address as source: each
+// must change nothing in the victims (the sysctls ADD sets in the pod: cni/plan.ts). Then, on one
+// shared node with a host beyond it, impersonating them and serving them: spoofed source
+// addresses, ARP and neighbour advertisement claims, another pod's MAC, DHCP servers, RAs and
+// redirects at the bridge: nothing spoofed may arrive anywhere (scapy captures that end on a
+// marker), and the neighbour tables and the bridge's FDB stay as they were (the anti-spoofing
+// table on the bridge: lib/antispoof/ruleset.ts). Last, ordinary traffic still flows: both
+// families, ARP and ND, a pod added afterwards, and kube-proxy's hairpin.
+// Every namespace is the lab's (a unique prefix, removed in finally); nothing touches the root
+// namespace.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipUnlessRoot, withNode, type TestNode } from './harness.ts';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { renderElements, renderInstall } from '../../lib/antispoof/nft-text.ts';
+import { antispoofRuleset, attachmentElements, linkLocalFromMac } from '../../lib/antispoof/ruleset.ts';
+import { formatIp, parseIp } from '../../lib/cidr.ts';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { execIn } from '../support/exec-in.ts';
+import { poll } from '../support/poll.ts';
+import { skipUnlessRoot, withNode, TestNode } from './harness.ts';
 
 const V4 = '10.95.0.0/24';
 const V6 = 'fd00:95::/64';
 const GATEWAY4 = '10.95.0.1';
+const GATEWAY6 = 'fd00:95::1';
 /** The bridge's link-local address (cni/plan.ts), the first hop a victim's route below names. */
 const GATEWAY_LL = 'fe80::1';
 /** The source the attacker claims as a router: any link-local address will do for the kernel. */
@@ -19,44 +35,224 @@ const ATTACKER_LL = 'fe80::bad:1';
 /** Destinations outside the pod network whose routing the redirects try to take over. */
 const FAR4 = '203.0.113.9';
 const FAR6 = '2001:db8:1::9';
+/** Sources no pod on this node has: outside the pod range, and a global IPv6 address. */
+const ARBITRARY4 = '10.66.0.9';
+const ARBITRARY6 = '2001:db8:66::9';
+/** A host beyond the node (outsideHost) and the node's own address on the link to it. */
+const OUTSIDE = { ipv4: '198.51.100.2', ipv6: '2001:db8:51::2', nodeIpv4: '198.51.100.1', nodeIpv6: '2001:db8:51::1' } as const;
+/** The "Service" of the hairpin test: kube-proxy-like ClusterIPs, one per family, port 80 to the pod's 8080. */
+const SERVICE = { ipv4: '10.96.0.10', ipv6: 'fd00:96::10' } as const;
 const scapyAvailable = async (node: TestNode) => node.exec(['python3', '-c', 'import scapy.all'], node.path).then(() => true, () => false);
 
 /**
- * The attacker's packets, one kind per run: `ra`, `redirect6 <victim> <gateway ll> <dst>`,
- * `redirect4 <victim> <gateway> <new gateway> <dst>`. Sent twice, 300 ms apart: an IPv4 redirect
- * takes effect only once the victim has the new gateway's MAC (the first one makes it ask). The
- * IPv4 redirect quotes an echo reply: with no socket to deliver it to, the kernel acts on a
- * redirect only through ICMP's own error handler, which takes it for a quoted echo reply
- * (icmp_err in net/ipv4/icmp.c); a quoted UDP or TCP packet needs a matching socket.
+ * The attacker's frames, sent in the order given, each named by a kind and its arguments (see
+ * `attack`), all from the attacker's own MAC unless the kind says otherwise:
+ * - `ra <source ll>`: a router advertisement to ff02::1 with a default route and a prefix;
+ * - `redirect6 <victim> <victim mac> <gateway ll> <target> <dst>` and
+ *   `redirect4 <victim> <victim mac> <gateway> <new gateway> <dst>`: redirects with the gateway as
+ *   source. The IPv4 one quotes an echo reply: with no socket to deliver it to, the kernel acts
+ *   on a redirect only through ICMP's own error handler, which takes it for a quoted echo reply
+ *   (icmp_err in net/ipv4/icmp.c); a quoted UDP or TCP packet needs a matching socket;
+ * - `udp <dst mac> <src ip> <dst ip> <payload>`: a UDP datagram to the discard port from any
+ *   source address, either family (the spoofed packets and the capture markers);
+ * - `as-mac <src mac> <dst mac> <src ip> <dst ip> <payload>`: the same with another source MAC;
+ * - `garp <ip>`: a gratuitous ARP reply claiming <ip> (sender = target = <ip>, and target MAC =
+ *   sender MAC, which makes the kernel override a fresh entry too: arp_process, net/ipv4/arp.c);
+ * - `arp-reply <claimed ip> <victim ip> <victim mac>`: an ARP reply to one victim;
+ * - `na <src ip> <target>`: an unsolicited neighbour advertisement to ff02::1, override flag set;
+ * - `dhcp4-offer <dst mac> <src ip> <dst ip> <client mac>`: a DHCPv4 offer, UDP 67 -> 68;
+ * - `dhcp6-advertise <dst mac> <src ip> <dst ip>`: a DHCPv6 advertise, UDP 547 -> 546;
+ * - `pause <seconds>`.
  */
 const SCAPY = String.raw`
 import sys, time
-from scapy.all import conf, sendp, get_if_hwaddr, Ether, IP, ICMP, IPv6, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, ICMPv6ND_Redirect, ICMPv6NDOptDstLLAddr
+from scapy.all import (conf, sendp, get_if_hwaddr, mac2str, Ether, ARP, IP, UDP, ICMP, IPv6, Raw, BOOTP, DHCP, DHCP6_Advertise,
+                       ICMPv6ND_RA, ICMPv6ND_NA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, ICMPv6ND_Redirect)
 conf.verb = 0
 mac = get_if_hwaddr('eth0')
-kind = sys.argv[1]
-if kind == 'ra':
-    ll = sys.argv[2]
-    frame = (Ether(src=mac, dst='33:33:00:00:00:01') / IPv6(src=ll, dst='ff02::1', hlim=255)
-             / ICMPv6ND_RA(routerlifetime=1800) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
-             / ICMPv6NDOptPrefixInfo(prefix='2001:db8:bad::', prefixlen=64, L=1, A=1, validlifetime=86400, preferredlifetime=14400))
-elif kind == 'redirect6':
-    victim, victim_mac, gateway, target, dst = sys.argv[2:7]
-    frame = (Ether(src=mac, dst=victim_mac) / IPv6(src=gateway, dst=victim, hlim=255)
-             / ICMPv6ND_Redirect(tgt=target, dst=dst) / ICMPv6NDOptDstLLAddr(lladdr=mac))
-elif kind == 'redirect4':
-    victim, victim_mac, gateway, new_gateway, dst = sys.argv[2:7]
-    frame = (Ether(src=mac, dst=victim_mac) / IP(src=gateway, dst=victim)
-             / ICMP(type=5, code=1, gw=new_gateway) / IP(src=victim, dst=dst, ttl=63) / ICMP(type=0, id=1, seq=1))
-else:
-    sys.exit('unknown attack ' + kind)
-for _ in range(2):
-    sendp(frame, iface='eth0')
-    time.sleep(0.3)
+
+def ip(src, dst):
+    return IPv6(src=src, dst=dst) if ':' in src else IP(src=src, dst=dst)
+
+def ra(ll):
+    return (Ether(src=mac, dst='33:33:00:00:00:01') / IPv6(src=ll, dst='ff02::1', hlim=255)
+            / ICMPv6ND_RA(routerlifetime=1800) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+            / ICMPv6NDOptPrefixInfo(prefix='2001:db8:bad::', prefixlen=64, L=1, A=1, validlifetime=86400, preferredlifetime=14400))
+
+def redirect6(victim, victim_mac, gateway, target, dst):
+    return (Ether(src=mac, dst=victim_mac) / IPv6(src=gateway, dst=victim, hlim=255)
+            / ICMPv6ND_Redirect(tgt=target, dst=dst) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+def redirect4(victim, victim_mac, gateway, new_gateway, dst):
+    return (Ether(src=mac, dst=victim_mac) / IP(src=gateway, dst=victim)
+            / ICMP(type=5, code=1, gw=new_gateway) / IP(src=victim, dst=dst, ttl=63) / ICMP(type=0, id=1, seq=1))
+
+def udp(dst_mac, src, dst, payload):
+    return as_mac(mac, dst_mac, src, dst, payload)
+
+def as_mac(src_mac, dst_mac, src, dst, payload):
+    return Ether(src=src_mac, dst=dst_mac) / ip(src, dst) / UDP(sport=40009, dport=9) / Raw(payload.encode())
+
+def garp(claimed):
+    return Ether(src=mac, dst='ff:ff:ff:ff:ff:ff') / ARP(op=2, hwsrc=mac, psrc=claimed, hwdst=mac, pdst=claimed)
+
+def arp_reply(claimed, victim, victim_mac):
+    return Ether(src=mac, dst=victim_mac) / ARP(op=2, hwsrc=mac, psrc=claimed, hwdst=victim_mac, pdst=victim)
+
+def na(src, target):
+    return (Ether(src=mac, dst='33:33:00:00:00:01') / IPv6(src=src, dst='ff02::1', hlim=255)
+            / ICMPv6ND_NA(tgt=target, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+def dhcp4_offer(dst_mac, src, dst, client_mac):
+    return (Ether(src=mac, dst=dst_mac) / IP(src=src, dst=dst) / UDP(sport=67, dport=68)
+            / BOOTP(op=2, xid=1, yiaddr='10.66.0.50', siaddr=src, chaddr=mac2str(client_mac))
+            / DHCP(options=[('message-type', 'offer'), ('server_id', src), ('router', src), ('lease_time', 86400), 'end']))
+
+def dhcp6_advertise(dst_mac, src, dst):
+    return Ether(src=mac, dst=dst_mac) / IPv6(src=src, dst=dst) / UDP(sport=547, dport=546) / DHCP6_Advertise(trid=1)
+
+def pause(seconds):
+    return float(seconds)
+
+KINDS = {'ra': ra, 'redirect6': redirect6, 'redirect4': redirect4, 'udp': udp, 'as-mac': as_mac, 'garp': garp, 'arp-reply': arp_reply,
+         'na': na, 'dhcp4-offer': dhcp4_offer, 'dhcp6-advertise': dhcp6_advertise, 'pause': pause}
+frames, args = [], sys.argv[1:]
+while args:
+    kind = args.pop(0)
+    if kind not in KINDS:
+        sys.exit('unknown attack ' + kind)
+    build = KINDS[kind]
+    arity = build.__code__.co_argcount
+    if len(args) < arity:
+        sys.exit(kind + ' needs ' + str(arity) + ' arguments')
+    frames.append(build(*args[:arity]))
+    del args[:arity]
+for frame in frames:
+    if isinstance(frame, float):
+        time.sleep(frame)
+    else:
+        sendp(frame, iface='eth0')
 `;
 
-async function attack(node: TestNode, attacker: string, args: string[]): Promise<void> {
-  await node.exec(['python3', '-c', SCAPY, ...args], attacker);
+/** Frames for SCAPY, each `[kind, ...arguments]`, sent in this order in one run (one scapy start-up). */
+async function attack(node: TestNode, attacker: string, ...frames: string[][]): Promise<void> {
+  await node.exec(['python3', '-c', SCAPY, ...frames.flat()], attacker);
+}
+
+/**
+ * The frames twice, 300 ms apart: an IPv4 redirect takes effect only once the victim has the new
+ * gateway's MAC (the first one makes it ask), and a neighbour entry may be in its locktime.
+ */
+function twice(...frames: string[][]): string[][] {
+  return [...frames, ['pause', '0.3'], ...frames, ['pause', '0.3']];
+}
+
+/**
+ * A capture on eth0 of a namespace: every frame that arrives (not the ones it sends), summed up as
+ * JSON, until each marker (a UDP payload) has arrived, or 5 s, a safety net only. Markers are sent
+ * last, from the attacker's own addresses, which no filter drops: once they are in, everything
+ * sent before them on the same path has been delivered or dropped, so the capture ends without
+ * waiting on a timeout and without missing a late frame. `ready` is printed once the socket is open.
+ */
+const SNIFF = String.raw`
+import sys, json
+from scapy.all import conf, sniff, get_if_hwaddr, Ether, ARP, IP, UDP, ICMP, IPv6, Raw
+conf.verb = 0
+iface, markers = sys.argv[1], set(sys.argv[2:])
+own = get_if_hwaddr(iface)
+frames = []
+def record(p):
+    if Ether not in p or p[Ether].src == own:
+        return False
+    f = {'smac': p[Ether].src, 'dmac': p[Ether].dst}
+    if ARP in p:
+        f.update(kind='arp', op=int(p[ARP].op), hwsrc=p[ARP].hwsrc, psrc=p[ARP].psrc)
+    elif IP in p:
+        f.update(kind='ip', src=p[IP].src, dst=p[IP].dst)
+    elif IPv6 in p:
+        f.update(kind='ip6', src=p[IPv6].src, dst=p[IPv6].dst)
+        icmp6 = p[IPv6].payload
+        while icmp6 and icmp6.name.startswith('IPv6 Extension'):
+            icmp6 = icmp6.payload
+        if hasattr(icmp6, 'type') and icmp6.name.startswith(('ICMPv6', 'MLD')):
+            f['icmp6'] = int(icmp6.type)
+    else:
+        f['kind'] = 'type 0x%04x' % p[Ether].type
+    if UDP in p:
+        f.update(sport=int(p[UDP].sport), dport=int(p[UDP].dport))
+    if ICMP in p:
+        f['icmp'] = int(p[ICMP].type)
+    if UDP in p and Raw in p[UDP]:
+        f['payload'] = p[UDP][Raw].load.decode('latin-1')[:80]
+    frames.append(f)
+    markers.discard(f.get('payload'))
+    return not markers
+sniff(iface=iface, store=False, timeout=5, stop_filter=record, started_callback=lambda: print('ready', flush=True))
+print(json.dumps({'frames': frames, 'missing': sorted(markers)}), flush=True)
+`;
+
+/** One frame a capture saw; only what applies to it is set. */
+interface Frame {
+  smac: string;
+  dmac: string;
+  kind: string;
+  src?: string;
+  dst?: string;
+  sport?: number;
+  dport?: number;
+  icmp?: number;
+  icmp6?: number;
+  op?: number;
+  hwsrc?: string;
+  psrc?: string;
+  payload?: string;
+}
+
+/** A fresh marker payload: a capture stops once it has seen all of its markers. */
+function marker(what: string): string {
+  return `marker ${what} ${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Starts a capture in `netns` and resolves once it is listening; `frames()` waits for the markers
+ * and yields every frame that arrived. A marker that never came fails the test: the capture
+ * would prove nothing.
+ */
+async function capture(node: TestNode, netns: string, markers: string[]): Promise<{ frames: () => Promise<Frame[]> }> {
+  const child = spawn('/usr/bin/nsenter', [`--net=${netns}`, '--', 'python3', '-c', SNIFF, 'eth0', ...markers], {
+    env: { PATH: SYSTEM_PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  node.lab.track(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.startsWith('ready\n')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`capture in ${netns} ended before it was ready (${code}): ${stderr}`)));
+  });
+  await ready;
+  return {
+    async frames() {
+      const code = await exited;
+      if (code !== 0) throw new Error(`capture in ${netns} failed (${code}): ${stderr}`);
+      const { frames, missing } = JSON.parse(stdout.slice('ready\n'.length)) as { frames: Frame[]; missing: string[] };
+      assert.deepEqual(missing, [], `the markers reached the capture in ${netns}: without them it proves nothing`);
+      return frames;
+    },
+  };
+}
+
+/** Frames whose UDP payload starts with `tag`: what a test sent, as the capture saw it arrive. */
+function tagged(frames: Frame[], tag: string): string[] {
+  return frames.filter((f) => f.payload?.startsWith(tag)).map((f) => `${f.payload} (${f.src} -> ${f.dst}, from ${f.smac})`);
 }
 
 /** What an RA or a redirect could change in a namespace: its addresses and routes, both families. */
@@ -83,12 +279,154 @@ async function mac(node: TestNode, netns: string): Promise<string> {
   return (await node.ipJson(['link', 'show', 'dev', 'eth0'], netns))[0].address;
 }
 
-/** The node, two victims (.2, .3) and an attacker (.4) on one bridge, dual-stack. */
+/**
+ * STAND-IN FOR THE PLUGIN, delete at merge time: until ADD installs the anti-spoofing table and
+ * the pod's elements itself (issue 17), the tests install them here, after each ADD, with `nft -f`
+ * in the node's namespace, from the same renderer the plugin's iproute2 fallback uses. Harmless
+ * once ADD does it: the table is made only when missing, and `add element` of an element that is
+ * there already is no error.
+ */
+async function guardWithNft(node: TestNode, result: Record<string, any>): Promise<void> {
+  const ruleset = antispoofRuleset();
+  const installed = await node.exec(['nft', 'list', 'table', ruleset.family, ruleset.table]).then(() => true, () => false);
+  if (!installed) await execIn(node.path, ['nft', '-f', '-'], renderInstall(ruleset));
+  const attachment = {
+    port: result.interfaces[1].name as string,
+    mac: result.interfaces[2].mac as string,
+    addresses: result.ips.map((ip: { address: string }) => parseIp(ip.address.split('/')[0]!)!),
+  };
+  await execIn(node.path, ['nft', '-f', '-'], renderElements(ruleset, 'add', attachmentElements(attachment)));
+}
+
+/** The ADD every pod of this file gets: the plugin's, then the protection's stand-in. */
+async function addPod(node: TestNode, netns: string, containerId: string, conf: object): Promise<Record<string, any>> {
+  const result = await node.add(netns, containerId, conf);
+  await guardWithNft(node, result);
+  return result;
+}
+
+/** One pod of the bridge: its namespace and what ADD said about it. */
+interface Pod {
+  netns: string;
+  ipv4: string;
+  ipv6: string;
+  mac: string;
+  /** Its host veth: the bridge port its frames enter by. */
+  port: string;
+}
+
+function podOf(netns: string, result: Record<string, any>): Pod {
+  const address = (family: string) => (result.ips as { address: string }[]).map((ip) => ip.address.split('/')[0]!).find((a) => a.includes(family))!;
+  return { netns, ipv4: address('.'), ipv6: address(':'), mac: result.interfaces[2].mac, port: result.interfaces[1].name };
+}
+
+/**
+ * The node, two victims (.2, .3) and an attacker (.4) on one bridge, dual-stack. hairpinMode on,
+ * as kube-proxy's hairpin needs it (the plugin's default is off: cni/config/netconf.ts).
+ */
 async function bridgeWithAttacker(node: TestNode) {
-  const conf = node.conf({ ipam: { ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] } });
+  const conf = node.conf({ hairpinMode: true, ipam: { ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] } });
   const [victim1, victim2, attacker] = [await node.pod(), await node.pod(), await node.pod()];
-  for (const [i, pod] of [victim1!, victim2!, attacker!].entries()) await node.add(pod, `c${i}`, conf);
-  return { victim1: victim1!, victim2: victim2!, attacker: attacker!, victims: [victim1!, victim2!] };
+  const results: Record<string, any>[] = [];
+  for (const [i, pod] of [victim1!, victim2!, attacker!].entries()) results.push(await addPod(node, pod, `c${i}`, conf));
+  const pods = [victim1!, victim2!, attacker!].map((netns, i) => podOf(netns, results[i]!));
+  return {
+    conf,
+    victim1: victim1!, victim2: victim2!, attacker: attacker!, victims: [victim1!, victim2!],
+    pods: { victim1: pods[0]!, victim2: pods[1]!, attacker: pods[2]! },
+    /** The bridge's MAC, the pods' gateway's. */
+    bridgeMac: results[0]!.interfaces[0].mac as string,
+  };
+}
+
+/** For each of `addresses`, the MAC the neighbour table of `netns` maps it to on `dev` (undefined: no entry). */
+async function neighbours(node: TestNode, netns: string, dev: string, addresses: string[]): Promise<Record<string, string | undefined>> {
+  const entries = await node.ipJson(['neigh', 'show', 'dev', dev], netns);
+  return Object.fromEntries(addresses.map((address) => [address, entries.find((n) => n.dst === address && n.lladdr)?.lladdr]));
+}
+
+/** The ports of the node's bridge on which its forwarding table has learnt `mac` (its own entries aside). */
+async function learntOn(node: TestNode, mac: string): Promise<string[]> {
+  const fdb = JSON.parse((await node.exec(['bridge', '-j', 'fdb', 'show', 'br', 'cni0'])).stdout || '[]') as any[];
+  return fdb.filter((e) => e.mac === mac && e.state !== 'permanent').map((e) => e.ifname).sort();
+}
+
+/**
+ * kube-proxy's iptables rules for one Service with one endpoint, trimmed to what a hairpin
+ * connection meets (pkg/proxy/iptables/proxier.go): KUBE-SERVICES from PREROUTING and OUTPUT;
+ * the endpoint's chain marks a connection from the endpoint itself with 0x4000 (KUBE-MARK-MASQ)
+ * before its DNAT; KUBE-POSTROUTING masquerades what carries the mark. For iptables-restore.
+ */
+function kubeProxyRules(family: 4 | 6, service: string, pod: string): string {
+  const host = family === 4 ? '/32' : '/128';
+  const endpoint = family === 4 ? `${pod}:8080` : `[${pod}]:8080`;
+  return [
+    '*nat',
+    ...['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-SVC-HAIRPIN', 'KUBE-SEP-HAIRPIN'].map((chain) => `:${chain} - [0:0]`),
+    '-A PREROUTING -j KUBE-SERVICES',
+    '-A OUTPUT -j KUBE-SERVICES',
+    '-A POSTROUTING -j KUBE-POSTROUTING',
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    '-A KUBE-POSTROUTING -j MASQUERADE',
+    `-A KUBE-SERVICES -d ${service}${host} -p tcp -m tcp --dport 80 -j KUBE-SVC-HAIRPIN`,
+    '-A KUBE-SVC-HAIRPIN -j KUBE-SEP-HAIRPIN',
+    `-A KUBE-SEP-HAIRPIN -s ${pod}${host} -j KUBE-MARK-MASQ`,
+    `-A KUBE-SEP-HAIRPIN -p tcp -m tcp -j DNAT --to-destination ${endpoint}`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Inside one pod, per family: listen on <pod address>:8080, connect to <service>:80, exchange a
+ * few bytes both ways, and report the peer the server saw. Arguments: pod4 service4 pod6 service6.
+ */
+const HAIRPIN = String.raw`
+import json, socket, sys
+def hairpin(family, pod, service):
+    server = socket.socket(family, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((pod, 8080))
+    server.listen(1)
+    server.settimeout(5)
+    client = socket.create_connection((service, 80), timeout=5)
+    conn, peer = server.accept()
+    conn.settimeout(5)
+    client.sendall(b'ping')
+    got = conn.recv(4)
+    conn.sendall(b'pong')
+    back = client.recv(4)
+    return {'peer': peer[0], 'exchanged': (got + back).decode()}
+a = sys.argv[1:]
+print(json.dumps([hairpin(socket.AF_INET, a[0], a[1]), hairpin(socket.AF_INET6, a[2], a[3])]))
+`;
+
+/**
+ * A host beyond the node: a namespace on a veth from the node (the node's eth0, its uplink). The
+ * node forwards, routes by default to that host, and checks reverse paths loosely, as many
+ * distributions set it (systemd's 50-default.conf): so neither a missing route nor the node's own
+ * rp_filter is what stops a spoofed packet here. No agent runs, so nothing is masqueraded: the
+ * outside host sees the source address the pod wrote.
+ */
+async function outsideHost(node: TestNode): Promise<string> {
+  const name = await node.lab.addNamespace('out', { loopbackUp: true });
+  const outside = node.lab.netnsPath(name);
+  await node.lab.addVeth({ netns: node.name, name: 'eth0' }, { netns: name, name: 'eth0', address: `${OUTSIDE.ipv4}/24` });
+  await node.exec(['ip', 'addr', 'add', `${OUTSIDE.ipv6}/64`, 'dev', 'eth0', 'nodad'], outside);
+  for (const argv of [
+    ['ip', 'addr', 'add', `${OUTSIDE.nodeIpv4}/24`, 'dev', 'eth0'],
+    ['ip', 'addr', 'add', `${OUTSIDE.nodeIpv6}/64`, 'dev', 'eth0', 'nodad'],
+    // The kernel solicits a forwarded packet's next hop from a link-local address out of DAD only.
+    ['ip', 'addr', 'add', 'fe80::51:1/64', 'dev', 'eth0', 'nodad'],
+    ['ip', 'route', 'add', 'default', 'via', OUTSIDE.ipv4],
+    ['ip', '-6', 'route', 'add', 'default', 'via', OUTSIDE.ipv6],
+    ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=2'],
+  ]) {
+    await node.exec(argv);
+  }
+  return outside;
 }
 
 describe('a hostile pod cannot reconfigure its neighbours', { skip: skipUnlessRoot }, () => {
@@ -97,7 +435,7 @@ describe('a hostile pod cannot reconfigure its neighbours', { skip: skipUnlessRo
       if (!(await scapyAvailable(node))) return assert.fail('python3-scapy is missing: run scripts/install-deps.sh');
       const { attacker, victims } = await bridgeWithAttacker(node);
       const before = await Promise.all([...victims, node.path].map((ns) => routingState(node, ns)));
-      await attack(node, attacker, ['ra', ATTACKER_LL]);
+      await attack(node, attacker, ...twice(['ra', ATTACKER_LL]));
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = await Promise.all([...victims, node.path].map((ns) => routingState(node, ns)));
       assert.deepEqual(after, before, 'no route (default or prefix) and no address from the RA');
@@ -117,7 +455,7 @@ describe('a hostile pod cannot reconfigure its neighbours', { skip: skipUnlessRo
       await node.exec(['ip', '-6', 'route', 'add', '2001:db8:1::/64', 'via', GATEWAY_LL, 'dev', 'eth0'], victim1);
       const before = await routeGet(node, victim1, FAR6);
       assert.match(before, new RegExp(`via ${GATEWAY_LL} dev eth0`));
-      await attack(node, attacker, ['redirect6', 'fd00:95::2', await mac(node, victim1), GATEWAY_LL, ATTACKER_LL, FAR6]);
+      await attack(node, attacker, ...twice(['redirect6', 'fd00:95::2', await mac(node, victim1), GATEWAY_LL, ATTACKER_LL, FAR6]));
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(await routeGet(node, victim1, FAR6), before);
     }));
@@ -129,25 +467,183 @@ describe('a hostile pod cannot reconfigure its neighbours', { skip: skipUnlessRo
       assert.equal(await node.ping(attacker, '10.95.0.2'), true, 'the victim knows the attacker\'s MAC (a redirect needs it)');
       const before = await routeGet(node, victim1, FAR4);
       assert.match(before, new RegExp(`via ${GATEWAY4} dev eth0`));
-      await attack(node, attacker, ['redirect4', '10.95.0.2', await mac(node, victim1), GATEWAY4, '10.95.0.4', FAR4]);
+      await attack(node, attacker, ...twice(['redirect4', '10.95.0.2', await mac(node, victim1), GATEWAY4, '10.95.0.4', FAR4]));
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(await routeGet(node, victim1, FAR4), before);
       assert.equal((await node.exec(['ip', 'route', 'show', 'cache'], victim1)).stdout.trim(), '', 'no cached exception');
       assert.deepEqual(await Promise.all(['all', 'eth0'].map((dev) => sysctl(node, victim1, `net/ipv4/conf/${dev}/accept_redirects`))), ['0', '0']);
     }));
+});
 
-  test('after every attack, legitimate traffic still flows: both families, ARP and neighbour discovery', () =>
-    withNode(async (node) => {
-      if (!(await scapyAvailable(node))) return assert.fail('python3-scapy is missing: run scripts/install-deps.sh');
-      const { victim1, victim2, attacker } = await bridgeWithAttacker(node);
-      await attack(node, attacker, ['ra', ATTACKER_LL]);
-      await attack(node, attacker, ['redirect4', '10.95.0.2', await mac(node, victim1), GATEWAY4, '10.95.0.4', FAR4]);
-      for (const [from, to] of [[victim1, '10.95.0.3'], [victim2, '10.95.0.2'], [victim1, 'fd00:95::3'], [victim2, 'fd00:95::2'], [victim1, GATEWAY4], [victim1, 'fd00:95::1']] as const) {
-        assert.equal(await node.ping(from, to), true, `ping ${to}`);
+describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRoot }, () => {
+  // One node for all of these: with the protection in place no attack changes anything another
+  // one depends on, and each test checks its own part of the state.
+  let node: TestNode | undefined;
+  let lan: Awaited<ReturnType<typeof bridgeWithAttacker>>;
+  let outside: string;
+  before(async () => {
+    node = await TestNode.create();
+    if (!(await scapyAvailable(node))) throw new Error('python3-scapy is missing: run scripts/install-deps.sh');
+    lan = await bridgeWithAttacker(node);
+    outside = await outsideHost(node);
+    // Every neighbour entry and FDB entry an attack below goes after exists before it, and the
+    // node has resolved the outside host (a packet queued on resolution could pass a marker).
+    const { victim1, victim2, attacker } = lan.pods;
+    const pairs = [victim1, victim2, attacker].flatMap((from) =>
+      [...[victim1, victim2, attacker].filter((to) => to !== from).flatMap((to) => [to.ipv4, to.ipv6]), GATEWAY4, GATEWAY6].map((to) => [from.netns, to] as const));
+    for (const [from, to] of [...pairs, [node.path, OUTSIDE.ipv4], [node.path, OUTSIDE.ipv6]] as const) {
+      assert.equal(await node.ping(from, to), true, `before any attack, ${from} reaches ${to}`);
+    }
+  });
+  after(async () => node?.cleanup());
+
+  test('IPv4 and IPv6 packets with another pod\'s, the gateway\'s or an arbitrary source reach neither a victim nor a host beyond the node', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    const m = { victim4: marker('v4'), victim6: marker('v6'), outside4: marker('outside v4'), outside6: marker('outside v6') };
+    const [atVictim, atOutside] = await Promise.all([capture(node!, victim1.netns, [m.victim4, m.victim6]), capture(node!, outside, [m.outside4, m.outside6])]);
+    const spoofed = (dstMac: string, dst: string, sources: string[]) => sources.map((src) => ['udp', dstMac, src, dst, `spoof from ${src}`]);
+    await attack(node!, attacker.netns,
+      ...spoofed(victim1.mac, victim1.ipv4, [victim2.ipv4, GATEWAY4, ARBITRARY4]),
+      ...spoofed(victim1.mac, victim1.ipv6, [victim2.ipv6, GATEWAY6, ARBITRARY6]),
+      ...spoofed(lan.bridgeMac, OUTSIDE.ipv4, [victim1.ipv4, ARBITRARY4]),
+      ...spoofed(lan.bridgeMac, OUTSIDE.ipv6, [victim1.ipv6, ARBITRARY6]),
+      ['udp', victim1.mac, attacker.ipv4, victim1.ipv4, m.victim4],
+      ['udp', victim1.mac, attacker.ipv6, victim1.ipv6, m.victim6],
+      ['udp', lan.bridgeMac, attacker.ipv4, OUTSIDE.ipv4, m.outside4],
+      ['udp', lan.bridgeMac, attacker.ipv6, OUTSIDE.ipv6, m.outside6],
+    );
+    const arrived = { atVictim: tagged(await atVictim.frames(), 'spoof'), beyondTheNode: tagged(await atOutside.frames(), 'spoof') };
+    assert.deepEqual(arrived, { atVictim: [], beyondTheNode: [] }, 'no spoofed packet arrived anywhere');
+  });
+  /**
+   * The neighbour tables of both victims and of the node (on cni0), for the addresses an attacker
+   * would claim: each must name its owner's MAC, before the attack and after it.
+   */
+  async function claimedTables(family: 'ipv4' | 'ipv6') {
+    const { victim1, victim2 } = lan.pods;
+    const gateway = family === 'ipv4' ? GATEWAY4 : GATEWAY6;
+    return {
+      victim1: await neighbours(node!, victim1.netns, 'eth0', [gateway, victim2[family]]),
+      victim2: await neighbours(node!, victim2.netns, 'eth0', [gateway, victim1[family]]),
+      node: await neighbours(node!, node!.path, 'cni0', [victim1[family], victim2[family]]),
+    };
+  }
+  function rightTables(family: 'ipv4' | 'ipv6') {
+    const { victim1, victim2 } = lan.pods;
+    const gateway = family === 'ipv4' ? GATEWAY4 : GATEWAY6;
+    return {
+      victim1: { [gateway]: lan.bridgeMac, [victim2[family]]: victim2.mac },
+      victim2: { [gateway]: lan.bridgeMac, [victim1[family]]: victim1.mac },
+      node: { [victim1[family]]: victim1.mac, [victim2[family]]: victim2.mac },
+    };
+  }
+
+  test('ARP replies claiming the gateway\'s or another victim\'s IPv4 leave every neighbour table as it was', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await claimedTables('ipv4'), rightTables('ipv4'), 'before the attack');
+    // Gratuitous replies to everyone (the kernel overrides even a fresh entry for those), and
+    // replies aimed at one victim, each claim with the attacker's MAC.
+    await attack(node!, attacker.netns, ...twice(
+      ['garp', GATEWAY4], ['garp', victim1.ipv4], ['garp', victim2.ipv4],
+      ['arp-reply', GATEWAY4, victim1.ipv4, victim1.mac], ['arp-reply', victim2.ipv4, victim1.ipv4, victim1.mac],
+    ));
+    assert.deepEqual(await claimedTables('ipv4'), rightTables('ipv4'), 'after the attack');
+  });
+
+  test('unsolicited neighbour advertisements claiming the gateway\'s or another victim\'s IPv6 leave every neighbour table as it was', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'before the attack');
+    // To ff02::1 with the override flag, from the attacker's own address and from the claimed one.
+    const claims = [GATEWAY6, victim1.ipv6, victim2.ipv6].flatMap((claimed) => [['na', attacker.ipv6, claimed], ['na', claimed, claimed]]);
+    await attack(node!, attacker.netns, ...twice(...claims));
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'after the attack');
+  });
+  test('frames with another victim\'s MAC leave that MAC on its own bridge port, and its traffic still reaches it', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await learntOn(node!, victim2.mac), [victim2.port], 'before the attack');
+    // Broadcast and unicast, and with victim2's addresses too: all of victim2 but its port.
+    await attack(node!, attacker.netns, ...twice(
+      ['as-mac', victim2.mac, 'ff:ff:ff:ff:ff:ff', victim2.ipv4, '10.95.0.255', 'as victim2'],
+      ['as-mac', victim2.mac, victim1.mac, victim2.ipv4, victim1.ipv4, 'as victim2'],
+      ['as-mac', victim2.mac, victim1.mac, victim2.ipv6, victim1.ipv6, 'as victim2'],
+    ));
+    assert.deepEqual(await learntOn(node!, victim2.mac), [victim2.port], 'after the attack, not the attacker\'s port ' + attacker.port);
+    for (const to of [victim2.ipv4, victim2.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 still reaches victim2 at ${to}`);
+  });
+  /** The attacker's markers to victim1, both families: a capture there ends once both are in. */
+  function markersToVictim1() {
+    const { victim1, attacker } = lan.pods;
+    const [v4, v6] = [marker('v4'), marker('v6')];
+    return { markers: [v4, v6], frames: [['udp', victim1.mac, attacker.ipv4, victim1.ipv4, v4], ['udp', victim1.mac, attacker.ipv6, victim1.ipv6, v6]] };
+  }
+  const describeFrame = (f: Frame) => `${f.src} -> ${f.dst} (${f.dmac})${f.sport ? ` udp ${f.sport}->${f.dport}` : ''}${f.icmp !== undefined ? ` icmp ${f.icmp}` : ''}${f.icmp6 !== undefined ? ` icmpv6 ${f.icmp6}` : ''}`;
+
+  test('a DHCPv4 offer and a DHCPv6 advertise from a pod reach no victim', async () => {
+    const { victim1, attacker } = lan.pods;
+    const attackerLinkLocal = formatIp(linkLocalFromMac(attacker.mac));
+    const end = markersToVictim1();
+    const atVictim = await capture(node!, victim1.netns, end.markers);
+    // Each to everyone and to victim1 alone, from the attacker's own addresses: only the server
+    // port gives them away.
+    await attack(node!, attacker.netns,
+      ['dhcp4-offer', 'ff:ff:ff:ff:ff:ff', attacker.ipv4, '255.255.255.255', victim1.mac],
+      ['dhcp4-offer', victim1.mac, attacker.ipv4, victim1.ipv4, victim1.mac],
+      ['dhcp6-advertise', '33:33:00:01:00:02', attackerLinkLocal, 'ff02::1:2'],
+      ['dhcp6-advertise', victim1.mac, attackerLinkLocal, victim1.ipv6],
+      ...end.frames,
+    );
+    const servers = (await atVictim.frames()).filter((f) => f.sport === 67 || f.sport === 547).map(describeFrame);
+    assert.deepEqual(servers, [], 'no DHCP server traffic arrived');
+  });
+
+  test('router advertisements and ICMP and ICMPv6 redirects from a pod do not even reach a victim', async () => {
+    const { victim1, attacker } = lan.pods;
+    const end = markersToVictim1();
+    const atVictim = await capture(node!, victim1.netns, end.markers);
+    await attack(node!, attacker.netns,
+      ['ra', ATTACKER_LL],
+      ['redirect4', victim1.ipv4, victim1.mac, GATEWAY4, attacker.ipv4, FAR4],
+      ['redirect6', victim1.ipv6, victim1.mac, GATEWAY_LL, ATTACKER_LL, FAR6],
+      ...end.frames,
+    );
+    const routers = (await atVictim.frames()).filter((f) => f.icmp === 5 || f.icmp6 === 134 || f.icmp6 === 137).map(describeFrame);
+    assert.deepEqual(routers, [], 'the bridge delivered no RA and no redirect');
+  });
+  // The tests below run last: they check that none of the attacks above broke anything.
+  test('after every attack, legitimate traffic still flows: both families between all pods and to the gateway, resolved afresh by ARP and ND', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    const pods = [victim1, victim2, attacker];
+    // Forget what was resolved before the attacks: resolution itself must still work.
+    for (const pod of pods) await node!.exec(['ip', 'neigh', 'flush', 'dev', 'eth0'], pod.netns);
+    for (const from of pods) {
+      for (const to of [...pods.filter((p) => p !== from).flatMap((p) => [p.ipv4, p.ipv6]), GATEWAY4, GATEWAY6]) {
+        assert.equal(await node!.ping(from.netns, to), true, `${from.ipv4} reaches ${to}`);
       }
-      const victim2Mac = await mac(node, victim2);
-      const neighbours = async (family: string) => (await node.ipJson([family, 'neigh', 'show', 'dev', 'eth0'], victim1)).filter((n) => n.lladdr);
-      assert.ok((await neighbours('-4')).some((n) => n.dst === '10.95.0.3' && n.lladdr === victim2Mac), 'ARP resolved victim2');
-      assert.ok((await neighbours('-6')).some((n) => n.dst === 'fd00:95::3'), 'ND resolved victim2');
-    }));
+    }
+    const right = Object.fromEntries([[GATEWAY4, lan.bridgeMac], [GATEWAY6, lan.bridgeMac], ...[victim2, attacker].flatMap((p) => [[p.ipv4, p.mac], [p.ipv6, p.mac]])]);
+    assert.deepEqual(await neighbours(node!, victim1.netns, 'eth0', Object.keys(right)), right, 'ARP and ND in victim1 resolved each address to its owner');
+  });
+
+  test('a pod added after the attacks passes DAD and reaches its neighbours and the gateway, both families', async () => {
+    const { victim1 } = lan.pods;
+    const netns = await node!.pod();
+    const late = podOf(netns, await addPod(node!, netns, 'c-late', lan.conf));
+    await poll(async () => (await node!.exec(['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'tentative'], netns)).stdout === '', { what: 'DAD of the new pod\'s addresses' });
+    assert.equal((await node!.exec(['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'dadfailed'], netns)).stdout, '', 'no address failed DAD');
+    for (const to of [victim1.ipv4, victim1.ipv6, GATEWAY4, GATEWAY6]) assert.equal(await node!.ping(netns, to), true, `the new pod reaches ${to}`);
+    for (const to of [late.ipv4, late.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 reaches the new pod at ${to}`);
+  });
+
+  test('hairpin: a pod reaches itself through a kube-proxy-like DNAT in the node, masqueraded, both families', async () => {
+    const { victim1 } = lan.pods;
+    // kube-proxy's node: bridged traffic goes through iptables (br_netfilter, per namespace). A
+    // connection DNATed back to the pod it came from is then bridged back out of the port it
+    // came in by (br_nf_pre_routing_finish), which the port's hairpin mode allows.
+    await node!.exec(['sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']);
+    await execIn(node!.path, ['iptables-restore', '--noflush'], kubeProxyRules(4, SERVICE.ipv4, victim1.ipv4));
+    await execIn(node!.path, ['ip6tables-restore', '--noflush'], kubeProxyRules(6, SERVICE.ipv6, victim1.ipv6));
+    const { stdout } = await node!.exec(['python3', '-c', HAIRPIN, victim1.ipv4, SERVICE.ipv4, victim1.ipv6, SERVICE.ipv6], victim1.netns);
+    // The server saw the node's address: the connection went through the masquerade mark.
+    assert.deepEqual(JSON.parse(stdout), [{ peer: GATEWAY4, exchanged: 'pingpong' }, { peer: GATEWAY6, exchanged: 'pingpong' }]);
+  });
 });
