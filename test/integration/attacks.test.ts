@@ -16,9 +16,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { renderElements, renderInstall } from '../../lib/antispoof/nft-text.ts';
-import { antispoofRuleset, attachmentElements, linkLocalFromMac } from '../../lib/antispoof/ruleset.ts';
-import { formatIp, parseIp } from '../../lib/cidr.ts';
+import { linkLocalFromMac } from '../../lib/antispoof/ruleset.ts';
+import { formatIp } from '../../lib/cidr.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
 import { execIn } from '../support/exec-in.ts';
 import { poll } from '../support/poll.ts';
@@ -279,30 +278,10 @@ async function mac(node: TestNode, netns: string): Promise<string> {
   return (await node.ipJson(['link', 'show', 'dev', 'eth0'], netns))[0].address;
 }
 
-/**
- * STAND-IN FOR THE PLUGIN, delete at merge time: until ADD installs the anti-spoofing table and
- * the pod's elements itself (issue 17), the tests install them here, after each ADD, with `nft -f`
- * in the node's namespace, from the same renderer the plugin's iproute2 fallback uses. Harmless
- * once ADD does it: the table is made only when missing, and `add element` of an element that is
- * there already is no error.
- */
-async function guardWithNft(node: TestNode, result: Record<string, any>): Promise<void> {
-  const ruleset = antispoofRuleset();
-  const installed = await node.exec(['nft', 'list', 'table', ruleset.family, ruleset.table]).then(() => true, () => false);
-  if (!installed) await execIn(node.path, ['nft', '-f', '-'], renderInstall(ruleset));
-  const attachment = {
-    port: result.interfaces[1].name as string,
-    mac: result.interfaces[2].mac as string,
-    addresses: result.ips.map((ip: { address: string }) => parseIp(ip.address.split('/')[0]!)!),
-  };
-  await execIn(node.path, ['nft', '-f', '-'], renderElements(ruleset, 'add', attachmentElements(attachment)));
-}
 
-/** The ADD every pod of this file gets: the plugin's, then the protection's stand-in. */
-async function addPod(node: TestNode, netns: string, containerId: string, conf: object): Promise<Record<string, any>> {
-  const result = await node.add(netns, containerId, conf);
-  await guardWithNft(node, result);
-  return result;
+/** The ADD every pod of this file gets: the plugin's own, which guards the pod's port (antiSpoofing is on by default). */
+function addPod(node: TestNode, netns: string, containerId: string, conf: object): Promise<Record<string, any>> {
+  return node.add(netns, containerId, conf);
 }
 
 /** One pod of the bridge: its namespace and what ADD said about it. */
