@@ -23,6 +23,7 @@ const IPPROTO = { icmp: 1, udp: 17, icmpv6: 58 } as const;
 // nftables' own enums for the set userdata (src/expression.c, src/meta.c, src/payload.c,
 // include/expression.h enum expr_types, include/proto.h enum proto_bases).
 const UDATA_SET = { KEYBYTEORDER: 0, KEY_TYPEOF: 3 } as const;
+const BYTEORDER = { INVALID: 0, HOST_ENDIAN: 1 } as const;
 const UDATA_TYPEOF = { EXPR: 0, DATA: 1 } as const;
 const UDATA_CONCAT_SUB = { TYPE: 0, DATA: 1 } as const;
 const EXPR = { PAYLOAD: 7, META: 9, CONCAT: 13 } as const;
@@ -37,10 +38,15 @@ interface FieldCode {
   typeof?: Udata[];
   /** The protocol the field needs the frame to be, and how nft checks it. */
   needs?: 'meta protocol ip' | 'meta protocol ip6' | 'ether type arp';
+  /**
+   * nft's byte order of the field's type (include/expression.h enum byteorder), which it records
+   * for a set keyed by this field alone. Given only for the fields we key a set by alone.
+   */
+  byteorder?: number;
 }
 
 const FIELDS: Record<Field, FieldCode> = {
-  'iifname': { length: 16, datatype: NFT_DATATYPE.IFNAME, load: (r) => meta(NFT_META.IIFNAME, r) },
+  'iifname': { length: 16, datatype: NFT_DATATYPE.IFNAME, load: (r) => meta(NFT_META.IIFNAME, r), byteorder: BYTEORDER.HOST_ENDIAN },
   'ether saddr': { length: 6, datatype: NFT_DATATYPE.ETHERADDR, load: (r) => payload(NFT_PAYLOAD.LL_HEADER, 6, 6, r) },
   // struct arphdr (8 bytes), then sender hardware address and sender IPv4 address.
   'arp saddr ether': { length: 6, datatype: NFT_DATATYPE.ETHERADDR, load: (r) => payload(NFT_PAYLOAD.NETWORK_HEADER, 8, 6, r), needs: 'ether type arp' },
@@ -61,9 +67,16 @@ const META_IIFNAME_TYPEOF: Udata[] = [{ type: 0, value: NFT_META.IIFNAME }];
 
 const round4 = (n: number) => (n + 3) & ~3;
 
-/** A set's key: its concatenated type, its length, and the userdata nft writes for it. */
+/** A set's key: its (concatenated) type, its length, and the userdata nft writes for it. */
 export function setKey(set: SetSpec): SetKey {
   const fields = set.key.map((f) => FIELDS[f]);
+  if (fields.length === 1) {
+    // `type ifname`: no concatenation, so nft records the type's byte order and nothing else
+    // (test/fixtures/nft/table-batch.hex, guarded_ports).
+    const [field] = fields;
+    if (field!.byteorder === undefined || field!.typeof) throw new Error(`set ${set.name}: a key of ${set.key[0]} alone is not supported`);
+    return { type: field!.datatype, length: round4(field!.length), userdata: encodeUdata([{ type: UDATA_SET.KEYBYTEORDER, value: field!.byteorder }]) };
+  }
   // `type a . b` sets: nft records a concatenation and no parts (it prints the key type);
   // `typeof` sets: each part's expression, which is how nft prints `@th,64,128` back.
   const typeofParts = fields.some((f) => f.typeof)
@@ -79,7 +92,7 @@ export function setKey(set: SetSpec): SetKey {
     type: concatType(fields.map((f) => f.datatype)),
     length: fields.reduce((n, f) => n + round4(f.length), 0),
     userdata: encodeUdata([
-      { type: UDATA_SET.KEYBYTEORDER, value: 0 },
+      { type: UDATA_SET.KEYBYTEORDER, value: BYTEORDER.INVALID }, // a concatenation's, as nft writes it
       { type: UDATA_SET.KEY_TYPEOF, value: [{ type: UDATA_TYPEOF.EXPR, value: EXPR.CONCAT }, { type: UDATA_TYPEOF.DATA, value: typeofParts }] },
     ]),
   };
@@ -95,9 +108,6 @@ export function ruleExpressions(rule: Rule, setIds: ReadonlyMap<string, number> 
   const transportByte = (value: number) => out.push(payload(NFT_PAYLOAD.TRANSPORT_HEADER, 0, 1), cmp(NFT_CMP.EQ, Uint8Array.of(value)));
   for (const m of rule.matches) {
     switch (m.match) {
-      case 'iifname-not-prefix':
-        out.push(meta(NFT_META.IIFNAME), cmp(NFT_CMP.NEQ, new TextEncoder().encode(m.prefix))); // a prefix: its bytes, no NUL
-        break;
       case 'ether-type':
         etherType(ETH_P[m.etherType]);
         network = true;

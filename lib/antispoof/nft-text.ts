@@ -34,7 +34,6 @@ function keyDeclaration(set: SetSpec): string {
 
 function renderMatch(m: Match): string {
   switch (m.match) {
-    case 'iifname-not-prefix': return `iifname != "${m.prefix}*"`;
     case 'ether-type': return `ether type ${ETHER_TYPES[m.etherType]}`;
     case 'icmp-type': return `icmp type ${ICMP_NAMES[m.type] ?? m.type}`;
     case 'icmpv6-type': return `icmpv6 type ${ICMPV6_NAMES[m.type] ?? m.type}`;

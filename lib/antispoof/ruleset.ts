@@ -16,6 +16,14 @@
 // does not grow with the number of pods, and an attachment is its elements alone (ADD adds them,
 // DEL deletes them, the rules never change after the table is made).
 //
+// Only guarded ports are judged: the base chain's first rule lets through every frame whose port
+// is not in guarded_ports, and a port enters that set with its other elements, in the same
+// transaction. The upgrade case decides this: on a node upgraded to this version, the first ADD
+// creates the table while older pods run on host veths that have no elements. Judging every pod
+// port ("bw*") would drop all their frames, and so cut every running pod off; judged by
+// guarded_ports they keep working, unprotected, until recreated (the doctor says so). The same
+// rule makes the uplink, the bridge itself and other bridges' ports pass: no name prefix needed.
+//
 // The hook: bridge `prerouting` sees every frame that enters a bridge port, whether the bridge
 // then forwards it to another port or delivers it locally (the gateway, the node, routing off
 // the node); `forward` would miss the locally delivered ones and `input` the bridged ones. There
@@ -29,7 +37,7 @@
 // at the same priority cannot let a spoofed frame through.
 import type { IpAddress } from '../cidr.ts';
 import { parseMac } from '../mac.ts';
-import { ANTISPOOF_TABLE, HOST_VETH_PREFIX } from '../names.ts';
+import { ANTISPOOF_TABLE } from '../names.ts';
 
 /** What a set's key is made of, in order; each is what nft calls the expression. */
 export type Field = 'iifname' | 'ether saddr' | 'arp saddr ether' | 'arp saddr ip' | 'ip saddr' | 'ip6 saddr' | 'nd target';
@@ -41,8 +49,6 @@ export interface SetSpec {
 
 /** The matches our rules need, no more: each is one nft expression and its implied dependencies. */
 export type Match =
-  /** `iifname != "bw*"`: the frame did not enter from a pod port. */
-  | { match: 'iifname-not-prefix'; prefix: string }
   | { match: 'ether-type'; etherType: EtherType }
   | { match: 'icmp-type'; type: number }
   | { match: 'icmpv6-type'; type: number }
@@ -82,7 +88,7 @@ export interface Ruleset {
   chains: readonly ChainSpec[];
 }
 
-export const SET = { mac: 'port_mac', arp: 'port_arp', ipv4: 'port_ipv4', ipv6: 'port_ipv6', ndTarget: 'port_nd_target' } as const;
+export const SET = { guarded: 'guarded_ports', mac: 'port_mac', arp: 'port_arp', ipv4: 'port_ipv4', ipv6: 'port_ipv6', ndTarget: 'port_nd_target' } as const;
 export const CHAIN = { arp: 'from_pod_arp', ipv4: 'from_pod_ipv4', ipv6: 'from_pod_ipv6', base: 'from_pods' } as const;
 
 /** ICMP and ICMPv6 types (include/uapi/linux/icmp.h, icmpv6.h) and the DHCP server ports. */
@@ -101,6 +107,8 @@ export function antispoofRuleset(): Ruleset {
     family: 'bridge',
     table: ANTISPOOF_TABLE,
     sets: [
+      // The ports the chains judge. First: its element is the first of an attachment's.
+      { name: SET.guarded, key: ['iifname'] },
       { name: SET.mac, key: ['iifname', 'ether saddr'] },
       { name: SET.arp, key: ['iifname', 'arp saddr ether', 'arp saddr ip'] },
       { name: SET.ipv4, key: ['iifname', 'ip saddr'] },
@@ -155,9 +163,9 @@ export function antispoofRuleset(): Ruleset {
         name: CHAIN.base,
         hook: { hook: 'prerouting', priority: -200, policy: 'accept' },
         rules: [
-          // Only frames from pod ports are judged: the uplink, the bridge itself, other
-          // bridges' ports pass untouched.
-          { matches: [{ match: 'iifname-not-prefix', prefix: HOST_VETH_PREFIX }], verdict: accept },
+          // Only frames from guarded ports are judged (see the top: an upgrade's older pods,
+          // the uplink, the bridge itself, other bridges' ports all pass untouched).
+          { matches: [notIn(SET.guarded)], verdict: accept },
           { matches: [notIn(SET.mac, 'ether saddr')], verdict: drop },
           { matches: [{ match: 'ether-type', etherType: 'arp' }], verdict: { verdict: 'goto', chain: CHAIN.arp } },
           { matches: [{ match: 'ether-type', etherType: 'ip' }], verdict: { verdict: 'goto', chain: CHAIN.ipv4 } },
@@ -192,10 +200,12 @@ export interface Attachment {
 const UNSPECIFIED_V4: IpAddress = { family: 4, value: 0n };
 
 /**
- * The elements ADD adds and DEL deletes for one attachment, set by set. The IPv6 link-local
- * address the kernel gives the pod's interface (EUI-64 from its MAC, addr_gen_mode 0, the
- * default) is always included: the pod uses it for neighbour discovery and MLD whether or not
- * it has a global IPv6 address.
+ * The elements ADD adds and DEL deletes for one attachment, set by set. First the port in
+ * guarded_ports, which makes the chains judge it: in the same transaction as the rest, a port is
+ * never guarded without its allowed values, and once its elements are deleted it passes unjudged.
+ * The IPv6 link-local address the kernel gives the pod's interface (EUI-64 from its MAC,
+ * addr_gen_mode 0, the default) is always included: the pod uses it for neighbour discovery and
+ * MLD whether or not it has a global IPv6 address.
  */
 export function attachmentElements(attachment: Attachment): Element[] {
   const port = { ifname: attachment.port };
@@ -203,6 +213,7 @@ export function attachmentElements(attachment: Attachment): Element[] {
   const ipv4 = attachment.addresses.filter((a) => a.family === 4);
   const ipv6 = [...attachment.addresses.filter((a) => a.family === 6), linkLocalFromMac(attachment.mac)];
   return [
+    { set: SET.guarded, key: [port] },
     { set: SET.mac, key: [port, mac] },
     // With sender 0.0.0.0: an RFC 5227 probe (arping -D, DHCP clients) names no address to poison.
     ...[...ipv4, ...(ipv4.length > 0 ? [UNSPECIFIED_V4] : [])].map((ip): Element => ({ set: SET.arp, key: [port, mac, { ip }] })),

@@ -3,7 +3,8 @@
 // (lib/antispoof/nft-text.ts) must leave the same table: `nft list` and `nft -j list` of the
 // two namespaces are compared as they are. Then: installing twice, and twice at once, leaves one
 // table; deleting the elements leaves none; and on a bridge in the namespace, a pod can no
-// longer send from an address that is not its own while its real traffic still flows.
+// longer send from an address that is not its own while its real traffic still flows, while a
+// pod that predates the table (an upgrade: a port with no elements) is not judged at all.
 // Everything happens in namespaces of a per-run lab; the root namespace's ruleset is untouched.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,7 +97,7 @@ describe('the anti-spoofing table in the kernel', { skip }, () => {
 
   test('installing again, and twice at once, succeeds and leaves one table, its rules once', async () => {
     const before = await listing(netlinkNs);
-    assert.deepEqual(await viaNetlink(netlinkNs, ['install', 'add']), [{ installed: false }, { added: 8 }]);
+    assert.deepEqual(await viaNetlink(netlinkNs, ['install', 'add']), [{ installed: false }, { added: 9 }]);
     const [fresh] = await lab.addNamespaces(['race']);
     const raceNs = lab.netnsPath(fresh!);
     const results = await Promise.all([viaNetlink(raceNs, ['install', 'add']), viaNetlink(raceNs, ['install', 'add'])]);
@@ -110,7 +111,7 @@ describe('the anti-spoofing table in the kernel', { skip }, () => {
   });
 
   test('deleting the elements leaves none; deleting again is no error', async () => {
-    assert.deepEqual(await viaNetlink(netlinkNs, ['delete', 'delete']), [{ deleted: 8 }, { deleted: 8 }]);
+    assert.deepEqual(await viaNetlink(netlinkNs, ['delete', 'delete']), [{ deleted: 9 }, { deleted: 9 }]);
     assert.equal(await listing(netlinkNs), renderTable(ruleset));
     // Some already gone (as after a crash half-way through a DEL): the rest still goes.
     await viaNetlink(netlinkNs, ['add']);
@@ -152,5 +153,52 @@ describe('the anti-spoofing table in the kernel', { skip }, () => {
     await execIn(pod1!, ['ip', 'addr', 'add', 'fd00:99::66/128', 'dev', 'eth0', 'nodad']);
     const forged6 = await execIn(pod1!, ['ping', '-c', '1', '-W', '2', '-I', 'fd00:99::66', pods[1]!.ip6]).then(() => true, () => false);
     assert.ok(!forged6, 'the forged IPv6 source is dropped');
+  });
+
+  test('an upgrade: a pod older than the table keeps working, unprotected; a guarded pod\'s forgery is dropped; deleting its elements unguards it', async () => {
+    const [node, old, guarded] = (await lab.addNamespaces(['upnode', 'upold', 'upguarded'], { loopbackUp: true })).map((n) => lab.netnsPath(n));
+    await execIn(node!, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+    await execIn(node!, ['ip', 'link', 'set', 'br0', 'up']);
+    const pods = { old: { ns: old!, port: 'bwupold', ip: '10.99.0.21', ip6: 'fd00:99::21', forged: '10.99.0.76' }, guarded: { ns: guarded!, port: 'bwupguarded', ip: '10.99.0.22', ip6: 'fd00:99::22', forged: '10.99.0.77' } };
+    for (const pod of Object.values(pods)) {
+      await lab.addVeth({ netns: path.basename(node!), name: pod.port, master: 'br0' }, { netns: path.basename(pod.ns), name: 'eth0', address: `${pod.ip}/24` });
+      await execIn(pod.ns, ['ip', 'addr', 'add', `${pod.ip6}/64`, 'dev', 'eth0', 'nodad']);
+    }
+    // Every check starts from empty neighbour tables, so ARP and ND cross the table too.
+    const flush = async () => { for (const pod of Object.values(pods)) await execIn(pod.ns, ['ip', 'neigh', 'flush', 'all']); };
+    const reaches = async (from: typeof pods.old, to: typeof pods.old, family: 4 | 6 = 4) => {
+      await flush();
+      return pings(from.ns, family === 4 ? to.ip : to.ip6);
+    };
+    /** A ping from an address that is not the pod's: its echo request and its ARP for the reply both claim it. */
+    const forges = async (from: typeof pods.old, to: typeof pods.old) => {
+      await flush();
+      await execIn(from.ns, ['ip', 'addr', 'replace', `${from.forged}/32`, 'dev', 'eth0']);
+      try {
+        return await execIn(from.ns, ['ping', '-c', '1', '-W', '2', '-I', from.forged, to.ip]).then(() => true, () => false);
+      } finally {
+        await execIn(from.ns, ['ip', 'addr', 'del', `${from.forged}/32`, 'dev', 'eth0']);
+      }
+    };
+    assert.ok(await reaches(pods.old, pods.guarded), 'before the table');
+
+    // The upgraded plugin's first ADD: it makes the table and guards its own pod's port only.
+    const [link] = await ipJsonIn(pods.guarded.ns, ['link', 'show', 'eth0']);
+    const guardedAttachment = { port: pods.guarded.port, mac: link.address, addresses: [pods.guarded.ip, pods.guarded.ip6] };
+    assert.deepEqual(await viaNetlink(node!, ['install', 'add'], guardedAttachment), [{ installed: true }, { added: 9 }]);
+    assert.match(await listing(node!), /set guarded_ports \{\n\t\ttype ifname\n\t\telements = \{ "bwupguarded" \}/);
+
+    assert.ok(await reaches(pods.old, pods.guarded), 'old pod -> guarded pod, IPv4 (with ARP)');
+    assert.ok(await reaches(pods.guarded, pods.old), 'guarded pod -> old pod, IPv4 (with ARP)');
+    assert.ok(await reaches(pods.old, pods.guarded, 6), 'old pod -> guarded pod, IPv6 (with ND)');
+    assert.ok(await reaches(pods.guarded, pods.old, 6), 'guarded pod -> old pod, IPv6 (with ND)');
+    assert.ok(await forges(pods.old, pods.guarded), 'the old pod is not judged at all: unprotected until recreated, as the doctor says');
+    assert.ok(!(await forges(pods.guarded, pods.old)), 'the guarded pod\'s forged source is dropped');
+
+    // DEL of the guarded attachment (or a pod recreated elsewhere): its port is no longer judged.
+    assert.deepEqual(await viaNetlink(node!, ['delete'], guardedAttachment), [{ deleted: 9 }]);
+    assert.match(await listing(node!), /set guarded_ports \{\n\t\ttype ifname\n\t\}/);
+    assert.ok(await forges(pods.guarded, pods.old), 'unguarded, its frames pass again');
+    assert.ok(await reaches(pods.guarded, pods.old), 'and its real traffic');
   });
 });

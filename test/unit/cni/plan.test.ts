@@ -59,7 +59,8 @@ describe('planAdd', () => {
       `link set ${plan.hostVeth} master cni0 alias bridgeway:n:abc:eth0 up`,
       `link set ${plan.hostVeth} type bridge_slave hairpin on`,
       // Last on the node, after the veth is a port and before the pod's interface comes up.
-      `nft 'add element bridge bridgeway port_mac { "${plan.hostVeth}" . 0a:58:0a:f4:01:07 }; ` +
+      `nft 'add element bridge bridgeway guarded_ports { "${plan.hostVeth}" }; ` +
+        `add element bridge bridgeway port_mac { "${plan.hostVeth}" . 0a:58:0a:f4:01:07 }; ` +
         `add element bridge bridgeway port_arp { "${plan.hostVeth}" . 0a:58:0a:f4:01:07 . 10.244.1.7, "${plan.hostVeth}" . 0a:58:0a:f4:01:07 . 0.0.0.0 }; ` +
         `add element bridge bridgeway port_ipv4 { "${plan.hostVeth}" . 10.244.1.7 }; ` +
         `add element bridge bridgeway port_ipv6 { "${plan.hostVeth}" . fe80::858:aff:fef4:107 }; ` +

@@ -41,7 +41,7 @@ describe('ADD guards the pod\'s port', () => {
     const kernel = new FakeKernel().failNth({ op: 'guard-port' }, 1, { message: 'Cannot allocate memory' });
     const res = await invoke(addEnv(), netConf(), { kernel, store });
     assert.equal(res.json?.code, 103);
-    assert.match(res.json?.msg, new RegExp(`^nft 'add element bridge bridgeway port_mac \\{ "${VETH}" \\. 0a:58:0a:00:00:02 \\};.*: Cannot allocate memory$`));
+    assert.match(res.json?.msg, new RegExp(`^nft 'add element bridge bridgeway guarded_ports \\{ "${VETH}" \\}; add element bridge bridgeway port_mac \\{ "${VETH}" \\. 0a:58:0a:00:00:02 \\};.*: Cannot allocate memory$`));
     assert.deepEqual(ops(kernel.changes()).slice(-3), ['guard-port', 'unguard-port', 'delete-link']);
     assert.deepEqual([kernel.guardedElements(), kernel.linkNames(), reserved(store), kernel.changes(podNetns('c1'))], [[], ['lo', 'cni0'], [], []]);
   });

@@ -327,12 +327,16 @@ describe('the anti-spoofing table: expected by the conflist (or the plugin\'s de
     ['off by configuration: no table expected', false, true, noTable, 'OK', TABLE, /^not expected: off by configuration \("antiSpoofing": false in the conflist\)$/],
     ['no key, and this build\'s plugin does not install the table (today\'s node)', undefined, false, noTable, 'OK', TABLE, /^not expected: the conflist has no "antiSpoofing" key, and this build's plugin does not install the table$/],
     ['no key, on by default, no table: the pods predate the protection', undefined, true, noTable, 'FAIL', TABLE,
-      /^missing, while anti-spoofing is on \(the plugin's default, the conflist has no "antiSpoofing" key\): the 1 pod on this node started before the protection was installed and is unprotected until recreated$/, /recreate every pod on this node/],
+      /^missing, while anti-spoofing is on \(the plugin's default, the conflist has no "antiSpoofing" key\): the 1 pod on this node started before the protection was installed and is unprotected until recreated$/, /recreate every pod on this node .*a pod not yet recreated keeps working, unprotected$/],
     ['on, no table and no pod yet: the first ADD makes it', true, false, (f) => { noTable(f); noPods(f); }, 'OK', TABLE, /^absent, and no pod on this node yet: the first pod's ADD creates it/],
-    ['a port lacks its IPv4 address', true, false, dropElements('port_ipv4'), 'FAIL', PORT,
-      /^container c1 \(eth0, 10\.244\.1\.2\) lacks 1 of its 6 anti-spoofing elements \(port_ipv4 10\.244\.1\.2\): the bridge drops what it sends from those addresses$/, /^recreate the pod, or restart it: the next ADD adds its elements$/],
-    ['a port lacks every element', true, false, (f) => { (f.antispoof as { elements: unknown[] }).elements = []; }, 'FAIL', PORT,
-      /lacks 6 of its 6 anti-spoofing elements \(port_mac 0a:58:0a:f4:01:02, port_arp 0a:58:0a:f4:01:02 \. 10\.244\.1\.2, .*\): the bridge drops every frame it sends$/, /^recreate the pod, or restart it/],
+    ['a guarded port lacks its IPv4 address', true, false, dropElements('port_ipv4'), 'FAIL', PORT,
+      /^container c1 \(eth0, 10\.244\.1\.2\) is guarded but lacks 1 of its 7 anti-spoofing elements \(port_ipv4 10\.244\.1\.2\): the bridge drops what it sends from those addresses$/, /^recreate the pod, or restart it: the next ADD adds its elements$/],
+    ['a guarded port lacks its MAC', true, false, dropElements('port_mac'), 'FAIL', PORT,
+      /^container c1 .* is guarded but lacks 1 of its 7 anti-spoofing elements \(port_mac 0a:58:0a:f4:01:02\): the bridge drops every frame it sends$/, /^recreate the pod/],
+    ['a pod that predates the table (an upgrade): no element at all, not guarded, so unprotected but working', true, false, (f) => { (f.antispoof as { elements: unknown[] }).elements = []; }, 'FAIL', PORT,
+      /^unprotected: container c1 \(eth0, 10\.244\.1\.2\) started before the anti-spoofing table \(an upgrade\), or its elements were deleted: its port is not in guarded_ports, so the bridge does not check what it sends; it keeps working$/,
+      /^recreate the pod \(kubectl delete pod\): its ADD guards the port with all its elements$/],
+    ['a port with elements but not guarded is unprotected all the same', true, false, dropElements('guarded_ports'), 'FAIL', PORT, /^unprotected: container c1 /, /^recreate the pod/],
     ['elements of a port that is gone', true, false, (f) => { (f.antispoof as { elements: unknown[] }).elements.push(...attachmentElements({ port: 'bwdead00000000', mac: '0a:58:0a:f4:01:09', addresses: [] }).slice(0, 2)); }, 'WARN', /^port bwdead00000000$/,
       /^2 anti-spoofing elements of a port that no longer exists/, /CNI GC removes them/],
     ['nft not installed', true, false, (f) => { f.antispoof = { absent: 'nft' }; }, 'WARN', TABLE, /cannot be checked: nft is not installed/, /install nftables/],
@@ -340,7 +344,7 @@ describe('the anti-spoofing table: expected by the conflist (or the plugin\'s de
     ['a dual-stack pod lacks its IPv6 address', true, false, (f) => {
       f.ipam.reservations.push({ ...live, address: 'fd00:10:244:1::2', family: 6 });
       f.antispoof = { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: LIVE_MAC, addresses: [parseIp('10.244.1.2')!] }) };
-    }, 'FAIL', PORT, /^container c1 \(eth0, 10\.244\.1\.2, fd00:10:244:1::2\) lacks 2 of its 8 .*\(port_ipv6 fd00:10:244:1::2, port_nd_target fd00:10:244:1::2\)/],
+    }, 'FAIL', PORT, /^container c1 \(eth0, 10\.244\.1\.2, fd00:10:244:1::2\) is guarded but lacks 2 of its 9 .*\(port_ipv6 fd00:10:244:1::2, port_nd_target fd00:10:244:1::2\)/],
     ['IPAM delegated: the table only', true, false, (f) => { f.ipam = { ...f.ipam, reservations: [], delegatedTo: 'host-local' }; }, 'OK', TABLE, /^present; elements not compared: IPAM is delegated to host-local/],
   ];
   for (const [name, antiSpoofing, pluginDefault, inject, severity, object, detail, fix] of cases) {

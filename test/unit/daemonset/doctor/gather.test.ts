@@ -78,7 +78,7 @@ test('gather: the anti-spoofing table read back into elements; nft missing and o
     s.runner.heal().failFrom(['iptables-legacy-save'], 1, { stderr: 'not found' }).on(['nft'], { stdout: listed });
     const facts = await gatherFacts(s.config, s.deps);
     assert.ok('elements' in facts.antispoof);
-    assert.deepEqual(facts.antispoof.sets, ['port_mac', 'port_arp', 'port_ipv4', 'port_ipv6', 'port_nd_target']);
+    assert.deepEqual(facts.antispoof.sets, ['guarded_ports', 'port_mac', 'port_arp', 'port_ipv4', 'port_ipv6', 'port_nd_target']);
     assert.deepEqual(facts.antispoof.elements.map(elementId).sort(),
       attachmentElements({ port: 'bw0123456789ab', mac: '0a:58:0a:63:00:05', addresses: ['10.99.0.5', 'fd00:99::5'].map((a) => parseIp(a)!) }).map(elementId).sort());
     assert.equal(s.runner.callsMatching(['nft']).length, 1, 'one process');

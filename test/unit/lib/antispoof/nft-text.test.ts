@@ -7,6 +7,10 @@ import { renderElements, renderInstall, renderTable } from '../../../../lib/anti
 import { antispoofRuleset, attachmentElements } from '../../../../lib/antispoof/ruleset.ts';
 
 const EXPECTED_TABLE = `table bridge bridgeway {
+	set guarded_ports {
+		type ifname
+	}
+
 	set port_mac {
 		type ifname . ether_addr
 	}
@@ -49,7 +53,7 @@ const EXPECTED_TABLE = `table bridge bridgeway {
 
 	chain from_pods {
 		type filter hook prerouting priority filter; policy accept;
-		iifname != "bw*" accept
+		iifname != @guarded_ports accept
 		iifname . ether saddr != @port_mac drop
 		ether type arp goto from_pod_arp
 		ether type ip goto from_pod_ipv4
@@ -71,6 +75,7 @@ test('an attachment\'s elements, one line per set; the ND target as the integer 
   const elements = attachmentElements({ port: 'bw0123456789ab', mac: '0a:58:0a:63:00:05', addresses: [parseIp('10.99.0.5')!, parseIp('fd00:99::5')!] });
   const port = '"bw0123456789ab"';
   assert.equal(renderElements(antispoofRuleset(), 'delete', elements), [
+    `delete element bridge bridgeway guarded_ports { ${port} }`,
     `delete element bridge bridgeway port_mac { ${port} . 0a:58:0a:63:00:05 }`,
     `delete element bridge bridgeway port_arp { ${port} . 0a:58:0a:63:00:05 . 10.99.0.5, ${port} . 0a:58:0a:63:00:05 . 0.0.0.0 }`,
     `delete element bridge bridgeway port_ipv4 { ${port} . 10.99.0.5 }`,

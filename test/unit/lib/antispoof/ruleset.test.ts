@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatIp, parseIp, type IpAddress } from '../../../../lib/cidr.ts';
 import { antispoofRuleset, attachmentElements, CHAIN, linkLocalFromMac, SET, type Element } from '../../../../lib/antispoof/ruleset.ts';
-import { ANTISPOOF_TABLE, HOST_VETH_PREFIX } from '../../../../lib/names.ts';
+import { ANTISPOOF_TABLE } from '../../../../lib/names.ts';
 
 const ip = (text: string) => parseIp(text)!;
 /** An element as one readable line: `set: part . part`. */
@@ -20,9 +20,12 @@ describe('the ruleset', () => {
     assert.deepEqual(hooked.map((c) => [c.name, c.hook]), [[CHAIN.base, { hook: 'prerouting', priority: -200, policy: 'accept' }]]);
   });
 
-  test('the base chain lets every frame from a non-pod port through before any check', () => {
+  test('the base chain lets every frame from a port that is not guarded through before any check', () => {
+    // An upgrade: the pods that predate the table have bw… ports and no elements; they must keep
+    // working (unprotected), so no rule may judge a port by its name.
     const [first] = ruleset.chains.find((c) => c.name === CHAIN.base)!.rules;
-    assert.deepEqual(first, { matches: [{ match: 'iifname-not-prefix', prefix: HOST_VETH_PREFIX }], verdict: { verdict: 'accept' } });
+    assert.deepEqual(first, { matches: [{ match: 'set', set: SET.guarded, key: ['iifname'], present: false }], verdict: { verdict: 'accept' } });
+    assert.deepEqual(ruleset.sets.find((s) => s.name === SET.guarded)!.key, ['iifname']);
   });
 
   test('every set is keyed by the ingress port first, and every lookup uses its set\'s exact key', () => {
@@ -50,6 +53,7 @@ describe('an attachment\'s elements', () => {
       name: 'dual-stack',
       addresses: ['10.99.0.5', 'fd00:99::5'],
       want: [
+        `${SET.guarded}: bw0`,
         `${SET.mac}: bw0 . 0a:58:0a:63:00:05`,
         `${SET.arp}: bw0 . 0a:58:0a:63:00:05 . 10.99.0.5`,
         `${SET.arp}: bw0 . 0a:58:0a:63:00:05 . 0.0.0.0`,
@@ -64,6 +68,7 @@ describe('an attachment\'s elements', () => {
       name: 'IPv4 only: still its link-local, which the pod uses for ND and MLD',
       addresses: ['10.99.0.5'],
       want: [
+        `${SET.guarded}: bw0`,
         `${SET.mac}: bw0 . 0a:58:0a:63:00:05`,
         `${SET.arp}: bw0 . 0a:58:0a:63:00:05 . 10.99.0.5`,
         `${SET.arp}: bw0 . 0a:58:0a:63:00:05 . 0.0.0.0`,
@@ -76,6 +81,7 @@ describe('an attachment\'s elements', () => {
       name: 'IPv6 only: no ARP at all',
       addresses: ['fd00:99::5'],
       want: [
+        `${SET.guarded}: bw0`,
         `${SET.mac}: bw0 . 0a:58:0a:63:00:05`,
         `${SET.ipv6}: bw0 . fd00:99::5`,
         `${SET.ipv6}: bw0 . fe80::858:aff:fe63:5`,
@@ -90,6 +96,12 @@ describe('an attachment\'s elements', () => {
       assert.deepEqual(elements.map(line), c.want);
     });
   }
+
+  test('the port is guarded first and by the same elements: deleting them all unguards it', () => {
+    const elements = attachmentElements({ port: 'bw0', mac: '0a:58:0a:63:00:05', addresses: [ip('10.99.0.5')] });
+    assert.deepEqual(elements[0], { set: SET.guarded, key: [{ ifname: 'bw0' }] });
+    assert.equal(elements.filter((e) => e.set === SET.guarded).length, 1);
+  });
 
   test('the link-local address is the kernel\'s EUI-64 one (U/L bit flipped, ff:fe inserted)', () => {
     const cases: [string, string][] = [

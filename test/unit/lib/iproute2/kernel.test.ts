@@ -203,7 +203,7 @@ describe('iproute2Kernel.apply: the anti-spoofing changes through nft -f -', asy
       [BATCH.join(' '), `${HOST_LINES}link show dev cni0\n`],
       [NFT.join(' '), renderElements(ruleset, 'add', elements)],
     ]);
-    assert.match(run.calls[1]!.input!, /^add element bridge bridgeway port_mac \{ "bw1" \. 0a:58:0a:00:00:07 \}\n/);
+    assert.match(run.calls[1]!.input!, /^add element bridge bridgeway guarded_ports \{ "bw1" \}\nadd element bridge bridgeway port_mac \{ "bw1" \. 0a:58:0a:00:00:07 \}\n/);
   });
 
   test('no table yet: the elements, the table (File exists counts as made), the elements again', async () => {

@@ -91,6 +91,20 @@ describe('representative messages, readable', () => {
     assert.equal(setKey({ name: 'x', key: ['iifname', 'nd target'] }).length, 32);
   });
 
+  test('a set keyed by the port alone: type ifname, 16 bytes, and the type\'s byte order as nft records it (no concatenation)', () => {
+    const set = messages.find((m) => m.type === NFT_MSG.NEWSET && m.what.endsWith(SET.guarded))!;
+    const attrs = parseAttrs(encodeMessage(0, 0, 0, new Uint8Array(4), set.attrs).subarray(16), 4);
+    assert.equal(Buffer.from(attrs.get(NFTA_SET.KEY_TYPE)!).readUInt32BE(0), NFT_DATATYPE.IFNAME);
+    assert.equal(Buffer.from(attrs.get(NFTA_SET.KEY_LEN)!).readUInt32BE(0), 16);
+    assert.equal(hex(attrs.get(NFTA_SET.USERDATA)!), '000401000000'); // NFTNL_UDATA_SET_KEYBYTEORDER, 4 bytes, BYTEORDER_HOST_ENDIAN
+    assert.throws(() => setKey({ name: 'x', key: ['nd target'] }), /not supported/);
+  });
+
+  test('the base chain\'s first rule: the port, an inverted lookup in guarded_ports, accept', () => {
+    const rule = messages.find((m) => m.type === NFT_MSG.NEWRULE && m.what.includes('from_pods'))!;
+    assert.equal(rule.what, 'add rule bridge bridgeway from_pods iifname != @guarded_ports accept');
+  });
+
   test('a rule: the NA check is icmpv6 type (with its dependencies), the key loads, an inverted lookup, drop', () => {
     const rule = messages.find((m) => m.type === NFT_MSG.NEWRULE && m.what.includes('nd-neighbor-advert'))!;
     assert.equal(rule.flags, NLM_F.CREATE | NLM_F_APPEND);
@@ -133,7 +147,7 @@ describe('elements', () => {
 
   test('one message per set that has elements: none for an IPv6-only pod\'s ARP', () => {
     const v6 = attachmentElements({ port: 'bw1', mac: '0a:58:00:00:00:05', addresses: [parseIp('fd00::5')!] });
-    assert.deepEqual(elementMessages(ruleset, 'add', v6).map((m) => m.what.split(' ')[4]), [SET.mac, SET.ipv6, SET.ndTarget]);
+    assert.deepEqual(elementMessages(ruleset, 'add', v6).map((m) => m.what.split(' ')[4]), [SET.guarded, SET.mac, SET.ipv6, SET.ndTarget]);
     assert.throws(() => elementMessages(ruleset, 'add', attachmentElements({ port: 'bw-much-too-long', mac: '0a:58:00:00:00:05', addresses: [] })), /too long/);
   });
 });
@@ -156,7 +170,7 @@ describe('answers', () => {
 
   test('an answer missing is an error, not a success', () => {
     const t: BatchTransport = { nextSeq: (() => { let s = 0; return () => ++s; })(), exchange: (_w, _b, seqs) => seqs.slice(1).map((seq) => ({ seq, errno: 0 })) };
-    assert.throws(() => sendBatch(t, 'add elements', elementMessages(ruleset, 'add', elements)), /no answer to 1 of 5/);
+    assert.throws(() => sendBatch(t, 'add elements', elementMessages(ruleset, 'add', elements)), /no answer to 1 of 6/);
   });
 
   test('a refusal of the whole batch (an error for a seq we did not send) throws too', () => {
