@@ -9,9 +9,10 @@ import {
   cmp, cmpBe16, concatType, encodeUdata, keyRegister, lookup, meta, newChain, newRule, newSet, newTable, NF_BR_PRE_ROUTING, NFPROTO_BRIDGE,
   NFT_CMP, NFT_DATATYPE, NFT_META, NFT_PAYLOAD, payload, setElements, verdict, VERDICT, type Expression, type NftMessage, type SetKey, type Udata,
 } from '../netlink/nft-codec.ts';
-import { NftBatchError, sendBatch } from '../netlink/nftables.ts';
-import { ERRNO } from '../netlink/errors.ts';
-import type { BatchTransport } from '../netlink/transport.ts';
+import { dumpRequest, NftBatchError, sendBatch } from '../netlink/nftables.ts';
+import { ERRNO, NetlinkError } from '../netlink/errors.ts';
+import type { BatchTransport, Transport } from '../netlink/transport.ts';
+import { decodeSetElements, getSetElements } from '../netlink/nft-codec.ts';
 import { parseMac } from '../mac.ts';
 import { renderElements, renderRule } from './nft-text.ts';
 import type { Element, Field, KeyPart, Match, Rule, Ruleset, SetSpec, Verdict } from './ruleset.ts';
@@ -249,4 +250,47 @@ export function deleteElements(transport: BatchTransport, ruleset: Ruleset, elem
       if (!(error instanceof NftBatchError && error.errno === ERRNO.ENOENT)) throw error;
     }
   }
+}
+
+/**
+ * Every element of the table's sets, read back from the kernel (GETSETELEM dumps, one per set),
+ * in the ruleset's terms: GC and CHECK compare them with attachmentElements(). A missing table
+ * or set holds no elements (ENOENT); a kernel without nf_tables has none either.
+ */
+export function listElements(transport: Transport, ruleset: Ruleset): Element[] {
+  const elements: Element[] = [];
+  for (const set of ruleset.sets) {
+    let answers: Uint8Array[];
+    try {
+      answers = dumpRequest(transport, getSetElements(NFPROTO_BRIDGE, ruleset.table, set.name));
+    } catch (error) {
+      if (error instanceof NetlinkError && error.errno === ERRNO.ENOENT) continue;
+      throw error;
+    }
+    for (const answer of answers) {
+      const decoded = decodeSetElements(answer);
+      if (decoded.table !== ruleset.table || decoded.set !== set.name) continue;
+      for (const key of decoded.keys) elements.push({ set: set.name, key: keyParts(key, set) });
+    }
+  }
+  return elements;
+}
+
+/** keyBytes() read back: each field from its 4-byte-aligned place (an ifname from its 16, up to the NUL). */
+export function keyParts(bytes: Uint8Array, set: SetSpec): KeyPart[] {
+  const expected = set.key.reduce((n, f) => n + round4(FIELDS[f].length), 0);
+  if (bytes.length !== expected) throw new Error(`set ${set.name}: a key of ${bytes.length} bytes, expected ${expected}`);
+  let at = 0;
+  return set.key.map((field): KeyPart => {
+    const { length } = FIELDS[field];
+    const value = bytes.subarray(at, at + length);
+    at += round4(length);
+    if (field === 'iifname') {
+      const end = value.indexOf(0);
+      return { ifname: new TextDecoder().decode(end === -1 ? value : value.subarray(0, end)) };
+    }
+    if (length === 6) return { mac: [...value].map((b) => b.toString(16).padStart(2, '0')).join(':') };
+    const number = value.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+    return { ip: { family: length === 4 ? 4 : 6, value: number } };
+  });
 }

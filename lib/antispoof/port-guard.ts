@@ -12,8 +12,8 @@
 import { NftablesUnavailableError } from '../kernel/errors.ts';
 import { ERRNO, NetlinkError } from '../netlink/errors.ts';
 import { NftBatchError } from '../netlink/nftables.ts';
-import type { BatchTransport } from '../netlink/transport.ts';
-import { addElements, deleteElements, installTable } from './netlink.ts';
+import type { BatchTransport, Transport } from '../netlink/transport.ts';
+import { addElements, deleteElements, installTable, listElements } from './netlink.ts';
 import type { Element, Ruleset } from './ruleset.ts';
 
 const EOPNOTSUPP = 95;
@@ -75,4 +75,17 @@ function openOrExplain(open: OpenBatchTransport): BatchTransport {
 function explainUnsupported(error: unknown): unknown {
   if (error instanceof NetlinkError && UNSUPPORTED.has(error.errno)) return new NftablesUnavailableError(`nf_tables: ${error.message}`);
   return error;
+}
+
+/**
+ * Every element the node's table holds. No table, or no nf_tables at all: none (nothing could
+ * have been added), as for unguardPort.
+ */
+export function readElements(open: () => BatchTransport & Transport, ruleset: Ruleset): Element[] {
+  try {
+    return listElements(open(), ruleset);
+  } catch (error) {
+    if (error instanceof NetlinkError && UNSUPPORTED.has(error.errno)) return [];
+    throw error;
+  }
 }

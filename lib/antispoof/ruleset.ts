@@ -223,6 +223,22 @@ export function attachmentElements(attachment: Attachment): Element[] {
   ];
 }
 
+/**
+ * Elements grouped by the port they belong to (every set's key starts with it), in the order
+ * given: what GC judges port by port and CHECK looks up for one attachment.
+ */
+export function elementsByPort(elements: readonly Element[]): Map<string, Element[]> {
+  const ports = new Map<string, Element[]>();
+  for (const element of elements) {
+    const first = element.key[0];
+    if (!first || !('ifname' in first)) continue;
+    const list = ports.get(first.ifname) ?? [];
+    if (list.length === 0) ports.set(first.ifname, list);
+    list.push(element);
+  }
+  return ports;
+}
+
 /** fe80::/64 + the modified EUI-64 of the MAC (RFC 4291 appendix A): ff:fe in the middle, U/L bit flipped. */
 export function linkLocalFromMac(mac: string): IpAddress {
   const b = parseMac(mac);

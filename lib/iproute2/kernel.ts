@@ -10,7 +10,7 @@ import { isPortGuardChange, type Change, type PortGuardChange, type SysctlChange
 import { toIpCommand, type IpChange } from './change-command.ts';
 import { deleteLinkIfPresent, deleteLinksIfPresent, getLink, listLinksOfType, parseLinks } from './link.ts';
 import { listMainRoutes, parseRoutes } from './route.ts';
-import { applyWithNft } from './nft.ts';
+import { applyWithNft, listGuardsWithNft } from './nft.ts';
 import { readSysctls, writeSysctls } from './sysctl.ts';
 
 export function iproute2Kernel(run: Runner): Kernel {
@@ -36,6 +36,7 @@ export function iproute2Kernel(run: Runner): Kernel {
     deleteLinksIfPresent: (names) => deleteLinksIfPresent(run, names),
     listLinks: (kind) => listLinksOfType(run, kind),
     readSysctls: (keys, netns) => readSysctls(run, keys, { netns }),
+    listGuards: () => listGuardsWithNft(run),
     async readNamespace(netns, { ipv6 }) {
       // `ip route show` lists IPv4 only and a batch line cannot say -6: IPv6 needs its own process.
       const [[links, routes], routes6] = await Promise.all([

@@ -10,10 +10,12 @@
 // No `nft`, or a kernel without the bridge family, fails a guard with NftablesUnavailableError;
 // for an unguard there is then nothing this backend could have added.
 import { renderInstall, renderElements } from '../antispoof/nft-text.ts';
-import { antispoofRuleset, type Element } from '../antispoof/ruleset.ts';
+import { LIST_TABLE_JSON, nftAbsence } from '../antispoof/nft-cli.ts';
+import { parseListedTable } from '../antispoof/nft-json.ts';
+import { antispoofRuleset, elementsByPort, type Element } from '../antispoof/ruleset.ts';
 import { CommandError, type Runner } from '../exec.ts';
 import type { PortGuardChange } from '../kernel/change.ts';
-import { KernelChangeError, NftablesUnavailableError } from '../kernel/errors.ts';
+import { KernelChangeError, KernelError, NftablesUnavailableError } from '../kernel/errors.ts';
 import { describeChange } from './change-command.ts';
 import { inNetns } from './netns.ts';
 
@@ -85,4 +87,21 @@ class NftMissing extends Error {
     super(cause.message);
     this.cause = cause;
   }
+}
+
+/**
+ * The node's anti-spoofing elements, by port: `nft -j list table bridge bridgeway`, one process,
+ * read with the doctor's parser (lib/antispoof/nft-json.ts). No table, or no `nft`: none (this
+ * backend could not have added any).
+ */
+export async function listGuardsWithNft(run: Runner): Promise<Map<string, Element[]>> {
+  const ruleset = antispoofRuleset();
+  let stdout: string;
+  try {
+    ({ stdout } = await run(LIST_TABLE_JSON));
+  } catch (error) {
+    if (nftAbsence(error)) return new Map();
+    throw new KernelError(`nft: ${LIST_TABLE_JSON.join(' ')}: ${error instanceof CommandError ? error.stderr.trim() || error.message : String(error)}`);
+  }
+  return elementsByPort(parseListedTable(stdout, ruleset).elements);
 }

@@ -2,6 +2,7 @@
 // from the plugin's own process (lib/netlink/kernel.ts, on Bun) or iproute2 processes
 // (lib/iproute2/kernel.ts, where FFI is not available: the bundle on Node). Namespaces are
 // paths; without one, the calls act on the namespace the plugin runs in (the node's).
+import type { Element } from '../antispoof/ruleset.ts';
 import type { Change, LinkQuery } from './change.ts';
 import type { KernelLink } from './link.ts';
 import type { KernelRoute } from './route.ts';
@@ -26,6 +27,11 @@ export interface Kernel {
   listLinks(kind: string): Promise<KernelLink[]>;
   /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */
   readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: KernelLink[]; routes: KernelRoute[] }>;
+  /**
+   * The node's anti-spoofing elements (lib/antispoof/ruleset.ts), by the port (host veth) they
+   * belong to: what GC and CHECK compare with what should be there. No table: an empty map.
+   */
+  listGuards(): Promise<Map<string, Element[]>>;
   /** Sysctls of a namespace by key (`net/ipv6/conf/eth0/accept_ra`); undefined for a key it does not have. */
   readSysctls(keys: readonly string[], netns: string): Promise<Map<string, string | undefined>>;
 }

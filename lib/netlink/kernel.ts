@@ -15,8 +15,8 @@ import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
 import type { BatchTransport, Transport } from './transport.ts';
-import { antispoofRuleset } from '../antispoof/ruleset.ts';
-import { guardPort, unguardPort } from '../antispoof/port-guard.ts';
+import { antispoofRuleset, elementsByPort } from '../antispoof/ruleset.ts';
+import { guardPort, readElements, unguardPort } from '../antispoof/port-guard.ts';
 import { ERRNO, NetlinkError } from './errors.ts';
 import { describeChange } from '../iproute2/change-command.ts';
 import { isPortGuardChange, toleratedFailure, type Change, type LinkQuery, type PortGuardChange } from '../kernel/change.ts';
@@ -35,7 +35,7 @@ export type OpenSocket = (netnsPath?: string) => Transport;
 export type RunInNetns = <T>(netnsPath: string, action: () => T) => T;
 
 /** Opens an nfnetlink (NETLINK_NETFILTER) socket in the namespace at the path, or in the caller's. */
-export type OpenNetfilterSocket = (netnsPath?: string) => BatchTransport;
+export type OpenNetfilterSocket = (netnsPath?: string) => BatchTransport & Transport;
 
 export interface NetlinkKernelOptions {
   runInNetns: RunInNetns;
@@ -58,7 +58,7 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
     if (!rtnl) sockets.set(netns, (rtnl = new Rtnl(openSocket(netns || undefined))));
     return rtnl;
   };
-  const nfSockets = new Map<string, BatchTransport>();
+  const nfSockets = new Map<string, BatchTransport & Transport>();
   const openNetfilter = (netns = '') => () => {
     let socket = nfSockets.get(netns);
     if (!socket) {
@@ -127,6 +127,10 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
     async listLinks(kind) {
       const rtnl = open();
       return rtnl.listLinks({ kind }).map((link) => toKernelLink(rtnl, link));
+    },
+    async listGuards() {
+      // GETSETELEM dumps on the node's nfnetlink socket (opened here if no change opened it).
+      return elementsByPort(readElements(openNetfilter(), antispoofRuleset()));
     },
     async readSysctls(keys, netns) {
       return inside(netns, () => new Map(keys.map((key) => [key, readSysctl(procSys, key)])));

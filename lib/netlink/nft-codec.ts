@@ -261,3 +261,65 @@ export function encodeUdata(items: readonly Udata[]): Uint8Array {
   }
   return Uint8Array.from(parts);
 }
+
+// Reading set elements back (GC and CHECK compare what the kernel holds with what they expect).
+// Decoders live here, beside the encoders, and share their constants; they are kept apart at the
+// end of the file so the encoders above stay as they are.
+
+/** (T) NFT_MSG_GETSETELEM: with NLM_F_DUMP, the kernel answers NEWSETELEM messages, then NLMSG_DONE. */
+export const NFT_MSG_GETSETELEM = 13;
+
+/** The dump request for one set's elements: its table and name, nothing else (nf_tables_getsetelem). */
+export function getSetElements(family: number, table: string, set: string): NftMessage {
+  return {
+    what: `list set ${familyName(family)} ${table} ${set}`,
+    type: NFT_MSG_GETSETELEM,
+    flags: NLM_F.DUMP,
+    family,
+    attrs: [nstr(NFTA_SET_ELEM_LIST.TABLE, table), nstr(NFTA_SET_ELEM_LIST.SET, set)],
+  };
+}
+
+/** One NEWSETELEM message of a dump: the set it is about and each element's key bytes. */
+export interface DecodedSetElements {
+  family: number;
+  table: string;
+  set: string;
+  keys: Uint8Array[];
+}
+
+/**
+ * The payload of a NEWSETELEM answer (nfgenmsg, then attributes). Elements are a list whose
+ * entries may share a type (the kernel numbers them all NFTA_LIST_ELEM), so they are read in
+ * order rather than by type; an element without a key value (a map's or an interval's end
+ * marker, which our sets never hold) is skipped.
+ */
+export function decodeSetElements(payload: Uint8Array): DecodedSetElements {
+  const family = payload[0] ?? 0;
+  const attrs = attrList(payload, 4);
+  const text = (type: number) => {
+    const value = attrs.find((a) => a.type === type)?.value;
+    return value ? new TextDecoder().decode(value.subarray(0, value.indexOf(0) === -1 ? value.length : value.indexOf(0))) : '';
+  };
+  const keys: Uint8Array[] = [];
+  const list = attrs.find((a) => a.type === NFTA_SET_ELEM_LIST.ELEMENTS);
+  for (const element of list ? attrList(list.value) : []) {
+    const key = attrList(element.value).find((a) => a.type === NFTA_SET_ELEM_KEY);
+    const value = key && attrList(key.value).find((a) => a.type === NFTA_DATA.VALUE);
+    if (value) keys.push(value.value.slice());
+  }
+  return { family, table: text(NFTA_SET_ELEM_LIST.TABLE), set: text(NFTA_SET_ELEM_LIST.SET), keys };
+}
+
+/** Attributes in order, repeated types kept, NLA_F_NESTED and NLA_F_NET_BYTEORDER stripped from the type. */
+function attrList(data: Uint8Array, offset = 0): { type: number; value: Uint8Array }[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: { type: number; value: Uint8Array }[] = [];
+  for (let at = offset; at + 4 <= data.length; ) {
+    const length = view.getUint16(at, true);
+    if (length < 4 || at + length > data.length) throw new Error(`nf_tables: malformed attribute length ${length} at byte ${at}`);
+    out.push({ type: view.getUint16(at + 2, true) & 0x3fff, value: data.subarray(at + 4, at + length) });
+    at += (length + 3) & ~3;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
 import { encodeMessage, NLM_F } from './codec.ts';
 import { NetlinkError } from './errors.ts';
 import { NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, nfgenmsg, type NftMessage } from './nft-codec.ts';
-import type { BatchTransport } from './transport.ts';
+import type { BatchTransport, Transport } from './transport.ts';
 
 /** One refused message of a batch: its nft spelling and the kernel's reason. */
 export interface BatchFailure {
@@ -75,4 +75,14 @@ const ERRNO_TEXT: Record<number, string> = {
 };
 function defaultStrerror(errno: number): string {
   return ERRNO_TEXT[errno] ?? `errno ${errno}`;
+}
+
+/**
+ * One dump request outside any batch (reads are not transactions): the answers' payloads, in
+ * order. A refusal throws NetlinkError (ENOENT: no such table or set).
+ */
+export function dumpRequest(transport: Transport, message: NftMessage): Uint8Array[] {
+  const seq = transport.nextSeq();
+  const bytes = encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | message.type, NLM_F.REQUEST | message.flags, seq, nfgenmsg(message.family), message.attrs);
+  return transport.request(message.what, bytes, seq, true).map((answer) => answer.payload);
 }

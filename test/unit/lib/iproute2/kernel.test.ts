@@ -240,4 +240,20 @@ describe('iproute2Kernel.apply: the anti-spoofing changes through nft -f -', asy
     assert.ok(error instanceof KernelChangeError);
     assert.match((error as Error).message, /^nft: nft 'add element .*': Error: Could not process rule: Cannot allocate memory$/);
   });
+
+  test('listGuards: one `nft -j list table` in the node\'s namespace, read by port; no table or no nft: no elements', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const listed = fs.readFileSync(path.join(import.meta.dirname, '../../../fixtures/nft/listed-table.json'), 'utf8');
+    const LIST = ['nft', '-j', 'list', 'table', 'bridge', 'bridgeway'];
+    const run = new FakeRunner().on(LIST, { stdout: listed });
+    const guards = await iproute2Kernel(run.run).listGuards();
+    assert.deepEqual(run.calls.map((c) => c.argv), [LIST]);
+    assert.deepEqual([...guards.keys()], ['bw0123456789ab']);
+    assert.equal(guards.get('bw0123456789ab')!.length, 9, 'port, MAC, ARP with its address and 0.0.0.0, IPv4, IPv6 and link-local in two sets');
+    const noTable = new FakeRunner().failNth(LIST, 1, { exitCode: 1, stderr: 'Error: No such file or directory\nlist table bridge bridgeway\n' });
+    assert.deepEqual(await iproute2Kernel(noTable.run).listGuards(), new Map());
+    const refused = new FakeRunner().failNth(LIST, 1, { exitCode: 1, stderr: 'Error: Operation not permitted' });
+    await assert.rejects(iproute2Kernel(refused.run).listGuards(), /^KernelError: nft: nft -j list table bridge bridgeway: Error: Operation not permitted$/);
+  });
 });

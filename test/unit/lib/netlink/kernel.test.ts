@@ -11,7 +11,8 @@ import path from 'node:path';
 import { parseCidr } from '../../../../lib/cidr.ts';
 import { KernelChangeError, KernelError } from '../../../../lib/kernel/errors.ts';
 import { parseMac } from '../../../../lib/mac.ts';
-import { bytes, encodeMessage, NLM_F, parseAttrs, parseMessages, str, u32, u8, type Message } from '../../../../lib/netlink/codec.ts';
+import { bytes, encodeMessage, NLM_F, parseAttrs, parseMessages, readString, str, u32, u8, type Message } from '../../../../lib/netlink/codec.ts';
+import type { Element } from '../../../../lib/antispoof/ruleset.ts';
 import { ERRNO, NetlinkError } from '../../../../lib/netlink/errors.ts';
 import { netlinkKernel } from '../../../../lib/netlink/kernel.ts';
 import { ifinfomsg, IFLA, RTM } from '../../../../lib/netlink/rtnl-codec.ts';
@@ -257,19 +258,38 @@ describe('netlinkKernel: sysctls, written from inside the namespace', () => {
 
 describe('netlinkKernel: the anti-spoofing changes over NETLINK_NETFILTER', async () => {
   const { parseIp } = await import('../../../../lib/cidr.ts');
-  const { attachmentElements } = await import('../../../../lib/antispoof/ruleset.ts');
+  const { antispoofRuleset, attachmentElements } = await import('../../../../lib/antispoof/ruleset.ts');
+  const { elementMessages } = await import('../../../../lib/antispoof/netlink.ts');
+  const { elementId } = await import('../../../../lib/antispoof/nft-json.ts');
+  const { NFT_MSG_GETSETELEM, NFTA_SET_ELEM_LIST } = await import('../../../../lib/netlink/nft-codec.ts');
   const { NftablesUnavailableError } = await import('../../../../lib/kernel/errors.ts');
   const elements = attachmentElements({ port: 'bw1', mac: '0a:58:0a:00:00:07', addresses: [parseIp('10.0.0.7')!] });
   const NEWTABLE = 0, NEWSETELEM = 12, DELSETELEM = 14;
-  /** An nfnetlink opener whose sockets record each batch's message types and refuse as `refuse` says. */
-  function fakeNetfilter(refuse: (types: number[], batch: number) => number | undefined = () => undefined) {
+  /**
+   * An nfnetlink opener whose sockets record each batch's message types and refuse as `refuse`
+   * says, and answer a set's GETSETELEM dump with the `held` elements of that set (built with
+   * the encoder, as the kernel answers NEWSETELEM), or ENOENT for a set named in `missingSets`.
+   */
+  function fakeNetfilter(refuse: (types: number[], batch: number) => number | undefined = () => undefined, held: Element[] = [], missingSets: string[] = []) {
     const batches: number[][] = [];
     const opened: (string | undefined)[] = [];
+    const dumps: string[] = [];
     const open = (netns?: string) => {
       opened.push(netns);
       let seq = 0;
       return {
         nextSeq: () => ++seq,
+        request: (_what: string, message: Uint8Array, _seq: number, dump: boolean): Message[] => {
+          const [request] = parseMessages(message);
+          assert.ok(dump && (request!.type & 0xff) === NFT_MSG_GETSETELEM && request!.flags === (NLM_F.REQUEST | NLM_F.DUMP));
+          const set = readString(parseAttrs(request!.payload, 4).get(NFTA_SET_ELEM_LIST.SET))!;
+          dumps.push(set);
+          if (missingSets.includes(set)) throw new NetlinkError(`list set ${set}`, ERRNO.ENOENT, 'No such file or directory');
+          const mine = held.filter((e) => e.set === set);
+          if (mine.length === 0) return [];
+          const answer = elementMessages(antispoofRuleset(), 'add', mine)[0]!;
+          return parseMessages(encodeMessage((10 << 8) | NEWSETELEM, NLM_F.MULTI, request!.seq, Uint8Array.of(7, 0, 0, 0), answer.attrs));
+        },
         exchange: (_what: string, buffer: Uint8Array, seqs: readonly number[]) => {
           const types = parseMessages(buffer).slice(1, -1).map((m) => m.type & 0xff);
           batches.push(types);
@@ -278,8 +298,24 @@ describe('netlinkKernel: the anti-spoofing changes over NETLINK_NETFILTER', asyn
         },
       };
     };
-    return { open, batches, opened };
+    return { open, batches, opened, dumps };
   }
+
+  test('listGuards: a GETSETELEM dump per set, decoded back into elements by port; a missing set holds none', async () => {
+    const other = attachmentElements({ port: 'bw2', mac: '0a:58:fd:00:00:09', addresses: [parseIp('fd00::9')!] });
+    const nf = fakeNetfilter(undefined, [...elements, ...other], ['port_nd_target']);
+    const guards = await netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open }).listGuards();
+    assert.deepEqual(nf.dumps, antispoofRuleset().sets.map((s) => s.name));
+    const withoutNd = (list: Element[]) => list.filter((e) => e.set !== 'port_nd_target');
+    assert.deepEqual([...guards.keys()], ['bw1', 'bw2']);
+    assert.deepEqual(new Set(guards.get('bw1')!.map(elementId)), new Set(withoutNd(elements).map(elementId)));
+    assert.deepEqual(new Set(guards.get('bw2')!.map(elementId)), new Set(withoutNd(other).map(elementId)));
+  });
+
+  test('listGuards on a node without the table: ENOENT for every set, so no elements', async () => {
+    const nf = fakeNetfilter(undefined, [], antispoofRuleset().sets.map((s) => s.name));
+    assert.deepEqual(await netlinkKernel(fakeNetlink([]).openSocket, { ...NO_NAMESPACE_ENTRY, openNetfilter: nf.open }).listGuards(), new Map());
+  });
 
   test('a batch without such a change opens no nfnetlink socket (CHECK, DEL with antiSpoofing false pay nothing)', async () => {
     const nf = fakeNetfilter();

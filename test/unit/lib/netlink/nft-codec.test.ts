@@ -7,10 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseIp } from '../../../../lib/cidr.ts';
 import { encodeMessage, NLM_F, parseAttrs, parseMessages, readString, type Message } from '../../../../lib/netlink/codec.ts';
-import { concatType, keyRegister, NFT_DATATYPE, NFT_MSG, NFTA_RULE, NFTA_SET, NLA_F_NESTED, NLM_F_APPEND } from '../../../../lib/netlink/nft-codec.ts';
+import {
+  concatType, decodeSetElements, getSetElements, keyRegister, NFPROTO_BRIDGE, NFT_DATATYPE, NFT_MSG, NFT_MSG_GETSETELEM, NFTA_RULE, NFTA_SET, nfgenmsg, NLA_F_NESTED, NLM_F_APPEND,
+} from '../../../../lib/netlink/nft-codec.ts';
 import { NftBatchError, sendBatch } from '../../../../lib/netlink/nftables.ts';
 import type { Ack, BatchTransport } from '../../../../lib/netlink/transport.ts';
-import { addElements, deleteElements, elementMessages, installMessages, installTable, setKey } from '../../../../lib/antispoof/netlink.ts';
+import { addElements, deleteElements, elementMessages, installMessages, installTable, keyParts, setKey } from '../../../../lib/antispoof/netlink.ts';
+import { elementId } from '../../../../lib/antispoof/nft-json.ts';
 import { antispoofRuleset, attachmentElements, SET } from '../../../../lib/antispoof/ruleset.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/nft');
@@ -195,3 +198,37 @@ describe('answers', () => {
   });
 });
 
+
+describe('reading elements back: GETSETELEM dumps decoded into the ruleset\'s elements', () => {
+  const byId = (list: readonly { set: string; key: readonly unknown[] }[]) => list.map((e) => elementId(e as Parameters<typeof elementId>[0])).sort();
+
+  test('nft\'s own NEWSETELEM bytes (elements-batch.hex, the layout the kernel answers a dump with) decode to attachmentElements()', () => {
+    const decoded = fixture('elements-batch.hex').slice(1, -1).map((m) => decodeSetElements(Buffer.from(m.payload, 'hex')));
+    assert.ok(decoded.every((d) => d.family === NFPROTO_BRIDGE && d.table === ruleset.table));
+    const read = decoded.flatMap((d) => d.keys.map((key) => ({ set: d.set, key: keyParts(key, ruleset.sets.find((s) => s.name === d.set)!) })));
+    assert.deepEqual(byId(read), byId(elements));
+  });
+
+  test('our encoder\'s messages decode back to the same elements, port names without their NUL padding', () => {
+    const read = elementMessages(ruleset, 'add', elements).flatMap((m) => {
+      const d = decodeSetElements(Uint8Array.from([...nfgenmsg(m.family), ...encodeMessage(0, 0, 0, new Uint8Array(), m.attrs).subarray(16)]));
+      return d.keys.map((key) => ({ set: d.set, key: keyParts(key, ruleset.sets.find((s) => s.name === d.set)!) }));
+    });
+    assert.deepEqual(read, ruleset.sets.flatMap((s) => elements.filter((e) => e.set === s.name)));
+  });
+
+  test('the dump request: GETSETELEM with NLM_F_DUMP, naming the table and the set', () => {
+    const request = getSetElements(NFPROTO_BRIDGE, ruleset.table, SET.mac);
+    assert.deepEqual([request.type, request.flags, request.what], [NFT_MSG_GETSETELEM, NLM_F.DUMP, 'list set bridge bridgeway port_mac']);
+    const attrs = parseAttrs(encodeMessage(0, 0, 0, new Uint8Array(), request.attrs), 16);
+    assert.deepEqual([readString(attrs.get(1)), readString(attrs.get(2))], [ruleset.table, SET.mac]);
+  });
+
+  test('a key of the wrong length for its set is an error, not a wrong element', () => {
+    assert.throws(() => keyParts(new Uint8Array(20), ruleset.sets.find((s) => s.name === SET.mac)!), /port_mac: a key of 20 bytes, expected 24/);
+  });
+
+  test('a malformed attribute is an error', () => {
+    assert.throws(() => decodeSetElements(Uint8Array.of(7, 0, 0, 0, 40, 0, 1, 0)), /malformed attribute/);
+  });
+});
