@@ -64,6 +64,11 @@ export function hostVethName(containerId: string, ifname: string): string {
   return HOST_VETH_PREFIX + attachmentHash(containerId, ifname).slice(0, 12);
 }
 
+/** Whether a name is one hostVethName() makes: the prefix and 12 hex digits of the hash, nothing else. */
+export function isHostVethName(name: string): boolean {
+  return name.length === HOST_VETH_PREFIX.length + 12 && name.startsWith(HOST_VETH_PREFIX) && /^[0-9a-f]{12}$/.test(name.slice(HOST_VETH_PREFIX.length));
+}
+
 /** The host veth's ifalias. Names and IDs are validated to exclude ':' and whitespace. */
 export function hostVethAlias(network: string, containerId: string, ifname: string): string {
   return `${ALIAS_PREFIX}:${network}:${containerId}:${ifname}`;

@@ -57,3 +57,25 @@ describe('planGc', () => {
     assert.deepEqual(plan.unproven.map((u) => u.name), [copied.name]);
   });
 });
+
+describe('planGc: anti-spoofing elements', () => {
+  const el = (port: string) => [{ set: 'guarded_ports', key: [{ ifname: port }] }];
+  const guards = (...ports: string[]) => new Map(ports.map((p) => [p, el(p)]));
+
+  test('ports GC deletes and ports already gone lose their elements; live, listed and foreign-named ports keep theirs', () => {
+    const [dead, gone, live, listed] = ['dead', 'gone', 'live', 'listed'].map((c) => hostVethName(c, 'eth0'));
+    const plan = planGc({
+      network: 'neta',
+      valid: [{ containerId: 'live', ifname: 'eth0' }, { containerId: 'listed', ifname: 'eth0' }],
+      veths: [veth('dead', 'neta'), veth('live', 'neta')],
+      storeAttachments: [],
+      guards: guards(dead!, gone!, live!, listed!, 'eth9', 'bwnothex00000'),
+    });
+    assert.deepEqual(plan.unguardPorts.map((u) => [u.port, u.why]), [[dead, 'deleted'], [gone, 'gone']]);
+  });
+
+  test('another network\'s live veth is live: its elements stay even though this GC does not judge the veth', () => {
+    const plan = planGc({ network: 'neta', valid: [], veths: [veth('podB', 'netb')], storeAttachments: [], guards: guards(hostVethName('podB', 'eth0')) });
+    assert.deepEqual(plan.unguardPorts, []);
+  });
+});

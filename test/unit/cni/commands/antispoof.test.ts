@@ -121,3 +121,69 @@ describe('"antiSpoofing": false', () => {
     assert.deepEqual(reserved(store), []);
   });
 });
+
+describe('GC removes the elements of ports that no longer exist', () => {
+  const gcEnv = { CNI_COMMAND: 'GC', CNI_PATH: '/nonexistent' };
+  const gcConf = (...valid: string[]) => netConf({ 'cni.dev/valid-attachments': valid.map((containerId) => ({ containerID: containerId, ifname: 'eth0' })) });
+  const port = (containerId: string) => hostVethName(containerId, 'eth0');
+  /** Pods attached by real ADDs; then the netns of each in `netnsGone` deleted without DEL (its veth pair goes with it). */
+  async function node(pods: string[], netnsGone: string[] = []) {
+    const kernel = new FakeKernel();
+    const store = new MemoryStore();
+    for (const pod of pods) assert.equal((await invoke(addEnv(pod), netConf(), { kernel, store })).code, 0);
+    for (const pod of netnsGone) kernel.seed([{ op: 'delete-link', link: 'eth0' }], podNetns(pod));
+    return { kernel, store };
+  }
+  const ports = (kernel: FakeKernel) => [...new Set(kernel.guardedElements().map((e) => (e.key[0] as { ifname: string }).ifname))].sort();
+
+  test('a pod whose netns went without DEL, and a dead pod whose veth GC deletes: both lose their elements; a live pod keeps its', async () => {
+    const { kernel, store } = await node(['gone', 'dead', 'live'], ['gone']);
+    assert.deepEqual(ports(kernel), [port('gone'), port('dead'), port('live')].sort());
+    const res = await invoke(gcEnv, gcConf('live', 'gone-but-listed'), { kernel, store });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.deepEqual(ports(kernel), [port('live')]);
+    assert.deepEqual(kernel.guardedElements({ port: port('live') }).length, ELEMENTS.length);
+    const order = kernel.changes().filter((c) => c.op === 'unguard-port' || c.op === 'delete-link').map((c) => [c.op, 'link' in c ? c.link : '']);
+    assert.deepEqual(new Set(order.slice(0, 2).map(([op]) => op)), new Set(['unguard-port']), 'elements before the veth, as in DEL');
+    assert.deepEqual(order.at(-1), ['delete-link', port('dead')]);
+  });
+
+  test('never judged gone: a live veth\'s port, a port the runtime still lists, a name hostVethName() does not make', async () => {
+    const listed = podElements(port('listed'), [parseIp('10.0.0.50')!]);
+    const foreign = podElements('eth9', [parseIp('10.0.0.51')!]);
+    const prefixOnly = podElements('bwsomething', [parseIp('10.0.0.52')!]);
+    const { kernel, store } = await node(['live']);
+    kernel.seed([{ op: 'guard-port', link: 'x', elements: [...listed, ...foreign, ...prefixOnly] }]);
+    const before = kernel.guardedElements();
+    assert.equal((await invoke(gcEnv, gcConf('live', 'listed'), { kernel, store })).code, 0);
+    assert.deepEqual(kernel.guardedElements(), before);
+    assert.deepEqual(kernel.changes().filter((c) => c.op === 'unguard-port'), []);
+  });
+
+  test('the veths cannot be listed: no port is judged gone (every port would look so), and the error says why', async () => {
+    const { kernel, store } = await node(['live']);
+    kernel.failNth({ op: 'list-links' }, 1, { message: 'Cannot allocate memory' });
+    const res = await invoke(gcEnv, gcConf(), { kernel, store });
+    assert.equal(res.json?.code, 5);
+    assert.match(res.json?.msg, /^GC incomplete: list veths: list-links: Cannot allocate memory/);
+    assert.equal(kernel.guardedElements().length, ELEMENTS.length);
+  });
+
+  test('keeps going past a refused unguard, names it, and the next GC finishes the job', async () => {
+    const { kernel, store } = await node(['g1', 'g2', 'live'], ['g1', 'g2']);
+    kernel.failNth({ op: 'unguard-port' }, 1, { message: 'Device or resource busy' });
+    const res = await invoke(gcEnv, gcConf('live'), { kernel, store });
+    assert.match(res.json?.msg, /^GC incomplete: remove the anti-spoofing elements of bw[0-9a-f]{12}: nft 'delete element .*Device or resource busy$/);
+    assert.equal(ports(kernel).length, 2, 'one gone port done, one left');
+    assert.equal((await invoke(gcEnv, gcConf('live'), { kernel, store })).code, 0);
+    assert.deepEqual(ports(kernel), [port('live')]);
+  });
+
+  test('the elements cannot be read: veths and addresses are still collected, the error names the read', async () => {
+    const { kernel, store } = await node(['dead']);
+    kernel.failNth({ op: 'list-guards' }, 1, { message: 'Operation not permitted' });
+    const res = await invoke(gcEnv, gcConf(), { kernel, store });
+    assert.match(res.json?.msg, /^GC incomplete: list anti-spoofing elements: list-guards: Operation not permitted$/);
+    assert.deepEqual([kernel.linkNames(), reserved(store)], [['lo', 'cni0'], []]);
+  });
+});
