@@ -1,5 +1,6 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
-// later plugins added are fine; anything of ours missing or different is an error naming it.
+// later plugins added are fine; anything of ours missing or different is an error naming it,
+// the pod's anti-spoofing elements included (when the network has antiSpoofing on).
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
 import type { SysctlChange } from '../../lib/kernel/change.ts';
 import type { KernelLink } from '../../lib/kernel/link.ts';
@@ -7,7 +8,10 @@ import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
-import { refuseRedirectsAndRouterAdvertisements } from '../plan.ts';
+import { podElements, refuseRedirectsAndRouterAdvertisements } from '../plan.ts';
+import { elementId } from '../../lib/antispoof/nft-json.ts';
+import { renderElements } from '../../lib/antispoof/nft-text.ts';
+import { antispoofRuleset, type Element } from '../../lib/antispoof/ruleset.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { compareVersions } from '../../lib/cni-version.ts';
@@ -32,15 +36,18 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const ipv6 = [...prev.ips.map((ip) => ip.address), ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
   const sysctls = refuseRedirectsAndRouterAdvertisements(args.ifname);
   // The pod's and the node's side are independent reads (with iproute2: processes run at once).
-  const [{ links, routes }, hostVeth, values] = await Promise.all([
+  const port = hostVethName(args.containerId, args.ifname);
+  const [{ links, routes }, hostVeth, values, guards] = await Promise.all([
     kernel.readNamespace(args.netns, { ipv6 }),
-    kernel.getLink(hostVethName(args.containerId, args.ifname)),
+    kernel.getLink(port),
     kernel.readSysctls(sysctls.map((s) => s.key), args.netns),
+    conf.antiSpoofing ? kernel.listGuards() : undefined,
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
   checkRoutes(routes, prev);
   checkSysctls(sysctls, values);
   checkHostVeth(ctx, hostVeth);
+  if (guards) checkGuard(port, addresses.map((a) => a.address), guards);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {
     const cidr = parseCidr(address);
@@ -94,6 +101,23 @@ function checkRoutes(routes: KernelRoute[], prev: Result): void {
     const found = routes.some((r) => normalizeDst(r.dst) === dst && (!want.gw || normalizeGw(r.gateway) === normalizeGw(want.gw)));
     if (!found) throw failed(`route to ${want.dst}${want.gw ? ` via ${want.gw}` : ''} is missing from the pod's netns`);
   }
+}
+
+/**
+ * Every element ADD gave the pod's port is in the table (cni/plan.ts podElements, from the
+ * result's addresses as DEL derives them too). A missing one means the pod is unprotected
+ * (guarded_ports gone) or cut off (its MAC or an address gone): named in nft's spelling.
+ */
+function checkGuard(port: string, addresses: readonly string[], guards: ReadonlyMap<string, readonly Element[]>): void {
+  const ips = addresses.flatMap((text) => {
+    const cidr = parseCidr(text);
+    return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
+  });
+  const present = new Set((guards.get(port) ?? []).map(elementId));
+  const missing = podElements(port, ips).filter((e) => !present.has(elementId(e)));
+  if (missing.length === 0) return;
+  const named = renderElements(antispoofRuleset(), 'add', missing).trim().split('\n').map((line) => line.replace(/^add element bridge \S+ /, '')).join('; ');
+  throw failed(`host veth ${port} lacks ${missing.length} anti-spoofing element${missing.length === 1 ? '' : 's'}: ${named}`);
 }
 
 function checkHostVeth(ctx: CommandContext, link: KernelLink | undefined): void {

@@ -36,7 +36,7 @@ describe('CHECK', () => {
     const { kernel, check } = await added(DUAL);
     const res = await check();
     assert.equal(res.code, 0, res.out[0]);
-    assert.deepEqual(kernel.calls.slice(2).map((c) => c.method), ['readNamespace', 'getLink', 'readSysctls']);
+    assert.deepEqual(kernel.calls.slice(2).map((c) => c.method), ['readNamespace', 'getLink', 'readSysctls', 'listGuards']);
     assert.deepEqual(kernel.calls[2], { method: 'readNamespace', netns: POD, ipv6: true });
     assert.deepEqual(kernel.calls[4], {
       method: 'readSysctls', netns: POD,
@@ -86,5 +86,37 @@ describe('CHECK', () => {
     kernel.seed([{ op: 'attach-port', link: hostVethName('c1', 'eth0'), bridge: 'cni0', alias: 'bridgeway:netb:c1:eth0' }]);
     const res = await check();
     assert.match(res.json?.msg ?? '', /has alias bridgeway:netb:c1:eth0, expected bridgeway:neta:c1:eth0$/);
+  });
+});
+
+describe('CHECK: the pod\'s anti-spoofing elements', () => {
+  const VETH = hostVethName('c1', 'eth0');
+
+  test('all there after ADD (dual-stack: both families and the link-local address): passes', async () => {
+    const { kernel, check } = await added(DUAL);
+    assert.equal(kernel.guardedElements({ port: VETH }).length, 9);
+    assert.equal((await check()).code, 0);
+  });
+
+  test('the port\'s elements removed behind our back: code 101 naming each missing one in nft\'s spelling', async () => {
+    const { kernel, check } = await added();
+    const elements = kernel.guardedElements({ port: VETH });
+    kernel.seed([{ op: 'unguard-port', link: VETH, elements: elements.filter((e) => e.set === 'guarded_ports' || e.set === 'port_ipv4') }]);
+    const res = await check();
+    assert.equal(res.json?.code, 101);
+    assert.equal(res.json?.msg, `CHECK failed: host veth ${VETH} lacks 2 anti-spoofing elements: guarded_ports { "${VETH}" }; port_ipv4 { "${VETH}" . 10.0.0.2 }`);
+  });
+
+  test('another port\'s elements do not stand in for the pod\'s; with "antiSpoofing": false nothing is read', async () => {
+    const { kernel, check } = await added();
+    const elements = kernel.guardedElements({ port: VETH });
+    kernel.seed([{ op: 'unguard-port', link: VETH, elements }, { op: 'guard-port', link: 'bw000000000000', elements: elements.map((e) => ({ ...e, key: [{ ifname: 'bw000000000000' }, ...e.key.slice(1)] })) }]);
+    assert.match((await check()).json?.msg, /lacks 7 anti-spoofing elements/);
+    const none = new FakeKernel();
+    const store = new MemoryStore(4);
+    const add = await invoke(addEnv(), netConf({ antiSpoofing: false }), { kernel: none, store });
+    const res = await invoke(checkEnv, netConf({ antiSpoofing: false, prevResult: add.json }), { kernel: none, store });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.ok(!none.calls.some((c) => c.method === 'listGuards'));
   });
 });
