@@ -13,6 +13,7 @@ import path from 'node:path';
 import { renderElements, renderInstall, renderTable } from '../../lib/antispoof/nft-text.ts';
 import { antispoofRuleset, attachmentElements } from '../../lib/antispoof/ruleset.ts';
 import { parseIp } from '../../lib/cidr.ts';
+import { elementId, parseListedTable } from '../../lib/antispoof/nft-json.ts';
 import { execIn, ipJsonIn, pings, run } from '../support/exec-in.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
 import { poll } from '../support/poll.ts';
@@ -93,6 +94,21 @@ describe('the anti-spoofing table in the kernel', { skip }, () => {
     // Elements come in hash order, which is seeded per set: sorted within each set.
     const raw = async (ns: string) => sortElementLines((await nft(ns, ['--debug=netlink', 'list', 'table', 'bridge', ruleset.table])).stdout);
     assert.equal(await raw(netlinkNs), await raw(textNs));
+  });
+
+  test('read back over nfnetlink (GETSETELEM dumps): exactly the elements nft -j lists, for two attachments; none without a table', async () => {
+    const second = { port: 'bwfedcba987654', mac: '0a:58:0a:63:00:09', addresses: ['fd00:99::9'] };
+    await viaNetlink(netlinkNs, ['add'], second);
+    try {
+      const [{ listed }] = await viaNetlink(netlinkNs, ['list']);
+      const oracle = parseListedTable((await nft(netlinkNs, ['-j', 'list', 'table', 'bridge', ruleset.table])).stdout, ruleset).elements.map(elementId).sort();
+      assert.equal(oracle.length, 9 + 6, 'dual-stack: 9 elements; IPv6-only: port, MAC, two IPv6 and two ND targets');
+      assert.deepEqual(listed, oracle);
+    } finally {
+      await viaNetlink(netlinkNs, ['delete'], second);
+    }
+    const [fresh] = await lab.addNamespaces(['empty']);
+    assert.deepEqual(await viaNetlink(lab.netnsPath(fresh!), ['list']), [{ listed: [] }]);
   });
 
   test('installing again, and twice at once, succeeds and leaves one table, its rules once', async () => {

@@ -4,7 +4,9 @@
 // retries), and GC with the live list for those the runtime forgot. The properties (issue 8):
 // no two pods ever share an address (checked every CHECK_EVERY operations in every pod netns and
 // against the IPAM store), a DEL'd attachment holds no reservation, and at the end no
-// reservation, veth or pod-side eth0 is left over.
+// reservation, veth or pod-side eth0 is left over. Anti-spoofing (on by default, issue 17): at
+// every checkpoint no element of the node's table refers to a port that does not exist, after
+// GC the guarded ports are exactly the live pods' veths, and at the end no element is left.
 //
 // Replay a failure with its printed seed: CHAOS_SEED=<seed> npm run test:integration. The seed
 // fixes every decision (which command, which pod, whether and when to kill); only the scheduling
@@ -13,6 +15,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { guardedPorts } from '../support/antispoof-elements.ts';
 import { poll } from '../support/poll.ts';
 import { mapLimit, processGroupGone, skipUnlessRoot, withNode, type PluginRun, type TestNode } from './harness.ts';
 
@@ -269,6 +272,12 @@ class Chaos {
         problems.push(`${path.basename(slot.netns)} has no attachment but still an eth0 (${addresses.join(' ') || 'no address'})`);
       }
     }
+    // Every element's port exists: ADD guards a veth it made, DEL and a rollback unguard before
+    // deleting it, GC unguards the veths it deletes and those gone without DEL.
+    const links = new Set((await this.node.ipJson(['link', 'show'])).map((l) => l.ifname as string));
+    for (const port of await guardedPorts(this.node.path)) {
+      if (!links.has(port)) problems.push(`anti-spoofing elements refer to ${port}, which does not exist`);
+    }
     assert.deepEqual(problems, [], `chaos checkpoint ${where}`);
   }
 
@@ -283,6 +292,7 @@ class Chaos {
     assert.equal(veths.length, live.length, `veths on the node ${where}: ${veths.join(' ')}`);
     const ports = await this.node.ipJson(['link', 'show', 'master', 'cni0']);
     assert.equal(ports.length, live.length, `ports of cni0 ${where}`);
+    assert.deepEqual(await guardedPorts(this.node.path), veths.slice().sort(), `ports with anti-spoofing elements ${where}`);
   }
 
   /** Records, once per killed attachment, how far its command had come. */

@@ -2,6 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { renderElements } from '../../lib/antispoof/nft-text.ts';
+import { elementPort } from '../../lib/antispoof/nft-json.ts';
+import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
+import { guardedPorts, listedElements } from '../support/antispoof-elements.ts';
+import { execIn } from '../support/exec-in.ts';
 import { skipUnlessRoot, withNode, type TestNode } from './harness.ts';
 
 async function check(node: TestNode, pod: string, result: object, containerId = 'c1', conf: object = node.conf()) {
@@ -27,6 +32,11 @@ describe('CHECK', { skip: skipUnlessRoot }, () => {
     ['the host veth detached', (n, _pod, r) => n.exec(['ip', 'link', 'set', r.interfaces[1].name, 'nomaster']), /attached to no bridge, expected cni0/],
     ['the reservation lost', async (n) => fs.rmSync(path.join(n.dataDir, 'testnet', 'ips', '10.99.0.2')), /IPAM has no IPv4 reservation for c1\/eth0/],
     ['router advertisements accepted again', (n, pod) => n.exec(['sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/eth0/accept_ra'], pod), /the pod's net\.ipv6\.conf\.eth0\.accept_ra is 1, expected 0/],
+    ['the pod\'s anti-spoofing elements removed', async (n, _pod, r) => {
+      const port = r.interfaces[1].name;
+      const mine = (await listedElements(n.path)).filter((e) => elementPort(e) === port && (e.set === 'guarded_ports' || e.set === 'port_ipv4'));
+      await execIn(n.path, ['nft', '-f', '-'], renderElements(antispoofRuleset(), 'delete', mine));
+    }, /host veth bw[0-9a-f]{12} lacks 2 anti-spoofing elements: guarded_ports \{ "bw[0-9a-f]{12}" \}; port_ipv4 \{ "bw[0-9a-f]{12}" \. 10\.99\.0\.2 \}$/],
     ['IPv4 redirects accepted again', (n, pod) => n.exec(['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects'], pod), /the pod's net\.ipv4\.conf\.all\.accept_redirects is 1, expected 0/],
   ];
   for (const [name, breakIt, message] of breakages) {
@@ -99,6 +109,23 @@ describe('GC', { skip: skipUnlessRoot }, () => {
       assert.equal(gc.exitCode, 0, gc.stdout);
       assert.deepEqual(node.reservedAddresses(), []);
       assert.deepEqual(fs.readdirSync(path.join(node.dataDir, 'testnet', 'attachments')), []);
+    }));
+
+  test('a pod whose netns is deleted without DEL: after GC no element refers to its port; the live pod keeps its own', () =>
+    withNode(async (node) => {
+      const live = await node.pod();
+      const liveResult = await node.add(live, 'c1');
+      const lost = await node.pod();
+      const lostResult = await node.add(lost, 'lost');
+      const [livePort, lostPort] = [liveResult.interfaces[1].name, lostResult.interfaces[1].name];
+      assert.deepEqual(await guardedPorts(node.path), [livePort, lostPort].sort());
+      await node.deleteNetns(lost);
+      const gc = await node.cni({ command: 'GC', conf: { ...node.conf(), 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] } });
+      assert.equal(gc.exitCode, 0, gc.stdout);
+      assert.deepEqual(await guardedPorts(node.path), [livePort]);
+      assert.ok(await node.ping(live, '10.99.0.1'), 'the live pod is still guarded and still talks');
+      const check = await node.cni({ command: 'CHECK', containerId: 'c1', netns: live, ifname: 'eth0', conf: { ...node.conf(), prevResult: liveResult } });
+      assert.equal(check.exitCode, 0, check.stdout);
     }));
 });
 
