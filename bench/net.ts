@@ -145,7 +145,7 @@ function report(paths: Path[], figures: Map<string, Figures>, options: Options):
   // Not a target: against the overlay as flannel deploys it, masquerade rule (and so conntrack) included.
   const versusTracked = `  (vxlan + conntrack, as flannel deploys it: 1 stream ${ratio(bw.oneStream / vxTracked.oneStream)}, 4 streams ${ratio(bw.fourStreams / vxTracked.fourStreams)})`;
   console.log('\ntargets');
-  for (const t of targets) console.log(`  ${t.met ? 'PASS' : 'MISS'}  ${t.name.padEnd(50)} ${ratio(t.value)}`);
+  for (const t of targets) console.log(`  ${t.met ? 'PASS' : 'MISS'}  ${t.name.padEnd(58)} ${ratio(t.value)}`);
   console.log(versusTracked);
 }
 
