@@ -15,7 +15,7 @@ import type { BatchTransport, Transport } from '../netlink/transport.ts';
 import { decodeSetElements, getSetElements } from '../netlink/nft-codec.ts';
 import { parseMac } from '../mac.ts';
 import { renderElements, renderRule } from './nft-text.ts';
-import type { Element, Field, KeyPart, Match, Rule, Ruleset, SetSpec, Verdict } from './ruleset.ts';
+import type { Element, ElementSets, Field, KeyPart, Match, Rule, Ruleset, SetSpec, Verdict } from './ruleset.ts';
 
 /** Ethertypes (include/uapi/linux/if_ether.h) and IP protocols (include/uapi/linux/in.h). */
 const ETH_P = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd } as const;
@@ -184,34 +184,54 @@ export function installMessages(ruleset: Ruleset): NftMessage[] {
   ];
 }
 
-/** A key's bytes: each part in network order, padded to 4 bytes (an ifname to IFNAMSIZ, 16). */
+const utf8 = new TextEncoder();
+
+/**
+ * A key's bytes: each part in network order, padded to 4 bytes (an ifname to IFNAMSIZ, 16).
+ * Written straight into the key: ADD runs this once per element, in a fresh process.
+ */
 export function keyBytes(parts: readonly KeyPart[]): Uint8Array {
-  const chunks = parts.map((part) => {
-    if ('ifname' in part) {
-      const name = new TextEncoder().encode(part.ifname);
-      if (name.length > 15) throw new Error(`interface name too long for nftables: ${part.ifname}`);
-      return name;
-    }
-    return 'mac' in part ? parseMac(part.mac) : addressBytes(part.ip);
-  });
-  const sizes = parts.map((part, i) => ('ifname' in part ? 16 : round4(chunks[i]!.length)));
-  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+  let size = 0;
+  for (const part of parts) size += 'ifname' in part ? 16 : 'mac' in part ? 8 : part.ip.family === 4 ? 4 : 16;
+  const out = new Uint8Array(size);
   let at = 0;
-  chunks.forEach((chunk, i) => {
-    out.set(chunk, at);
-    at += sizes[i]!;
-  });
+  for (const part of parts) {
+    if ('ifname' in part) {
+      // At most 15 bytes and the NUL: encodeInto stops at the first character that does not fit.
+      if (utf8.encodeInto(part.ifname, out.subarray(at, at + 15)).read < part.ifname.length) throw new Error(`interface name too long for nftables: ${part.ifname}`);
+      at += 16;
+    } else if ('mac' in part) {
+      out.set(parseMac(part.mac), at);
+      at += 8;
+    } else {
+      const bytes = addressBytes(part.ip);
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+  }
   return out;
 }
 
-/** One message per set that has elements, in the sets' order. */
-export function elementMessages(ruleset: Ruleset, op: 'add' | 'delete', elements: readonly Element[]): NftMessage[] {
-  return ruleset.sets.flatMap((set) => {
-    const mine = elements.filter((e) => e.set === set.name);
-    if (mine.length === 0) return [];
-    const text = renderElements(ruleset, op, mine).replace(/^.*\{ (.*) \}\n$/s, '$1');
-    return [setElements(op, NFPROTO_BRIDGE, ruleset.table, set.name, mine.map((e) => keyBytes(e.key)), text)];
-  });
+/**
+ * One message per set that has elements, in the sets' order. Only the table's name and sets are
+ * read, never its rules; the nft spelling of the elements (a message's `what`) is rendered only
+ * when the kernel refuses the message and an error names it.
+ */
+export function elementMessages(sets: ElementSets, op: 'add' | 'delete', elements: readonly Element[]): NftMessage[] {
+  const messages: NftMessage[] = [];
+  for (const set of sets.sets) {
+    const mine: Element[] = [];
+    const keys: Uint8Array[] = [];
+    for (const element of elements) {
+      if (element.set !== set.name) continue;
+      mine.push(element);
+      keys.push(keyBytes(element.key));
+    }
+    if (keys.length === 0) continue;
+    const describe = () => renderElements(sets, op, mine).replace(/^.*\{ (.*) \}\n$/s, '$1');
+    messages.push(setElements(op, NFPROTO_BRIDGE, sets.table, set.name, keys, describe));
+  }
+  return messages;
 }
 
 /** Makes the table unless it exists; true when this call made it. */
@@ -226,7 +246,7 @@ export function installTable(transport: BatchTransport, ruleset: Ruleset): boole
 }
 
 /** Adds an attachment's elements in one transaction (elements already there are no error). */
-export function addElements(transport: BatchTransport, ruleset: Ruleset, elements: readonly Element[]): void {
+export function addElements(transport: BatchTransport, ruleset: ElementSets, elements: readonly Element[]): void {
   sendBatch(transport, 'add elements', elementMessages(ruleset, 'add', elements));
 }
 
@@ -236,7 +256,7 @@ export function addElements(transport: BatchTransport, ruleset: Ruleset, element
  * whole batch), again element by element, each missing one tolerated. NFT_MSG_DESTROYSETELEM
  * would do this in one go, but only from Linux 6.3.
  */
-export function deleteElements(transport: BatchTransport, ruleset: Ruleset, elements: readonly Element[]): void {
+export function deleteElements(transport: BatchTransport, ruleset: ElementSets, elements: readonly Element[]): void {
   try {
     sendBatch(transport, 'delete elements', elementMessages(ruleset, 'delete', elements));
     return;

@@ -3,7 +3,7 @@
 // spelled exactly as `nft list table bridge bridgeway` prints it (nftables 1.0.6), so a listing
 // of the kernel's table can be compared with this text as it is.
 import { formatIp } from '../cidr.ts';
-import type { Element, EtherType, Field, KeyPart, Match, Rule, Ruleset, SetSpec, Verdict } from './ruleset.ts';
+import type { Element, ElementSets, EtherType, Field, KeyPart, Match, Rule, Ruleset, SetSpec, Verdict } from './ruleset.ts';
 
 /** How nft names each field's type in a `type a . b` set declaration, and in expressions. */
 const FIELD: Record<Field, { type: string; expression: string }> = {
@@ -86,7 +86,7 @@ function renderKeyPart(part: KeyPart, field: Field): string {
  * `add element` / `delete element` lines, one per set, in the sets' order. nft deletes all or
  * nothing: a missing element fails the whole file (the caller retries element by element).
  */
-export function renderElements(ruleset: Ruleset, op: 'add' | 'delete', elements: readonly Element[]): string {
+export function renderElements(ruleset: ElementSets, op: 'add' | 'delete', elements: readonly Element[]): string {
   return ruleset.sets
     .map((set) => {
       const keys = elements.filter((e) => e.set === set.name).map((e) => e.key.map((part, i) => renderKeyPart(part, set.key[i]!)).join(' . '));

@@ -14,7 +14,7 @@ import { ERRNO, NetlinkError } from '../netlink/errors.ts';
 import { NftBatchError } from '../netlink/nftables.ts';
 import type { BatchTransport, Transport } from '../netlink/transport.ts';
 import { addElements, deleteElements, installTable, listElements } from './netlink.ts';
-import type { Element, Ruleset } from './ruleset.ts';
+import type { Element, ElementSets, Ruleset } from './ruleset.ts';
 
 const EOPNOTSUPP = 95;
 const EAFNOSUPPORT = 97;
@@ -26,28 +26,29 @@ export type OpenBatchTransport = () => BatchTransport;
 
 /**
  * Adds the port's elements in one transaction; when the table is missing (ENOENT: no such table
- * or set), makes it and adds them again. Concurrent first ADDs race safely: one makes the table,
- * the others get EEXIST, which installTable counts as done.
+ * or set), makes it (`ruleset()`, the rules built only then) and adds them again. Concurrent
+ * first ADDs race safely: one makes the table, the others get EEXIST, which installTable counts
+ * as done.
  */
-export function guardPort(open: OpenBatchTransport, ruleset: Ruleset, elements: readonly Element[]): void {
+export function guardPort(open: OpenBatchTransport, sets: ElementSets, ruleset: () => Ruleset, elements: readonly Element[]): void {
   const transport = openOrExplain(open);
   try {
-    addElements(transport, ruleset, elements);
+    addElements(transport, sets, elements);
     return;
   } catch (error) {
     if (!(error instanceof NftBatchError && error.errno === ERRNO.ENOENT)) throw explainUnsupported(error);
   }
   try {
-    installTable(transport, ruleset);
+    installTable(transport, ruleset());
   } catch (error) {
     if (error instanceof NftBatchError && error.errno === ERRNO.ENOENT) throw new NftablesUnavailableError(`nf_tables: ${error.message}`);
     throw explainUnsupported(error);
   }
-  addElements(transport, ruleset, elements);
+  addElements(transport, sets, elements);
 }
 
 /** Removes the port's elements; gone ones, a missing table, or no nf_tables at all: nothing to remove. */
-export function unguardPort(open: OpenBatchTransport, ruleset: Ruleset, elements: readonly Element[]): void {
+export function unguardPort(open: OpenBatchTransport, sets: ElementSets, elements: readonly Element[]): void {
   let transport: BatchTransport;
   try {
     transport = open();
@@ -56,7 +57,7 @@ export function unguardPort(open: OpenBatchTransport, ruleset: Ruleset, elements
     throw error;
   }
   try {
-    deleteElements(transport, ruleset, elements);
+    deleteElements(transport, sets, elements);
   } catch (error) {
     if (error instanceof NetlinkError && UNSUPPORTED.has(error.errno)) return;
     throw error;

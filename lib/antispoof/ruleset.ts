@@ -80,10 +80,7 @@ export interface ChainSpec {
   rules: readonly Rule[];
 }
 
-export interface Ruleset {
-  family: 'bridge';
-  table: string;
-  sets: readonly SetSpec[];
+export interface Ruleset extends ElementSets {
   /** In creation order: the chains a goto names come before the chain that names them. */
   chains: readonly ChainSpec[];
 }
@@ -101,23 +98,38 @@ const drop: Verdict = { verdict: 'drop' };
 const accept: Verdict = { verdict: 'accept' };
 const notIn = (set: string, ...key: Field[]): Match => ({ match: 'set', set, key: ['iifname', ...key], present: false });
 
+/**
+ * The table's name and its sets: all that adding or deleting an attachment's elements needs. ADD
+ * encodes its elements from this alone, and builds the rules (antispoofRuleset) only when it has
+ * to make the table, once per node.
+ */
+export interface ElementSets {
+  readonly family: 'bridge';
+  readonly table: string;
+  readonly sets: readonly SetSpec[];
+}
+
+export const ANTISPOOF_SETS: ElementSets = {
+  family: 'bridge',
+  table: ANTISPOOF_TABLE,
+  sets: [
+    // The ports the chains judge. First: its element is the first of an attachment's.
+    { name: SET.guarded, key: ['iifname'] },
+    { name: SET.mac, key: ['iifname', 'ether saddr'] },
+    { name: SET.arp, key: ['iifname', 'arp saddr ether', 'arp saddr ip'] },
+    { name: SET.ipv4, key: ['iifname', 'ip saddr'] },
+    { name: SET.ipv6, key: ['iifname', 'ip6 saddr'] },
+    // The same addresses as port_ipv6, keyed by the raw ND target (@th,64,128): nft has no
+    // typed name for it before 1.0.9 (`icmpv6 taddr`), and a raw field cannot be looked up
+    // in an ipv6_addr set.
+    { name: SET.ndTarget, key: ['iifname', 'nd target'] },
+  ],
+};
+
 /** The whole table. Its rules never change with attachments; only the sets' elements do. */
 export function antispoofRuleset(): Ruleset {
   return {
-    family: 'bridge',
-    table: ANTISPOOF_TABLE,
-    sets: [
-      // The ports the chains judge. First: its element is the first of an attachment's.
-      { name: SET.guarded, key: ['iifname'] },
-      { name: SET.mac, key: ['iifname', 'ether saddr'] },
-      { name: SET.arp, key: ['iifname', 'arp saddr ether', 'arp saddr ip'] },
-      { name: SET.ipv4, key: ['iifname', 'ip saddr'] },
-      { name: SET.ipv6, key: ['iifname', 'ip6 saddr'] },
-      // The same addresses as port_ipv6, keyed by the raw ND target (@th,64,128): nft has no
-      // typed name for it before 1.0.9 (`icmpv6 taddr`), and a raw field cannot be looked up
-      // in an ipv6_addr set.
-      { name: SET.ndTarget, key: ['iifname', 'nd target'] },
-    ],
+    ...ANTISPOOF_SETS,
     chains: [
       {
         name: CHAIN.arp,

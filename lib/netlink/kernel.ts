@@ -15,7 +15,7 @@ import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
 import type { BatchTransport, Transport } from './transport.ts';
-import { antispoofRuleset, elementsByPort } from '../antispoof/ruleset.ts';
+import { ANTISPOOF_SETS, antispoofRuleset, elementsByPort } from '../antispoof/ruleset.ts';
 import { guardPort, readElements, unguardPort } from '../antispoof/port-guard.ts';
 import { ERRNO, NetlinkError } from './errors.ts';
 import { describeChange } from '../iproute2/change-command.ts';
@@ -188,8 +188,8 @@ function setSysctl(change: Extract<Change, { op: 'set-sysctl' }>, write: () => v
  */
 function applyPortGuard(change: PortGuardChange, open: () => BatchTransport): void {
   try {
-    if (change.op === 'guard-port') guardPort(open, antispoofRuleset(), change.elements);
-    else unguardPort(open, antispoofRuleset(), change.elements);
+    if (change.op === 'guard-port') guardPort(open, ANTISPOOF_SETS, antispoofRuleset, change.elements);
+    else unguardPort(open, ANTISPOOF_SETS, change.elements);
   } catch (error) {
     if (!(error instanceof NetlinkError)) throw error;
     throw new KernelChangeError([{ what: describeChange(change), message: error.reason, kind: 'other' }], 'nfnetlink: ');

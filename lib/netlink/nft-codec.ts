@@ -98,7 +98,12 @@ const be16Bytes = (n: number) => Uint8Array.of(n >> 8, n & 0xff);
 export const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: attrs });
 const encoder = new TextEncoder();
 /** A NUL-terminated string. */
-export const nstr = (type: number, s: string): Attr => ({ type, value: Uint8Array.from([...encoder.encode(s), 0]) });
+export const nstr = (type: number, s: string): Attr => {
+  const bytes = encoder.encode(s);
+  const value = new Uint8Array(bytes.length + 1);
+  value.set(bytes);
+  return { type, value };
+};
 
 // Expressions: each is {name, data} in an NFTA_LIST_ELEM of NFTA_RULE_EXPRESSIONS.
 export type Expression = Attr;
@@ -206,22 +211,54 @@ export function newRule(family: number, table: string, chain: string, expression
 
 /**
  * Adds (NLM_F_CREATE without EXCL: an element already there is no error) or deletes (a missing
- * one is ENOENT, failing the batch) elements, each key already in its bytes.
+ * one is ENOENT, failing the batch) elements, each key already in its bytes. `what` spells the
+ * elements in nft syntax; a function is called only when `what` is read (an error names the
+ * message), so the hot path never renders it.
  */
-export function setElements(op: 'add' | 'delete', family: number, table: string, set: string, keys: readonly Uint8Array[], what: string): NftMessage {
+export function setElements(op: 'add' | 'delete', family: number, table: string, set: string, keys: readonly Uint8Array[], what: string | (() => string)): NftMessage {
   return {
-    what: `${op} element ${familyName(family)} ${table} ${set} { ${what} }`,
+    get what() {
+      return `${op} element ${familyName(family)} ${table} ${set} { ${typeof what === 'string' ? what : what()} }`;
+    },
     type: op === 'add' ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM,
     flags: op === 'add' ? NLM_F.CREATE : 0,
     family,
-    attrs: [
-      nstr(NFTA_SET_ELEM_LIST.TABLE, table),
-      nstr(NFTA_SET_ELEM_LIST.SET, set),
-      // libnftnl numbers the elements' nests 1, 2, 3… where rules use NFTA_LIST_ELEM (1) for
-      // each; the kernel reads neither (nla_for_each_nested), we number them as nft does.
-      nested(NFTA_SET_ELEM_LIST.ELEMENTS, keys.map((key, i) => nested(NFTA_LIST_ELEM + i, [nested(NFTA_SET_ELEM_KEY, [{ type: NFTA_DATA.VALUE, value: key }])]))),
-    ],
+    attrs: [nstr(NFTA_SET_ELEM_LIST.TABLE, table), nstr(NFTA_SET_ELEM_LIST.SET, set), { type: NFTA_SET_ELEM_LIST.ELEMENTS | NLA_F_NESTED, value: elementList(keys) }],
   };
+}
+
+/**
+ * The body of NFTA_SET_ELEM_LIST_ELEMENTS, written directly rather than as nested Attr values:
+ * per key, NFTA_LIST_ELEM+i { NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE key } }, each nest flagged
+ * NLA_F_NESTED and padded to 4 (the same bytes codec.ts would write for the nested form; ADD
+ * encodes this once per fresh process, where every helper's first run costs). libnftnl numbers
+ * the elements' nests 1, 2, 3… where rules use NFTA_LIST_ELEM (1) for each; the kernel reads
+ * neither (nla_for_each_nested), we number them as nft does.
+ */
+function elementList(keys: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const key of keys) size += 12 + ((key.length + 3) & ~3);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const padded = (key.length + 3) & ~3;
+    at = attrHeader(out, at, 12 + padded, (NFTA_LIST_ELEM + i) | NLA_F_NESTED);
+    at = attrHeader(out, at, 8 + padded, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    at = attrHeader(out, at, 4 + key.length, NFTA_DATA.VALUE);
+    out.set(key, at);
+    at += padded;
+  }
+  return out;
+}
+
+/** A netlink attribute header (length and type, host order, little-endian) at `at`; where its value starts. */
+function attrHeader(out: Uint8Array, at: number, length: number, type: number): number {
+  out[at] = length & 0xff;
+  out[at + 1] = length >> 8;
+  out[at + 2] = type & 0xff;
+  out[at + 3] = type >> 8;
+  return at + 4;
 }
 
 function familyName(family: number): string {

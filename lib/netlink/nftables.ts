@@ -36,16 +36,26 @@ export class NftBatchError extends NetlinkError {
 export function encodeBatch(transport: Pick<BatchTransport, 'nextSeq'>, messages: readonly NftMessage[]): { buffer: Uint8Array; seqs: number[]; bySeq: Map<number, NftMessage> } {
   const delimiter = (type: number) => encodeMessage(type, NLM_F.REQUEST, transport.nextSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES));
   const bySeq = new Map<number, NftMessage>();
+  const seqs: number[] = [];
   const parts = [delimiter(NFNL_MSG_BATCH_BEGIN)];
+  let length = parts[0]!.length;
   for (const message of messages) {
     const seq = transport.nextSeq();
     bySeq.set(seq, message);
-    parts.push(encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | message.type, NLM_F.REQUEST | NLM_F.ACK | message.flags, seq, nfgenmsg(message.family), message.attrs));
+    seqs.push(seq);
+    const part = encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | message.type, NLM_F.REQUEST | NLM_F.ACK | message.flags, seq, nfgenmsg(message.family), message.attrs);
+    parts.push(part);
+    length += part.length;
   }
-  parts.push(delimiter(NFNL_MSG_BATCH_END));
-  const buffer = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (buffer.set(p, at), at + p.length), 0);
-  return { buffer, seqs: [...bySeq.keys()], bySeq };
+  const end = delimiter(NFNL_MSG_BATCH_END);
+  parts.push(end);
+  const buffer = new Uint8Array(length + end.length);
+  let at = 0;
+  for (const part of parts) {
+    buffer.set(part, at);
+    at += part.length;
+  }
+  return { buffer, seqs, bySeq };
 }
 
 /**

@@ -243,12 +243,15 @@ export class SimCluster {
     await eventually(async () => (await this.syncs(node)) >= target, timeoutMs, `${count} more syncs of ${node.name}'s agent`);
   }
 
-  /** Creates a pod netns and runs the plugin (installed by the agent) with the agent's conflist. */
-  async addPod(node: SimNode): Promise<{ netns: string; ip: string; ipv6?: string; result: any }> {
+  /**
+   * Creates a pod netns and runs the plugin (installed by the agent) with the agent's conflist,
+   * its plugin's keys overridden by `overrides` (bench:net's `"antiSpoofing": false`).
+   */
+  async addPod(node: SimNode, overrides: Record<string, unknown> = {}): Promise<{ netns: string; ip: string; ipv6?: string; result: any }> {
     const netns = this.lab.netnsPath(await this.lab.addNamespace(`n${node.index}p${node.podNetns.length}`));
     node.podNetns.push(netns);
     const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
-    const conf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] };
+    const conf = { cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0], ...overrides };
     const containerId = `${node.name}-pod${node.podNetns.length - 1}`;
     const { stdout } = await run(['nsenter', `--net=${node.path}`, '--', path.join(node.binDir, PLUGIN_TYPE)], {
       input: JSON.stringify(conf),
