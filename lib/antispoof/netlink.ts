@@ -100,7 +100,7 @@ export function setKey(set: SetSpec): SetKey {
 }
 
 /** The expressions of one rule, with nft's dependencies: a protocol is checked once per rule. */
-export function ruleExpressions(rule: Rule, setIds: ReadonlyMap<string, number> = new Map()): Expression[] {
+function ruleExpressions(rule: Rule, setIds: ReadonlyMap<string, number> = new Map()): Expression[] {
   const out: Expression[] = [];
   let network = false; // a network protocol is established for the rest of the rule
   const etherType = (type: number) => out.push(payload(NFT_PAYLOAD.LL_HEADER, 12, 2), cmpBe16(NFT_CMP.EQ, type));
@@ -190,7 +190,7 @@ const utf8 = new TextEncoder();
  * A key's bytes: each part in network order, padded to 4 bytes (an ifname to IFNAMSIZ, 16).
  * Written straight into the key: ADD runs this once per element, in a fresh process.
  */
-export function keyBytes(parts: readonly KeyPart[]): Uint8Array {
+function keyBytes(parts: readonly KeyPart[]): Uint8Array {
   let size = 0;
   for (const part of parts) size += 'ifname' in part ? 16 : 'mac' in part ? 8 : part.ip.family === 4 ? 4 : 16;
   const out = new Uint8Array(size);

@@ -57,7 +57,7 @@ function withTolerance(change: IpChange, args: string[]): IpCommand {
  * The `nft -f` text of an anti-spoofing change: an `add element` or `delete element` line per set
  * (lib/antispoof/nft-text.ts), what the iproute2 backend pipes to nft.
  */
-export function toNftText(change: PortGuardChange): string {
+function toNftText(change: PortGuardChange): string {
   return renderElements(antispoofRuleset(), change.op === 'guard-port' ? 'add' : 'delete', change.elements);
 }
 

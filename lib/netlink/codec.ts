@@ -15,9 +15,14 @@ export const NLM_F = {
   REPLACE: 0x100,
   EXCL: 0x200,
   CREATE: 0x400,
+  /** NEW requests: add at the end of a list (nf_tables: a rule at the end of its chain). */
+  APPEND: 0x800,
   /** On an NLMSG_ERROR: extended-ack attributes follow the echoed header. */
   ACK_TLVS: 0x200,
 } as const;
+
+/** An attribute that nests attributes (libnftnl sets it; the kernel accepts both). */
+export const NLA_F_NESTED = 0x8000;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;

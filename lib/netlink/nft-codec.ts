@@ -6,7 +6,7 @@
 // nests with NLA_F_NESTED set, as libnftnl does: the bytes are what `nft` sends for the same
 // ruleset (test/unit/lib/netlink/nft-codec.test.ts), so the kernel, `nft list` and the
 // fallback's `nft -f` see one and the same table.
-import { NLM_F, type Attr } from './codec.ts';
+import { NLA_F_NESTED, NLM_F, type Attr } from './codec.ts';
 
 /** (N) The subsystem of nf_tables messages (nlmsg_type = subsystem << 8 | message). */
 export const NFNL_SUBSYS_NFTABLES = 10;
@@ -17,10 +17,6 @@ export const NFNL_MSG_BATCH_END = 17;
 const NFNETLINK_V0 = 0;
 /** (F) NFPROTO_BRIDGE: the family of the table. */
 export const NFPROTO_BRIDGE = 7;
-/** include/uapi/linux/netlink.h: a nested attribute (libnftnl sets it; the kernel accepts both). */
-export const NLA_F_NESTED = 0x8000;
-/** include/uapi/linux/netlink.h: add a rule at the end of its chain. */
-export const NLM_F_APPEND = 0x800;
 
 /** (T) enum nf_tables_msg_types. */
 export const NFT_MSG = {
@@ -88,17 +84,17 @@ export function nfgenmsg(family: number, resId = 0): Uint8Array {
   return Uint8Array.of(family, NFNETLINK_V0, resId >> 8, resId & 0xff);
 }
 
-export const be32 = (type: number, n: number): Attr => {
+const be32 = (type: number, n: number): Attr => {
   const value = new Uint8Array(4);
   new DataView(value.buffer).setInt32(0, n | 0, false);
   return { type, value };
 };
 const be16Bytes = (n: number) => Uint8Array.of(n >> 8, n & 0xff);
 /** A nested attribute, flagged as libnftnl flags it. */
-export const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: attrs });
+const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: attrs });
 const encoder = new TextEncoder();
 /** A NUL-terminated string. */
-export const nstr = (type: number, s: string): Attr => {
+const nstr = (type: number, s: string): Attr => {
   const bytes = encoder.encode(s);
   const value = new Uint8Array(bytes.length + 1);
   value.set(bytes);
@@ -203,7 +199,7 @@ export function newRule(family: number, table: string, chain: string, expression
   return {
     what: `add rule ${familyName(family)} ${table} ${chain} ${what}`,
     type: NFT_MSG.NEWRULE,
-    flags: NLM_F.CREATE | NLM_F_APPEND,
+    flags: NLM_F.CREATE | NLM_F.APPEND,
     family,
     attrs: [nstr(NFTA_RULE.TABLE, table), nstr(NFTA_RULE.CHAIN, chain), nested(NFTA_RULE.EXPRESSIONS, expressions)],
   };

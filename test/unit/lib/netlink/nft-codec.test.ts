@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseIp } from '../../../../lib/cidr.ts';
-import { encodeMessage, NLM_F, parseAttrs, parseMessages, readString, type Message } from '../../../../lib/netlink/codec.ts';
+import { encodeMessage, NLA_F_NESTED, NLM_F, parseAttrs, parseMessages, readString, type Message } from '../../../../lib/netlink/codec.ts';
 import {
-  concatType, decodeSetElements, getSetElements, keyRegister, NFPROTO_BRIDGE, NFT_DATATYPE, NFT_MSG, NFT_MSG_GETSETELEM, NFTA_RULE, NFTA_SET, nfgenmsg, NLA_F_NESTED, NLM_F_APPEND,
+  concatType, decodeSetElements, getSetElements, keyRegister, NFPROTO_BRIDGE, NFT_DATATYPE, NFT_MSG, NFT_MSG_GETSETELEM, NFTA_RULE, NFTA_SET, nfgenmsg,
 } from '../../../../lib/netlink/nft-codec.ts';
 import { NftBatchError, sendBatch } from '../../../../lib/netlink/nftables.ts';
 import type { Ack, BatchTransport } from '../../../../lib/netlink/transport.ts';
@@ -110,7 +110,7 @@ describe('representative messages, readable', () => {
 
   test('a rule: the NA check is icmpv6 type (with its dependencies), the key loads, an inverted lookup, drop', () => {
     const rule = messages.find((m) => m.type === NFT_MSG.NEWRULE && m.what.includes('nd-neighbor-advert'))!;
-    assert.equal(rule.flags, NLM_F.CREATE | NLM_F_APPEND);
+    assert.equal(rule.flags, NLM_F.CREATE | NLM_F.APPEND);
     assert.equal(rule.what, 'add rule bridge bridgeway from_pod_ipv6 icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @port_nd_target drop');
     const body = encodeMessage(0, 0, 0, new Uint8Array(4), rule.attrs).subarray(20);
     const list = parseAttrs(body).get(NFTA_RULE.EXPRESSIONS)!;
