@@ -1,6 +1,6 @@
 // The agent's entry point: configuration, wiring, signals. Everything else is in the modules.
 import { createRunner, type Runner } from '../lib/exec.ts';
-import { errorMessage } from '../lib/errors.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
 import { listenHttp, startHealthServer } from './serve/health.ts';
@@ -49,11 +49,21 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     resyncMs: config.resyncMs,
     onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
   });
-  const server = await startHealthServer(config.health, {
-    metrics,
-    notReadyReason: () => reconciler.notReadyReason(),
-    readyDetail: () => reconciler.readyDetail(),
-  });
+  // Bound before the first sync: while the uninstall DaemonSet holds this address on the node
+  // (uninstall-daemon.ts), an agent started by mistake exits here and reinstalls nothing.
+  let server;
+  try {
+    server = await startHealthServer(config.health, {
+      metrics,
+      notReadyReason: () => reconciler.notReadyReason(),
+      readyDetail: () => reconciler.readyDetail(),
+    });
+  } catch (error) {
+    source.stop();
+    if (errnoCode(error) !== 'EADDRINUSE') throw error;
+    log.error({ err: errorMessage(error) }, `${config.health.host}:${config.health.port} is in use: another bridgeway agent, or the uninstall DaemonSet (bridgeway-uninstall), runs on this node; not starting`);
+    return 1;
+  }
   log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
   scheduler.start();
 

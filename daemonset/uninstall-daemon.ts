@@ -125,7 +125,7 @@ export class UninstallDaemon {
     if (this.stopped()) return;
     if (failures.length === 0) {
       this.state = { phase: 'done' };
-      this.deps.log.info({ node: this.deps.nodeName, attempts: attempt }, `uninstall finished: nothing of bridgeway is left on node ${this.deps.nodeName}; this pod stays Ready until its DaemonSet is deleted`);
+      this.deps.log.info({ attempts: attempt }, `uninstall finished: nothing of bridgeway is left on node ${this.deps.nodeName}; this pod stays Ready until its DaemonSet is deleted`);
       this.finished();
       return;
     }
