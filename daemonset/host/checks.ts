@@ -66,8 +66,9 @@ const PERSIST = 'persisted in /etc/sysctl.d/';
  * whose client and backend pods share a node gets no answer: the request is routed (client ->
  * gateway) and DNATed by kube-proxy, but the backend's reply goes straight back across the bridge
  * to the client, never reaching conntrack, so it is not un-DNATed and the client drops a reply
- * from an address it never called. The reference bridge plugin has the same need, and kubeadm's
- * preflight requires the IPv4 switch.
+ * from an address it never called. The reference bridge plugin and flannel have the same need.
+ * kubeadm's preflight checked it until v1.30, which leaves it to the network plugin
+ * (kubernetes/kubernetes#123464): to us, so the agent reports it and the doctor fails it.
  */
 export function bridgeNetfilterFindings(sysctl: (key: string) => string | undefined, families: readonly (4 | 6)[] = [4]): HostFinding[] {
   const findings: HostFinding[] = [];

@@ -117,7 +117,7 @@ for node in $nodes; do
   [ -z "$left" ] || fail "$node: after uninstall the Node still has '$left'"
   echo "$node: clean"
 done
-run kubectl delete -f manifests/uninstall.yaml -f manifests/bridgeway.yaml
+run kubectl delete --ignore-not-found -f manifests/uninstall.yaml -f manifests/bridgeway.yaml
 
 echo
 echo "PASS: bridgeway on kind"

@@ -188,6 +188,13 @@ describe('manifests/uninstall.yaml', () => {
     assert.deepEqual(findUninstall('ClusterRoleBinding').subjects[0], { kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace });
   });
 
+  test('both DaemonSets use the image name the README\'s kustomize `images:` entry rewrites (bridgeway)', () => {
+    for (const ds of [find('DaemonSet'), findUninstall('DaemonSet')]) {
+      assert.equal(ds.spec.template.spec.containers[0].image.split(':')[0], 'bridgeway', ds.metadata.name);
+    }
+    assert.match(fs.readFileSync(path.join(dir, '..', 'README.md'), 'utf8'), /images:\n {2}- name: bridgeway\n {4}newName: /);
+  });
+
   test('RBAC grants exactly what uninstall calls: read its Node, patch its annotations and status', () => {
     const rules = findUninstall('ClusterRole').rules as { resources: string[]; verbs: string[] }[];
     const verbs = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();

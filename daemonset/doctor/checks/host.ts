@@ -94,7 +94,8 @@ export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
 
 /**
  * br_netfilter's switch for each family in use (host/checks.ts says why a same-node Service needs
- * it): a FAIL, as kubeadm's preflight fails it, since part of the cluster's traffic gets no answer.
+ * it): a FAIL, since part of the cluster's traffic gets no answer, and since kubeadm v1.30 no
+ * preflight checks it any more.
  */
 export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
   const families = facts.settings.clusterCIDRs.map((c) => c.family);
