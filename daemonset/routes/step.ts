@@ -15,7 +15,7 @@ import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
 import { routeCommands } from './ip-batch.ts';
 import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff, type Unreachable } from './plan.ts';
-import { formatGrace, UNROUTED_GRACE_MS as UNROUTED_GRACE_MS_DEFAULT, UnroutedGrace } from './unrouted-grace.ts';
+import { formatGrace, UNROUTED_GRACE_MS, UnroutedGrace } from './unrouted-grace.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];
@@ -50,7 +50,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   constructor(deps: { run: Runner; log: Logger; metrics: Metrics; nodeName: string; clock?: Pick<Clock, 'now'>; unroutedGraceMs?: number }) {
     this.deps = deps;
     this.grace = new UnroutedGrace(deps.clock ?? realClock, deps.unroutedGraceMs);
-    this.graceText = formatGrace(deps.unroutedGraceMs ?? UNROUTED_GRACE_MS_DEFAULT);
+    this.graceText = formatGrace(deps.unroutedGraceMs ?? UNROUTED_GRACE_MS);
     const { metrics } = deps;
     this.m = {
       routes: metrics.gauge('bridgeway_routes_programmed', 'Routes to peer podCIDRs in place after the last sync.'),
@@ -120,7 +120,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
     this.reported.whenChanged(JSON.stringify([unreachable, levels, diff.conflicts]), () => {
       unreachable.forEach((u, i) => {
         if (levels[i] === 'info') log.info({ peer: u.peer }, `peer not routed yet: ${u.reason} (expected while it joins; a warning if it lasts ${this.graceText})`);
-        else log.warn({ peer: u.peer }, `peer not routed${u.pending ? ` for over ${this.graceText}` : ''}: ${u.reason}`);
+        else log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
       });
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
     });
