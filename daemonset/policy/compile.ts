@@ -52,7 +52,6 @@ const PREFIX: Record<Direction, { class: string; peers: string; named: string }>
 
 const id = (text: string) => sha256Hex(text).slice(0, 12);
 const refsId = (refs: readonly RuleRef[]) => refs.map(ruleRefText).join('\n');
-const ipText = (ip: IpAddress) => `${ip.family}:${ip.value}`;
 const byRef = (a: RuleRef, b: RuleRef) => (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : a.direction < b.direction ? -1 : a.direction > b.direction ? 1 : a.index - b.index);
 const sameRef = (a: RuleRef, b: RuleRef) => a.policy === b.policy && a.direction === b.direction && a.index === b.index;
 
@@ -127,14 +126,14 @@ export function compilePolicies(input: PolicyInput): CompiledPolicy {
       const classKey = JSON.stringify(plan);
       let cls = classes.get(classKey);
       if (!cls) classes.set(classKey, (cls = { name: PREFIX[direction].class + id(classKey), ...plan }));
-      for (const ip of pod.ips) members[direction].set(ipText(ip), { ip, chain: cls.name });
+      pod.ips.forEach((ip, i) => members[direction].set(pod.ipKeys[i]!, { ip, chain: cls.name }));
     }
   }
 
   // What each rule stands for, for the peer sets and for explain().
   const compiledRules = new Map<string, CompiledRule>();
   for (const [text, rule] of ruleByText) {
-    compiledRules.set(text, { ref: rule.ref, addresses: new Set(rule.pods.flatMap((p) => p.ips.map(ipText))), blocks: rule.blocks, named: namedTuples(rule, resolved.pods) });
+    compiledRules.set(text, { ref: rule.ref, addresses: new Set(rule.pods.flatMap((p) => p.ipKeys)), blocks: rule.blocks, named: namedTuples(rule, resolved.pods) });
   }
 
   const sets: SetSpec[] = [];
@@ -151,7 +150,9 @@ export function compilePolicies(input: PolicyInput): CompiledPolicy {
     } else {
       for (const family of FAMILIES) {
         const addresses = new Map<string, IpAddress>();
-        for (const rule of rules) for (const pod of rule.pods) for (const ip of pod.ips) if (ip.family === family) addresses.set(ipText(ip), ip);
+        for (const rule of rules) {
+          for (const pod of rule.pods) pod.ips.forEach((ip, i) => { if (ip.family === family) addresses.set(pod.ipKeys[i]!, ip); });
+        }
         const familyBlocks = blocks.filter((b) => b.family === family);
         // Pod addresses already inside a block need no element of their own.
         const exact = [...addresses.values()].filter((ip) => !familyBlocks.some((b) => rangeContains(b, family, ip.value))).sort((a, b) => (a.value < b.value ? -1 : 1));

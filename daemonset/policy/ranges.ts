@@ -74,13 +74,24 @@ export function partitionPorts<L>(ranges: readonly { range: PortRange; label: L 
   const out: Fragment<L>[] = [];
   const protos = [...new Set(ranges.map((r) => r.range.proto))].sort((a, b) => a - b);
   for (const proto of protos) {
-    const mine = ranges.filter((r) => r.range.proto === proto);
+    // A sweep over the cut points: the ranges covering each piece are those started and not yet
+    // ended, so the cost is the pieces times the ranges open at once, not pieces times all ranges.
+    const mine = ranges.map((r, order) => ({ ...r, order })).filter((r) => r.range.proto === proto).sort((a, b) => a.range.first - b.range.first);
     const cuts = [...new Set(mine.flatMap((r) => [r.range.first, r.range.last + 1]))].sort((a, b) => a - b);
+    let open: typeof mine = [];
+    let next = 0;
     for (let i = 0; i + 1 < cuts.length; i++) {
       const first = cuts[i]!;
       const last = cuts[i + 1]! - 1;
+      open = open.filter((r) => r.range.last >= first);
+      let added = false;
+      while (next < mine.length && mine[next]!.range.first <= first) {
+        open.push(mine[next++]!);
+        added = true;
+      }
+      if (added) open.sort((a, b) => a.order - b.order);
       const labels: L[] = [];
-      for (const r of mine) if (r.range.first <= first && r.range.last >= last && !labels.some((l) => same(l, r.label))) labels.push(r.label);
+      for (const r of open) if (!labels.some((l) => same(l, r.label))) labels.push(r.label);
       if (labels.length === 0) continue;
       const prev = out.at(-1);
       if (prev && prev.proto === proto && prev.last + 1 === first && prev.labels.length === labels.length && prev.labels.every((l, j) => same(l, labels[j]!))) {

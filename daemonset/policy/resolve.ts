@@ -30,6 +30,8 @@ export interface PolicyPod {
   namespace: string;
   labels: Readonly<Record<string, string>>;
   ips: readonly IpAddress[];
+  /** `family:value` of each address, in the order of `ips`: the compiler's keys, made once. */
+  ipKeys: readonly string[];
   local: boolean;
   /** Its containers' ports by `name/protocolNumber` -> port number. */
   namedPorts: ReadonlyMap<string, number>;
@@ -111,7 +113,7 @@ export function policyPods(input: PolicyInput): PolicyPod[] {
         if (!namedPorts.has(key)) namedPorts.set(key, port.containerPort);
       }
     }
-    pods.push({ key: podKey(pod), namespace: pod.metadata.namespace, labels: pod.metadata.labels ?? {}, ips, local: pod.spec.nodeName === input.nodeName, namedPorts });
+    pods.push({ key: podKey(pod), namespace: pod.metadata.namespace, labels: pod.metadata.labels ?? {}, ips, ipKeys: ips.map((ip) => `${ip.family}:${ip.value}`), local: pod.spec.nodeName === input.nodeName, namedPorts });
   }
   return pods;
 }
@@ -160,8 +162,53 @@ function checkSelector(selector: LabelSelector | undefined, what: string): void 
   }
 }
 
+/**
+ * Which pods and namespaces a selector matches, each selector evaluated once per compile: a
+ * thousand policies naming the same namespace or labels cost one pass over the pods, not a
+ * thousand (the pods are indexed by namespace, so a namespaceSelector visits only its namespaces).
+ */
+export class Selection {
+  private readonly byNamespace = new Map<string, PolicyPod[]>();
+  private readonly namespaceCache = new Map<string, string[]>();
+  private readonly podCache = new Map<string, PolicyPod[]>();
+  private readonly namespaces: ReadonlyMap<string, Namespace>;
+
+  constructor(pods: readonly PolicyPod[], namespaces: ReadonlyMap<string, Namespace>) {
+    this.namespaces = namespaces;
+    for (const pod of pods) {
+      const list = this.byNamespace.get(pod.namespace);
+      if (list) list.push(pod);
+      else this.byNamespace.set(pod.namespace, [pod]);
+    }
+  }
+
+  /** Namespaces (with pods) whose labels match; a namespace without its object has no labels. */
+  namespacesMatching(selector: LabelSelector): string[] {
+    const key = JSON.stringify(selector);
+    let names = this.namespaceCache.get(key);
+    if (!names) {
+      names = [...this.byNamespace.keys()].filter((name) => matchesSelector(selector, this.namespaces.get(name)?.metadata.labels));
+      this.namespaceCache.set(key, names);
+    }
+    return names;
+  }
+
+  /** Pods of `namespace` matching `selector` (all of them when it is undefined). */
+  podsMatching(namespace: string, selector: LabelSelector | undefined): readonly PolicyPod[] {
+    const pods = this.byNamespace.get(namespace) ?? [];
+    if (!selector) return pods;
+    const key = `${namespace}\n${JSON.stringify(selector)}`;
+    let matched = this.podCache.get(key);
+    if (!matched) {
+      matched = pods.filter((p) => matchesSelector(selector, p.labels));
+      this.podCache.set(key, matched);
+    }
+    return matched;
+  }
+}
+
 /** The pods and the address ranges one rule's peers stand for. */
-function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace: string, pods: readonly PolicyPod[], namespaces: ReadonlyMap<string, Namespace>): { pods: PolicyPod[]; blocks: AddressRange[] } {
+function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace: string, selection: Selection): { pods: PolicyPod[]; blocks: AddressRange[] } {
   if (!peers || peers.length === 0) return { pods: [], blocks: [...EVERYTHING] };
   const matched = new Set<PolicyPod>();
   const blocks: AddressRange[] = [];
@@ -175,9 +222,8 @@ function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace
     if (!podSelector && !namespaceSelector) throw new PolicyCompileError('a peer needs podSelector, namespaceSelector or ipBlock');
     checkSelector(podSelector, 'podSelector');
     checkSelector(namespaceSelector, 'namespaceSelector');
-    for (const pod of pods) {
-      const inNamespace = namespaceSelector ? matchesSelector(namespaceSelector, namespaces.get(pod.namespace)?.metadata.labels) : pod.namespace === namespace;
-      if (inNamespace && (!podSelector || matchesSelector(podSelector, pod.labels))) matched.add(pod);
+    for (const ns of namespaceSelector ? selection.namespacesMatching(namespaceSelector) : [namespace]) {
+      for (const pod of selection.podsMatching(ns, podSelector)) matched.add(pod);
     }
   }
   return { pods: [...matched], blocks: unionRanges(blocks) };
@@ -195,12 +241,12 @@ function policyDirections(policy: NetworkPolicy): Set<Direction> {
   return directions;
 }
 
-function resolvePolicy(policy: NetworkPolicy, pods: readonly PolicyPod[], namespaces: ReadonlyMap<string, Namespace>): ResolvedPolicy {
+function resolvePolicy(policy: NetworkPolicy, selection: Selection): ResolvedPolicy {
   const key = policyKey(policy);
   const namespace = policy.metadata.namespace;
   checkSelector(policy.spec.podSelector, 'spec.podSelector');
   const directions = policyDirections(policy);
-  const targets = pods.filter((p) => p.local && p.namespace === namespace && matchesSelector(policy.spec.podSelector ?? {}, p.labels));
+  const targets = selection.podsMatching(namespace, policy.spec.podSelector ?? {}).filter((p) => p.local);
   const rules: ResolvedRule[] = [];
   const sides: [Direction, readonly { peers?: readonly NetworkPolicyPeer[]; ports?: readonly NetworkPolicyPort[] }[]][] = [
     ['ingress', (policy.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))],
@@ -212,7 +258,7 @@ function resolvePolicy(policy: NetworkPolicy, pods: readonly PolicyPod[], namesp
     list.forEach((rule, index) => {
       const ref = { policy: key, direction, index };
       try {
-        const peers = resolvePeers(rule.peers, namespace, pods, namespaces);
+        const peers = resolvePeers(rule.peers, namespace, selection);
         const ports = rule.ports && rule.ports.length > 0 ? rule.ports.map(portSpec) : undefined;
         rules.push({ ref, ...peers, ...(ports ? { ports } : {}) });
       } catch (error) {
@@ -227,12 +273,12 @@ function resolvePolicy(policy: NetworkPolicy, pods: readonly PolicyPod[], namesp
 /** Every policy resolved; a policy that fails isolates (fail closed) and is named in `errors`. */
 export function resolvePolicies(input: PolicyInput): Resolved {
   const pods = policyPods(input);
-  const namespaces = new Map(input.namespaces.map((n) => [n.metadata.name, n]));
+  const selection = new Selection(pods, new Map(input.namespaces.map((n) => [n.metadata.name, n])));
   const policies: ResolvedPolicy[] = [];
   const errors: PolicyError[] = [];
   for (const policy of input.policies) {
     try {
-      policies.push(resolvePolicy(policy, pods, namespaces));
+      policies.push(resolvePolicy(policy, selection));
     } catch (error) {
       if (!(error instanceof PolicyCompileError)) throw error;
       const key = policyKey(policy);
