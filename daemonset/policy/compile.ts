@@ -207,7 +207,9 @@ export function compilePolicies(input: PolicyInput): CompiledPolicy {
     chains.push({ name: cls.name, role: { role: 'class', direction: cls.direction, policies: cls.policies }, rules });
   }
 
-  const localIps = localPods.flatMap((p) => p.ips);
+  // Keyed, so that two pods reported with one address (a stale pod during churn) make one
+  // element: nft refuses a set whose elements repeat.
+  const localIps = [...new Map(localPods.flatMap((p) => p.ips.map((ip, i) => [p.ipKeys[i]!, ip] as const))).values()];
   const baseSets: SetSpec[] = [];
   for (const family of FAMILIES) {
     const mine = localIps.filter((ip) => ip.family === family).sort((a, b) => (a.value < b.value ? -1 : 1));

@@ -73,8 +73,9 @@ describe('isolation: which of this node\'s pods a policy selects, for which dire
     assert.deepEqual(ingress(c, '10.0.0.1'), { ...denyAll, policies: ['x/p'] });
     assert.deepEqual(egress(c, 'fd00::1'), { ...denyAll, policies: ['x/p'] });
   });
-  test('a pod\'s own traffic to itself: every local pod address in the self sets', () => {
-    const c = compile();
+  test('a pod\'s own traffic to itself: every local pod address in the self sets, once', () => {
+    const c = compilePolicies({ pods: [...pods, pod('x/stale', ['10.0.0.2'], { pod: 'b' })], namespaces, policies: [policy('x/deny', { podSelector: {} })], nodeName: NODE });
+    assert.deepEqual(c.table.sets.find((s) => s.name === BASE.to[4])!.elements.map((e) => elementText({ key: e.key })), ['10.0.0.1', '10.0.0.2'], 'and in the maps once');
     assert.deepEqual(c.table.sets.find((s) => s.name === BASE.self[4])!.elements.map(elementText), ['10.0.0.1 . 10.0.0.1', '10.0.0.2 . 10.0.0.2', '10.0.0.3 . 10.0.0.3']);
     assert.deepEqual(c.table.sets.find((s) => s.name === BASE.self[6])!.elements.map(elementText), ['fd00::1 . fd00::1']);
   });
