@@ -35,6 +35,12 @@ export const POSTROUTING_HOOK_COMMENT = 'bridgeway: masquerade';
 export const ANTISPOOF_TABLE = 'bridgeway';
 
 /**
+ * The agent's own nftables table (family inet) that enforces NetworkPolicy
+ * (daemonset/policy/): its sets, maps and chains are all compiled; nothing else is ours there.
+ */
+export const POLICY_TABLE = 'bridgeway_policy';
+
+/**
  * What a network config without an `"antiSpoofing"` key gets: on. The plugin's netconf takes its
  * default from here and the doctor expects the table by it, so the two cannot disagree.
  */
