@@ -1,6 +1,6 @@
 // daemonset/policy/explain.ts: the verdict read from the compiled table, held against a
 // reference evaluator written straight from the API's text (below, independent of the compiler),
-// on fixed cases and on random clusters and policies (seeded: POLICY_SEED=<n> replays one).
+// on fixed cases and on random clusters and policies (a fixed seed; POLICY_SEED=<n> explores or replays another).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp, ipCidrContains, type IpAddress } from '../../../../lib/cidr.ts';
@@ -120,7 +120,9 @@ describe('explain', () => {
 
 describe('explain(compile()) agrees with the API\'s rules on random clusters', () => {
   test('every pair of addresses, TCP 80/81/90, UDP 53, ICMP', () => {
-    const seed = Number(process.env.POLICY_SEED ?? Date.now() % 1_000_000);
+    // A fixed seed by default, so CI judges the same 200 clusters every run; POLICY_SEED=<n>
+    // explores (or replays) others.
+    const seed = Number(process.env.POLICY_SEED ?? 20261204);
     const random = rng(seed);
     let checked = 0;
     for (let round = 0; round < 200; round++) {
