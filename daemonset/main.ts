@@ -1,4 +1,6 @@
-// The agent's entry point: configuration, wiring, signals. Everything else is in the modules.
+// The agent's process: configuration, wiring, signals. Everything else is in the modules. Started
+// by the one executable's entry (bin/bridgeway.ts) when it runs as the agent.
+import fs from 'node:fs';
 import { createRunner } from '../lib/exec.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -70,7 +72,8 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   let config: AgentConfig | undefined;
   try {
-    config = parseAgentConfig(argv, process.env, process.execPath);
+    // The image's bridgeway-agent is a symlink: the file to install is what it points to.
+    config = parseAgentConfig(argv, process.env, fs.realpathSync(process.execPath));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`bridgeway-agent: ${error.message}\n`);
@@ -93,11 +96,13 @@ async function main(argv: string[]): Promise<number> {
   return runAgent(config, log);
 }
 
-// No top-level await: the bundle is CommonJS (what Node's single-executable support runs).
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bridgeway-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+/** Runs the agent with its arguments (after `bridgeway-agent` or `bridgeway agent`) and exits with its code. */
+export function runAgentProcess(args: string[]): void {
+  main(args).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`bridgeway-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
