@@ -12,9 +12,22 @@ import { NodesFileSource } from './nodes/file-source.ts';
 import { Reconciler } from './loop/reconciler.ts';
 import { SyncScheduler } from './loop/scheduler.ts';
 import { uninstall } from './uninstall.ts';
+import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
+import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import type { Runner } from '../lib/exec.ts';
+
+/**
+ * rtnetlink from this process where the runtime has FFI (the Bun executable, as the plugin does:
+ * no `ip` process per sync); iproute2 processes otherwise (the agent built for Node).
+ */
+function createNetwork(run: Runner): HostNetwork {
+  const libc = loadLibc();
+  return libc ? netlinkNetwork(() => NetlinkSocket.open(libc, NETLINK_ROUTE)) : iproute2Network(run);
+}
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const run = createRunner();
+  const network = createNetwork(run);
   const metrics = new Metrics();
   let scheduler: SyncScheduler | undefined;
   const onChange = () => scheduler?.trigger();
@@ -30,7 +43,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     source = createKubeNodeSource({ kubeconfig, log, metrics, onChange });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
   }
-  const reconciler = new Reconciler({ run, log, metrics, config, source, nodeStatus });
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus });
   source.start();
 
   if (config.once) {
@@ -54,7 +67,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     notReadyReason: () => reconciler.notReadyReason(),
     readyDetail: () => reconciler.readyDetail(),
   });
-  log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
+  log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs, kernel: network.backend }, 'agent started');
   scheduler.start();
 
   // SIGTERM (restart, upgrade, drain) leaves routes and rules in place: traffic keeps flowing.
@@ -86,10 +99,12 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, base: { node: config.nodeName || undefined } });
   if (config.command === 'doctor') {
     const { doctor } = await import('./doctor/doctor.ts');
-    return doctor(config, { run: createRunner(), write: (text) => process.stdout.write(text) });
+    const run = createRunner();
+    return doctor(config, { run, network: createNetwork(run), write: (text) => process.stdout.write(text) });
   }
   if (config.command === 'uninstall') {
-    const failures = await uninstall(config, { run: createRunner(), log });
+    const run = createRunner();
+    const failures = await uninstall(config, { run, network: createNetwork(run), log });
     for (const failure of failures) log.error(`uninstall: ${failure}`);
     return failures.length ? 1 : 0;
   }

@@ -7,21 +7,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
-import { deleteLinksIfPresent } from '../lib/iproute2/link.ts';
-import { runIpBatch } from '../lib/iproute2/batch.ts';
-import { queryIpJson } from '../lib/iproute2/batch.ts';
-import { mainTableOf } from '../lib/iproute2/route.ts';
 import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
-import { routeCommands } from './routes/ip-batch.ts';
+import type { HostNetwork } from './host/network.ts';
 import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 
-export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
-  const { run, log } = deps;
+export async function uninstall(config: AgentConfig, deps: { run: Runner; network: HostNetwork; log: Logger }): Promise<string[]> {
+  const { run, network, log } = deps;
   const failures: string[] = [];
   // An action may say in its own words what it found instead ("nothing to remove, because ...").
   const step = async (what: string, action: () => Promise<unknown> | unknown) => {
@@ -35,11 +31,10 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
   // The conflist first: from then on the runtime stops sending new pods to a half-removed network.
   await step('the conflist', () => fs.rmSync(path.join(config.cniConfDir, CONFLIST_NAME), { force: true }));
   await step('routes', async () => {
-    // Both families in one read (`table all`, main-table routes only): an IPv4-only config may
-    // follow a dual-stack one, so IPv6 routes of ours are removed whatever the config says now.
-    const [all] = await queryIpJson(run, [['route', 'show', 'table', 'all', 'proto', ROUTE_PROTO]]);
-    const ours = mainTableOf(all!).filter((r) => r.protocol === undefined || r.protocol === ROUTE_PROTO);
-    await runIpBatch(run, routeCommands(ours.map((r) => ({ op: 'delete-route', dst: r.dst }))));
+    // Both families' main table in one read: an IPv4-only config may follow a dual-stack one, so
+    // IPv6 routes of ours are removed whatever the config says now.
+    const ours = (await network.read()).mainTable.filter((r) => r.protocol === ROUTE_PROTO);
+    await network.changeRoutes(ours.map((r) => ({ op: 'delete-route', dst: r.dst })));
   });
   // Chains are removed from both backends and both families: a previous run may have used any.
   for (const [mode, family] of [['nft', 4], ['legacy', 4], ['nft', 6], ['legacy', 6]] as const) {
@@ -56,7 +51,7 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     });
   }
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
-  await step('the bridge', () => deleteLinksIfPresent(run, [config.bridge]));
+  await step('the bridge', () => network.deleteLinksIfPresent([config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);

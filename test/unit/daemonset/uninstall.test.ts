@@ -11,6 +11,7 @@ import { removeNetworkState, uninstall } from '../../../daemonset/uninstall.ts';
 import { CommandError } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { FakeRunner } from '../../fixtures/fake-runner.ts';
+import { iproute2Network } from '../../../daemonset/host/network.ts';
 
 function withDataDir(body: (dataDir: string) => void): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
@@ -83,14 +84,15 @@ describe('uninstall: the anti-spoofing nftables table', () => {
     try {
       const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data')], {}, '/x')!;
       const lines: string[] = [];
-      const failures = await uninstall(config, { run: runner.run, log: recordingLog(lines) });
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines) });
       return { failures, lines, commands: runner.calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input.trim()}` : ''}`) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
   // Every ip query answers "nothing of ours"; the iptables backends are not there.
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
+  // (links and routes are one read of two queries: host/network.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
 
   test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
     const { failures, lines, commands } = await uninstallWith(node());
