@@ -12,6 +12,7 @@ import { NodesFileSource } from './nodes/file-source.ts';
 import { Reconciler } from './loop/reconciler.ts';
 import { SyncScheduler } from './loop/scheduler.ts';
 import { uninstall } from './uninstall.ts';
+import { tuneMemory } from './loop/memory.ts';
 import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
 import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
 import type { Runner } from '../lib/exec.ts';
@@ -26,6 +27,7 @@ function createNetwork(run: Runner): HostNetwork {
 }
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
+  const afterBurst = tuneMemory();
   const run = createRunner();
   const network = createNetwork(run);
   const metrics = new Metrics();
@@ -40,7 +42,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
     const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube/index.ts');
     const kubeconfig = loadKubeConfig(config.kubeconfig);
-    source = createKubeNodeSource({ kubeconfig, log, metrics, onChange });
+    source = createKubeNodeSource({ kubeconfig, log, metrics, onChange, afterPage: afterBurst });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
   }
   const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus });
@@ -50,6 +52,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     try {
       await reconciler.sync();
     } finally {
+      afterBurst();
       source.stop();
     }
     const reason = reconciler.notReadyReason();
@@ -58,7 +61,13 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
 
   scheduler = new SyncScheduler({
-    sync: () => reconciler.sync(),
+    sync: async () => {
+      try {
+        await reconciler.sync();
+      } finally {
+        afterBurst();
+      }
+    },
     resyncMs: config.resyncMs,
     onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
   });
