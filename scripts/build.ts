@@ -2,7 +2,7 @@
 // (bin/role.ts decides by the name it is started as), with dist/bridgeway-agent a symlink to it;
 // and dist/bridgeway.cjs, the same code as one CommonJS file that the tests run on Node (the
 // plugin's iproute2 backend). One runtime in the image instead of two (issue 18: ~111 MB saved).
-// `--node-agent <dir>` also builds the same entry as a Node single executable into <dir>, for
+// `--node-agent <dir>` builds, instead, the same entry as a Node single executable into <dir>, for
 // bench:agent to compare the runtimes (bench/AGENT.md); it is not shipped.
 // Three stages, one module each: the bundle (bundle.ts, esbuild, shared), then a Bun executable
 // (bun.ts) or a Node single executable (node-sea.ts) made from it. This file says what is built,
@@ -53,14 +53,16 @@ function linkAgent(executable: string): void {
 
 const { values } = parseArgs({ options: { 'node-agent': { type: 'string' } } });
 
-const built = await buildBunExecutable(EXECUTABLE);
-linkAgent(EXECUTABLE.output);
-process.stderr.write(`built ${EXECUTABLE.output} (+ bridgeway-agent -> bridgeway; bundle ${(built.bundleBytes / 1024).toFixed(0)} KiB, ${(built.startBytes / 1024).toFixed(0)} KiB of it loaded at start)\n`);
-await bundle(EXECUTABLE);
-process.stderr.write(`built ${EXECUTABLE.output}.cjs (the same code for Node)\n`);
 if (values['node-agent']) {
+  // Only the bench's Node build: dist/ may be in use by others while a benchmark builds this.
   const output = path.join(values['node-agent'], 'bridgeway');
   await buildNodeExecutable({ ...EXECUTABLE, output, execArgv: NODE_EXEC_ARGV });
   linkAgent(output);
   process.stderr.write(`built ${output} on Node (+ bridgeway-agent -> bridgeway; for bench:agent, not shipped)\n`);
+} else {
+  const built = await buildBunExecutable(EXECUTABLE);
+  linkAgent(EXECUTABLE.output);
+  process.stderr.write(`built ${EXECUTABLE.output} (+ bridgeway-agent -> bridgeway; bundle ${(built.bundleBytes / 1024).toFixed(0)} KiB, ${(built.startBytes / 1024).toFixed(0)} KiB of it loaded at start)\n`);
+  await bundle(EXECUTABLE);
+  process.stderr.write(`built ${EXECUTABLE.output}.cjs (the same code for Node)\n`);
 }
