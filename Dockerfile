@@ -15,6 +15,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables nftables util-linux ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /usr/local/bin/
-# The agent installs /usr/local/bin/bridgeway (next to itself) into the host's /opt/cni/bin.
+# One executable, two roles (bin/role.ts): run as bridgeway it is the CNI plugin, as
+# bridgeway-agent (this symlink) the agent, which installs its own file into the host's /opt/cni/bin.
+COPY --from=build /src/dist/bridgeway /usr/local/bin/bridgeway
+RUN ln -s bridgeway /usr/local/bin/bridgeway-agent
 ENTRYPOINT ["/usr/local/bin/bridgeway-agent"]
