@@ -106,6 +106,8 @@ export function removeNetworkState(dataDir: string, network: string): { left: st
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return { left: fs.readdirSync(dataDir).sort() };
+    // A mount point (the agent's DaemonSet mounts the data dir itself): emptied; the host keeps the directory.
+    if (code === 'EBUSY') return { left: [] };
     if (code !== 'ENOENT') throw error;
   }
   return { left: [] };
