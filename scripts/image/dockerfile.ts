@@ -121,7 +121,8 @@ export function parseEnv(instruction: Instruction): [string, string][] {
     return [[old[1]!, old[2]!]];
   }
   const pairs: [string, string][] = [];
-  const pair = /([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)(?:\s+|$)/y;
+  // A value is double-quoted or has no quote at its start (so an unterminated quote is an error).
+  const pair = /([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^"\s]\S*|)(?:\s+|$)/y;
   while (pair.lastIndex < rest.length) {
     const match = pair.exec(rest);
     if (!match) throw new DockerfileError(`line ${line}: cannot read ENV ${rest}`);

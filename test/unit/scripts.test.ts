@@ -1,4 +1,4 @@
-// The shell scripts (CI, demo, install, containerd node, kind e2e) stay lint-clean, and the kind
+// The shell scripts (CI, demo, install, the image build, containerd node, kind e2e) stay lint-clean, and the kind
 // e2e, which needs Docker and cannot run here, at least runs through in its dry-run mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const scripts = ['.ci/run', 'scripts/install-deps.sh', 'scripts/demo.sh', 'e2e/containerd/node.sh', 'e2e/kind/run.sh'];
+const scripts = ['.ci/run', 'scripts/install-deps.sh', 'scripts/demo.sh', 'scripts/build-image.sh', 'image/minimal-rootfs.sh', 'e2e/containerd/node.sh', 'e2e/kind/run.sh'];
 const haveShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 
 test('shell scripts pass bash -n and shellcheck', { skip: !haveShellcheck && 'shellcheck is not installed' }, () => {
