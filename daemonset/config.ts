@@ -32,6 +32,8 @@ export interface AgentConfig {
   once: boolean;
   /** `doctor` only: print JSON; release reservations whose attachment is gone. */
   doctor?: { json: boolean; fixLeaks: boolean };
+  /** `uninstall --serve`: the uninstall DaemonSet's mode (uninstall-daemon.ts). */
+  serve: boolean;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +69,7 @@ const SETTINGS: Setting[] = [
   { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
   { flag: 'json', boolean: true, help: 'doctor: print the findings as one JSON document' },
   { flag: 'fix-leaks', boolean: true, help: 'doctor: release IPAM reservations whose pod is gone (its host veth is absent)' },
+  { flag: 'serve', boolean: true, help: 'uninstall: wait until the agent has stopped on this node, uninstall (retrying what fails), then answer GET /uninstalled with 200 on --health-addr until SIGTERM (manifests/uninstall.yaml)' },
   { flag: 'help', boolean: true, help: 'show this help' },
 ];
 
@@ -80,7 +83,8 @@ export function helpText(): string {
     'bridgeway-agent: routes every node\'s pod network over eth1, owns its iptables chains, installs the CNI plugin.',
     '',
     'usage: bridgeway-agent [flags]            run (until SIGTERM, which leaves routes and rules in place)',
-    '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge and this network\'s IPAM state',
+    '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge, this network\'s IPAM state, the plugin\'s log',
+    '                                          and (Kubernetes mode) the Node\'s bridgeway.io annotations and NetworkUnavailable condition',
     '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
     '',
     ...rows,
@@ -147,6 +151,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   for (const flag of ['json', 'fix-leaks']) {
     if (parsed.values[flag] && command !== 'doctor') throw new ConfigError(`--${flag} is a doctor flag: bridgeway-agent doctor --${flag}`);
   }
+  if (parsed.values.serve && command !== 'uninstall') throw new ConfigError('--serve is an uninstall flag: bridgeway-agent uninstall --serve');
   const value = (flag: string): string | undefined => {
     const setting = SETTINGS.find((s) => s.flag === flag)!;
     const fromFlag = parsed.values[flag];
@@ -158,7 +163,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   const nodeName = value('node-name');
   // The doctor checks the node as `run` would drive it, so it needs the same two settings.
   const needsNode = command === 'run' || command === 'doctor';
-  if (needsNode && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
+  if ((needsNode || parsed.values.serve) && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
   const clusterCIDRs = parseClusterCidrs('cluster-cidr', value('cluster-cidr'));
   if (needsNode && clusterCIDRs.length === 0) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16 or 10.244.0.0/16,fd00:10:244::/56');
   const logLevel = value('log-level')!;
@@ -192,5 +197,6 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     iptables: iptables === 'auto' ? undefined : (iptables as IptablesMode),
     once: parsed.values.once === true,
     doctor: { json: parsed.values.json === true, fixLeaks: parsed.values['fix-leaks'] === true },
+    serve: parsed.values.serve === true,
   };
 }

@@ -1,15 +1,17 @@
 // The agent's entry point: configuration, wiring, signals. Everything else is in the modules.
-import { createRunner } from '../lib/exec.ts';
-import { errorMessage } from '../lib/errors.ts';
+import { createRunner, type Runner } from '../lib/exec.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
-import { startHealthServer } from './serve/health.ts';
+import { listenHttp, startHealthServer } from './serve/health.ts';
 import { Metrics } from './serve/metrics.ts';
 import type { NodeSource, NodeStatusApi } from './nodes/source.ts';
 import { NodesFileSource } from './nodes/file-source.ts';
 import { Reconciler } from './loop/reconciler.ts';
 import { SyncScheduler } from './loop/scheduler.ts';
-import { uninstall } from './uninstall.ts';
+import { realClock } from './loop/clock.ts';
+import { uninstall, type NodeMarksApi } from './uninstall.ts';
+import { UninstallDaemon } from './uninstall-daemon.ts';
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const run = createRunner();
@@ -47,11 +49,21 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     resyncMs: config.resyncMs,
     onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
   });
-  const server = await startHealthServer(config.health, {
-    metrics,
-    notReadyReason: () => reconciler.notReadyReason(),
-    readyDetail: () => reconciler.readyDetail(),
-  });
+  // Bound before the first sync: while the uninstall DaemonSet holds this address on the node
+  // (uninstall-daemon.ts), an agent started by mistake exits here and reinstalls nothing.
+  let server;
+  try {
+    server = await startHealthServer(config.health, {
+      metrics,
+      notReadyReason: () => reconciler.notReadyReason(),
+      readyDetail: () => reconciler.readyDetail(),
+    });
+  } catch (error) {
+    source.stop();
+    if (errnoCode(error) !== 'EADDRINUSE') throw error;
+    log.error({ err: errorMessage(error) }, `${config.health.host}:${config.health.port} is in use: another bridgeway agent, or the uninstall DaemonSet (bridgeway-uninstall), runs on this node; not starting`);
+    return 1;
+  }
   log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
   scheduler.start();
 
@@ -85,12 +97,42 @@ async function main(argv: string[]): Promise<number> {
     const { doctor } = await import('./doctor/doctor.ts');
     return doctor(config, { run: createRunner(), write: (text) => process.stdout.write(text) });
   }
-  if (config.command === 'uninstall') {
-    const failures = await uninstall(config, { run: createRunner(), log });
+  if (config.command === 'uninstall') return runUninstall(config, log, createRunner());
+  return runAgent(config, log);
+}
+
+/** `uninstall` once (exit 1 if anything is left), or with --serve as the uninstall DaemonSet runs it. */
+async function runUninstall(config: AgentConfig, log: Logger, run: Runner): Promise<number> {
+  let api: NodeMarksApi | undefined;
+  // Kubernetes mode unless a nodes file says otherwise; the client is loaded only then.
+  const nodeMarks = config.nodesFile ? undefined : async () => {
+    if (!api) {
+      const { createNodeCleanup } = await import('./kube/index.ts');
+      api = createNodeCleanup({ kubeconfig: config.kubeconfig, log });
+    }
+    return api;
+  };
+  const once = () => uninstall(config, { run, log, nodeMarks });
+  if (!config.serve) {
+    const failures = await once();
     for (const failure of failures) log.error(`uninstall: ${failure}`);
     return failures.length ? 1 : 0;
   }
-  return runAgent(config, log);
+  const daemon = new UninstallDaemon({
+    clock: realClock, log, nodeName: config.nodeName, address: `${config.health.host}:${config.health.port}`,
+    listen: (route) => listenHttp(config.health, route), uninstall: once,
+  });
+  // Success keeps the process (and /uninstalled) up until SIGTERM; only a failure to listen ends it.
+  const cannotListen = daemon.done.then(() => new Promise<never>(() => {}), (error: unknown) => error);
+  const signalled = new Promise<undefined>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(undefined));
+  });
+  daemon.start();
+  const error = await Promise.race([signalled, cannotListen]);
+  daemon.stop();
+  if (error === undefined) return 0;
+  log.error(`uninstall: ${errorMessage(error)}`);
+  return 1;
 }
 
 // No top-level await: the bundle is CommonJS (what Node's single-executable support runs).

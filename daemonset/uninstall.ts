@@ -1,5 +1,7 @@
 // `bridgeway-agent uninstall`: remove everything the agent and the plugin put on the node for the
-// agent's network. Keeps going past errors so one stuck object does not keep the rest in place.
+// agent's network, and what the agent wrote on its Node object. Keeps going past errors so one
+// stuck object does not keep the rest in place. Run once by hand, or kept running by the
+// uninstall DaemonSet (uninstall-daemon.ts, manifests/uninstall.yaml).
 // The plugin keeps each network's reservations in <dataDir>/<network>/; other bridgeway networks
 // on the node (a second conflist, a Multus secondary network) may have live pods there, whose
 // addresses would be handed out twice if their state went too: only our network's is removed.
@@ -20,7 +22,26 @@ import { routeCommands } from './routes/ip-batch.ts';
 import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 
-export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
+/** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
+export interface NodeMarksApi {
+  /** Removes the agent's annotations and condition from the Node; resolves with what it did, in words. */
+  removeMarks(nodeName: string): Promise<string>;
+}
+
+export interface UninstallDeps {
+  run: Runner;
+  log: Logger;
+  /**
+   * Kubernetes mode: opens the API (loading the kubeconfig may fail: that is the step's failure).
+   * Absent in standalone mode (--nodes-file), where the agent writes nothing to any API.
+   */
+  nodeMarks?: () => Promise<NodeMarksApi>;
+}
+
+/** The plugin log's own directory, removed once empty; a directory of another name (--cni-log-file) is the admin's. */
+const LOG_DIR_NAME = 'bridgeway';
+
+export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promise<string[]> {
   const { run, log } = deps;
   const failures: string[] = [];
   // An action may say in its own words what it found instead ("nothing to remove, because ...").
@@ -62,7 +83,37 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);
     if (left.length) log.info({ dataDir: config.dataDir, networks: left }, `left IPAM state of networks ${left.join(', ')} in ${config.dataDir}`);
   });
+  await step(`the plugin log ${config.cniLogFile}`, () => removePluginLog(config.cniLogFile));
+  // Last: the node is clean before the cluster is told it no longer carries our network.
+  const { nodeMarks } = deps;
+  if (nodeMarks && config.nodeName) await step(`the Node object ${config.nodeName}`, async () => (await nodeMarks()).removeMarks(config.nodeName));
+  else if (nodeMarks) log.info('no --node-name (NODE_NAME): the Node object\'s bridgeway.io annotations and NetworkUnavailable condition were not looked at');
   return failures;
+}
+
+/**
+ * The plugin's log file (the conflist's logFile), and its directory when that is ours and empty.
+ * Returns what to log when there was nothing to remove.
+ */
+export function removePluginLog(file: string): string | undefined {
+  let removed = true;
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    removed = false;
+  }
+  const dir = path.dirname(file);
+  if (path.basename(dir) === LOG_DIR_NAME) {
+    try {
+      fs.rmdirSync(dir); // not recursive: anything else in it is not the plugin's
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOTEMPTY: someone else's files; EBUSY: a mount point (a hostPath of this container).
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EBUSY') throw error;
+    }
+  }
+  return removed ? undefined : `no plugin log at ${file} (no pod started, or already removed)`;
 }
 
 /**

@@ -45,6 +45,13 @@ export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
 export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';
 export const ETH1_ANNOTATIONS: Readonly<Record<4 | 6, string>> = { 4: ETH1_ANNOTATION, 6: ETH1_IPV6_ANNOTATION };
 
+/**
+ * The reasons of the NetworkUnavailable condition the agent sets on its Node (False: up, True:
+ * the runtime cannot use the conflist). A condition with another reason is someone else's, and
+ * uninstall leaves it alone.
+ */
+export const NETWORK_UNAVAILABLE_REASONS = { up: 'BridgewayIsUp', down: 'BridgewayIsDown' } as const;
+
 /** The reason of the Warning event on a Node whose runtime cannot use the conflist (filter on it). */
 export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';
 

@@ -17,7 +17,7 @@ import { mainTableOf } from '../../lib/iproute2/route.ts';
 import { backendFor, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { inventory, networkDir, openStores } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
-import { FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
+import { BRIDGE_NF_SYSCTL, FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
 import { sameFileContent } from '../host/install.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
@@ -124,8 +124,8 @@ function readNodesFile(file: string): DoctorFacts['nodes'] {
 }
 
 function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
-  // What the agent sets (forwarding) and what its host checks read (host/checks.ts).
-  const keys = [...Object.values(FORWARDING_SYSCTL), ...hostSysctlKeys(devices)];
+  // What the agent sets (forwarding) and what its host checks read (host/checks.ts), both families.
+  const keys = [...new Set([...Object.values(FORWARDING_SYSCTL), ...Object.values(BRIDGE_NF_SYSCTL), ...hostSysctlKeys(devices)])];
   const values: Record<string, string | undefined> = {};
   for (const key of keys) {
     try {

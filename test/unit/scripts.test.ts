@@ -23,6 +23,7 @@ test('the kind e2e runs through in --dry-run, cleaning up at the end', () => {
   assert.match(result.stdout, /\+ kind create cluster --name bridgeway-e2e --config e2e\/kind\/kind-config.yaml/);
   assert.match(result.stdout, /\+ docker network connect bridgeway-eth1 bridgeway-e2e-worker2/);
   assert.match(result.stdout, /\+ kubectl apply -f manifests\/bridgeway.yaml/);
+  assert.match(result.stdout, /\+ kubectl -n kube-system delete daemonset bridgeway --wait=true\n\+ kubectl apply -f manifests\/uninstall.yaml\n\+ kubectl -n kube-system rollout status daemonset\/bridgeway-uninstall/);
   assert.match(result.stdout, /PASS: bridgeway on kind/);
   assert.match(result.stdout, /\+ kind delete cluster --name bridgeway-e2e\n\+ docker network rm bridgeway-eth1/);
 });

@@ -60,6 +60,15 @@ describe('reconciler', () => {
       assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
     }));
 
+  test('br_netfilter turned off after a sync: /readyz detail and the metric say so at once, readiness stays', () =>
+    withSetup(async (s) => {
+      await s.reconciler.sync();
+      fs.writeFileSync(path.join(s.host.procSys, 'net/bridge/bridge-nf-call-iptables'), '0\n');
+      assert.equal(s.reconciler.notReadyReason(), undefined, 'routes, rules and the conflist are still in place');
+      assert.match(s.reconciler.readyDetail().at(-1)!, /^node prerequisite net\.bridge\.bridge-nf-call-iptables: 0: .* fix: sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
+      assert.match(s.metrics.render(), /^bridgeway_node_sysctl_ok\{sysctl="net\.bridge\.bridge-nf-call-iptables"\} 0$/m);
+    }));
+
   test('a runtime upgrade on the Node rewrites the conflist at the next sync', () =>
     withSetup(async (s) => {
       await s.reconciler.sync();
