@@ -23,6 +23,7 @@ RUN npm run build
 # that the script keeps the libraries they link against.
 FROM debian:bookworm-slim AS rootfs
 ARG SOURCE_DATE_EPOCH=0
+ARG DEBIAN_FRONTEND=noninteractive
 COPY image/packages image/minimal-rootfs.sh /image/
 COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /image/dist/
 RUN apt-get update \

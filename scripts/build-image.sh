@@ -6,12 +6,12 @@
 #     default: dist/bridgeway-<version>.oci.tar, tagged bridgeway:<version> (package.json)
 #
 # Needs root (mmdebstrap's root mode, chroot), mmdebstrap (Debian package), Node 24 and dist/
-# built (npm run build). The Dockerfile's two last stages, reproduced:
-#   - rootfs: a Debian root of the stage's suite with image/packages installed, by mmdebstrap
-#     instead of debian:<suite>-slim + apt-get; the stage's COPYs put into it; then the same
-#     image/minimal-rootfs.sh cuts it down to /rootfs, in a chroot;
-#   - the final stage: scripts/image-archive.ts writes one layer per COPY and the config from
-#     the Dockerfile itself (scripts/image/dockerfile.ts reads it).
+# built (npm run build). The Dockerfile's two last stages, read from the Dockerfile itself:
+#   - rootfs: mmdebstrap makes a Debian root of the stage's suite in place of debian:<suite>-slim,
+#     then the stage's own COPYs and RUNs are done in it (scripts/image/stage-script.ts): apt-get
+#     installs image/packages and image/minimal-rootfs.sh cuts them down to /rootfs, in a chroot;
+#   - the final stage: scripts/image-archive.ts writes one layer per COPY and the config
+#     (scripts/image/dockerfile.ts reads them).
 # Entries' mtimes are SOURCE_DATE_EPOCH (default: the last commit's time), so the archive depends
 # only on dist/ and the Debian packages. Packages come from BRIDGEWAY_DEBIAN_MIRROR (default
 # http://deb.debian.org/debian) and its -security twin. mmdebstrap's mounts live in a private
@@ -47,47 +47,20 @@ export SOURCE_DATE_EPOCH
 mirror=${BRIDGEWAY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 architecture=$(dpkg --print-architecture)
 
-# What the Dockerfile's rootfs stage starts from and copies in (the build stage's /src is this
+# The rootfs stage, as a script of its own COPYs and RUNs (the build stage's /src is this
 # repository, where npm run build put dist/).
 stage_dirs=(--stage "build:/src=$repo")
-suite=
-copies=()
-in_stage=()
-while read -r kind first second; do
-  case $kind in
-    suite) suite=$first ;;
-    context | stage)
-      [[ -f $first ]] || die "$first is missing (run npm run build first)"
-      copies+=("$first" "$second")
-      # dist/'s executables: minimal-rootfs.sh keeps the libraries they link against.
-      [[ $kind == stage ]] && in_stage+=("$second")
-      ;;
-  esac
-done < <("$node" scripts/image-archive.ts rootfs-inputs "${stage_dirs[@]}")
-[[ -n $suite ]] || die "no suite read from the Dockerfile"
-
+suite=$("$node" scripts/image-archive.ts suite rootfs)
 work=$(mktemp -d /tmp/bridgeway-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/out"
+"$node" scripts/image-archive.ts stage-script rootfs "${stage_dirs[@]}" >"$work/rootfs-stage.sh"
 
-# The hook that puts the stage's files into mmdebstrap's root: one `install` per file, the list
-# written here so that no path is re-parsed by a shell.
-{
-  echo 'set -eu'
-  for ((i = 0; i < ${#copies[@]}; i += 2)); do
-    # shellcheck disable=SC2016 # "$1" is the hook's argument, expanded when the hook runs
-    printf 'install -D -m %s %q "$1"%q\n' "$(stat -c %a "${copies[i]}")" "${copies[i]}" "${copies[i + 1]}"
-  done
-} >"$work/copy-in.sh"
-
-echo "build-image.sh: Debian $suite ($architecture) with image/packages, cut by image/minimal-rootfs.sh" >&2
-packages=$(image/minimal-rootfs.sh packages | paste -sd, -)
-if ! unshare --mount --propagation private -- mmdebstrap --mode=root --variant=essential \
-    --include="$packages" \
-    --customize-hook="bash $work/copy-in.sh \"\$1\"" \
-    --customize-hook="chroot \"\$1\" env SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH /image/minimal-rootfs.sh build /rootfs ${in_stage[*]}" \
-    --customize-hook="mv \"\$1/rootfs\" $work/out/rootfs" \
-    --format=null "$suite" /dev/null \
+# FROM debian:<suite>-slim: mmdebstrap's apt variant of the same suite and sources (Essential
+# packages and apt; the stage's RUN installs the rest, and the cut keeps only what it names).
+echo "build-image.sh: the Dockerfile's rootfs stage in Debian $suite ($architecture), by mmdebstrap" >&2
+if ! unshare --mount --propagation private -- mmdebstrap --mode=root --variant=apt \
+    --customize-hook="bash $work/rootfs-stage.sh \"\$1\" </dev/null" \
+    --format=directory "$suite" "$work/root" \
     "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb ${mirror%/debian}/debian-security $suite-security main" \
     >"$work/mmdebstrap.log" 2>&1; then
   tail -n 30 "$work/mmdebstrap.log" >&2
@@ -95,5 +68,5 @@ if ! unshare --mount --propagation private -- mmdebstrap --mode=root --variant=e
 fi
 
 mkdir -p "$(dirname "$output")"
-"$node" scripts/image-archive.ts write "${stage_dirs[@]}" --stage "rootfs:/rootfs=$work/out/rootfs" \
+"$node" scripts/image-archive.ts write "${stage_dirs[@]}" --stage "rootfs:/=$work/root" \
   --tag "$tag" --output "$output" --architecture "$architecture"

@@ -3,7 +3,8 @@
 //
 //   node scripts/image-archive.ts write --stage build:/src=. --stage rootfs:/rootfs=DIR \
 //       --tag bridgeway:0.1.0 --output FILE
-//   node scripts/image-archive.ts rootfs-inputs --stage build:/src=.
+//   node scripts/image-archive.ts suite rootfs
+//   node scripts/image-archive.ts stage-script rootfs --stage build:/src=.
 //
 // `write` makes one layer per COPY of the final stage (FROM scratch), each COPY source read from
 // the local directory that --stage maps its stage's path to, and the config from its ENV, USER,
@@ -12,9 +13,9 @@
 // entry is owned by 0:0 with mtime SOURCE_DATE_EPOCH (default 0), and entries are sorted: the
 // same inputs give the same archive, byte for byte.
 //
-// `rootfs-inputs` prints what build-image.sh needs to reproduce the `rootfs` stage: `suite
-// <suite>`, then `context|stage <local path> <path in the stage>` for each file its COPYs put
-// there, from the build context (the Dockerfile's directory) or from another stage.
+// `suite <stage>` prints the Debian suite a stage is FROM; `stage-script <stage>` prints a bash
+// script that does that stage's COPYs and RUNs in a Debian root given as its $1
+// (scripts/image/stage-script.ts): build-image.sh runs it in mmdebstrap's root.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +24,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { debianSuite, imageSpec, parseCopy, parseStages, stageNamed, type Copy, type Stage } from './image/dockerfile.ts';
+import { debianSuite, imageSpec, parseStages, stageNamed, type Copy } from './image/dockerfile.ts';
+import { stageScript } from './image/stage-script.ts';
 import { blobPath, dockerManifest, imageConfig, imageIndex, imageManifest, imageNames, OCI_LAYOUT, ociArchitecture, type Blob, type Layer } from './image/oci.ts';
 import { TAR_END, tarHeader, tarPadding, type TarEntry } from './image/tar.ts';
 
@@ -213,30 +215,24 @@ function walkInto(local: string, at: string, into: LayerEntry[]): void {
   into.push(...map.values());
 }
 
-export interface RootfsInput {
-  local: string;
-  inStage: string;
-  /** Copied from another stage (dist/'s executables), not from the build context. */
-  fromStage: boolean;
+/** A COPY source of a stage as a local file: the build context's, or another stage's through --stage. */
+function localFileFor(context: string, dirs: StageDir[]): (from: string | undefined, source: string, line: number) => string {
+  return (from, source, line) => {
+    const local = from === undefined ? path.join(context, source) : localPath(from, source, dirs, line);
+    if (!fs.statSync(local).isFile()) throw new Error(`line ${line}: ${source} is not a file (build-image.sh copies files only)`);
+    return local;
+  };
 }
 
-/**
- * What build-image.sh reproduces of the rootfs stage: its Debian suite and every file its COPYs
- * put into it (from the build context, `context`, or from another stage through `stages`).
- */
-export function rootfsInputs(dockerfile: string, context: string, stages: StageDir[]): { suite: string; files: RootfsInput[] } {
-  const rootfs: Stage = stageNamed(parseStages(fs.readFileSync(dockerfile, 'utf8')), 'rootfs');
-  const files: RootfsInput[] = [];
-  for (const instruction of rootfs.instructions.filter((i) => i.keyword === 'COPY')) {
-    const copy = parseCopy(instruction);
-    const destIsDir = copy.dest.endsWith('/') || copy.sources.length > 1;
-    for (const source of copy.sources) {
-      const local = copy.from === undefined ? path.join(context, source) : localPath(copy.from, source, stages, copy.line);
-      if (!fs.statSync(local).isFile()) throw new Error(`line ${copy.line}: ${source} is not a file (build-image.sh copies files only)`);
-      files.push({ local, inStage: destIsDir ? path.posix.join(copy.dest, path.posix.basename(source)) : copy.dest, fromStage: copy.from !== undefined });
-    }
-  }
-  return { suite: debianSuite(rootfs), files };
+/** The bash script that reproduces stage `name` in a Debian root (scripts/image/stage-script.ts). */
+export function stageScriptFor(dockerfile: string, name: string, stages: StageDir[]): string {
+  const stage = stageNamed(parseStages(fs.readFileSync(dockerfile, 'utf8')), name);
+  debianSuite(stage); // only a Debian stage can be reproduced in mmdebstrap's root
+  return stageScript(stage, {
+    localFile: localFileFor(path.dirname(path.resolve(dockerfile)), stages),
+    modeOf: (file) => fs.statSync(file).mode,
+    buildArgs: { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH },
+  });
 }
 
 async function main(): Promise<void> {
@@ -252,15 +248,16 @@ async function main(): Promise<void> {
   });
   const stages = values.stage.map(parseStageDir);
   const command = positionals[0];
-  if (command === 'rootfs-inputs') {
-    const { suite, files } = rootfsInputs(values.dockerfile, path.dirname(path.resolve(values.dockerfile)), stages);
-    const lines = [`suite ${suite}`, ...files.map((f) => `${f.fromStage ? 'stage' : 'context'} ${f.local} ${f.inStage}`)];
-    if (lines.some((l) => /\s/.test(l.split(' ').slice(1).join('')))) throw new Error('a path with white space cannot be passed to build-image.sh');
-    process.stdout.write(`${lines.join('\n')}\n`);
+  if (command === 'suite' && positionals[1]) {
+    process.stdout.write(`${debianSuite(stageNamed(parseStages(fs.readFileSync(values.dockerfile, 'utf8')), positionals[1]))}\n`);
+    return;
+  }
+  if (command === 'stage-script' && positionals[1]) {
+    process.stdout.write(stageScriptFor(values.dockerfile, positionals[1], stages));
     return;
   }
   if (command !== 'write' || !values.tag || !values.output || !values.architecture) {
-    throw new Error('usage: image-archive.ts write --stage <stage>:<path>=<dir>... --tag <name:tag> --output <file> --architecture <dpkg arch> | rootfs-inputs --stage ...');
+    throw new Error('usage: image-archive.ts write --stage <stage>:<path>=<dir>... --tag <name:tag> --output <file> --architecture <dpkg arch> | suite <stage> | stage-script <stage> --stage ...');
   }
   const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? '0');
   if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH must be whole seconds, got ${process.env.SOURCE_DATE_EPOCH}`);

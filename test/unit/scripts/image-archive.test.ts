@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { copyEntries, parseStageDir, rootfsInputs, writeImageArchive } from '../../../scripts/image-archive.ts';
+import { copyEntries, parseStageDir, stageScriptFor, writeImageArchive } from '../../../scripts/image-archive.ts';
 
 const DOCKERFILE = `FROM node:24 AS build
 WORKDIR /src
@@ -113,16 +113,13 @@ test('a COPY source no --stage covers is an error; --stage is <stage>:<path>=<di
   }
 });
 
-test('rootfs-inputs: the rootfs stage\'s suite and every file its COPYs put there', () => {
+test('stage-script: the rootfs stage\'s COPYs as install, its RUNs in a chroot with its ARGs', () => {
   const { dir, dockerfile, stages } = fixture();
   try {
-    assert.deepEqual(rootfsInputs(dockerfile, dir, stages), {
-      suite: 'bookworm',
-      files: [
-        { local: path.join(dir, 'tools/cut.sh'), inStage: '/image/cut.sh', fromStage: false },
-        { local: path.join(dir, 'dist/tool'), inStage: '/image/dist/tool', fromStage: true },
-      ],
-    });
+    const script = stageScriptFor(dockerfile, 'rootfs', stages);
+    assert.match(script, new RegExp(`^install -D -m 755 '${dir}/tools/cut.sh' "\\$root"'/image/cut.sh'$`, 'm'));
+    assert.match(script, new RegExp(`^install -D -m 755 '${dir}/dist/tool' "\\$root"'/image/dist/tool'$`, 'm'));
+    assert.throws(() => stageScriptFor(dockerfile, 'build', stages), /FROM node:24, not debian/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
