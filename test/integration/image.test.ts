@@ -8,8 +8,9 @@
 // namespace), the securityContext (capabilities exactly NET_ADMIN + NET_RAW, no privilege
 // escalation, /proc/sys read-only), its hostPath mounts, the ConfigMap's environment and the
 // in-cluster service account, against the fake API server. The agent installs the plugin and the
-// conflist, a pod started through CNI reaches another pod and the node, and `bridgeway-agent
-// uninstall`, run from the same image, leaves the node clean.
+// conflist, a pod started through CNI reaches another pod and the node, and, once the agent is
+// stopped, manifests/uninstall.yaml's DaemonSet, from the same image, leaves the node (and its
+// Node object) clean.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -87,6 +88,10 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
 
   const json = (file: string) => JSON.parse(fs.readFileSync(path.join(layout, file), 'utf8'));
   const blob = (digest: string) => path.join(layout, 'blobs', ...digest.split(':'));
+  const imageConfig = () => {
+    const manifest = JSON.parse(fs.readFileSync(blob(json('index.json').manifests[0].digest), 'utf8'));
+    return JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8'));
+  };
 
   test('the archive holds index.json and manifest.json over the same blobs, and is the image the Dockerfile describes', (t) => {
     assert.ok(built);
@@ -203,6 +208,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     let api: FakeApiServer | undefined;
     let relay: ApiRelay | undefined;
     let agent: ReturnType<typeof startContainer> | undefined;
+    let uninstaller: ReturnType<typeof startContainer> | undefined;
     let failed = false;
     try {
       await node.start({ agent: true });
@@ -230,9 +236,12 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
 
       const imported = await execOk(node.ctrArgv(['images', 'import', archive]), 180_000);
       const image = `docker.io/library/bridgeway:${VERSION}`;
+      const { config } = imageConfig();
       assert.match(await execOk(node.ctrArgv(['images', 'ls', '-q'])), new RegExp(`^${image.replaceAll('.', '\\.')}$`, 'm'), imported);
 
-      const pod = await podOptions(node, nodeName, serviceAccount, new URL(api.url).port);
+      const apiPort = new URL(api.url).port;
+      const pod = await podOptions(node, daemonSetIn('manifests/daemonset.yaml'), nodeName, serviceAccount, apiPort);
+      assert.deepEqual(pod.args, [], 'the agent runs as the image\'s entrypoint');
       agent = startContainer(node, [...pod.flags, image, 'agent']);
       const conflistPath = path.join(node.netd, CONFLIST_NAME);
       const installed = path.join(node.bin, PLUGIN_TYPE);
@@ -300,23 +309,41 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       assert.ok(fs.existsSync(conflistPath));
       assert.match(await execOk(['ip', '-n', node.netns, 'route', 'show', 'proto', '77']), new RegExp(peer.podCidr.replace(/[./]/g, '\\$&')));
 
-      // Uninstall from the same image, with the same settings (the documented removal).
-      const removal = await runIn(node, ['run', '--rm', ...pod.flags, image, 'uninstall', '/usr/local/bin/bridgeway-agent', 'uninstall'], 120_000);
-      assert.equal(removal.code, 0, `uninstall: ${removal.stdout}${removal.stderr}`);
+      // The documented removal: manifests/uninstall.yaml's DaemonSet, same image, its own args
+      // (which, as Kubernetes does, follow the image's entrypoint), Ready once the node is clean.
+      const removal = await podOptions(node, daemonSetIn('manifests/uninstall.yaml'), nodeName, serviceAccount, apiPort);
+      assert.deepEqual(removal.readiness, { path: '/uninstalled', port: 9099 });
+      uninstaller = startContainer(node, [...removal.flags, image, 'uninstall', ...(config.Entrypoint as string[]), ...removal.args]);
+      const uninstallerDone = uninstaller.done;
+      await until('the uninstall pod to turn Ready', 60_000, async () => {
+        const exited = await within(uninstallerDone, 0);
+        if (exited) throw new Error(`the uninstall container exited (${exited.code ?? exited.signal})`);
+        return (await statusInNode(node, removal.readiness.port, removal.readiness.path)) === 200 || undefined;
+      }).catch((error: Error) => assert.fail(`${error.message}\n--- uninstall\n${uninstaller!.output()}`));
+      assert.match(uninstaller.output(), /uninstall finished/);
       assert.ok(!fs.existsSync(conflistPath), 'the conflist is gone');
       assert.ok(!fs.existsSync(installed), 'the plugin is gone');
+      assert.ok(!fs.existsSync(path.join(node.work, 'log/cni.log')), 'the plugin\'s log is gone');
+      assert.deepEqual(fs.readdirSync(path.join(node.work, 'cni-cache')).filter((f) => f === 'bridgeway' && fs.readdirSync(path.join(node.work, 'cni-cache', f)).length > 0), [], 'no IPAM state');
       assert.equal((await execOk(['ip', '-n', node.netns, 'route', 'show', 'proto', '77'])).trim(), '', 'no route of ours');
       assert.doesNotMatch(await execOk(['ip', '-n', node.netns, '-o', 'link', 'show']), /cni0/, 'the bridge is gone');
       for (const save of ['iptables-nft-save', 'iptables-legacy-save']) {
         assert.doesNotMatch(await execOk(['ip', 'netns', 'exec', node.netns, save]), /BRIDGEWAY/, `${save}: no chain of ours`);
       }
       assert.doesNotMatch(await execOk(['ip', 'netns', 'exec', node.netns, 'nft', 'list', 'tables']), /bridge bridgeway/, 'no anti-spoofing table');
+      const cleaned = api.node(nodeName) as JsonObject;
+      assert.deepEqual(Object.keys(((cleaned.metadata as JsonObject).annotations ?? {}) as JsonObject).filter((k) => k.startsWith('bridgeway.io/')), [], 'the Node\'s annotations are gone');
+      assert.ok(!((cleaned.status as JsonObject).conditions as JsonObject[]).some((c) => c.type === 'NetworkUnavailable'), 'the agent\'s condition is gone');
+      await execOk(node.ctrArgv(['task', 'kill', 'uninstall']));
+      const uninstallStopped = await within(uninstaller.done, 30_000);
+      assert.equal(uninstallStopped?.code, 0, uninstaller.output());
     } catch (error) {
       failed = true;
       if (agent) t.diagnostic(`agent output:\n${agent.output()}`);
+      if (uninstaller) t.diagnostic(`uninstall output:\n${uninstaller.output()}`);
       throw error;
     } finally {
-      if (agent) agent.child.kill('SIGKILL');
+      for (const container of [agent, uninstaller]) container?.child.kill('SIGKILL');
       relay?.close();
       await api?.close();
       const problems = [...(await node.destroy()), ...node.leftovers()];
@@ -337,8 +364,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
  * the CNI directories and /var/log/bridgeway; /run/xtables.lock, the machine's, is swapped for a
  * lock file of the node's own.
  */
-async function podOptions(node: ContainerdNode, nodeName: string, serviceAccount: string, apiPort: string): Promise<{ flags: string[] }> {
-  const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/daemonset.yaml'), 'utf8')) as any;
+async function podOptions(node: ContainerdNode, daemonSet: any, nodeName: string, serviceAccount: string, apiPort: string): Promise<{ flags: string[]; args: string[]; readiness: { path: string; port: number } }> {
   const configMap = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/configmap.yaml'), 'utf8')) as any;
   const spec = daemonSet.spec.template.spec;
   const [container] = spec.containers;
@@ -368,7 +394,8 @@ async function podOptions(node: ContainerdNode, nodeName: string, serviceAccount
   flags.push('--env', 'KUBERNETES_SERVICE_HOST=127.0.0.1', '--env', `KUBERNETES_SERVICE_PORT=${apiPort}`);
   flags.push('--mount', `type=bind,src=${serviceAccount},dst=/var/run/secrets/kubernetes.io/serviceaccount,options=rbind:ro`);
 
-  const private_ = ['/etc/cni/net.d', '/opt/cni/bin', '/var/lib/cni', '/var/log/bridgeway'];
+  // /var/log: the uninstall mounts it to remove /var/log/bridgeway, which is the node's own there.
+  const private_ = ['/etc/cni/net.d', '/opt/cni/bin', '/var/lib/cni', '/var/log/bridgeway', '/var/log'];
   for (const mount of container.volumeMounts) {
     const volume = spec.volumes.find((v: { name: string }) => v.name === mount.name);
     const hostPath: string = volume.hostPath.path;
@@ -377,10 +404,31 @@ async function podOptions(node: ContainerdNode, nodeName: string, serviceAccount
     else assert.ok(private_.some((p) => hostPath === p || hostPath.startsWith(`${p}/`)), `${hostPath} would be the machine's: give the node its own`);
     if (volume.hostPath.type === 'DirectoryOrCreate') await execOk(node.inNode(['mkdir', '-p', source]));
     else if (volume.hostPath.type === 'FileOrCreate') await execOk(node.inNode(['touch', source]));
+    else if (volume.hostPath.type === 'Directory') await execOk(node.inNode(['test', '-d', source]));
     else assert.fail(`hostPath type ${volume.hostPath.type}`);
     flags.push('--mount', `type=bind,src=${source},dst=${mount.mountPath},options=rbind:${mount.readOnly ? 'ro' : 'rw'}`);
   }
-  return { flags };
+  const probe = container.readinessProbe.httpGet;
+  return { flags, args: container.args ?? [], readiness: { path: probe.path, port: Number(container.ports.find((p: { name: string }) => p.name === probe.port)?.containerPort ?? probe.port) } };
+}
+
+/** The DaemonSet in a manifest file (one of its documents). */
+function daemonSetIn(file: string): any {
+  const documents = yaml.loadAll(fs.readFileSync(path.join(REPO, file), 'utf8')) as any[];
+  const found = documents.filter((d) => d?.kind === 'DaemonSet');
+  assert.equal(found.length, 1, `${file} holds one DaemonSet`);
+  return found[0];
+}
+
+/** The HTTP status of GET http://127.0.0.1:<port><path> in the node's network namespace (0: no answer). */
+function statusInNode(node: ContainerdNode, port: number, urlPath: string): Promise<number> {
+  const script = `fetch('http://127.0.0.1:${port}${urlPath}').then((r) => console.log(r.status), () => console.log(0))`;
+  return new Promise((resolve) => {
+    const child = spawn('nsenter', [`--net=/run/netns/${node.netns}`, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', () => resolve(Number(out.trim()) || 0));
+  });
 }
 
 /** `ctr <args>` in the node, running until the container exits. */
