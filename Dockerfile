@@ -1,16 +1,17 @@
-# The agent's image: the two executables of dist/ on a root filesystem cut down to what they run.
-# Both are self-contained (the plugin with Bun inside, the agent with Node), so the root holds only
-# the tools the agent drives and the libraries everything links against: iptables (nft and legacy),
-# nft (the doctor lists and uninstall deletes the anti-spoofing table), ip (the Node agent's
-# routes), libc and libstdc++. image/packages lists them; image/minimal-rootfs.sh cuts them out
-# of an installed Debian, with no shell, apt or dpkg. scripts/build-image.sh builds this same
-# image without Docker (mmdebstrap + the same script), and test/integration/image.test.ts checks
-# that its result is what this file describes, then runs it under containerd.
+# The agent's image: dist/bridgeway, one Bun executable that is the CNI plugin and, run as
+# bridgeway-agent, the agent (bin/role.ts), on a root filesystem cut down to what it runs. The agent
+# speaks rtnetlink itself, so the root holds only the tools it still drives and the libraries
+# everything links against: iptables (nft and legacy: the backend kube-proxy uses), nft (the doctor
+# lists and uninstall deletes the anti-spoofing table) and libc. image/packages lists them;
+# image/minimal-rootfs.sh cuts them out of an installed Debian, with no shell, apt or dpkg.
+# scripts/build-image.sh builds this same image without Docker: it runs the rootfs stage's COPYs
+# and RUNs in an mmdebstrap root and writes the final stage as an OCI archive, reading this file;
+# test/integration/image.test.ts checks the archive against this file and runs it under containerd.
 #
-# Measured (scripts/build-image.sh, bench/README.md "The image"), uncompressed / gzip:
-#   layer 1, the root filesystem:  11.6 MB / 4.9 MB  (debian:bookworm-slim alone: 74.8 MB / 28 MB)
-#   layer 2, dist/'s executables: 238.8 MB / 81.5 MB (the plugin 111.6 MB, the agent 127.1 MB)
-#   the image:                    250.4 MB / 86.4 MB (was 333.6 MB / 130.4 MB)
+# Measured (scripts/build-image.sh; bench/README.md, "The image"), files / gzip:
+#   layer 1, the root filesystem:   7.6 MB /  3.3 MB  (debian:bookworm-slim alone: 74.8 MB)
+#   layer 2, dist/bridgeway:      111.6 MB / 52.6 MB
+#   the image:                    119.2 MB / 55.9 MB  (was 333.6 MB / 130.4 MB)
 FROM node:24-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -19,21 +20,22 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# The root filesystem: image/packages installed, then cut down. The executables are here only so
-# that the script keeps the libraries they link against.
+# The root filesystem: image/packages installed, then cut down. The executable is here only so
+# that the cut keeps the libraries it links against; the agent's name for it is a symlink here.
 FROM debian:bookworm-slim AS rootfs
 ARG SOURCE_DATE_EPOCH=0
 ARG DEBIAN_FRONTEND=noninteractive
 COPY image/packages image/minimal-rootfs.sh /image/
-COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /image/dist/
+COPY --from=build /src/dist/bridgeway /image/dist/
 RUN apt-get update \
  && /image/minimal-rootfs.sh packages | xargs apt-get install -y --no-install-recommends \
- && /image/minimal-rootfs.sh build /rootfs /image/dist/bridgeway /image/dist/bridgeway-agent
+ && /image/minimal-rootfs.sh build /rootfs --link /usr/local/bin/bridgeway-agent=bridgeway /image/dist/bridgeway
 
 FROM scratch
 COPY --from=rootfs /rootfs/ /
-# The agent installs /usr/local/bin/bridgeway (next to itself) into the host's /opt/cni/bin.
-COPY --from=build /src/dist/bridgeway /src/dist/bridgeway-agent /usr/local/bin/
+# One executable, two roles (bin/role.ts): as bridgeway it is the CNI plugin, as bridgeway-agent
+# (the symlink above) the agent, which installs this file into the host's /opt/cni/bin.
+COPY --from=build /src/dist/bridgeway /usr/local/bin/
 # The base had it; `kubectl exec ds/bridgeway -- bridgeway-agent doctor` finds the agent by it.
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 USER 0:0

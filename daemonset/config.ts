@@ -1,12 +1,11 @@
 // Command line + environment -> AgentConfig. One table defines every setting, so --help, the
 // environment fallbacks and the validation errors (which name the flag) cannot drift apart.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cidrNetwork, formatCidr, parseCidr, type IpCidr } from '../lib/cidr.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
-import { DEFAULT_BRIDGE, PLUGIN_TYPE } from '../lib/names.ts';
+import { DEFAULT_BRIDGE } from '../lib/names.ts';
 
 export interface AgentConfig {
   command: 'run' | 'uninstall' | 'doctor';
@@ -57,7 +56,7 @@ const SETTINGS: Setting[] = [
   { flag: 'cluster-cidr', env: 'BRIDGEWAY_CLUSTER_CIDR', help: 'all pods\' addresses, one CIDR per family: <v4>, <v6> or <v4>,<v6> (e.g. 10.244.0.0/16,fd00:10:244::/56); required to run' },
   { flag: 'cni-bin-dir', env: 'BRIDGEWAY_CNI_BIN_DIR', fallback: '/opt/cni/bin', help: 'where the plugin executable is installed' },
   { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
-  { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
+  { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: this executable, which is the plugin too' },
   { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: DEFAULT_BRIDGE, help: 'the pods\' bridge' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state, one <dir>/<network>/ per network (uninstall removes only bridgeway/)' },
   { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
@@ -131,7 +130,10 @@ function parseCniVersion(text: string | undefined): CniVersion | undefined {
   return text;
 }
 
-/** Returns undefined when --help was asked for. */
+/**
+ * Returns undefined when --help was asked for. `executable` is the running executable's real path
+ * (symlinks resolved): the one file that is both the agent and the plugin, so the plugin to install.
+ */
 export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, executable: string): AgentConfig | undefined {
   let parsed;
   try {
@@ -186,7 +188,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     clusterCIDRs,
     cniBinDir: value('cni-bin-dir')!,
     cniConfDir: value('cni-conf-dir')!,
-    pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), PLUGIN_TYPE),
+    pluginBinary: value('plugin-binary') ?? executable,
     bridge: value('bridge')!,
     dataDir: value('data-dir')!,
     cniLogFile: value('cni-log-file')!,

@@ -9,16 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
-import { deleteLinksIfPresent } from '../lib/iproute2/link.ts';
-import { runIpBatch } from '../lib/iproute2/batch.ts';
-import { queryIpJson } from '../lib/iproute2/batch.ts';
-import { mainTableOf } from '../lib/iproute2/route.ts';
 import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
-import { routeCommands } from './routes/ip-batch.ts';
+import type { HostNetwork } from './host/network.ts';
 import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 
@@ -30,6 +26,8 @@ export interface NodeMarksApi {
 
 export interface UninstallDeps {
   run: Runner;
+  /** The node's links and routes (host/network.ts). */
+  network: HostNetwork;
   log: Logger;
   /**
    * Kubernetes mode: opens the API (loading the kubeconfig may fail: that is the step's failure).
@@ -42,7 +40,7 @@ export interface UninstallDeps {
 const LOG_DIR_NAME = 'bridgeway';
 
 export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promise<string[]> {
-  const { run, log } = deps;
+  const { run, network, log } = deps;
   const failures: string[] = [];
   // An action may say in its own words what it found instead ("nothing to remove, because ...").
   const step = async (what: string, action: () => Promise<unknown> | unknown) => {
@@ -56,11 +54,10 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   // The conflist first: from then on the runtime stops sending new pods to a half-removed network.
   await step('the conflist', () => fs.rmSync(path.join(config.cniConfDir, CONFLIST_NAME), { force: true }));
   await step('routes', async () => {
-    // Both families in one read (`table all`, main-table routes only): an IPv4-only config may
-    // follow a dual-stack one, so IPv6 routes of ours are removed whatever the config says now.
-    const [all] = await queryIpJson(run, [['route', 'show', 'table', 'all', 'proto', ROUTE_PROTO]]);
-    const ours = mainTableOf(all!).filter((r) => r.protocol === undefined || r.protocol === ROUTE_PROTO);
-    await runIpBatch(run, routeCommands(ours.map((r) => ({ op: 'delete-route', dst: r.dst }))));
+    // Both families' main table in one read: an IPv4-only config may follow a dual-stack one, so
+    // IPv6 routes of ours are removed whatever the config says now.
+    const ours = (await network.read()).mainTable.filter((r) => r.protocol === ROUTE_PROTO);
+    await network.changeRoutes(ours.map((r) => ({ op: 'delete-route', dst: r.dst })));
   });
   // Chains are removed from both backends and both families: a previous run may have used any.
   for (const [mode, family] of [['nft', 4], ['legacy', 4], ['nft', 6], ['legacy', 6]] as const) {
@@ -77,7 +74,7 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
     });
   }
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
-  await step('the bridge', () => deleteLinksIfPresent(run, [config.bridge]));
+  await step('the bridge', () => network.deleteLinksIfPresent([config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);

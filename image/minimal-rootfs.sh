@@ -4,13 +4,15 @@
 # against (their ldd closure, resolved in this root), and a few files of our own (passwd, group,
 # nsswitch.conf, /tmp). No shell, apt or dpkg: nothing in the image execs them.
 #
-#   minimal-rootfs.sh packages                 print image/packages' package names, one a line
-#   minimal-rootfs.sh build OUT [EXECUTABLE...]
+#   minimal-rootfs.sh packages    print image/packages' package names, one a line
+#   minimal-rootfs.sh build OUT [--link PATH=TARGET]... [EXECUTABLE...]
 #
 # `build` runs inside the root it trims (the Dockerfile's rootfs stage runs it in
 # debian:bookworm-slim after apt-get install; scripts/build-image.sh in an mmdebstrap root, by
 # chroot), so both images are cut by this one script from the same packages. OUT must not exist.
 # EXECUTABLEs (dist/'s, copied into the root for this) are not copied: only their libraries are.
+# --link makes the symlink PATH -> TARGET in OUT (an executable's other name, which the image's
+# next layer fills in).
 # Every entry's mtime is SOURCE_DATE_EPOCH (default 0), so the same packages give the same bytes.
 # Fails, leaving OUT incomplete, when a package is not installed, a path matches nothing, or a
 # library cannot be resolved.
@@ -101,12 +103,18 @@ libraries_of() {
 }
 
 build() {
-  [[ $# -ge 1 ]] || die "usage: minimal-rootfs.sh build OUT [EXECUTABLE...]"
+  [[ $# -ge 1 ]] || die "usage: minimal-rootfs.sh build OUT [--link PATH=TARGET]... [EXECUTABLE...]"
   out=$1
   shift
+  local -a links=()
+  while [[ ${1:-} == --link ]]; do
+    [[ ${2:-} == /*=?* ]] || die "--link needs PATH=TARGET with an absolute PATH, got ${2:-nothing}"
+    links+=("$2")
+    shift 2
+  done
   [[ $out == /* ]] || die "OUT must be absolute, got $out"
   [[ ! -e $out ]] || die "$out already exists"
-  local name paths path status matched lib libs file
+  local name paths path status matched lib libs file link
   local -a globbed elves=()
   mkdir "$out"
   chmod 755 "$out"
@@ -149,6 +157,11 @@ build() {
   printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$out/etc/nsswitch.conf"
   chmod 644 "$out/etc/passwd" "$out/etc/group" "$out/etc/nsswitch.conf"
 
+  for link in "${links[@]}"; do
+    mkdir -p "$out$(dirname "${link%%=*}")"
+    ln -s "${link#*=}" "$out${link%%=*}"
+  done
+
   chown -R -h 0:0 "$out"
   find "$out" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} +
 }
@@ -156,5 +169,5 @@ build() {
 case ${1:-} in
   packages) packages ;;
   build) shift; build "$@" ;;
-  *) die "usage: minimal-rootfs.sh packages | build OUT [EXECUTABLE...]" ;;
+  *) die "usage: minimal-rootfs.sh packages | build OUT [--link PATH=TARGET]... [EXECUTABLE...]" ;;
 esac

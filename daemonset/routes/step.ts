@@ -2,18 +2,16 @@
 // puts an event's change in the kernel before the full read.
 import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import type { Runner } from '../../lib/exec.ts';
-import { runIpBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { realClock, type Clock } from '../loop/clock.ts';
 import type { NodeInterface } from '../host/interface.ts';
+import type { HostNetwork } from '../host/network.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
 import type { SyncStep } from '../loop/step.ts';
 import { learned, type NodeFacts, type NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
-import { routeCommands } from './ip-batch.ts';
 import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff, type Unreachable } from './plan.ts';
 import { formatGrace, UNROUTED_GRACE_MS, UnroutedGrace } from './unrouted-grace.ts';
 
@@ -38,7 +36,7 @@ export interface RoutesOutcome {
 
 export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   readonly name = 'routes';
-  private readonly deps: { run: Runner; log: Logger; nodeName: string };
+  private readonly deps: { network: HostNetwork; log: Logger; nodeName: string };
   private readonly m;
   private readonly reported = new OncePerChange();
   /** Whether a peer's problem is still expected (it is joining): logged at info, not warned. */
@@ -47,7 +45,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   /** The node list planned last, and the interface and main table as that sync left them; see applyAhead. */
   private lastSeen: { nodes: readonly ClusterNode[]; iface: NodeInterface; routes: KernelRoute[] } | undefined;
 
-  constructor(deps: { run: Runner; log: Logger; metrics: Metrics; nodeName: string; clock?: Pick<Clock, 'now'>; unroutedGraceMs?: number }) {
+  constructor(deps: { network: HostNetwork; log: Logger; metrics: Metrics; nodeName: string; clock?: Pick<Clock, 'now'>; unroutedGraceMs?: number }) {
     this.deps = deps;
     this.grace = new UnroutedGrace(deps.clock ?? realClock, deps.unroutedGraceMs);
     this.graceText = formatGrace(deps.unroutedGraceMs ?? UNROUTED_GRACE_MS);
@@ -157,7 +155,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   }
 
   private async apply(diff: RouteDiff): Promise<void> {
-    await runIpBatch(this.deps.run, routeCommands(diff.changes));
+    await this.deps.network.changeRoutes(diff.changes);
     this.deps.log.info(countRouteChanges(diff.changes), 'routes changed');
     this.m.routeChanges.inc({}, diff.changes.length);
   }

@@ -165,6 +165,8 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
         }
         assert.equal(fs.statSync(path.join(dir, 'tmp')).mode & 0o7777, 0o1777);
         assert.match(fs.readFileSync(path.join(dir, 'etc/passwd'), 'utf8'), /^root:x:0:0:/);
+        // The agent's name for the executable the next layer adds (bin/role.ts picks the role by it).
+        assert.equal(fs.readlinkSync(path.join(dir, 'usr/local/bin/bridgeway-agent')), 'bridgeway');
         // The budget beside one Bun executable (~111 MB) in 160 MB: ~45 MB.
         assert.ok(bytesUnder(dir) < 45e6, `the root filesystem is ${mb(bytesUnder(dir))}`);
       }
@@ -188,7 +190,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     const root = path.join(work, 'root');
     fs.mkdirSync(root);
     spec.layers.forEach((_, i) => fs.cpSync(path.join(work, `layer-${i + 1}`), root, { recursive: true, verbatimSymlinks: true }));
-    for (const argv of [['iptables-nft-save', '--version'], ['ip6tables-legacy-restore', '--version'], ['nft', '--version'], ['ip', '-V']]) {
+    for (const argv of [['iptables-nft-save', '--version'], ['ip6tables-legacy-restore', '--version'], ['iptables-legacy', '--version'], ['nft', '--version']]) {
       const binary = ['/usr/sbin', '/usr/bin'].map((dir) => `${dir}/${argv[0]}`).find((p) => fs.lstatSync(path.join(root, p), { throwIfNoEntry: false }));
       assert.ok(binary, `${argv[0]} is in the image`);
       const done = spawnSync('chroot', [root, binary, ...argv.slice(1)], { encoding: 'utf8' });

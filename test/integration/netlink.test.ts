@@ -51,7 +51,9 @@ describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip
     bun = await TestNode.create();
     node = await TestNode.create();
     viaNode = path.join(node.dir, 'bridgeway-on-node');
-    fs.writeFileSync(viaNode, `#!/bin/sh\nexec ${process.execPath} ${BUNDLE}\n`, { mode: 0o755 });
+    // The one executable's code picks its role by argv[0]'s name (bin/role.ts): Node's argv0 is
+    // what exec -a gives it.
+    fs.writeFileSync(viaNode, `#!/bin/bash\nexec -a bridgeway ${process.execPath} ${BUNDLE}\n`, { mode: 0o755 });
   });
   after(async () => {
     await bun?.cleanup();

@@ -36,8 +36,8 @@ test('the ConfigMap only sets real agent settings, and they parse', () => {
   // --help names the environment variable of every setting that has one.
   const help = helpText();
   for (const key of Object.keys(data)) assert.match(help, new RegExp(`\\$${key}\\b`), `${key} is not an agent setting`);
-  const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway-agent')!;
-  assert.equal(config.pluginBinary, '/usr/local/bin/bridgeway', 'the image ships the plugin next to the agent');
+  const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway')!;
+  assert.equal(config.pluginBinary, '/usr/local/bin/bridgeway', 'the agent installs its own file, which is the plugin too');
 });
 
 test('the DaemonSet runs on every node, on the host network, probed on the agent\'s port', () => {

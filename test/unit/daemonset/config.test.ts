@@ -9,7 +9,8 @@ const base = ['--node-name', 'n', '--cluster-cidr', '10.244.0.0/16'];
 describe('agent config', () => {
   const env = { NODE_NAME: 'n1', BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' };
   test('defaults, environment, flags over environment', () => {
-    const c = parseAgentConfig([], env, '/usr/local/bin/bridgeway-agent')!;
+    // The agent's real path (the image's bridgeway-agent symlink resolved): the plugin is the same file.
+    const c = parseAgentConfig([], env, '/usr/local/bin/bridgeway')!;
     assert.equal(c.nodeName, 'n1');
     assert.equal(c.iface, 'eth1');
     assert.equal(c.cniBinDir, '/opt/cni/bin');

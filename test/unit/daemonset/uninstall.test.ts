@@ -12,6 +12,7 @@ import { removeNetworkState, removePluginLog, uninstall, type NodeMarksApi } fro
 import { CommandError } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { FakeRunner } from '../../fixtures/fake-runner.ts';
+import { iproute2Network } from '../../../daemonset/host/network.ts';
 
 function withDataDir(body: (dataDir: string) => void): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
@@ -84,14 +85,15 @@ describe('uninstall: the anti-spoofing nftables table', () => {
     try {
       const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', path.join(root, 'log', 'bridgeway', 'cni.log')], {}, '/x')!;
       const lines: string[] = [];
-      const failures = await uninstall(config, { run: runner.run, log: recordingLog(lines) });
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines) });
       return { failures, lines, commands: runner.calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input.trim()}` : ''}`) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
   // Every ip query answers "nothing of ours"; the iptables backends are not there.
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
+  // (links and routes are one read of two queries: host/network.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
 
   test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
     const { failures, lines, commands } = await uninstallWith(node());
@@ -154,7 +156,8 @@ describe('removePluginLog', () => {
 });
 
 describe('uninstall: the Node object (Kubernetes mode)', () => {
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).failFrom((argv) => argv[0]!.includes('tables-') || argv[0] === 'nft', 1, { exitCode: 127, stderr: 'not found' });
+  // Links and routes are one read of two queries (host/network.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-') || argv[0] === 'nft', 1, { exitCode: 127, stderr: 'not found' });
   async function uninstallWith(extra: string[], nodeMarks: (() => Promise<NodeMarksApi>) | undefined) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
     try {
@@ -163,7 +166,8 @@ describe('uninstall: the Node object (Kubernetes mode)', () => {
       fs.writeFileSync(logFile, 'x');
       const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', logFile, ...extra], {}, '/x')!;
       const lines: string[] = [];
-      const failures = await uninstall(config, { run: node().run, log: recordingLog(lines), nodeMarks });
+      const runner = node();
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines), nodeMarks });
       return { failures, lines, logLeft: fs.existsSync(logFile) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

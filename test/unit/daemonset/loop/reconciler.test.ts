@@ -8,6 +8,7 @@ import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { Reconciler } from '../../../../daemonset/loop/reconciler.ts';
 import { SyncScheduler } from '../../../../daemonset/loop/scheduler.ts';
 import { FakeClock } from '../../../fixtures/fake-clock.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 import {
   agentConfig, clusterNode, FakeSource, isHostQuery, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost,
 } from '../../../fixtures/agent-node.ts';
@@ -22,7 +23,7 @@ function setup(options: { extra?: string[]; runtime?: string } = {}) {
   const status = new RecordingNodeStatus();
   const source = new FakeSource([clusterNode('node-0', 0, { containerRuntimeVersion: options.runtime ?? RUNTIME_1_6 }), clusterNode('node-1', 1)]);
   const config = agentConfig(host, options.extra);
-  const reconciler = new Reconciler({ run: run.run, log, metrics, config, source, nodeStatus: status, procSys: host.procSys });
+  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys });
   return { host, run, log, metrics, status, source, reconciler };
 }
 

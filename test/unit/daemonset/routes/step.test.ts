@@ -9,19 +9,20 @@ import { RouteSync } from '../../../../daemonset/routes/step.ts';
 import { ADDR_JSON_DUAL, clusterNode, isRouteChange, nodeRunner, recordingLogger } from '../../../fixtures/agent-node.ts';
 import { FakeClock } from '../../../fixtures/fake-clock.ts';
 import { ETH1_IPV6_ANNOTATION } from '../../../../lib/names.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 
 const podCIDRs = [parseCidr('10.244.1.0/24')!];
 
 async function host() {
   const run = nodeRunner();
-  return { run, view: await readNodeInterface(run.run, { iface: 'eth1' }) };
+  return { run, view: await readNodeInterface(iproute2Network(run.run), { iface: 'eth1' }) };
 }
 
 describe('step: routes', () => {
   test('plans from the node list, applies only the diff in one batch, returns named counts', async () => {
     const { run, view } = await host();
     const metrics = new Metrics();
-    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics, nodeName: 'node-0' });
+    const routes = new RouteSync({ network: iproute2Network(run.run), log: recordingLogger(), metrics, nodeName: 'node-0' });
     const nodes = [clusterNode('node-0', 0), clusterNode('node-1', 1), clusterNode('node-2', 2, { podCIDRs: [] })];
     const outcome = await routes.sync({ nodes, iface: view.iface, podCIDRs, mainTable: view.mainTable });
     assert.deepEqual(outcome, { peers: 1, programmed: 1, changes: 1, unreachable: [{ peer: 'node-2', reason: 'no podCIDR yet', pending: true }], conflicts: [], families: { 4: { programmed: 1, missing: 1 } } });
@@ -33,7 +34,7 @@ describe('step: routes', () => {
 
   test('the early step applies an event\'s change against the table the last sync left, and never throws', async () => {
     const { run, view } = await host();
-    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics: new Metrics(), nodeName: 'node-0' });
+    const routes = new RouteSync({ network: iproute2Network(run.run), log: recordingLogger(), metrics: new Metrics(), nodeName: 'node-0' });
     const before = [clusterNode('node-0', 0), clusterNode('node-1', 1)];
     assert.deepEqual(await routes.applyAhead(before, podCIDRs), { changes: 0 }, 'nothing known yet');
     await routes.sync({ nodes: before, iface: view.iface, podCIDRs, mainTable: view.mainTable });
@@ -50,7 +51,7 @@ describe('step: routes, "peer not routed" while a peer joins', () => {
     const { run, view } = await host();
     const clock = new FakeClock();
     const log = recordingLogger();
-    const routes = new RouteSync({ run: run.run, log, metrics: new Metrics(), nodeName: 'node-0', clock });
+    const routes = new RouteSync({ network: iproute2Network(run.run), log, metrics: new Metrics(), nodeName: 'node-0', clock });
     const sync = (nodes: ReturnType<typeof clusterNode>[]) => routes.sync({ nodes, iface: view.iface, podCIDRs, mainTable: view.mainTable });
     const said = () => log.lines.filter((l) => l.msg.startsWith('peer not routed')).map((l) => `${l.level} ${l.msg}`);
     return { clock, log, sync, said };
@@ -106,9 +107,9 @@ describe('step: routes, dual-stack', () => {
   });
   test('IPv6 routes in the same batch as IPv4; a peer without IPv6 is routed for IPv4 and counted as missing', async () => {
     const run = nodeRunner({ addr: ADDR_JSON_DUAL });
-    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
+    const view = await readNodeInterface(iproute2Network(run.run), { iface: 'eth1', families: [4, 6] });
     const metrics = new Metrics();
-    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics, nodeName: 'node-0' });
+    const routes = new RouteSync({ network: iproute2Network(run.run), log: recordingLogger(), metrics, nodeName: 'node-0' });
     const nodes = [v6Node('node-0', 0), v6Node('node-1', 1), clusterNode('node-2', 2)];
     const outcome = await routes.sync({ nodes, iface: view.iface, podCIDRs: dual, mainTable: view.mainTable });
     assert.deepEqual(outcome.families, { 4: { programmed: 2, missing: 0 }, 6: { programmed: 1, missing: 1 } });
@@ -123,8 +124,8 @@ describe('step: routes, dual-stack', () => {
 
   test('the early step puts a new node\'s routes of both families in the kernel before the full read', async () => {
     const run = nodeRunner({ addr: ADDR_JSON_DUAL });
-    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
-    const routes = new RouteSync({ run: run.run, log: recordingLogger(), metrics: new Metrics(), nodeName: 'node-0' });
+    const view = await readNodeInterface(iproute2Network(run.run), { iface: 'eth1', families: [4, 6] });
+    const routes = new RouteSync({ network: iproute2Network(run.run), log: recordingLogger(), metrics: new Metrics(), nodeName: 'node-0' });
     const before = [v6Node('node-0', 0), v6Node('node-1', 1)];
     await routes.sync({ nodes: before, iface: view.iface, podCIDRs: dual, mainTable: view.mainTable });
     assert.deepEqual(await routes.applyAhead([...before, v6Node('node-3', 3)], dual), { changes: 2 });

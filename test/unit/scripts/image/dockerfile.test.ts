@@ -13,7 +13,7 @@ test('the repository\'s Dockerfile: build, rootfs, then a final stage FROM scrat
   const spec = imageSpec(stages);
   assert.deepEqual(spec.layers.map(({ from, sources, dest }) => ({ from, sources, dest })), [
     { from: 'rootfs', sources: ['/rootfs/'], dest: '/' },
-    { from: 'build', sources: ['/src/dist/bridgeway', '/src/dist/bridgeway-agent'], dest: '/usr/local/bin/' },
+    { from: 'build', sources: ['/src/dist/bridgeway'], dest: '/usr/local/bin/' },
   ]);
   assert.deepEqual(spec.entrypoint, ['/usr/local/bin/bridgeway-agent']);
   assert.deepEqual(spec.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
