@@ -8,10 +8,10 @@
 # and RUNs in an mmdebstrap root and writes the final stage as an OCI archive, reading this file;
 # test/integration/image.test.ts checks the archive against this file and runs it under containerd.
 #
-# Measured (scripts/build-image.sh; bench/README.md, "The image"), files / gzip:
-#   layer 1, the root filesystem:   7.6 MB /  3.3 MB  (debian:bookworm-slim alone: 74.8 MB)
-#   layer 2, dist/bridgeway:      111.6 MB / 52.6 MB
-#   the image:                    119.2 MB / 55.9 MB  (was 333.6 MB / 130.4 MB)
+# Measured (scripts/build-image.sh, 2026-12-05; bench/README.md "Sizes"), files / gzip:
+#   layer 1, the root filesystem:   7.9 MB /  3.0 MB  (debian:bookworm-slim alone: 74.8 MB)
+#   layer 2, dist/bridgeway:      113.5 MB / 54.2 MB
+#   the image:                    121.4 MB / 57.2 MB  (before issue 18: 333.6 MB / 130.4 MB)
 FROM node:24-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
