@@ -1,8 +1,9 @@
 // The agent's image, built without Docker and run the way Kubernetes runs it (issue 18, part 4).
-// scripts/build-image.sh makes the OCI archive once for this file (mmdebstrap, then
-// image/minimal-rootfs.sh, then scripts/image-archive.ts). The first test checks the archive
-// against the Dockerfile, read independently of the build: the config, one layer per COPY with the
-// bytes of dist/, the packages' paths in the root filesystem and nothing of a shell, apt or dpkg.
+// scripts/build-image.sh makes the OCI archive once for this file (the Dockerfile's rootfs stage
+// in an mmdebstrap root, then scripts/image-archive.ts). The first test checks the archive: both
+// indexes (skopeo reads it as `docker load` input), and against the Dockerfile the config, one
+// layer per COPY with the bytes of dist/, the packages' paths in the root filesystem and nothing of
+// a shell, apt or dpkg, and the size goal.
 // The second imports it into the real containerd of a private node (containerd-node.ts) and runs
 // the agent container as manifests/daemonset.yaml describes it: host network (the node's
 // namespace), the securityContext (capabilities exactly NET_ADMIN + NET_RAW, no privilege
@@ -30,10 +31,10 @@ import { ContainerdNode, PLUGIN, execOk, skipReason, snapshotMachinePaths, sweep
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const DOCKERFILE = parseStages(fs.readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'));
-const hasMmdebstrap = spawnSync('mmdebstrap', ['--version']).status === 0;
+const missing = ['mmdebstrap', 'skopeo'].filter((tool) => spawnSync(tool, ['--version']).status !== 0);
 
 const skip = skipReason()
-  ?? (!hasMmdebstrap ? 'mmdebstrap is missing (Debian package mmdebstrap; scripts/install-deps.sh installs it)' : undefined)
+  ?? (missing.length ? `${missing.join(' and ')} missing (Debian packages; scripts/install-deps.sh installs them)` : undefined)
   ?? (!fs.existsSync(PLUGIN) || !fs.existsSync(AGENT) ? 'dist/ is missing: run npm run build' : undefined);
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -114,6 +115,16 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       RepoTags: [`bridgeway:${VERSION}`],
       Layers: manifest.layers.map((l: { digest: string }) => blobPath(l.digest)),
     }]);
+    // docker load's format, read by a second implementation: skopeo (containers/image) reads the
+    // archive as a docker-archive through manifest.json, decompresses every layer and checks it
+    // against the config's diff_ids, and finds the same config.
+    const copied = path.join(work, 'skopeo');
+    const copy = spawnSync('skopeo', ['copy', '-q', `docker-archive:${archive}`, `dir:${copied}`], { encoding: 'utf8' });
+    assert.equal(copy.status, 0, `skopeo copy docker-archive: ${copy.stderr}`);
+    const dockerConfig = JSON.parse(spawnSync('skopeo', ['inspect', '--config', `docker-archive:${archive}`], { encoding: 'utf8' }).stdout);
+    assert.deepEqual(dockerConfig.config, config.config);
+    assert.deepEqual(dockerConfig.rootfs, config.rootfs);
+    fs.rmSync(copied, { recursive: true });
     // The DaemonSet runs the image it is built as.
     const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/daemonset.yaml'), 'utf8')) as any;
     assert.equal(daemonSet.spec.template.spec.containers[0].image, `bridgeway:${VERSION}`);
