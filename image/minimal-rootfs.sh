@@ -14,8 +14,8 @@
 # --link makes the symlink PATH -> TARGET in OUT (an executable's other name, which the image's
 # next layer fills in).
 # Every entry's mtime is SOURCE_DATE_EPOCH (default 0), so the same packages give the same bytes.
-# Fails, leaving OUT incomplete, when a package is not installed, a path matches nothing, or a
-# library cannot be resolved.
+# Fails, and removes OUT, when a package is not installed, a path matches nothing, or a library
+# cannot be resolved.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -117,6 +117,8 @@ build() {
   local name paths path status matched lib libs file link
   local -a globbed elves=()
   mkdir "$out"
+  # shellcheck disable=SC2064 # $out is fixed from here on
+  trap "[[ \$? == 0 ]] || rm -rf '$out'" EXIT
   chmod 755 "$out"
   kept[/]=1
   made[/]=1
