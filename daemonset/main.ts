@@ -37,7 +37,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   let source: NodeSource;
   let nodeStatus: NodeStatusApi | undefined;
   if (config.nodesFile) {
-    source = new NodesFileSource({ file: config.nodesFile, log, onChange });
+    source = new NodesFileSource({ file: config.nodesFile, log, onChange, afterLoad: afterBurst });
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.

@@ -3,7 +3,7 @@
 // slimmed) and across syncs (each reads and diffs the whole main table: 5,000 routes at 5,000
 // nodes), and the process's peak is set by garbage, not by what the agent keeps: 5,000 nodes in
 // Kubernetes mode peaked at 125-148 MiB. The agent works in bursts separated by idle time, so it
-// collects right after each one (a list page, a sync): peak 92-97 MiB, for ~0.7 s more CPU over a
+// collects right after each one (a list page, a nodes file parsed, a sync): peak 92-97 MiB, for ~0.7 s more CPU over a
 // 5,000-node start (bench/AGENT.md). Measured and not kept, as they moved nothing next to that:
 // Bun's --smol, a higher gcAggressionLevel, a JIT policy of 20 (JavaScriptCore compiling later,
 // as Node's --no-opt does for V8). Node (the bench's comparison build) has its V8 flags (scripts/build.ts).

