@@ -53,6 +53,7 @@ stage_dirs=(--stage "build:/src=$repo")
 suite=$("$node" scripts/image-archive.ts suite rootfs)
 work=$(mktemp -d /tmp/bridgeway-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 143' INT TERM # exit, so that the EXIT trap removes $work also when stopped
 "$node" scripts/image-archive.ts stage-script rootfs "${stage_dirs[@]}" >"$work/rootfs-stage.sh"
 
 # FROM debian:<suite>-slim: mmdebstrap's apt variant of the same suite and sources (Essential
