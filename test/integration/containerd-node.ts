@@ -1,8 +1,9 @@
 // A containerd "node" for containerd.test.ts: containerd runs in a network namespace of its own,
 // in a private mount namespace where our temp dirs stand in for /etc/cni/net.d, /opt/cni/bin,
-// /var/lib/cni and /run/containerd, and as PID 1 of a PID namespace, so killing it takes every
-// shim and container with it (e2e/containerd/node.sh). Containers run from a busybox-static
-// rootfs directory: no image, no registry. Nothing of the machine is used or changed.
+// /var/lib/cni, /run/containerd and /var/log/bridgeway, and as PID 1 of a PID namespace, so
+// killing it takes every shim and container with it (e2e/containerd/node.sh). Pods run from a
+// busybox-static rootfs directory: no image, no registry (image.test.ts imports the agent's image
+// from an archive). Nothing of the machine is used or changed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,7 +33,7 @@ export const NETWORK = NETWORK_NAME;
  */
 export const CNI_VERSION = '1.0.0';
 /** Machine paths the private mount namespace hides: they must look the same after the test. */
-export const MACHINE_PATHS = ['/etc/cni', '/opt/cni', '/var/lib/cni', '/run/containerd'];
+export const MACHINE_PATHS = ['/etc/cni', '/opt/cni', '/var/lib/cni', '/run/containerd', '/var/log/bridgeway'];
 
 // ---------------------------------------------------------------- prerequisites
 
