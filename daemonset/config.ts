@@ -8,7 +8,7 @@ import type { IptablesMode } from '../lib/iptables/backend.ts';
 import { DEFAULT_BRIDGE } from '../lib/names.ts';
 
 export interface AgentConfig {
-  command: 'run' | 'uninstall' | 'doctor';
+  command: 'run' | 'uninstall' | 'doctor' | 'policy';
   nodeName: string;
   kubeconfig?: string;
   nodesFile?: string;
@@ -33,6 +33,10 @@ export interface AgentConfig {
   doctor?: { json: boolean; fixLeaks: boolean };
   /** `uninstall --serve`: the uninstall DaemonSet's mode (uninstall-daemon.ts). */
   serve: boolean;
+  /** Enforce NetworkPolicy (BRIDGEWAY_NETWORK_POLICY, default true); false: our table is removed, nothing compiled. */
+  networkPolicy: boolean;
+  /** `policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>`. */
+  explain?: { from: string; to: string; port: number; protocol: 'TCP' | 'UDP' | 'SCTP' };
 }
 
 export class ConfigError extends Error {
@@ -64,6 +68,7 @@ const SETTINGS: Setting[] = [
   { flag: 'health-addr', env: 'BRIDGEWAY_HEALTH_ADDR', fallback: '0.0.0.0:9099', help: 'host:port for /healthz, /readyz and /metrics' },
   { flag: 'resync', env: 'BRIDGEWAY_RESYNC', fallback: '30s', help: 'full resync period (repairs drift), e.g. 30s, 2m' },
   { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
+  { flag: 'network-policy', env: 'BRIDGEWAY_NETWORK_POLICY', fallback: 'true', help: 'true|false: enforce NetworkPolicy in the nftables table inet bridgeway_policy; false leaves it to another product (the table is removed)' },
   { flag: 'iptables', env: 'BRIDGEWAY_IPTABLES', fallback: 'auto', help: 'auto|nft|legacy; auto uses the one kube-proxy uses' },
   { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
   { flag: 'json', boolean: true, help: 'doctor: print the findings as one JSON document' },
@@ -85,6 +90,8 @@ export function helpText(): string {
     '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge, this network\'s IPAM state, the plugin\'s log',
     '                                          and (Kubernetes mode) the Node\'s bridgeway.io annotations and NetworkUnavailable condition',
     '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
+    '       bridgeway-agent policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>',
+    '                                          the NetworkPolicy verdict on a new connection and the rules that decide it (lists from the API server)',
     '',
     ...rows,
     '',
@@ -147,8 +154,9 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   }
   if (parsed.values.help) return undefined;
   const [command = 'run', ...extra] = parsed.positionals;
-  if (!['run', 'uninstall', 'doctor'].includes(command) || extra.length) {
-    throw new ConfigError(`unknown command ${JSON.stringify(parsed.positionals.join(' '))}: expected nothing (run), "uninstall" or "doctor"`);
+  const explain = command === 'policy' ? parseExplain(extra) : undefined;
+  if (!['run', 'uninstall', 'doctor', 'policy'].includes(command) || (extra.length && command !== 'policy')) {
+    throw new ConfigError(`unknown command ${JSON.stringify(parsed.positionals.join(' '))}: expected nothing (run), "uninstall", "doctor" or "policy explain"`);
   }
   for (const flag of ['json', 'fix-leaks']) {
     if (parsed.values[flag] && command !== 'doctor') throw new ConfigError(`--${flag} is a doctor flag: bridgeway-agent doctor --${flag}`);
@@ -175,6 +183,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   const healthText = value('health-addr')!;
   const health = /^(.*):(\d{1,5})$/.exec(healthText);
   if (!health || Number(health[2]) > 65535) throw new ConfigError(`--health-addr must be host:port, got ${JSON.stringify(healthText)}`);
+  const networkPolicy = value('network-policy')!;
+  if (!['true', 'false'].includes(networkPolicy)) throw new ConfigError(`--network-policy must be true or false, got ${JSON.stringify(networkPolicy)}`);
   const iface = value('iface')!;
   if (!/^[^\s/:]{1,15}$/.test(iface)) throw new ConfigError(`--iface must be an interface name, got ${JSON.stringify(iface)}`);
 
@@ -200,5 +210,19 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     once: parsed.values.once === true,
     doctor: { json: parsed.values.json === true, fixLeaks: parsed.values['fix-leaks'] === true },
     serve: parsed.values.serve === true,
+    networkPolicy: networkPolicy === 'true',
+    ...(explain && { explain }),
   };
+}
+
+/** `explain <ns>/<pod> <ns>/<pod> <port>/<proto>`: the one subcommand of `policy`. */
+function parseExplain(args: string[]): NonNullable<AgentConfig['explain']> {
+  const usage = 'usage: bridgeway-agent policy explain <namespace>/<pod> <namespace>/<pod> <port>/<tcp|udp|sctp>, e.g. x/a y/b 80/tcp';
+  if (args[0] !== 'explain' || args.length !== 4) throw new ConfigError(usage);
+  const [, from, to, portText] = args as [string, string, string, string];
+  for (const pod of [from, to]) if (!/^[^/\s]+\/[^/\s]+$/.test(pod)) throw new ConfigError(`${JSON.stringify(pod)} is not <namespace>/<pod>; ${usage}`);
+  const match = /^(\d{1,5})\/(tcp|udp|sctp)$/i.exec(portText);
+  const port = Number(match?.[1]);
+  if (!match || port < 1 || port > 65535) throw new ConfigError(`${JSON.stringify(portText)} is not <port>/<proto> (port 1-65535, proto tcp, udp or sctp); ${usage}`);
+  return { from, to, port, protocol: match[2]!.toUpperCase() as 'TCP' | 'UDP' | 'SCTP' };
 }

@@ -21,10 +21,15 @@ for (const bundle of BUNDLES) {
 }
 
 test('RBAC grants exactly what the agent calls', () => {
-  const rules = find('ClusterRole').rules as { resources: string[]; verbs: string[] }[];
+  const rules = find('ClusterRole').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
   const verbs = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
   assert.deepEqual(verbs('nodes'), ['get', 'list', 'patch', 'watch']);
   assert.deepEqual(verbs('nodes/status'), ['patch']);
+  // NetworkPolicy: read-only, exactly list and watch (issue 19).
+  for (const resource of ['pods', 'namespaces', 'networkpolicies']) assert.deepEqual(verbs(resource), ['list', 'watch'], resource);
+  const group = (resource: string) => rules.find((r) => r.resources.includes(resource))!.apiGroups;
+  assert.deepEqual(group('networkpolicies'), ['networking.k8s.io']);
+  assert.deepEqual(rules.flatMap((r) => r.resources).sort(), ['events', 'namespaces', 'networkpolicies', 'nodes', 'nodes/status', 'pods']);
   const sa = find('ServiceAccount');
   const binding = find('ClusterRoleBinding');
   assert.deepEqual(binding.subjects[0], { kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace });
