@@ -17,6 +17,13 @@ import { UninstallDaemon } from './uninstall-daemon.ts';
 import { tuneMemory } from './loop/memory.ts';
 import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
 import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import { readSysctl } from './host/checks.ts';
+import { PolicyEnforcer } from './policy/enforcer.ts';
+import { nftPolicyKernel } from './policy/kernel.ts';
+import type { PolicySource } from './policy/source.ts';
+
+/** Standalone mode has no API to watch: a source that never lists (only BRIDGEWAY_NETWORK_POLICY=false uses it, to remove the table). */
+const NO_POLICY_SOURCE: PolicySource = { start() {}, stop() {}, synced: () => false, connected: () => false, objects: () => ({ pods: [], namespaces: [], policies: [] }) };
 
 /**
  * rtnetlink from this process where the runtime has FFI (the Bun executable, as the plugin does:
@@ -36,18 +43,29 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const onChange = () => scheduler?.trigger();
   let source: NodeSource;
   let nodeStatus: NodeStatusApi | undefined;
+  let policySource: PolicySource | undefined;
+  let policy: PolicyEnforcer | undefined;
+  const onPolicyChange = () => policy?.changed();
   if (config.nodesFile) {
     source = new NodesFileSource({ file: config.nodesFile, log, onChange, afterLoad: afterBurst });
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
-    const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube/index.ts');
+    const { createKubeNodeApi, createKubeNodeSource, createKubePolicySource, loadKubeConfig } = await import('./kube/index.ts');
     const kubeconfig = loadKubeConfig(config.kubeconfig);
     source = createKubeNodeSource({ kubeconfig, log, metrics, onChange, afterPage: afterBurst });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
+    if (config.networkPolicy) policySource = createKubePolicySource({ kubeconfig, log, metrics, onChange: onPolicyChange, afterPage: afterBurst });
   }
-  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus });
+  if (policySource || !config.networkPolicy) {
+    policy = new PolicyEnforcer({
+      kernel: nftPolicyKernel(run), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
+      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics, afterApply: afterBurst,
+    });
+  }
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy });
   source.start();
+  policySource?.start();
 
   if (config.once) {
     try {
@@ -55,6 +73,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     } finally {
       afterBurst();
       source.stop();
+      policySource?.stop();
     }
     const reason = reconciler.notReadyReason();
     if (reason) log.error(`not in place: ${reason}`);
@@ -83,6 +102,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     });
   } catch (error) {
     source.stop();
+    policySource?.stop();
     if (errnoCode(error) !== 'EADDRINUSE') throw error;
     log.error({ err: errorMessage(error) }, `${config.health.host}:${config.health.port} is in use: another bridgeway agent, or the uninstall DaemonSet (bridgeway-uninstall), runs on this node; not starting`);
     return 1;
@@ -94,10 +114,13 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
-  log.info('stopping; routes and iptables rules stay in place');
+  log.info('stopping; routes, iptables rules and the policy table stay in place');
   scheduler.stop();
   source.stop();
+  policy?.stop();
+  policySource?.stop();
   await scheduler.idle;
+  await policy?.idle;
   server.close();
   return 0;
 }

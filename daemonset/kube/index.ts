@@ -3,12 +3,16 @@
 // are the only ones importing @kubernetes/client-node:
 // - config.ts: which API server, as whom (loadKubeConfig);
 // - node.ts (pure): a Node cut down for the informer's cache, and read as a ClusterNode;
-// - informer.ts: the Node informer, restarted with backoff when it stops on an error;
+// - informer.ts: the Node informer, restarted with backoff when it stops on an error (list-watch.ts);
+// - policy-source.ts: the Pod, Namespace and NetworkPolicy informers (policy-objects.ts: slimmed);
+// - policy-list.ts: the same three listed once (`policy explain`);
 // - status.ts: the writes to the agent's own Node (annotation, condition, events);
 // - node-cleanup.ts: uninstall's removal of what status.ts wrote (annotations, condition);
 // - errors.ts: API errors as one line.
 export { loadKubeConfig } from './config.ts';
 export { NODES_PATH, slimNode, toClusterNode } from './node.ts';
 export { createKubeNodeSource, type KubeOptions } from './informer.ts';
+export { createKubePolicySource } from './policy-source.ts';
+export { listPolicyObjects } from './policy-list.ts';
 export { createKubeNodeApi, type KubeStatusOptions } from './status.ts';
 export { createNodeCleanup, type NodeCleanupApi } from './node-cleanup.ts';

@@ -64,6 +64,7 @@ export class Reconciler {
       ...(conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : []),
       ...this.familyDetail,
       ...this.prerequisites.detail(),
+      ...(this.deps.policy?.detail() ?? []), // none in standalone mode: there is no API to watch
     ];
   }
 

@@ -2,7 +2,8 @@
 // matters: peers need our address before we have a podCIDR of our own, so the interface is read
 // and published first; the plugin is installed before the conflist, and the conflist (which
 // tells the runtime the network is ready) is written after routes and rules; the Node's status
-// says last what the conflist step found.
+// says what the conflist step found; NetworkPolicy comes last, its own failure not holding back
+// the node's network (its changes between syncs take a faster path: policy/enforcer.ts).
 import type { Runner } from '../../lib/exec.ts';
 import type { HostNetwork } from '../host/network.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -14,6 +15,8 @@ import { IptablesSync } from '../iptables/step.ts';
 import { NodeListStep } from '../nodes/step.ts';
 import type { NodeSource, NodeStatusApi } from '../nodes/source.ts';
 import { RouteSync } from '../routes/step.ts';
+import type { PolicyEnforcer } from '../policy/enforcer.ts';
+import { NetworkPolicyStep } from '../policy/step.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { StatusReport } from '../status/step.ts';
 
@@ -28,6 +31,8 @@ export interface SyncStepDeps {
   nodeStatus?: NodeStatusApi;
   /** /proc/sys, replaceable in tests. */
   procSys?: string;
+  /** NetworkPolicy (Kubernetes mode, or to remove the table when it is off); none in standalone mode. */
+  policy?: PolicyEnforcer;
 }
 
 export function syncSteps(deps: SyncStepDeps) {
@@ -63,6 +68,7 @@ export function syncSteps(deps: SyncStepDeps) {
         },
       }),
       new StatusReport({ nodeName: config.nodeName, nodeStatus }),
+      new NetworkPolicyStep(deps.policy),
     ] as const,
   };
 }

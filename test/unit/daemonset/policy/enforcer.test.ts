@@ -1,0 +1,145 @@
+// daemonset/policy/enforcer.ts against a recording kernel and a fake clock: what reaches the
+// kernel when, and what /readyz and the metrics say.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PolicyEnforcer, DEBOUNCE_MS } from '../../../../daemonset/policy/enforcer.ts';
+import type { PolicyKernel } from '../../../../daemonset/policy/kernel.ts';
+import type { PolicyObjects, PolicySource } from '../../../../daemonset/policy/source.ts';
+import type { TableChange } from '../../../../daemonset/policy/diff.ts';
+import type { PolicyTable } from '../../../../daemonset/policy/table.ts';
+import { Metrics } from '../../../../daemonset/serve/metrics.ts';
+import { FakeClock } from '../../../fixtures/fake-clock.ts';
+import { captureLogger, metric } from '../../../fixtures/kube-kit.ts';
+import { NODE, namespace, pod, policy } from '../../../fixtures/policy-objects.ts';
+
+type Call = { op: 'whole'; table: PolicyTable } | { op: 'diff'; changes: readonly TableChange[] } | { op: 'present' } | { op: 'remove' };
+
+function harness(options: { enabled?: boolean; bridgeNf?: string } = {}) {
+  const calls: Call[] = [];
+  const kernel = {
+    failDiff: false, failWhole: false, present: true,
+  };
+  const k: PolicyKernel = {
+    async loadWhole(table) {
+      calls.push({ op: 'whole', table });
+      if (kernel.failWhole) throw new Error('nft: whole failed');
+    },
+    async applyChanges(changes) {
+      calls.push({ op: 'diff', changes });
+      if (kernel.failDiff) throw new Error('nft: diff failed');
+    },
+    async present() {
+      calls.push({ op: 'present' });
+      return kernel.present;
+    },
+    async remove() {
+      calls.push({ op: 'remove' });
+    },
+  };
+  const state = { synced: false, connected: false, objects: { pods: [pod('x/a', ['10.244.1.2'], { app: 'a' }), pod('y/b', ['10.244.2.3'], { app: 'b' }, { node: 'node-2' })], namespaces: [namespace('x'), namespace('y')], policies: [] } as PolicyObjects };
+  const source: PolicySource = { start() {}, stop() {}, synced: () => state.synced, connected: () => state.connected, objects: () => state.objects };
+  const clock = new FakeClock();
+  const metrics = new Metrics();
+  let now = 0;
+  const enforcer = new PolicyEnforcer({
+    kernel: k, source, nodeName: NODE, enabled: options.enabled ?? true, families: [4],
+    sysctl: () => options.bridgeNf ?? '1', log: captureLogger(), metrics, clock, now: () => now,
+  });
+  return { calls, kernel, state, clock, metrics, enforcer, tick: (ms: number) => (now += ms) };
+}
+
+const deny = policy('x/deny', { podSelector: {}, policyTypes: ['Ingress'] });
+
+describe('policy enforcer', () => {
+  test('nothing reaches the kernel before every kind is listed: the table already there keeps enforcing', async () => {
+    const h = harness();
+    h.enforcer.changed();
+    await h.clock.advance(DEBOUNCE_MS);
+    await h.enforcer.idle;
+    assert.equal(await h.enforcer.sync({ verify: true }), undefined);
+    assert.deepEqual(h.calls, []);
+    assert.match(h.enforcer.detail()[0]!, /not ready: the first list of pods, namespaces and networkpolicies has not arrived/);
+  });
+
+  test('first apply whole, then minimal diffs; a burst of changes is one transaction; latency measured from the first change', async () => {
+    const h = harness();
+    h.state.synced = h.state.connected = true;
+    assert.equal(await h.enforcer.sync({ verify: true }), 'whole');
+    assert.deepEqual(h.calls.map((c) => c.op), ['whole'], 'no presence check before the first load');
+    h.state.objects = { ...h.state.objects, policies: [deny] };
+    h.enforcer.changed();
+    h.tick(10);
+    h.enforcer.changed();
+    h.enforcer.changed();
+    assert.deepEqual(h.clock.pending().length, 1, 'one timer for the burst');
+    h.tick(DEBOUNCE_MS);
+    await h.clock.advance(DEBOUNCE_MS);
+    await h.enforcer.idle;
+    assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'diff']);
+    const diff = h.calls[1] as { op: 'diff'; changes: readonly TableChange[] };
+    assert.ok(diff.changes.some((c) => c.op === 'add-elements' && c.set === 'to_pod4'), 'x/a became isolated: an element of to_pod4');
+    assert.equal(metric(h.metrics, 'bridgeway_policy_policies'), 1);
+    assert.match(h.metrics.render(), /bridgeway_policy_change_to_enforced_seconds\{kind="last"\} 0\.085/);
+    assert.equal(await h.enforcer.sync({ verify: false }), 'none', 'nothing changed: nothing sent');
+    assert.match(h.enforcer.detail()[0]!, /^NetworkPolicy enforced: 1 policies, this node's pods isolated 1 ingress \/ 0 egress/);
+    assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 1/);
+  });
+
+  test('a failed diff loads the whole table; a failed whole load is retried whole, with backoff, and /readyz says why', async () => {
+    const h = harness();
+    h.state.synced = true;
+    await h.enforcer.sync({ verify: false });
+    h.state.objects = { ...h.state.objects, policies: [deny] };
+    h.kernel.failDiff = true;
+    assert.equal(await h.enforcer.sync({ verify: false }), 'whole-after-failure');
+    assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'diff', 'whole']);
+    h.state.objects = { ...h.state.objects, policies: [] };
+    h.kernel.failWhole = true;
+    await assert.rejects(h.enforcer.sync({ verify: false }), /whole failed/);
+    assert.match(h.enforcer.detail()[0]!, /not ready: the last apply failed: nft: whole failed/);
+    assert.match(h.metrics.render(), /bridgeway_policy_errors_total\{kind="apply"\} 3/);
+    h.kernel.failWhole = false;
+    h.enforcer.changed();
+    await h.clock.advance(DEBOUNCE_MS);
+    await h.enforcer.idle;
+    assert.equal(h.calls.at(-1)!.op, 'whole', 'after a failure the next apply is whole, not a diff against an unknown kernel');
+  });
+
+  test('a resync finds the table gone and loads it whole', async () => {
+    const h = harness();
+    h.state.synced = true;
+    await h.enforcer.sync({ verify: true });
+    h.kernel.present = false;
+    assert.equal(await h.enforcer.sync({ verify: true }), 'whole');
+    assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'present', 'whole']);
+  });
+
+  test('a policy that cannot be compiled is counted once and named in /readyz', async () => {
+    const h = harness();
+    h.state.synced = true;
+    h.state.objects = { ...h.state.objects, policies: [policy('x/bad', { podSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } })] };
+    await h.enforcer.sync({ verify: false });
+    await h.enforcer.sync({ verify: false });
+    assert.match(h.metrics.render(), /bridgeway_policy_errors_total\{kind="compile"\} 1/);
+    assert.ok(h.enforcer.detail().some((l) => /NetworkPolicy x\/bad cannot be compiled/.test(l)), h.enforcer.detail().join('\n'));
+  });
+
+  test('bridge-nf-call-iptables off: enforcement not ready, with the fix, and the metric says 0', async () => {
+    const h = harness({ bridgeNf: '0' });
+    h.state.synced = true;
+    await h.enforcer.sync({ verify: false });
+    assert.match(h.enforcer.detail()[0]!, /not ready: net\.bridge\.bridge-nf-call-iptables is 0: same-node pod traffic bypasses the policy table  fix: modprobe br_netfilter; sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
+    assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 0/);
+  });
+
+  test('BRIDGEWAY_NETWORK_POLICY=false: the table is removed once, nothing compiled, changes ignored', async () => {
+    const h = harness({ enabled: false });
+    h.state.synced = true;
+    await h.enforcer.sync({ verify: true });
+    await h.enforcer.sync({ verify: true });
+    h.enforcer.changed();
+    assert.deepEqual(h.clock.pending(), []);
+    assert.deepEqual(h.calls.map((c) => c.op), ['remove']);
+    assert.deepEqual(h.enforcer.detail(), ['NetworkPolicy: not enforced by bridgeway (BRIDGEWAY_NETWORK_POLICY=false)']);
+  });
+});
