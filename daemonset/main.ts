@@ -145,8 +145,27 @@ async function main(argv: string[]): Promise<number> {
     const run = createRunner();
     return doctor(config, { run, network: createNetwork(run), write: (text) => process.stdout.write(text) });
   }
+  if (config.command === 'policy') return explainCommand(config);
   if (config.command === 'uninstall') return runUninstall(config, log, createRunner());
   return runAgent(config, log);
+}
+
+/**
+ * `policy explain`: the verdict from the cluster's objects as the agents compile them. Exit 0 with
+ * the verdict either way; 1 when the objects cannot be read or a pod cannot be judged.
+ */
+async function explainCommand(config: AgentConfig): Promise<number> {
+  const { listPolicyObjects } = await import('./kube/index.ts');
+  const { explainPods } = await import('./policy/explain-pods.ts');
+  try {
+    const objects = await listPolicyObjects(config.kubeconfig);
+    process.stdout.write(`${explainPods(objects, config.explain!).join('\n')}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof Error)) throw error; // ExplainInputError (a pod), an API or kubeconfig error
+    process.stderr.write(`bridgeway-agent policy explain: ${errorMessage(error)}\n`);
+    return 1;
+  }
 }
 
 /** `uninstall` once (exit 1 if anything is left), or with --serve as the uninstall DaemonSet runs it. */
