@@ -2,13 +2,13 @@
 // (nsenter ... node policy-probe.ts ...). No nc or socat on our machines, so this is both ends:
 //   serve <tcp ports,> <udp ports,>   answers "ok" on each port, both families (a :: socket takes
 //                                     IPv4 too); prints "ready" once every port listens
-//   probe <json [{to, proto, port, from?}]>  tries each at once, prints [true|false, ...] as JSON:
+//   probe <json [{to, proto, port, from?}]> [timeoutMs]  tries each at once, prints [true|false, ...] as JSON:
 //                                     TCP: connected and read "ok"; UDP: a datagram answered.
 // A probe that gets no answer within the timeout counts as denied: a drop looks exactly like that.
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-const TIMEOUT_MS = 1500;
+let TIMEOUT_MS = 1500;
 
 function serve(tcp: number[], udp: number[]): void {
   let pending = tcp.length + udp.length;
@@ -53,6 +53,7 @@ if (mode === 'serve') {
   serve(list(args[0]), list(args[1]));
 } else if (mode === 'probe') {
   const probes = JSON.parse(args[0]!) as Probe[];
+  if (args[1]) TIMEOUT_MS = Number(args[1]);
   const results = await Promise.all(probes.map((p) => (p.proto === 'tcp' ? probeTcp(p) : probeUdp(p))));
   process.stdout.write(`${JSON.stringify(results)}\n`);
 } else {

@@ -1,0 +1,211 @@
+// NetworkPolicy enforced by the real agents, the truth table: a two-node dual-stack simulation,
+// both agents in Kubernetes mode against the fake API server (which serves Nodes, Pods, Namespaces
+// and NetworkPolicies), nine pods made by the real plugin (x/a .. z/c; a and x/c, z/c on node-0,
+// b and y/c on node-1, so every namespace pair has same-node and cross-node pairs) and posted as
+// Pod objects with their addresses, each serving TCP and UDP on 80 and 81 (named container ports).
+// The upstream Netpol cases (netpol-cases.ts) run in order, each setting its policies (and labels)
+// through the API; every pod probes every other pod on the case's port and protocol over IPv4 and
+// IPv6, and the matrix must equal the expected one (the diff is printed otherwise). Then: a new pod
+// is judged at once, `policy explain` agrees, and the agents report the change-to-enforced latency.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { skipUnlessAgent } from './harness.ts';
+import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
+import { relayInto, type ApiRelay } from '../support/api-relay.ts';
+import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
+import { kubeAgentArgs } from '../fixtures/kube-agent.ts';
+import { execIn, run } from '../support/exec-in.ts';
+import { NAMESPACES, NS_LABEL, netpolCases, POD_NAMES, Reachability, type Addresses, type Check, type Mutation } from './netpol-cases.ts';
+
+const PROBE = path.join(import.meta.dirname, 'policy-probe.ts');
+const PROBE_TIMEOUT_MS = 700;
+const ATTEMPTS = 4;
+
+interface SimPod { ref: string; node: SimNode; netns: string; v4: string; v6: string; labels: Record<string, string> }
+
+const namedPorts = [80, 81].flatMap((port) => (['TCP', 'UDP'] as const).map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol })));
+
+function podObject(pod: SimPod): JsonObject {
+  const [namespace, name] = pod.ref.split('/') as [string, string];
+  return {
+    kind: 'Pod', apiVersion: 'v1',
+    metadata: { namespace, name, labels: pod.labels },
+    spec: { nodeName: pod.node.name, containers: [{ name: 'server', image: 'agnhost', ports: namedPorts }] },
+    status: { phase: 'Running', podIP: pod.v4, podIPs: [{ ip: pod.v4 }, { ip: pod.v6 }] },
+  };
+}
+
+const namespaceObject = (ns: string, extra: Record<string, string> = {}): JsonObject => ({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: ns, labels: { [NS_LABEL]: ns, ns, ...extra } } });
+
+/** Starts the pod's TCP+UDP servers on 80 and 81 (both families); resolves once they listen. */
+async function serve(cluster: SimCluster, netns: string): Promise<ChildProcess> {
+  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, PROBE, 'serve', '80,81', '80,81'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cluster.lab.track(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the servers in ${netns} exited (${code})`)));
+  });
+  return child;
+}
+
+/** Every pod to every other pod, both families, at once: `from to family` -> reached. */
+async function probeAll(pods: SimPod[], check: Pick<Check, 'port' | 'protocol'>): Promise<Map<string, boolean>> {
+  const proto = check.protocol.toLowerCase();
+  const results = new Map<string, boolean>();
+  await Promise.all(pods.map(async (from) => {
+    const targets = pods.filter((to) => to !== from).flatMap((to) => [{ to, family: 4, address: to.v4 }, { to, family: 6, address: to.v6 }]);
+    const probes = targets.map((t) => ({ to: t.address, proto, port: check.port }));
+    const { stdout } = await execIn(from.netns, [process.execPath, PROBE, 'probe', JSON.stringify(probes), String(PROBE_TIMEOUT_MS)]);
+    const answers = JSON.parse(stdout) as boolean[];
+    targets.forEach((t, i) => results.set(`${from.ref} ${t.to.ref} ${t.family}`, answers[i]!));
+  }));
+  return results;
+}
+
+/** Lines `from -> to (IPv4/6): expected X, got Y` for every pair that differs. */
+function mismatches(expected: Reachability, actual: Map<string, boolean>): string[] {
+  const lines: string[] = [];
+  for (const [key, reached] of actual) {
+    const [from, to, family] = key.split(' ');
+    const want = expected.allowed.get(`${from} ${to}`)!;
+    if (want !== reached) lines.push(`  ${from} -> ${to} (IPv${family}): expected ${want ? 'allowed' : 'denied'}, got ${reached ? 'allowed' : 'denied'}`);
+  }
+  return lines;
+}
+
+/** The expected matrix printed as upstream prints its truth tables (. allowed, X denied). */
+function table(pods: SimPod[], allowed: (from: string, to: string) => boolean | undefined): string {
+  const refs = pods.map((p) => p.ref);
+  return [`      ${refs.join(' ')}`, ...refs.map((f) => `${f.padEnd(5)} ${refs.map((t) => (f === t ? '-' : allowed(f, t) ? '.' : 'X').padEnd(3)).join(' ')}`)].join('\n');
+}
+
+async function metricsOf(cluster: SimCluster, node: SimNode): Promise<string> {
+  return (await cluster.health(node, '/metrics')).body;
+}
+
+describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipUnlessAgent }, () => {
+  test('the upstream Netpol cases, same-node and cross-node, both families; updates, label changes, a new pod; policy explain', { timeout: 300_000 }, () =>
+    withCluster(2, async (cluster) => {
+      const nodes = cluster.nodes as [SimNode, SimNode];
+      const api = await startFakeApiServer(nodes.map((n) => makeNode({ name: n.name, podCIDRs: [n.podCIDR!, n.podCIDRv6!], internalIPs: [n.eth1IP, n.eth1IPv6!] })));
+      const relays: ApiRelay[] = [];
+      try {
+        for (const ns of NAMESPACES) api.addObject('namespaces', namespaceObject(ns));
+        for (const node of nodes) {
+          relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
+          const child = spawn('nsenter', [`--net=${node.path}`, '--', AGENT, ...kubeAgentArgs(cluster, node, api)], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+          node.agent = child;
+          child.stdout!.on('data', (d) => (node.agentLog += d));
+          child.stderr!.on('data', (d) => (node.agentLog += d));
+        }
+        for (const node of nodes) {
+          await eventually(async () => {
+            const ready = await cluster.health(node, '/readyz');
+            return ready.status === 200 && /NetworkPolicy enforced: 0 policies/.test(ready.body);
+          }, 30_000, `${node.name} ready, enforcing`);
+        }
+        // The table is in each node's namespace, and nothing of ours is in the root namespace.
+        for (const node of nodes) await node.exec(['nft', 'list', 'chain', 'inet', 'bridgeway_policy', 'pods_forward']);
+        assert.doesNotMatch((await run(['nft', 'list', 'tables'])).stdout, /bridgeway_policy/);
+
+        const pods: SimPod[] = [];
+        for (const ns of NAMESPACES) {
+          for (const name of POD_NAMES) {
+            const node = name === 'a' || (name === 'c' && ns !== 'y') ? nodes[0] : nodes[1];
+            const added = await cluster.addPod(node);
+            const pod: SimPod = { ref: `${ns}/${name}`, node, netns: added.netns, v4: added.ip, v6: added.ipv6!, labels: { pod: name } };
+            pods.push(pod);
+            api.addObject('pods', podObject(pod));
+          }
+        }
+        await Promise.all(pods.map((p) => serve(cluster, p.netns)));
+        const ip: Addresses = { v4: Object.fromEntries(pods.map((p) => [p.ref, p.v4])), v6: Object.fromEntries(pods.map((p) => [p.ref, p.v6])) };
+
+        const current = new Map<string, JsonObject>();
+        const mutate = (m: Mutation) => {
+          if (m.kind === 'namespace-labels') api.modifyObject('namespaces', m.ns, (n) => ((n.metadata as JsonObject).labels = { [NS_LABEL]: m.ns, ns: m.ns, ...m.labels }));
+          else {
+            const pod = pods.find((p) => p.ref === m.pod)!;
+            pod.labels = m.labels;
+            api.modifyObject('pods', m.pod, (p) => ((p.metadata as JsonObject).labels = m.labels));
+          }
+        };
+        const failures: string[] = [];
+        let checks = 0;
+        const verify = async (name: string, check: Check) => {
+          const expected = new Reachability(pods.map((p) => p.ref));
+          check.expect(expected);
+          let wrong: string[] = [];
+          for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+            wrong = mismatches(expected, await probeAll(pods, check));
+            if (wrong.length === 0) break;
+          }
+          checks += 1;
+          if (wrong.length > 0) {
+            failures.push(`${name}, ${check.port}/${check.protocol}:\nexpected (. allowed, X denied):\n${table(pods, (f, t) => expected.allowed.get(`${f} ${t}`))}\nmismatches:\n${wrong.join('\n')}`);
+          }
+        };
+
+        for (const c of netpolCases(ip)) {
+          for (const m of c.mutations ?? []) mutate(m);
+          const wanted = new Map(c.policies.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p as unknown as JsonObject]));
+          for (const key of current.keys()) if (!wanted.has(key)) api.deleteObject('networkpolicies', key);
+          for (const [key, policy] of wanted) {
+            const object = { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', ...structuredClone(policy) };
+            if (!current.has(key)) api.addObject('networkpolicies', object);
+            else if (JSON.stringify(current.get(key)) !== JSON.stringify(policy)) api.modifyObject('networkpolicies', key, (p) => void (p.spec = structuredClone(policy.spec as JsonObject)));
+          }
+          current.clear();
+          for (const [key, policy] of wanted) current.set(key, policy);
+          await new Promise((resolve) => setTimeout(resolve, 250)); // the agents' debounce and transaction; a late one costs a retry
+          for (const check of c.checks) await verify(c.name, check);
+        }
+
+        // A new pod x/d on node-1 under x's default deny, allowed only from pods labelled `pod: d`:
+        // judged from its first packet (its address reaches the tables as soon as the Pod does).
+        for (const key of current.keys()) api.deleteObject('networkpolicies', key);
+        api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'x', name: 'only-from-d' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: sel('d') }] }] } });
+        const added = await cluster.addPod(nodes[1]);
+        const d: SimPod = { ref: 'x/d', node: nodes[1], netns: added.netns, v4: added.ip, v6: added.ipv6!, labels: { pod: 'd' } };
+        pods.push(d);
+        api.addObject('pods', podObject(d));
+        await serve(cluster, d.netns);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        await verify('a new pod x/d (x allows ingress only from pod d)', { port: 80, protocol: 'TCP', expect: (r) => r.expectPeer({}, { ns: 'x' }, false).expectPeer({ ns: 'x', pod: 'd' }, { ns: 'x' }, true) });
+
+        assert.equal(failures.length, 0, `${failures.length} of ${checks} checks differ from the truth table:\n\n${failures.join('\n\n')}`);
+
+        // `policy explain` reads the same API and compiles as the agents do.
+        const explain = (from: string, to: string, port: string) => run([AGENT, 'policy', 'explain', from, to, port, '--kubeconfig', api.kubeconfig]);
+        const denied = (await explain('y/a', 'x/b', '80/tcp')).stdout;
+        assert.match(denied, /^y\/a \(10\.244\.1\.\d+\) -> x\/b \(10\.244\.2\.\d+\) 80\/TCP: DENIED\n  egress \(node node-0\): not isolated, allowed$/m);
+        assert.match(denied, /ingress \(node node-1\): DENIED: no rule of the policies isolating it allows this \(isolated by x\/only-from-d\)/);
+        const allowed = (await explain('x/d', 'x/a', '80/tcp')).stdout;
+        assert.match(allowed, /x\/d \(fd00:10:244:2::[0-9a-f]+\) -> x\/a \(fd00:10:244:1::[0-9a-f]+\) 80\/TCP: ALLOWED\n  egress \(node node-1\): not isolated, allowed\n  ingress \(node node-0\): allowed by x\/only-from-d ingress\[0\] \(isolated by x\/only-from-d\)/);
+        await assert.rejects(explain('x/nope', 'x/a', '80/tcp'), /no pod x\/nope/);
+
+        // Each agent measured every change from its arrival to the transaction holding it.
+        for (const node of nodes) {
+          const text = await metricsOf(cluster, node);
+          const max = Number(/^bridgeway_policy_change_to_enforced_seconds\{kind="max"\} (\S+)$/m.exec(text)?.[1]);
+          assert.ok(max > 0 && max < 1, `${node.name}: the slowest change took ${max} s to reach the kernel`);
+          assert.match(text, /^bridgeway_policy_enforcement_ready 1$/m);
+          assert.match(text, /^bridgeway_policy_applies_total\{how="diff"\} \d+$/m);
+          assert.doesNotMatch(text, /^bridgeway_policy_errors_total{/m, 'no compile or apply error');
+          process.stderr.write(`${node.name}: slowest change to enforced ${(max * 1000).toFixed(0)} ms; ${/^bridgeway_policy_change_to_enforced_seconds\{kind="last"\} (\S+)$/m.exec(text)?.[1]} s the last\n`);
+        }
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n${nodes.map((n) => `${n.name} agent log:\n${n.agentLog}`).join('\n')}`, { cause: error });
+      } finally {
+        for (const relay of relays) relay.close();
+        await api.close();
+      }
+    }, { dualStack: true }));
+});
+
+function sel(pod: string) {
+  return { matchLabels: { pod } };
+}
