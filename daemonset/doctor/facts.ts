@@ -44,6 +44,16 @@ export interface AccessReview {
   error?: string;
 }
 
+/** NetworkPolicy on this node (gather-policy.ts). */
+export interface PolicyFacts {
+  /** BRIDGEWAY_NETWORK_POLICY. */
+  enabled: boolean;
+  /** `nft -j list table inet bridgeway_policy`, counted; or why there is none. */
+  table: { chains: number; rules: number; sets: number; elements: number; /** Addresses in to_pod / from_pod: this node's isolated pods. */ isolated: { ingress: number; egress: number } } | { absent: 'table' | 'nft' } | { error: string };
+  /** What the table relies on in the kernel. */
+  features: { nfTables: boolean; conntrack: boolean };
+}
+
 export interface DoctorFacts {
   settings: DoctorSettings;
   /** The cluster's nodes as the agent's source gives them, or why they could not be read. */
@@ -64,6 +74,7 @@ export interface DoctorFacts {
   plugin: { path: string; source: string; installed?: { size: number; executable: boolean }; sameAsSource?: boolean; error?: string };
   ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };
   networkManager: { running: boolean; /** Not running as far as a pod without the host's /run can tell. */ hidden?: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
+  policy: PolicyFacts;
   /** The agent's /readyz. */
   agent: { url: string; status?: number; body?: string; error?: string };
   kube?: { server: string; error?: string; access: AccessReview[] };

@@ -1,6 +1,6 @@
 // The one step of the doctor that reads the node: links and routes (host/network.ts: rtnetlink
 // on Bun, one `ip -j -batch` on Node), a few processes (iptables-save for each backend, ip6tables-save too with IPv6 in the cluster, one
-// `nft -j list table` for the anti-spoofing table; nmcli only where it is installed), plus files under
+// `nft -j list table` for the anti-spoofing table and one for the policy table; nmcli only where it is installed), plus files under
 // /proc/sys, the CNI directories and the IPAM store, and the agent's /readyz. It writes nothing.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,6 +20,7 @@ import type { HostNetwork } from '../host/network.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
+import { gatherPolicy } from './gather-policy.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -37,7 +38,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
-  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager] = await Promise.all([
+  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy] = await Promise.all([
     deps.network.read(),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
@@ -45,6 +46,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     mode === 'kubernetes' ? gatherKube(config) : undefined,
     readyz(config.health),
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
+    gatherPolicy(run, config.networkPolicy, deps.procSys),
   ]);
   const links = ip.links;
   const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
@@ -65,6 +67,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     plugin: gatherPlugin(path.join(config.cniBinDir, PLUGIN_TYPE), config.pluginBinary),
     ipam: gatherIpam(config.dataDir, conflistDoc),
     networkManager,
+    policy,
     agent,
     ...(kube && { kube: kube.kube }),
   };

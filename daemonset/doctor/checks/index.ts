@@ -1,5 +1,5 @@
 // Every check, in the order an admin reads them: the cluster view, the node's settings, the
-// datapath (routes, iptables, the anti-spoofing table), then the files and state on disk.
+// datapath (routes, iptables, the anti-spoofing table, NetworkPolicy), then the files and state on disk.
 import type { DoctorFacts, Reservation } from '../facts.ts';
 import type { Finding } from '../finding.ts';
 import { checkAntispoof } from './antispoof.ts';
@@ -8,6 +8,7 @@ import { deriveContext } from './context.ts';
 import { checkConflist, checkIpam, checkPlugin } from './files.ts';
 import { checkBridgeNetfilter, checkForwarding, checkInterface, checkMtu, checkNetworkManager, checkRpFilter } from './host.ts';
 import { checkIptables } from './iptables.ts';
+import { checkPolicy } from './policy.ts';
 import { checkRoutes } from './routes.ts';
 
 export function runChecks(facts: DoctorFacts, released: readonly Reservation[] = []): Finding[] {
@@ -24,6 +25,7 @@ export function runChecks(facts: DoctorFacts, released: readonly Reservation[] =
     ...checkRoutes(context),
     ...checkIptables(context),
     ...checkAntispoof(context),
+    ...checkPolicy(context),
     ...checkConflist(context),
     ...checkPlugin(context),
     ...checkIpam(context, released),

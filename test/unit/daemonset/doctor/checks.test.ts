@@ -80,8 +80,18 @@ function healthy(): DoctorFacts {
     // As the plugin leaves it once its ADD installs the table: the live pod's elements.
     antispoof: { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: LIVE_MAC, addresses: [parseIp(live.address)!] }) },
     networkManager: { running: false },
+    policy: { enabled: true, table: { absent: 'table' }, features: { nfTables: true, conntrack: true } },
     agent: { url: 'http://127.0.0.1:9099/readyz', status: 200, body: 'ok' },
   };
+}
+
+/** healthy() in Kubernetes mode, enforcing NetworkPolicy as the agent says in /readyz. */
+function enforcing(): DoctorFacts {
+  const facts = healthy();
+  facts.settings.mode = 'kubernetes';
+  facts.policy.table = { chains: 5, rules: 12, sets: 9, elements: 7, isolated: { ingress: 2, egress: 1 } };
+  facts.agent.body = 'ok\nNetworkPolicy enforced: 3 policies, this node\'s pods isolated 2 ingress / 1 egress, 7 set elements\n';
+  return facts;
 }
 
 const problems = (findings: Finding[]) => findings.filter((f) => f.severity !== 'OK');
@@ -134,6 +144,12 @@ const faults: Fault[] = [
   ['no podCIDR for this node', (f) => { (f.nodes as { list: any[] }).list[0].podCIDRs = []; }, 'FAIL', /^node node-0 podCIDR$/, /no podCIDR: the agent waits/],
   ['this node not listed', (f) => { (f.nodes as { list: any[] }).list.shift(); }, 'FAIL', /^node node-0$/, /not in the nodes file/],
   ['the API server unreachable', (f) => { f.settings.mode = 'kubernetes'; f.nodes = { error: 'list nodes: ECONNREFUSED' }; f.kube = { server: 'https://10.0.0.1:6443', error: 'ECONNREFUSED', access: [] }; }, 'FAIL', /^API server https:\/\/10\.0\.0\.1:6443$/, /unreachable: ECONNREFUSED/, /kubeconfig/],
+  ['NetworkPolicy: the table missing', (f) => { Object.assign(f, enforcing()); f.policy.table = { absent: 'table' }; }, 'FAIL', /^table inet bridgeway_policy$/, /missing: no NetworkPolicy is enforced/, /\/readyz/],
+  ['NetworkPolicy: no conntrack', (f) => { Object.assign(f, enforcing()); f.policy.table = { absent: 'table' }; f.policy.features.conntrack = false; }, 'FAIL', /^kernel features$/, /missing: nf_conntrack/, /modprobe nf_tables nf_conntrack/],
+  ['NetworkPolicy: bridge-nf-call-iptables off', (f) => { Object.assign(f, enforcing()); f.sysctls['net.bridge.bridge-nf-call-iptables'] = '0'; }, 'FAIL', /^NetworkPolicy on same-node traffic \(net\.bridge\.bridge-nf-call-iptables\)$/, /bypasses table inet bridgeway_policy: policies are enforced only across nodes/, /sysctl -w net\.bridge\.bridge-nf-call-iptables=1/],
+  ['NetworkPolicy: a policy the agent cannot compile', (f) => { Object.assign(f, enforcing()); f.agent.body += 'NetworkPolicy x/bad cannot be compiled (isolates what it selects, allows nothing): spec.podSelector: bad\n'; }, 'WARN', /^x\/bad$/, /cannot be compiled/, /fix the policy/],
+  ['NetworkPolicy: the agent could not apply', (f) => { Object.assign(f, enforcing()); f.agent.body += 'NetworkPolicy enforcement not ready: the last apply failed: nft: boom\n'; }, 'FAIL', /^agent$/, /the last apply failed: nft: boom/],
+  ['NetworkPolicy off but the table left', (f) => { Object.assign(f, enforcing()); f.policy.enabled = false; }, 'WARN', /^table inet bridgeway_policy$/, /enforcement is off/, /nft delete table inet bridgeway_policy/],
   ['RBAC denies patch nodes/status', (f) => { f.settings.mode = 'kubernetes'; f.kube = { server: 's', access: [{ verb: 'list', resource: 'nodes', allowed: true }, { verb: 'patch', resource: 'nodes/status', allowed: false, reason: 'no RBAC policy matched' }] }; }, 'FAIL', /^RBAC patch nodes\/status$/, /denied: no RBAC policy matched/, /kubectl apply -f manifests\/bridgeway\.yaml/],
 ];
 
@@ -288,6 +304,14 @@ test('released leaks are reported as released, not as leaks', () => {
   const findings = runChecks(facts, [gone]);
   assert.deepEqual(problems(findings), []);
   assert.ok(findings.some((f) => f.object === 'address 10.244.1.3' && /^released \(container gone, eth0/.test(f.detail)));
+});
+
+test('NetworkPolicy enforced: the table counted and the agent\'s summary, all OK', () => {
+  const findings = runChecks(enforcing()).filter((f) => f.check === 'policy');
+  assert.deepEqual(findings.map((f) => `${f.severity} ${f.object}: ${f.detail}`), [
+    'OK table inet bridgeway_policy: present: 5 chains, 12 rules, 9 sets with 7 elements; addresses of this node\'s isolated pods: 2 for ingress, 1 for egress',
+    'OK agent: NetworkPolicy enforced: 3 policies, this node\'s pods isolated 2 ingress / 1 egress, 7 set elements',
+  ]);
 });
 
 test('text: one line per finding with its fix, a summary; JSON: the same findings', () => {

@@ -50,13 +50,14 @@ function setup() {
   return { dir, at, config, store, runner, deps, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-test('gather: four processes, each a read; files, sysctls and reservations as facts', async () => {
+test('gather: five processes, each a read; files, sysctls and reservations as facts', async () => {
   const s = setup();
   try {
     s.store.reserve(parseIp('10.244.1.2')!.value, { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
-    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save', 'nft -j list table bridge bridgeway']);
+    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save', 'nft -j list table bridge bridgeway', 'nft -j list table inet bridgeway_policy']);
     assert.deepEqual(facts.antispoof, { absent: 'table' });
+    assert.deepEqual(facts.policy.table, { absent: 'table' });
     assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
     assert.deepEqual(Object.keys(facts.iptables), ['nft']);
     assert.equal(facts.sysctls['net.ipv4.ip_forward'], '1');
@@ -82,7 +83,7 @@ test('gather: the anti-spoofing table read back into elements; nft missing and o
     assert.deepEqual(facts.antispoof.sets, ['guarded_ports', 'port_mac', 'port_arp', 'port_ipv4', 'port_ipv6', 'port_nd_target']);
     assert.deepEqual(facts.antispoof.elements.map(elementId).sort(),
       attachmentElements({ port: 'bw0123456789ab', mac: '0a:58:0a:63:00:05', addresses: ['10.99.0.5', 'fd00:99::5'].map((a) => parseIp(a)!) }).map(elementId).sort());
-    assert.equal(s.runner.callsMatching(['nft']).length, 1, 'one process');
+    assert.equal(s.runner.callsMatching(['nft', '-j', 'list', 'table', 'bridge']).length, 1, 'one process');
 
     s.runner.on(['nft'], () => Promise.reject(new CommandError(['nft'], null, '', '', 'spawn nft ENOENT')));
     assert.deepEqual((await gatherFacts(s.config, s.deps)).antispoof, { absent: 'nft' });
