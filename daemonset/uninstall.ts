@@ -15,8 +15,9 @@ import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
 import type { HostNetwork } from './host/network.ts';
-import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
+import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, POLICY_TABLE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
+import { nftPolicyKernel } from './policy/kernel.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -74,6 +75,7 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
     });
   }
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
+  await step(`the nftables table inet ${POLICY_TABLE}`, () => removePolicyTable(run));
   await step('the bridge', () => network.deleteLinksIfPresent([config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
@@ -129,6 +131,20 @@ async function removeAntispoofTable(run: Runner): Promise<string | undefined> {
     // we cannot look. The plugin makes the table over netlink, without nft, so it may be there:
     // say how to remove it rather than claim nothing is left.
     if (absence === 'no-nft') return `nft is not installed, so the nftables table bridge ${ANTISPOOF_TABLE} was not removed; where pods ran with anti-spoofing, remove it with \`${DELETE_TABLE.join(' ')}\``;
+    throw error;
+  }
+}
+
+/**
+ * The agent's NetworkPolicy table (policy/kernel.ts: one transaction that succeeds whether or not
+ * the table is there). Without nft the agent never loaded it, so nothing can be left.
+ */
+async function removePolicyTable(run: Runner): Promise<string | undefined> {
+  try {
+    await nftPolicyKernel(run).remove();
+    return undefined;
+  } catch (error) {
+    if (nftAbsence(error) === 'no-nft') return `nft is not installed: the agent never loaded the nftables table inet ${POLICY_TABLE}`;
     throw error;
   }
 }

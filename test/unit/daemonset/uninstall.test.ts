@@ -98,14 +98,15 @@ describe('uninstall: the anti-spoofing nftables table', () => {
   test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
     const { failures, lines, commands } = await uninstallWith(node());
     assert.deepEqual(failures, []);
-    assert.deepEqual(commands.filter((c) => c.startsWith('nft')), [NFT_DELETE]);
+    assert.deepEqual(commands.filter((c) => c.startsWith('nft')), [NFT_DELETE, 'nft -f -: add table inet bridgeway_policy\ndelete table inet bridgeway_policy']);
     const at = (command: string) => commands.findIndex((c) => c.startsWith(command));
     assert.ok(at('ip6tables-legacy-save') < at(NFT_DELETE) && at(NFT_DELETE) < at('ip -j -force -batch -: link del cni0'), commands.join('\n'));
     assert.ok(lines.includes('removed the nftables table bridge bridgeway'), lines.join('\n'));
+    assert.ok(lines.includes('removed the nftables table inet bridgeway_policy'), lines.join('\n'));
   });
 
   test('no table (no pod ran with anti-spoofing, or a second uninstall): said, and no failure', async () => {
-    const runner = node().failFrom(['nft'], 1, { exitCode: 1, stderr: 'Error: No such file or directory\ndelete table bridge bridgeway\n                    ^^^^^^^^^\n' });
+    const runner = node().failFrom(['nft', 'delete'], 1, { exitCode: 1, stderr: 'Error: No such file or directory\ndelete table bridge bridgeway\n                    ^^^^^^^^^\n' });
     const { failures, lines } = await uninstallWith(runner);
     assert.deepEqual(failures, []);
     assert.ok(lines.some((l) => /^no nftables table bridge bridgeway to remove/.test(l)), lines.join('\n'));
@@ -121,7 +122,7 @@ describe('uninstall: the anti-spoofing nftables table', () => {
   test('any other nft error is a failure that names the table', async () => {
     const runner = node().failFrom(['nft'], 1, { exitCode: 1, stderr: 'Error: Operation not permitted' });
     const { failures } = await uninstallWith(runner);
-    assert.deepEqual(failures.filter((f) => f.includes('nftables')).map((f) => f.split(':')[0]), ['the nftables table bridge bridgeway']);
+    assert.deepEqual(failures.filter((f) => f.includes('nftables')).map((f) => f.split(':')[0]), ['the nftables table bridge bridgeway', 'the nftables table inet bridgeway_policy']);
     assert.match(failures.find((f) => f.includes('nftables'))!, /Operation not permitted/);
   });
 });
