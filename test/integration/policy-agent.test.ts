@@ -197,6 +197,41 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
           assert.doesNotMatch(text, /^bridgeway_policy_errors_total{/m, 'no compile or apply error');
           process.stderr.write(`${node.name}: slowest change to enforced ${(max * 1000).toFixed(0)} ms; ${/^bridgeway_policy_change_to_enforced_seconds\{kind="last"\} (\S+)$/m.exec(text)?.[1]} s the last\n`);
         }
+
+        // The doctor sees the table and the agent's summary.
+        const doctor = await nodes[1].exec([AGENT, 'doctor', '--json', ...kubeAgentArgs(cluster, nodes[1], api)]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+        const policyFindings = (JSON.parse(doctor.stdout) as { findings: { severity: string; check: string; object: string; detail: string }[] }).findings.filter((f) => f.check === 'policy');
+        assert.deepEqual(policyFindings.map((f) => `${f.severity} ${f.object}`), ['OK table inet bridgeway_policy', 'OK agent'], JSON.stringify(policyFindings));
+        assert.match(policyFindings[1]!.detail, /^NetworkPolicy enforced: 1 policies/);
+
+        // SIGKILL an agent: its table keeps enforcing while it is down; a change made meanwhile,
+        // and nothing opens while the new agent lists (it loads nothing before its first full view).
+        const denyToX = { port: 80 as const, protocol: 'TCP' as const, expect: (r: Reachability) => r.expectPeer({}, { ns: 'x' }, false).expectPeer({ ns: 'x', pod: 'd' }, { ns: 'x' }, true) };
+        nodes[1].agent!.kill('SIGKILL');
+        await new Promise((resolve) => nodes[1].agent!.once('exit', resolve));
+        await verify('node-1\'s agent killed: its table still enforces', denyToX);
+        api.deleteObject('networkpolicies', 'x/only-from-d');
+        api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'y', name: 'deny-all' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } });
+        const restarted = spawn('nsenter', [`--net=${nodes[1].path}`, '--', AGENT, ...kubeAgentArgs(cluster, nodes[1], api)], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+        nodes[1].agent = restarted;
+        restarted.stdout!.on('data', (d) => (nodes[1].agentLog += d));
+        restarted.stderr!.on('data', (d) => (nodes[1].agentLog += d));
+        await eventually(async () => /NetworkPolicy enforced: 1 policies/.test((await cluster.health(nodes[1], '/readyz')).body), 15_000, 'node-1\'s new agent enforcing');
+        await verify('after the restart: y denies all, x nothing', { port: 80, protocol: 'TCP', expect: (r) => r.expectPeer({}, { ns: 'y' }, false).expectPeer({ ns: 'y' }, {}, false) });
+        assert.equal(failures.length, 0, failures.join('\n\n'));
+
+        // BRIDGEWAY_NETWORK_POLICY=false removes the table; uninstall removes it too.
+        nodes[0].agent!.kill('SIGKILL');
+        await new Promise((resolve) => nodes[0].agent!.once('exit', resolve));
+        const off = spawn('nsenter', [`--net=${nodes[0].path}`, '--', AGENT, ...kubeAgentArgs(cluster, nodes[0], api, ['--network-policy', 'false'])], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+        nodes[0].agent = off;
+        off.stdout!.on('data', (d) => (nodes[0].agentLog += d));
+        off.stderr!.on('data', (d) => (nodes[0].agentLog += d));
+        await eventually(async () => !(await nodes[0].exec(['nft', 'list', 'tables'])).stdout.includes('bridgeway_policy'), 15_000, 'the table removed with --network-policy false');
+        assert.match((await cluster.health(nodes[0], '/readyz')).body, /NetworkPolicy: not enforced by bridgeway \(BRIDGEWAY_NETWORK_POLICY=false\)/);
+        await cluster.stopAgent(nodes[1]);
+        await nodes[1].exec([AGENT, 'uninstall', ...kubeAgentArgs(cluster, nodes[1], api)]);
+        assert.doesNotMatch((await nodes[1].exec(['nft', 'list', 'tables'])).stdout, /bridgeway_policy/, 'uninstall removed the table');
       } catch (error) {
         throw new Error(`${(error as Error).message}\n${nodes.map((n) => `${n.name} agent log:\n${n.agentLog}`).join('\n')}`, { cause: error });
       } finally {
