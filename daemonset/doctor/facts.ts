@@ -36,6 +36,8 @@ export interface Reservation {
 export interface AccessReview {
   verb: string;
   resource: string;
+  /** The API group ('' or absent: core). */
+  group?: string;
   /** Namespace of a namespaced resource (events go to "default", beside kubelet's). */
   namespace?: string;
   allowed?: boolean;

@@ -15,6 +15,12 @@ const AGENT_ACCESS: readonly AccessReview[] = [
   { verb: 'create', resource: 'events', namespace: 'default' },
 ];
 
+/** What the policy informers call (kube/policy-source.ts), when NetworkPolicy is enforced. */
+const POLICY_ACCESS: readonly AccessReview[] = [
+  ...['pods', 'namespaces'].flatMap((resource) => ['list', 'watch'].map((verb) => ({ verb, resource }))),
+  ...['list', 'watch'].map((verb) => ({ verb, resource: 'networkpolicies', group: 'networking.k8s.io' })),
+];
+
 const TIMEOUT_MS = 10_000;
 
 export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFacts['nodes']; kube: NonNullable<DoctorFacts['kube']> }> {
@@ -51,12 +57,13 @@ export async function gatherKube(config: AgentConfig): Promise<{ nodes: DoctorFa
   }
   if (unreachable) return { nodes, kube: { server, error: unreachable, access: [] } };
 
-  const access = await Promise.all(AGENT_ACCESS.map(async (wanted): Promise<AccessReview> => {
+  const wants = [...AGENT_ACCESS, ...(config.networkPolicy ? POLICY_ACCESS : [])];
+  const access = await Promise.all(wants.map(async (wanted): Promise<AccessReview> => {
     const [resource, subresource] = wanted.resource.split('/');
     const body = {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectAccessReview',
-      spec: { resourceAttributes: { group: '', resource, verb: wanted.verb, ...(subresource && { subresource }), ...(wanted.namespace && { namespace: wanted.namespace }) } },
+      spec: { resourceAttributes: { group: wanted.group ?? '', resource, verb: wanted.verb, ...(subresource && { subresource }), ...(wanted.namespace && { namespace: wanted.namespace }) } },
     };
     try {
       const answer = JSON.parse(await kubeRequest(kc, {

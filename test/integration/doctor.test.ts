@@ -224,11 +224,12 @@ describe('bridgeway-agent doctor on simulated nodes', { skip: skipUnlessAgent },
         await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 20_000, 'agent ready');
         const d = await doctor(cluster, a, [], args);
         expectFinding(d, 'OK', `API server ${api.url}`, /^reachable$/);
-        for (const access of ['list nodes', 'watch nodes', 'patch nodes', 'patch nodes/status', 'create events in default']) expectFinding(d, 'OK', `RBAC ${access}`, /^allowed$/);
+        for (const access of ['list nodes', 'watch nodes', 'patch nodes', 'patch nodes/status', 'create events in default', 'list pods', 'watch namespaces', 'watch networkpolicies']) expectFinding(d, 'OK', `RBAC ${access}`, /^allowed$/);
         expectFinding(d, 'OK', 'node node-0 podCIDR', /^10\.244\.1\.0\/24$/);
         expectFinding(d, 'OK', `route ${b.podCIDR} via ${b.eth1IP} dev eth1`);
         const reviews = api.requests.filter((r) => r.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews');
         assert.deepEqual(reviews.map((r) => (r.body as any).spec.resourceAttributes).find((ra) => ra.resource === 'nodes' && ra.subresource === 'status'), { group: '', resource: 'nodes', verb: 'patch', subresource: 'status' });
+        assert.deepEqual(reviews.map((r) => (r.body as any).spec.resourceAttributes).find((ra) => ra.resource === 'networkpolicies' && ra.verb === 'list'), { group: 'networking.k8s.io', resource: 'networkpolicies', verb: 'list' });
 
         api.denyAccess('patch nodes/status');
         expectFinding(await doctor(cluster, a, [], args), 'FAIL', 'RBAC patch nodes/status', /^denied/);
