@@ -92,7 +92,7 @@ async function main(): Promise<number> {
       for (const size of options.sizes) {
         for (const [i, runs] of builds.entries()) {
           process.stderr.write(`${label(runs.name)}${size} nodes, Kubernetes mode: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
-          results[i]!.kube.push(await measureKube(runs, clusterOf(size), options.changes));
+          results[i]!.kube.push(await measureKube(runs, clusterOf(size), options.changes, options.podsPerNode));
         }
       }
       for (const [i, runs] of builds.entries()) {

@@ -1,6 +1,7 @@
 // Kubernetes mode (--kubeconfig) at one size: convergence against the fake API server, one
 // Node's eth1-ip annotation changed at a time (watch event -> route), and how many syncs
-// status-only updates (kubelet heartbeats, image pulls) cause.
+// status-only updates (kubelet heartbeats, image pulls) cause; with Pods, Namespaces and
+// NetworkPolicies served too (kube-pods.ts), how long until the policy table is loaded.
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../../test/support/poll.ts';
@@ -9,6 +10,7 @@ import { relayInto, type ApiRelay } from '../../test/support/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../../test/support/fake-apiserver.ts';
 import { AgentProcess, RouteMonitor } from './agent-process.ts';
 import { kubeClusterOf, statusNoise } from './kube-nodes.ts';
+import { kubeNamespaces, kubePodsOf, kubePolicies } from './kube-pods.ts';
 import type { NodeNetns } from './lab.ts';
 import { movePeer, type NodeSpec } from './nodes.ts';
 import type { KubeResult } from './results.ts';
@@ -18,10 +20,15 @@ import { cpuMsOf, stopAgent, type AgentRuns } from './runs.ts';
  * Kubernetes mode: the fake API server in this process with the N Nodes, relayed into a fresh
  * node namespace; the agent with --kubeconfig and the real plugin already installed (warm).
  */
-export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], changes: number): Promise<KubeResult> {
+export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], changes: number, podsPerNode: number): Promise<KubeResult> {
   const objects = kubeClusterOf(specs);
   const sizes = objects.map((o) => Buffer.byteLength(JSON.stringify(o)));
   const api = await startFakeApiServer(objects);
+  const pods = kubePodsOf(specs, podsPerNode);
+  const policies = podsPerNode > 0 ? kubePolicies() : [];
+  for (const ns of kubeNamespaces()) api.addObject('namespaces', ns);
+  for (const pod of pods) api.addObject('pods', pod);
+  for (const policy of policies) api.addObject('networkpolicies', policy);
   const forgetApiDir = runs.lab.onCleanup(() => fs.rmSync(path.dirname(api.kubeconfig), { recursive: true, force: true }));
   let node: NodeNetns | undefined;
   let relay: ApiRelay | undefined;
@@ -37,6 +44,17 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     agent = new AgentProcess(runs.lab, node, runs.agent, prepared.args([]), prepared.env);
     const routes = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { timeoutMs: 120_000 });
     const ready = await agent.waitForLog((l) => l.msg === 'wrote the CNI conflist', 'wrote the CNI conflist', { timeoutMs: 120_000 });
+    // The policy table: loaded once /metrics counts every policy (its compile follows the lists).
+    let policyMs: number | undefined;
+    const policyDeadline = performance.now() + 60_000;
+    while (performance.now() < policyDeadline) {
+      const text = await runs.metrics(node);
+      if (text !== undefined && new RegExp(`^bridgeway_policy_policies ${policies.length}$`, 'm').test(text) && /^bridgeway_policy_enforcement_ready 1$/m.test(text)) {
+        policyMs = performance.now() - agent.t0;
+        break;
+      }
+      await sleep(50);
+    }
     const peak = agent.memory();
     const agentPid = agent.agentPid();
     const agentCpuMs = agentPid === undefined ? undefined : cpuMsOf(agentPid);
@@ -44,7 +62,7 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     const checked = await runs.check(node, specs, agent.log.lines);
     const result: KubeResult = {
       agentCpuMs, benchCpuMs: (benchCpuUsed.user + benchCpuUsed.system) / 1000,
-      size: specs.length, nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
+      size: specs.length, pods: pods.length, policies: policies.length, policyMs, nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
       lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [],
       noise: { updates: 0, routesLogged: 0, logLines: 0 }, ...checked,
     };

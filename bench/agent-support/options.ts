@@ -14,6 +14,8 @@ export interface AgentBuild {
 export interface Options {
   sizes: number[];
   changes: number;
+  /** Kubernetes mode: Pods per node the fake API server serves (the policy informers list them all). */
+  podsPerNode: number;
   onceRepeats: number;
   modes: Mode[];
   /** Measured side by side, in this order at every size. */
@@ -22,7 +24,7 @@ export interface Options {
 
 export function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' }, agents: { type: 'string' } },
+    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'pods-per-node': { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' }, agents: { type: 'string' } },
   });
   const env = process.env;
   const sizes = (values.sizes ?? env.BENCH_AGENT_SIZES ?? '10,1000,5000').split(',').map((s) => Number(s.trim()));
@@ -30,6 +32,8 @@ export function parseOptions(): Options {
   const changes = Number(values.changes ?? env.BENCH_AGENT_CHANGES ?? '10');
   const onceRepeats = Number(values['once-repeats'] ?? env.BENCH_AGENT_ONCE_REPEATS ?? '3');
   if (!Number.isInteger(changes) || changes < 0) throw new Error('--changes: a non-negative integer');
+  const podsPerNode = Number(values['pods-per-node'] ?? env.BENCH_AGENT_PODS_PER_NODE ?? '1');
+  if (!Number.isInteger(podsPerNode) || podsPerNode < 0 || podsPerNode > 250) throw new Error('--pods-per-node: an integer between 0 and 250');
   if (!Number.isInteger(onceRepeats) || onceRepeats < 1) throw new Error('--once-repeats: a positive integer');
   const modes = (values.modes ?? env.BENCH_AGENT_MODES ?? MODES.join(',')).split(',').map((m) => m.trim()).filter(Boolean);
   const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
@@ -40,5 +44,5 @@ export function parseOptions(): Options {
     return file === undefined ? { name } : { name, file };
   });
   if (agents.length === 0 || new Set(agents.map((a) => a.name)).size !== agents.length) throw new Error('--agents: at least one, each name once');
-  return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)), agents };
+  return { sizes, changes, podsPerNode, onceRepeats, modes: MODES.filter((m) => modes.includes(m)), agents };
 }

@@ -37,6 +37,11 @@ export interface ChangeSample {
 /** Kubernetes mode at one size (warm plugin, long-running, --resync 10m). */
 export interface KubeResult {
   size: number;
+  /** Pods and NetworkPolicies the fake API server served (kube-pods.ts). */
+  pods: number;
+  policies: number;
+  /** ms from spawn until /metrics showed every policy compiled and the table loaded; undefined: not within the wait. */
+  policyMs?: number;
   /** Average JSON size of one Node as the fake API server sends it, and the whole list. */
   nodeBytes: number;
   listBytes: number;

@@ -74,16 +74,22 @@ export class AgentRuns {
     return { iptablesRules: saved.split('\n').filter((l) => l.startsWith('-A')).length, routeProblems: await this.routeProblems(node, specs) };
   }
 
-  /** bridgeway_syncs_total (summed over results) from the agent's /metrics inside the node namespace. */
-  async syncCount(node: NodeNetns): Promise<number | undefined> {
+  /** The agent's /metrics inside the node namespace; undefined while it does not answer. */
+  async metrics(node: NodeNetns): Promise<string | undefined> {
     const script = `fetch('http://${HEALTH_ADDR}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t),()=>process.exit(3))`;
     try {
-      const { stdout } = await this.lab.inNetns(node, [process.execPath, '-e', script]);
-      const values = [...stdout.matchAll(/^bridgeway_syncs_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)].map((m) => Number(m[1]));
-      return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
+      return (await this.lab.inNetns(node, [process.execPath, '-e', script])).stdout;
     } catch {
       return undefined;
     }
+  }
+
+  /** bridgeway_syncs_total (summed over results) from the agent's /metrics inside the node namespace. */
+  async syncCount(node: NodeNetns): Promise<number | undefined> {
+    const stdout = await this.metrics(node);
+    if (stdout === undefined) return undefined;
+    const values = [...stdout.matchAll(/^bridgeway_syncs_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)].map((m) => Number(m[1]));
+    return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
   }
 
   /** The sync count once it stopped moving (two reads 300 ms apart agree; at most 10 s). */

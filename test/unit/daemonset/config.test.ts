@@ -86,3 +86,27 @@ test('doctor needs what run needs; its flags are refused elsewhere', () => {
   assert.throws(() => parseAgentConfig(['doctor', '--node-name', 'n'], {}, '/x'), /--cluster-cidr/);
   assert.throws(() => parseAgentConfig([...base, '--fix-leaks'], {}, '/x'), (e: unknown) => e instanceof ConfigError && /--fix-leaks is a doctor flag/.test(e.message));
 });
+
+test('--network-policy (BRIDGEWAY_NETWORK_POLICY): true by default, false turns enforcement off, anything else refused', () => {
+  const base = ['--node-name', 'n1', '--cluster-cidr', '10.244.0.0/16'];
+  assert.equal(parseAgentConfig(base, {}, '/x')!.networkPolicy, true);
+  assert.equal(parseAgentConfig(base, { BRIDGEWAY_NETWORK_POLICY: 'false' }, '/x')!.networkPolicy, false);
+  assert.equal(parseAgentConfig([...base, '--network-policy', 'true'], { BRIDGEWAY_NETWORK_POLICY: 'false' }, '/x')!.networkPolicy, true);
+  assert.throws(() => parseAgentConfig(base, { BRIDGEWAY_NETWORK_POLICY: 'no' }, '/x'), /--network-policy must be true or false, got "no"/);
+});
+
+test('policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>: parsed; needs no node name; bad input says the usage', () => {
+  const config = parseAgentConfig(['policy', 'explain', 'x/a', 'y/b', '80/TCP', '--kubeconfig', '/k'], {}, '/x')!;
+  assert.equal(config.command, 'policy');
+  assert.deepEqual(config.explain, { from: 'x/a', to: 'y/b', port: 80, protocol: 'TCP' });
+  assert.deepEqual(parseAgentConfig(['policy', 'explain', 'x/a', 'y/b', '53/udp'], {}, '/x')!.explain!.protocol, 'UDP');
+  for (const [args, message] of [
+    [['policy'], /usage: bridgeway-agent policy explain <namespace>\/<pod>/],
+    [['policy', 'explain', 'x/a', 'y/b'], /usage/],
+    [['policy', 'explain', 'a', 'y/b', '80/tcp'], /"a" is not <namespace>\/<pod>/],
+    [['policy', 'explain', 'x/a', 'y/b', '80'], /"80" is not <port>\/<proto>/],
+    [['policy', 'explain', 'x/a', 'y/b', '0/tcp'], /"0\/tcp" is not <port>\/<proto>/],
+    [['policy', 'explain', 'x/a', 'y/b', '80/icmp'], /"80\/icmp" is not <port>\/<proto>/],
+    [['policy', 'describe', 'x/a', 'y/b', '80/tcp'], /usage/],
+  ] as const) assert.throws(() => parseAgentConfig([...args], {}, '/x'), message, args.join(' '));
+});
