@@ -34,6 +34,16 @@ function createNetwork(run: Runner): HostNetwork {
   return libc ? netlinkNetwork(() => NetlinkSocket.open(libc, NETLINK_ROUTE)) : iproute2Network(run);
 }
 
+/** Starts `later` once `first` is connected (listed and watching), checked every 100 ms. */
+function startWhenConnected(first: NodeSource, later: PolicySource): { cancel(): void } {
+  const timer = setInterval(() => {
+    if (!first.connected()) return;
+    clearInterval(timer);
+    later.start();
+  }, 100);
+  return { cancel: () => clearInterval(timer) };
+}
+
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const afterBurst = tuneMemory();
   const run = createRunner();
@@ -65,7 +75,9 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
   const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy });
   source.start();
-  policySource?.start();
+  // The policy lists wait for the Node list: at 5,000 nodes both in flight at once set the agent's
+  // peak RSS (pages of both, parsed, alive together); the Node list is what routes wait for.
+  const startPolicies = policySource && startWhenConnected(source, policySource);
 
   if (config.once) {
     try {
@@ -73,6 +85,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     } finally {
       afterBurst();
       source.stop();
+      startPolicies?.cancel();
       policySource?.stop();
     }
     const reason = reconciler.notReadyReason();
@@ -102,6 +115,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     });
   } catch (error) {
     source.stop();
+    startPolicies?.cancel();
     policySource?.stop();
     if (errnoCode(error) !== 'EADDRINUSE') throw error;
     log.error({ err: errorMessage(error) }, `${config.health.host}:${config.health.port} is in use: another bridgeway agent, or the uninstall DaemonSet (bridgeway-uninstall), runs on this node; not starting`);
@@ -117,6 +131,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   log.info('stopping; routes, iptables rules and the policy table stay in place');
   scheduler.stop();
   source.stop();
+  startPolicies?.cancel();
   policy?.stop();
   policySource?.stop();
   await scheduler.idle;

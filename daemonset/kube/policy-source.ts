@@ -14,8 +14,8 @@ import { runListWatch, type RunningListWatch } from './list-watch.ts';
 import { listAll } from './pager.ts';
 import { NAMESPACES_PATH, NETWORK_POLICIES_PATH, PODS_PATH, slimNamespace, slimNetworkPolicy, slimPod } from './policy-objects.ts';
 
-/** Pods per page: a kubelet-made Pod is ~5-10 KB of JSON, so a page is a few MB before slimming. */
-const PAGE_SIZE = 250;
+/** Pods per page, as Nodes (node-list.ts): a kubelet-made Pod is ~5-10 KB of JSON, a page ~0.5-1 MB before slimming. */
+const PAGE_SIZE = 100;
 
 export interface KubePolicyOptions {
   kubeconfig?: string | KubeConfig;

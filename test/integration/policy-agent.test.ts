@@ -176,6 +176,21 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         await new Promise((resolve) => setTimeout(resolve, 250));
         await verify('a new pod x/d (x allows ingress only from pod d)', { port: 80, protocol: 'TCP', expect: (r) => r.expectPeer({}, { ns: 'x' }, false).expectPeer({ ns: 'x', pod: 'd' }, { ns: 'x' }, true) });
 
+        // A Service: a kube-proxy-like DNAT on both nodes (ClusterIP 10.96.0.10:80 -> x/b:80, on
+        // node-1). Egress to it and ingress at x/b are judged against the backend after the DNAT:
+        // under x/only-from-d only x/d reaches it (cross-node from node-0's pods, same-node from node-1's).
+        const backend = pods.find((p) => p.ref === 'x/b')!;
+        for (const node of nodes) await node.exec(['iptables-nft', '-t', 'nat', '-A', 'PREROUTING', '-d', '10.96.0.10/32', '-p', 'tcp', '--dport', '80', '-j', 'DNAT', '--to-destination', `${backend.v4}:80`]);
+        const clients = pods.filter((p) => p !== backend);
+        let serviceWrong: string[] = [];
+        for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+          const reached = await Promise.all(clients.map(async (from) => JSON.parse((await execIn(from.netns, [process.execPath, PROBE, 'probe', JSON.stringify([{ to: '10.96.0.10', proto: 'tcp', port: 80 }]), String(PROBE_TIMEOUT_MS)])).stdout)[0] as boolean));
+          serviceWrong = clients.flatMap((from, i) => (reached[i] === (from.ref === 'x/d') ? [] : [`  ${from.ref} -> Service 10.96.0.10:80 (x/b): expected ${from.ref === 'x/d' ? 'allowed' : 'denied'}, got ${reached[i] ? 'allowed' : 'denied'}`]));
+          if (serviceWrong.length === 0) break;
+        }
+        checks += 1;
+        if (serviceWrong.length) failures.push(`the Service's backend judged after DNAT:\n${serviceWrong.join('\n')}`);
+
         assert.equal(failures.length, 0, `${failures.length} of ${checks} checks differ from the truth table:\n\n${failures.join('\n\n')}`);
 
         // `policy explain` reads the same API and compiles as the agents do.

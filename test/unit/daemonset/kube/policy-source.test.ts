@@ -47,7 +47,7 @@ describe('policy source', () => {
       source.start();
       await waitFor('every kind listed', () => source.synced() && source.connected());
       const podLists = server.requests.filter((r) => r.path === '/api/v1/pods' && r.query.watch !== 'true').map((r) => (r.query.continue ? 'continue' : 'first'));
-      assert.deepEqual(podLists, ['first', 'continue', 'first', 'continue', 'continue'], 'pages of 250; the expired page restarts the list');
+      assert.deepEqual(podLists, ['first', 'continue', 'first', 'continue', 'continue', 'continue', 'continue', 'continue'], 'pages of 100; the expired page restarts the list');
       const objects = source.objects();
       assert.equal(objects.pods.length, 600);
       assert.deepEqual(objects.namespaces.map((n) => n.metadata), [{ name: 'ns0', resourceVersion: objects.namespaces[0]!.metadata && (server.object('namespaces', 'ns0')!.metadata as JsonObject).resourceVersion, labels: { team: 'x' } }]);
