@@ -90,10 +90,12 @@ describe('policy enforcer', () => {
     h.state.synced = true;
     await h.enforcer.sync({ verify: false });
     h.state.objects = { ...h.state.objects, policies: [deny] };
+    h.enforcer.changed();
     h.kernel.failDiff = true;
     assert.equal(await h.enforcer.sync({ verify: false }), 'whole-after-failure');
     assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'diff', 'whole']);
     h.state.objects = { ...h.state.objects, policies: [] };
+    h.enforcer.changed();
     h.kernel.failWhole = true;
     await assert.rejects(h.enforcer.sync({ verify: false }), /whole failed/);
     assert.match(h.enforcer.detail()[0]!, /not ready: the last apply failed: nft: whole failed/);
@@ -142,4 +144,23 @@ describe('policy enforcer', () => {
     assert.deepEqual(h.calls.map((c) => c.op), ['remove']);
     assert.deepEqual(h.enforcer.detail(), ['NetworkPolicy: not enforced by bridgeway (BRIDGEWAY_NETWORK_POLICY=false)']);
   });
+});
+
+test('a full sync with nothing changed since does not compile; one with a change does', async () => {
+  const h = harness();
+  h.state.synced = true;
+  await h.enforcer.sync({ verify: true });
+  const compiles = () => Number(/^bridgeway_policy_compile_seconds /m.test(h.metrics.render()));
+  let reads = 0;
+  const objects = h.state.objects;
+  Object.defineProperty(h.state, 'objects', { get: () => (reads++, objects), set: () => {}, configurable: true });
+  assert.equal(await h.enforcer.sync({ verify: true }), 'none');
+  assert.equal(reads, 0, 'nothing read, nothing compiled');
+  assert.equal(compiles(), 1);
+  h.enforcer.changed();
+  await h.enforcer.sync({ verify: true });
+  assert.equal(reads, 1, 'a change: compiled again');
+  h.kernel.present = false;
+  assert.equal(await h.enforcer.sync({ verify: true }), 'whole', 'the table gone: the last compile loaded whole');
+  assert.equal(reads, 1);
 });
