@@ -34,14 +34,25 @@ function createNetwork(run: Runner): HostNetwork {
   return libc ? netlinkNetwork(() => NetlinkSocket.open(libc, NETLINK_ROUTE)) : iproute2Network(run);
 }
 
-/** Starts `later` once `first` is connected (listed and watching), checked every 100 ms. */
-function startWhenConnected(first: NodeSource, later: PolicySource): { cancel(): void } {
+/**
+ * Starts `later` once `first` is connected (listed and watching; checked every 100 ms) and the
+ * sync in flight then (the one the list triggered: every route at once) has finished.
+ */
+function startWhenConnected(first: NodeSource, later: PolicySource, syncInFlight: () => Promise<void>): { cancel(): void } {
+  let cancelled = false;
   const timer = setInterval(() => {
     if (!first.connected()) return;
     clearInterval(timer);
-    later.start();
+    void syncInFlight().then(() => {
+      if (!cancelled) later.start();
+    });
   }, 100);
-  return { cancel: () => clearInterval(timer) };
+  return {
+    cancel: () => {
+      cancelled = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
@@ -75,9 +86,10 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
   const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy });
   source.start();
-  // The policy lists wait for the Node list: at 5,000 nodes both in flight at once set the agent's
-  // peak RSS (pages of both, parsed, alive together); the Node list is what routes wait for.
-  const startPolicies = policySource && startWhenConnected(source, policySource);
+  // The policy lists wait for the Node list and the sync it triggers: at 5,000 nodes either in
+  // flight beside them set the agent's peak RSS (pages of both lists, parsed, and the sync's route
+  // dump, alive together); the Node list and that sync are what the node's routes wait for.
+  const startPolicies = policySource && startWhenConnected(source, policySource, () => scheduler?.idle ?? Promise.resolve());
 
   if (config.once) {
     try {
