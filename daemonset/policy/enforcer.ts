@@ -61,7 +61,11 @@ export class PolicyEnforcer {
   private readonly m;
   /** What the kernel holds, as far as we know (undefined: load it whole next time). */
   private applied: PolicyTable | undefined;
-  private compiled: CompiledPolicy | undefined;
+  /**
+   * The last compile, without what each rule stands for (`rules`: explain's, a set of addresses
+   * per rule, ~70,000 entries at 5,000 pods): the agent needs only the table, errors and counts.
+   */
+  private compiled: Omit<CompiledPolicy, 'rules'> | undefined;
   private removed = false;
   /** A watched object changed since the last compile (or the last attempt failed): compile again. */
   private dirty = true;
@@ -96,11 +100,6 @@ export class PolicyEnforcer {
 
   get enabled(): boolean {
     return this.deps.enabled;
-  }
-
-  /** The last compile (explain and the doctor read the same data); undefined before the first. */
-  get lastCompiled(): CompiledPolicy | undefined {
-    return this.compiled;
   }
 
   /** A watched object changed: compile and apply once the burst is over. */
@@ -187,7 +186,8 @@ export class PolicyEnforcer {
     this.dirty = false; // a change arriving from here on marks it again
     if (recompile) {
       const started = this.now();
-      this.compiled = compilePolicies({ ...source.objects(), nodeName });
+      const { rules: _explainOnly, ...kept } = compilePolicies({ ...source.objects(), nodeName });
+      this.compiled = kept;
       this.m.compile.set((this.now() - started) / 1000);
       this.report(this.compiled);
     }
@@ -229,7 +229,7 @@ export class PolicyEnforcer {
   }
 
   /** Metrics from a compile, and each policy error logged once (and counted once) while it lasts. */
-  private report(compiled: CompiledPolicy): void {
+  private report(compiled: Omit<CompiledPolicy, 'rules'>): void {
     const { stats, table } = compiled;
     this.m.policies.set(stats.policies);
     this.m.isolated.set(stats.isolatedPods.ingress, { direction: 'ingress' });
