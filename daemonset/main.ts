@@ -16,9 +16,10 @@ import { uninstall, type NodeMarksApi } from './uninstall.ts';
 import { UninstallDaemon } from './uninstall-daemon.ts';
 import { tuneMemory } from './loop/memory.ts';
 import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
-import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import { loadLibc, NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import { deleteConntrack, dumpConntrack } from '../lib/netlink/conntrack.ts';
 import { readSysctl } from './host/checks.ts';
-import { PolicyEnforcer } from './policy/enforcer.ts';
+import { PolicyEnforcer, type ConntrackTable } from './policy/enforcer.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
 import type { PolicySource } from './policy/source.ts';
 
@@ -55,6 +56,15 @@ function startWhenConnected(first: NodeSource, later: PolicySource, syncInFlight
   };
 }
 
+/** The node's conntrack table over ctnetlink from this process (one socket, opened on first use); none without FFI. */
+function createConntrack(): ConntrackTable | undefined {
+  const libc = loadLibc();
+  if (!libc) return undefined;
+  let socket: NetlinkSocket | undefined;
+  const open = () => (socket ??= NetlinkSocket.open(libc, NETLINK_NETFILTER));
+  return { dump: () => dumpConntrack(open()), remove: (entry) => deleteConntrack(open(), entry) };
+}
+
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const afterBurst = tuneMemory();
   const run = createRunner();
@@ -80,7 +90,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
   if (policySource || !config.networkPolicy) {
     policy = new PolicyEnforcer({
-      kernel: nftPolicyKernel(run), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
+      kernel: nftPolicyKernel(run), conntrack: createConntrack(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
       families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics, afterApply: afterBurst,
     });
   }

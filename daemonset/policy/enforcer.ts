@@ -13,9 +13,9 @@
 // step (step.ts) runs the same sync and checks that the table is still there (drift repair).
 // With BRIDGEWAY_NETWORK_POLICY=false the table is removed and nothing is compiled.
 //
-// Not done here: connections that a change newly denies are not cut. Their conntrack entries stay,
-// and `ct state established,related accept` comes first in the table, so such a flow keeps
-// flowing until it ends (or its conntrack entry times out); only new connections are judged.
+// After every transaction that changed the table, the conntrack entries it now denies are deleted
+// (conntrack-cut.ts; over ctnetlink from this process where the runtime has FFI): the first rule
+// lets established connections through, so without this a denied flow would keep flowing.
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../loop/backoff.ts';
@@ -24,7 +24,10 @@ import type { Metrics } from '../serve/metrics.ts';
 import { compilePolicies, type CompiledPolicy } from './compile.ts';
 import { diffTables } from './diff.ts';
 import type { PolicyKernel } from './kernel.ts';
-import type { PolicySource } from './source.ts';
+import { deniedEntries } from './conntrack-cut.ts';
+import type { ConntrackEntry } from '../../lib/netlink/conntrack.ts';
+import { parseIp } from '../../lib/cidr.ts';
+import type { PolicyObjects, PolicySource } from './source.ts';
 import type { PolicyTable } from './table.ts';
 
 /** Changes within this window coalesce: a Deployment's rollout, a namespace relabel, a relist. */
@@ -32,8 +35,17 @@ export const DEBOUNCE_MS = 75;
 
 const BRIDGE_NF = { 4: 'net.bridge.bridge-nf-call-iptables', 6: 'net.bridge.bridge-nf-call-ip6tables' } as const;
 
+/** The node's conntrack table (lib/netlink/conntrack.ts over a NETLINK_NETFILTER socket). */
+export interface ConntrackTable {
+  dump(): ConntrackEntry[];
+  /** False when the entry was already gone. */
+  remove(entry: ConntrackEntry): boolean;
+}
+
 export interface EnforcerDeps {
   kernel: PolicyKernel;
+  /** Absent where the agent has no netlink (the Node build): denied connections are then not cut. */
+  conntrack?: ConntrackTable;
   source: PolicySource;
   nodeName: string;
   enabled: boolean;
@@ -66,6 +78,8 @@ export class PolicyEnforcer {
    * per rule, ~70,000 entries at 5,000 pods): the agent needs only the table, errors and counts.
    */
   private compiled: Omit<CompiledPolicy, 'rules'> | undefined;
+  /** Every pod's address (`family:value`) in the last compile's input: whose connections may be cut. */
+  private podAddresses = new Set<string>();
   private removed = false;
   /** A watched object changed since the last compile (or the last attempt failed): compile again. */
   private dirty = true;
@@ -93,6 +107,7 @@ export class PolicyEnforcer {
       policies: metrics.gauge('bridgeway_policy_policies', 'NetworkPolicies compiled.'),
       isolated: metrics.gauge('bridgeway_policy_isolated_pods', 'This node\'s pods isolated, by direction.'),
       objects: metrics.gauge('bridgeway_policy_table_objects', 'The policy table\'s size: chains, rules, sets and set elements.'),
+      cut: metrics.counter('bridgeway_policy_conntrack_cut_total', 'Established connections (conntrack entries) deleted because a policy change denies them.'),
       ready: metrics.gauge('bridgeway_policy_enforcement_ready', '1 when NetworkPolicy is enforced on all this node\'s pod traffic (table in place, bridge-nf-call switches on); 0 otherwise (read when served).'),
     };
     metrics.collect(() => this.m.ready.set(this.enabled && this.notReady().length === 0 ? 1 : 0));
@@ -165,6 +180,8 @@ export class PolicyEnforcer {
         this.m.latency.set(seconds, { kind: 'last' });
         this.m.latency.set(this.maxLatency, { kind: 'max' });
       }
+      // After the latency: the table enforces new connections from here; this cuts old ones.
+      if (how !== 'none') this.cutDenied(this.applied!);
       return how;
     } catch (error) {
       this.changeAt ??= since;
@@ -186,8 +203,10 @@ export class PolicyEnforcer {
     this.dirty = false; // a change arriving from here on marks it again
     if (recompile) {
       const started = this.now();
-      const { rules: _explainOnly, ...kept } = compilePolicies({ ...source.objects(), nodeName });
+      const objects = source.objects();
+      const { rules: _explainOnly, ...kept } = compilePolicies({ ...objects, nodeName });
       this.compiled = kept;
+      this.podAddresses = podAddressesOf(objects.pods);
       this.m.compile.set((this.now() - started) / 1000);
       this.report(this.compiled);
     }
@@ -226,6 +245,27 @@ export class PolicyEnforcer {
     this.m.applies.inc({ how });
     if (how !== 'none') log.debug({ how, policies: compiled.stats.policies, elements: compiled.stats.elements }, 'NetworkPolicy applied');
     return how;
+  }
+
+  /**
+   * Deletes the conntrack entries `table` denies. A failure here is logged and counted, not
+   * thrown: the table is in place, and new connections are judged by it either way.
+   */
+  private cutDenied(table: PolicyTable): void {
+    const { conntrack, log } = this.deps;
+    if (!conntrack) return;
+    try {
+      const denied = deniedEntries(table, conntrack.dump(), this.podAddresses);
+      let cut = 0;
+      for (const entry of denied) if (conntrack.remove(entry)) cut++;
+      if (cut > 0) {
+        this.m.cut.inc({}, cut);
+        log.info({ connections: cut }, 'cut established connections the policy change denies');
+      }
+    } catch (error) {
+      this.m.errors.inc({ kind: 'conntrack' });
+      log.warn({ err: errorMessage(error) }, 'could not cut the connections the policy change denies; they flow until they end');
+    }
   }
 
   /** Metrics from a compile, and each policy error logged once (and counted once) while it lasts. */
@@ -273,4 +313,15 @@ export class PolicyEnforcer {
     const stale = this.deps.source.connected() ? '' : ' (API server unreachable: the last known policies stay enforced)';
     return [`NetworkPolicy enforced: ${stats.policies} policies, this node's pods isolated ${stats.isolatedPods.ingress} ingress / ${stats.isolatedPods.egress} egress, ${stats.elements} set elements${stale}`, ...errors];
   }
+}
+
+function podAddressesOf(pods: PolicyObjects['pods']): Set<string> {
+  const out = new Set<string>();
+  for (const pod of pods) {
+    for (const text of pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : [])) {
+      const ip = parseIp(text);
+      if (ip) out.add(`${ip.family}:${ip.value}`);
+    }
+  }
+  return out;
 }

@@ -23,6 +23,24 @@ import { NAMESPACES, NS_LABEL, netpolCases, POD_NAMES, Reachability, type Addres
 const PROBE = path.join(import.meta.dirname, 'policy-probe.ts');
 const PROBE_TIMEOUT_MS = 700;
 const ATTEMPTS = 4;
+/** Each pod's TCP echo port: a connection kept open (policy-probe.ts hold). */
+const ECHO_PORT = 8080;
+
+/** A TCP connection from `from` to `to`'s echo port, a byte every 100 ms; `echoes()` counts the answers. */
+function hold(cluster: SimCluster, from: SimPod, to: SimPod): { echoes: () => number; stop: () => void } {
+  const child = spawn('nsenter', [`--net=${from.netns}`, '--', process.execPath, PROBE, 'hold', to.v4, String(ECHO_PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  cluster.lab.track(child);
+  let echoes = 0;
+  child.stdout!.on('data', (d: Buffer) => (echoes += d.length));
+  return { echoes: () => echoes, stop: () => child.kill('SIGKILL') };
+}
+
+/** Whether the connection still carries echoes: any within `ms`. */
+async function flowing(h: { echoes: () => number }, ms = 800): Promise<boolean> {
+  const before = h.echoes();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return h.echoes() > before;
+}
 
 interface SimPod { ref: string; node: SimNode; netns: string; v4: string; v6: string; labels: Record<string, string> }
 
@@ -42,7 +60,7 @@ const namespaceObject = (ns: string, extra: Record<string, string> = {}): JsonOb
 
 /** Starts the pod's TCP+UDP servers on 80 and 81 (both families); resolves once they listen. */
 async function serve(cluster: SimCluster, netns: string): Promise<ChildProcess> {
-  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, PROBE, 'serve', '80,81', '80,81'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, PROBE, 'serve', '80,81', '80,81', String(ECHO_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
   cluster.lab.track(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
@@ -164,9 +182,24 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
           for (const check of c.checks) await verify(c.name, check);
         }
 
+        // Established connections a new policy denies are cut (their conntrack entries deleted on
+        // the node whose table denies them); one it allows keeps flowing. x/a (node-0) serves
+        // y/a (same node), z/b (node-1) and x/c (node-0); then x/a admits its own namespace only.
+        for (const key of current.keys()) api.deleteObject('networkpolicies', key);
+        current.clear();
+        await verify('no policy left', { port: 80, protocol: 'TCP', expect: () => {} });
+        const ref = (r: string) => pods.find((p) => p.ref === r)!;
+        const held = { 'y/a': hold(cluster, ref('y/a'), ref('x/a')), 'z/b': hold(cluster, ref('z/b'), ref('x/a')), 'x/c': hold(cluster, ref('x/c'), ref('x/a')) };
+        await eventually(async () => Object.values(held).every((h) => h.echoes() >= 3), 10_000, 'three connections to x/a established');
+        api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'x', name: 'a-from-x-only' }, spec: { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: {} }] }] } });
+        await eventually(async () => !(await flowing(held['y/a'])) && !(await flowing(held['z/b'])), 10_000, 'the denied connections cut');
+        assert.ok(await flowing(held['x/c']), 'the allowed connection x/c -> x/a keeps flowing');
+        for (const h of Object.values(held)) h.stop();
+        assert.match(await metricsOf(cluster, nodes[0]), /^bridgeway_policy_conntrack_cut_total [2-9]\d*$/m, 'node-0 (x/a\'s) cut both');
+        api.deleteObject('networkpolicies', 'x/a-from-x-only');
+
         // A new pod x/d on node-1 under x's default deny, allowed only from pods labelled `pod: d`:
         // judged from its first packet (its address reaches the tables as soon as the Pod does).
-        for (const key of current.keys()) api.deleteObject('networkpolicies', key);
         api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'x', name: 'only-from-d' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: sel('d') }] }] } });
         const added = await cluster.addPod(nodes[1]);
         const d: SimPod = { ref: 'x/d', node: nodes[1], netns: added.netns, v4: added.ip, v6: added.ipv6!, labels: { pod: 'd' } };

@@ -1,7 +1,10 @@
 // Reachability probes for the NetworkPolicy integration test, run by Node inside a namespace
 // (nsenter ... node policy-probe.ts ...). No nc or socat on our machines, so this is both ends:
-//   serve <tcp ports,> <udp ports,>   answers "ok" on each port, both families (a :: socket takes
-//                                     IPv4 too); prints "ready" once every port listens
+//   serve <tcp ports,> <udp ports,> [echo ports,]  answers "ok" on each port, both families (a ::
+//                                     socket takes IPv4 too), and echoes on the echo ports (TCP,
+//                                     kept open); prints "ready" once every port listens
+//   hold <address> <port>             one TCP connection to an echo port, kept: a byte every
+//                                     100 ms, "." printed per echo; exits when the connection ends
 //   probe <json [{to, proto, port, from?}]> [timeoutMs]  tries each at once, prints [true|false, ...] as JSON:
 //                                     TCP: connected and read "ok"; UDP: a datagram answered.
 // A probe that gets no answer within the timeout counts as denied: a drop looks exactly like that.
@@ -10,9 +13,12 @@ import net from 'node:net';
 
 let TIMEOUT_MS = 1500;
 
-function serve(tcp: number[], udp: number[]): void {
-  let pending = tcp.length + udp.length;
+function serve(tcp: number[], udp: number[], echo: number[] = []): void {
+  let pending = tcp.length + udp.length + echo.length;
   const ready = () => { if (--pending === 0) process.stdout.write('ready\n'); };
+  for (const port of echo) {
+    net.createServer((socket) => { socket.on('error', () => {}); socket.pipe(socket); }).listen({ port, host: '::', ipv6Only: false }, ready);
+  }
   for (const port of tcp) {
     net.createServer((socket) => { socket.on('error', () => {}); socket.end('ok'); }).listen({ port, host: '::', ipv6Only: false }, ready);
   }
@@ -50,7 +56,13 @@ function probeUdp(p: Probe): Promise<boolean> {
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'serve') {
   const list = (text = '') => text.split(',').filter(Boolean).map(Number);
-  serve(list(args[0]), list(args[1]));
+  serve(list(args[0]), list(args[1]), list(args[2]));
+} else if (mode === 'hold') {
+  const socket = net.connect({ host: args[0]!, port: Number(args[1]) });
+  socket.on('connect', () => setInterval(() => socket.write('x'), 100));
+  socket.on('data', () => process.stdout.write('.'));
+  socket.on('error', () => process.exit(1));
+  socket.on('close', () => process.exit(0));
 } else if (mode === 'probe') {
   const probes = JSON.parse(args[0]!) as Probe[];
   if (args[1]) TIMEOUT_MS = Number(args[1]);

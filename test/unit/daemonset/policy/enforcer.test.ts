@@ -11,6 +11,7 @@ import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { FakeClock } from '../../../fixtures/fake-clock.ts';
 import { captureLogger, metric } from '../../../fixtures/kube-kit.ts';
 import { NODE, namespace, pod, policy } from '../../../fixtures/policy-objects.ts';
+import { formatIp, parseIp } from '../../../../lib/cidr.ts';
 
 type Call = { op: 'whole'; table: PolicyTable } | { op: 'diff'; changes: readonly TableChange[] } | { op: 'present' } | { op: 'remove' };
 
@@ -163,4 +164,42 @@ test('a full sync with nothing changed since does not compile; one with a change
   h.kernel.present = false;
   assert.equal(await h.enforcer.sync({ verify: true }), 'whole', 'the table gone: the last compile loaded whole');
   assert.equal(reads, 1);
+});
+
+test('after a transaction that changed the table, the entries it denies are cut; a conntrack failure is counted, not thrown', async () => {
+  const calls: string[] = [];
+  let fail = false;
+  const h = harness();
+  const entry = (src: string, dst: string) => ({
+    orig: { src: parseIp(src)!, dst: parseIp(dst)!, proto: 6, sport: 40000, dport: 80 },
+    reply: { src: parseIp(dst)!, dst: parseIp(src)!, proto: 6, sport: 80, dport: 40000 },
+    key: { family: 2, orig: new Uint8Array() },
+  });
+  const conntrack = {
+    dump() {
+      calls.push('dump');
+      if (fail) throw new Error('ctnetlink: EPERM');
+      return [entry('10.244.2.3', '10.244.1.2')]; // y/b -> x/a
+    },
+    remove(e: ReturnType<typeof entry>) {
+      calls.push(`remove ${formatIp(e.orig.src)}`);
+      return true;
+    },
+  };
+  (h.enforcer as unknown as { deps: { conntrack: unknown } }).deps.conntrack = conntrack;
+  h.state.synced = true;
+  await h.enforcer.sync({ verify: false });
+  assert.deepEqual(calls, ['dump'], 'the first load: nothing isolated, nothing cut');
+  h.state.objects = { ...h.state.objects, policies: [deny] };
+  h.enforcer.changed();
+  await h.enforcer.sync({ verify: false });
+  assert.deepEqual(calls, ['dump', 'dump', 'remove 10.244.2.3']);
+  assert.match(h.metrics.render(), /^bridgeway_policy_conntrack_cut_total 1$/m);
+  await h.enforcer.sync({ verify: true });
+  assert.equal(calls.length, 3, 'nothing changed: no dump');
+  fail = true;
+  h.state.objects = { ...h.state.objects, policies: [] };
+  h.enforcer.changed();
+  assert.equal(await h.enforcer.sync({ verify: false }), 'diff');
+  assert.match(h.metrics.render(), /bridgeway_policy_errors_total\{kind="conntrack"\} 1/);
 });
