@@ -315,9 +315,11 @@ export class PolicyEnforcer {
   }
 }
 
+/** Addresses of the pods whose connections may be cut: not hostNetwork ones (theirs is a node's). */
 function podAddressesOf(pods: PolicyObjects['pods']): Set<string> {
   const out = new Set<string>();
   for (const pod of pods) {
+    if (pod.spec.hostNetwork) continue;
     for (const text of pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : [])) {
       const ip = parseIp(text);
       if (ip) out.add(`${ip.family}:${ip.value}`);
