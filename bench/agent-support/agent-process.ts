@@ -246,3 +246,4 @@ export class RouteMonitor {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
   }
 }
+

@@ -10,7 +10,7 @@ import { relayInto, type ApiRelay } from '../../test/support/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../../test/support/fake-apiserver.ts';
 import { AgentProcess, RouteMonitor } from './agent-process.ts';
 import { kubeClusterOf, statusNoise } from './kube-nodes.ts';
-import { kubeNamespaces, kubePodsOf, kubePolicies } from './kube-pods.ts';
+import { appsOf, kubeNamespaces, kubePodsOf, kubePolicies, selfPod } from './kube-pods.ts';
 import type { NodeNetns } from './lab.ts';
 import { movePeer, type NodeSpec } from './nodes.ts';
 import type { KubeResult } from './results.ts';
@@ -62,7 +62,7 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     const checked = await runs.check(node, specs, agent.log.lines);
     const result: KubeResult = {
       agentCpuMs, benchCpuMs: (benchCpuUsed.user + benchCpuUsed.system) / 1000,
-      size: specs.length, pods: pods.length, policies: policies.length, policyMs, nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
+      size: specs.length, pods: pods.length, policies: policies.length, policyMs, policyChanges: [], nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
       lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [],
       noise: { updates: 0, routesLogged: 0, logLines: 0 }, ...checked,
     };
@@ -114,6 +114,28 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
       cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
     };
     result.afterNoise = agent.memory();
+
+    // NetworkPolicy: this node's Pod relabelled back and forth between an app its namespace's
+    // allow-api policy selects (egress-isolated: an element of from_pod4) and one it does not,
+    // timed from the API write until `nft -j list map` shows the element come or go (polled: one
+    // nft process at a time, ~10-20 ms apart; `nft monitor` of nft 1.0.6 crashes on this table's
+    // concatenated interval maps).
+    if (policies.length > 0 && policyMs !== undefined) {
+      const self = selfPod(specs);
+      const apps = appsOf(0);
+      const listed = async () => (await runs.lab.inNetns(node!, ['nft', '-j', 'list', 'map', 'inet', 'bridgeway_policy', 'from_pod4'])).stdout.includes(`"${self.ip}"`);
+      for (let rep = 0; rep < changes; rep++) {
+        const app = rep % 2 === 0 ? (self.app === apps.selected ? apps.other : apps.selected) : self.app;
+        const before = await listed();
+        const t0 = performance.now();
+        api.modifyObject('pods', self.key, (p) => void (((p.metadata as JsonObject).labels as JsonObject).app = app));
+        while ((await listed()) === before) {
+          if (performance.now() - t0 > 10_000) throw new Error(`kube, ${specs.length} nodes: pod ${self.key} relabelled ${app}: from_pod4 unchanged after 10 s:\n${agent.logText()}`);
+        }
+        result.policyChanges.push(performance.now() - t0);
+        await sleep(300);
+      }
+    }
     result.routeProblems = (await runs.routeProblems(node, current)).map((p) => `after the changes: ${p}`);
     return result;
   } finally {

@@ -72,3 +72,15 @@ export function kubePolicies(): JsonObject[] {
     },
   ]);
 }
+
+/** Node index 0's first Pod (the agent's own node): its namespace/name, address and app label. */
+export function selfPod(specs: readonly NodeSpec[]): { key: string; ip: string; app: string } {
+  const pod = kubePod(specs[0]!, 0, 0) as { metadata: { namespace: string; name: string; labels: { app: string } }; status: { podIP: string } };
+  return { key: `${pod.metadata.namespace}/${pod.metadata.name}`, ip: pod.status.podIP, app: pod.metadata.labels.app };
+}
+
+/** The app that the namespace's allow-api policy selects (egress-isolating it), and one it does not. */
+export function appsOf(namespaceIndex: number): { selected: string; other: string } {
+  const selected = APPS[namespaceIndex % APPS.length]!;
+  return { selected, other: APPS.find((a) => a !== selected)! };
+}

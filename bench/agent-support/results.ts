@@ -42,6 +42,8 @@ export interface KubeResult {
   policies: number;
   /** ms from spawn until /metrics showed every policy compiled and the table loaded; undefined: not within the wait. */
   policyMs?: number;
+  /** One Pod's label changed (it gains or loses egress isolation): ms from the API write to `nft monitor` showing its element. */
+  policyChanges: number[];
   /** Average JSON size of one Node as the fake API server sends it, and the whole list. */
   nodeBytes: number;
   listBytes: number;
