@@ -50,7 +50,8 @@ describe('policy source', () => {
       assert.deepEqual(podLists, ['first', 'continue', 'first', 'continue', 'continue', 'continue', 'continue', 'continue'], 'pages of 100; the expired page restarts the list');
       const objects = source.objects();
       assert.equal(objects.pods.length, 600);
-      assert.deepEqual(objects.namespaces.map((n) => n.metadata), [{ name: 'ns0', resourceVersion: objects.namespaces[0]!.metadata && (server.object('namespaces', 'ns0')!.metadata as JsonObject).resourceVersion, labels: { team: 'x' } }]);
+      const stored = server.object('namespaces', 'ns0')!.metadata as JsonObject;
+      assert.deepEqual(objects.namespaces.map((n) => n.metadata), [{ name: 'ns0', resourceVersion: stored.resourceVersion, labels: { team: 'x' } }], 'labels kept, status dropped');
       assert.deepEqual(objects.policies[0]!.spec, { podSelector: {}, policyTypes: ['Ingress'] });
       assert.equal(JSON.stringify(objects.policies[0]!.metadata).includes('annotations'), false);
       for (const r of ['pods', 'namespaces', 'networkpolicies']) assert.ok(server.requests.some((q) => q.query.watch === 'true' && q.path.endsWith(r) && q.query.allowWatchBookmarks === 'true'), r);
