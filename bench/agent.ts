@@ -1,4 +1,5 @@
-// npm run bench:agent — the node agent (dist/bridgeway-agent) inside a throw-away node namespace
+// npm run bench:agent — the node agent (dist/bridgeway run as bridgeway-agent; by default also the
+// same code built for Node, side by side: --agents) inside a throw-away node namespace
 // whose eth1 is 192.168.0.1/16, at 10, 1,000 and 5,000 nodes, in two modes.
 // Standalone mode (--nodes-file):
 //   1. convergence: --once wall time, and a long-running agent's time to "routes changed"
@@ -22,7 +23,9 @@
 // Options: --sizes 10,1000,5000 (BENCH_AGENT_SIZES), --changes 10 (BENCH_AGENT_CHANGES: per
 //          size; in kube mode also the number of status-only updates), --once-repeats 3
 //          (BENCH_AGENT_ONCE_REPEATS: warm --once runs per size), --modes standalone,kube
-//          (BENCH_AGENT_MODES: either alone, or both).
+//          (BENCH_AGENT_MODES: either alone, or both), --agents bun,node (BENCH_AGENT_AGENTS: the
+//          builds to compare, alternating at every size: bun = dist/bridgeway, node = the bench's
+//          Node build, or name=path).
 // This file only runs the modes in order; agent-support/ holds the parts: options.ts, dist.ts
 // (the executables), runs.ts (what every run shares), standalone.ts and kube-mode.ts (the
 // measurements), phases.ts (each step alone), report*.ts (the tables and targets).
@@ -34,10 +37,11 @@ import { measureKube } from './agent-support/kube-mode.ts';
 import { clusterOf } from './agent-support/nodes.ts';
 import { parseOptions } from './agent-support/options.ts';
 import { syncSteps } from './agent-support/phases.ts';
+import { reportBuilds, type BuildResults } from './agent-support/report-builds.ts';
 import { reportKube } from './agent-support/report-kube.ts';
 import { reportStandalone } from './agent-support/report-standalone.ts';
 import { out } from './agent-support/report.ts';
-import type { KubeResult, SizeResult, SpawnRow } from './agent-support/results.ts';
+import type { SpawnRow } from './agent-support/results.ts';
 import { AgentRuns } from './agent-support/runs.ts';
 import { measureSize } from './agent-support/standalone.ts';
 
@@ -50,7 +54,7 @@ async function main(): Promise<number> {
     process.stderr.write('bench:agent needs root (network namespaces, routes and iptables inside them)\n');
     return 1;
   }
-  ensureBuilt();
+  const files = ensureBuilt(options.agents);
   const started = performance.now();
   const lab = await AgentLab.create();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -61,32 +65,44 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const runs = new AgentRuns(lab);
+    // One AgentRuns per build; at every size the builds run one after the other, so they share the load.
+    const builds = options.agents.map((a) => new AgentRuns(lab, a.name, files.get(a.name)!));
+    const results: BuildResults[] = builds.map((b) => ({ name: b.name, standalone: [], kube: [] }));
     const failures: string[] = [];
     const targets: string[] = [];
+    const label = (name: string) => (builds.length > 1 ? `[${name}] ` : '');
     if (options.modes.includes('standalone')) {
-      const results: SizeResult[] = [];
       for (const size of options.sizes) {
-        process.stderr.write(`${size} nodes: --once cold, ${options.onceRepeats}x warm; long-running cold, warm, stub and warm with a JSON file (+${options.changes} changes each) ...\n`);
-        results.push(await measureSize(runs, size, options));
+        for (const [i, runs] of builds.entries()) {
+          process.stderr.write(`${label(runs.name)}${size} nodes: --once cold, ${options.onceRepeats}x warm; long-running cold, warm, stub and warm with a JSON file (+${options.changes} changes each) ...\n`);
+          results[i]!.standalone.push(await measureSize(runs, size, options));
+        }
       }
       process.stderr.write('timing each step alone, and the installer ...\n');
-      const steps = await syncSteps(lab, Math.max(...options.sizes), runs.agent);
+      const steps = await syncSteps(lab, Math.max(...options.sizes), builds[0]!.agent);
       const spawns = JSON.parse((await run([process.execPath, SPAWN_PROBE])).stdout) as SpawnRow[];
-      const standalone = reportStandalone(options, results, steps, spawns, loadAtStart);
-      failures.push(...standalone.failures);
-      targets.push(...standalone.targets);
+      for (const [i, runs] of builds.entries()) {
+        out(`\n===== ${runs.name}: ${files.get(runs.name)} =====`);
+        const standalone = reportStandalone(options, results[i]!.standalone, steps, spawns, loadAtStart);
+        failures.push(...standalone.failures.map((f) => label(runs.name) + f));
+        targets.push(...standalone.targets.map((t) => label(runs.name) + t));
+      }
     }
     if (options.modes.includes('kube')) {
-      const results: KubeResult[] = [];
       for (const size of options.sizes) {
-        process.stderr.write(`${size} nodes, Kubernetes mode: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
-        results.push(await measureKube(runs, clusterOf(size), options.changes));
+        for (const [i, runs] of builds.entries()) {
+          process.stderr.write(`${label(runs.name)}${size} nodes, Kubernetes mode: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
+          results[i]!.kube.push(await measureKube(runs, clusterOf(size), options.changes));
+        }
       }
-      const kube = reportKube(options, results);
-      failures.push(...kube.failures);
-      targets.push(...kube.targets);
+      for (const [i, runs] of builds.entries()) {
+        out(`\n===== ${runs.name}: ${files.get(runs.name)} =====`);
+        const kube = reportKube(options, results[i]!.kube);
+        failures.push(...kube.failures.map((f) => label(runs.name) + f));
+        targets.push(...kube.targets.map((t) => label(runs.name) + t));
+      }
     }
+    reportBuilds(results);
     out('\nTargets:');
     for (const line of targets) out(`  ${line}`);
     out(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);

@@ -7,16 +7,18 @@
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when anything failed.
 // Options: --pods N (BENCH_PODS, 100), --concurrency 1,8 (BENCH_CONCURRENCY),
 //          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
-//          --traces N (BENCH_TRACES, 3: strace'd ADD/CHECK/DEL cycles per plugin; 0 skips them).
+//          --traces N (BENCH_TRACES, 3: strace'd ADD/CHECK/DEL cycles per plugin; 0 skips them),
+//          --baseline FILE (BENCH_BASELINE: another bridgeway build in the same rounds, and its
+//          VERSION start-up interleaved with ours: what a change to the executable costs).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bunBinary, buildBunExecutable } from '../scripts/bun.ts';
-import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly } from './support/exec.ts';
+import { IP, killAll, NSENTER, stopAll, STRACE, timeRepeatedly, type Timings } from './support/exec.ts';
 import { Lab, runInLab } from './support/lab.ts';
-import { bridgeway, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, WITHOUT_ANTISPOOFING, withoutAntiSpoofing, type PluginUnderTest } from './support/plugins.ts';
+import { bridgeway, cniInvocation, CNI_PATH, inNode, MAX_PODS, negotiateVersion, reference, REFERENCE_BRIDGE, WITHOUT_ANTISPOOFING, withoutAntiSpoofing, type PluginUnderTest } from './support/plugins.ts';
 import { runProbes } from './support/probes.ts';
-import { loadAverage, printAntiSpoofingCost, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
+import { loadAverage, printAntiSpoofingCost, printBaseline, printFloor, printHeader, printProbes, printRounds, printTargets, printTimelines, targets } from './support/report.ts';
 import { runRounds, type Contender, type Round } from './support/rounds.ts';
 import { dualStack } from './support/dual-stack.ts';
 import { traceCycles } from './support/trace.ts';
@@ -26,8 +28,25 @@ const OURS = path.join(ROOT, 'dist/bridgeway');
 const FLOOR_ENTRY = path.join(ROOT, 'bench/floor.ts');
 const FLOOR = path.join(ROOT, 'bench/.work/floor');
 const WARMUP_PODS = 3;
+const BASELINE = 'bridgeway-baseline'; // also part of the container IDs: no spaces
+
+/** VERSION through the same wrapper as the rounds, the two executables alternating. */
+async function versionInterleaved(count: number, ours: PluginUnderTest, baseline: PluginUnderTest): Promise<{ ours: Timings; baseline: Timings }> {
+  const make = (plugin: PluginUnderTest) => () => cniInvocation(plugin, 'VERSION');
+  const samples = { ours: [] as number[], baseline: [] as number[] };
+  const cpu = { ours: 0, baseline: 0 };
+  for (let i = 0; i < count; i++) {
+    for (const [key, plugin] of [['ours', ours], ['baseline', baseline]] as const) {
+      const t = await timeRepeatedly(1, make(plugin));
+      samples[key].push(...t.samples);
+      cpu[key] += t.cpuMs;
+    }
+  }
+  return { ours: { samples: samples.ours, cpuMs: cpu.ours / count }, baseline: { samples: samples.baseline, cpuMs: cpu.baseline / count } };
+}
 
 interface Options {
+  baseline?: string;
   pods: number;
   concurrency: number[];
   samples: number;
@@ -36,7 +55,7 @@ interface Options {
 
 function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { pods: { type: 'string' }, concurrency: { type: 'string' }, samples: { type: 'string' }, traces: { type: 'string' } },
+    options: { pods: { type: 'string' }, concurrency: { type: 'string' }, samples: { type: 'string' }, traces: { type: 'string' }, baseline: { type: 'string' } },
   });
   const int = (text: string, name: string, min: number, max: number): number => {
     const value = Number(text);
@@ -44,7 +63,10 @@ function parseOptions(): Options {
     return value;
   };
   const pods = int(values.pods ?? process.env.BENCH_PODS ?? '100', 'pods', WARMUP_PODS, MAX_PODS);
+  const baseline = values.baseline ?? process.env.BENCH_BASELINE;
+  if (baseline && !fs.existsSync(baseline)) throw new Error(`--baseline ${baseline} does not exist`);
   return {
+    ...(baseline && { baseline: path.resolve(baseline) }),
     pods,
     concurrency: (values.concurrency ?? process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map((c) => int(c, 'concurrency', 1, 64)),
     samples: int(values.samples ?? process.env.BENCH_SAMPLES ?? '20', 'samples', 1, 1000),
@@ -95,18 +117,26 @@ async function run(options: Options, lab: Lab): Promise<void> {
   const ref = await contender(lab, 'ref', options.pods, async (node) =>
     reference(node, lab.subdir('ref'), await negotiateVersion(REFERENCE_BRIDGE, node)),
   );
+  // The baseline build under the plugin's name (the one executable picks its role by it).
+  const baselineCopy = options.baseline && path.join(lab.subdir('baseline-bin'), 'bridgeway');
+  if (options.baseline && baselineCopy) fs.copyFileSync(options.baseline, baselineCopy);
+  if (baselineCopy) fs.chmodSync(baselineCopy, 0o755);
+  const base = baselineCopy
+    ? await contender(lab, 'base', options.pods, async (node) => ({ ...bridgeway(baselineCopy, node, lab.subdir('base')), label: BASELINE }))
+    : undefined;
   const [scratch] = await lab.addNamespaces(['scratch']);
   printHeader({ ours: ours.plugin, oursSource: OURS, ref: ref.plugin, pods: options.pods, concurrency: options.concurrency });
 
   progress('warming up');
   // Also makes the anti-spoofing table in ours' node: the rounds time the steady state.
-  await runRounds([firstPods(ours, WARMUP_PODS), firstPods(oursOff, WARMUP_PODS), firstPods(ref, WARMUP_PODS)], 1, 'warm');
+  const contenders = [ours, oursOff, ref, ...(base ? [base] : [])];
+  await runRounds(contenders.map((c) => firstPods(c, WARMUP_PODS)), 1, 'warm');
   progress(`timing the floor (${options.pods} runs)`);
   const floorTimings = await timeRepeatedly(options.pods, () => ({ argv: inNode(ours.plugin.nodeNetns, [floor]), env: {} }));
   const rounds: Round[] = [];
   for (const c of options.concurrency) {
     progress(`${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency ${c}`);
-    rounds.push(...(await runRounds([ours, oursOff, ref], c, `c${c}`)));
+    rounds.push(...(await runRounds(contenders, c, `c${c}`)));
   }
   progress(`dual-stack: ${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency 1`);
   const oursDual = await contender(lab, 'ours6', options.pods, async (node) => dualStack(bridgeway(oursCopy, node, lab.subdir('ours6'))));
@@ -116,6 +146,11 @@ async function run(options: Options, lab: Lab): Promise<void> {
   printFloor(floorTimings);
   printTargets(targets(rounds, floorTimings));
   printAntiSpoofingCost(rounds, options.concurrency, WITHOUT_ANTISPOOFING);
+  if (base && options.baseline) {
+    progress(`VERSION, ours and the baseline interleaved (${options.pods * 2} runs each)`);
+    const version = await versionInterleaved(options.pods * 2, ours.plugin, base.plugin);
+    printBaseline(rounds, options.concurrency, BASELINE, version, options.baseline);
+  }
   console.log(`\ndual-stack: one IPv4 and one IPv6 address per pod, both default routes (${options.pods} pods)`);
   printRounds(dualRounds, [1]);
 

@@ -1,4 +1,5 @@
-// The executable's entry point: wires the real process, kernel and disk into the skel.
+// The plugin's process: wires the real process, kernel and disk into the skel. Started by the one
+// executable's entry (bin/bridgeway.ts) when it runs as the plugin.
 import fs from 'node:fs';
 import { createSyncRunner } from '../lib/exec.ts';
 import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
@@ -49,21 +50,23 @@ function createKernel(): Kernel {
   });
 }
 
-// No top-level await: the bundle is CommonJS (esbuild makes one bundle for either runtime).
-void runPlugin(
-  {
-    env: process.env,
-    stdin: process.env.CNI_COMMAND === 'VERSION' && stdinIsDevice() ? '' : readStdin(),
-    stdout: (text) => fs.writeSync(1, text + '\n'),
-  },
-  {
-    run,
-    createKernel,
-    commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
-    createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
-    createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
-  },
-).then((exitCode) => {
-  // Everything is written synchronously by now; exiting at once saves Node's teardown (~5 ms).
-  process.exit(exitCode);
-});
+/** Runs the plugin on this process's environment, stdin and stdout, and exits with its code. */
+export function runPluginProcess(): void {
+  void runPlugin(
+    {
+      env: process.env,
+      stdin: process.env.CNI_COMMAND === 'VERSION' && stdinIsDevice() ? '' : readStdin(),
+      stdout: (text) => fs.writeSync(1, text + '\n'),
+    },
+    {
+      run,
+      createKernel,
+      commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
+      createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
+      createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
+    },
+  ).then((exitCode) => {
+    // Everything is written synchronously by now; exiting at once saves Node's teardown (~5 ms).
+    process.exit(exitCode);
+  });
+}

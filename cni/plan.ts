@@ -11,6 +11,8 @@
 //   host veth MAC   02:<5 bytes of the same hash>
 //   host veth alias "bridgeway:<network>:<containerId>:<ifname>" (ifalias, lib/names.ts): which
 //                   network owns the veth, so GC of one network never deletes another network's pods
+// The port's hairpin mode is set either way, as the config says (on by default: kube-proxy sends
+// a pod's connection to its own Service back out of the port it came in by).
 // In the pod, before its interface comes up: no router advertisements, no redirects (sysctls),
 // and with antiSpoofing the link-local address derived from the MAC (addr_gen_mode 0).
 // With antiSpoofing (the default), the host veth's elements in the anti-spoofing table are the
@@ -165,7 +167,8 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     ...(gatewayAddresses.some((cidr) => cidr.family === 6) ? [{ op: 'add-address', link: conf.bridge, address: BRIDGE_LINK_LOCAL, replace: true } as const] : []),
     { op: 'add-veth', name: hostVeth, mac: hostMac, mtu: conf.mtu, peer: { name: target.ifname, mac: podMac, mtu: conf.mtu, netns: target.netns } },
     { op: 'attach-port', link: hostVeth, bridge: conf.bridge, alias: hostVethAlias(conf.name, target.containerId, target.ifname) },
-    ...(conf.hairpinMode ? [{ op: 'set-hairpin', link: hostVeth } as const] : []),
+    // Either way, so the port is what the config says even if something else had turned it on.
+    { op: 'set-hairpin', link: hostVeth, on: conf.hairpinMode },
     ...(guard ? [guard] : []),
   ];
 

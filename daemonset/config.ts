@@ -1,12 +1,11 @@
 // Command line + environment -> AgentConfig. One table defines every setting, so --help, the
 // environment fallbacks and the validation errors (which name the flag) cannot drift apart.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cidrNetwork, formatCidr, parseCidr, type IpCidr } from '../lib/cidr.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
-import { DEFAULT_BRIDGE, PLUGIN_TYPE } from '../lib/names.ts';
+import { DEFAULT_BRIDGE } from '../lib/names.ts';
 
 export interface AgentConfig {
   command: 'run' | 'uninstall' | 'doctor';
@@ -32,6 +31,8 @@ export interface AgentConfig {
   once: boolean;
   /** `doctor` only: print JSON; release reservations whose attachment is gone. */
   doctor?: { json: boolean; fixLeaks: boolean };
+  /** `uninstall --serve`: the uninstall DaemonSet's mode (uninstall-daemon.ts). */
+  serve: boolean;
 }
 
 export class ConfigError extends Error {
@@ -55,7 +56,7 @@ const SETTINGS: Setting[] = [
   { flag: 'cluster-cidr', env: 'BRIDGEWAY_CLUSTER_CIDR', help: 'all pods\' addresses, one CIDR per family: <v4>, <v6> or <v4>,<v6> (e.g. 10.244.0.0/16,fd00:10:244::/56); required to run' },
   { flag: 'cni-bin-dir', env: 'BRIDGEWAY_CNI_BIN_DIR', fallback: '/opt/cni/bin', help: 'where the plugin executable is installed' },
   { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
-  { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: bridgeway next to this executable' },
+  { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: this executable, which is the plugin too' },
   { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: DEFAULT_BRIDGE, help: 'the pods\' bridge' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state, one <dir>/<network>/ per network (uninstall removes only bridgeway/)' },
   { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
@@ -67,6 +68,7 @@ const SETTINGS: Setting[] = [
   { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
   { flag: 'json', boolean: true, help: 'doctor: print the findings as one JSON document' },
   { flag: 'fix-leaks', boolean: true, help: 'doctor: release IPAM reservations whose pod is gone (its host veth is absent)' },
+  { flag: 'serve', boolean: true, help: 'uninstall: wait until the agent has stopped on this node, uninstall (retrying what fails), then answer GET /uninstalled with 200 on --health-addr until SIGTERM (manifests/uninstall.yaml)' },
   { flag: 'help', boolean: true, help: 'show this help' },
 ];
 
@@ -80,7 +82,8 @@ export function helpText(): string {
     'bridgeway-agent: routes every node\'s pod network over eth1, owns its iptables chains, installs the CNI plugin.',
     '',
     'usage: bridgeway-agent [flags]            run (until SIGTERM, which leaves routes and rules in place)',
-    '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge and this network\'s IPAM state',
+    '       bridgeway-agent uninstall [flags]  remove routes, chains, conflist, plugin, bridge, this network\'s IPAM state, the plugin\'s log',
+    '                                          and (Kubernetes mode) the Node\'s bridgeway.io annotations and NetworkUnavailable condition',
     '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
     '',
     ...rows,
@@ -127,7 +130,10 @@ function parseCniVersion(text: string | undefined): CniVersion | undefined {
   return text;
 }
 
-/** Returns undefined when --help was asked for. */
+/**
+ * Returns undefined when --help was asked for. `executable` is the running executable's real path
+ * (symlinks resolved): the one file that is both the agent and the plugin, so the plugin to install.
+ */
 export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, executable: string): AgentConfig | undefined {
   let parsed;
   try {
@@ -147,6 +153,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   for (const flag of ['json', 'fix-leaks']) {
     if (parsed.values[flag] && command !== 'doctor') throw new ConfigError(`--${flag} is a doctor flag: bridgeway-agent doctor --${flag}`);
   }
+  if (parsed.values.serve && command !== 'uninstall') throw new ConfigError('--serve is an uninstall flag: bridgeway-agent uninstall --serve');
   const value = (flag: string): string | undefined => {
     const setting = SETTINGS.find((s) => s.flag === flag)!;
     const fromFlag = parsed.values[flag];
@@ -158,7 +165,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   const nodeName = value('node-name');
   // The doctor checks the node as `run` would drive it, so it needs the same two settings.
   const needsNode = command === 'run' || command === 'doctor';
-  if (needsNode && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
+  if ((needsNode || parsed.values.serve) && !nodeName) throw new ConfigError('--node-name (or $NODE_NAME) is required: set it from the downward API (spec.nodeName)');
   const clusterCIDRs = parseClusterCidrs('cluster-cidr', value('cluster-cidr'));
   if (needsNode && clusterCIDRs.length === 0) throw new ConfigError('--cluster-cidr (or $BRIDGEWAY_CLUSTER_CIDR) is required, e.g. 10.244.0.0/16 or 10.244.0.0/16,fd00:10:244::/56');
   const logLevel = value('log-level')!;
@@ -181,7 +188,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     clusterCIDRs,
     cniBinDir: value('cni-bin-dir')!,
     cniConfDir: value('cni-conf-dir')!,
-    pluginBinary: value('plugin-binary') ?? path.join(path.dirname(executable), PLUGIN_TYPE),
+    pluginBinary: value('plugin-binary') ?? executable,
     bridge: value('bridge')!,
     dataDir: value('data-dir')!,
     cniLogFile: value('cni-log-file')!,
@@ -192,5 +199,6 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     iptables: iptables === 'auto' ? undefined : (iptables as IptablesMode),
     once: parsed.values.once === true,
     doctor: { json: parsed.values.json === true, fixLeaks: parsed.values['fix-leaks'] === true },
+    serve: parsed.values.serve === true,
   };
 }

@@ -1,40 +1,59 @@
-// The agent's entry point: configuration, wiring, signals. Everything else is in the modules.
-import { createRunner } from '../lib/exec.ts';
-import { errorMessage } from '../lib/errors.ts';
+// The agent's process: configuration, wiring, signals. Everything else is in the modules. Started
+// by the one executable's entry (bin/bridgeway.ts) when it runs as the agent.
+import fs from 'node:fs';
+import { createRunner, type Runner } from '../lib/exec.ts';
+import { errnoCode, errorMessage } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { ConfigError, helpText, parseAgentConfig, type AgentConfig } from './config.ts';
-import { startHealthServer } from './serve/health.ts';
+import { listenHttp, startHealthServer } from './serve/health.ts';
 import { Metrics } from './serve/metrics.ts';
 import type { NodeSource, NodeStatusApi } from './nodes/source.ts';
 import { NodesFileSource } from './nodes/file-source.ts';
 import { Reconciler } from './loop/reconciler.ts';
 import { SyncScheduler } from './loop/scheduler.ts';
-import { uninstall } from './uninstall.ts';
+import { realClock } from './loop/clock.ts';
+import { uninstall, type NodeMarksApi } from './uninstall.ts';
+import { UninstallDaemon } from './uninstall-daemon.ts';
+import { tuneMemory } from './loop/memory.ts';
+import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
+import { loadLibc, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+
+/**
+ * rtnetlink from this process where the runtime has FFI (the Bun executable, as the plugin does:
+ * no `ip` process per sync); iproute2 processes otherwise (the agent built for Node).
+ */
+function createNetwork(run: Runner): HostNetwork {
+  const libc = loadLibc();
+  return libc ? netlinkNetwork(() => NetlinkSocket.open(libc, NETLINK_ROUTE)) : iproute2Network(run);
+}
 
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
+  const afterBurst = tuneMemory();
   const run = createRunner();
+  const network = createNetwork(run);
   const metrics = new Metrics();
   let scheduler: SyncScheduler | undefined;
   const onChange = () => scheduler?.trigger();
   let source: NodeSource;
   let nodeStatus: NodeStatusApi | undefined;
   if (config.nodesFile) {
-    source = new NodesFileSource({ file: config.nodesFile, log, onChange });
+    source = new NodesFileSource({ file: config.nodesFile, log, onChange, afterLoad: afterBurst });
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
   } else {
     // Loaded only in Kubernetes mode: the client library is most of the agent's start-up.
     const { createKubeNodeApi, createKubeNodeSource, loadKubeConfig } = await import('./kube/index.ts');
     const kubeconfig = loadKubeConfig(config.kubeconfig);
-    source = createKubeNodeSource({ kubeconfig, log, metrics, onChange });
+    source = createKubeNodeSource({ kubeconfig, log, metrics, onChange, afterPage: afterBurst });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
   }
-  const reconciler = new Reconciler({ run, log, metrics, config, source, nodeStatus });
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus });
   source.start();
 
   if (config.once) {
     try {
       await reconciler.sync();
     } finally {
+      afterBurst();
       source.stop();
     }
     const reason = reconciler.notReadyReason();
@@ -43,16 +62,32 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
 
   scheduler = new SyncScheduler({
-    sync: () => reconciler.sync(),
+    sync: async () => {
+      try {
+        await reconciler.sync();
+      } finally {
+        afterBurst();
+      }
+    },
     resyncMs: config.resyncMs,
     onError: (error, attempt, retryInMs) => log.error({ attempt, retryInMs, err: errorMessage(error) }, 'sync failed'),
   });
-  const server = await startHealthServer(config.health, {
-    metrics,
-    notReadyReason: () => reconciler.notReadyReason(),
-    readyDetail: () => reconciler.readyDetail(),
-  });
-  log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs }, 'agent started');
+  // Bound before the first sync: while the uninstall DaemonSet holds this address on the node
+  // (uninstall-daemon.ts), an agent started by mistake exits here and reinstalls nothing.
+  let server;
+  try {
+    server = await startHealthServer(config.health, {
+      metrics,
+      notReadyReason: () => reconciler.notReadyReason(),
+      readyDetail: () => reconciler.readyDetail(),
+    });
+  } catch (error) {
+    source.stop();
+    if (errnoCode(error) !== 'EADDRINUSE') throw error;
+    log.error({ err: errorMessage(error) }, `${config.health.host}:${config.health.port} is in use: another bridgeway agent, or the uninstall DaemonSet (bridgeway-uninstall), runs on this node; not starting`);
+    return 1;
+  }
+  log.info({ health: `${config.health.host}:${config.health.port}`, resyncMs: config.resyncMs, kernel: network.backend }, 'agent started');
   scheduler.start();
 
   // SIGTERM (restart, upgrade, drain) leaves routes and rules in place: traffic keeps flowing.
@@ -70,7 +105,8 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   let config: AgentConfig | undefined;
   try {
-    config = parseAgentConfig(argv, process.env, process.execPath);
+    // The image's bridgeway-agent is a symlink: the file to install is what it points to.
+    config = parseAgentConfig(argv, process.env, fs.realpathSync(process.execPath));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`bridgeway-agent: ${error.message}\n`);
@@ -83,21 +119,55 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, base: { node: config.nodeName || undefined } });
   if (config.command === 'doctor') {
     const { doctor } = await import('./doctor/doctor.ts');
-    return doctor(config, { run: createRunner(), write: (text) => process.stdout.write(text) });
+    const run = createRunner();
+    return doctor(config, { run, network: createNetwork(run), write: (text) => process.stdout.write(text) });
   }
-  if (config.command === 'uninstall') {
-    const failures = await uninstall(config, { run: createRunner(), log });
-    for (const failure of failures) log.error(`uninstall: ${failure}`);
-    return failures.length ? 1 : 0;
-  }
+  if (config.command === 'uninstall') return runUninstall(config, log, createRunner());
   return runAgent(config, log);
 }
 
-// No top-level await: the bundle is CommonJS (what Node's single-executable support runs).
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bridgeway-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+/** `uninstall` once (exit 1 if anything is left), or with --serve as the uninstall DaemonSet runs it. */
+async function runUninstall(config: AgentConfig, log: Logger, run: Runner): Promise<number> {
+  let api: NodeMarksApi | undefined;
+  // Kubernetes mode unless a nodes file says otherwise; the client is loaded only then.
+  const nodeMarks = config.nodesFile ? undefined : async () => {
+    if (!api) {
+      const { createNodeCleanup } = await import('./kube/index.ts');
+      api = createNodeCleanup({ kubeconfig: config.kubeconfig, log });
+    }
+    return api;
+  };
+  const network = createNetwork(run);
+  const once = () => uninstall(config, { run, network, log, nodeMarks });
+  if (!config.serve) {
+    const failures = await once();
+    for (const failure of failures) log.error(`uninstall: ${failure}`);
+    return failures.length ? 1 : 0;
+  }
+  const daemon = new UninstallDaemon({
+    clock: realClock, log, nodeName: config.nodeName, address: `${config.health.host}:${config.health.port}`,
+    listen: (route) => listenHttp(config.health, route), uninstall: once,
+  });
+  // Success keeps the process (and /uninstalled) up until SIGTERM; only a failure to listen ends it.
+  const cannotListen = daemon.done.then(() => new Promise<never>(() => {}), (error: unknown) => error);
+  const signalled = new Promise<undefined>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(undefined));
+  });
+  daemon.start();
+  const error = await Promise.race([signalled, cannotListen]);
+  daemon.stop();
+  if (error === undefined) return 0;
+  log.error(`uninstall: ${errorMessage(error)}`);
+  return 1;
+}
+
+/** Runs the agent with its arguments (after `bridgeway-agent` or `bridgeway agent`) and exits with its code. */
+export function runAgentProcess(args: string[]): void {
+  main(args).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`bridgeway-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

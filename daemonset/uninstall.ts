@@ -1,5 +1,7 @@
 // `bridgeway-agent uninstall`: remove everything the agent and the plugin put on the node for the
-// agent's network. Keeps going past errors so one stuck object does not keep the rest in place.
+// agent's network, and what the agent wrote on its Node object. Keeps going past errors so one
+// stuck object does not keep the rest in place. Run once by hand, or kept running by the
+// uninstall DaemonSet (uninstall-daemon.ts, manifests/uninstall.yaml).
 // The plugin keeps each network's reservations in <dataDir>/<network>/; other bridgeway networks
 // on the node (a second conflist, a Multus secondary network) may have live pods there, whose
 // addresses would be handed out twice if their state went too: only our network's is removed.
@@ -7,21 +9,38 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Runner } from '../lib/exec.ts';
-import { deleteLinksIfPresent } from '../lib/iproute2/link.ts';
-import { runIpBatch } from '../lib/iproute2/batch.ts';
-import { queryIpJson } from '../lib/iproute2/batch.ts';
-import { mainTableOf } from '../lib/iproute2/route.ts';
 import { backendFor } from '../lib/iptables/backend.ts';
 import { parseIptablesSave } from '../lib/iptables/save.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AgentConfig } from './config.ts';
 import { removalPayload } from './iptables/plan.ts';
-import { routeCommands } from './routes/ip-batch.ts';
+import type { HostNetwork } from './host/network.ts';
 import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 
-export async function uninstall(config: AgentConfig, deps: { run: Runner; log: Logger }): Promise<string[]> {
-  const { run, log } = deps;
+/** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
+export interface NodeMarksApi {
+  /** Removes the agent's annotations and condition from the Node; resolves with what it did, in words. */
+  removeMarks(nodeName: string): Promise<string>;
+}
+
+export interface UninstallDeps {
+  run: Runner;
+  /** The node's links and routes (host/network.ts). */
+  network: HostNetwork;
+  log: Logger;
+  /**
+   * Kubernetes mode: opens the API (loading the kubeconfig may fail: that is the step's failure).
+   * Absent in standalone mode (--nodes-file), where the agent writes nothing to any API.
+   */
+  nodeMarks?: () => Promise<NodeMarksApi>;
+}
+
+/** The plugin log's own directory, removed once empty; a directory of another name (--cni-log-file) is the admin's. */
+const LOG_DIR_NAME = 'bridgeway';
+
+export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promise<string[]> {
+  const { run, network, log } = deps;
   const failures: string[] = [];
   // An action may say in its own words what it found instead ("nothing to remove, because ...").
   const step = async (what: string, action: () => Promise<unknown> | unknown) => {
@@ -35,11 +54,10 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
   // The conflist first: from then on the runtime stops sending new pods to a half-removed network.
   await step('the conflist', () => fs.rmSync(path.join(config.cniConfDir, CONFLIST_NAME), { force: true }));
   await step('routes', async () => {
-    // Both families in one read (`table all`, main-table routes only): an IPv4-only config may
-    // follow a dual-stack one, so IPv6 routes of ours are removed whatever the config says now.
-    const [all] = await queryIpJson(run, [['route', 'show', 'table', 'all', 'proto', ROUTE_PROTO]]);
-    const ours = mainTableOf(all!).filter((r) => r.protocol === undefined || r.protocol === ROUTE_PROTO);
-    await runIpBatch(run, routeCommands(ours.map((r) => ({ op: 'delete-route', dst: r.dst }))));
+    // Both families' main table in one read: an IPv4-only config may follow a dual-stack one, so
+    // IPv6 routes of ours are removed whatever the config says now.
+    const ours = (await network.read()).mainTable.filter((r) => r.protocol === ROUTE_PROTO);
+    await network.changeRoutes(ours.map((r) => ({ op: 'delete-route', dst: r.dst })));
   });
   // Chains are removed from both backends and both families: a previous run may have used any.
   for (const [mode, family] of [['nft', 4], ['legacy', 4], ['nft', 6], ['legacy', 6]] as const) {
@@ -56,13 +74,43 @@ export async function uninstall(config: AgentConfig, deps: { run: Runner; log: L
     });
   }
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
-  await step('the bridge', () => deleteLinksIfPresent(run, [config.bridge]));
+  await step('the bridge', () => network.deleteLinksIfPresent([config.bridge]));
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);
     if (left.length) log.info({ dataDir: config.dataDir, networks: left }, `left IPAM state of networks ${left.join(', ')} in ${config.dataDir}`);
   });
+  await step(`the plugin log ${config.cniLogFile}`, () => removePluginLog(config.cniLogFile));
+  // Last: the node is clean before the cluster is told it no longer carries our network.
+  const { nodeMarks } = deps;
+  if (nodeMarks && config.nodeName) await step(`the Node object ${config.nodeName}`, async () => (await nodeMarks()).removeMarks(config.nodeName));
+  else if (nodeMarks) log.info('no --node-name (NODE_NAME): the Node object\'s bridgeway.io annotations and NetworkUnavailable condition were not looked at');
   return failures;
+}
+
+/**
+ * The plugin's log file (the conflist's logFile), and its directory when that is ours and empty.
+ * Returns what to log when there was nothing to remove.
+ */
+export function removePluginLog(file: string): string | undefined {
+  let removed = true;
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    removed = false;
+  }
+  const dir = path.dirname(file);
+  if (path.basename(dir) === LOG_DIR_NAME) {
+    try {
+      fs.rmdirSync(dir); // not recursive: anything else in it is not the plugin's
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOTEMPTY: someone else's files; EBUSY: a mount point (a hostPath of this container).
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EBUSY') throw error;
+    }
+  }
+  return removed ? undefined : `no plugin log at ${file} (no pod started, or already removed)`;
 }
 
 /**
@@ -106,6 +154,8 @@ export function removeNetworkState(dataDir: string, network: string): { left: st
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return { left: fs.readdirSync(dataDir).sort() };
+    // A mount point (the agent's DaemonSet mounts the data dir itself): emptied; the host keeps the directory.
+    if (code === 'EBUSY') return { left: [] };
     if (code !== 'ENOENT') throw error;
   }
   return { left: [] };

@@ -35,6 +35,12 @@ export const POSTROUTING_HOOK_COMMENT = 'bridgeway: masquerade';
 export const ANTISPOOF_TABLE = 'bridgeway';
 
 /**
+ * The agent's own nftables table (family inet) that enforces NetworkPolicy
+ * (daemonset/policy/): its sets, maps and chains are all compiled; nothing else is ours there.
+ */
+export const POLICY_TABLE = 'bridgeway_policy';
+
+/**
  * What a network config without an `"antiSpoofing"` key gets: on. The plugin's netconf takes its
  * default from here and the doctor expects the table by it, so the two cannot disagree.
  */
@@ -44,6 +50,13 @@ export const ANTI_SPOOFING_DEFAULT: boolean = true;
 export const ETH1_ANNOTATION = 'bridgeway.io/eth1-ip';
 export const ETH1_IPV6_ANNOTATION = 'bridgeway.io/eth1-ipv6';
 export const ETH1_ANNOTATIONS: Readonly<Record<4 | 6, string>> = { 4: ETH1_ANNOTATION, 6: ETH1_IPV6_ANNOTATION };
+
+/**
+ * The reasons of the NetworkUnavailable condition the agent sets on its Node (False: up, True:
+ * the runtime cannot use the conflist). A condition with another reason is someone else's, and
+ * uninstall leaves it alone.
+ */
+export const NETWORK_UNAVAILABLE_REASONS = { up: 'BridgewayIsUp', down: 'BridgewayIsDown' } as const;
 
 /** The reason of the Warning event on a Node whose runtime cannot use the conflist (filter on it). */
 export const MISMATCH_EVENT_REASON = 'CNIVersionUnsupported';

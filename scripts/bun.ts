@@ -1,14 +1,16 @@
-// Builds a Bun single-file executable: esbuild's bundle (the same one the Node executable is
-// made from, with the same forbidden-module check), compiled by the Bun from the `bun`
-// devDependency with bytecode, so nothing is parsed at start. The plugin runs on Bun because its
-// start-up is paid on every pod start: ~5 ms for an empty Bun executable against ~30 ms for
-// Node's (docs/architecture.md). Bun bundling cni/main.ts itself started no faster (VERSION
-// 23.2 vs 24.4 ms, 200 interleaved runs), so esbuild stays the one bundler.
+// Builds a Bun single-file executable: esbuild's ES-module bundle, split at dynamic imports
+// (bundle.ts's bundleSplit, with the forbidden-module checks), compiled by the Bun from the `bun`
+// devDependency with bytecode and --splitting, so nothing is parsed at start and a dynamically
+// imported chunk (the agent, in the one executable) is embedded but loaded only when imported.
+// The plugin runs on Bun because its start-up is paid on every pod start: ~5 ms for an empty
+// Bun executable against ~30 ms for Node's (docs/architecture.md). Bun bundling cni/main.ts
+// itself started no faster (VERSION 23.2 vs 24.4 ms, 200 interleaved runs), so esbuild stays the
+// one bundler.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { bundle, type ExecutableSpec } from './bundle.ts';
+import { bundleSplit, type ExecutableSpec } from './bundle.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -28,11 +30,12 @@ export function bunBinary(): string {
  */
 const DISARMED_VARIABLES = ['BUN_BE_BUN', 'BUN_OPTIONS'];
 
-export async function buildBunExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number }> {
-  if (spec.execArgv?.length) throw new Error(`${spec.output}: execArgv holds V8 flags, which a Bun executable does not take`);
-  const main = await bundle(spec);
+export async function buildBunExecutable(spec: ExecutableSpec): Promise<{ bundleBytes: number; startBytes: number }> {
+  if (spec.execArgv?.length) throw new Error(`${spec.output}: execArgv holds V8 flags, which a Bun executable does not take (bunExecArgv)`);
+  const { entry, bytes, startBytes } = await bundleSplit(spec);
   const temp = `${spec.output}.tmp`;
-  execFileSync(bunBinary(), ['build', main, '--compile', '--bytecode', '--minify', '--outfile', temp,
+  execFileSync(bunBinary(), ['build', entry, '--compile', '--bytecode', '--format=esm', '--splitting', '--minify', '--outfile', temp,
+    ...(spec.bunExecArgv ?? []).map((arg) => `--compile-exec-argv=${arg}`),
     // A bunfig.toml can `preload` code and a .env rewrites process.env (CNI_COMMAND included):
     // the plugin must not read either from whatever directory the runtime starts it in.
     '--no-compile-autoload-bunfig', '--no-compile-autoload-dotenv', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json'],
@@ -40,7 +43,7 @@ export async function buildBunExecutable(spec: ExecutableSpec): Promise<{ bundle
   disarmVariables(temp, DISARMED_VARIABLES);
   fs.chmodSync(temp, 0o755);
   fs.renameSync(temp, spec.output);
-  return { bundleBytes: fs.statSync(main).size };
+  return { bundleBytes: bytes, startBytes };
 }
 
 function disarmVariables(file: string, names: readonly string[]): void {

@@ -12,9 +12,11 @@ apt-get update -qq
 # iperf3: the data-plane benchmark (npm run bench:net); python3-scapy: the hostile pod of
 # test/integration/attacks.test.ts crafts its router advertisements and redirects with it;
 # nftables: nft, to check and compare the anti-spoofing table the plugin writes over nfnetlink
-# (and the fallback's nft -f); and the linter the tests run on every shell script (shellcheck).
+# (and the fallback's nft -f); mmdebstrap: scripts/build-image.sh builds the agent's image from
+# Debian packages without Docker, and skopeo reads its archive as `docker load` would
+# (test/integration/image.test.ts); and the linter the tests run on every shell script (shellcheck).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static iperf3 python3-scapy nftables shellcheck >/dev/null
+  containerd runc busybox-static iperf3 python3-scapy nftables mmdebstrap skopeo shellcheck >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error

@@ -5,16 +5,24 @@ import { parseArgs } from 'node:util';
 export const MODES = ['standalone', 'kube'] as const;
 export type Mode = (typeof MODES)[number];
 
+/** An agent build to measure: `bun` (dist/bridgeway, what the image ships), `node` (the bench-only Node build), or name=path. */
+export interface AgentBuild {
+  name: string;
+  file?: string;
+}
+
 export interface Options {
   sizes: number[];
   changes: number;
   onceRepeats: number;
   modes: Mode[];
+  /** Measured side by side, in this order at every size. */
+  agents: AgentBuild[];
 }
 
 export function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' } },
+    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' }, agents: { type: 'string' } },
   });
   const env = process.env;
   const sizes = (values.sizes ?? env.BENCH_AGENT_SIZES ?? '10,1000,5000').split(',').map((s) => Number(s.trim()));
@@ -26,5 +34,11 @@ export function parseOptions(): Options {
   const modes = (values.modes ?? env.BENCH_AGENT_MODES ?? MODES.join(',')).split(',').map((m) => m.trim()).filter(Boolean);
   const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
   if (unknown.length || modes.length === 0) throw new Error(`--modes: a comma-separated subset of ${MODES.join(',')} (got ${unknown.join(',') || 'nothing'})`);
-  return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)) };
+  const agents = (values.agents ?? env.BENCH_AGENT_AGENTS ?? 'bun,node').split(',').map((a) => a.trim()).filter(Boolean).map((spec): AgentBuild => {
+    const [name, file] = spec.split('=', 2) as [string, string | undefined];
+    if (!/^[\w.-]+$/.test(name) || (file === undefined && name !== 'bun' && name !== 'node')) throw new Error(`--agents: bun, node or name=path, comma-separated (got ${JSON.stringify(spec)})`);
+    return file === undefined ? { name } : { name, file };
+  });
+  if (agents.length === 0 || new Set(agents.map((a) => a.name)).size !== agents.length) throw new Error('--agents: at least one, each name once');
+  return { sizes, changes, onceRepeats, modes: MODES.filter((m) => modes.includes(m)), agents };
 }

@@ -57,7 +57,7 @@ export async function syncSteps(lab: AgentLab, count: number, agent: string): Pr
   const text = nodesYaml(specs);
 
   steps.push((await timeAsync('exec node -e 0 (the runtime alone, not a SEA)', 5, () => run([process.execPath, '-e', '0']))).timing);
-  steps.push((await timeAsync('exec bridgeway-agent --help (start-up: SEA + bundle)', 5, () => run([agent, '--help']))).timing);
+  steps.push((await timeAsync('exec bridgeway-agent --help (the executable\'s start-up)', 5, () => run([agent, '--help']))).timing);
 
   const parsed = timeSync('parseNodesFile (js-yaml + validation)', 7, () => parseNodesFile(text), `${(text.length / 1024).toFixed(0)} KiB file`);
   steps.push(parsed.timing);

@@ -6,16 +6,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../../test/support/poll.ts';
 import type { AgentProcess, LogLine } from './agent-process.ts';
-import { DIST_AGENT, DIST_PLUGIN } from './dist.ts';
+import { DIST_PLUGIN } from './dist.ts';
 import type { AgentLab, NodeNetns } from './lab.ts';
 import { checkRoutes, CLUSTER_CIDR, NodesFile, SELF, type KernelRouteJson, type NodeSpec } from './nodes.ts';
 import type { Install, NodesFormat } from './results.ts';
 
 const HEALTH_ADDR = '127.0.0.1:9099';
 
-/** One per benchmark: made once, then each measured run asks it for its directory, flags and checks. */
+/** One per agent build measured: made once, then each measured run asks it for its directory, flags and checks. */
 export class AgentRuns {
   readonly lab: AgentLab;
+  /** The build's name in the reports (bun, node, ...). */
+  readonly name: string;
   /**
    * Private snapshots of dist/: others may rebuild it while this runs, and a plugin that changes
    * between runs would turn "warm" runs into installs.
@@ -27,11 +29,13 @@ export class AgentRuns {
   /** A 1 KiB stand-in plugin: the agent's cost without any install. */
   private readonly stub: string;
 
-  constructor(lab: AgentLab) {
+  constructor(lab: AgentLab, name: string, executable: string) {
     this.lab = lab;
-    const dir = lab.mkdir('dist');
+    this.name = name;
+    const dir = lab.mkdir(`dist-${name}`);
+    // The one executable runs as the agent under this name (bin/role.ts).
     this.agent = path.join(dir, 'bridgeway-agent');
-    fs.copyFileSync(DIST_AGENT, this.agent);
+    fs.copyFileSync(executable, this.agent);
     this.plugin = path.join(dir, 'bridgeway');
     fs.copyFileSync(DIST_PLUGIN, this.plugin);
     this.template = path.join(dir, 'bridgeway-copy');
@@ -42,7 +46,7 @@ export class AgentRuns {
 
   /** Without `kubeconfig`: standalone mode with a nodes file in the run's dir. */
   prepare(install: Install, kubeconfig?: string, format: NodesFormat = 'yaml'): { dir: string; nodes: NodesFile; args: (extra: string[]) => string[]; env: Record<string, string> } {
-    const dir = this.lab.mkdir(`run-${install}`);
+    const dir = this.lab.mkdir(`run-${this.name}-${install}`);
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin);
     if (install === 'warm') fs.linkSync(this.template, path.join(bin, 'bridgeway'));

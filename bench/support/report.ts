@@ -139,3 +139,24 @@ export function printAntiSpoofingCost(rounds: readonly Round[], concurrency: rea
   console.log('\nanti-spoofing: ADD with the port guarded vs "antiSpoofing": false (same executable, same rounds)');
   console.log(table(rows, ['left']));
 }
+
+/**
+ * This build against another build of bridgeway (--baseline: e.g. the plugin before it became one
+ * executable with the agent), in the same rounds, and their start-up alone (VERSION, interleaved):
+ * what a change to the executable costs every pod's start.
+ */
+export function printBaseline(rounds: readonly Round[], concurrency: readonly number[], baselineLabel: string, version: { ours: Timings; baseline: Timings }, baselineFile: string): void {
+  console.log(`\nthis build vs the baseline (${baselineFile}): same rounds, same node; VERSION alone, interleaved`);
+  const rows: string[][] = [['op', 'c', 'ours p50', 'cpu', 'baseline p50', 'cpu', 'ours/baseline p50', 'cpu']];
+  rows.push(['VERSION', '1', ms(median(version.ours.samples)), ms(version.ours.cpuMs), ms(median(version.baseline.samples)), ms(version.baseline.cpuMs),
+    ratio(median(version.ours.samples) / median(version.baseline.samples)), ratio(version.ours.cpuMs / version.baseline.cpuMs)]);
+  for (const c of concurrency) {
+    for (const op of PHASES) {
+      const ours = roundOf(rounds, 'bridgeway', c)?.phases[op];
+      const base = roundOf(rounds, baselineLabel, c)?.phases[op];
+      if (!ours || !base) continue;
+      rows.push([op, String(c), ms(median(ours.samples)), ms(ours.cpuMs), ms(median(base.samples)), ms(base.cpuMs), ratio(median(ours.samples) / median(base.samples)), ratio(ours.cpuMs / base.cpuMs)]);
+    }
+  }
+  console.log(table(rows, ['left']));
+}

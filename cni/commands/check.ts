@@ -1,7 +1,8 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it,
-// the pod's anti-spoofing elements included (when the network has antiSpoofing on): each of them
-// must be there, and its port must have no element that is not its own.
+// the host veth's hairpin mode and the pod's anti-spoofing elements (when the network has
+// antiSpoofing on) included: each of them must be there, and its port must have no element that
+// is not its own.
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
 import type { SysctlChange } from '../../lib/kernel/change.ts';
 import type { KernelLink } from '../../lib/kernel/link.ts';
@@ -16,6 +17,7 @@ import { antispoofRuleset, type Element } from '../../lib/antispoof/ruleset.ts';
 import { parsePrevResult, type Result } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { compareVersions } from '../../lib/cni-version.ts';
+import { describeChange } from '../../lib/iproute2/change-command.ts';
 import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
 function failed(message: string): CniError {
@@ -144,4 +146,20 @@ function checkHostVeth(ctx: CommandContext, link: KernelLink | undefined): void 
   // No alias: made by a version before aliases; any other alias: not this network's veth.
   const alias = hostVethAlias(ctx.conf.name, ctx.args.containerId, ctx.args.ifname);
   if (link.alias && link.alias !== alias) throw failed(`host veth ${name} has alias ${link.alias}, expected ${alias}`);
+  checkHairpin(name, link.hairpin, ctx.conf.hairpinMode);
+}
+
+/**
+ * The port's hairpin mode is what the config says. Off where it should be on, the pod gets no
+ * answer when it connects to a Service whose backend it is itself (a pod made before hairpin was
+ * the default, or a port changed behind our back): recreating the pod fixes it, as the `ip`
+ * command named in the message does at once.
+ */
+function checkHairpin(name: string, actual: boolean | undefined, wanted: boolean): void {
+  if (actual === wanted) return;
+  const config = `"hairpinMode": ${wanted}${wanted ? ' (the default)' : ''}`;
+  const state = actual === undefined ? 'no hairpin mode the kernel reported' : `hairpin ${actual ? 'on' : 'off'}`;
+  const consequence = wanted ? ': the pod cannot reach itself through a Service' : '';
+  const fix = describeChange({ op: 'set-hairpin', link: name, on: wanted });
+  throw failed(`host veth ${name} has ${state}, the config says ${config}${consequence}; recreate the pod, or run: ip ${fix}`);
 }

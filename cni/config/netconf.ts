@@ -16,6 +16,10 @@ const DEFAULTS = {
   dataDir: '/var/lib/cni/bridgeway',
   logFile: '/var/log/bridgeway/cni.log',
   logLevel: 'info' as LogLevel,
+  // On, as flannel's conflist ships it: a pod reaching itself through its own Service is common
+  // (its Service name, health checks, leader election), and kube-proxy DNATs that connection back
+  // to the port it came in by, which the bridge refuses unless the port's hairpin mode is on.
+  hairpinMode: true,
 } as const;
 
 export interface NetConf {
@@ -26,6 +30,10 @@ export interface NetConf {
   mtu: number;
   isGateway: boolean;
   isDefaultGateway: boolean;
+  /**
+   * The host veth's hairpin mode, on by default: a pod may reach itself through a Service whose
+   * backend it is. ADD sets it either way, CHECK compares it.
+   */
   hairpinMode: boolean;
   /**
    * Each pod may send only as itself (its MAC, addresses, ARP and ND claims) and never as a
@@ -98,7 +106,7 @@ export function parseNetConf(stdin: string): NetConf {
     mtu: f.int('mtu', DEFAULTS.mtu, 576, 65535),
     isGateway,
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
-    hairpinMode: f.bool('hairpinMode', false),
+    hairpinMode: f.bool('hairpinMode', DEFAULTS.hairpinMode),
     antiSpoofing: f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
     logFile: f.string('logFile', DEFAULTS.logFile)!,

@@ -23,6 +23,9 @@ export function renderConflist(inputs: ConflistInputs): string {
       bridge: inputs.bridge,
       // No encapsulation: pods get eth1's MTU unchanged.
       mtu: inputs.mtu,
+      // Written out, though it is the plugin's default too: a pod reaches itself through its own
+      // Service (kube-proxy DNATs it back to the port it came from), whichever plugin build reads it.
+      hairpinMode: true,
       logLevel: inputs.logLevel,
       logFile: inputs.logFile,
       dataDir: inputs.dataDir,

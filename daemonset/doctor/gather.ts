@@ -1,5 +1,5 @@
-// The one step of the doctor that reads the node: a few processes (`ip -j -batch` for links and
-// routes, iptables-save for each backend, ip6tables-save too with IPv6 in the cluster, one
+// The one step of the doctor that reads the node: links and routes (host/network.ts: rtnetlink
+// on Bun, one `ip -j -batch` on Node), a few processes (iptables-save for each backend, ip6tables-save too with IPv6 in the cluster, one
 // `nft -j list table` for the anti-spoofing table; nmcli only where it is installed), plus files under
 // /proc/sys, the CNI directories and the IPAM store, and the agent's /readyz. It writes nothing.
 import fs from 'node:fs';
@@ -11,14 +11,12 @@ import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 import { formatIp, type IpFamily } from '../../lib/cidr.ts';
 import { errnoCode, errorMessage } from '../../lib/errors.ts';
 import { SYSTEM_PATH, type Runner } from '../../lib/exec.ts';
-import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
-import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { mainTableOf } from '../../lib/iproute2/route.ts';
 import { backendFor, type IptablesMode } from '../../lib/iptables/backend.ts';
 import { inventory, networkDir, openStores } from '../../ipam/index.ts';
 import type { AgentConfig } from '../config.ts';
-import { FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
+import { BRIDGE_NF_SYSCTL, FORWARDING_SYSCTL, hostSysctlKeys } from '../host/checks.ts';
 import { sameFileContent } from '../host/install.ts';
+import type { HostNetwork } from '../host/network.ts';
 import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
@@ -26,6 +24,8 @@ import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../li
 
 export interface GatherDeps {
   run: Runner;
+  /** The node's links and main table. */
+  network: HostNetwork;
   /** /proc/sys, replaceable in tests. */
   procSys?: string;
   /** Where NetworkManager keeps its run state and configuration, replaceable in tests. */
@@ -38,7 +38,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
   const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager] = await Promise.all([
-    queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]),
+    deps.network.read(),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
     listAntispoofTable(run),
@@ -46,7 +46,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     readyz(config.health),
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
   ]);
-  const links = parseInterfaceAddresses(ip[0]!);
+  const links = ip.links;
   const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
   const conflistFile = readFile(conflistPath);
   const conflistDoc = 'text' in conflistFile ? parseLoosely(conflistFile.text) : undefined;
@@ -56,7 +56,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDRs: config.clusterCIDRs, bridge: config.bridge, forcedBackend: config.iptables },
     nodes: kube ? kube.nodes : readNodesFile(config.nodesFile!),
     links,
-    routes: mainTableOf(ip[1]!),
+    routes: ip.mainTable,
     sysctls: readSysctls(deps.procSys ?? '/proc/sys', [...new Set(devices)]),
     iptables,
     ...(ip6tables && { ip6tables }),
@@ -124,8 +124,8 @@ function readNodesFile(file: string): DoctorFacts['nodes'] {
 }
 
 function readSysctls(root: string, devices: string[]): Record<string, string | undefined> {
-  // What the agent sets (forwarding) and what its host checks read (host/checks.ts).
-  const keys = [...Object.values(FORWARDING_SYSCTL), ...hostSysctlKeys(devices)];
+  // What the agent sets (forwarding) and what its host checks read (host/checks.ts), both families.
+  const keys = [...new Set([...Object.values(FORWARDING_SYSCTL), ...Object.values(BRIDGE_NF_SYSCTL), ...hostSysctlKeys(devices)])];
   const values: Record<string, string | undefined> = {};
   for (const key of keys) {
     try {

@@ -9,7 +9,8 @@ export interface HostFinding {
   fix: string;
 }
 
-function readSysctl(root: string, key: string): string | undefined {
+/** A dotted key's value under root (/proc/sys); undefined when it cannot be read (absent). */
+export function readSysctl(root: string, key: string): string | undefined {
   try {
     return fs.readFileSync(`${root}/${key.replaceAll('.', '/')}`, 'utf8').trim();
   } catch {
@@ -39,29 +40,54 @@ export function ensureIpForward(root = '/proc/sys', family: 4 | 6 = 4): boolean 
   return true;
 }
 
-export function checkHost(options: { iface: string; bridge: string; root?: string }): HostFinding[] {
+export function checkHost(options: { iface: string; bridge: string; root?: string; families?: readonly (4 | 6)[] }): HostFinding[] {
   const root = options.root ?? '/proc/sys';
   return hostFindings((key) => readSysctl(root, key), options);
 }
 
-/** The sysctls hostFindings reads for these devices (the doctor gathers exactly these). */
-export function hostSysctlKeys(devices: readonly string[]): string[] {
-  return ['net.bridge.bridge-nf-call-iptables', 'net.ipv4.conf.all.rp_filter', ...devices.map((dev) => `net.ipv4.conf.${dev}.rp_filter`)];
+/**
+ * br_netfilter's switch per family: whether frames the bridge forwards between two of its ports
+ * (pod to pod on one node) pass the ip(6)tables hooks. Node prerequisites the unprivileged agent
+ * cannot set (/proc/sys is read-only in its container). The keys exist only while the
+ * br_netfilter module is loaded, and are per network namespace (kernel >= 5.3): what a process
+ * reads is its own namespace's, the node's for the agent (hostNetwork).
+ */
+export const BRIDGE_NF_SYSCTL = { 4: 'net.bridge.bridge-nf-call-iptables', 6: 'net.bridge.bridge-nf-call-ip6tables' } as const;
+
+/** The sysctls hostFindings reads for these devices and families (the doctor gathers exactly these). */
+export function hostSysctlKeys(devices: readonly string[], families: readonly (4 | 6)[] = [4]): string[] {
+  return [...families.map((family) => BRIDGE_NF_SYSCTL[family]), 'net.ipv4.conf.all.rp_filter', ...devices.map((dev) => `net.ipv4.conf.${dev}.rp_filter`)];
+}
+
+const PERSIST = 'persisted in /etc/sysctl.d/';
+
+/**
+ * Pure: what is wrong with br_netfilter for the families in use. Without it a ClusterIP Service
+ * whose client and backend pods share a node gets no answer: the request is routed (client ->
+ * gateway) and DNATed by kube-proxy, but the backend's reply goes straight back across the bridge
+ * to the client, never reaching conntrack, so it is not un-DNATed and the client drops a reply
+ * from an address it never called. The reference bridge plugin and flannel have the same need.
+ * kubeadm's preflight checked it until v1.30, which leaves it to the network plugin
+ * (kubernetes/kubernetes#123464): to us, so the agent reports it and the doctor fails it.
+ */
+export function bridgeNetfilterFindings(sysctl: (key: string) => string | undefined, families: readonly (4 | 6)[] = [4]): HostFinding[] {
+  const findings: HostFinding[] = [];
+  for (const family of families) {
+    const setting = BRIDGE_NF_SYSCTL[family];
+    const value = sysctl(setting);
+    if (value === '1') continue;
+    const tool = family === 6 ? 'ip6tables' : 'iptables';
+    const effect = `pod-to-pod traffic on this node's bridge bypasses ${tool}: a Service whose client and backend pods share this node gets no answer (and NetworkPolicies miss that traffic)`;
+    findings.push(value === undefined
+      ? { setting, problem: `absent: br_netfilter is not loaded, so ${effect}`, fix: `modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf; sysctl -w ${setting}=1, ${PERSIST}` }
+      : { setting, problem: `${value}: ${effect}`, fix: `sysctl -w ${setting}=1, ${PERSIST}` });
+  }
+  return findings;
 }
 
 /** Pure: what is wrong with the host settings, given a reader of sysctl values (undefined: absent). */
-export function hostFindings(sysctl: (key: string) => string | undefined, options: { iface: string; bridge: string }): HostFinding[] {
-  const findings: HostFinding[] = [];
-  const bridgeNf = sysctl('net.bridge.bridge-nf-call-iptables');
-  if (bridgeNf === undefined) {
-    findings.push({
-      setting: 'net.bridge.bridge-nf-call-iptables',
-      problem: 'br_netfilter is not loaded: traffic between pods on one node bypasses iptables, so Services and NetworkPolicies miss it',
-      fix: 'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf',
-    });
-  } else if (bridgeNf !== '1') {
-    findings.push({ setting: 'net.bridge.bridge-nf-call-iptables', problem: 'is 0', fix: 'sysctl -w net.bridge.bridge-nf-call-iptables=1' });
-  }
+export function hostFindings(sysctl: (key: string) => string | undefined, options: { iface: string; bridge: string; families?: readonly (4 | 6)[] }): HostFinding[] {
+  const findings: HostFinding[] = bridgeNetfilterFindings(sysctl, options.families);
   // The kernel applies max(conf.all, conf.<if>): strict (1) drops pod traffic that arrives on eth1
   // when the reverse path would leave another interface (multi-NIC nodes).
   const all = Number(sysctl('net.ipv4.conf.all.rp_filter') ?? '0');

@@ -1,35 +1,32 @@
-// Step: read the node interface (and the main table of both families, in the same `ip` process),
+// Step: read the node interface (and the main table of both families, in one read: host/network.ts),
 // then publish its addresses. Peers need our address before we have a podCIDR of our own, so this
 // runs first.
 import { formatIp, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
-import type { Runner } from '../../lib/exec.ts';
-import { parseInterfaceAddresses } from '../../lib/iproute2/addr.ts';
-import { queryIpJson } from '../../lib/iproute2/batch.ts';
-import { mainTableOf } from '../../lib/iproute2/route.ts';
 import type { Logger } from '../../lib/log.ts';
 import { describeAddresses, selectInterface, type NodeInterface } from './interface.ts';
+import type { HostNetwork } from './network.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
 import type { SyncStep } from '../loop/step.ts';
 import { learned, type HostView, type NodeFacts } from '../loop/sync.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
 import { ETH1_ANNOTATIONS } from '../../lib/names.ts';
 
-export async function readNodeInterface(run: Runner, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
-  const [addresses, routes] = await queryIpJson(run, [['addr', 'show'], ['route', 'show', 'table', 'all']]);
-  return { iface: selectInterface(parseInterfaceAddresses(addresses!), want), mainTable: mainTableOf(routes!) };
+export async function readNodeInterface(network: HostNetwork, want: { iface: string; ifaceCidr?: IpCidr; families?: readonly IpFamily[] }): Promise<HostView> {
+  const { links, mainTable } = await network.read();
+  return { iface: selectInterface(links, want), mainTable };
 }
 
 export class NodeInterfaceRead implements SyncStep<NodeFacts, 'read-node-interface'> {
   readonly name = 'read-node-interface';
-  private readonly deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] };
+  private readonly deps: { network: HostNetwork; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] };
 
-  constructor(deps: { run: Runner; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] }) {
+  constructor(deps: { network: HostNetwork; iface: string; ifaceCidr?: IpCidr; families: readonly IpFamily[] }) {
     this.deps = deps;
   }
 
   async run(facts: NodeFacts): Promise<void> {
-    const { run, iface, ifaceCidr, families } = this.deps;
-    facts.host = await readNodeInterface(run, { iface, ifaceCidr, families });
+    const { network, iface, ifaceCidr, families } = this.deps;
+    facts.host = await readNodeInterface(network, { iface, ifaceCidr, families });
   }
 }
 

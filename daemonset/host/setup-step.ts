@@ -31,7 +31,7 @@ export class HostSettings implements SyncStep<NodeSync, 'sysctls'> {
       ipForwardEnabled = true;
       log.info(`enabled ${FORWARDING_SYSCTL[family]}`);
     }
-    const findings = checkHost({ iface: ifaceName, bridge, root: procSys });
+    const findings = checkHost({ iface: ifaceName, bridge, root: procSys, families: this.deps.families });
     this.reported.whenChanged(JSON.stringify(findings), () => {
       for (const finding of findings) log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
     });

@@ -48,6 +48,8 @@ export interface KubeOptions {
   clock?: Clock;
   /** A watch silent this long is reopened (default 30 s, http.ts). */
   watchInactivityMs?: number;
+  /** Called after each page of the Node list (loop/memory.ts: the agent collects its garbage there). */
+  afterPage?: () => void;
 }
 
 export function createKubeNodeSource(options: KubeOptions): NodeSource {
@@ -90,6 +92,7 @@ export function createKubeNodeSource(options: KubeOptions): NodeSource {
       const result = await listAllNodes(kc, {
         signal: () => AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
         relisting: (attempt) => log.info({ attempt }, 'the node list snapshot expired between pages; listing again'),
+        afterPage: options.afterPage,
       });
       if (stopped) throw new Error('node source stopped');
       listed = true;

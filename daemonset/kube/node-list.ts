@@ -20,7 +20,7 @@ type NodeList = { metadata: { resourceVersion?: string }; items: V1Node[] };
 /** Every Node, slimmed page by page; restarted from the first page if a continue token expires. */
 export async function listAllNodes(
   kc: KubeConfig,
-  options: { signal: () => AbortSignal; relisting?: (attempt: number) => void },
+  options: { signal: () => AbortSignal; relisting?: (attempt: number) => void; afterPage?: () => void },
 ): Promise<NodeList> {
   for (let attempt = 1; ; attempt++) {
     const items: V1Node[] = [];
@@ -30,6 +30,7 @@ export async function listAllNodes(
       do {
         const page = await listNodePage(kc, token, options.signal());
         for (const node of page.items ?? []) items.push(slimNode(node));
+        options.afterPage?.(); // the page's full Nodes are garbage now (~1.2 MB of JSON, several times that parsed)
         resourceVersion = page.metadata?.resourceVersion;
         token = page.metadata?.continue || undefined;
       } while (token);

@@ -9,7 +9,7 @@ import { apiError } from './errors.ts';
 import { REQUEST_TIMEOUT_MS, kubeRequest } from './http.ts';
 import { nodePath, type V1Node } from './node.ts';
 import type { NodeStatusApi } from '../nodes/source.ts';
-import { ETH1_ANNOTATION } from '../../lib/names.ts';
+import { ETH1_ANNOTATION, NETWORK_UNAVAILABLE_REASONS } from '../../lib/names.ts';
 
 export interface KubeStatusOptions {
   /** A kubeconfig path or one already loaded (loadKubeConfig). */
@@ -48,7 +48,7 @@ export function createKubeNodeApi(options: KubeStatusOptions): NodeStatusApi {
     async setNetworkUnavailable(nodeName, unavailable, message) {
       try {
         const status = unavailable ? 'True' : 'False';
-        const reason = unavailable ? 'BridgewayIsDown' : 'BridgewayIsUp';
+        const reason = unavailable ? NETWORK_UNAVAILABLE_REASONS.down : NETWORK_UNAVAILABLE_REASONS.up;
         const node = await readNode(nodeName);
         const current = node.status?.conditions?.find((c) => c.type === 'NetworkUnavailable');
         if (current && current.status === status && current.reason === reason && current.message === message) return;

@@ -3,6 +3,7 @@
 // what the node is; the rest wait for its podCIDRs. A failing step stops the sync, keeps what the
 // steps before it did, and is named in /readyz until a sync succeeds.
 import { formatCidr } from '../../lib/cidr.ts';
+import { NodePrerequisites } from '../host/prerequisites.ts';
 import { OncePerChange } from './once-per-change.ts';
 import { runStep, SyncStepError } from './step.ts';
 import { syncSteps, type SyncStepDeps, type SyncStepName } from './steps.ts';
@@ -13,6 +14,8 @@ export type ReconcilerDeps = SyncStepDeps;
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly steps: ReturnType<typeof syncSteps>;
+  /** Read when /readyz or /metrics is served, not at sync time (prerequisites.ts says why). */
+  private readonly prerequisites: NodePrerequisites;
   private readonly m;
   /** Why the sync waits ('' when it does not), said once per change. */
   private readonly waiting = new OncePerChange('');
@@ -26,6 +29,7 @@ export class Reconciler {
     this.deps = deps;
     this.steps = syncSteps(deps);
     const { metrics } = deps;
+    this.prerequisites = new NodePrerequisites({ metrics, families: deps.config.clusterCIDRs.map((c) => c.family), procSys: deps.procSys });
     this.m = {
       syncs: metrics.counter('bridgeway_syncs_total', 'Full syncs, by result (and the failing step).'),
       duration: metrics.gauge('bridgeway_sync_duration_seconds', 'Duration of the last full sync.'),
@@ -48,10 +52,19 @@ export class Reconciler {
     return this.conflist?.mismatch;
   }
 
-  /** What /readyz shows besides the verdict: the conflist's cniVersion and why. */
+  /**
+   * What /readyz shows besides the verdict: the conflist's cniVersion and why, per family what is
+   * in place (with IPv6), and every node prerequisite that is off right now. A prerequisite
+   * does not make the agent unready: the routes, rules and conflist are in place and most
+   * traffic flows; the line names what does not and its fix.
+   */
   readyDetail(): string[] {
     const conflist = this.conflist;
-    return [...(conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : []), ...this.familyDetail];
+    return [
+      ...(conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : []),
+      ...this.familyDetail,
+      ...this.prerequisites.detail(),
+    ];
   }
 
   async sync(): Promise<void> {

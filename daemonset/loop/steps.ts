@@ -4,6 +4,7 @@
 // tells the runtime the network is ready) is written after routes and rules; the Node's status
 // says last what the conflist step found.
 import type { Runner } from '../../lib/exec.ts';
+import type { HostNetwork } from '../host/network.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { AgentConfig } from '../config.ts';
 import { ConflistSync } from '../conflist/step.ts';
@@ -18,6 +19,8 @@ import { StatusReport } from '../status/step.ts';
 
 export interface SyncStepDeps {
   run: Runner;
+  /** The node's interfaces, main table and our routes: rtnetlink on Bun, iproute2 on Node (host/network.ts). */
+  network: HostNetwork;
   log: Logger;
   metrics: Metrics;
   config: AgentConfig;
@@ -28,16 +31,16 @@ export interface SyncStepDeps {
 }
 
 export function syncSteps(deps: SyncStepDeps) {
-  const { run, log, metrics, config, source, nodeStatus } = deps;
+  const { run, network, log, metrics, config, source, nodeStatus } = deps;
   const families = config.clusterCIDRs.map((c) => c.family);
-  const routes = new RouteSync({ run, log, metrics, nodeName: config.nodeName });
+  const routes = new RouteSync({ network, log, metrics, nodeName: config.nodeName });
   return {
     routes,
     /** What the node is: these run on every sync, with or without a podCIDR of our own. */
     learn: [
       new NodeListStep({ source, nodeName: config.nodeName, clusterCIDRs: config.clusterCIDRs }),
       routes.ahead,
-      new NodeInterfaceRead({ run, iface: config.iface, ifaceCidr: config.ifaceCidr, families }),
+      new NodeInterfaceRead({ network, iface: config.iface, ifaceCidr: config.ifaceCidr, families }),
       new AddressPublisher({ log, nodeName: config.nodeName, nodeStatus }),
     ] as const,
     /** Programming the node: these run once our podCIDRs are known. */

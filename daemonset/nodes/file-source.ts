@@ -95,15 +95,18 @@ export class NodesFileSource implements NodeSource {
   private readonly file: string;
   private readonly log: Logger;
   private readonly onChange: () => void;
+  private readonly afterLoad: () => void;
   private watcher: fs.FSWatcher | undefined;
   private current: ClusterNode[] = [];
   private loadedText: string | undefined;
   private valid = false;
 
-  constructor(options: { file: string; log: Logger; onChange: () => void }) {
+  /** `afterLoad` runs after a file was parsed (loop/memory.ts: the agent collects the parser's garbage there). */
+  constructor(options: { file: string; log: Logger; onChange: () => void; afterLoad?: () => void }) {
     this.file = path.resolve(options.file);
     this.log = options.log;
     this.onChange = options.onChange;
+    this.afterLoad = options.afterLoad ?? (() => {});
   }
 
   start(): void {
@@ -143,6 +146,7 @@ export class NodesFileSource implements NodeSource {
       this.current = parseNodesFile(text);
       this.valid = true;
       this.log.info({ file: this.file, nodes: this.current.length }, 'nodes file loaded');
+      this.afterLoad();
       return true;
     } catch (error) {
       this.valid = false;

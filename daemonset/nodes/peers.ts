@@ -32,7 +32,12 @@ export interface Peer {
   gatewaySource: 'annotation' | 'InternalIP';
 }
 
-export type PeerProblem = { name: string; family?: IpFamily; reason: string };
+/**
+ * Why a peer (of one family) is not routed. `pending`: it has not yet published what its route
+ * needs (no podCIDR yet, no address): what every peer looks like while it joins or while the
+ * cluster is installed, as opposed to a value that is wrong.
+ */
+export type PeerProblem = { name: string; family?: IpFamily; reason: string; pending?: true };
 
 /** The node's IPv4 podCIDR (as its network address), if it has one. */
 export function podCidrOf(node: ClusterNode): IpCidr | undefined {
@@ -94,7 +99,7 @@ export function peersOf(nodes: readonly ClusterNode[], self: string, families: r
       continue;
     }
     if (node.podCIDRs.length === 0) {
-      problems.push({ name: node.name, reason: 'no podCIDR yet' });
+      problems.push({ name: node.name, reason: 'no podCIDR yet', pending: true });
       continue;
     }
     for (const family of families) {
@@ -104,8 +109,12 @@ export function peersOf(nodes: readonly ClusterNode[], self: string, families: r
         continue;
       }
       const gateway = gatewayOf(node, family);
-      if (!gateway || 'error' in gateway) {
-        problems.push({ name: node.name, family, reason: gateway?.error ?? `no ${ETH1_ANNOTATIONS[family]} annotation and no IPv${family} InternalIP` });
+      if (!gateway) {
+        problems.push({ name: node.name, family, reason: `no ${ETH1_ANNOTATIONS[family]} annotation and no IPv${family} InternalIP`, pending: true });
+        continue;
+      }
+      if ('error' in gateway) {
+        problems.push({ name: node.name, family, reason: gateway.error });
         continue;
       }
       peers.push({ name: node.name, family, podCIDR, gateway: gateway.ip, gatewaySource: gateway.source });

@@ -14,6 +14,11 @@ export interface DesiredRoute {
 export interface Unreachable {
   peer: string;
   reason: string;
+  /**
+   * The peer may not have published its eth1 address yet: the next hop came from its InternalIP
+   * (usually another network's address) for want of its annotation (nodes/peers.ts PeerProblem).
+   */
+  pending?: true;
 }
 
 export interface RoutePlan {
@@ -50,6 +55,7 @@ export function planRoutes(peers: readonly Peer[], iface: LocalInterface, ownPod
         peer: peer.name,
         reason: `${gateway} (from its ${peer.gatewaySource}) is not on ${iface.name}'s subnet ` +
           `${subnets.map(formatCidr).join(', ') || `(no IPv${peer.family} address)`}: all nodes must share one L2 segment`,
+        ...(peer.gatewaySource === 'InternalIP' && { pending: true as const }),
       });
     } else {
       routes.push({ dst, via: gateway, dev: iface.name, peer: peer.name });

@@ -2,18 +2,18 @@
 // puts an event's change in the kernel before the full read.
 import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import type { Runner } from '../../lib/exec.ts';
-import { runIpBatch } from '../../lib/iproute2/batch.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Logger } from '../../lib/log.ts';
+import { realClock, type Clock } from '../loop/clock.ts';
 import type { NodeInterface } from '../host/interface.ts';
+import type { HostNetwork } from '../host/network.ts';
 import { OncePerChange } from '../loop/once-per-change.ts';
 import type { SyncStep } from '../loop/step.ts';
 import { learned, type NodeFacts, type NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
-import { routeCommands } from './ip-batch.ts';
-import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff } from './plan.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff, type Unreachable } from './plan.ts';
+import { formatGrace, UNROUTED_GRACE_MS, UnroutedGrace } from './unrouted-grace.ts';
 
 export interface RoutesInput {
   nodes: readonly ClusterNode[];
@@ -28,7 +28,7 @@ export interface RoutesOutcome {
   /** Our routes in place after this step. */
   programmed: number;
   changes: number;
-  unreachable: { peer: string; reason: string }[];
+  unreachable: Unreachable[];
   conflicts: { dst: string; owner: string }[];
   /** Per family: routes in place, and peers with no route of that family (see unreachable). */
   families: Partial<Record<IpFamily, { programmed: number; missing: number }>>;
@@ -36,14 +36,19 @@ export interface RoutesOutcome {
 
 export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   readonly name = 'routes';
-  private readonly deps: { run: Runner; log: Logger; nodeName: string };
+  private readonly deps: { network: HostNetwork; log: Logger; nodeName: string };
   private readonly m;
   private readonly reported = new OncePerChange();
+  /** Whether a peer's problem is still expected (it is joining): logged at info, not warned. */
+  private readonly grace: UnroutedGrace;
+  private readonly graceText: string;
   /** The node list planned last, and the interface and main table as that sync left them; see applyAhead. */
   private lastSeen: { nodes: readonly ClusterNode[]; iface: NodeInterface; routes: KernelRoute[] } | undefined;
 
-  constructor(deps: { run: Runner; log: Logger; metrics: Metrics; nodeName: string }) {
+  constructor(deps: { network: HostNetwork; log: Logger; metrics: Metrics; nodeName: string; clock?: Pick<Clock, 'now'>; unroutedGraceMs?: number }) {
     this.deps = deps;
+    this.grace = new UnroutedGrace(deps.clock ?? realClock, deps.unroutedGraceMs);
+    this.graceText = formatGrace(deps.unroutedGraceMs ?? UNROUTED_GRACE_MS);
     const { metrics } = deps;
     this.m = {
       routes: metrics.gauge('bridgeway_routes_programmed', 'Routes to peer podCIDRs in place after the last sync.'),
@@ -106,9 +111,15 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
     const { peers, problems, plan, diff } = this.plan(input);
     if (diff.changes.length > 0) await this.apply(diff);
     this.lastSeen = { nodes: input.nodes, iface: input.iface, routes: routesAfter(plan.routes, input.mainTable) };
-    const unreachable = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason }))];
-    this.reported.whenChanged(JSON.stringify([unreachable, diff.conflicts]), () => {
-      for (const u of unreachable) log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
+    const unreachable: Unreachable[] = [...plan.unreachable, ...problems.map((p) => ({ peer: p.name, reason: p.reason, ...(p.pending && { pending: p.pending }) }))];
+    this.grace.observe(input.nodes.map((n) => n.name));
+    const levels = unreachable.map((u) => this.grace.level(u));
+    // The levels are part of the key: a pending problem that outlasts its grace is said again, as a warning.
+    this.reported.whenChanged(JSON.stringify([unreachable, levels, diff.conflicts]), () => {
+      unreachable.forEach((u, i) => {
+        if (levels[i] === 'info') log.info({ peer: u.peer }, `peer not routed yet: ${u.reason} (expected while it joins; a warning if it lasts ${this.graceText})`);
+        else log.warn({ peer: u.peer }, `peer not routed: ${u.reason}`);
+      });
       for (const c of diff.conflicts) log.warn({ dst: c.dst, owner: c.owner }, 'a route we would add exists and is not ours: left alone');
     });
     // Per family: routes in place (not lost to a conflict), and the other nodes without one.
@@ -144,7 +155,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
   }
 
   private async apply(diff: RouteDiff): Promise<void> {
-    await runIpBatch(this.deps.run, routeCommands(diff.changes));
+    await this.deps.network.changeRoutes(diff.changes);
     this.deps.log.info(countRouteChanges(diff.changes), 'routes changed');
     this.m.routeChanges.inc({}, diff.changes.length);
   }

@@ -18,6 +18,7 @@ function labelKey(labels: Labels = {}): string {
 
 export class Metrics {
   private readonly series = new Map<string, Series>();
+  private readonly collectors: (() => void)[] = [];
 
   private get(name: string, type: Series['type'], help: string): Series {
     let series = this.series.get(name);
@@ -47,8 +48,17 @@ export class Metrics {
     };
   }
 
+  /**
+   * Runs `fn` before every render, for values read when they are asked for rather than kept
+   * current (prom-client's `collect`): e.g. the node's sysctls (host/prerequisites.ts).
+   */
+  collect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
+
   /** The Prometheus text exposition format. */
   render(): string {
+    for (const collect of this.collectors) collect();
     const lines: string[] = [];
     for (const [name, series] of this.series) {
       lines.push(`# HELP ${name} ${series.help}`, `# TYPE ${name} ${series.type}`);

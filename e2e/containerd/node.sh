@@ -6,7 +6,8 @@
 #
 # Enters the network namespace NETNS (a name from `ip netns add`, created by the caller), a new
 # private mount namespace and a new PID namespace, hides the machine's CNI and containerd
-# directories behind WORKDIR's (/etc/cni/net.d, /opt/cni/bin, /var/lib/cni, /run/containerd),
+# directories behind WORKDIR's (/etc/cni/net.d, /opt/cni/bin, /var/lib/cni, /run/containerd,
+# /var/log/bridgeway),
 # then becomes containerd, with root, state, sockets and temp all under WORKDIR, as PID 1 of the
 # new PID namespace. So:
 #   - the process the caller started is `unshare`; its only child is containerd: reach the node
@@ -57,11 +58,12 @@ shadow() {
   mount --bind "$source" "$target"
 }
 
-mkdir -p "$work/cni-cache" "$work/run" "$work/root" "$work/state" "$work/tmp" "$work/opt"
+mkdir -p "$work/cni-cache" "$work/run" "$work/log" "$work/root" "$work/state" "$work/tmp" "$work/opt"
 shadow /etc/cni/net.d "$work/net.d"
 shadow /opt/cni/bin "$work/bin"
 shadow /var/lib/cni "$work/cni-cache"       # libcni's result cache
 shadow /run/containerd "$work/run"          # shim sockets, runc state and fifos (fixed paths in 1.6)
+shadow /var/log/bridgeway "$work/log"       # the plugin's default log file, when the agent wrote the conflist
 
 cat > "$work/containerd.toml" <<TOML
 version = 2

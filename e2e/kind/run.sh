@@ -5,7 +5,10 @@
 #   2. the bridgeway image built and loaded, manifests/bridgeway.yaml applied;
 #   3. checks: every node Ready with NetworkUnavailable=False and a bridgeway.io/eth1-ip
 #      annotation; a pod per node; every pod reaches every other pod by IP across nodes, with
-#      its own source address (no masquerade); a ClusterIP Service answers from every node.
+#      its own source address (no masquerade); a ClusterIP Service answers from every node;
+#   4. the uninstall, in the README's order: pods deleted, the agent's DaemonSet deleted,
+#      manifests/uninstall.yaml applied until every pod of it is Ready, then every Node has
+#      none of our annotations and no NetworkUnavailable condition of ours; both files deleted.
 # Usage: e2e/kind/run.sh [--dry-run] [--keep]
 #   --dry-run  print every command instead of running it (works without Docker)
 #   --keep     leave the cluster up for inspection
@@ -103,6 +106,18 @@ for from in $pods; do
   run kubectl exec "$from_name" -- /agnhost connect --timeout=5s netexec.default.svc.cluster.local:80
   echo "$from_ip -> service ok"
 done
+
+step "uninstall, in the documented order"
+run kubectl delete -f e2e/kind/workload.yaml --wait=true
+run kubectl -n kube-system delete daemonset bridgeway --wait=true
+run kubectl apply -f manifests/uninstall.yaml
+run kubectl -n kube-system rollout status daemonset/bridgeway-uninstall --timeout=180s
+for node in $nodes; do
+  left=$(query "kubectl get node $node -o jsonpath='{.metadata.annotations.bridgeway\\.io/eth1-ip}{.status.conditions[?(@.reason==\"BridgewayIsUp\")].type}'" "")
+  [ -z "$left" ] || fail "$node: after uninstall the Node still has '$left'"
+  echo "$node: clean"
+done
+run kubectl delete --ignore-not-found -f manifests/uninstall.yaml -f manifests/bridgeway.yaml
 
 echo
 echo "PASS: bridgeway on kind"

@@ -34,7 +34,7 @@ export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
     case 'attach-port':
       return { args: ['link', 'set', change.link, 'master', change.bridge, 'alias', change.alias, 'up'] };
     case 'set-hairpin':
-      return { args: ['link', 'set', change.link, 'type', 'bridge_slave', 'hairpin', 'on'] };
+      return { args: ['link', 'set', change.link, 'type', 'bridge_slave', 'hairpin', change.on ? 'on' : 'off'] };
     case 'set-mac':
       return { args: ['link', 'set', 'dev', change.link, 'address', change.mac] };
     case 'add-route':

@@ -23,7 +23,11 @@ export type Change =
   | { op: 'add-veth'; name: string; mac: string; mtu: number; peer: { name: string; mac: string; mtu: number; netns: string } }
   /** Port of a bridge, with its alias, and up: one message, as `ip link add` ignores an alias. */
   | { op: 'attach-port'; link: string; bridge: string; alias: string }
-  | { op: 'set-hairpin'; link: string }
+  /**
+   * A bridge port's hairpin mode (IFLA_BRPORT_MODE): whether the bridge may send a frame back out
+   * of the port it came in by. Said both ways: `on: false` turns off what someone else turned on.
+   */
+  | { op: 'set-hairpin'; link: string; on: boolean }
   | { op: 'set-mac'; link: string; mac: string }
   | { op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string }
   /** A link that is already gone counts as deleted. */

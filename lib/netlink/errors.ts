@@ -3,7 +3,7 @@
 // change tolerates from the others.
 import { KernelError } from '../kernel/errors.ts';
 
-export const ERRNO = { ENOENT: 2, ENODEV: 19, EEXIST: 17 } as const;
+export const ERRNO = { ENOENT: 2, ESRCH: 3, ENODEV: 19, EEXIST: 17 } as const;
 
 /** A failed syscall or a kernel refusal: errno, its text (strerror), the kernel's own words. */
 export class NetlinkError extends KernelError {

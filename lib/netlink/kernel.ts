@@ -235,7 +235,7 @@ function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | 
     case 'attach-port':
       return rtnl.setLink(what, change.link, { master: indexOf(change.bridge), alias: change.alias, up: true });
     case 'set-hairpin':
-      return rtnl.setLink(what, change.link, { hairpin: true });
+      return rtnl.setLink(what, change.link, { hairpin: change.on });
     case 'set-mac':
       return rtnl.setLink(what, change.link, { mac: change.mac });
     case 'add-route':

@@ -13,6 +13,7 @@ export const RTM = {
   NEWADDR: 20,
   GETADDR: 22,
   NEWROUTE: 24,
+  DELROUTE: 25,
   GETROUTE: 26,
 } as const;
 
@@ -50,7 +51,7 @@ export const IFA_F_NODAD = 0x02;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, TABLE: 15 } as const;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3; // what `ip route add` marks its routes with
-export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254 } as const;
+export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254, NOWHERE: 255 } as const;
 export const RTN_UNICAST = 1;
 
 /** The family header of a link message (struct ifinfomsg, 16 bytes). */
@@ -118,6 +119,8 @@ export interface DecodedAddress {
   index: number;
   family: number;
   prefixLength: number;
+  /** RT_SCOPE_*: 0 global, 253 link, 254 host. */
+  scope: number;
   /** IFA_LOCAL (the interface's own address), else IFA_ADDRESS. */
   address: Uint8Array;
 }
@@ -127,6 +130,7 @@ export function decodeAddress(payload: Uint8Array): DecodedAddress {
   return {
     family: payload[0]!,
     prefixLength: payload[1]!,
+    scope: payload[3]!,
     index: new DataView(payload.buffer, payload.byteOffset + 4, 4).getUint32(0, true),
     address: attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS) ?? new Uint8Array(),
   };
@@ -136,6 +140,10 @@ export interface DecodedRoute {
   family: number;
   dstLength: number;
   table: number;
+  /** RTPROT_*: who made it (our routes carry 77). */
+  protocol: number;
+  /** RT_SCOPE_*. */
+  scope: number;
   type: number;
   dst?: Uint8Array;
   gateway?: Uint8Array;
@@ -148,6 +156,8 @@ export function decodeRoute(payload: Uint8Array): DecodedRoute {
     family: payload[0]!,
     dstLength: payload[1]!,
     table: readU32(attrs.get(RTA.TABLE)) ?? payload[4]!,
+    protocol: payload[5]!,
+    scope: payload[6]!,
     type: payload[7]!,
   };
   const dst = attrs.get(RTA.DST);

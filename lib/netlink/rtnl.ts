@@ -140,6 +140,31 @@ export class Rtnl {
     }), [bytes(IFA.LOCAL, local), bytes(IFA.ADDRESS, local)]);
   }
 
+  /**
+   * A route of the main table marked with `protocol`, as `ip route add|replace|del <dst> via <gw>
+   * dev <oif> proto <protocol>` sends it. Delete matches by destination and protocol only (the
+   * kernel compares the fields a request sets), so it removes exactly a route of ours.
+   */
+  changeRoute(what: string, op: 'add' | 'replace' | 'delete', route: { dst: IpCidr; gateway?: IpAddress; oif?: number; protocol: number }): void {
+    const attrs: Attr[] = [];
+    if (route.dst.prefixLength > 0) attrs.push(bytes(RTA.DST, addressBytes({ family: route.dst.family, value: route.dst.address })));
+    if (route.gateway) attrs.push(bytes(RTA.GATEWAY, addressBytes(route.gateway)));
+    if (route.oif !== undefined) attrs.push(u32(RTA.OIF, route.oif));
+    const family = familyNumber(route.dst.family);
+    if (op === 'delete') {
+      this.change(what, RTM.DELROUTE, CHANGE, rtmsg({ family, dstLength: route.dst.prefixLength, table: RT_TABLE_MAIN, protocol: route.protocol, scope: RT_SCOPE.NOWHERE }), attrs);
+      return;
+    }
+    this.change(what, RTM.NEWROUTE, op === 'add' ? CREATE : CHANGE | NLM_F.CREATE | NLM_F.REPLACE, rtmsg({
+      family,
+      dstLength: route.dst.prefixLength,
+      table: RT_TABLE_MAIN,
+      protocol: route.protocol,
+      scope: route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
+      type: RTN_UNICAST,
+    }), attrs);
+  }
+
   addRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number }): void {
     const attrs: Attr[] = [];
     if (route.dst.prefixLength > 0) attrs.push(bytes(RTA.DST, addressBytes({ family: route.dst.family, value: route.dst.address })));

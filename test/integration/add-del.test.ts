@@ -104,11 +104,20 @@ describe('ADD and DEL against the built executable', { skip: skipUnlessRoot }, (
       assert.ok(neigh.some((n) => n.dst === podA), 'the neighbour entry for pod a is still there');
     }));
 
-  test('hairpinMode sets hairpin on the bridge port', () =>
+  test('hairpin is on at the bridge port by default; "hairpinMode": false leaves it off, also where it replaces a port that had it on', () =>
     withNode(async (node) => {
-      const result = await node.add(await node.pod(), 'c1', node.conf({ hairpinMode: true }));
-      const [port] = await node.ipJson(['-d', 'link', 'show', 'dev', result.interfaces[1].name]);
-      assert.equal(port.linkinfo.info_slave_data.hairpin, true);
+      const hairpin = async (port: string) => (await node.ipJson(['-d', 'link', 'show', 'dev', port]))[0].linkinfo.info_slave_data.hairpin;
+      const byDefault = await node.add(await node.pod(), 'c1');
+      assert.equal(await hairpin(byDefault.interfaces[1].name), true);
+      const off = await node.add(await node.pod(), 'c2', node.conf({ hairpinMode: false }));
+      assert.equal(await hairpin(off.interfaces[1].name), false);
+      // An ADD retried into a new namespace finds its own earlier host veth (hairpin on) and remakes it.
+      const first = await node.add(await node.pod(), 'c3');
+      const port = first.interfaces[1].name;
+      assert.equal(await hairpin(port), true);
+      const retried = await node.add(await node.pod(), 'c3', node.conf({ hairpinMode: false }));
+      assert.equal(retried.interfaces[1].name, port);
+      assert.equal(await hairpin(port), false);
     }));
 
   test('pods on one node reach each other; a custom ifname and extra routes work', () =>

@@ -10,6 +10,7 @@ import { createRunner } from '../../lib/exec.ts';
 import { withKubeAgent } from '../fixtures/kube-agent.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../lib/names.ts';
+import { installKubeProxy, probeHairpin } from '../support/kube-proxy.ts';
 
 const run = createRunner();
 const dualStack = { dualStack: true };
@@ -131,6 +132,24 @@ describe('node agent, dual-stack', { skip: skipUnlessAgent }, () => {
       assert.equal(await sourceSeenBy(outside, OUTSIDE.ipv4, podA.netns), OUTSIDE.nodeIpv4);
       const outsideRoutes = await a.ipJson(['-6', 'route', 'show'], outside);
       assert.ok(!outsideRoutes.some((r) => String(r.dst).startsWith('fd00:10:244')), 'the outside host has no route back to pods');
+    }, dualStack));
+
+  test('hairpin with the agent\'s conflist unchanged: a pod reaches itself through a kube-proxy-like Service (DNAT, masquerade mark), both families', () =>
+    withCluster(1, async (cluster) => {
+      const [a] = cluster.nodes as [SimNode];
+      await startAll(cluster);
+      assert.equal(JSON.parse(fs.readFileSync(a.conflistPath, 'utf8')).plugins[0].hairpinMode, true, 'the agent writes it');
+      const pod = await cluster.addPod(a);
+      const service = { ipv4: '10.96.0.10', ipv6: 'fd00:96::10' };
+      await installKubeProxy(a.path, {
+        ipv4: [{ name: 'SELF', clusterIp: service.ipv4, endpoint: pod.ip }],
+        ipv6: [{ name: 'SELF', clusterIp: service.ipv6, endpoint: pod.ipv6! }],
+      });
+      // The pod's server sees the node's address on the bridge: kube-proxy's mark masqueraded it.
+      assert.deepEqual(await probeHairpin(pod.netns, [[pod.ip, service.ipv4], [pod.ipv6!, service.ipv6]]), [
+        { peer: '10.244.1.1', exchanged: 'pingpong' },
+        { peer: 'fd00:10:244:1::1', exchanged: 'pingpong' },
+      ]);
     }, dualStack));
 
   test('node removal, a peer with IPv4 only (routed for IPv4, reported for IPv6), drift repair of both families', () =>

@@ -62,4 +62,26 @@ describe('node agent in Kubernetes mode', { skip }, () => {
         assert.match((await cluster.health(a, '/metrics')).body, /^bridgeway_informer_restarts_total \d+$/m);
       });
     }));
+
+  // The informer and the status writes over node:https on Bun (daemonset/kube/http.ts), with each
+  // way a kubeconfig authenticates: the CA from the kubeconfig, a bearer token, a client certificate.
+  for (const auth of ['token', 'client-certificate'] as const) {
+    test(`over HTTPS with a ${auth === 'token' ? 'bearer token' : 'client certificate'}: lists, publishes, routes, and follows a watch event`, () =>
+      withCluster(2, async (cluster) => {
+        const [a, b] = cluster.nodes as [SimNode, SimNode];
+        const api = await startFakeApiServer([
+          makeNode({ name: a.name, podCIDR: a.podCIDR, internalIP: a.eth1IP }),
+          makeNode({ name: b.name, podCIDR: b.podCIDR, internalIP: b.eth1IP }),
+        ], { tls: { auth } });
+        await withKubeAgent(cluster, a, api, [], async () => {
+          await eventually(async () => (await cluster.health(a, '/readyz')).status === 200, 15_000, 'ready');
+          assert.deepEqual(await a.agentRoutes(), [`${b.podCIDR} via ${b.eth1IP}`]);
+          assert.equal(((api.node(a.name)!.metadata as JsonObject).annotations as JsonObject)['bridgeway.io/eth1-ip'], a.eth1IP, 'published over HTTPS');
+          api.modifyNode(b.name, (n) => {
+            (n.metadata as JsonObject).annotations = { 'bridgeway.io/eth1-ip': '192.168.50.77' };
+          });
+          await eventually(async () => (await a.agentRoutes()).includes(`${b.podCIDR} via 192.168.50.77`), 10_000, 'route from the watch event');
+        });
+      }));
+  }
 });

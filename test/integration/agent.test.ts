@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
+import { sameFileContent } from '../../daemonset/host/install.ts';
 import { AGENT, eventually, PLUGIN, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { createRunner } from '../../lib/exec.ts';
 
@@ -35,7 +36,7 @@ describe('node agent', { skip }, () => {
         const conflist = JSON.parse(fs.readFileSync(node.conflistPath, 'utf8'));
         assert.equal(conflist.cniVersion, '1.0.0', 'standalone mode without --cni-version: 1.0.0, which every runtime speaks');
         assert.deepEqual(conflist.plugins[0].ipam, { subnet: node.podCIDR });
-        assert.equal(fs.readFileSync(path.join(node.binDir, 'bridgeway')).length, fs.statSync(PLUGIN).size, 'plugin installed');
+        assert.ok(sameFileContent(path.join(node.binDir, 'bridgeway'), PLUGIN), 'the agent installed its own file (the symlink\'s target) as the plugin');
         assert.equal((await node.exec(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '1');
       }
       const pods = [];

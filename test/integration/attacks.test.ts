@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { linkLocalFromMac } from '../../lib/antispoof/ruleset.ts';
 import { formatIp } from '../../lib/cidr.ts';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { execIn } from '../support/exec-in.ts';
+import { installKubeProxy, probeHairpin } from '../support/kube-proxy.ts';
 import { poll } from '../support/poll.ts';
 import { skipUnlessRoot, withNode, TestNode } from './harness.ts';
 
@@ -39,8 +39,9 @@ const ARBITRARY4 = '10.66.0.9';
 const ARBITRARY6 = '2001:db8:66::9';
 /** A host beyond the node (outsideHost) and the node's own address on the link to it. */
 const OUTSIDE = { ipv4: '198.51.100.2', ipv6: '2001:db8:51::2', nodeIpv4: '198.51.100.1', nodeIpv6: '2001:db8:51::1' } as const;
-/** The "Service" of the hairpin test: kube-proxy-like ClusterIPs, one per family, port 80 to the pod's 8080. */
+/** The "Services" of the hairpin test: kube-proxy-like ClusterIPs, one per family, of victim1 and of a pod with hairpin off. */
 const SERVICE = { ipv4: '10.96.0.10', ipv6: 'fd00:96::10' } as const;
+const NO_HAIRPIN_SERVICE = { ipv4: '10.96.0.11', ipv6: 'fd00:96::11' } as const;
 const scapyAvailable = async (node: TestNode) => node.exec(['python3', '-c', 'import scapy.all'], node.path).then(() => true, () => false);
 
 /**
@@ -307,11 +308,11 @@ function podOf(netns: string, result: Record<string, any>): Pod {
 }
 
 /**
- * The node, two victims (.2, .3) and an attacker (.4) on one bridge, dual-stack. hairpinMode on,
- * as kube-proxy's hairpin needs it (the plugin's default is off: cni/config/netconf.ts).
+ * The node, two victims (.2, .3) and an attacker (.4) on one bridge, dual-stack, with the
+ * plugin's defaults: anti-spoofing and hairpin on.
  */
 async function bridgeWithAttacker(node: TestNode) {
-  const conf = node.conf({ hairpinMode: true, ipam: { ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] } });
+  const conf = node.conf({ ipam: { ranges: [[{ subnet: V4 }], [{ subnet: V6 }]] } });
   const [victim1, victim2, attacker] = [await node.pod(), await node.pod(), await node.pod()];
   const results: Record<string, any>[] = [];
   for (const [i, pod] of [victim1!, victim2!, attacker!].entries()) results.push(await addPod(node, pod, `c${i}`, conf));
@@ -336,58 +337,6 @@ async function learntOn(node: TestNode, mac: string): Promise<string[]> {
   const fdb = JSON.parse((await node.exec(['bridge', '-j', 'fdb', 'show', 'br', 'cni0'])).stdout || '[]') as any[];
   return fdb.filter((e) => e.mac === mac && e.state !== 'permanent').map((e) => e.ifname).sort();
 }
-
-/**
- * kube-proxy's iptables rules for one Service with one endpoint, trimmed to what a hairpin
- * connection meets (pkg/proxy/iptables/proxier.go): KUBE-SERVICES from PREROUTING and OUTPUT;
- * the endpoint's chain marks a connection from the endpoint itself with 0x4000 (KUBE-MARK-MASQ)
- * before its DNAT; KUBE-POSTROUTING masquerades what carries the mark. For iptables-restore.
- */
-function kubeProxyRules(family: 4 | 6, service: string, pod: string): string {
-  const host = family === 4 ? '/32' : '/128';
-  const endpoint = family === 4 ? `${pod}:8080` : `[${pod}]:8080`;
-  return [
-    '*nat',
-    ...['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-SVC-HAIRPIN', 'KUBE-SEP-HAIRPIN'].map((chain) => `:${chain} - [0:0]`),
-    '-A PREROUTING -j KUBE-SERVICES',
-    '-A OUTPUT -j KUBE-SERVICES',
-    '-A POSTROUTING -j KUBE-POSTROUTING',
-    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
-    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
-    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
-    '-A KUBE-POSTROUTING -j MASQUERADE',
-    `-A KUBE-SERVICES -d ${service}${host} -p tcp -m tcp --dport 80 -j KUBE-SVC-HAIRPIN`,
-    '-A KUBE-SVC-HAIRPIN -j KUBE-SEP-HAIRPIN',
-    `-A KUBE-SEP-HAIRPIN -s ${pod}${host} -j KUBE-MARK-MASQ`,
-    `-A KUBE-SEP-HAIRPIN -p tcp -m tcp -j DNAT --to-destination ${endpoint}`,
-    'COMMIT',
-    '',
-  ].join('\n');
-}
-
-/**
- * Inside one pod, per family: listen on <pod address>:8080, connect to <service>:80, exchange a
- * few bytes both ways, and report the peer the server saw. Arguments: pod4 service4 pod6 service6.
- */
-const HAIRPIN = String.raw`
-import json, socket, sys
-def hairpin(family, pod, service):
-    server = socket.socket(family, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((pod, 8080))
-    server.listen(1)
-    server.settimeout(5)
-    client = socket.create_connection((service, 80), timeout=5)
-    conn, peer = server.accept()
-    conn.settimeout(5)
-    client.sendall(b'ping')
-    got = conn.recv(4)
-    conn.sendall(b'pong')
-    back = client.recv(4)
-    return {'peer': peer[0], 'exchanged': (got + back).decode()}
-a = sys.argv[1:]
-print(json.dumps([hairpin(socket.AF_INET, a[0], a[1]), hairpin(socket.AF_INET6, a[2], a[3])]))
-`;
 
 /**
  * A host beyond the node: a namespace on a veth from the node (the node's eth0, its uplink). The
@@ -635,16 +584,27 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     for (const to of [late.ipv4, late.ipv6]) assert.equal(await node!.ping(victim1.netns, to), true, `victim1 reaches the new pod at ${to}`);
   });
 
-  test('hairpin: a pod reaches itself through a kube-proxy-like DNAT in the node, masqueraded, both families', async () => {
+  test('hairpin (the default): a pod reaches itself through a kube-proxy-like DNAT in the node, masqueraded, both families; with "hairpinMode": false it gets no answer', async () => {
     const { victim1 } = lan.pods;
+    const netns = await node!.pod();
+    const loner = podOf(netns, await addPod(node!, netns, 'c-no-hairpin', { ...lan.conf, hairpinMode: false }));
     // kube-proxy's node: bridged traffic goes through iptables (br_netfilter, per namespace). A
     // connection DNATed back to the pod it came from is then bridged back out of the port it
-    // came in by (br_nf_pre_routing_finish), which the port's hairpin mode allows.
-    await node!.exec(['sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']);
-    await execIn(node!.path, ['iptables-restore', '--noflush'], kubeProxyRules(4, SERVICE.ipv4, victim1.ipv4));
-    await execIn(node!.path, ['ip6tables-restore', '--noflush'], kubeProxyRules(6, SERVICE.ipv6, victim1.ipv6));
-    const { stdout } = await node!.exec(['python3', '-c', HAIRPIN, victim1.ipv4, SERVICE.ipv4, victim1.ipv6, SERVICE.ipv6], victim1.netns);
+    // came in by (br_nf_pre_routing_finish), which only the port's hairpin mode allows.
+    const services = (family: 'ipv4' | 'ipv6') => [
+      { name: 'HAIRPIN', clusterIp: SERVICE[family], endpoint: victim1[family] },
+      { name: 'NOHAIRPIN', clusterIp: NO_HAIRPIN_SERVICE[family], endpoint: loner[family] },
+    ];
+    await installKubeProxy(node!.path, { ipv4: services('ipv4'), ipv6: services('ipv6') });
     // The server saw the node's address: the connection went through the masquerade mark.
-    assert.deepEqual(JSON.parse(stdout), [{ peer: GATEWAY4, exchanged: 'pingpong' }, { peer: GATEWAY6, exchanged: 'pingpong' }]);
+    assert.deepEqual(await probeHairpin(victim1.netns, [[victim1.ipv4, SERVICE.ipv4], [victim1.ipv6, SERVICE.ipv6]]),
+      [{ peer: GATEWAY4, exchanged: 'pingpong' }, { peer: GATEWAY6, exchanged: 'pingpong' }]);
+    // The same rules for a pod whose port has hairpin off: the bridge drops the DNATed frame.
+    const toItself: [string, string][] = [[loner.ipv4, NO_HAIRPIN_SERVICE.ipv4], [loner.ipv6, NO_HAIRPIN_SERVICE.ipv6]];
+    assert.deepEqual(await probeHairpin(loner.netns, toItself, 2), [{ error: 'timed out' }, { error: 'timed out' }]);
+    assert.ok(await node!.ping(loner.netns, victim1.ipv4) && await node!.ping(loner.netns, victim1.ipv6), 'it reaches its neighbour: only the way back to itself is shut');
+    // Its port's hairpin alone was the difference.
+    await node!.exec(['ip', 'link', 'set', loner.port, 'type', 'bridge_slave', 'hairpin', 'on']);
+    assert.deepEqual(await probeHairpin(loner.netns, toItself), [{ peer: GATEWAY4, exchanged: 'pingpong' }, { peer: GATEWAY6, exchanged: 'pingpong' }]);
   });
 });

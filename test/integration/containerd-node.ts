@@ -1,8 +1,9 @@
 // A containerd "node" for containerd.test.ts: containerd runs in a network namespace of its own,
 // in a private mount namespace where our temp dirs stand in for /etc/cni/net.d, /opt/cni/bin,
-// /var/lib/cni and /run/containerd, and as PID 1 of a PID namespace, so killing it takes every
-// shim and container with it (e2e/containerd/node.sh). Containers run from a busybox-static
-// rootfs directory: no image, no registry. Nothing of the machine is used or changed.
+// /var/lib/cni, /run/containerd and /var/log/bridgeway, and as PID 1 of a PID namespace, so
+// killing it takes every shim and container with it (e2e/containerd/node.sh). Pods run from a
+// busybox-static rootfs directory: no image, no registry (image.test.ts imports the agent's image
+// from an archive). Nothing of the machine is used or changed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,9 @@ const PORTMAP = '/usr/lib/cni/portmap';
 const BUSYBOX = '/bin/busybox';
 export const SUBNET = '10.99.0.0/24';
 export const GATEWAY = '10.99.0.1';
+/** The test's own conflist is dual-stack: each container also gets an address of this range. */
+export const SUBNET6 = 'fd00:99::/64';
+export const GATEWAY6 = 'fd00:99::1';
 export const NETWORK = NETWORK_NAME;
 /**
  * Not 1.1.0: Debian 12's containerd 1.6 vendors libcni 1.1, which cannot parse a 1.1.0 result
@@ -29,7 +33,7 @@ export const NETWORK = NETWORK_NAME;
  */
 export const CNI_VERSION = '1.0.0';
 /** Machine paths the private mount namespace hides: they must look the same after the test. */
-export const MACHINE_PATHS = ['/etc/cni', '/opt/cni', '/var/lib/cni', '/run/containerd'];
+export const MACHINE_PATHS = ['/etc/cni', '/opt/cni', '/var/lib/cni', '/run/containerd', '/var/log/bridgeway'];
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -183,7 +187,10 @@ export class ContainerdNode {
     fs.mkdirSync(path.join(this.rootfs, 'bin'), { recursive: true });
     fs.copyFileSync(BUSYBOX, path.join(this.rootfs, 'bin/busybox'));
     fs.chmodSync(path.join(this.rootfs, 'bin/busybox'), 0o755);
-    for (const applet of ['sh', 'ip', 'ping', 'sleep', 'cat']) fs.symlinkSync('busybox', path.join(this.rootfs, 'bin', applet));
+    for (const applet of ['sh', 'ip', 'ping', 'sleep', 'cat', 'httpd', 'wget', 'timeout']) fs.symlinkSync('busybox', path.join(this.rootfs, 'bin', applet));
+    // For `httpd -h /www`: a CGI that answers with the address the connection came from.
+    fs.mkdirSync(path.join(this.rootfs, 'www/cgi-bin'), { recursive: true });
+    fs.writeFileSync(path.join(this.rootfs, 'www/cgi-bin/peer'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\npeer=%s\\n" "$REMOTE_ADDR"\n', { mode: 0o755 });
 
     await execOk(['ip', 'netns', 'add', this.netns]);
     this.netnsCreated = true;
@@ -214,7 +221,8 @@ export class ContainerdNode {
       cniVersion: CNI_VERSION,
       name: NETWORK,
       plugins: [
-        { type: PLUGIN_TYPE, bridge: DEFAULT_BRIDGE, ipam: { subnet: SUBNET }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
+        // The plugin's defaults otherwise (hairpin and anti-spoofing on).
+        { type: PLUGIN_TYPE, bridge: DEFAULT_BRIDGE, ipam: { ranges: [[{ subnet: SUBNET }], [{ subnet: SUBNET6 }]] }, dataDir: path.join(this.work, 'data'), logFile: this.cniLog },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     };
@@ -251,6 +259,11 @@ export class ContainerdNode {
     return { child, done, output: () => stdout, errors: () => stderr };
   }
 
+  /** Runs a busybox script inside a running container (`ctr task exec`); never rejects on a non-zero exit. */
+  execInPod(id: string, script: string, timeoutMs = 30_000): Promise<Done> {
+    return exec(this.ctrArgv(['task', 'exec', '--exec-id', `exec-${randomBytes(3).toString('hex')}`, id, '/bin/sh', '-c', script]), timeoutMs);
+  }
+
   /** The CNI container ID ctr uses: "<namespace>-<id>". */
   containerId(id: string): string {
     return `${this.prefix}-${id}`;
@@ -270,9 +283,10 @@ export class ContainerdNode {
     return parts.join('\n');
   }
 
-  reserved(): string[] {
+  /** The reserved addresses of a family, as the IPAM store names them (IPv6 with `-` for `:`). */
+  reserved(family: 4 | 6 = 4): string[] {
     try {
-      return fs.readdirSync(path.join(this.store, 'ips')).filter((f) => !f.endsWith('.tmp')).sort();
+      return fs.readdirSync(path.join(this.store, ...(family === 6 ? ['ipv6'] : []), 'ips')).filter((f) => !f.endsWith('.tmp')).sort();
     } catch {
       return [];
     }

@@ -18,8 +18,8 @@ export { run };
 export const skipUnlessRoot: string | false =
   process.getuid?.() !== 0 ? 'integration tests need root (network namespaces)' : !fs.existsSync(PLUGIN) ? 'dist/bridgeway is missing: run npm run build' : false;
 
-/** For the agent's tests: root, and both executables built. */
-export const skipUnlessAgent: string | false = skipUnlessRoot || (!fs.existsSync(AGENT) && 'dist/bridgeway-agent is missing: run npm run build');
+/** For the agent's tests: root, and the executable built with its bridgeway-agent symlink. */
+export const skipUnlessAgent: string | false = skipUnlessRoot || (!fs.existsSync(AGENT) && 'dist/bridgeway-agent (the symlink to dist/bridgeway) is missing: run npm run build');
 
 export function uniquePrefix(): string {
   return labPrefix('bwt');

@@ -51,16 +51,18 @@ describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip
     bun = await TestNode.create();
     node = await TestNode.create();
     viaNode = path.join(node.dir, 'bridgeway-on-node');
-    fs.writeFileSync(viaNode, `#!/bin/sh\nexec ${process.execPath} ${BUNDLE}\n`, { mode: 0o755 });
+    // The one executable's code picks its role by argv[0]'s name (bin/role.ts): Node's argv0 is
+    // what exec -a gives it.
+    fs.writeFileSync(viaNode, `#!/bin/bash\nexec -a bridgeway ${process.execPath} ${BUNDLE}\n`, { mode: 0o755 });
   });
   after(async () => {
     await bun?.cleanup();
     await node?.cleanup();
   });
 
-  const dualStack = (n: TestNode) => n.conf({ hairpinMode: true, ipam: { ranges: [[{ subnet: '10.99.0.0/24' }], [{ subnet: 'fd00:99::/64' }]] } });
+  const dualStack = (n: TestNode) => n.conf({ ipam: { ranges: [[{ subnet: '10.99.0.0/24' }], [{ subnet: 'fd00:99::/64' }]] } });
 
-  test('ADD: the same links, addresses and routes on the node and in the pod (dual-stack, hairpin)', async () => {
+  test('ADD: the same links, addresses and routes on the node and in the pod (dual-stack, hairpin by default)', async () => {
     const [bunPod, nodePod] = [await bun.pod(), await node.pod()];
     const fromBun = await bun.add(bunPod, 'same-id', dualStack(bun));
     const fromNode = await node.cni({ command: 'ADD', containerId: 'same-id', netns: nodePod, ifname: 'eth0', conf: dualStack(node), plugin: viaNode });
@@ -86,6 +88,16 @@ describe('the rtnetlink backend leaves what the iproute2 backend leaves', { skip
       const sandbox = prev.json!.interfaces[2].sandbox;
       const check = await n.cni({ command: 'CHECK', containerId: 'second', netns: sandbox, ifname: 'eth0', conf: { ...conf, prevResult: prev.json }, plugin });
       assert.equal(check.exitCode, 0, check.stdout);
+      // The port's hairpin mode, read through either backend: off behind our back is named.
+      const port = prev.json!.interfaces[1].name;
+      await n.exec(['ip', 'link', 'set', port, 'type', 'bridge_slave', 'hairpin', 'off']);
+      const noHairpin = await n.cni({ command: 'CHECK', containerId: 'second', netns: sandbox, ifname: 'eth0', conf: { ...conf, prevResult: prev.json }, plugin });
+      assert.equal(noHairpin.json?.code, 101);
+      assert.match(noHairpin.json?.msg, new RegExp(`host veth ${port} has hairpin off, the config says "hairpinMode": true \\(the default\\)`));
+      const offConf = { ...conf, hairpinMode: false, prevResult: prev.json };
+      const wantedOff = await n.cni({ command: 'CHECK', containerId: 'second', netns: sandbox, ifname: 'eth0', conf: offConf, plugin });
+      assert.equal(wantedOff.exitCode, 0, wantedOff.stdout);
+      await n.exec(['ip', 'link', 'set', port, 'type', 'bridge_slave', 'hairpin', 'on']);
       // Break it: CHECK must see the missing route through either backend.
       await n.exec(['ip', '-6', 'route', 'del', 'default'], sandbox);
       const broken = await n.cni({ command: 'CHECK', containerId: 'second', netns: sandbox, ifname: 'eth0', conf: { ...conf, prevResult: prev.json }, plugin });

@@ -186,7 +186,9 @@ export class SimCluster {
   agentArgs(node: SimNode, extra: string[] = []): string[] {
     return [
       '--node-name', node.name, '--nodes-file', this.nodesFile, '--cluster-cidr', this.dualStack ? `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}` : CLUSTER_CIDR,
-      '--cni-bin-dir', node.binDir, '--cni-conf-dir', node.confDir, '--plugin-binary', PLUGIN,
+      // No --plugin-binary: the agent installs its own file (dist/bridgeway-agent is a symlink to
+      // dist/bridgeway, the plugin too).
+      '--cni-bin-dir', node.binDir, '--cni-conf-dir', node.confDir,
       '--data-dir', path.join(node.dir, 'ipam'), '--cni-log-file', path.join(node.dir, 'cni.log'),
       '--health-addr', '127.0.0.1:9099', '--resync', '1s', '--log-level', 'info', ...extra,
     ];

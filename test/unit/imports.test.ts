@@ -2,7 +2,9 @@
 // package import of every module, so a forbidden import fails here rather than in review:
 //   lib/ imports nothing of ours; ipam/ only lib/; cni/ and daemonset/ reach IPAM through
 //   ipam/index.ts only; daemonset/ never imports the plugin (cni/); nothing imports the agent;
-//   the Kubernetes client is the agent's kube/ folder's alone; and there are no circles. For the
+//   the Kubernetes client is the agent's kube/ folder's alone; bin/, the one executable's entry,
+//   reaches the two roles through their mains only, and nothing in the product imports bin/;
+//   and there are no circles. For the
 //   code around the product: test/, e2e/ and bench/ share one test library, test/support/, which
 //   imports none of them; e2e/ and bench/ reach test/ through it only; the product imports none.
 import assert from 'node:assert/strict';
@@ -11,7 +13,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PRODUCT_DIRS = ['lib', 'ipam', 'cni', 'daemonset'];
+const PRODUCT_DIRS = ['lib', 'ipam', 'cni', 'daemonset', 'bin'];
+/** What bin/ may start: each role's process, nothing else of it. */
+const ROLE_MAINS = ['cni/main.ts', 'daemonset/main.ts'];
 const SOURCE_DIRS = [...PRODUCT_DIRS, 'test', 'e2e', 'bench', 'scripts'];
 
 type Graph = Map<string, string[]>;
@@ -56,7 +60,9 @@ function violations(graph: Graph): string[] {
   rule(under('ipam'), (t) => ours(t) && !under('lib')(t) && !under('ipam')(t), 'ipam/ imports only lib/');
   rule((f) => product(f) && !under('ipam')(f), (t) => under('ipam')(t) && t !== 'ipam/index.ts', 'IPAM has one front door, ipam/index.ts');
   rule(under('daemonset'), under('cni'), 'the agent never imports the plugin (shared names live in lib/names.ts)');
-  rule((f) => product(f) && !under('daemonset')(f), under('daemonset'), 'nothing in the product imports the agent');
+  rule((f) => product(f) && !under('daemonset')(f) && !under('bin')(f), under('daemonset'), 'nothing in the product imports the agent');
+  rule(under('bin'), (t) => (under('cni')(t) || under('daemonset')(t)) && !ROLE_MAINS.includes(t), 'bin/ starts a role through its main only');
+  rule((f) => product(f) && !under('bin')(f), under('bin'), 'nothing in the product imports the executable\'s entry (bin/)');
   rule((f) => product(f) && !under('daemonset/kube')(f), (t) => t.startsWith('@kubernetes/client-node'), 'only daemonset/kube/ uses the Kubernetes client');
   rule(product, testCode, 'the product imports no test, e2e or bench code');
   rule(under('test/support'), (t) => testCode(t) && !under('test/support')(t), 'test/support/ is the shared test library: it imports none of its users');
@@ -111,6 +117,8 @@ describe('import rules', () => {
       ['test/support/cluster.ts', ['test/fixtures/agent-node.ts']],
       ['bench/cni.ts', ['test/fixtures/fake-runner.ts', 'test/support/lab.ts']],
       ['lib/b.ts', ['test/support/lab.ts']],
+      ['bin/bridgeway.ts', ['cni/main.ts', 'daemonset/main.ts', 'daemonset/config.ts', 'lib/a.ts']],
+      ['cni/main.ts', ['bin/role.ts']],
     ]);
     assert.deepEqual(violations(bad).sort(), [
       'lib/a.ts -> cni/plan.ts: lib/ imports nothing of ours outside lib/',
@@ -122,6 +130,8 @@ describe('import rules', () => {
       'lib/b.ts -> test/support/lab.ts: the product imports no test, e2e or bench code',
       'test/support/cluster.ts -> test/fixtures/agent-node.ts: test/support/ is the shared test library: it imports none of its users',
       'bench/cni.ts -> test/fixtures/fake-runner.ts: e2e/ and bench/ use test/ through test/support/ only',
+      'bin/bridgeway.ts -> daemonset/config.ts: bin/ starts a role through its main only',
+      'cni/main.ts -> bin/role.ts: nothing in the product imports the executable\'s entry (bin/)',
     ].sort());
     assert.deepEqual(cycles(new Map([['lib/a.ts', ['lib/b.ts']], ['lib/b.ts', ['lib/c.ts']], ['lib/c.ts', ['lib/a.ts']]])), [['lib/a.ts', 'lib/b.ts', 'lib/c.ts', 'lib/a.ts']]);
     // Quotes as \x27 and \x22, so that this file's own scan does not read the sample as imports.

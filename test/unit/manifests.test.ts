@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,15 +7,18 @@ import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { helpText, parseAgentConfig } from '../../daemonset/config.ts';
-import { renderBundle } from '../../scripts/render-manifests.ts';
+import { BUNDLES, renderBundle } from '../../scripts/render-manifests.ts';
 
 const dir = path.resolve(import.meta.dirname, '../../manifests');
-const docs = yaml.loadAll(fs.readFileSync(path.join(dir, 'bridgeway.yaml'), 'utf8')) as any[];
+const load = (file: string) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')) as any[];
+const docs = load('bridgeway.yaml');
 const find = (kind: string) => docs.find((d) => d?.kind === kind);
 
-test('manifests/bridgeway.yaml is up to date (npm run manifests)', () => {
-  assert.equal(fs.readFileSync(path.join(dir, 'bridgeway.yaml'), 'utf8'), renderBundle(dir));
-});
+for (const bundle of BUNDLES) {
+  test(`manifests/${bundle.file} is up to date (npm run manifests)`, () => {
+    assert.equal(fs.readFileSync(path.join(dir, bundle.file), 'utf8'), renderBundle(path.join(dir, bundle.dir), bundle.label));
+  });
+}
 
 test('RBAC grants exactly what the agent calls', () => {
   const rules = find('ClusterRole').rules as { resources: string[]; verbs: string[] }[];
@@ -33,8 +36,8 @@ test('the ConfigMap only sets real agent settings, and they parse', () => {
   // --help names the environment variable of every setting that has one.
   const help = helpText();
   for (const key of Object.keys(data)) assert.match(help, new RegExp(`\\$${key}\\b`), `${key} is not an agent setting`);
-  const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway-agent')!;
-  assert.equal(config.pluginBinary, '/usr/local/bin/bridgeway', 'the image ships the plugin next to the agent');
+  const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway')!;
+  assert.equal(config.pluginBinary, '/usr/local/bin/bridgeway', 'the agent installs its own file, which is the plugin too');
 });
 
 test('the DaemonSet runs on every node, on the host network, probed on the agent\'s port', () => {
@@ -62,10 +65,14 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
 };
 
 test('every manifest is valid against the Kubernetes OpenAPI schema of its kind', () => {
-  assert.deepEqual(docs.map((d) => `${d.apiVersion}/${d.kind}`).sort(), Object.keys(MODELS).sort());
-  for (const doc of docs) {
-    const Model = MODELS[`${doc.apiVersion}/${doc.kind}`]!;
-    assert.doesNotThrow(() => new Model(doc).validate(), `${doc.kind} ${doc.metadata?.name}`);
+  for (const bundle of BUNDLES) {
+    const all = load(bundle.file);
+    const kinds = Object.keys(MODELS).filter((k) => bundle.file === 'bridgeway.yaml' || !k.endsWith('/ConfigMap'));
+    assert.deepEqual(all.map((d) => `${d.apiVersion}/${d.kind}`).sort(), kinds.sort(), bundle.file);
+    for (const doc of all) {
+      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`]!;
+      assert.doesNotThrow(() => new Model(doc).validate(), `${bundle.file}: ${doc.kind} ${doc.metadata?.name}`);
+    }
   }
 });
 
@@ -92,4 +99,108 @@ test('the agent runs unprivileged: every capability dropped but NET_ADMIN and NE
   assert.equal(agent.allowPrivilegeEscalation, false);
   assert.deepEqual(agent.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] });
   assert.deepEqual(spec.volumes.map((v: any) => v.hostPath.path).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/run/xtables.lock', '/var/lib/cni/bridgeway'], 'hostPath mounts: only what the agent writes');
+});
+
+// manifests/uninstall.yaml must remove what the agent of manifests/bridgeway.yaml made: the same
+// image, settings, securityContext and host paths. Each difference is named, so the two cannot
+// drift apart unnoticed.
+const uninstallDocs = load('uninstall.yaml');
+const findUninstall = (kind: string) => uninstallDocs.find((d) => d?.kind === kind);
+
+/** The host path a container path of `pod` shows, or undefined when no mount covers it. */
+function hostPathOf(pod: any, containerPath: string): string | undefined {
+  const mounts = (pod.containers[0].volumeMounts as { name: string; mountPath: string }[])
+    .filter((m) => containerPath === m.mountPath || containerPath.startsWith(`${m.mountPath}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length);
+  const mount = mounts[0];
+  if (!mount) return undefined;
+  const volume = (pod.volumes as { name: string; hostPath?: { path: string } }[]).find((v) => v.name === mount.name);
+  return volume?.hostPath && path.posix.join(volume.hostPath.path, path.posix.relative(mount.mountPath, containerPath));
+}
+
+/** How the uninstall DaemonSet differs from the agent's where it must not; [] when consistent. */
+function uninstallDrift(agentDs: any, uninstallDs: any, configMap: any): string[] {
+  const drift: string[] = [];
+  const agent = agentDs.spec.template.spec;
+  const un = uninstallDs.spec.template.spec;
+  const [a, u] = [agent.containers[0], un.containers[0]];
+  const same = (what: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) !== JSON.stringify(y)) drift.push(`${what}: agent ${JSON.stringify(x)}, uninstall ${JSON.stringify(y)}`);
+  };
+  same('image', a.image, u.image);
+  same('imagePullPolicy', a.imagePullPolicy, u.imagePullPolicy);
+  same('env', a.env, u.env);
+  same('envFrom (the ConfigMap)', a.envFrom, u.envFrom);
+  same('securityContext', a.securityContext, u.securityContext);
+  same('hostNetwork', agent.hostNetwork, un.hostNetwork);
+  same('tolerations', agent.tolerations, un.tolerations);
+  same('ports', a.ports, u.ports);
+  // Every host path the agent writes is where uninstall looks for it, at the same container path.
+  for (const mount of a.volumeMounts as { mountPath: string }[]) {
+    const want = hostPathOf(agent, mount.mountPath);
+    const got = hostPathOf(un, mount.mountPath);
+    if (want !== got) drift.push(`mount ${mount.mountPath}: agent host path ${want}, uninstall ${got ?? 'none'}`);
+  }
+  // The plugin's log, which only uninstall touches, at its host path.
+  const config = parseAgentConfig(['uninstall'], { ...configMap.data, NODE_NAME: 'n' }, '/usr/local/bin/bridgeway-agent')!;
+  const logDir = path.posix.dirname(config.cniLogFile);
+  if (hostPathOf(un, logDir) !== logDir) drift.push(`the plugin log directory ${logDir} is not mounted from the host at the same path`);
+  // The readiness probe is the uninstall's own page, on the port it serves (the agent's).
+  if (u.readinessProbe?.httpGet?.path !== '/uninstalled') drift.push(`readinessProbe path ${u.readinessProbe?.httpGet?.path}, not /uninstalled`);
+  if (u.readinessProbe?.httpGet?.port !== a.readinessProbe.httpGet.port) drift.push('readinessProbe port differs from the agent\'s');
+  return drift;
+}
+
+describe('manifests/uninstall.yaml', () => {
+  const configMap = find('ConfigMap');
+  test('consistent with the agent\'s DaemonSet: image, settings, securityContext, host paths, port', () => {
+    assert.deepEqual(uninstallDrift(find('DaemonSet'), findUninstall('DaemonSet'), configMap), []);
+  });
+
+  test('the check names each kind of drift (so the test above can fail)', () => {
+    const mutate = (change: (spec: any) => void) => {
+      const ds = structuredClone(findUninstall('DaemonSet'));
+      change(ds.spec.template.spec);
+      return uninstallDrift(find('DaemonSet'), ds, configMap);
+    };
+    assert.deepEqual(mutate((s) => void (s.containers[0].image = 'registry.example.com/bridgeway:0.2.0')), ['image: agent "bridgeway:0.1.0", uninstall "registry.example.com/bridgeway:0.2.0"']);
+    assert.match(mutate((s) => void s.containers[0].securityContext.capabilities.add.pop()).join('\n'), /^securityContext: /);
+    assert.match(mutate((s) => void (s.containers[0].envFrom[0].configMapRef.name = 'other')).join('\n'), /^envFrom \(the ConfigMap\)/);
+    assert.deepEqual(mutate((s) => void (s.volumes.find((v: any) => v.name === 'cni-state').hostPath.path = '/var/lib')), ['mount /var/lib/cni/bridgeway: agent host path /var/lib/cni/bridgeway, uninstall /var/lib/bridgeway']);
+    assert.deepEqual(mutate((s) => void (s.containers[0].volumeMounts = s.containers[0].volumeMounts.filter((m: any) => m.name !== 'log'))), ['the plugin log directory /var/log/bridgeway is not mounted from the host at the same path']);
+    assert.deepEqual(mutate((s) => void (s.containers[0].readinessProbe.httpGet.path = '/readyz')), ['readinessProbe path /readyz, not /uninstalled']);
+  });
+
+  test('runs `uninstall --serve` with the agent\'s settings on every node, as its own service account', () => {
+    const ds = findUninstall('DaemonSet');
+    const spec = ds.spec.template.spec;
+    const container = spec.containers[0];
+    const config = parseAgentConfig(container.args, { ...find('ConfigMap').data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway-agent')!;
+    assert.equal(config.command, 'uninstall');
+    assert.equal(config.serve, true);
+    assert.equal(config.health.port, container.readinessProbe.httpGet.port);
+    assert.equal(container.envFrom[0].configMapRef.name, find('ConfigMap').metadata.name, 'the agent\'s ConfigMap (kept until uninstall is done)');
+    assert.equal(ds.metadata.namespace, find('ConfigMap').metadata.namespace);
+    assert.equal(container.livenessProbe, undefined);
+    const sa = findUninstall('ServiceAccount');
+    assert.equal(spec.serviceAccountName, sa.metadata.name);
+    assert.notEqual(sa.metadata.name, find('ServiceAccount').metadata.name, 'its own account: deleting it leaves the agent\'s alone');
+    assert.deepEqual(findUninstall('ClusterRoleBinding').subjects[0], { kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace });
+  });
+
+  test('both DaemonSets use the image name the README\'s kustomize `images:` entry rewrites (bridgeway)', () => {
+    for (const ds of [find('DaemonSet'), findUninstall('DaemonSet')]) {
+      assert.equal(ds.spec.template.spec.containers[0].image.split(':')[0], 'bridgeway', ds.metadata.name);
+    }
+    assert.match(fs.readFileSync(path.join(dir, '..', 'README.md'), 'utf8'), /images:\n {2}- name: bridgeway\n {4}newName: /);
+  });
+
+  test('RBAC grants exactly what uninstall calls: read its Node, patch its annotations and status', () => {
+    const rules = findUninstall('ClusterRole').rules as { resources: string[]; verbs: string[] }[];
+    const verbs = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    assert.deepEqual(rules.flatMap((r) => r.resources).sort(), ['nodes', 'nodes/status']);
+    assert.deepEqual(verbs('nodes'), ['get', 'patch']);
+    assert.deepEqual(verbs('nodes/status'), ['patch']);
+    assert.equal(findUninstall('ClusterRoleBinding').roleRef.name, findUninstall('ClusterRole').metadata.name);
+  });
 });

@@ -1,7 +1,7 @@
 // Pure: the node's own settings the datapath depends on: forwarding, the interface joining the
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
+import { BRIDGE_NF_SYSCTL, bridgeNetfilterFindings, FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 import { HOST_VETH_PREFIX } from '../../../lib/names.ts';
@@ -92,15 +92,20 @@ export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
   return findings;
 }
 
-export function checkBridgeNetfilter({ facts, iface }: CheckContext): Finding[] {
-  const key = 'net.bridge.bridge-nf-call-iptables';
-  const value = facts.sysctls[key];
-  if (!agentHostFindings(facts, iface?.link.name).some((f) => f.setting === key)) return [ok('sysctl', key, '1')];
-  if (value === undefined) {
-    return [warn('sysctl', key, 'absent: br_netfilter is not loaded, so traffic between pods of one node bypasses iptables (Services, NetworkPolicies)',
-      'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/br_netfilter.conf')];
-  }
-  return [warn('sysctl', key, `${value}: bridged pod traffic bypasses iptables (Services, NetworkPolicies)`, `sysctl -w ${key}=1 ${PERSIST}`)];
+/**
+ * br_netfilter's switch for each family in use (host/checks.ts says why a same-node Service needs
+ * it): a FAIL, since part of the cluster's traffic gets no answer, and since kubeadm v1.30 no
+ * preflight checks it any more.
+ */
+export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
+  const families = facts.settings.clusterCIDRs.map((c) => c.family);
+  const inUse = families.length ? families : [4 as const];
+  const wrong = new Map(bridgeNetfilterFindings((key) => facts.sysctls[key], inUse).map((f) => [f.setting, f]));
+  return inUse.map((family) => {
+    const key = BRIDGE_NF_SYSCTL[family];
+    const finding = wrong.get(key);
+    return finding ? fail('sysctl', key, finding.problem, finding.fix) : ok('sysctl', key, '1');
+  });
 }
 
 const NM_FIX = (bridge: string) =>

@@ -71,7 +71,7 @@ describe('ADD and a bridge it did not create', () => {
     const kernel = existingBridge(OLD_PORT);
     const res = await invoke(addEnv(), netConf(), { kernel });
     assert.equal(res.code, 0, res.out[0]);
-    assert.deepEqual(kernel.changes().slice(-3).map((c) => c.op), ['attach-port', 'guard-port', 'set-mac']);
+    assert.deepEqual(kernel.changes().slice(-4).map((c) => c.op), ['attach-port', 'set-hairpin', 'guard-port', 'set-mac']);
     assert.deepEqual(kernel.changes().at(-1), { op: 'set-mac', link: 'cni0', mac: PINNED });
     assert.equal(res.json?.interfaces[0].mac, PINNED);
     // The next ADD finds it pinned and sets nothing: setting a MAC flushes the bridge's ARP table.

@@ -11,7 +11,7 @@ import { describeChange } from '../../../lib/iproute2/change-command.ts';
 import { hostVethName } from '../../../lib/names.ts';
 import { toleratedFailure, type Change } from '../../../lib/kernel/change.ts';
 
-const CONF_TEXT = JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, hairpinMode: true, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } });
+const CONF_TEXT = JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', mtu: 1400, ipam: { subnet: '10.244.1.0/24' }, dns: { nameservers: ['10.96.0.10'] } });
 const conf = parseNetConf(CONF_TEXT);
 const pod = { ips: [{ address: parseCidr('10.244.1.7/24')!, gateway: parseIp('10.244.1.1')! }], routes: [{ dst: parseCidr('0.0.0.0/0')!, gw: parseIp('10.244.1.1')! }] };
 const target = { containerId: 'abc', ifname: 'eth0', netns: '/run/netns/pod' };
@@ -54,7 +54,7 @@ describe('names and MACs', () => {
 
 describe('planAdd', () => {
   const plan = planAdd(conf, target, pod);
-  test('node side: bridge created with its MAC, gateway, veth born in the netns, port with its alias, hairpin', () => {
+  test('node side: bridge created with its MAC, gateway, veth born in the netns, port with its alias, hairpin (the default)', () => {
     assert.deepEqual(plan.hostChanges.map(describeChange), [
       'link add cni0 address 0a:58:0a:f4:01:01 mtu 1400 type bridge',
       'link set cni0 up',
@@ -71,6 +71,15 @@ describe('planAdd', () => {
         `add element bridge bridgeway port_nd_target { "${plan.hostVeth}" . 0xfe8000000000000008580afffef40107 }'`,
     ]);
     assert.equal(toleratedFailure(plan.hostChanges[0]!), 'exists');
+  });
+  test('"hairpinMode": false: hairpin set off in the same place (a port someone turned it on for is set back), nothing else differs', () => {
+    const off = planAdd(parseNetConf(JSON.stringify({ ...JSON.parse(CONF_TEXT), hairpinMode: false })), target, pod);
+    const index = plan.hostChanges.findIndex((c) => c.op === 'set-hairpin');
+    assert.deepEqual(plan.hostChanges[index], { op: 'set-hairpin', link: plan.hostVeth, on: true });
+    assert.deepEqual(off.hostChanges[index], { op: 'set-hairpin', link: plan.hostVeth, on: false });
+    assert.equal(describeChange(off.hostChanges[index]!), `link set ${plan.hostVeth} type bridge_slave hairpin off`);
+    assert.deepEqual(off.hostChanges.toSpliced(index, 1), plan.hostChanges.toSpliced(index, 1));
+    assert.deepEqual(off.podChanges, plan.podChanges);
   });
   test('anti-spoofing: the port\'s elements from the plan\'s own MAC, port and addresses; none with antiSpoofing false', () => {
     assert.deepEqual(plan.guard, { op: 'guard-port', link: plan.hostVeth, elements: attachmentElements({ port: plan.hostVeth, mac: '0a:58:0a:f4:01:07', addresses: [parseIp('10.244.1.7')!] }) });

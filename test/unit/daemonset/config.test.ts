@@ -9,7 +9,8 @@ const base = ['--node-name', 'n', '--cluster-cidr', '10.244.0.0/16'];
 describe('agent config', () => {
   const env = { NODE_NAME: 'n1', BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' };
   test('defaults, environment, flags over environment', () => {
-    const c = parseAgentConfig([], env, '/usr/local/bin/bridgeway-agent')!;
+    // The agent's real path (the image's bridgeway-agent symlink resolved): the plugin is the same file.
+    const c = parseAgentConfig([], env, '/usr/local/bin/bridgeway')!;
     assert.equal(c.nodeName, 'n1');
     assert.equal(c.iface, 'eth1');
     assert.equal(c.cniBinDir, '/opt/cni/bin');
@@ -22,6 +23,8 @@ describe('agent config', () => {
     assert.equal(f.resyncMs, 500);
     assert.equal(f.iptables, 'legacy');
     assert.equal(parseAgentConfig(['uninstall'], {}, '/x')!.command, 'uninstall');
+    assert.equal(parseAgentConfig(['uninstall'], {}, '/x')!.serve, false);
+    assert.equal(parseAgentConfig(['uninstall', '--serve'], { NODE_NAME: 'n' }, '/x')!.serve, true);
     assert.equal(parseAgentConfig(['--help'], {}, '/x'), undefined);
   });
   test('--cluster-cidr: <v4>, <v6> or both, in either order; kept IPv4 first as network addresses', () => {
@@ -32,6 +35,8 @@ describe('agent config', () => {
     assert.deepEqual(cidrs('FD00:10:244:0::1/56, 10.244.3.4/16'), ['10.244.0.0/16', 'fd00:10:244::/56']);
   });
   const bad: [string[], Record<string, string>, RegExp][] = [
+    [['--serve'], { NODE_NAME: 'n', BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' }, /--serve is an uninstall flag: bridgeway-agent uninstall --serve/],
+    [['uninstall', '--serve'], {}, /--node-name \(or \$NODE_NAME\) is required/],
     [[], { BRIDGEWAY_CLUSTER_CIDR: '10.244.0.0/16' }, /--node-name \(or \$NODE_NAME\) is required/],
     [[], { NODE_NAME: 'n' }, /--cluster-cidr .* is required/],
     [['--cluster-cidr', '10.244.0.0'], { NODE_NAME: 'n' }, /--cluster-cidr must be <v4>, <v6> or <v4>,<v6> CIDRs .*"10.244.0.0" is not a CIDR/],

@@ -1,16 +1,18 @@
 // daemonset/uninstall.ts: removeNetworkState removes only its own network's IPAM state, never
 // another bridgeway network's (issue 12, item 2); the anti-spoofing table (issue 17) goes with
-// one `nft delete table`, and its absence, or nft's, is said and is no failure.
+// one `nft delete table`, and its absence, or nft's, is said and is no failure; the plugin's log
+// and, in Kubernetes mode, the Node's annotations and condition go too, the Node last (issue 18).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAgentConfig } from '../../../daemonset/config.ts';
-import { removeNetworkState, uninstall } from '../../../daemonset/uninstall.ts';
+import { removeNetworkState, removePluginLog, uninstall, type NodeMarksApi } from '../../../daemonset/uninstall.ts';
 import { CommandError } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { FakeRunner } from '../../fixtures/fake-runner.ts';
+import { iproute2Network } from '../../../daemonset/host/network.ts';
 
 function withDataDir(body: (dataDir: string) => void): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
@@ -81,16 +83,17 @@ describe('uninstall: the anti-spoofing nftables table', () => {
   async function uninstallWith(runner: FakeRunner) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
     try {
-      const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data')], {}, '/x')!;
+      const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', path.join(root, 'log', 'bridgeway', 'cni.log')], {}, '/x')!;
       const lines: string[] = [];
-      const failures = await uninstall(config, { run: runner.run, log: recordingLog(lines) });
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines) });
       return { failures, lines, commands: runner.calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input.trim()}` : ''}`) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
   // Every ip query answers "nothing of ours"; the iptables backends are not there.
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
+  // (links and routes are one read of two queries: host/network.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
 
   test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
     const { failures, lines, commands } = await uninstallWith(node());
@@ -120,5 +123,90 @@ describe('uninstall: the anti-spoofing nftables table', () => {
     const { failures } = await uninstallWith(runner);
     assert.deepEqual(failures.filter((f) => f.includes('nftables')).map((f) => f.split(':')[0]), ['the nftables table bridge bridgeway']);
     assert.match(failures.find((f) => f.includes('nftables'))!, /Operation not permitted/);
+  });
+});
+
+describe('removePluginLog', () => {
+  test('removes the file, and its directory when that is ours (bridgeway) and empty', () => {
+    withDataDir((root) => {
+      const file = path.join(root, 'bridgeway', 'cni.log');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, '{"msg":"ADD"}\n');
+      assert.equal(removePluginLog(file), undefined);
+      assert.ok(!fs.existsSync(path.dirname(file)));
+      assert.equal(removePluginLog(file), `no plugin log at ${file} (no pod started, or already removed)`);
+    });
+  });
+
+  test('a directory with other files, or of another name, stays', () => {
+    withDataDir((root) => {
+      const file = path.join(root, 'bridgeway', 'cni.log');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, 'x');
+      fs.writeFileSync(path.join(root, 'bridgeway', 'notes'), 'the admin\'s');
+      removePluginLog(file);
+      assert.deepEqual(fs.readdirSync(path.dirname(file)), ['notes']);
+      const elsewhere = path.join(root, 'logs', 'cni.log');
+      fs.mkdirSync(path.dirname(elsewhere), { recursive: true });
+      fs.writeFileSync(elsewhere, 'x');
+      removePluginLog(elsewhere);
+      assert.deepEqual(fs.readdirSync(path.dirname(elsewhere)), [], 'the file went, the directory of another name stays');
+    });
+  });
+});
+
+describe('uninstall: the Node object (Kubernetes mode)', () => {
+  // Links and routes are one read of two queries (host/network.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-') || argv[0] === 'nft', 1, { exitCode: 127, stderr: 'not found' });
+  async function uninstallWith(extra: string[], nodeMarks: (() => Promise<NodeMarksApi>) | undefined) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
+    try {
+      const logFile = path.join(root, 'log', 'bridgeway', 'cni.log');
+      fs.mkdirSync(path.dirname(logFile), { recursive: true });
+      fs.writeFileSync(logFile, 'x');
+      const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', logFile, ...extra], {}, '/x')!;
+      const lines: string[] = [];
+      const runner = node();
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines), nodeMarks });
+      return { failures, lines, logLeft: fs.existsSync(logFile) };
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
+  test('the Node is cleaned last, after the plugin log, and what it did is logged', async () => {
+    const calls: string[] = [];
+    const { failures, lines, logLeft } = await uninstallWith(['--node-name', 'node-0'], async () => ({
+      removeMarks: async (name) => {
+        calls.push(name);
+        return `node ${name}: removed the annotation bridgeway.io/eth1-ip; removed its NetworkUnavailable condition`;
+      },
+    }));
+    assert.deepEqual(failures.filter((f) => !/tables|nftables/.test(f)), []);
+    assert.deepEqual(calls, ['node-0']);
+    assert.equal(logLeft, false);
+    assert.ok(lines.at(-1)!.startsWith('node node-0: removed the annotation'), lines.join('\n'));
+    assert.ok(lines.findIndex((l) => l.startsWith('removed the plugin log')) < lines.length - 1);
+  });
+
+  test('an API that cannot be opened or answers an error is a failure naming the Node; the rest is still removed', async () => {
+    const { failures, logLeft } = await uninstallWith(['--node-name', 'node-0'], async () => {
+      throw new Error('kubeconfig (default): ENOENT');
+    });
+    assert.deepEqual(failures.filter((f) => f.startsWith('the Node object')), ['the Node object node-0: kubeconfig (default): ENOENT']);
+    assert.equal(logLeft, false);
+  });
+
+  test('without a node name the Node is not looked at, and the log says so; standalone mode has no Node step', async () => {
+    let opened = false;
+    const { failures, lines } = await uninstallWith([], async () => {
+      opened = true;
+      return { removeMarks: async () => '' };
+    });
+    assert.equal(opened, false);
+    assert.deepEqual(failures.filter((f) => f.startsWith('the Node object')), []);
+    assert.match(lines.at(-1)!, /^no --node-name \(NODE_NAME\): the Node object's bridgeway\.io annotations and NetworkUnavailable condition were not looked at$/);
+    const standalone = await uninstallWith(['--node-name', 'node-0'], undefined);
+    assert.ok(!standalone.lines.some((l) => /Node object|node node-0/.test(l)));
   });
 });

@@ -33,7 +33,7 @@ describe('ADD guards the pod\'s port', () => {
     assert.equal(res.code, 0, res.out[0]);
     assert.deepEqual(kernel.guardedElements(), ELEMENTS);
     assert.deepEqual(guardedWhenPodUp, ELEMENTS, 'guarded before the pod batch ran');
-    assert.deepEqual(ops(kernel.changes()).slice(-2), ['attach-port', 'guard-port']);
+    assert.deepEqual(ops(kernel.changes()).slice(-3), ['attach-port', 'set-hairpin', 'guard-port']);
   });
 
   test('a refused guard: code 103 naming it in nft syntax; elements and veth removed, address released, pod untouched', async () => {

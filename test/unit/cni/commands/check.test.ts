@@ -89,6 +89,42 @@ describe('CHECK', () => {
   });
 });
 
+describe('CHECK: the host veth\'s hairpin mode', () => {
+  const VETH = hostVethName('c1', 'eth0');
+
+  test('on by default: ADD sets it, CHECK passes; turned off behind our back: code 101 naming the port, the config and the fix', async () => {
+    const { kernel, check } = await added();
+    assert.equal(kernel.link(VETH)?.hairpin, true);
+    assert.equal((await check()).code, 0);
+    kernel.seed([{ op: 'set-hairpin', link: VETH, on: false }]);
+    const res = await check();
+    assert.equal(res.json?.code, 101);
+    assert.equal(res.json?.msg, `CHECK failed: host veth ${VETH} has hairpin off, the config says "hairpinMode": true (the default): ` +
+      `the pod cannot reach itself through a Service; recreate the pod, or run: ip link set ${VETH} type bridge_slave hairpin on`);
+  });
+
+  test('"hairpinMode": false: ADD sets it off, CHECK passes; turned on behind our back: code 101', async () => {
+    const kernel = new FakeKernel();
+    const store = new MemoryStore(4);
+    const add = await invoke(addEnv(), netConf({ hairpinMode: false }), { kernel, store });
+    assert.equal(add.code, 0, add.out[0]);
+    assert.equal(kernel.link(VETH)?.hairpin, false);
+    const check = () => invoke(checkEnv, netConf({ hairpinMode: false, prevResult: add.json }), { kernel, store });
+    assert.equal((await check()).code, 0);
+    kernel.seed([{ op: 'set-hairpin', link: VETH, on: true }]);
+    assert.equal((await check()).json?.msg, `CHECK failed: host veth ${VETH} has hairpin on, the config says "hairpinMode": false; recreate the pod, or run: ip link set ${VETH} type bridge_slave hairpin off`);
+  });
+
+  test('a config that now wants hairpin where ADD left it off (a pod made with "hairpinMode": false): CHECK says so', async () => {
+    const kernel = new FakeKernel();
+    const store = new MemoryStore(4);
+    const add = await invoke(addEnv(), netConf({ hairpinMode: false }), { kernel, store });
+    const res = await invoke(checkEnv, netConf({ prevResult: add.json }), { kernel, store });
+    assert.equal(res.json?.code, 101);
+    assert.match(res.json?.msg ?? '', /has hairpin off, the config says "hairpinMode": true \(the default\)/);
+  });
+});
+
 describe('CHECK: the pod\'s anti-spoofing elements', () => {
   const VETH = hostVethName('c1', 'eth0');
 

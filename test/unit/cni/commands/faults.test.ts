@@ -34,6 +34,7 @@ const HOST_CHANGES: Change[] = [
   { op: 'add-address', link: 'cni0', address: parseCidr('10.0.0.1/24')!, replace: true },
   { op: 'add-veth', name: VETH, mac: hostVethMac('c1', 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, netns: POD } },
   { op: 'attach-port', link: VETH, bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
+  { op: 'set-hairpin', link: VETH, on: true },
   GUARD,
 ];
 /** Before eth0 comes up: no router advertisements, no redirects, the link-local address from the MAC (cni/plan.ts). */
@@ -94,6 +95,22 @@ describe('ADD', () => {
     assert.deepEqual(kernel.calls.filter((c) => c.method === 'getLink'), [{ method: 'getLink', name: 'eth0', netns: POD }], 'the pod was asked first');
     assert.equal(kernel.link(VETH)?.kind, 'veth');
     assert.ok(log.entries.some((e) => e.level === 'warn' && e.msg === 'removing a stale host veth left by an interrupted ADD'));
+  });
+
+  test('"hairpinMode": false on a port that already has hairpin on (a stale veth of an ADD with it on): the new port has it off', async () => {
+    // The earlier ADD's veth is still there, its pod end in another namespace (the retry got a new one).
+    const stale = podNetns('c1-old');
+    const kernel = new FakeKernel().seed([
+      { op: 'add-bridge', name: 'cni0', mac: '0a:58:0a:00:00:01', mtu: 1400 },
+      { op: 'add-veth', name: VETH, mac: hostVethMac('c1', 'eth0'), mtu: 1400, peer: { name: 'eth0', mac: '0a:58:0a:00:00:02', mtu: 1400, netns: stale } },
+      { op: 'attach-port', link: VETH, bridge: 'cni0', alias: 'bridgeway:neta:c1:eth0' },
+      { op: 'set-hairpin', link: VETH, on: true },
+    ]);
+    const res = await invoke(addEnv(), netConf({ hairpinMode: false }), { kernel });
+    assert.equal(res.code, 0, res.out[0]);
+    assert.ok(kernel.changes().some((c) => c.op === 'delete-link' && c.link === VETH), 'the stale veth was replaced');
+    assert.equal(kernel.link(VETH)?.hairpin, false);
+    assert.deepEqual(kernel.changes().findLast((c) => c.op === 'set-hairpin'), { op: 'set-hairpin', link: VETH, on: false });
   });
 
   test('CNI_IFNAME already in the pod: code 100; the pod\'s interface untouched, nothing of ours left', async () => {

@@ -21,7 +21,7 @@ describe('parseNetConf', () => {
     assert.equal(conf.mtu, 1500);
     assert.equal(conf.isGateway, true);
     assert.equal(conf.isDefaultGateway, true);
-    assert.equal(conf.hairpinMode, false);
+    assert.equal(conf.hairpinMode, true, 'hairpin is on unless a network turns it off');
     assert.equal(conf.antiSpoofing, true, 'anti-spoofing is on unless a network turns it off');
     assert.equal(conf.dataDir, '/var/lib/cni/bridgeway');
     assert.equal(conf.logFile, '/var/log/bridgeway/cni.log');
@@ -33,10 +33,16 @@ describe('parseNetConf', () => {
   });
 
   test('booleans may be strings; unknown fields are tolerated', () => {
-    const conf = parse({ ...base, isGateway: 'false', hairpinMode: 'true', somethingNew: { x: 1 } });
+    const conf = parse({ ...base, isGateway: 'false', hairpinMode: 'false', somethingNew: { x: 1 } });
     assert.equal(conf.isGateway, false);
     assert.equal(conf.isDefaultGateway, false);
-    assert.equal(conf.hairpinMode, true);
+    assert.equal(conf.hairpinMode, false);
+  });
+
+  test('hairpinMode: false turns it off, true keeps it on; a value that is not a boolean is code 7 naming the key', () => {
+    assert.equal(parse({ ...base, hairpinMode: false }).hairpinMode, false);
+    assert.equal(parse({ ...base, hairpinMode: true }).hairpinMode, true);
+    assert.throws(() => parse({ ...base, hairpinMode: 'sometimes' }), (e: any) => e.code === 7 && /hairpinMode/.test(e.message));
   });
 
   test('antiSpoofing: false turns it off; a value that is not a boolean is code 7 naming the key', () => {

@@ -12,6 +12,7 @@ describe('conflist', () => {
     assert.equal(conf.cniVersion, '1.1.0');
     assert.deepEqual(conf.plugins[0].ipam, { subnet: '10.244.1.0/24' });
     assert.equal(conf.plugins[0].mtu, 9000);
+    assert.equal(conf.plugins[0].hairpinMode, true, 'a pod reaches itself through its own Service');
     assert.equal(conf.plugins[1].type, 'portmap');
     assert.equal(JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' })).plugins.length, 1);
   });

@@ -9,12 +9,13 @@ import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { type ConflistSettings, ConflistSync } from '../../../../daemonset/conflist/step.ts';
 import { readNodeInterface } from '../../../../daemonset/host/interface-step.ts';
 import { nodeRunner, recordingLogger, tempHost } from '../../../fixtures/agent-node.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 
 const podCIDRs = [parseCidr('10.244.1.0/24')!];
 
 async function host() {
   const run = nodeRunner();
-  return { run, view: await readNodeInterface(run.run, { iface: 'eth1' }) };
+  return { run, view: await readNodeInterface(iproute2Network(run.run), { iface: 'eth1' }) };
 }
 
 describe('step: conflist', () => {

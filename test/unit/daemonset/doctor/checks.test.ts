@@ -114,8 +114,8 @@ const faults: Fault[] = [
   ['a peer without a podCIDR', (f) => { (f.nodes as { list: any[] }).list[1].podCIDRs = []; f.routes.pop(); }, 'WARN', /^peer node-1$/, /no podCIDR yet/],
   ['rp_filter strict on the interface', (f) => { f.sysctls['net.ipv4.conf.eth1.rp_filter'] = '1'; }, 'WARN', /^net\.ipv4\.conf\.eth1\.rp_filter$/, /strict/, /rp_filter=2/],
   ['rp_filter strict on all', (f) => { f.sysctls['net.ipv4.conf.all.rp_filter'] = '1'; }, 'WARN', /^net\.ipv4\.conf\.all\.rp_filter$/, /strict, applies to every interface/, /net\.ipv4\.conf\.all\.rp_filter=2 net\.ipv4\.conf\.eth1\.rp_filter=2/],
-  ['br_netfilter not loaded', (f) => { f.sysctls['net.bridge.bridge-nf-call-iptables'] = undefined; }, 'WARN', /^net\.bridge\.bridge-nf-call-iptables$/, /br_netfilter is not loaded/, /modprobe br_netfilter/],
-  ['bridge-nf-call-iptables off', (f) => { f.sysctls['net.bridge.bridge-nf-call-iptables'] = '0'; }, 'WARN', /^net\.bridge\.bridge-nf-call-iptables$/, /^0:/, /sysctl -w net\.bridge\.bridge-nf-call-iptables=1/],
+  ['br_netfilter not loaded', (f) => { f.sysctls['net.bridge.bridge-nf-call-iptables'] = undefined; }, 'FAIL', /^net\.bridge\.bridge-nf-call-iptables$/, /^absent: br_netfilter is not loaded, .*a Service whose client and backend pods share this node gets no answer/, /^modprobe br_netfilter .*sysctl -w net\.bridge\.bridge-nf-call-iptables=1/],
+  ['bridge-nf-call-iptables off', (f) => { f.sysctls['net.bridge.bridge-nf-call-iptables'] = '0'; }, 'FAIL', /^net\.bridge\.bridge-nf-call-iptables$/, /^0: pod-to-pod traffic on this node's bridge bypasses iptables: a Service whose client and backend pods share this node gets no answer/, /^sysctl -w net\.bridge\.bridge-nf-call-iptables=1, persisted in \/etc\/sysctl\.d\/$/],
   ['our chains in a backend kube-proxy does not use', (f) => { f.settings.forcedBackend = 'nft'; f.iptables.legacy = '*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n'; }, 'FAIL', /^iptables backend nft$/, /kube-proxy's KUBE-\* chains are in iptables-legacy/, /--iptables/],
   ['the FORWARD hook removed', (f) => { f.iptables.nft = iptablesSave({ drop: `-A FORWARD ${OWNED_CHAINS[0]!.hook.rule}` }); }, 'FAIL', /^iptables-nft filter FORWARD -j BRIDGEWAY-FORWARD$/, /the jump to BRIDGEWAY-FORWARD is missing/, /bridgeway-agent --once/],
   ['a rule missing from our chain', (f) => { f.iptables.nft = iptablesSave().replace(/^-A BRIDGEWAY-FORWARD -d .*\n/m, ''); }, 'FAIL', /^iptables-nft filter chain BRIDGEWAY-FORWARD$/, /incomplete: missing "-d 10\.244\.0\.0\/16/],
@@ -164,6 +164,7 @@ function healthyDualStack(): DoctorFacts {
   facts.links.find((l) => l.name === 'eth1')!.ipv6 = [parseCidr('fd00:50::10/64')!];
   facts.routes.push({ dst: 'fd00:10:244:2::/64', gateway: 'fd00:50::11', dev: 'eth1', protocol: '77' });
   facts.sysctls['net.ipv6.conf.all.forwarding'] = '1';
+  facts.sysctls['net.bridge.bridge-nf-call-ip6tables'] = '1';
   facts.ip6tables = { nft: iptablesSave({ cluster: CLUSTER6, own: OWN6 }), legacy: '' };
   facts.conflist.file = { text: conflistText({ podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] }) };
   return facts;
@@ -182,6 +183,8 @@ function healthyIpv6Only(): DoctorFacts {
 
 /** Faults only a cluster with IPv6 can have: the base facts, then the fault, then the finding. */
 const ipv6Faults: [base: () => DoctorFacts, ...Fault][] = [
+  [healthyDualStack, 'bridge-nf-call-ip6tables off', (f) => { f.sysctls['net.bridge.bridge-nf-call-ip6tables'] = '0'; }, 'FAIL', /^net\.bridge\.bridge-nf-call-ip6tables$/, /^0: pod-to-pod traffic on this node's bridge bypasses ip6tables/, /^sysctl -w net\.bridge\.bridge-nf-call-ip6tables=1/],
+  [healthyIpv6Only, 'IPv6-only: br_netfilter not loaded', (f) => { f.sysctls['net.bridge.bridge-nf-call-ip6tables'] = undefined; }, 'FAIL', /^net\.bridge\.bridge-nf-call-ip6tables$/, /^absent: br_netfilter is not loaded/, /modprobe br_netfilter/],
   [healthyDualStack, 'the ip6tables FORWARD hook removed', (f) => { f.ip6tables!.nft = iptablesSave({ cluster: CLUSTER6, own: OWN6, drop: `-A FORWARD ${OWNED_CHAINS[0]!.hook.rule}` }); }, 'FAIL', /^ip6tables-nft filter FORWARD -j BRIDGEWAY-FORWARD$/, /the jump to BRIDGEWAY-FORWARD is missing/, /bridgeway-agent --once/],
   [healthyDualStack, 'our ip6tables nat chain missing', (f) => { f.ip6tables!.nft = iptablesSave({ cluster: CLUSTER6, own: OWN6 }).replace(/^(:|-A )BRIDGEWAY-POSTRTG.*\n/gm, ''); }, 'FAIL', /^ip6tables-nft nat chain BRIDGEWAY-POSTRTG$/, /^missing$/],
   [healthyDualStack, 'ip6tables without our chains at all', (f) => { f.ip6tables = { nft: '', legacy: '' }; }, 'FAIL', /^ip6tables-nft filter chain BRIDGEWAY-FORWARD$/, /^missing$/],
@@ -220,6 +223,8 @@ test('dual-stack: IPv6 forwarding and IPv6 routes are checked, and a healthy nod
   assert.ok(findings.some((f) => f.object === 'net.ipv6.conf.all.forwarding' && f.severity === 'OK'));
   assert.ok(findings.some((f) => f.object === 'route fd00:10:244:2::/64 via fd00:50::11 dev eth1' && f.severity === 'OK'));
   assert.ok(!runChecks(healthy()).some((f) => f.object === 'net.ipv6.conf.all.forwarding'), 'IPv4-only: not checked');
+  for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables']) assert.ok(findings.some((f) => f.object === key && f.severity === 'OK'), key);
+  assert.ok(!runChecks(healthy()).some((f) => f.object === 'net.bridge.bridge-nf-call-ip6tables'), 'IPv4-only: br_netfilter for ip6tables not checked');
 
   const off = healthyDualStack();
   off.sysctls['net.ipv6.conf.all.forwarding'] = '0';

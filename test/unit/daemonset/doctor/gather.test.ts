@@ -15,6 +15,7 @@ import { hostVethName } from '../../../../lib/names.ts';
 import { elementId } from '../../../../lib/antispoof/nft-json.ts';
 import { attachmentElements } from '../../../../lib/antispoof/ruleset.ts';
 import { CommandError } from '../../../../lib/exec.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 
 function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-doctor-'));
@@ -45,7 +46,7 @@ function setup() {
     .failFrom(['iptables-legacy-save'], 1, { stderr: 'iptables-legacy-save: not found' })
     // No anti-spoofing table, as nft 1.0.6 says it.
     .failFrom(['nft'], 1, { stderr: 'Error: No such file or directory\nlist table bridge bridgeway\n                  ^^^^^^^^^\n' });
-  const deps = { run: runner.run, procSys: at('proc-sys'), networkManager: { runDir: at('no-nm'), confDir: at('no-nm') } };
+  const deps = { run: runner.run, network: iproute2Network(runner.run), procSys: at('proc-sys'), networkManager: { runDir: at('no-nm'), confDir: at('no-nm') } };
   return { dir, at, config, store, runner, deps, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 

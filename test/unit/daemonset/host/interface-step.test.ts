@@ -6,11 +6,12 @@ import { parseIp } from '../../../../lib/cidr.ts';
 import { AddressPublisher, readNodeInterface } from '../../../../daemonset/host/interface-step.ts';
 import { ADDR_JSON_DUAL, IP_BATCH, nodeRunner, recordingLogger, RecordingNodeStatus } from '../../../fixtures/agent-node.ts';
 import { ETH1_IPV6_ANNOTATION } from '../../../../lib/names.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 
 
 async function host() {
   const run = nodeRunner();
-  return { run, view: await readNodeInterface(run.run, { iface: 'eth1' }) };
+  return { run, view: await readNodeInterface(iproute2Network(run.run), { iface: 'eth1' }) };
 }
 
 describe('step: node interface', () => {
@@ -23,7 +24,7 @@ describe('step: node interface', () => {
   });
 
   test('a missing interface is an error that names it and what exists', async () => {
-    await assert.rejects(readNodeInterface(nodeRunner().run, { iface: 'eth9' }), /interface eth9 not found \(have: lo, eth1\)/);
+    await assert.rejects(readNodeInterface(iproute2Network(nodeRunner().run), { iface: 'eth9' }), /interface eth9 not found \(have: lo, eth1\)/);
   });
 
   test('the address is published once, and again only when it changes', async () => {
@@ -40,7 +41,7 @@ describe('step: node interface', () => {
 describe('step: node interface, dual-stack', () => {
   test('both addresses are read (link-local ignored) and published, IPv6 under its own annotation', async () => {
     const run = nodeRunner({ addr: ADDR_JSON_DUAL });
-    const view = await readNodeInterface(run.run, { iface: 'eth1', families: [4, 6] });
+    const view = await readNodeInterface(iproute2Network(run.run), { iface: 'eth1', families: [4, 6] });
     assert.deepEqual(view.iface.addresses, { 4: parseIp('192.168.50.10'), 6: parseIp('fd00:50::10') });
     const status = new RecordingNodeStatus();
     await new AddressPublisher({ log: recordingLogger(), nodeName: 'node-0', nodeStatus: status }).publish(view.iface);
@@ -48,7 +49,7 @@ describe('step: node interface, dual-stack', () => {
       { call: 'publishEth1Address', ip: '192.168.50.10' },
       { call: 'publishEth1Address', ip: 'fd00:50::10', annotation: ETH1_IPV6_ANNOTATION },
     ]);
-    await assert.rejects(readNodeInterface(nodeRunner().run, { iface: 'eth1', families: [4, 6] }), /interface eth1 has no global IPv6 address/);
+    await assert.rejects(readNodeInterface(iproute2Network(nodeRunner().run), { iface: 'eth1', families: [4, 6] }), /interface eth1 has no global IPv6 address/);
   });
 });
 

@@ -8,6 +8,7 @@ import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { Reconciler } from '../../../../daemonset/loop/reconciler.ts';
 import { SyncScheduler } from '../../../../daemonset/loop/scheduler.ts';
 import { FakeClock } from '../../../fixtures/fake-clock.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 import {
   agentConfig, clusterNode, FakeSource, isHostQuery, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost,
 } from '../../../fixtures/agent-node.ts';
@@ -22,7 +23,7 @@ function setup(options: { extra?: string[]; runtime?: string } = {}) {
   const status = new RecordingNodeStatus();
   const source = new FakeSource([clusterNode('node-0', 0, { containerRuntimeVersion: options.runtime ?? RUNTIME_1_6 }), clusterNode('node-1', 1)]);
   const config = agentConfig(host, options.extra);
-  const reconciler = new Reconciler({ run: run.run, log, metrics, config, source, nodeStatus: status, procSys: host.procSys });
+  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys });
   return { host, run, log, metrics, status, source, reconciler };
 }
 
@@ -58,6 +59,15 @@ describe('reconciler', () => {
       assert.equal(s.reconciler.notReadyReason(), undefined);
       assert.deepEqual(s.reconciler.readyDetail(), ['conflist cniVersion 1.0.0 (runtime: containerd://1.6.20 speaks CNI up to 1.0.0)']);
       assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
+    }));
+
+  test('br_netfilter turned off after a sync: /readyz detail and the metric say so at once, readiness stays', () =>
+    withSetup(async (s) => {
+      await s.reconciler.sync();
+      fs.writeFileSync(path.join(s.host.procSys, 'net/bridge/bridge-nf-call-iptables'), '0\n');
+      assert.equal(s.reconciler.notReadyReason(), undefined, 'routes, rules and the conflist are still in place');
+      assert.match(s.reconciler.readyDetail().at(-1)!, /^node prerequisite net\.bridge\.bridge-nf-call-iptables: 0: .* fix: sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
+      assert.match(s.metrics.render(), /^bridgeway_node_sysctl_ok\{sysctl="net\.bridge\.bridge-nf-call-iptables"\} 0$/m);
     }));
 
   test('a runtime upgrade on the Node rewrites the conflist at the next sync', () =>

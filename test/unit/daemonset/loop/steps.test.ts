@@ -5,11 +5,13 @@ import { test } from 'node:test';
 import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { syncSteps } from '../../../../daemonset/loop/steps.ts';
 import { agentConfig, FakeSource, nodeRunner, recordingLogger, tempHost } from '../../../fixtures/agent-node.ts';
+import { iproute2Network } from '../../../../daemonset/host/network.ts';
 
 test('the steps, in order, and their names', () => {
   const host = tempHost();
   try {
-    const steps = syncSteps({ run: nodeRunner().run, log: recordingLogger(), metrics: new Metrics(), config: agentConfig(host), source: new FakeSource([]) });
+    const { run } = nodeRunner();
+    const steps = syncSteps({ run, network: iproute2Network(run), log: recordingLogger(), metrics: new Metrics(), config: agentConfig(host), source: new FakeSource([]) });
     assert.deepEqual(steps.learn.map((s) => s.name), ['node-view', 'routes-ahead', 'read-node-interface', 'publish-address']);
     assert.deepEqual(steps.program.map((s) => s.name), ['sysctls', 'install', 'routes', 'iptables', 'conflist', 'status']);
     assert.ok([...steps.learn, ...steps.program].every((s) => typeof s.run === 'function'));

@@ -1,7 +1,10 @@
 // nodes/file-source.ts: the nodes file of standalone mode, YAML or JSON, one or both families.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodesFileError, parseNodesFile } from '../../../../daemonset/nodes/file-source.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NodesFileError, NodesFileSource, parseNodesFile } from '../../../../daemonset/nodes/file-source.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION } from '../../../../lib/names.ts';
 describe('nodes file', () => {
   test('a node without a podCIDR yet is valid (and not routed to)', () => {
@@ -51,3 +54,28 @@ describe('nodes file', () => {
   }
 });
 
+
+describe('NodesFileSource', () => {
+  test('afterLoad runs once per file parsed, not for an unchanged or rejected file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-nodes-'));
+    const file = path.join(dir, 'nodes.yaml');
+    const log = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };
+    let loads = 0;
+    try {
+      fs.writeFileSync(file, 'nodes: [{name: a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.50.11}]\n');
+      const source = new NodesFileSource({ file, log, onChange: () => {}, afterLoad: () => loads++ });
+      source.start();
+      source.stop();
+      assert.equal(source.nodes().length, 1);
+      assert.equal(loads, 1, 'parsed once; the second read found the same text');
+      fs.writeFileSync(file, 'nodes: [{name: a, podCIDR: nope}]\n');
+      source.nodes();
+      assert.equal(loads, 1, 'a rejected file is no load');
+      fs.writeFileSync(file, 'nodes: []\n');
+      assert.deepEqual(source.nodes(), []);
+      assert.equal(loads, 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

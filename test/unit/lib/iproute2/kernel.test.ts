@@ -109,14 +109,14 @@ describe('iproute2Kernel: single operations', () => {
     assert.deepEqual(run.calls.map((c) => c.input), ['link del bw1\nlink del bw2\n']);
   });
 
-  test('getLink reads details (-d) and is undefined for a missing link; listLinks asks by type', async () => {
+  test('getLink reads details (-d: a port\'s hairpin mode, which CHECK compares) and is undefined for a missing link; listLinks asks by type', async () => {
     const run = new FakeRunner()
       .failNth(['ip', '-d', '-j', 'link', 'show', 'dev', 'nope'], 1, { stderr: 'Device "nope" does not exist.' })
-      .on(['ip', '-d', '-j', 'link', 'show', 'dev', 'bw1'], { stdout: JSON.stringify([{ ifindex: 5, ifname: 'bw1', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } }]) })
+      .on(['ip', '-d', '-j', 'link', 'show', 'dev', 'bw1'], { stdout: JSON.stringify([{ ifindex: 5, ifname: 'bw1', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge', info_slave_data: { hairpin: false } } }]) })
       .on(['ip', '-j', 'link', 'show', 'type', 'veth'], { stdout: JSON.stringify([{ ifindex: 5, ifname: 'bw1', ifalias: 'bridgeway:neta:c1:eth0' }]) });
     const kernel = iproute2Kernel(run.run);
     assert.equal(await kernel.getLink('nope'), undefined);
-    assert.deepEqual(await kernel.getLink('bw1'), { index: 5, name: 'bw1', flags: [], kind: 'veth', portKind: 'bridge' });
+    assert.deepEqual(await kernel.getLink('bw1'), { index: 5, name: 'bw1', flags: [], kind: 'veth', portKind: 'bridge', hairpin: false });
     assert.deepEqual((await kernel.listLinks('veth')).map((l) => l.alias), ['bridgeway:neta:c1:eth0']);
   });
 });

@@ -113,6 +113,20 @@ describe('requests carry what `ip` sends for the same command', () => {
     assert.equal(view(attrs.get(IFLA.MASTER)!).getUint32(0, true), 2);
     assert.deepEqual([...attrs.get(IFLA.IFALIAS)!], [...Buffer.from('bridgeway:n:c:eth0\0')]);
   });
+
+  test('a port\'s hairpin mode, on or off: IFLA_BRPORT_MODE in the bridge\'s slave data, and nothing else changed', () => {
+    for (const [hairpin, mode] of [[true, 1], [false, 0]] as const) {
+      const t = recorder();
+      new Rtnl(t).setLink('hairpin', 'bw1', { hairpin });
+      const [m] = t.sent;
+      assert.equal(view(m!.payload).getUint32(12, true), 0, 'no flag changed (the port stays up)');
+      const attrs = parseAttrs(m!.payload, 16);
+      assert.deepEqual([...attrs.keys()].sort(), [IFLA.IFNAME, IFLA.LINKINFO].sort());
+      const info = parseAttrs(attrs.get(IFLA.LINKINFO)!);
+      assert.deepEqual([...info.get(IFLA_INFO.SLAVE_KIND)!], [...Buffer.from('bridge\0')]);
+      assert.deepEqual([...parseAttrs(info.get(IFLA_INFO.SLAVE_DATA)!).get(4)!], [mode]);
+    }
+  });
 });
 
 describe('decoding answers', () => {
@@ -140,6 +154,14 @@ describe('decoding answers', () => {
       portKind: 'bridge',
       hairpin: true,
     });
+  });
+
+  test('a port with hairpin off reads as hairpin false, not as absent', () => {
+    const message = encodeMessage(RTM.NEWLINK, 0, 1, ifinfomsg({ index: 5 }), [
+      str(IFLA.IFNAME, 'bw1'),
+      nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'veth'), str(IFLA_INFO.SLAVE_KIND, 'bridge'), nest(IFLA_INFO.SLAVE_DATA, [u8(4, 0)])]),
+    ]);
+    assert.equal(decodeLink(parseMessages(message)[0]!.payload).hairpin, false);
   });
 
   test('an error: the errno, and the extended-ack text after a capped echo', () => {

@@ -1,0 +1,56 @@
+// The node's interfaces with their addresses, and its main routing table of both families, read
+// over rtnetlink and written as iproute2's `ip -j` parsers give them (lib/iproute2/addr.ts,
+// route.ts), so the agent's planners and the doctor's checks read either backend alike. Two
+// dumps for the links and addresses, one per family for the routes; no process.
+import { formatIp, type IpCidr } from '../cidr.ts';
+import type { InterfaceAddresses } from '../iproute2/addr.ts';
+import type { KernelRoute } from '../kernel/route.ts';
+import { AF_INET, AF_INET6 } from './codec.ts';
+import { RT_SCOPE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_BOOT, type DecodedRoute } from './rtnl-codec.ts';
+import { addressFromBytes, type Rtnl } from './rtnl.ts';
+
+/** iproute2's names of route protocols (/usr/share/iproute2/rt_protos); others print as numbers, ours "77". */
+const PROTOCOL_NAMES: Record<number, string> = { 1: 'redirect', 2: 'kernel', 4: 'static', 9: 'ra', 16: 'dhcp', 42: 'babel', 186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp' };
+/** Route types `ip` prints (it leaves out unicast). */
+const TYPE_NAMES: Record<number, string> = { 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' };
+const SCOPE_NAMES: Record<number, string> = { [RT_SCOPE.LINK]: 'link', [RT_SCOPE.HOST]: 'host' };
+
+/** Every link with its IPv4 addresses and global IPv6 addresses (as `ip -j addr show` + parseInterfaceAddresses). */
+export function interfaceAddresses(rtnl: Rtnl): InterfaceAddresses[] {
+  const links = rtnl.listLinks().map((link) => ({
+    index: link.index,
+    value: { name: link.name, mtu: link.mtu ?? 0, up: link.flags.includes('UP'), ipv4: [] as IpCidr[], ipv6: [] as IpCidr[] },
+  }));
+  const byIndex = new Map(links.map((l) => [l.index, l.value]));
+  for (const address of rtnl.listAddresses()) {
+    const link = byIndex.get(address.index);
+    const ip = addressFromBytes(address.address);
+    if (!link || !ip) continue;
+    const cidr: IpCidr = { family: ip.family, address: ip.value, prefixLength: address.prefixLength };
+    if (ip.family === 4) link.ipv4.push(cidr);
+    else if (address.scope === RT_SCOPE.UNIVERSE) link.ipv6.push(cidr);
+  }
+  return links.map((l) => l.value);
+}
+
+/** The main table of both families (as `ip -j route show table all` + mainTableOf). */
+export function mainRoutes(rtnl: Rtnl): KernelRoute[] {
+  const names = new Map(rtnl.listLinks().map((l) => [l.index, l.name]));
+  return [AF_INET, AF_INET6].flatMap((family) => rtnl.listRoutes(family).filter((r) => r.table === RT_TABLE_MAIN).flatMap((r) => toKernelRoute(r, names)));
+}
+
+function toKernelRoute(route: DecodedRoute, names: ReadonlyMap<number, string>): KernelRoute[] {
+  const family: 4 | 6 = route.family === AF_INET ? 4 : 6;
+  const dst = route.dst ? addressFromBytes(route.dst) : { family, value: 0n };
+  if (!dst) return [];
+  const gateway = route.gateway ? addressFromBytes(route.gateway) : undefined;
+  const kernelRoute: KernelRoute = { dst: `${formatIp(dst)}/${route.dstLength}` };
+  if (gateway) kernelRoute.gateway = formatIp(gateway);
+  const dev = route.oif === undefined ? undefined : names.get(route.oif);
+  if (dev) kernelRoute.dev = dev;
+  if (route.protocol !== RTPROT_BOOT) kernelRoute.protocol = PROTOCOL_NAMES[route.protocol] ?? String(route.protocol);
+  const scope = SCOPE_NAMES[route.scope];
+  if (scope) kernelRoute.scope = scope;
+  if (route.type !== RTN_UNICAST) kernelRoute.type = TYPE_NAMES[route.type] ?? String(route.type);
+  return [kernelRoute];
+}

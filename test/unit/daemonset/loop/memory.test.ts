@@ -1,0 +1,34 @@
+// daemonset/loop/memory.ts: on Bun the agent collects after each burst; on Node it does nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MEMORY_TUNING, tuneMemory, type BunMemory } from '../../../../daemonset/loop/memory.ts';
+
+function recordingBun(): BunMemory & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    gc: (force) => void calls.push(`gc(${force})`),
+    shrink: () => void calls.push('shrink'),
+    unsafe: { gcAggressionLevel: (level) => (calls.push(`aggression(${level})`), 0), setJITPolicy: (policy) => void calls.push(`jit(${policy})`) },
+  };
+}
+
+test('the shipped tuning: a full collection and a shrink after each burst, nothing else at start', () => {
+  const runtime = recordingBun();
+  const afterBurst = tuneMemory(MEMORY_TUNING, runtime);
+  assert.deepEqual(runtime.calls, []);
+  afterBurst();
+  afterBurst();
+  assert.deepEqual(runtime.calls, ['gc(true)', 'shrink', 'gc(true)', 'shrink']);
+});
+
+test('the other knobs apply at start when set', () => {
+  const runtime = recordingBun();
+  tuneMemory({ aggression: 2, collectAfterBurst: false, jitPolicy: 20 }, runtime)();
+  assert.deepEqual(runtime.calls, ['aggression(2)', 'jit(20)']);
+});
+
+test('on Node (no Bun global) nothing happens', () => {
+  assert.equal((globalThis as { Bun?: unknown }).Bun, undefined);
+  assert.doesNotThrow(() => tuneMemory()());
+});
