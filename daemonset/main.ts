@@ -46,7 +46,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     source = createKubeNodeSource({ kubeconfig, log, metrics, onChange, afterPage: afterBurst });
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
   }
-  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus });
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, betweenPhases: afterBurst });
   source.start();
 
   if (config.once) {
