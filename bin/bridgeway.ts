@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CURRENT_VERSION } from '../lib/cni-version.ts';
 import { runPluginProcess } from '../cni/main.ts';
+import { startWithJscOptions } from './jsc-options.ts';
 import { chooseRole, usage } from './role.ts';
 
 /** CNI_COMMAND was set: a runtime waits for a CNI document on stdout (SPEC.md "Error"; 7: the config's "type" chose this file). */
@@ -23,6 +24,7 @@ switch (role.role) {
     runPluginProcess();
     break;
   case 'agent':
+    startWithJscOptions(); // on Bun, the first time: does not return (jsc-options.ts)
     // No top-level await: the bundle is CommonJS.
     void import('../daemonset/main.ts').then(({ runAgentProcess }) => runAgentProcess(role.args));
     break;

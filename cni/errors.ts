@@ -1,7 +1,7 @@
 // The one error type the plugin reports, and the one place where anything else becomes one.
 // Codes: CNI SPEC.md "Error" section; 100+ are ours.
 import { CommandError } from '../lib/exec.ts';
-import { KernelError } from '../lib/kernel/errors.ts';
+import { KernelError, NftablesUnavailableError } from '../lib/kernel/errors.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { IpamExhaustedError, IpamStoreError } from '../ipam/index.ts';
 
@@ -46,6 +46,11 @@ export function toCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
   if (error instanceof IpamExhaustedError) return new CniError(ErrorCode.AddressesExhausted, error.message);
   if (error instanceof IpamStoreError) return new CniError(ErrorCode.IoFailure, error.message);
+  // Issue 17: a node that cannot hold the anti-spoofing table answers "try again later" with the
+  // reason, not "a kernel operation failed": nothing is wrong with this pod or its config, and
+  // the runtime's retry succeeds once the node can (`modprobe nf_tables`, a kernel with the
+  // bridge family) or the network is set to "antiSpoofing": false. Before KernelError: it is one.
+  if (error instanceof NftablesUnavailableError) return new CniError(ErrorCode.TryAgainLater, error.message);
   if (error instanceof KernelError || error instanceof CommandError) {
     return new CniError(ErrorCode.KernelOperationFailed, error.message);
   }

@@ -13,7 +13,8 @@
 //                   network owns the veth, so GC of one network never deletes another network's pods
 // The port's hairpin mode is set either way, as the config says (on by default: kube-proxy sends
 // a pod's connection to its own Service back out of the port it came in by).
-// In the pod, before its interface comes up: no router advertisements, no redirects (sysctls).
+// In the pod, before its interface comes up: no router advertisements, no redirects (sysctls),
+// and with antiSpoofing the link-local address derived from the MAC (addr_gen_mode 0).
 // With antiSpoofing (the default), the host veth's elements in the anti-spoofing table are the
 // last host change: after the veth is a port, before the pod side brings the pod's interface up,
 // so no frame leaves the pod before its port is guarded.
@@ -123,6 +124,27 @@ export function refuseRedirectsAndRouterAdvertisements(ifname: string): SysctlCh
   ];
 }
 
+/**
+ * The pod's IPv6 link-local address must be the one its port's anti-spoofing elements allow:
+ * fe80:: + the modified EUI-64 of its MAC (lib/antispoof/ruleset.ts, linkLocalFromMac). The
+ * kernel derives it so only in addr_gen_mode 0 (eui64). A new interface takes the mode of its
+ * namespace's net.ipv6.conf.default.addr_gen_mode: with 2 or 3 (stable privacy, random: some
+ * distributions' sysctl.d, a hardened image) it gets another link-local address, with 1 (none)
+ * none, and its neighbour discovery and MLD from it would be dropped at its port. Written on the
+ * interface while it is down: the kernel adds the EUI-64 address as the mode changes
+ * (addrconf_sysctl_addr_gen_mode -> addrconf_init_auto_addrs in net/ipv6/addrconf.c) and no other
+ * link-local address exists yet; on an interface already up it would add it beside the other.
+ * Missing is tolerated, as for accept_ra: a pod namespace without IPv6 sends no ND at all.
+ */
+export function eui64LinkLocal(ifname: string): SysctlChange {
+  return { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/addr_gen_mode`, value: '0', tolerate: 'missing' };
+}
+
+/** Every sysctl ADD writes in the pod (before its interface comes up) and CHECK reads back. */
+export function podSysctls(conf: Pick<NetConf, 'antiSpoofing'>, ifname: string): SysctlChange[] {
+  return [...refuseRedirectsAndRouterAdvertisements(ifname), ...(conf.antiSpoofing ? [eui64LinkLocal(ifname)] : [])];
+}
+
 export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
   if (pod.ips.length === 0) throw new Error('planAdd: the pod has no address');
   const hostVeth = hostVethName(target.containerId, target.ifname);
@@ -155,7 +177,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     ...(r.gw !== undefined ? { gw: formatIp(r.gw) } : {}),
   }));
   const podChanges: Change[] = [
-    ...refuseRedirectsAndRouterAdvertisements(target.ifname),
+    ...podSysctls(conf, target.ifname),
     { op: 'set-up', link: 'lo' },
     ...pod.ips.map((ip): Change => ({ op: 'add-address', link: target.ifname, address: ip.address })),
     { op: 'set-up', link: target.ifname },

@@ -94,7 +94,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
       families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics, afterApply: afterBurst,
     });
   }
-  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy });
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy, betweenPhases: afterBurst });
   source.start();
   // The policy lists wait for the Node list and the sync it triggers: at 5,000 nodes either in
   // flight beside them set the agent's peak RSS (pages of both lists, parsed, and the sync's route

@@ -18,7 +18,7 @@ function parseIpv4(text: string): number | undefined {
 }
 
 function formatIpv4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
 
 // ---- IPv6 (bigint, 128 bits) ----------------------------------------------------------------
@@ -145,13 +145,20 @@ export function formatCidr(cidr: IpCidr): string {
   return `${formatIp({ family: cidr.family, value: cidr.address })}/${cidr.prefixLength}`;
 }
 
+// Every mask, made once: the agent computes networks and containment for every node of the
+// cluster at every sync, and each mask built anew was three bigints of garbage (at 5,000 nodes,
+// a sync's transient memory on Bun is mostly such small garbage: bench/AGENT.md).
+const masksOf = (bits: number) => Array.from({ length: bits + 1 }, (_, prefixLength) => (1n << BigInt(bits - prefixLength)) - 1n);
+const HOST_MASKS: Record<IpFamily, readonly bigint[]> = { 4: masksOf(32), 6: masksOf(128) };
+const NETWORK_MASKS: Record<IpFamily, readonly bigint[]> = { 4: HOST_MASKS[4].map((m) => ~m), 6: HOST_MASKS[6].map((m) => ~m) };
+
 function hostMask(family: IpFamily, prefixLength: number): bigint {
-  return (1n << BigInt(familyBits(family) - prefixLength)) - 1n;
+  return HOST_MASKS[family][prefixLength] ?? (1n << BigInt(familyBits(family) - prefixLength)) - 1n; // (no valid CIDR has another length)
 }
 
 /** The first address of the prefix. */
 export function cidrNetwork(cidr: IpCidr): bigint {
-  return cidr.address & ~hostMask(cidr.family, cidr.prefixLength);
+  return cidr.address & (NETWORK_MASKS[cidr.family][cidr.prefixLength] ?? ~hostMask(cidr.family, cidr.prefixLength));
 }
 
 /** The last address of the prefix (the IPv4 broadcast address). */

@@ -9,7 +9,8 @@ apt-get update -qq
 # containernetworking-plugins: reference plugins we chain with and benchmark against;
 # iputils-ping: connectivity checks; containerd + runc + busybox-static: a real runtime
 # driving the plugin (ctr run --cni with a busybox rootfs, no image registry needed);
-# iperf3: the data-plane benchmark (npm run bench:net); python3-scapy: the hostile pod of
+# iperf3 and linux-perf: the data-plane benchmark (npm run bench:net; perf profiles the
+# anti-spoofing filter's share of a flow); python3-scapy: the hostile pod of
 # test/integration/attacks.test.ts crafts its router advertisements and redirects with it;
 # nftables: nft, to check and compare the anti-spoofing table the plugin writes over nfnetlink
 # (and the fallback's nft -f); mmdebstrap: scripts/build-image.sh builds the agent's image from
@@ -17,6 +18,6 @@ apt-get update -qq
 # (test/integration/image.test.ts); and the linter the tests run on every shell script (shellcheck).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static iperf3 python3-scapy nftables mmdebstrap skopeo shellcheck >/dev/null
+  containerd runc busybox-static iperf3 linux-perf python3-scapy nftables mmdebstrap skopeo shellcheck >/dev/null
 
 npm ci --no-audit --no-fund --loglevel=error

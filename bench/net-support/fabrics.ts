@@ -2,11 +2,8 @@
 // (test/support/cluster.ts: a switch namespace, node namespaces with eth1 = 192.168.50.(10+i)/24 on
 // it), so that they cannot disturb one another and share nothing but the kernel:
 //   bridgeway: the real agent (standalone mode) and the real plugin, exactly as in the e2e, so
-//               with anti-spoofing (issue 17) on, its default; and two variants of it: the pods
-//               added with "antiSpoofing": false (no table, no elements: the filter's cost is the
-//               difference), and with 250 other attachments' elements in every set of the table
-//               (added with `nft -f` in each node: the filter's lookups must not slow down with
-//               the number of pods);
+//               with anti-spoofing (issue 17) on, its default, and a second pod on the first node
+//               (pod -> pod across the bridge alone, for the anti-spoofing rounds);
 //   hand-built: the same bridge, veth and addresses made with plain `ip`, one route per peer
 //               podCIDR via the peer's eth1, ip_forward on, no iptables rules at all;
 //   vxlan:      flannel's vxlan backend as it builds it (pkg/backend/vxlan): a vxlan device
@@ -18,8 +15,7 @@
 //   "+ conntrack": hand-built and vxlan again, with one nat rule each (addConntrackOnly), to tell
 //               the cost of connection tracking from that of the path.
 import fs from 'node:fs';
-import { renderElements } from '../../lib/antispoof/nft-text.ts';
-import { ANTISPOOF_SETS, attachmentElements, type Element } from '../../lib/antispoof/ruleset.ts';
+import { attachmentElements, type Element } from '../../lib/antispoof/ruleset.ts';
 import { eventually, SimCluster, type SimNode } from '../../test/support/cluster.ts';
 import { run } from '../../test/support/exec-in.ts';
 
@@ -33,6 +29,8 @@ export interface Fabric {
   cluster: SimCluster;
   /** One pod on each of the two nodes. */
   pods: [Pod, Pod];
+  /** bridgeway's: a second pod on the first node, for pod -> pod across the bridge alone. */
+  neighbour?: Pod;
 }
 
 const ip = (node: SimNode, args: string[], netns = node.path) => run(['nsenter', `--net=${netns}`, '--', 'ip', ...args]);
@@ -49,14 +47,7 @@ function podAddress(node: SimNode, index: number): string {
   return node.podCIDR!.replace(/\.0\/24$/, `.${index}`);
 }
 
-export interface BridgewayVariant {
-  /** The plugin's "antiSpoofing" for the two pods (absent: the conflist's, i.e. the default, on). */
-  antiSpoofing?: boolean;
-  /** Elements of this many other attachments added to each node's table before measuring. */
-  otherAttachments?: number;
-}
-
-export async function bridgewayFabric(cluster: SimCluster, variant: BridgewayVariant = {}): Promise<Fabric> {
+export async function bridgewayFabric(cluster: SimCluster): Promise<Fabric> {
   const [a, b] = cluster.nodes as [SimNode, SimNode];
   // --resync 10m: no periodic sync running during the measurements (the last flag wins).
   for (const node of [a, b]) cluster.startAgent(node, ['--resync', '10m', '--log-level', 'warn']);
@@ -64,20 +55,15 @@ export async function bridgewayFabric(cluster: SimCluster, variant: BridgewayVar
     const peer = node === a ? b : a;
     await eventually(async () => (await node.agentRoutes()).includes(`${peer.podCIDR} via ${peer.eth1IP}`) && fs.existsSync(node.conflistPath), 30_000, `the agent on ${node.name}`);
   }
-  const overrides = variant.antiSpoofing === undefined ? {} : { antiSpoofing: variant.antiSpoofing };
-  const [podA, podB] = [await cluster.addPod(a, overrides), await cluster.addPod(b, overrides)];
-  if (variant.otherAttachments) {
-    // The table exists once the node's first pod is guarded; the others' ports never exist, so
-    // their elements are only entries in the sets (which is all a lookup sees).
-    for (const node of [a, b]) await run(['nsenter', `--net=${node.path}`, '--', 'nft', '-f', '-'], { input: renderElements(ANTISPOOF_SETS, 'add', otherAttachments(node, variant.otherAttachments)) });
-  }
-  const name = variant.antiSpoofing === false ? 'bridgeway, antiSpoofing off'
-    : variant.otherAttachments ? `bridgeway + ${variant.otherAttachments} others' elements` : 'bridgeway';
-  return { name, cluster, pods: [{ netns: podA.netns, ip: podA.ip }, { netns: podB.netns, ip: podB.ip }] };
+  const [podA, podB, neighbour] = [await cluster.addPod(a), await cluster.addPod(b), await cluster.addPod(a)];
+  return { name: 'bridgeway', cluster, pods: [{ netns: podA.netns, ip: podA.ip }, { netns: podB.netns, ip: podB.ip }], neighbour: { netns: neighbour.netns, ip: neighbour.ip } };
 }
 
-/** Elements of `count` attachments on ports that do not exist, with addresses 10.250.x.y (unused). */
-function otherAttachments(node: SimNode, count: number): Element[] {
+/**
+ * Elements of `count` attachments on ports that do not exist, with addresses 10.250.x.y (unused):
+ * only entries in the sets, which is all a lookup sees (bench/net-support/antispoofing-ab.ts).
+ */
+export function otherAttachments(node: SimNode, count: number): Element[] {
   const elements: Element[] = [];
   for (let i = 0; i < count; i++) {
     const low = (node.index << 16) | (i + 10);

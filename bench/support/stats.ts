@@ -36,3 +36,29 @@ export function table(rows: readonly (readonly string[])[], align: readonly Alig
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [render(header), rule, ...body.map(render)].join('\n');
 }
+
+/** Where the middle half and all of the samples lie: what a median's reader needs to trust it. */
+export interface Spread {
+  median: number;
+  /** Nearest-rank 25th and 75th percentiles. */
+  q1: number;
+  q3: number;
+  min: number;
+  max: number;
+}
+
+export function spread(samples: readonly number[]): Spread {
+  return {
+    median: median(samples),
+    q1: percentile(samples, 25),
+    q3: percentile(samples, 75),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+  };
+}
+
+/** `0.99x (IQR 0.97-1.01, range 0.95-1.03)`: a ratio's median and how far its samples spread. */
+export function ratioSpread(s: Spread): string {
+  const r = (v: number) => v.toFixed(2);
+  return `${ratio(s.median)} (IQR ${r(s.q1)}-${r(s.q3)}, range ${r(s.min)}-${r(s.max)})`;
+}

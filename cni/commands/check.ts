@@ -1,7 +1,8 @@
 // CHECK: is the pod's network still what the ADD result (prevResult) says? Extra routes that
 // later plugins added are fine; anything of ours missing or different is an error naming it,
 // the host veth's hairpin mode and the pod's anti-spoofing elements (when the network has
-// antiSpoofing on) included.
+// antiSpoofing on) included: each of them must be there, and its port must have no element that
+// is not its own.
 import { formatCidr, parseCidr } from '../../lib/cidr.ts';
 import type { SysctlChange } from '../../lib/kernel/change.ts';
 import type { KernelLink } from '../../lib/kernel/link.ts';
@@ -9,7 +10,7 @@ import type { KernelRoute } from '../../lib/kernel/route.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
-import { podElements, refuseRedirectsAndRouterAdvertisements } from '../plan.ts';
+import { podElements, podSysctls } from '../plan.ts';
 import { elementId } from '../../lib/antispoof/nft-json.ts';
 import { renderElements } from '../../lib/antispoof/nft-text.ts';
 import { antispoofRuleset, type Element } from '../../lib/antispoof/ruleset.ts';
@@ -36,7 +37,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   if (podIfIndex < 0) throw failed(`prevResult has no interface ${args.ifname} in ${args.netns}`);
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === podIfIndex);
   const ipv6 = [...prev.ips.map((ip) => ip.address), ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
-  const sysctls = refuseRedirectsAndRouterAdvertisements(args.ifname);
+  const sysctls = podSysctls(conf, args.ifname);
   // The pod's and the node's side are independent reads (with iproute2: processes run at once).
   const port = hostVethName(args.containerId, args.ifname);
   const [{ links, routes }, hostVeth, values, guards] = await Promise.all([
@@ -57,7 +58,10 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   }
 }
 
-/** The pod still refuses router advertisements and redirects, as ADD left it (cni/plan.ts says why). */
+/**
+ * The pod still refuses router advertisements and redirects, and (antiSpoofing) still derives its
+ * link-local address from its MAC, as ADD left it (cni/plan.ts says why).
+ */
 function checkSysctls(wanted: readonly SysctlChange[], values: Map<string, string | undefined>): void {
   for (const { key, value, tolerate } of wanted) {
     const actual = values.get(key);
@@ -106,20 +110,33 @@ function checkRoutes(routes: KernelRoute[], prev: Result): void {
 }
 
 /**
- * Every element ADD gave the pod's port is in the table (cni/plan.ts podElements, from the
- * result's addresses as DEL derives them too). A missing one means the pod is unprotected
- * (guarded_ports gone) or cut off (its MAC or an address gone): named in nft's spelling.
+ * The pod's port has exactly the elements ADD gave it (cni/plan.ts podElements, from the result's
+ * addresses as DEL derives them too), each named in nft's spelling when it is not so. A missing
+ * one means the pod is unprotected (guarded_ports gone) or cut off (its MAC or an address gone);
+ * one that is not its own (an address added for its port by hand, or left by an older ADD of
+ * another address) lets the pod send as that address, and DEL would leave it behind.
  */
 function checkGuard(port: string, addresses: readonly string[], guards: ReadonlyMap<string, readonly Element[]>): void {
   const ips = addresses.flatMap((text) => {
     const cidr = parseCidr(text);
     return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
   });
-  const present = new Set((guards.get(port) ?? []).map(elementId));
-  const missing = podElements(port, ips).filter((e) => !present.has(elementId(e)));
-  if (missing.length === 0) return;
-  const named = renderElements(antispoofRuleset(), 'add', missing).trim().split('\n').map((line) => line.replace(/^add element bridge \S+ /, '')).join('; ');
-  throw failed(`host veth ${port} lacks ${missing.length} anti-spoofing element${missing.length === 1 ? '' : 's'}: ${named}`);
+  const wanted = podElements(port, ips);
+  const present = guards.get(port) ?? [];
+  const [presentIds, wantedIds] = [new Set(present.map(elementId)), new Set(wanted.map(elementId))];
+  const missing = wanted.filter((e) => !presentIds.has(elementId(e)));
+  const foreign = present.filter((e) => !wantedIds.has(elementId(e)));
+  const count = (n: number) => `${n} anti-spoofing element${n === 1 ? '' : 's'}`;
+  const problems = [
+    ...(missing.length > 0 ? [`lacks ${count(missing.length)}: ${nftSpelling(missing)}`] : []),
+    ...(foreign.length > 0 ? [`has ${count(foreign.length)} that ${foreign.length === 1 ? 'is' : 'are'} not its own (its pod may send as ${foreign.length === 1 ? 'it' : 'them'}): ${nftSpelling(foreign)}`] : []),
+  ];
+  if (problems.length > 0) throw failed(`host veth ${port} ${problems.join('; and it ')}`);
+}
+
+/** `port_ipv4 { "bw…" . 10.0.0.2 }; …`: elements as an admin finds them in `nft list`. */
+function nftSpelling(elements: readonly Element[]): string {
+  return renderElements(antispoofRuleset(), 'add', elements).trim().split('\n').map((line) => line.replace(/^add element bridge \S+ /, '')).join('; ');
 }
 
 function checkHostVeth(ctx: CommandContext, link: KernelLink | undefined): void {

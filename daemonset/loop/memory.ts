@@ -6,7 +6,10 @@
 // collects right after each one (a list page, a nodes file parsed, a sync): peak 92-97 MiB, for ~0.7 s more CPU over a
 // 5,000-node start (bench/AGENT.md). Measured and not kept, as they moved nothing next to that:
 // Bun's --smol, a higher gcAggressionLevel, a JIT policy of 20 (JavaScriptCore compiling later,
-// as Node's --no-opt does for V8). Node (the bench's comparison build) has its V8 flags (scripts/build.ts).
+// as Node's --no-opt does for V8). What did move it: JavaScriptCore without its optimizing tiers
+// (bin/jsc-options.ts), and less garbage per sync (the route dump, the route plan); and one more
+// collection in the middle of a sync, between the kernel read and the route step
+// (loop/reconciler.ts betweenPhases). Node (the bench's comparison build) has its V8 flags (scripts/build.ts).
 export interface BunMemory {
   gc(force: boolean): void;
   shrink?(): void;

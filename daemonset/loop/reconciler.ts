@@ -9,7 +9,14 @@ import { runStep, SyncStepError } from './step.ts';
 import { syncSteps, type SyncStepDeps, type SyncStepName } from './steps.ts';
 import { learned, type NodeFacts, type NodeSync } from './sync.ts';
 
-export type ReconcilerDeps = SyncStepDeps;
+export type ReconcilerDeps = SyncStepDeps & {
+  /**
+   * Called between the steps that learn what the node is and those that program it, i.e. after
+   * the kernel read: main.ts collects garbage there (loop/memory.ts), so the read's garbage is
+   * gone before the route step makes its own, instead of the two adding up to the agent's peak.
+   */
+  betweenPhases?: () => void;
+};
 
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
@@ -91,6 +98,7 @@ export class Reconciler {
     const { config, log } = this.deps;
     const facts: NodeFacts = {};
     for (const step of this.steps.learn) await runStep(step.name, () => step.run(facts));
+    this.deps.betweenPhases?.();
     const { listed, nodes, self, own } = learned(facts.view, 'node-view');
     const { iface, mainTable } = learned(facts.host, 'read-node-interface');
     if (!own || !('cidrs' in own)) {

@@ -1,5 +1,5 @@
 // Pure: desired routes to every peer's podCIDR, and the minimal changes from what the kernel has.
-import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr } from '../../lib/cidr.ts';
+import { cidrsOverlap, formatCidr, formatIp, ipCidrContains, sameIp, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Peer } from '../nodes/peers.ts';
 import { ROUTE_PROTO } from '../../lib/names.ts';
@@ -88,8 +88,10 @@ export interface RouteDiff {
 
 /** The minimal changes turning `actual` (the main table) into `desired` for our routes. */
 export function diffRoutes(desired: readonly DesiredRoute[], actual: readonly KernelRoute[]): RouteDiff {
-  const ours = new Map(actual.filter((r) => r.protocol === ROUTE_PROTO).map((r) => [r.dst, r]));
-  const foreign = new Map(actual.filter((r) => r.protocol !== ROUTE_PROTO).map((r) => [r.dst, r]));
+  // One pass, no intermediate arrays: the main table holds a route per peer (5,000 at 5,000 nodes).
+  const ours = new Map<string, KernelRoute>();
+  const foreign = new Map<string, KernelRoute>();
+  for (const r of actual) (r.protocol === ROUTE_PROTO ? ours : foreign).set(r.dst, r);
   const diff: RouteDiff = { changes: [], conflicts: [] };
   const wanted = new Set<string>();
   for (const route of desired) {
@@ -130,4 +132,9 @@ export function routesAfter(desired: readonly DesiredRoute[], actual: readonly K
     if (ours.has(route.dst) || !foreignDsts.has(route.dst)) after.push({ dst: route.dst, gateway: route.via, dev: route.dev, protocol: ROUTE_PROTO });
   }
   return after;
+}
+
+/** The family of a desired route: its dst is formatCidr's text, where only IPv6 has a colon (no parse per route at every sync). */
+export function routeFamily(route: DesiredRoute): IpFamily {
+  return route.dst.includes(':') ? 6 : 4;
 }

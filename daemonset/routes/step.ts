@@ -1,6 +1,6 @@
 // Step: routes to every peer's podCIDR over the node interface, and the early route step that
 // puts an event's change in the kernel before the full read.
-import { familyOf, formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
+import { formatCidr, type IpCidr, type IpFamily } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -12,7 +12,7 @@ import type { SyncStep } from '../loop/step.ts';
 import { learned, type NodeFacts, type NodeSync } from '../loop/sync.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { changedNodes, peersOf, podCidrsOf, type ClusterNode } from '../nodes/peers.ts';
-import { countRouteChanges, diffRoutes, planRoutes, routesAfter, type RouteDiff, type Unreachable } from './plan.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routeFamily, routesAfter, type RouteDiff, type Unreachable } from './plan.ts';
 import { formatGrace, UNROUTED_GRACE_MS, UnroutedGrace } from './unrouted-grace.ts';
 
 export interface RoutesInput {
@@ -127,7 +127,7 @@ export class RouteSync implements SyncStep<NodeSync, 'routes'> {
     const conflicted = new Set(diff.conflicts.map((c) => c.dst));
     const others = input.nodes.filter((n) => n.name !== this.deps.nodeName).length;
     for (const { family } of input.podCIDRs) {
-      const routes = plan.routes.filter((r) => familyOf(r.dst) === family && !conflicted.has(r.dst));
+      const routes = plan.routes.filter((r) => routeFamily(r) === family && !conflicted.has(r.dst));
       const stats = { programmed: routes.length, missing: others - new Set(routes.map((r) => r.peer)).size };
       families[family] = stats;
       this.m.familyRoutes.set(stats.programmed, { family: `ipv${family}` });

@@ -1,7 +1,8 @@
 // The kernel layer's errors, whichever backend reached the kernel. Each backend maps its own
 // failures into these (lib/iproute2/batch.ts from `ip -batch` stderr, lib/netlink/kernel.ts from
 // the kernel's errno), so a caller decides on a KernelChangeError and never on a backend's
-// error; the plugin reports every KernelError as code 103 (cni/errors.ts).
+// error; the plugin reports every KernelError as code 103 (cni/errors.ts), except
+// NftablesUnavailableError, code 11.
 
 /** What a change may fail with and still leave the desired state in place. */
 export type Tolerated = 'exists' | 'missing';
@@ -37,8 +38,9 @@ export class KernelChangeError extends KernelError {
 
 /**
  * The node cannot hold the anti-spoofing table: no nf_tables, no bridge family in it, or (the
- * iproute2 fallback) no `nft`. A KernelError like any other, so the plugin reports it as a
- * failed kernel operation, with the cause and the way out: the pod is never started unguarded.
+ * iproute2 fallback) no `nft`. A KernelError, which the plugin reports as code 11 ("try again
+ * later", issue 17) rather than 103, with the cause and the way out: the pod is never started
+ * unguarded.
  */
 export class NftablesUnavailableError extends KernelError {
   constructor(cause: string) {

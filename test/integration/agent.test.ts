@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { AGENT_JSC_OPTIONS } from '../../bin/jsc-options.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipUnlessAgent } from './harness.ts';
@@ -46,6 +47,10 @@ describe('node agent', { skip }, () => {
       assert.match(metrics, /^bridgeway_routes_programmed 2$/m);
       assert.match(metrics, /^bridgeway_peers_unreachable 0$/m);
       assert.equal((await cluster.health(cluster.nodes[0]!, '/healthz')).status, 200);
+      // It re-executed itself once to run JavaScriptCore without its optimizing tiers (bin/jsc-options.ts): same pid, options in effect.
+      const environ = fs.readFileSync(`/proc/${cluster.nodes[0]!.agent!.pid}/environ`, 'utf8').split('\0');
+      for (const [name, value] of Object.entries(AGENT_JSC_OPTIONS)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value} in the agent's environment`);
+      assert.equal(fs.readlinkSync(`/proc/${cluster.nodes[0]!.agent!.pid}/exe`), fs.realpathSync(AGENT), 'still the one executable');
     }));
 
   test('drift is repaired at the next resync; foreign routes and rules are never touched', () =>

@@ -60,6 +60,9 @@ const scapyAvailable = async (node: TestNode) => node.exec(['python3', '-c', 'im
  *   sender MAC, which makes the kernel override a fresh entry too: arp_process, net/ipv4/arp.c);
  * - `arp-reply <claimed ip> <victim ip> <victim mac>`: an ARP reply to one victim;
  * - `na <src ip> <target>`: an unsolicited neighbour advertisement to ff02::1, override flag set;
+ * - `na-to <src ip> <target> <dst ip> <dst mac> <solicited 0|1>`: the same sent to one neighbour's
+ *   MAC and address; solicited (S=1) it is taken as the answer to a solicitation and makes the
+ *   entry REACHABLE at once (ndisc_recv_na, net/ipv6/ndisc.c), which no multicast NA may do;
  * - `dhcp4-offer <dst mac> <src ip> <dst ip> <client mac>`: a DHCPv4 offer, UDP 67 -> 68;
  * - `dhcp6-advertise <dst mac> <src ip> <dst ip>`: a DHCPv6 advertise, UDP 547 -> 546;
  * - `pause <seconds>`.
@@ -103,6 +106,10 @@ def na(src, target):
     return (Ether(src=mac, dst='33:33:00:00:00:01') / IPv6(src=src, dst='ff02::1', hlim=255)
             / ICMPv6ND_NA(tgt=target, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
 
+def na_to(src, target, dst, dst_mac, solicited):
+    return (Ether(src=mac, dst=dst_mac) / IPv6(src=src, dst=dst, hlim=255)
+            / ICMPv6ND_NA(tgt=target, R=0, S=int(solicited), O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
 def dhcp4_offer(dst_mac, src, dst, client_mac):
     return (Ether(src=mac, dst=dst_mac) / IP(src=src, dst=dst) / UDP(sport=67, dport=68)
             / BOOTP(op=2, xid=1, yiaddr='10.66.0.50', siaddr=src, chaddr=mac2str(client_mac))
@@ -115,7 +122,7 @@ def pause(seconds):
     return float(seconds)
 
 KINDS = {'ra': ra, 'redirect6': redirect6, 'redirect4': redirect4, 'udp': udp, 'as-mac': as_mac, 'garp': garp, 'arp-reply': arp_reply,
-         'na': na, 'dhcp4-offer': dhcp4_offer, 'dhcp6-advertise': dhcp6_advertise, 'pause': pause}
+         'na': na, 'na-to': na_to, 'dhcp4-offer': dhcp4_offer, 'dhcp6-advertise': dhcp6_advertise, 'pause': pause}
 frames, args = [], sys.argv[1:]
 while args:
     kind = args.pop(0)
@@ -483,6 +490,21 @@ describe('a hostile pod cannot impersonate its neighbours', { skip: skipUnlessRo
     assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'before the attack');
     // To ff02::1 with the override flag, from the attacker's own address and from the claimed one.
     const claims = [GATEWAY6, victim1.ipv6, victim2.ipv6].flatMap((claimed) => [['na', attacker.ipv6, claimed], ['na', claimed, claimed]]);
+    await attack(node!, attacker.netns, ...twice(...claims));
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'after the attack');
+  });
+  test('neighbour advertisements sent to one victim (or the node) alone, solicited or not, claiming the gateway\'s or another victim\'s IPv6 leave every neighbour table as it was', async () => {
+    const { victim1, victim2, attacker } = lan.pods;
+    assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'before the attack');
+    // Unicast to each holder of an entry worth poisoning: each victim (for the gateway and the
+    // other victim) and the node on cni0 (for both victims), at its MAC and address.
+    const aims = [
+      { to: victim1.ipv6, mac: victim1.mac, claims: [GATEWAY6, victim2.ipv6] },
+      { to: victim2.ipv6, mac: victim2.mac, claims: [GATEWAY6, victim1.ipv6] },
+      { to: GATEWAY6, mac: lan.bridgeMac, claims: [victim1.ipv6, victim2.ipv6] },
+    ];
+    const claims = aims.flatMap(({ to, mac, claims }) => claims.flatMap((claimed) =>
+      [attacker.ipv6, claimed].flatMap((src) => ['0', '1'].map((solicited) => ['na-to', src, claimed, to, mac, solicited]))));
     await attack(node!, attacker.netns, ...twice(...claims));
     assert.deepEqual(await claimedTables('ipv6'), rightTables('ipv6'), 'after the attack');
   });

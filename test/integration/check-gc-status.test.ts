@@ -5,6 +5,7 @@ import path from 'node:path';
 import { renderElements } from '../../lib/antispoof/nft-text.ts';
 import { elementPort } from '../../lib/antispoof/nft-json.ts';
 import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
+import { parseIp } from '../../lib/cidr.ts';
 import { guardedPorts, listedElements } from '../support/antispoof-elements.ts';
 import { execIn } from '../support/exec-in.ts';
 import { skipUnlessRoot, withNode, type TestNode } from './harness.ts';
@@ -38,6 +39,11 @@ describe('CHECK', { skip: skipUnlessRoot }, () => {
       await execIn(n.path, ['nft', '-f', '-'], renderElements(antispoofRuleset(), 'delete', mine));
     }, /host veth bw[0-9a-f]{12} lacks 2 anti-spoofing elements: guarded_ports \{ "bw[0-9a-f]{12}" \}; port_ipv4 \{ "bw[0-9a-f]{12}" \. 10\.99\.0\.2 \}$/],
     ['IPv4 redirects accepted again', (n, pod) => n.exec(['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects'], pod), /the pod's net\.ipv4\.conf\.all\.accept_redirects is 1, expected 0/],
+    ['the link-local address no longer derived from the MAC', (n, pod) => n.exec(['sh', '-c', 'echo 3 > /proc/sys/net/ipv6/conf/eth0/addr_gen_mode'], pod), /the pod's net\.ipv6\.conf\.eth0\.addr_gen_mode is 3, expected 0/],
+    ['an address added for the pod\'s port that is not its own', async (n, _pod, r) => {
+      const port = r.interfaces[1].name;
+      await execIn(n.path, ['nft', '-f', '-'], renderElements(antispoofRuleset(), 'add', [{ set: 'port_ipv4', key: [{ ifname: port }, { ip: parseIp('10.99.0.77')! }] }]));
+    }, /host veth bw[0-9a-f]{12} has 1 anti-spoofing element that is not its own \(its pod may send as it\): port_ipv4 \{ "bw[0-9a-f]{12}" \. 10\.99\.0\.77 \}$/],
   ];
   for (const [name, breakIt, message] of breakages) {
     test(`fails precisely with ${name}`, () =>

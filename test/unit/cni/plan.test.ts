@@ -25,12 +25,16 @@ const addressing = (...ips: [string, string][]): PodAddressing => ({
 const familiesIn = (change: Change): number[] =>
   change.op === 'add-address' ? [change.address.family] : change.op === 'add-route' ? [change.dst.family, ...(change.gateway ? [change.gateway.family] : [])] : [];
 
-/** The pod's sysctls, the same whatever its families (an IPv4-only pod still has IPv6 link-local). */
+/**
+ * The pod's sysctls, the same whatever its families (an IPv4-only pod still has IPv6 link-local),
+ * the last with antiSpoofing (the default) only: the link-local address from the MAC.
+ */
 const REFUSALS = [
   'sysctl -w net/ipv6/conf/eth0/accept_ra=0',
   'sysctl -w net/ipv6/conf/eth0/accept_redirects=0',
   'sysctl -w net/ipv4/conf/all/accept_redirects=0',
   'sysctl -w net/ipv4/conf/eth0/accept_redirects=0',
+  'sysctl -w net/ipv6/conf/eth0/addr_gen_mode=0',
 ];
 
 describe('names and MACs', () => {
@@ -156,7 +160,7 @@ describe('planAdd per family', () => {
   });
 });
 
-describe('planAdd: the pod refuses router advertisements and redirects', () => {
+describe('planAdd: the pod refuses router advertisements and redirects, and takes its link-local address from its MAC', () => {
   const conf = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', ipam: DUAL }));
   const families = {
     'IPv4-only': addressing(['10.0.0.7/24', '10.0.0.1']),
@@ -173,7 +177,12 @@ describe('planAdd: the pod refuses router advertisements and redirects', () => {
   }
   test('only the IPv6 keys tolerate being missing (a pod namespace without IPv6); IPv4 ones must succeed', () => {
     const changes = planAdd(conf, target, families['dual-stack']).podChanges.filter((c) => c.op === 'set-sysctl');
-    assert.deepEqual(changes.map((c) => [c.key.split('/')[1], toleratedFailure(c)]), [['ipv6', 'missing'], ['ipv6', 'missing'], ['ipv4', undefined], ['ipv4', undefined]]);
+    assert.deepEqual(changes.map((c) => [c.key.split('/')[1], toleratedFailure(c)]), [['ipv6', 'missing'], ['ipv6', 'missing'], ['ipv4', undefined], ['ipv4', undefined], ['ipv6', 'missing']]);
+  });
+  test('"antiSpoofing": false leaves addr_gen_mode alone: only the filter needs the link-local address from the MAC', () => {
+    const off = parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'bridgeway', ipam: DUAL, antiSpoofing: false }));
+    const sysctls = planAdd(off, target, families['dual-stack']).podChanges.filter((c) => c.op === 'set-sysctl');
+    assert.deepEqual(sysctls.map(describeChange), REFUSALS.slice(0, 4));
   });
 });
 

@@ -201,3 +201,17 @@ test('nextAfter steps round-robin over a span and wraps', () => {
   for (const [cursor, want] of cases) assert.equal(nextAfter(first, last, cursor), want, String(cursor));
   assert.equal(nextAfter(5n, 5n, 5n), 5n); // a span of one
 });
+
+test('the masks made once give every prefix length of both families its network and last address', () => {
+  // Against the arithmetic written out: bit i of the address survives in the network if i < prefix.
+  for (const [family, bits, address] of [[4, 32, parseIp('203.0.113.77')!.value], [6, 128, parseIp('fd00:10:244:1:ffff:abcd:1234:5678')!.value]] as const) {
+    for (let prefixLength = 0; prefixLength <= bits; prefixLength++) {
+      const c: IpCidr = { family, address, prefixLength };
+      const hostBits = BigInt(bits - prefixLength);
+      assert.equal(cidrNetwork(c), (address >> hostBits) << hostBits, `${family}/${prefixLength}`);
+      assert.equal(cidrLast(c), ((address >> hostBits) << hostBits) + (1n << hostBits) - 1n, `${family}/${prefixLength}`);
+    }
+  }
+  assert.equal(formatIp(parseIp('0.0.0.0')!), '0.0.0.0');
+  assert.equal(formatIp(parseIp('255.255.255.255')!), '255.255.255.255');
+});

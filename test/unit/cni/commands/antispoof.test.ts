@@ -46,7 +46,7 @@ describe('ADD guards the pod\'s port', () => {
     assert.deepEqual([kernel.guardedElements(), kernel.linkNames(), reserved(store), kernel.changes(podNetns('c1'))], [[], ['lo', 'cni0'], [], []]);
   });
 
-  test('a node without nf_tables bridge support: code 103 with the cause and the antiSpoofing: false way out; nothing left', async () => {
+  test('a node without nf_tables bridge support: code 11 (try again later) with the cause and the antiSpoofing: false way out; nothing left', async () => {
     const store = new MemoryStore();
     const kernel = new FakeKernel();
     const apply = kernel.apply.bind(kernel);
@@ -58,7 +58,7 @@ describe('ADD guards the pod\'s port', () => {
       return apply(changes, queries, netns);
     };
     const res = await invoke(addEnv(), netConf(), { kernel, store });
-    assert.equal(res.json?.code, 103);
+    assert.equal(res.json?.code, 11);
     assert.match(res.json?.msg, /^anti-spoofing needs nf_tables with the bridge family on the node \(nf_tables: create table bridge bridgeway: Operation not supported\).*"antiSpoofing": false/);
     assert.deepEqual([kernel.linkNames(), reserved(store)], [['lo', 'cni0'], []]);
   });

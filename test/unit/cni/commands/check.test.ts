@@ -40,17 +40,17 @@ describe('CHECK', () => {
     assert.deepEqual(kernel.calls[2], { method: 'readNamespace', netns: POD, ipv6: true });
     assert.deepEqual(kernel.calls[4], {
       method: 'readSysctls', netns: POD,
-      keys: ['net/ipv6/conf/eth0/accept_ra', 'net/ipv6/conf/eth0/accept_redirects', 'net/ipv4/conf/all/accept_redirects', 'net/ipv4/conf/eth0/accept_redirects'],
+      keys: ['net/ipv6/conf/eth0/accept_ra', 'net/ipv6/conf/eth0/accept_redirects', 'net/ipv4/conf/all/accept_redirects', 'net/ipv4/conf/eth0/accept_redirects', 'net/ipv6/conf/eth0/addr_gen_mode'],
     });
   });
 
-  for (const key of ['net/ipv6/conf/eth0/accept_ra', 'net/ipv4/conf/all/accept_redirects']) {
-    test(`the pod's ${key} turned back on: code 101 naming it`, async () => {
+  for (const [key, value] of [['net/ipv6/conf/eth0/accept_ra', '1'], ['net/ipv4/conf/all/accept_redirects', '1'], ['net/ipv6/conf/eth0/addr_gen_mode', '3']] as const) {
+    test(`the pod's ${key} changed to ${value}: code 101 naming it`, async () => {
       const { kernel, check } = await added(DUAL);
-      kernel.seed([{ op: 'set-sysctl', key, value: '1' }], POD);
+      kernel.seed([{ op: 'set-sysctl', key, value }], POD);
       const res = await check();
       assert.equal(res.json?.code, 101);
-      assert.equal(res.json?.msg, `CHECK failed: the pod's ${key.replaceAll('/', '.')} is 1, expected 0`);
+      assert.equal(res.json?.msg, `CHECK failed: the pod's ${key.replaceAll('/', '.')} is ${value}, expected 0`);
     });
   }
 
@@ -141,6 +141,18 @@ describe('CHECK: the pod\'s anti-spoofing elements', () => {
     const res = await check();
     assert.equal(res.json?.code, 101);
     assert.equal(res.json?.msg, `CHECK failed: host veth ${VETH} lacks 2 anti-spoofing elements: guarded_ports { "${VETH}" }; port_ipv4 { "${VETH}" . 10.0.0.2 }`);
+  });
+
+  test('an element for the pod\'s port that is not its own (an extra address): code 101 naming it; with missing ones too, both', async () => {
+    const { kernel, check } = await added();
+    const extra = { set: 'port_ipv4', key: [{ ifname: VETH }, { ip: { family: 4 as const, value: 0x0a000063n } }] };
+    kernel.seed([{ op: 'guard-port', link: VETH, elements: [extra] }]);
+    const res = await check();
+    assert.equal(res.json?.code, 101);
+    assert.equal(res.json?.msg, `CHECK failed: host veth ${VETH} has 1 anti-spoofing element that is not its own (its pod may send as it): port_ipv4 { "${VETH}" . 10.0.0.99 }`);
+    const mine = kernel.guardedElements({ port: VETH }).filter((e) => e.set === 'port_mac');
+    kernel.seed([{ op: 'unguard-port', link: VETH, elements: mine }]);
+    assert.equal((await check()).json?.msg, `CHECK failed: host veth ${VETH} lacks 1 anti-spoofing element: port_mac { "${VETH}" . 0a:58:0a:00:00:02 }; and it has 1 anti-spoofing element that is not its own (its pod may send as it): port_ipv4 { "${VETH}" . 10.0.0.99 }`);
   });
 
   test('another port\'s elements do not stand in for the pod\'s; with "antiSpoofing": false nothing is read', async () => {

@@ -37,12 +37,13 @@ const HOST_CHANGES: Change[] = [
   { op: 'set-hairpin', link: VETH, on: true },
   GUARD,
 ];
-/** Before eth0 comes up: no router advertisements, no redirects (cni/plan.ts). */
+/** Before eth0 comes up: no router advertisements, no redirects, the link-local address from the MAC (cni/plan.ts). */
 const POD_SYSCTLS: Change[] = [
   { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/accept_ra', value: '0', tolerate: 'missing' },
   { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/accept_redirects', value: '0', tolerate: 'missing' },
   { op: 'set-sysctl', key: 'net/ipv4/conf/all/accept_redirects', value: '0' },
   { op: 'set-sysctl', key: 'net/ipv4/conf/eth0/accept_redirects', value: '0' },
+  { op: 'set-sysctl', key: 'net/ipv6/conf/eth0/addr_gen_mode', value: '0', tolerate: 'missing' },
 ];
 const POD_CHANGES: Change[] = [
   ...POD_SYSCTLS,
@@ -72,7 +73,7 @@ describe('ADD', () => {
     ]);
     assert.deepEqual(kernel.link(VETH)?.alias, 'bridgeway:neta:c1:eth0');
     assert.deepEqual(kernel.routes(POD), [{ dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0' }]);
-    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), ['0', '0', '0', '0']);
+    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), ['0', '0', '0', '0', '0']);
     assert.equal(kernel.sysctl('net/ipv4/conf/all/accept_redirects'), '1', 'the node\'s own sysctls are not touched');
   });
 
@@ -81,7 +82,7 @@ describe('ADD', () => {
     const res = await invoke(addEnv(), netConf(), { kernel });
     assert.equal(res.code, 0, res.out[0]);
     assert.deepEqual(kernel.changes(POD), POD_CHANGES);
-    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), [undefined, undefined, '0', '0']);
+    assert.deepEqual(POD_SYSCTLS.map((c) => kernel.sysctl((c as { key: string }).key, POD)), [undefined, undefined, '0', '0', undefined]);
   });
 
   test('a stale host veth left by an interrupted ADD is deleted, and the node batch runs once more', async () => {

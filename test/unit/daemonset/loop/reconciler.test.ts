@@ -15,7 +15,7 @@ import {
 
 const RUNTIME_1_6 = 'containerd://1.6.20';
 
-function setup(options: { extra?: string[]; runtime?: string } = {}) {
+function setup(options: { extra?: string[]; runtime?: string; betweenPhases?: () => void } = {}) {
   const host = tempHost();
   const run = nodeRunner();
   const log = recordingLogger();
@@ -23,7 +23,7 @@ function setup(options: { extra?: string[]; runtime?: string } = {}) {
   const status = new RecordingNodeStatus();
   const source = new FakeSource([clusterNode('node-0', 0, { containerRuntimeVersion: options.runtime ?? RUNTIME_1_6 }), clusterNode('node-1', 1)]);
   const config = agentConfig(host, options.extra);
-  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys });
+  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys, betweenPhases: options.betweenPhases });
   return { host, run, log, metrics, status, source, reconciler };
 }
 
@@ -60,6 +60,18 @@ describe('reconciler', () => {
       assert.deepEqual(s.reconciler.readyDetail(), ['conflist cniVersion 1.0.0 (runtime: containerd://1.6.20 speaks CNI up to 1.0.0)']);
       assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
     }));
+
+  test('betweenPhases (where the agent collects garbage) runs once per sync, after the kernel read and before the routes', async () => {
+    const calls: string[][] = [];
+    let s: Setup | undefined;
+    await withSetup(async (setupDone) => {
+      s = setupDone;
+      await s.reconciler.sync();
+      await s.reconciler.sync();
+    }, { betweenPhases: () => calls.push(sequence(s!)) });
+    // The first sync read the kernel, then programmed it; the second read it again (nothing to change).
+    assert.deepEqual(calls, [['read'], ['read', 'routes', 'iptables-nft', 'iptables-nft-save', 'iptables-restore', 'read']]);
+  });
 
   test('br_netfilter turned off after a sync: /readyz detail and the metric say so at once, readiness stays', () =>
     withSetup(async (s) => {

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../../../lib/cidr.ts';
-import { countRouteChanges, diffRoutes, planRoutes, routesAfter } from '../../../../daemonset/routes/plan.ts';
+import { countRouteChanges, diffRoutes, planRoutes, routeFamily, routesAfter } from '../../../../daemonset/routes/plan.ts';
 import { ROUTE_PROTO } from '../../../../lib/names.ts';
 
 
@@ -90,3 +90,9 @@ describe('diffRoutes', () => {
   });
 });
 
+
+test('routeFamily: the family of a planned route, read from its dst text', () => {
+  assert.equal(routeFamily({ dst: '10.244.1.0/24', via: '192.168.0.2', dev: 'eth1', peer: 'a' }), 4);
+  assert.equal(routeFamily({ dst: 'fd00:10:244:1::/64', via: 'fd00:50::2', dev: 'eth1', peer: 'a' }), 6);
+  assert.equal(routeFamily({ dst: '::/0', via: 'fd00:50::2', dev: 'eth1', peer: 'a' }), 6);
+});

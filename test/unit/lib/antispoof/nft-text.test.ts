@@ -51,14 +51,17 @@ const EXPECTED_TABLE = `table bridge bridgeway {
 		icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @port_nd_target drop
 	}
 
-	chain from_pods {
-		type filter hook prerouting priority filter; policy accept;
-		iifname != @guarded_ports accept
-		iifname . ether saddr != @port_mac drop
+	chain from_guarded_port {
 		ether type arp goto from_pod_arp
 		ether type ip goto from_pod_ipv4
 		ether type ip6 goto from_pod_ipv6
 		drop
+	}
+
+	chain from_pods {
+		type filter hook prerouting priority filter; policy accept;
+		iifname . ether saddr @port_mac goto from_guarded_port
+		iifname @guarded_ports drop
 	}
 }
 `;

@@ -20,12 +20,26 @@ describe('the ruleset', () => {
     assert.deepEqual(hooked.map((c) => [c.name, c.hook]), [[CHAIN.base, { hook: 'prerouting', priority: -200, policy: 'accept' }]]);
   });
 
-  test('the base chain lets every frame from a port that is not guarded through before any check', () => {
+  test('the base chain: a guarded port\'s own MAC goes on in one lookup, a guarded port\'s other MAC is dropped, any other port passes', () => {
     // An upgrade: the pods that predate the table have bw… ports and no elements; they must keep
-    // working (unprotected), so no rule may judge a port by its name.
-    const [first] = ruleset.chains.find((c) => c.name === CHAIN.base)!.rules;
-    assert.deepEqual(first, { matches: [{ match: 'set', set: SET.guarded, key: ['iifname'], present: false }], verdict: { verdict: 'accept' } });
+    // working (unprotected), so no rule may judge a port by its name: only by its elements.
+    const base = ruleset.chains.find((c) => c.name === CHAIN.base)!;
+    assert.deepEqual(base.rules, [
+      { matches: [{ match: 'set', set: SET.mac, key: ['iifname', 'ether saddr'], present: true }], verdict: { verdict: 'goto', chain: CHAIN.guarded } },
+      { matches: [{ match: 'set', set: SET.guarded, key: ['iifname'], present: true }], verdict: { verdict: 'drop' } },
+    ]);
+    assert.equal(base.hook?.policy, 'accept', 'a port in neither set passes');
     assert.deepEqual(ruleset.sets.find((s) => s.name === SET.guarded)!.key, ['iifname']);
+  });
+
+  test('a guarded port\'s frame is judged by its family\'s chain; any other ethertype is dropped', () => {
+    const guarded = ruleset.chains.find((c) => c.name === CHAIN.guarded)!;
+    assert.deepEqual(guarded.rules.map((r) => [r.matches.map((m) => (m.match === 'ether-type' ? m.etherType : m.match)), r.verdict]), [
+      [['arp'], { verdict: 'goto', chain: CHAIN.arp }],
+      [['ip'], { verdict: 'goto', chain: CHAIN.ipv4 }],
+      [['ip6'], { verdict: 'goto', chain: CHAIN.ipv6 }],
+      [[], { verdict: 'drop' }],
+    ]);
   });
 
   test('every set is keyed by the ingress port first, and every lookup uses its set\'s exact key', () => {

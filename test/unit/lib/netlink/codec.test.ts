@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIp } from '../../../../lib/cidr.ts';
 import { bytes, decodeError, encodeMessage, nest, NLM_F, NLMSG_ERROR, parseAttrs, parseMessages, str, u32, u8, type Message } from '../../../../lib/netlink/codec.ts';
-import { decodeLink, ifinfomsg, IFLA, IFLA_INFO, RTM } from '../../../../lib/netlink/rtnl-codec.ts';
+import { decodeLink, decodeRoute, ifinfomsg, IFLA, IFLA_INFO, RTA, RTM, rtmsg } from '../../../../lib/netlink/rtnl-codec.ts';
 import { addressBytes, addressFromBytes, Rtnl } from '../../../../lib/netlink/rtnl.ts';
 import type { Transport } from '../../../../lib/netlink/transport.ts';
 
@@ -177,5 +177,29 @@ describe('decoding answers', () => {
   test('a truncated datagram is an error, not a silent partial read', () => {
     const message = encodeMessage(RTM.NEWLINK, 0, 1, ifinfomsg());
     assert.throws(() => parseMessages(message.subarray(0, 20)), /malformed message length/);
+  });
+});
+
+describe('decodeRoute', () => {
+  /** An RTM_NEWROUTE payload as the kernel dumps it: rtmsg, then the attributes. */
+  const payload = (header: Uint8Array, attrs: Parameters<typeof encodeMessage>[4]) => parseMessages(encodeMessage(RTM.NEWROUTE, 0, 1, header, attrs))[0]!.payload;
+
+  test('reads family, prefix, table (RTA_TABLE over the header byte), protocol, scope, type, dst, gateway and oif, past attributes it does not know', () => {
+    const route = decodeRoute(payload(rtmsg({ family: 2, dstLength: 24, table: 252, protocol: 77, scope: 0, type: 1 }), [
+      u32(6 /* RTA_PRIORITY */, 100),
+      bytes(RTA.DST, new Uint8Array([10, 244, 7, 0])),
+      u32(RTA.TABLE, 1000),
+      bytes(RTA.GATEWAY, new Uint8Array([192, 168, 0, 9])),
+      u32(RTA.OIF, 4),
+      u8(21 /* RTA_PREF */, 0),
+    ]));
+    assert.deepEqual({ ...route, dst: [...route.dst!], gateway: [...route.gateway!] }, {
+      family: 2, dstLength: 24, table: 1000, protocol: 77, scope: 0, type: 1, dst: [10, 244, 7, 0], gateway: [192, 168, 0, 9], oif: 4,
+    });
+  });
+
+  test('a default route has no dst; without RTA_TABLE the header says the table', () => {
+    const route = decodeRoute(payload(rtmsg({ family: 10, dstLength: 0, table: 254, protocol: 3, scope: 0, type: 1 }), [u32(RTA.OIF, 2)]));
+    assert.deepEqual(route, { family: 10, dstLength: 0, table: 254, protocol: 3, scope: 0, type: 1, oif: 2 });
   });
 });

@@ -103,9 +103,9 @@ describe('representative messages, readable', () => {
     assert.throws(() => setKey({ name: 'x', key: ['nd target'] }), /not supported/);
   });
 
-  test('the base chain\'s first rule: the port, an inverted lookup in guarded_ports, accept', () => {
+  test('the base chain\'s first rule: the port and source MAC, a lookup in port_mac, goto the guarded port\'s chain', () => {
     const rule = messages.find((m) => m.type === NFT_MSG.NEWRULE && m.what.includes('from_pods'))!;
-    assert.equal(rule.what, 'add rule bridge bridgeway from_pods iifname != @guarded_ports accept');
+    assert.equal(rule.what, 'add rule bridge bridgeway from_pods iifname . ether saddr @port_mac goto from_guarded_port');
   });
 
   test('a rule: the NA check is icmpv6 type (with its dependencies), the key loads, an inverted lookup, drop', () => {
@@ -162,7 +162,7 @@ describe('answers', () => {
   });
 
   test('any other refusal throws with the message in nft syntax and the kernel\'s own words', () => {
-    const t = recorder((_m, i) => (i === 4 ? { errno: 95, text: 'unsupported hook' } : undefined));
+    const t = recorder((_m, i) => (i === 5 ? { errno: 95, text: 'unsupported hook' } : undefined));
     assert.throws(() => installTable(t, ruleset), (error: unknown) => {
       assert.ok(error instanceof NftBatchError);
       assert.equal(error.errno, 95);
