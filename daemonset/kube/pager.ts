@@ -1,7 +1,7 @@
 // Any collection of the API read page by page from one snapshot (as client-go's pager does), every
 // object slimmed as it arrives, so the full objects of a page are garbage before the next one
 // comes: what the policy informers list (and relist) from, and what `policy explain` reads.
-// (node-list.ts is the same loop for Nodes, with the page size bench/AGENT.md chose for them.)
+// (node-list.ts reads Nodes through it, with the page size bench/AGENT.md chose for them.)
 import type { KubeConfig } from './config.ts';
 import { httpCode } from './errors.ts';
 import { kubeRequest } from './http.ts';

@@ -2,14 +2,13 @@
 // list-watches (list-watch.ts), each object slimmed before it is cached (policy-objects.ts). Only a
 // change of what the compiler reads wakes the policy step: kubelet's status updates (conditions,
 // container states) change a Pod's resourceVersion, not its slim form, and are dropped here.
-import type { Logger } from '../../lib/log.ts';
-import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../loop/backoff.ts';
-import { realClock, type Clock } from '../loop/clock.ts';
-import type { Metrics } from '../serve/metrics.ts';
+import { Backoff, DEFAULT_BACKOFF } from '../loop/backoff.ts';
+import { realClock } from '../loop/clock.ts';
 import type { PolicySource, PolicyObjects } from '../policy/source.ts';
 import type { Namespace, NetworkPolicy, Pod } from '../policy/model.ts';
-import { loadKubeConfig, type KubeConfig } from './config.ts';
+import { loadKubeConfig } from './config.ts';
 import { summarize } from './errors.ts';
+import type { KubeOptions } from './informer.ts';
 import { runListWatch, type RunningListWatch } from './list-watch.ts';
 import { listAll } from './pager.ts';
 import { NAMESPACES_PATH, NETWORK_POLICIES_PATH, PODS_PATH, slimNamespace, slimNetworkPolicy, slimPod } from './policy-objects.ts';
@@ -17,17 +16,8 @@ import { NAMESPACES_PATH, NETWORK_POLICIES_PATH, PODS_PATH, slimNamespace, slimN
 /** Pods per page, as Nodes (node-list.ts): a kubelet-made Pod is ~5-10 KB of JSON, a page ~0.5-1 MB before slimming. */
 const PAGE_SIZE = 100;
 
-export interface KubePolicyOptions {
-  kubeconfig?: string | KubeConfig;
-  log: Logger;
-  metrics: Metrics;
-  /** Any change the compiler would see; the caller debounces. */
-  onChange: () => void;
-  backoff?: BackoffPolicy;
-  clock?: Clock;
-  watchInactivityMs?: number;
-  afterPage?: () => void;
-}
+/** The Node informer's options (informer.ts); onChange is called for any change the compiler would see, and the caller debounces. */
+export type KubePolicyOptions = KubeOptions;
 
 type Kind = 'pod' | 'namespace' | 'networkpolicy';
 
