@@ -89,7 +89,7 @@ export interface Done {
 }
 
 /** Runs argv to completion (no shell); never rejects on a non-zero exit. */
-function exec(argv: string[], timeoutMs = 20_000): Promise<Done> {
+export function exec(argv: string[], timeoutMs = 20_000): Promise<Done> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';

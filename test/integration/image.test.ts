@@ -26,7 +26,7 @@ import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 import { AGENT } from '../support/cluster.ts';
 import { relayInto, type ApiRelay } from '../support/api-relay.ts';
 import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
-import { ContainerdNode, PLUGIN, execOk, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within, type Done } from './containerd-node.ts';
+import { ContainerdNode, PLUGIN, exec, execOk, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within, type Done } from './containerd-node.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -463,16 +463,7 @@ function startContainer(node: ContainerdNode, runArgs: string[]): { child: Retur
 
 /** `ctr <args>` in the node, to completion, whatever its exit code (not spawnSync: the fake API server shares this event loop). */
 function runIn(node: ContainerdNode, args: string[], timeoutMs = 60_000): Promise<Done> {
-  const argv = node.ctrArgv(args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return exec(node.ctrArgv(args), timeoutMs);
 }
 
 /** A task's PID as the node's PID namespace sees it (where node.inNode's /proc is). */

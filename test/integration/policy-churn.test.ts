@@ -9,7 +9,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRunner, type Runner } from '../../lib/exec.ts';
-import { POLICY_TABLE } from '../../lib/names.ts';
 import { compilePolicies } from '../../daemonset/policy/compile.ts';
 import { PolicyEnforcer } from '../../daemonset/policy/enforcer.ts';
 import { nftPolicyKernel } from '../../daemonset/policy/kernel.ts';
@@ -18,6 +17,7 @@ import { renderReplace } from '../../daemonset/policy/nft-text.ts';
 import type { PolicySource } from '../../daemonset/policy/source.ts';
 import { Metrics } from '../../daemonset/serve/metrics.ts';
 import { execIn, run } from '../support/exec-in.ts';
+import { canonicalPolicyListing } from '../support/policy-listing.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
 import { FakeClock } from '../fixtures/fake-clock.ts';
 import { captureLogger } from '../fixtures/kube-kit.ts';
@@ -110,18 +110,6 @@ function cluster(random: () => number) {
   return { state, change };
 }
 
-/** `nft -j list table` with handles dropped, set elements sorted, objects by kind and name. */
-async function canonicalListing(ns: string): Promise<unknown> {
-  const { stdout } = await execIn(ns, ['nft', '-j', 'list', 'table', 'inet', POLICY_TABLE]);
-  const objects = (JSON.parse(stdout).nftables as Record<string, any>[]).filter((o) => !o.metainfo);
-  const strip = (v: unknown): unknown => (Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'handle').map(([k, x]) => [k, strip(x)])) : v);
-  return objects.map((o) => {
-    const [kind, body] = Object.entries(strip(o) as Record<string, any>)[0]!;
-    if ((kind === 'set' || kind === 'map') && body.elem) body.elem = body.elem.map((e: unknown) => JSON.stringify(e)).sort();
-    return { kind, key: `${kind} ${body.chain ?? ''} ${body.name ?? ''}`, body };
-  }).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
 describe(`the enforcer under churn: ${STEPS} random changes over 300 pods, the kernel checked after each (seed ${SEED})`, { skip }, () => {
   const lab = new Lab(uniquePrefix('bwchurn')).cleanupOnSignals();
   let kern = '';
@@ -151,7 +139,7 @@ describe(`the enforcer under churn: ${STEPS} random changes over 300 pods, the k
       const { table } = compilePolicies({ ...state, nodeName: NODE });
       elements = table.sets.reduce((n, s) => n + s.elements.length, 0);
       await execIn(ref, ['nft', '-f', '-'], renderReplace(table));
-      const [kernel, expected] = await Promise.all([canonicalListing(kern), canonicalListing(ref)]);
+      const [kernel, expected] = await Promise.all([canonicalPolicyListing(kern), canonicalPolicyListing(ref)]);
       assert.deepEqual(kernel, expected, `step ${step} (${what}, applied as ${how}): the kernel differs from a fresh load of the compiler's table`);
     }
     process.stderr.write(`policy churn: ${STEPS} steps, ${JSON.stringify(Object.fromEntries(hows))}, ${elements} elements at the end\n`);

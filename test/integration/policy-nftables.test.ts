@@ -20,6 +20,7 @@ import { explain, formatExplanation, type Connection } from '../../daemonset/pol
 import type { NetworkPolicy, Pod } from '../../daemonset/policy/model.ts';
 import { renderChanges, renderReplace } from '../../daemonset/policy/nft-text.ts';
 import { execIn, run } from '../support/exec-in.ts';
+import { canonicalPolicyListing } from '../support/policy-listing.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
 import { namespace, pod, policy } from '../fixtures/policy-objects.ts';
 
@@ -255,7 +256,7 @@ describe('the NetworkPolicy table in the kernel', { skip }, () => {
     await nft(node, renderChanges(after.table, changes));
     const [fresh] = await lab.addNamespaces(['fresh']);
     await nft(lab.netnsPath(fresh!), renderReplace(after.table));
-    assert.deepEqual(await canonicalListing(node), await canonicalListing(lab.netnsPath(fresh!)));
+    assert.deepEqual(await canonicalPolicyListing(node), await canonicalPolicyListing(lab.netnsPath(fresh!)));
     const seen = await assertMatrix(after);
     assert.equal(seen.get('y/b -> x/a IPv4 tcp/8080'), true, 'y/b is now a peer of x/web');
     assert.equal(seen.get('y/b -> outside IPv4 tcp/80'), false, 'y now reaches the outside over IPv6 only');
@@ -264,14 +265,3 @@ describe('the NetworkPolicy table in the kernel', { skip }, () => {
   });
 });
 
-/** `nft -j list table` with handles dropped, set elements sorted, objects by kind and name. */
-async function canonicalListing(ns: string): Promise<unknown> {
-  const { stdout } = await execIn(ns, ['nft', '-j', 'list', 'table', 'inet', POLICY_TABLE]);
-  const objects = (JSON.parse(stdout).nftables as Record<string, any>[]).filter((o) => !o.metainfo);
-  const strip = (v: unknown): unknown => (Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'handle').map(([k, x]) => [k, strip(x)])) : v);
-  return objects.map((o) => {
-    const [kind, body] = Object.entries(strip(o) as Record<string, any>)[0]!;
-    if ((kind === 'set' || kind === 'map') && body.elem) body.elem = body.elem.map((e: unknown) => JSON.stringify(e)).sort();
-    return { kind, key: `${kind} ${body.chain ?? ''} ${body.name ?? ''}`, body };
-  }).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
