@@ -49,13 +49,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const PERF = '/usr/bin/perf';
 /** Seconds of perf record per state and path. */
-const PROFILE_SECONDS = 8;
+export const PROFILE_SECONDS = 8;
 
 /**
- * The share of the CPU samples of `pids` (1,000 a second while they run) with our table's chains
- * (nft_do_chain_bridge) on the call stack: perf report's "Children" column for that symbol.
+ * The shares of the CPU samples of `pids` (1,000 a second while they run, over `seconds`) with
+ * each of `symbols` (kernel functions) on the call stack: perf report's "Children" column for
+ * them, 0 for one no sample was in. Also bench:policy's profile (its table is inet family).
  */
-async function filterShare(lab: Lab, pids: readonly number[], label: string): Promise<number> {
+export async function profileShares(lab: Lab, pids: readonly number[], label: string, symbols: readonly string[], seconds = PROFILE_SECONDS): Promise<number[]> {
   const data = path.join(lab.dir, `perf-${label.replace(/\W+/g, '-')}.data`);
   // Without a workload perf records until SIGINT; tracked by the lab, so an interrupted run
   // leaves no perf behind.
@@ -64,7 +65,7 @@ async function filterShare(lab: Lab, pids: readonly number[], label: string): Pr
   let stderr = '';
   perf.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = once(perf, 'exit');
-  await sleep(PROFILE_SECONDS * 1000);
+  await sleep(seconds * 1000);
   perf.kill('SIGINT');
   // perf writes its file on SIGINT and then dies of it: that is success.
   const [code, signal] = await exited;
@@ -72,8 +73,15 @@ async function filterShare(lab: Lab, pids: readonly number[], label: string): Pr
   const { stdout } = await run([PERF, 'report', '-i', data, '--stdio', '--children', '--sort', 'sym', '-g', 'none'], { timeoutMs: 120_000 });
   fs.rmSync(data, { force: true });
   // `     1.84%     0.07%  [k] nft_do_chain_bridge`; absent: no sample in it.
-  const line = /^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] nft_do_chain_bridge\s*$/m.exec(stdout);
-  return line ? Number(line[1]) / 100 : 0;
+  return symbols.map((symbol) => {
+    const line = new RegExp(`^\\s*([\\d.]+)%\\s+[\\d.]+%\\s+\\[k\\] ${symbol}\\s*$`, 'm').exec(stdout);
+    return line ? Number(line[1]) / 100 : 0;
+  });
+}
+
+/** The share of the CPU samples of `pids` in our table's chains (nft_do_chain_bridge). */
+async function filterShare(lab: Lab, pids: readonly number[], label: string): Promise<number> {
+  return (await profileShares(lab, pids, label, ['nft_do_chain_bridge']))[0]!;
 }
 
 export type State = 'off' | 'on' | 'many';
@@ -88,7 +96,7 @@ export interface AbOptions {
 }
 
 /** After a switch, before counting: the nft process's CPU and TCP's reaction to it are over. */
-const SETTLE_MS = 300;
+export const SETTLE_MS = 300;
 /** Before the first window, once data flows: the connection past slow start. */
 const WARM_UP_MS = 1500;
 
@@ -154,7 +162,7 @@ function cpuNs(pid: number): number {
 const inNetns = (netns: string, argv: string[]) => ['--net=' + netns, '--', ...argv];
 
 /** What a running stream can be asked: bytes the receiver got, CPU ns both processes have run, their pids. */
-interface StreamCounters {
+export interface StreamCounters {
   received: () => number;
   cpu: () => number;
   pids: readonly number[];
@@ -165,7 +173,7 @@ interface StreamCounters {
  * whole of `fn`. Both processes belong to the lab (an interrupted bench kills them) and are
  * killed when `fn` ends.
  */
-async function withStream<T>(lab: Lab, from: Endpoint, to: Endpoint, streams: number, seconds: number, fn: (counters: StreamCounters) => Promise<T>): Promise<T> {
+export async function withStream<T>(lab: Lab, from: Endpoint, to: Endpoint, streams: number, seconds: number, fn: (counters: StreamCounters) => Promise<T>): Promise<T> {
   const started: ChildProcess[] = [];
   const start = (argv: string[]) => {
     // nsenter execs in place: the child's pid is iperf3's, in the pod's network namespace.
@@ -229,11 +237,19 @@ export interface Profile {
   many: number;
 }
 
-/** `rounds` rounds of the three states in rotated order; `sample` gives each window's figures by metric. */
-async function rounds(filter: FilterSwitch, options: AbOptions, metrics: readonly Metric[], sample: () => Promise<number[]>): Promise<AbSamples> {
-  const samples: AbSamples = new Map(metrics.map((m) => [m.name, new Map(STATES.map((s) => [s, [] as number[]]))]));
-  for (let round = 0; round < options.rounds; round++) {
-    for (const state of rotation(STATES, round)) {
+/** Anything with states to switch between: the anti-spoofing tables here, the policy table in bench:policy. */
+export interface Switch<S extends string> {
+  set(state: S): Promise<void>;
+}
+
+/**
+ * `rounds` rounds of `states` in rotated order; `sample` gives each window's figures by metric.
+ * Per metric name, per state: one figure per round.
+ */
+export async function interleave<S extends string>(filter: Switch<S>, states: readonly S[], rounds: number, metrics: readonly { name: string }[], sample: () => Promise<number[]>): Promise<Map<string, Map<S, number[]>>> {
+  const samples = new Map(metrics.map((m) => [m.name, new Map(states.map((s) => [s, [] as number[]]))]));
+  for (let round = 0; round < rounds; round++) {
+    for (const state of rotation(states, round)) {
       await filter.set(state);
       await sleep(SETTLE_MS);
       const figures = await sample();
@@ -241,6 +257,20 @@ async function rounds(filter: FilterSwitch, options: AbOptions, metrics: readonl
     }
   }
   return samples;
+}
+
+/** `rounds` rounds of the three states in rotated order; `sample` gives each window's figures by metric. */
+function rounds(filter: FilterSwitch, options: AbOptions, metrics: readonly Metric[], sample: () => Promise<number[]>): Promise<AbSamples> {
+  return interleave(filter, STATES, options.rounds, metrics, sample);
+}
+
+/** Bits a running stream delivered per CPU-second of both its processes, and per second, over `seconds`. */
+export async function streamWindow({ received, cpu }: StreamCounters, seconds: number): Promise<[perCpuSecond: number, perSecond: number]> {
+  const [bytes0, cpu0, t0] = [received(), cpu(), process.hrtime.bigint()];
+  await sleep(seconds * 1000);
+  const [bytes1, cpu1, t1] = [received(), cpu(), process.hrtime.bigint()];
+  const gbits = ((bytes1 - bytes0) * 8) / 1e9;
+  return [gbits / ((cpu1 - cpu0) / 1e9), gbits / (Number(t1 - t0) / 1e9)];
 }
 
 function throughputMeasure(lab: Lab, name: string, from: Endpoint, to: Endpoint, profile: boolean): Measure {
@@ -254,14 +284,9 @@ function throughputMeasure(lab: Lab, name: string, from: Endpoint, to: Endpoint,
       progress(`anti-spoofing rounds: ${name}, ${options.rounds} rounds of ${STATES.length} windows of ${options.window} s on one connection${profile ? ', then perf' : ''}`);
       // Long enough for every window and the profiles, with room for the switches.
       const seconds = Math.ceil(options.rounds * STATES.length * (options.window + SETTLE_MS / 1000 + 1)) + 4 * PROFILE_SECONDS + 60;
-      return withStream(lab, from, to, 1, seconds, async ({ received, cpu, pids }) => {
-        const samples = await rounds(filter, options, metrics, async () => {
-          const [bytes0, cpu0, t0] = [received(), cpu(), process.hrtime.bigint()];
-          await sleep(options.window * 1000);
-          const [bytes1, cpu1, t1] = [received(), cpu(), process.hrtime.bigint()];
-          const gbits = ((bytes1 - bytes0) * 8) / 1e9;
-          return [gbits / ((cpu1 - cpu0) / 1e9), gbits / (Number(t1 - t0) / 1e9)];
-        });
+      return withStream(lab, from, to, 1, seconds, async (counters) => {
+        const { pids } = counters;
+        const samples = await rounds(filter, options, metrics, () => streamWindow(counters, options.window));
         if (!profile) return { samples };
         const share = async (state: State) => {
           await filter.set(state);

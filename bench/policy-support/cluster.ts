@@ -2,7 +2,7 @@
 // with 108 more pods of `bench` (a full node: kubelet's default limit is 110), N other pods in 50
 // namespaces on 20 other nodes, and P policies in `bench` that all select both
 // local pods, both directions: policy i allows namespace ns(i mod 50) on its own port (10000+i in,
-// 20000+i out) and client -> server on 5201 (iperf3) and 7000 (the connect probe). So every judged
+// 20000+i out) and client -> server on 5202 (iperf3) and 7000 (the connect probe). So every judged
 // packet of the measured traffic walks the longest path the table has: a class with ~2P port
 // fragments and a peers chain that is the union of P rules, among ~200 elements per policy.
 import type { NetworkPolicy, Pod, PolicyInput } from '../../daemonset/policy/model.ts';
@@ -11,7 +11,8 @@ export const NODE = 'bench-node';
 export const CLIENT = { v4: '10.90.0.2' };
 export const SERVER = { v4: '10.90.0.3' };
 export const CONNECT_PORT = 7000;
-export const IPERF_PORT = 5201;
+// The port of the one running iperf3 connection (withStream, bench/net-support/antispoofing-ab.ts).
+export const IPERF_PORT = 5202;
 
 function pod(ns: string, name: string, ip: string, labels: Record<string, string>, node: string): Pod {
   return { metadata: { namespace: ns, name, labels }, spec: { nodeName: node, containers: [] }, status: { phase: 'Running', podIPs: [{ ip }] } };

@@ -1,13 +1,16 @@
 // bench:policy's connection probe, run by Node inside a namespace:
-//   serve <port>            accepts and closes; prints "ready"
+//   serve <port>            accepts, echoes what it reads; prints "ready"
 //   connect <ip> <port> <n>  n connections one after another; prints each connect time in µs (JSON)
+//   rr <ip> <port> <n>       one connection, n one-byte requests back to back, each answered
+//                            by the echo; prints each round trip in µs (JSON)
 // Every connection's SYN is a new connection for conntrack, so the policy table judges it in
-// full; the SYN-ACK and the rest are established.
+// full; the SYN-ACK and the rest are established. `rr` is the RTT of established packets: ping's
+// ICMP is not allowed where policies select the pods (a policy's ports are TCP, UDP or SCTP).
 import net from 'node:net';
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'serve') {
-  net.createServer((socket) => { socket.on('error', () => {}); socket.destroy(); }).listen(Number(args[0]), () => process.stdout.write('ready\n'));
+  net.createServer((socket) => { socket.setNoDelay(true); socket.on('error', () => {}); socket.on('data', (data) => socket.write(data)); socket.on('end', () => socket.destroy()); }).listen(Number(args[0]), () => process.stdout.write('ready\n'));
 } else if (mode === 'connect') {
   const [host, port, count] = [args[0]!, Number(args[1]), Number(args[2])];
   const times: number[] = [];
@@ -20,7 +23,23 @@ if (mode === 'serve') {
     }));
   }
   process.stdout.write(`${JSON.stringify(times)}\n`);
+} else if (mode === 'rr') {
+  const [host, port, count] = [args[0]!, Number(args[1]), Number(args[2])];
+  const socket = net.connect({ host, port });
+  socket.setNoDelay(true);
+  socket.setTimeout(2000, () => { process.stderr.write(`rr ${host}:${port} timed out\n`); process.exit(1); });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = process.hrtime.bigint();
+    const answered = new Promise((resolve) => socket.once('data', resolve));
+    socket.write('x');
+    await answered;
+    times.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  socket.end();
+  process.stdout.write(`${JSON.stringify(times)}\n`);
 } else {
-  process.stderr.write('usage: connect.ts serve <port> | connect <ip> <port> <n>\n');
+  process.stderr.write('usage: connect.ts serve <port> | connect <ip> <port> <n> | rr <ip> <port> <n>\n');
   process.exit(2);
 }
