@@ -14,24 +14,13 @@
 import type { JsonObject } from '../../test/support/fake-apiserver.ts';
 import type { NodeSpec } from './nodes.ts';
 import { ETH1_ANNOTATION } from '../../lib/names.ts';
+import { rng } from '../../test/support/rng.ts';
 
 const KUBE_VERSION = 'v1.31.4';
 const REGION = 'eu-west-1';
 const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
 const INSTANCE_TYPES = ['m6i.xlarge', 'm6i.2xlarge', 'c6i.2xlarge', 'r6i.xlarge'];
 const BASE_TIME = Date.parse('2026-10-01T08:00:00Z');
-
-/** mulberry32: small, fast, good enough for plausible-looking ids. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (next: () => number, length: number) => Array.from({ length }, () => Math.floor(next() * 16).toString(16)).join('');
 const uuid = (next: () => number) => `${hex(next, 8)}-${hex(next, 4)}-4${hex(next, 3)}-a${hex(next, 3)}-${hex(next, 12)}`;

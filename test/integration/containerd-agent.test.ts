@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AGENT } from '../support/cluster.ts';
-import { ContainerdNode, GATEWAY, PLUGIN, execOk, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
+import { ContainerdNode, GATEWAY, PLUGIN, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
 
 const skip = skipReason() ?? (!fs.existsSync(AGENT) ? `${AGENT} is missing: run npm run build` : undefined);
 
@@ -54,12 +54,6 @@ test('containerd 1.6 runs a pod with the conflist the agent wrote (standalone de
     failed = true;
     throw error;
   } finally {
-    const problems = [...(await node.destroy()), ...node.leftovers()];
-    const machineAfter = snapshotMachinePaths();
-    if (machineAfter !== machineBefore) problems.push(`machine paths changed:\n${machineBefore}\n->\n${machineAfter}`);
-    if (problems.length > 0) {
-      if (failed) t.diagnostic(`cleanup: ${problems.join('\n')}`);
-      else assert.fail(`cleanup left traces:\n${problems.join('\n')}`);
-    }
+    await destroyAndCheck(node, machineBefore, failed, t);
   }
 });

@@ -417,6 +417,21 @@ export function sweepDeadRuns(): string[] {
 }
 
 /** What the machine paths we hide look like, to prove we did not touch them. */
+/**
+ * Stops the node and checks what it left: its own leftovers and any change to the machine's
+ * paths. After a failed test they are a diagnostic (the failure is what matters); after a passing
+ * one they fail it.
+ */
+export async function destroyAndCheck(node: ContainerdNode, machineBefore: string, failed: boolean, t: { diagnostic(message: string): void }): Promise<void> {
+  const problems = [...(await node.destroy()), ...node.leftovers()];
+  const machineAfter = snapshotMachinePaths();
+  if (machineAfter !== machineBefore) problems.push(`machine paths changed:\n${machineBefore}\n->\n${machineAfter}`);
+  if (problems.length > 0) {
+    if (failed) t.diagnostic(`cleanup: ${problems.join('\n')}`);
+    else assert.fail(`cleanup left traces:\n${problems.join('\n')}`);
+  }
+}
+
 export function snapshotMachinePaths(): string {
   return MACHINE_PATHS.map((p) => `${p}: ${fs.existsSync(p) ? readdirOr(p).sort().join(',') : '(absent)'}`).join('\n');
 }

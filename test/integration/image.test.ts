@@ -26,7 +26,7 @@ import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 import { AGENT } from '../support/cluster.ts';
 import { relayInto, type ApiRelay } from '../support/api-relay.ts';
 import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
-import { ContainerdNode, PLUGIN, exec, execOk, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within, type Done } from './containerd-node.ts';
+import { ContainerdNode, PLUGIN, exec, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within, type Done } from './containerd-node.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -362,13 +362,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       for (const container of [agent, uninstaller]) container?.child.kill('SIGKILL');
       relay?.close();
       await api?.close();
-      const problems = [...(await node.destroy()), ...node.leftovers()];
-      const machineAfter = snapshotMachinePaths();
-      if (machineAfter !== machineBefore) problems.push(`machine paths changed:\n${machineBefore}\n->\n${machineAfter}`);
-      if (problems.length > 0) {
-        if (failed) t.diagnostic(`cleanup: ${problems.join('\n')}`);
-        else assert.fail(`cleanup left traces:\n${problems.join('\n')}`);
-      }
+      await destroyAndCheck(node, machineBefore, failed, t);
     }
   });
 });

@@ -1,0 +1,13 @@
+// A seeded PRNG (mulberry32): small, fast, and replayable from its seed, so a failing random case
+// is replayed exactly; shared by the policy tests' random clusters and bench:agent's made-up Nodes.
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
