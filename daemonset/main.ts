@@ -110,7 +110,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
       startPolicies?.cancel();
       policySource?.stop();
     }
-    const reason = reconciler.notReadyReason();
+    const reason = reconciler.syncNotReadyReason(); // --once loads no policy table: it lists no pods
     if (reason) log.error(`not in place: ${reason}`);
     return reason ? 1 : 0;
   }

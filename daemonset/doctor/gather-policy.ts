@@ -2,7 +2,8 @@
 // bridgeway_policy`, counted, not judged here), and whether the kernel has what the table relies
 // on: nf_tables (the inet family is part of it) and conntrack (replies of allowed connections).
 // Loaded modules show in /sys/module; conntrack's sysctls exist in every namespace once it is
-// loaded. A table the kernel holds proves both. Reads only.
+// loaded. A table the kernel holds proves both; its absence, as the kernel reports it, proves
+// nf_tables. Reads only.
 import fs from 'node:fs';
 import { nftAbsence } from '../../lib/antispoof/nft-cli.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -37,10 +38,14 @@ export function countPolicyTable(text: string): Extract<PolicyFacts['table'], { 
 
 export async function gatherPolicy(run: Runner, enabled: boolean, procSys = '/proc/sys'): Promise<PolicyFacts> {
   let table: PolicyFacts['table'];
+  // The kernel's "no such table" is nf_tables answering: it is there (built in, it has no
+  // /sys/module entry on kernels without modules, such as this project's CI machines).
+  let answered = false;
   try {
     table = countPolicyTable((await run(LIST_POLICY_TABLE)).stdout);
   } catch (error) {
     const absence = nftAbsence(error);
+    answered = absence === 'no-such-object';
     table = absence ? { absent: absence === 'no-nft' ? 'nft' : 'table' } : { error: errorMessage(error) };
   }
   const present = 'chains' in table;
@@ -48,7 +53,7 @@ export async function gatherPolicy(run: Runner, enabled: boolean, procSys = '/pr
     enabled,
     table,
     features: {
-      nfTables: present || fs.existsSync('/sys/module/nf_tables'),
+      nfTables: present || answered || fs.existsSync('/sys/module/nf_tables'),
       conntrack: present || fs.existsSync(`${procSys}/net/netfilter/nf_conntrack_max`) || fs.existsSync('/sys/module/nf_conntrack'),
     },
   };

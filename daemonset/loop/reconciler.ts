@@ -47,11 +47,17 @@ export class Reconciler {
 
   /** Everything in place, the node view is trustworthy, and the runtime can use the conflist. */
   ready(): boolean {
-    return this.notReadyReason() === undefined;
+    return this.syncNotReadyReason() === undefined;
   }
 
-  /** Why the agent is not ready, for /readyz. */
+  /** Why the agent is not ready, for /readyz: the sync's reason, else NetworkPolicy's table not loaded yet. */
   notReadyReason(): string | undefined {
+    const policy = this.deps.policy?.notLoaded();
+    return this.syncNotReadyReason() ?? (policy && `NetworkPolicy enforcement not ready: ${policy}`);
+  }
+
+  /** Why routes, rules or the conflist are not in place (bridgeway_ready and --once; policy has its own gauge). */
+  syncNotReadyReason(): string | undefined {
     if (!this.deps.source.connected()) return 'the node list is not available (API server unreachable or nodes file invalid)';
     if (this.failure) return `the last sync failed at ${this.failure.message}`;
     if (this.waiting.last) return this.waiting.last;

@@ -15,7 +15,7 @@ import { IptablesSync } from '../iptables/step.ts';
 import { NodeListStep } from '../nodes/step.ts';
 import type { NodeSource, NodeStatusApi } from '../nodes/source.ts';
 import { RouteSync } from '../routes/step.ts';
-import type { PolicyEnforcer } from '../policy/enforcer.ts';
+import type { NodePolicy } from '../policy/enforcer.ts';
 import { NetworkPolicyStep } from '../policy/step.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { StatusReport } from '../status/step.ts';
@@ -32,7 +32,7 @@ export interface SyncStepDeps {
   /** /proc/sys, replaceable in tests. */
   procSys?: string;
   /** NetworkPolicy (Kubernetes mode, or to remove the table when it is off); none in standalone mode. */
-  policy?: PolicyEnforcer;
+  policy?: NodePolicy;
 }
 
 export function syncSteps(deps: SyncStepDeps) {

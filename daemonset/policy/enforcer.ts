@@ -65,6 +65,9 @@ export interface EnforcerDeps {
 
 export type ApplyHow = 'whole' | 'diff' | 'none' | 'whole-after-failure';
 
+/** What the agent's sync and /readyz use of the enforcer. */
+export type NodePolicy = Pick<PolicyEnforcer, 'sync' | 'notLoaded' | 'detail'>;
+
 export class PolicyEnforcer {
   private readonly deps: EnforcerDeps;
   private readonly clock: Clock;
@@ -298,9 +301,19 @@ export class PolicyEnforcer {
         reasons.push(`${key} is ${value ?? 'absent (br_netfilter not loaded)'}: same-node pod traffic bypasses the policy table  fix: modprobe br_netfilter; sysctl -w ${key}=1, persisted in /etc/sysctl.d/`);
       }
     }
-    if (!this.deps.source.synced()) reasons.push('the first list of pods, namespaces and networkpolicies has not arrived');
-    else if (!this.applied) reasons.push(this.lastError ? `the last apply failed: ${this.lastError}` : 'the policy table is not loaded yet');
-    return reasons;
+    const unloaded = this.notLoaded();
+    return unloaded ? [...reasons, unloaded] : reasons;
+  }
+
+  /**
+   * Why no policy table is in the kernel yet, or undefined once one is. This one holds /readyz
+   * back: a node whose agent cannot enforce the cluster's policies is not ready, and a rollout
+   * waits on it. A switch that is off does not: the table is loaded and judges cross-node traffic.
+   */
+  notLoaded(): string | undefined {
+    if (!this.deps.enabled || this.applied) return undefined;
+    if (!this.deps.source.synced()) return 'the first list of pods, namespaces and networkpolicies has not arrived';
+    return this.lastError ? `the last apply failed: ${this.lastError}` : 'the policy table is not loaded yet';
   }
 
   /** /readyz's lines about NetworkPolicy. */

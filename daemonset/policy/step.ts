@@ -5,13 +5,13 @@
 // no API to watch) it does nothing.
 import type { SyncStep } from '../loop/step.ts';
 import type { NodeSync } from '../loop/sync.ts';
-import type { PolicyEnforcer } from './enforcer.ts';
+import type { NodePolicy } from './enforcer.ts';
 
 export class NetworkPolicyStep implements SyncStep<NodeSync, 'network-policy'> {
   readonly name = 'network-policy';
-  private readonly enforcer: PolicyEnforcer | undefined;
+  private readonly enforcer: NodePolicy | undefined;
 
-  constructor(enforcer: PolicyEnforcer | undefined) {
+  constructor(enforcer: NodePolicy | undefined) {
     this.enforcer = enforcer;
   }
 

@@ -296,8 +296,14 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       const procSys = (await execOk(node.inNode(['cat', `/proc/${pid}/mountinfo`]))).split('\n').find((line) => line.split(' ')[4] === '/proc/sys');
       assert.match(procSys ?? '', /^\S+ \S+ \S+ \S+ \/proc\/sys (\S*,)?ro[, ]/, `/proc/sys is read-only: ${procSys}`);
 
-      // The doctor, from the image's PATH, with the image's iptables and nft.
-      const doctor = await runIn(node, ['task', 'exec', '--exec-id', 'doctor', 'agent', 'bridgeway-agent', 'doctor']);
+      // The doctor, from the image's PATH, with the image's iptables and nft, once the agent is
+      // ready: its /readyz waits for the NetworkPolicy table too, which loads after the first
+      // sync has written the conflist.
+      let execs = 0;
+      const doctorRun = () => runIn(node, ['task', 'exec', '--exec-id', `doctor-${execs++}`, 'agent', 'bridgeway-agent', 'doctor']);
+      await until('the agent\'s /readyz to say ready (the policy table loaded)', 60_000, async () => (/^OK +agent http:\S+\/readyz: ready$/m.test((await doctorRun()).stdout) ? true : undefined))
+        .catch((error: Error) => assert.fail(`${error.message}\n--- agent\n${agent!.output()}`));
+      const doctor = await doctorRun();
       assert.match(doctor.stdout, /\d+ OK, \d+ WARN, 0 FAIL/, `doctor:\n${doctor.stdout}${doctor.stderr}`);
       assert.equal(doctor.code, 0);
       assert.doesNotMatch(doctor.stdout, /not installed|neither iptables/, doctor.stdout);

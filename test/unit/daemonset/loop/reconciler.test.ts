@@ -8,6 +8,7 @@ import { Metrics } from '../../../../daemonset/serve/metrics.ts';
 import { Reconciler } from '../../../../daemonset/loop/reconciler.ts';
 import { SyncScheduler } from '../../../../daemonset/loop/scheduler.ts';
 import { FakeClock } from '../../../fixtures/fake-clock.ts';
+import type { NodePolicy } from '../../../../daemonset/policy/enforcer.ts';
 import { iproute2Network } from '../../../../daemonset/host/network.ts';
 import {
   agentConfig, clusterNode, FakeSource, isHostQuery, isRouteChange, nodeRunner, recordingLogger, RecordingNodeStatus, tempHost,
@@ -15,7 +16,7 @@ import {
 
 const RUNTIME_1_6 = 'containerd://1.6.20';
 
-function setup(options: { extra?: string[]; runtime?: string; betweenPhases?: () => void } = {}) {
+function setup(options: { extra?: string[]; runtime?: string; betweenPhases?: () => void; policy?: NodePolicy } = {}) {
   const host = tempHost();
   const run = nodeRunner();
   const log = recordingLogger();
@@ -23,7 +24,7 @@ function setup(options: { extra?: string[]; runtime?: string; betweenPhases?: ()
   const status = new RecordingNodeStatus();
   const source = new FakeSource([clusterNode('node-0', 0, { containerRuntimeVersion: options.runtime ?? RUNTIME_1_6 }), clusterNode('node-1', 1)]);
   const config = agentConfig(host, options.extra);
-  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys, betweenPhases: options.betweenPhases });
+  const reconciler = new Reconciler({ run: run.run, network: iproute2Network(run.run), log, metrics, config, source, nodeStatus: status, procSys: host.procSys, betweenPhases: options.betweenPhases, policy: options.policy });
   return { host, run, log, metrics, status, source, reconciler };
 }
 
@@ -81,6 +82,24 @@ describe('reconciler', () => {
       assert.match(s.reconciler.readyDetail().at(-1)!, /^node prerequisite net\.bridge\.bridge-nf-call-iptables: 0: .* fix: sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
       assert.match(s.metrics.render(), /^bridgeway_node_sysctl_ok\{sysctl="net\.bridge\.bridge-nf-call-iptables"\} 0$/m);
     }));
+
+  test('NetworkPolicy\'s table not loaded yet holds /readyz back, not bridgeway_ready (routes, rules, conflist) nor --once', async () => {
+    let notLoaded: string | undefined = 'the policy table is not loaded yet';
+    const policy: NodePolicy = {
+      sync: async () => 'none',
+      notLoaded: () => notLoaded,
+      detail: () => (notLoaded ? [`NetworkPolicy enforcement not ready: ${notLoaded}`] : ['NetworkPolicy enforced: 0 policies']),
+    };
+    await withSetup(async (s) => {
+      await s.reconciler.sync();
+      assert.equal(s.reconciler.notReadyReason(), 'NetworkPolicy enforcement not ready: the policy table is not loaded yet');
+      assert.equal(s.reconciler.syncNotReadyReason(), undefined);
+      assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
+      notLoaded = undefined;
+      assert.equal(s.reconciler.notReadyReason(), undefined, 'read when asked: no sync needed once the table is loaded');
+      assert.equal(s.reconciler.readyDetail().at(-1), 'NetworkPolicy enforced: 0 policies');
+    }, { policy });
+  });
 
   test('a runtime upgrade on the Node rewrites the conflist at the next sync', () =>
     withSetup(async (s) => {

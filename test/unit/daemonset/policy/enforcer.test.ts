@@ -60,6 +60,7 @@ describe('policy enforcer', () => {
     assert.equal(await h.enforcer.sync({ verify: true }), undefined);
     assert.deepEqual(h.calls, []);
     assert.match(h.enforcer.detail()[0]!, /not ready: the first list of pods, namespaces and networkpolicies has not arrived/);
+    assert.equal(h.enforcer.notLoaded(), 'the first list of pods, namespaces and networkpolicies has not arrived', '/readyz is held back');
   });
 
   test('first apply whole, then minimal diffs; a burst of changes is one transaction; latency measured from the first change', async () => {
@@ -100,6 +101,7 @@ describe('policy enforcer', () => {
     h.kernel.failWhole = true;
     await assert.rejects(h.enforcer.sync({ verify: false }), /whole failed/);
     assert.match(h.enforcer.detail()[0]!, /not ready: the last apply failed: nft: whole failed/);
+    assert.match(h.enforcer.notLoaded() ?? '', /^the last apply failed: nft: whole failed/, '/readyz is held back');
     assert.match(h.metrics.render(), /bridgeway_policy_errors_total\{kind="apply"\} 3/);
     h.kernel.failWhole = false;
     h.enforcer.changed();
@@ -133,6 +135,7 @@ describe('policy enforcer', () => {
     await h.enforcer.sync({ verify: false });
     assert.match(h.enforcer.detail()[0]!, /not ready: net\.bridge\.bridge-nf-call-iptables is 0: same-node pod traffic bypasses the policy table  fix: modprobe br_netfilter; sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
     assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 0/);
+    assert.equal(h.enforcer.notLoaded(), undefined, 'the table judges cross-node traffic: /readyz is not held back by a switch');
   });
 
   test('BRIDGEWAY_NETWORK_POLICY=false: the table is removed once, nothing compiled, changes ignored', async () => {
@@ -144,6 +147,7 @@ describe('policy enforcer', () => {
     assert.deepEqual(h.clock.pending(), []);
     assert.deepEqual(h.calls.map((c) => c.op), ['remove']);
     assert.deepEqual(h.enforcer.detail(), ['NetworkPolicy: not enforced by bridgeway (BRIDGEWAY_NETWORK_POLICY=false)']);
+    assert.equal(h.enforcer.notLoaded(), undefined);
   });
 });
 
