@@ -18,6 +18,8 @@ import { tuneMemory } from './loop/memory.ts';
 import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
 import { loadLibc, NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
 import { deleteConntrack, dumpConntrack } from '../lib/netlink/conntrack.ts';
+import { addressFromBytes, Rtnl } from '../lib/netlink/rtnl.ts';
+import type { IpAddress } from '../lib/cidr.ts';
 import { readSysctl } from './host/checks.ts';
 import { PolicyEnforcer, type ConntrackTable } from './policy/enforcer.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
@@ -65,6 +67,14 @@ function createConntrack(): ConntrackTable | undefined {
   return { dump: () => dumpConntrack(open()), remove: (entry) => deleteConntrack(open(), entry) };
 }
 
+/** This node's addresses now, every scope (rtnetlink; undefined without it: the Node build). */
+function createNodeAddresses(): (() => IpAddress[]) | undefined {
+  const libc = loadLibc();
+  if (!libc) return undefined;
+  let rtnl: Rtnl | undefined;
+  return () => (rtnl ??= new Rtnl(NetlinkSocket.open(libc, NETLINK_ROUTE))).listAddresses().flatMap((a) => addressFromBytes(a.address) ?? []);
+}
+
 async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   const afterBurst = tuneMemory();
   const run = createRunner();
@@ -90,7 +100,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   }
   if (policySource || !config.networkPolicy) {
     policy = new PolicyEnforcer({
-      kernel: nftPolicyKernel(run), conntrack: createConntrack(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
+      kernel: nftPolicyKernel(run), conntrack: createConntrack(), nodeAddresses: createNodeAddresses(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
       families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics, afterApply: afterBurst,
     });
   }

@@ -7,16 +7,19 @@
 // An entry is judged as the kernel judged its first packet: from its original source to where
 // it really went (the reply tuple's source and source port: a Service's backend after
 // kube-proxy's DNAT, the pod itself otherwise), by explain() on the new table, so the answer is
-// the table's own. Only entries whose source is a pod's address are judged: the node's own
-// traffic (kubelet's probes) never passes the forward hook, and connections from outside the
-// cluster into a pod (an ipBlock peer) are left (see docs/architecture.md). Entries the table
-// does not judge at all (no isolated pod of this node at either end) are left without a walk.
+// the table's own. Only what the forward hook judged is judged again: a connection the node
+// opened (kubelet's probes: the output hook) or one that ends at the node (a pod to a node
+// address, or a Service whose backend is hostNetwork here: the input hook) is left, told by the
+// node's own addresses; a connection from outside the cluster into a pod is judged like a pod's
+// (an ipBlock a change narrows cuts it). Without the node's addresses (no rtnetlink: the Node
+// build of the agent) only entries from a pod's address are judged, as before. Entries the
+// table does not judge at all (no isolated pod of this node at either end) are left without a walk.
 import type { ConntrackEntry } from '../../lib/netlink/conntrack.ts';
 import type { CompiledPolicy } from './compile.ts';
 import { explain } from './explain.ts';
 import { BASE, type PolicyTable } from './table.ts';
 
-const ipKey = (ip: { family: number; value: bigint }) => `${ip.family}:${ip.value}`;
+export const ipKey = (ip: { family: number; value: bigint }) => `${ip.family}:${ip.value}`;
 
 /** Addresses of this node's isolated pods: the elements of from_pod4/6 and to_pod4/6. */
 function isolatedHere(table: PolicyTable): Set<string> {
@@ -32,15 +35,18 @@ function isolatedHere(table: PolicyTable): Set<string> {
   return out;
 }
 
-/** The entries `table` denies now; `podAddresses` holds every pod's address as `family:value`. */
-export function deniedEntries(table: PolicyTable, entries: readonly ConntrackEntry[], podAddresses: ReadonlySet<string>): ConntrackEntry[] {
+/**
+ * The entries `table` denies now; `podAddresses` holds every pod's address and `nodeAddresses`
+ * every address of this node (undefined: not known), each as `family:value`.
+ */
+export function deniedEntries(table: PolicyTable, entries: readonly ConntrackEntry[], podAddresses: ReadonlySet<string>, nodeAddresses?: ReadonlySet<string>): ConntrackEntry[] {
   const isolated = isolatedHere(table);
   if (isolated.size === 0) return [];
   const compiled = { table, rules: new Map(), errors: [], stats: undefined } as unknown as CompiledPolicy; // explain() reads the table; `rules` only names the deciding rules
   return entries.filter((entry) => {
     const src = entry.orig.src;
     const dst = entry.reply.src; // after DNAT: the backend
-    if (!podAddresses.has(ipKey(src))) return false;
+    if (nodeAddresses ? nodeAddresses.has(ipKey(src)) || nodeAddresses.has(ipKey(dst)) : !podAddresses.has(ipKey(src))) return false;
     if (!isolated.has(ipKey(src)) && !isolated.has(ipKey(dst))) return false;
     const port = entry.reply.sport ?? 0;
     return !explain(compiled, { src, dst, proto: entry.orig.proto, port }).allowed;

@@ -24,9 +24,9 @@ import type { Metrics } from '../serve/metrics.ts';
 import { compilePolicies, type CompiledPolicy } from './compile.ts';
 import { diffTables } from './diff.ts';
 import type { PolicyKernel } from './kernel.ts';
-import { deniedEntries } from './conntrack-cut.ts';
+import { deniedEntries, ipKey } from './conntrack-cut.ts';
 import type { ConntrackEntry } from '../../lib/netlink/conntrack.ts';
-import { parseIp } from '../../lib/cidr.ts';
+import { parseIp, type IpAddress } from '../../lib/cidr.ts';
 import type { PolicyObjects, PolicySource } from './source.ts';
 import type { PolicyTable } from './table.ts';
 
@@ -46,6 +46,11 @@ export interface EnforcerDeps {
   kernel: PolicyKernel;
   /** Absent where the agent has no netlink (the Node build): denied connections are then not cut. */
   conntrack?: ConntrackTable;
+  /**
+   * Every address of this node now (rtnetlink): the connections it opened or that end at it never
+   * pass the forward hook, so a change never cuts them. Absent: only pods' connections are judged.
+   */
+  nodeAddresses?: () => readonly IpAddress[];
   source: PolicySource;
   nodeName: string;
   enabled: boolean;
@@ -258,7 +263,8 @@ export class PolicyEnforcer {
     const { conntrack, log } = this.deps;
     if (!conntrack) return;
     try {
-      const denied = deniedEntries(table, conntrack.dump(), this.podAddresses);
+      const node = this.deps.nodeAddresses && new Set(this.deps.nodeAddresses().map(ipKey));
+      const denied = deniedEntries(table, conntrack.dump(), this.podAddresses, node);
       let cut = 0;
       for (const entry of denied) if (conntrack.remove(entry)) cut++;
       if (cut > 0) {
@@ -335,7 +341,7 @@ function podAddressesOf(pods: PolicyObjects['pods']): Set<string> {
     if (pod.spec.hostNetwork) continue;
     for (const text of pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : [])) {
       const ip = parseIp(text);
-      if (ip) out.add(`${ip.family}:${ip.value}`);
+      if (ip) out.add(ipKey(ip));
     }
   }
   return out;

@@ -46,6 +46,22 @@ test('the entries the table denies, judged by where the connection really went; 
   assert.deepEqual(cut, [entries[1], entries[2], entries[3]]);
 });
 
+test('with the node\'s addresses: what the forward hook judged is judged, an outside source too; what the node opened or ends at the node is left', () => {
+  const node = new Set(['192.168.50.10', '10.244.1.1'].map(key));
+  const egressDenied = policy('x/a-no-egress', { podSelector: { matchLabels: { app: 'a' } }, policyTypes: ['Egress'] });
+  const { table } = compilePolicies({ ...input, policies: [...input.policies, egressDenied] });
+  const entries = [
+    entry('203.0.113.7', '10.244.1.2', 81), // from outside the cluster: no ipBlock admits it: cut
+    entry('192.168.50.10', '10.244.1.2', 81), // the node's own (kubelet's probe): the output hook, left
+    entry('10.244.1.2', '192.168.50.10', 10250), // x/a to its node: the input hook, left
+    entry('10.244.1.2', '10.244.1.1', 53), // x/a to the bridge's address: the input hook, left
+    entry('10.244.1.4', '192.168.50.10', 8080, '10.96.0.20'), // a Service with a hostNetwork backend here: left
+    entry('10.244.1.2', '10.244.1.4', 80), // x/a egress to y/c: denied, cut
+  ];
+  assert.deepEqual(deniedEntries(table, entries, pods, node), [entries[0], entries[5]]);
+  assert.deepEqual(deniedEntries(table, entries, pods), [entries[2], entries[3], entries[5]], 'without them, a pod\'s connections only, the node\'s ones judged like any peer\'s');
+});
+
 test('no isolated pod on this node: nothing to judge', () => {
   const { table } = compilePolicies({ ...input, policies: [] });
   assert.deepEqual(deniedEntries(table, [entry('10.244.1.4', '10.244.1.2', 80)], pods), []);
