@@ -87,6 +87,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   let policySource: PolicySource | undefined;
   let policy: PolicyEnforcer | undefined;
   const onPolicyChange = () => policy?.changed();
+  let policyLoaded = false;
   if (config.nodesFile) {
     source = new NodesFileSource({ file: config.nodesFile, log, onChange, afterLoad: afterBurst });
     log.info({ file: config.nodesFile }, 'standalone mode: peers come from the nodes file');
@@ -101,7 +102,15 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   if (policySource || !config.networkPolicy) {
     policy = new PolicyEnforcer({
       kernel: nftPolicyKernel(run), conntrack: createConntrack(), nodeAddresses: createNodeAddresses(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
-      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics, afterApply: afterBurst,
+      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics,
+      afterApply: () => {
+        afterBurst();
+        // The first table in the kernel releases the conflist (conflist/step.ts): sync now, not at the next resync.
+        if (!policyLoaded && policy?.notLoaded() === undefined) {
+          policyLoaded = true;
+          scheduler?.trigger();
+        }
+      },
     });
   }
   const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy, betweenPhases: afterBurst });

@@ -44,11 +44,27 @@ export interface ConflistOutcome {
   portmap: boolean;
   /** Set when the runtime provably cannot use this conflist: why, for /readyz, the Node and the log. */
   mismatch?: string;
+  /** Set when there is no conflist yet and its first write waits: why (the NetworkPolicy table not loaded). */
+  held?: string;
+}
+
+export interface ConflistDeps {
+  run: Runner;
+  log: Logger;
+  metrics: Metrics;
+  settings: ConflistSettings;
+  /**
+   * Why the first conflist must wait, or undefined. A conflist is what lets the runtime start
+   * pods here: with NetworkPolicy on, none starts before the node's policy table is in the
+   * kernel. Only the first write waits: a conflist in place (an agent restart, whose table the
+   * kernel kept) is kept and rewritten as needed.
+   */
+  firstWriteWaitsFor?: () => string | undefined;
 }
 
 export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
   readonly name = 'conflist';
-  private readonly deps: { run: Runner; log: Logger; settings: ConflistSettings };
+  private readonly deps: ConflistDeps;
   private readonly m;
   private readonly reportedChoice = new OncePerChange();
   /** '' while the runtime speaks the conflist's version. */
@@ -56,8 +72,9 @@ export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
   /** portmap's supportedVersions, asked once; the versions we already warned about. */
   private portmapVersions: string[] | undefined;
   private readonly portmapWarned = new Set<string>();
+  private readonly reportedHold = new OncePerChange('');
 
-  constructor(deps: { run: Runner; log: Logger; metrics: Metrics; settings: ConflistSettings }) {
+  constructor(deps: ConflistDeps) {
     this.deps = deps;
     this.m = {
       info: deps.metrics.gauge('bridgeway_conflist_info', 'The conflist\'s cniVersion and where the choice came from (flag, runtime, default); always 1.'),
@@ -100,6 +117,11 @@ export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
       logFile: settings.cniLogFile,
     });
     const file = path.join(settings.cniConfDir, CONFLIST_NAME);
+    const held = fs.existsSync(file) ? undefined : this.deps.firstWriteWaitsFor?.();
+    this.reportedHold.whenChanged(held ?? '', () => {
+      if (held) log.info({ file }, `the conflist waits for NetworkPolicy (no pod starts here before the node's policies are enforced): ${held}`);
+    });
+    if (held) return { file, written: false, choice, portmap, held, ...(mismatch && { mismatch }) };
     const written = writeFileIfChanged(file, conflist) === 'written';
     if (written) log.info({ file, podCIDRs: input.podCIDRs.map(formatCidr), mtu: input.iface.mtu, cniVersion: choice.version }, 'wrote the CNI conflist');
     return { file, written, choice, portmap, ...(mismatch && { mismatch }) };

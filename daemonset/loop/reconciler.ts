@@ -62,6 +62,7 @@ export class Reconciler {
     if (this.failure) return `the last sync failed at ${this.failure.message}`;
     if (this.waiting.last) return this.waiting.last;
     if (!this.synced) return 'first sync not finished';
+    if (this.conflist?.held) return `no conflist yet: it waits for the NetworkPolicy table (${this.conflist.held})`;
     return this.conflist?.mismatch;
   }
 

@@ -56,6 +56,8 @@ export function syncSteps(deps: SyncStepDeps) {
       new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables }),
       new ConflistSync({
         run, log, metrics,
+        // --once loads no policy table (it lists no pods): it writes the conflist as it always did.
+        firstWriteWaitsFor: deps.policy && !config.once ? () => deps.policy!.notLoaded() : undefined,
         settings: {
           explicit: config.cniVersion,
           standalone: config.nodesFile !== undefined,

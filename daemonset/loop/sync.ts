@@ -50,7 +50,7 @@ export interface NodeSync {
     /** iptables: the backend our chains are in. */
     iptablesMode?: IptablesMode;
     /** conflist: its cniVersion and why, and why the runtime cannot use it, if it provably cannot. */
-    conflist?: { choice: CniVersionChoice; mismatch?: string };
+    conflist?: { choice: CniVersionChoice; mismatch?: string; held?: string };
   };
 }
 

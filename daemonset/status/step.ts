@@ -12,6 +12,8 @@ const AVAILABLE_MESSAGE = 'bridgeway routes and rules are in place';
 export interface StatusInput {
   /** Why the runtime cannot use the conflist, when it provably cannot (conflist/step.ts). */
   mismatch?: string;
+  /** Why there is no conflist yet: its first write waits for the NetworkPolicy table. */
+  held?: string;
 }
 
 export class StatusReport implements SyncStep<NodeSync, 'status'> {
@@ -26,14 +28,17 @@ export class StatusReport implements SyncStep<NodeSync, 'status'> {
   }
 
   async run(sync: NodeSync): Promise<void> {
-    const mismatch = sync.found.conflist?.mismatch;
-    await this.report(mismatch ? { mismatch } : {});
+    const { mismatch, held } = sync.found.conflist ?? {};
+    await this.report({ ...(mismatch && { mismatch }), ...(held && { held }) });
   }
 
   async report(input: StatusInput): Promise<{ networkUnavailable: boolean; message: string }> {
     const { nodeName, nodeStatus } = this.deps;
-    const networkUnavailable = input.mismatch !== undefined;
-    const message = input.mismatch ? `bridgeway: ${input.mismatch}` : AVAILABLE_MESSAGE;
+    // Held: no pod may be scheduled here before the node's policies are enforced (the condition
+    // taints the node); a moment at first start, or until the cause in /readyz is fixed.
+    const networkUnavailable = input.mismatch !== undefined || input.held !== undefined;
+    const message = input.mismatch ? `bridgeway: ${input.mismatch}`
+      : input.held ? `bridgeway: the conflist waits for the NetworkPolicy table: ${input.held}` : AVAILABLE_MESSAGE;
     if (!nodeStatus) return { networkUnavailable, message };
     // The event first: it says what to fix, the condition only that pods cannot start.
     const mismatch = input.mismatch;

@@ -83,7 +83,7 @@ describe('reconciler', () => {
       assert.match(s.metrics.render(), /^bridgeway_node_sysctl_ok\{sysctl="net\.bridge\.bridge-nf-call-iptables"\} 0$/m);
     }));
 
-  test('NetworkPolicy\'s table not loaded yet holds /readyz back, not bridgeway_ready (routes, rules, conflist) nor --once', async () => {
+  test('NetworkPolicy\'s table not loaded yet: the first conflist waits (NetworkUnavailable True), /readyz says why; loaded: written, ready', async () => {
     let notLoaded: string | undefined = 'the policy table is not loaded yet';
     const policy: NodePolicy = {
       sync: async () => 'none',
@@ -92,14 +92,34 @@ describe('reconciler', () => {
     };
     await withSetup(async (s) => {
       await s.reconciler.sync();
-      assert.equal(s.reconciler.notReadyReason(), 'NetworkPolicy enforcement not ready: the policy table is not loaded yet');
-      assert.equal(s.reconciler.syncNotReadyReason(), undefined);
-      assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
+      assert.equal(fs.existsSync(s.host.conflist), false, 'no pod may start before the node\'s policies are enforced');
+      assert.equal(s.reconciler.notReadyReason(), 'no conflist yet: it waits for the NetworkPolicy table (the policy table is not loaded yet)');
+      assert.match(s.metrics.render(), /^bridgeway_ready 0$/m);
+      assert.deepEqual(s.status.calls.filter((c) => c.call === 'setNetworkUnavailable').map((c) => c.unavailable), [true]);
+      assert.ok(s.log.lines.some((l) => /the conflist waits for NetworkPolicy/.test(l.msg)), JSON.stringify(s.log.lines));
       notLoaded = undefined;
-      assert.equal(s.reconciler.notReadyReason(), undefined, 'read when asked: no sync needed once the table is loaded');
+      assert.equal(s.reconciler.notReadyReason(), 'no conflist yet: it waits for the NetworkPolicy table (the policy table is not loaded yet)', 'until the sync that writes it');
+      await s.reconciler.sync();
+      assert.equal(JSON.parse(fs.readFileSync(s.host.conflist, 'utf8')).cniVersion, '1.0.0');
+      assert.equal(s.reconciler.notReadyReason(), undefined);
+      assert.deepEqual(s.status.calls.filter((c) => c.call === 'setNetworkUnavailable').map((c) => c.unavailable), [true, false]);
       assert.equal(s.reconciler.readyDetail().at(-1), 'NetworkPolicy enforced: 0 policies');
+      // A conflist in place (an agent restart: the kernel kept its table) is never held back;
+      // /readyz still waits for the table, bridgeway_ready does not.
+      notLoaded = 'the first list of pods, namespaces and networkpolicies has not arrived';
+      await s.reconciler.sync();
+      assert.equal(s.reconciler.syncNotReadyReason(), undefined);
+      assert.equal(s.reconciler.notReadyReason(), 'NetworkPolicy enforcement not ready: the first list of pods, namespaces and networkpolicies has not arrived');
+      assert.match(s.metrics.render(), /^bridgeway_ready 1$/m);
     }, { policy });
   });
+
+  test('--once writes the conflist without waiting for a policy table it never loads', () =>
+    withSetup(async (s) => {
+      await s.reconciler.sync();
+      assert.ok(fs.existsSync(s.host.conflist));
+      assert.equal(s.reconciler.syncNotReadyReason(), undefined);
+    }, { extra: ['--once'], policy: { sync: async () => 'none', notLoaded: () => 'the policy table is not loaded yet', detail: () => [] } }));
 
   test('a runtime upgrade on the Node rewrites the conflist at the next sync', () =>
     withSetup(async (s) => {
