@@ -1,0 +1,171 @@
+// Issue 20, the bridged LAN: "uplink" on a bridge network, against the real kernel with the built
+// executable. Two nodes whose eth1 sit on one switch namespace with an outside host (the LAN's
+// router, 192.168.77.1); node A's eth1 carries its address, its default route and a static route
+// of both families. Everything lives in one Lab with a per-run prefix, removed in finally.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { execIn, ipJsonIn, pings, run } from '../support/exec-in.ts';
+import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
+import { PLUGIN, skipUnlessRoot } from './harness.ts';
+
+const BRIDGE = 'br-lan';
+
+interface Lan {
+  lab: Lab;
+  switch: string;
+  a: string;
+  b: string;
+  outside: string;
+  dataDir: string;
+  logFile: string;
+  conf(extra?: Record<string, unknown>): Record<string, unknown>;
+}
+
+async function withLan<T>(fn: (lan: Lan) => Promise<T>): Promise<T> {
+  const lab = new Lab(uniquePrefix('bwu')).cleanupOnSignals();
+  try {
+    const [sw, a, b, outside] = (await lab.addNamespaces(['sw', 'a', 'b', 'out'], { loopbackUp: true })).map((n) => lab.netnsPath(n)) as [string, string, string, string];
+    const swName = path.basename(sw);
+    await execIn(sw, ['ip', 'link', 'add', 'sw0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    await execIn(sw, ['ip', 'link', 'set', 'sw0', 'up']);
+    await lab.addVeth({ netns: swName, name: 'pa', master: 'sw0' }, { netns: path.basename(a), name: 'eth1', address: '192.168.77.10/24' });
+    await lab.addVeth({ netns: swName, name: 'pb', master: 'sw0' }, { netns: path.basename(b), name: 'eth1', address: '192.168.77.11/24' });
+    await lab.addVeth({ netns: swName, name: 'po', master: 'sw0' }, { netns: path.basename(outside), name: 'eth0', address: '192.168.77.1/24' });
+    for (const [ns, dev, v6] of [[a, 'eth1', 'fd77::10/64'], [b, 'eth1', 'fd77::11/64'], [outside, 'eth0', 'fd77::1/64']] as const) {
+      await execIn(ns, ['ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad']);
+    }
+    // Node A's eth1 carries the node: its default routes, and a static route with its own protocol and metric.
+    await execIn(a, ['ip', 'route', 'add', 'default', 'via', '192.168.77.1', 'dev', 'eth1']);
+    await execIn(a, ['ip', 'route', 'add', '10.77.0.0/16', 'via', '192.168.77.1', 'dev', 'eth1', 'proto', 'static', 'metric', '50']);
+    await execIn(a, ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77::1', 'dev', 'eth1']);
+    const dataDir = path.join(lab.dir, 'data');
+    const logFile = path.join(lab.dir, 'cni.log');
+    const conf = (extra: Record<string, unknown> = {}) => ({
+      cniVersion: '1.1.0', name: 'lan', type: 'bridgeway', bridge: BRIDGE, uplink: 'eth1', uplinkTakeover: true, dataDir, logFile, logLevel: 'debug',
+      ipam: { subnet: '192.168.77.0/24', rangeStart: '192.168.77.100', rangeEnd: '192.168.77.120', gateway: '192.168.77.1' },
+      ...extra,
+    });
+    return await fn({ lab, switch: sw, a, b, outside, dataDir, logFile, conf });
+  } finally {
+    reportProblems(lab.cleanup());
+  }
+}
+
+interface PluginRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  json?: Record<string, any>;
+}
+
+/** The plugin as a runtime runs it, in the node's namespace; `wrap` runs it under another command (unshare). */
+function plugin(node: string, inv: { command: string; containerId?: string; netns?: string; conf: object; env?: Record<string, string>; wrap?: string[] }): Promise<PluginRun> {
+  const env: Record<string, string> = { PATH: SYSTEM_PATH, CNI_COMMAND: inv.command, CNI_PATH: '/usr/lib/cni', CNI_IFNAME: 'eth0', ...inv.env };
+  if (inv.containerId) env.CNI_CONTAINERID = inv.containerId;
+  if (inv.netns) env.CNI_NETNS = inv.netns;
+  const argv = [...(inv.wrap ?? []), '/usr/bin/nsenter', `--net=${node}`, '--', PLUGIN];
+  const child = spawn(argv[0]!, argv.slice(1), { env });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: Record<string, any> | undefined;
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ exitCode: code ?? -1, stdout, stderr, json });
+    });
+    child.stdin.end(JSON.stringify(inv.conf));
+  });
+}
+
+async function add(lan: Lan, node: string, containerId: string, pod: string, conf = lan.conf()): Promise<Record<string, any>> {
+  const res = await plugin(node, { command: 'ADD', containerId, netns: pod, conf });
+  assert.equal(res.exitCode, 0, `ADD ${containerId}: ${res.stdout} ${res.stderr}`);
+  return res.json!;
+}
+
+/** What the move must keep and what it changes: each link's addresses, master and MAC, and the main tables. */
+async function snapshot(node: string) {
+  const links = (await ipJsonIn(node, ['-d', 'addr', 'show'])).map((l) => ({
+    name: l.ifname,
+    mac: l.address,
+    master: l.master,
+    alias: l.ifalias,
+    addresses: (l.addr_info ?? []).filter((x: any) => x.scope !== 'link').map((x: any) => `${x.local}/${x.prefixlen}`).sort(),
+  }));
+  const routes = [...(await ipJsonIn(node, ['-4', 'route', 'show', 'table', 'main'])), ...(await ipJsonIn(node, ['-6', 'route', 'show', 'table', 'main']))]
+    .filter((r) => !String(r.dst).startsWith('fe80') && r.protocol !== 'kernel')
+    .map((r) => `${r.dst} via ${r.gateway} dev ${r.dev} proto ${r.protocol ?? 'boot'} metric ${r.metric ?? 0}`)
+    .sort();
+  return { links: links.sort((x, y) => x.name.localeCompare(y.name)), routes };
+}
+
+const link = (snap: Awaited<ReturnType<typeof snapshot>>, name: string) => snap.links.find((l) => l.name === name);
+
+/** `ping -i 0.01` from one namespace for `seconds`: packets sent and received. */
+function flood(from: string, to: string, count: number): Promise<{ sent: number; received: number }> {
+  return execIn(from, ['ping', '-q', '-i', '0.01', '-W', '1', '-c', String(count), to]).then(
+    ({ stdout }) => parsePing(stdout),
+    (error) => parsePing(String(error.stdout ?? '')),
+  );
+}
+
+function parsePing(out: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(out);
+  if (!m) throw new Error(`no ping summary in: ${out}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
+
+describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessRoot }, () => {
+  test('the move keeps the node\'s addresses and routes, loses at most one ping, and puts pods on the LAN', (t) =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const eth1 = link(before, 'eth1')!;
+      const [pod1, pod2] = (await lan.lab.addNamespaces(['p1', 'p2'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string, string];
+      // A flood of pings between the nodes' addresses across the whole move.
+      const pinging = flood(lan.b, '192.168.77.10', 300);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const first = await add(lan, lan.a, 'c1', pod1);
+      const { sent, received } = await pinging;
+      t.diagnostic(`pings every 10 ms across the move: ${received} of ${sent} answered`);
+      assert.ok(sent - received <= 1, `lost ${sent - received} of ${sent} pings during the move`);
+
+      const after = await snapshot(lan.a);
+      const bridge = link(after, BRIDGE)!;
+      assert.deepEqual(bridge.addresses, eth1.addresses, 'the node\'s addresses are on the bridge');
+      assert.equal(bridge.mac, eth1.mac, 'with the NIC\'s MAC');
+      assert.equal(bridge.alias, 'bridgeway-uplink:eth1');
+      assert.deepEqual(link(after, 'eth1')!.addresses, [], 'and no longer on the NIC');
+      assert.equal(link(after, 'eth1')!.master, BRIDGE);
+      assert.deepEqual(after.routes, before.routes.map((r) => r.replace('dev eth1', `dev ${BRIDGE}`)).sort(), 'every route, through the bridge');
+      assert.equal(first.ips[0].address, '192.168.77.100/24');
+      assert.equal(first.ips[0].gateway, '192.168.77.1');
+      assert.equal(first.interfaces[0].mac, eth1.mac, 'the result reports the bridge\'s real MAC');
+
+      // A second ADD finds the move complete and changes nothing of the node.
+      await add(lan, lan.a, 'c2', pod2);
+      const again = await snapshot(lan.a);
+      assert.deepEqual(again.routes, after.routes);
+      assert.deepEqual(link(again, BRIDGE), bridge);
+
+      // The pods are hosts of the LAN: the outside host and the other node reach them, and they the LAN's router.
+      for (const from of [lan.outside, lan.b]) assert.ok(await pings(from, '192.168.77.100'), 'pod 1 reachable from the LAN');
+      assert.ok(await pings(pod2, '192.168.77.1'), 'pod 2 reaches the router');
+      const [route] = await ipJsonIn(pod1, ['route', 'show', 'default']);
+      assert.equal(route.gateway, '192.168.77.1', 'the pod\'s default route is the LAN\'s router');
+      // The node is still reachable at its address, from both families.
+      assert.ok(await pings(lan.b, '192.168.77.10'));
+      assert.ok(await pings(lan.outside, 'fd77::10'));
+      assert.ok(await pings(lan.a, 'fd77::1'));
+    }));
+});
