@@ -168,4 +168,59 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessRoot }, ()
       assert.ok(await pings(lan.outside, 'fd77::10'));
       assert.ok(await pings(lan.a, 'fd77::1'));
     }));
+
+  test('refused without uplinkTakeover when the NIC carries the default route: nothing changed, nothing reserved', () =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const [pod] = (await lan.lab.addNamespaces(['p1'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      const res = await plugin(lan.a, { command: 'ADD', containerId: 'c1', netns: pod, conf: lan.conf({ uplinkTakeover: false }) });
+      assert.equal(res.exitCode, 1);
+      assert.equal(res.json?.code, 7, res.stdout);
+      assert.match(res.json?.msg, /eth1 carries the node's default route \(IPv4 default via 192\.168\.77\.1, IPv6 default via fd77::1\).*"uplinkTakeover": true/);
+      assert.deepEqual(await snapshot(lan.a), before);
+      assert.ok(!fs.existsSync(path.join(lan.dataDir, 'lan', 'ips')) || fs.readdirSync(path.join(lan.dataDir, 'lan', 'ips')).length === 0, 'no address reserved');
+      assert.deepEqual((await ipJsonIn(pod, ['link', 'show'])).map((l) => l.ifname), ['lo']);
+    }));
+
+  test('refused when NetworkManager manages the NIC, with the nmcli recipe instead', () =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const [eth1] = await ipJsonIn(lan.a, ['link', 'show', 'eth1']);
+      const [pod] = (await lan.lab.addNamespaces(['p1'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      // NetworkManager's device state file, in a mount namespace of the plugin's own: /run is a
+      // fresh tmpfs there (with /run/netns bound back), so the host's /run is not touched.
+      const keep = lan.lab.subdir('netns-keep');
+      const script = [
+        'set -e', `mount --rbind /run/netns ${keep}`, 'mount -t tmpfs tmpfs /run', 'mkdir -p /run/netns /run/NetworkManager/devices',
+        `mount --rbind ${keep} /run/netns`, `printf '[device]\\nmanaged=true\\n' > /run/NetworkManager/devices/${eth1.ifindex}`, 'exec "$@"',
+      ].join('\n');
+      const wrap = ['/usr/bin/unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh'];
+      const res = await plugin(lan.a, { command: 'ADD', containerId: 'c1', netns: pod, conf: lan.conf(), wrap });
+      assert.equal(res.json?.code, 7, res.stdout + res.stderr);
+      assert.match(res.json?.msg, /NetworkManager manages eth1.*nmcli connection add type bridge ifname br-lan/);
+      assert.deepEqual(await snapshot(lan.a), before);
+      // The same state file saying "managed=false" is no refusal (NetworkManager runs, but leaves eth1 alone).
+      const unmanaged = script.replace('managed=true', 'managed=false');
+      const ok = await plugin(lan.a, { command: 'ADD', containerId: 'c1', netns: pod, conf: lan.conf(), wrap: [...wrap.slice(0, 6), unmanaged, 'sh'] });
+      assert.equal(ok.exitCode, 0, ok.stdout + ok.stderr);
+    }));
+
+  test('a failure injected after any step of the move leaves the node as it was', (t) =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const [pod] = (await lan.lab.addNamespaces(['p1'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      let steps = 0;
+      for (; steps < 40; steps++) {
+        const res = await plugin(lan.a, { command: 'ADD', containerId: 'c1', netns: pod, conf: lan.conf(), env: { BRIDGEWAY_TEST_UPLINK_FAIL_AFTER: String(steps) } });
+        if (res.exitCode === 0) break;
+        assert.equal(res.json?.code, 103, res.stdout);
+        assert.match(res.json?.msg, new RegExp(`injected failure after ${steps} steps.*the ${steps} steps before it were undone`));
+        assert.deepEqual(await snapshot(lan.a), before, `after a failure following step ${steps}`);
+        assert.deepEqual((await ipJsonIn(pod, ['link', 'show'])).map((l) => l.ifname), ['lo']);
+        assert.ok(await pings(lan.b, '192.168.77.10'), `node A reachable after the failure following step ${steps}`);
+      }
+      t.diagnostic(`the move has ${steps} steps; a failure after each of them was undone`);
+      assert.ok(steps >= 10, `the move had only ${steps} steps`);
+      assert.equal(link(await snapshot(lan.a), 'eth1')!.master, BRIDGE, 'and without the fault the move completes');
+    }));
 });
