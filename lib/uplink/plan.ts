@@ -89,11 +89,18 @@ export function movableRoutes(state: UplinkState, link: string): UplinkRoute[] {
  * Addresses and routes from one link to another, steps 2, 4 and 5 of the header, around the
  * `between` steps (step 3: enslave or release): what both directions share.
  */
-function transfer(state: UplinkState, from: UplinkLink, to: UplinkLink | undefined, toName: string, between: UplinkStep[]): UplinkStep[] {
+function transfer(state: UplinkState, from: UplinkLink, to: UplinkLink | undefined, toName: string, between: UplinkStep[], options: { handOverPrefixes?: boolean } = {}): UplinkStep[] {
   const steps: UplinkStep[] = [];
   const held = to?.addresses ?? [];
   for (const address of from.addresses) {
     if (!held.some((h) => sameAddress(h, address))) steps.push({ op: 'add-address', link: toName, address });
+  }
+  if (options.handOverPrefixes) {
+    // Giving back: the bridge's prefix routes would keep sending the LAN's frames into a bridge
+    // about to lose its port; without them the NIC's (added with its addresses) serve at once,
+    // while frames the NIC still hands the bridge are still accepted there (its addresses stay).
+    const prefixes = state.routes.filter((r) => r.dev === from.name && isKernelRoute(r) && (r.family === 4 ? from.addresses.some((a) => a.local === r.prefsrc) : !/^(fe80|ff)/.test(r.dst)));
+    steps.push(...prefixes.map((route): UplinkStep => ({ op: 'delete-route', route })));
   }
   steps.push(...between);
   const routesThere = state.routes.filter((r) => r.dev === toName);
@@ -146,7 +153,9 @@ export function planRelease(state: UplinkState, bridgeName: string, options: { f
   const nic = find(state, nicName);
   if (!nic) throw new UplinkRefused(`the uplink ${nicName} of ${bridgeName} no longer exists; its addresses stay on ${bridgeName}`);
   const release: UplinkStep[] = nic.master === bridgeName ? [{ op: 'release', link: nicName, bridge: bridgeName }] : [];
-  const steps = transfer(state, bridge, nic, nicName, release);
+  const steps = transfer(state, bridge, nic, nicName, release, { handOverPrefixes: true });
+  // Kept for the ports that are not ours, it is no longer ours either: its mark goes.
   if (options.foreignPorts.length === 0) steps.push({ op: 'delete-bridge', bridge: bridgeName, mac: bridge.mac, mtu: bridge.mtu, alias: bridge.alias ?? '' });
+  else steps.push({ op: 'set-alias', link: bridgeName, alias: '', ...(bridge.alias ? { previous: bridge.alias } : {}) });
   return steps;
 }

@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { execIn, ipJsonIn, pings, run } from '../support/exec-in.ts';
+import { execIn, ipJsonIn, pings } from '../support/exec-in.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
-import { PLUGIN, skipUnlessRoot } from './harness.ts';
+import { AGENT } from '../support/cluster.ts';
+import { PLUGIN, skipUnlessAgent } from './harness.ts';
 
 const BRIDGE = 'br-lan';
 
@@ -126,7 +127,7 @@ function parsePing(out: string): { sent: number; received: number } {
   return { sent: Number(m[1]), received: Number(m[2]) };
 }
 
-describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessRoot }, () => {
+describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessAgent }, () => {
   test('the move keeps the node\'s addresses and routes, loses at most one ping, and puts pods on the LAN', (t) =>
     withLan(async (lan) => {
       const before = await snapshot(lan.a);
@@ -222,5 +223,73 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessRoot }, ()
       t.diagnostic(`the move has ${steps} steps; a failure after each of them was undone`);
       assert.ok(steps >= 10, `the move had only ${steps} steps`);
       assert.equal(link(await snapshot(lan.a), 'eth1')!.master, BRIDGE, 'and without the fault the move completes');
+    }));
+
+  test('a VM\'s tap beside the pods: reachable, unguarded, left alone by GC and uninstall; uninstall gives eth1 back', (t) =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const [pod, vm] = (await lan.lab.addNamespaces(['p1', 'vm'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string, string];
+      await add(lan, lan.a, 'c1', pod);
+      // libvirt's part, not the plugin's: a vnetN port on the bridge (a veth stands in for the
+      // tap, its other end in the VM's namespace).
+      await execIn(lan.a, ['ip', 'link', 'add', 'vnet0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm]);
+      await execIn(lan.a, ['ip', 'link', 'set', 'vnet0', 'master', BRIDGE, 'up']);
+      await execIn(vm, ['ip', 'addr', 'add', '192.168.77.50/24', 'dev', 'eth0']);
+      await execIn(vm, ['ip', 'link', 'set', 'eth0', 'up']);
+      for (const [from, to] of [[lan.outside, '192.168.77.50'], [pod, '192.168.77.50'], [vm, '192.168.77.100'], [vm, '192.168.77.10'], [lan.b, '192.168.77.50']] as const) {
+        assert.ok(await pings(from, to, 2), `${path.basename(from)} -> ${to}`);
+      }
+      // Anti-spoofing judges only the pods' ports: the VM may send from any address of its own
+      // choosing, while a pod that takes an address IPAM did not give it is dropped at its port.
+      await execIn(vm, ['ip', 'addr', 'add', '192.168.77.51/24', 'dev', 'eth0']);
+      await execIn(vm, ['ping', '-c', '2', '-W', '2', '-I', '192.168.77.51', '192.168.77.1']);
+      await execIn(pod, ['ip', 'addr', 'add', '192.168.77.61/24', 'dev', 'eth0']);
+      await assert.rejects(execIn(pod, ['ping', '-c', '2', '-W', '1', '-I', '192.168.77.61', '192.168.77.1']), 'a pod sending as another address is dropped');
+      const table = (await execIn(lan.a, ['nft', 'list', 'table', 'bridge', 'bridgeway'])).stdout;
+      assert.doesNotMatch(table, /vnet0/, 'no element names the VM\'s port');
+
+      // GC with no attachment wanted any more: the pod's veth goes, the VM's port is not ours and stays.
+      const hostVeths = async () => (await ipJsonIn(lan.a, ['link', 'show', 'master', BRIDGE])).map((l) => l.ifname).sort();
+      assert.equal((await hostVeths()).length, 3);
+      const gc = await plugin(lan.a, { command: 'GC', conf: { ...lan.conf(), 'cni.dev/valid-attachments': [] } });
+      assert.equal(gc.exitCode, 0, gc.stdout);
+      assert.deepEqual(await hostVeths(), ['eth1', 'vnet0'], 'GC removed the pod\'s veth and left the VM\'s port on the bridge');
+      assert.ok(await pings(lan.outside, '192.168.77.50'));
+
+      // Uninstall, while the other node pings this one: eth1 gets its addresses and routes back.
+      const confDir = lan.lab.subdir('net.d');
+      const pinging = flood(lan.b, '192.168.77.10', 300);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const uninstall = () => execIn(lan.a, [AGENT, 'uninstall', '--cni-conf-dir', confDir, '--cni-bin-dir', lan.lab.subdir('bin'), '--data-dir', lan.dataDir, '--cni-log-file', lan.logFile]);
+      const first = await uninstall();
+      const { sent, received } = await pinging;
+      t.diagnostic(`pings every 10 ms across uninstall: ${received} of ${sent} answered`);
+      assert.ok(sent - received <= 1, `lost ${sent - received} of ${sent} pings during uninstall`);
+      assert.match(first.stderr + first.stdout, /gave eth1 back its addresses and routes from br-lan; left br-lan in place with the ports that are not ours \(vnet0\), which reach each other but no longer the LAN/);
+      const after = await snapshot(lan.a);
+      assert.deepEqual(link(after, 'eth1'), { ...link(before, 'eth1'), master: undefined });
+      assert.deepEqual(after.routes, before.routes, 'every route back through eth1');
+      assert.deepEqual(link(after, BRIDGE)!.addresses, []);
+      assert.equal(link(after, BRIDGE)!.alias, undefined, 'the kept bridge is no longer marked ours');
+      assert.equal((await ipJsonIn(lan.a, ['link', 'show', 'vnet0']))[0].master, BRIDGE, 'the VM keeps its bridge');
+      assert.ok(await pings(lan.b, '192.168.77.10'));
+      assert.ok(await pings(lan.outside, 'fd77::10'));
+      // Idempotent: nothing more to give back.
+      const again = await uninstall();
+      assert.match(again.stderr + again.stdout, /no bridge holds an uplink NIC of ours/);
+      assert.deepEqual((await snapshot(lan.a)).routes, before.routes);
+    }));
+
+  test('uninstall without ports of others deletes the bridge', () =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const [pod] = (await lan.lab.addNamespaces(['p1'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      await add(lan, lan.a, 'c1', pod);
+      const res = await execIn(lan.a, [AGENT, 'uninstall', '--cni-conf-dir', lan.lab.subdir('net.d'), '--cni-bin-dir', lan.lab.subdir('bin'), '--data-dir', lan.dataDir, '--cni-log-file', lan.logFile]);
+      assert.match(res.stderr + res.stdout, /gave eth1 back its addresses and routes and deleted br-lan/);
+      const after = await snapshot(lan.a);
+      assert.equal(link(after, BRIDGE), undefined);
+      assert.deepEqual(link(after, 'eth1'), link(before, 'eth1'));
+      assert.deepEqual(after.routes, before.routes);
     }));
 });
