@@ -292,4 +292,37 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessAgent }, (
       assert.deepEqual(link(after, 'eth1'), link(before, 'eth1'));
       assert.deepEqual(after.routes, before.routes);
     }));
+
+  test('the doctor names an uplink NIC that holds addresses again, and STP or a forward delay on its bridge', () =>
+    withLan(async (lan) => {
+      const [pod] = (await lan.lab.addNamespaces(['p1'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      await add(lan, lan.a, 'c1', pod);
+      const nodesFile = path.join(lan.lab.dir, 'nodes.yaml');
+      fs.writeFileSync(nodesFile, 'nodes:\n  - { name: a, podCIDR: 10.244.1.0/24, eth1IP: 192.168.77.10 }\n');
+      const doctor = async () => {
+        const argv = [AGENT, 'doctor', '--json', '--node-name', 'a', '--nodes-file', nodesFile, '--cluster-cidr', '10.244.0.0/16', '--iface', BRIDGE,
+          '--cni-conf-dir', lan.lab.subdir('net.d'), '--cni-bin-dir', lan.lab.subdir('bin'), '--data-dir', lan.dataDir, '--cni-log-file', lan.logFile, '--health-addr', '127.0.0.1:9099'];
+        const out = await execIn(lan.a, argv).then((r) => r.stdout, (e: { stdout: string }) => e.stdout);
+        return (JSON.parse(out) as { findings: { severity: string; check: string; object: string; detail: string; fix?: string }[] }).findings.filter((f) => f.check === 'uplink');
+      };
+      const healthy = await doctor();
+      assert.deepEqual(healthy.map((f) => [f.severity, f.object]), [['OK', 'eth1 on br-lan']]);
+
+      await execIn(lan.a, ['ip', 'addr', 'add', '192.168.77.10/24', 'dev', 'eth1']);
+      await execIn(lan.a, ['ip', 'link', 'set', 'dev', BRIDGE, 'type', 'bridge', 'forward_delay', '1500', 'stp_state', '1']);
+      const findings = await doctor();
+      const still = findings.find((f) => /eth1 still holds 192\.168\.77\.10\/24/.test(f.detail));
+      assert.equal(still?.severity, 'WARN', JSON.stringify(findings));
+      const delay = findings.find((f) => f.object === BRIDGE);
+      assert.equal(delay?.severity, 'WARN');
+      assert.match(delay!.detail, /STP is on and the forward delay is 15 s/);
+      assert.equal(delay!.fix, `ip link set dev ${BRIDGE} type bridge stp_state 0 && ip link set dev ${BRIDGE} type bridge forward_delay 0`);
+
+      // The next ADD finishes the move again: the NIC's address goes (it is on the bridge).
+      await execIn(lan.a, ['ip', 'link', 'set', 'dev', BRIDGE, 'type', 'bridge', 'stp_state', '0']);
+      await execIn(lan.a, ['ip', 'link', 'set', 'dev', BRIDGE, 'type', 'bridge', 'forward_delay', '0']);
+      const [pod2] = (await lan.lab.addNamespaces(['p2'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
+      await add(lan, lan.a, 'c2', pod2);
+      assert.deepEqual((await doctor()).map((f) => f.severity), ['OK']);
+    }));
 });

@@ -3,7 +3,8 @@
 // bridge, at its next reconnect or DHCP renewal); the NIC still holding addresses (a move
 // interrupted before its end, or a DHCP client or NetworkManager giving them back: the node then
 // answers on two links); STP on, or a forward delay, which keeps every new port (a pod's veth, a
-// VM's tap) from forwarding for seconds after it joins. A node without an uplink gets no line.
+// VM's tap) from forwarding for seconds after it joins (STP off first: with STP on the kernel refuses
+// a forward delay below 2 s). A node without an uplink gets no line.
 import { nmcliBridgeRecipe } from '../../../lib/uplink/network-manager.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
@@ -24,7 +25,7 @@ export function checkUplinks({ facts }: CheckContext): Finding[] {
     }
     if (u.stp || u.forwardDelaySeconds > 0) {
       const what = [u.stp ? 'STP is on' : '', u.forwardDelaySeconds > 0 ? `the forward delay is ${u.forwardDelaySeconds} s` : ''].filter(Boolean).join(' and ');
-      findings.push(warn('uplink', u.bridge, `${what}: every new port (a pod's veth, a VM's tap) waits before forwarding, so pods start without network`, `ip link set dev ${u.bridge} type bridge stp_state 0 forward_delay 0`));
+      findings.push(warn('uplink', u.bridge, `${what}: every new port (a pod's veth, a VM's tap) waits before forwarding, so pods start without network`, `ip link set dev ${u.bridge} type bridge stp_state 0 && ip link set dev ${u.bridge} type bridge forward_delay 0`));
     }
     return findings.length ? findings : [ok('uplink', object, `${u.nic} is ${u.bridge}'s port and holds no address; no STP, no forward delay`)];
   });
