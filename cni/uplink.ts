@@ -41,6 +41,7 @@ export async function ensureUplink(conf: Pick<NetConf, 'bridge' | 'uplink' | 'up
   const nic = conf.uplink!;
   const done = await completedMove(deps.kernel, nic, conf.bridge);
   if (done) return done;
+  deps.log.debug({ nic, bridge: conf.bridge }, 'uplink move not complete: reading the node with ip');
   const state = await readUplinkState(deps.run);
   let steps;
   try {

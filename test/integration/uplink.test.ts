@@ -64,11 +64,11 @@ interface PluginRun {
 }
 
 /** The plugin as a runtime runs it, in the node's namespace; `wrap` runs it under another command (unshare). */
-function plugin(node: string, inv: { command: string; containerId?: string; netns?: string; conf: object; env?: Record<string, string>; wrap?: string[] }): Promise<PluginRun> {
+function plugin(node: string, inv: { command: string; containerId?: string; netns?: string; conf: object; env?: Record<string, string>; wrap?: string[]; executable?: string }): Promise<PluginRun> {
   const env: Record<string, string> = { PATH: SYSTEM_PATH, CNI_COMMAND: inv.command, CNI_PATH: '/usr/lib/cni', CNI_IFNAME: 'eth0', ...inv.env };
   if (inv.containerId) env.CNI_CONTAINERID = inv.containerId;
   if (inv.netns) env.CNI_NETNS = inv.netns;
-  const argv = [...(inv.wrap ?? []), '/usr/bin/nsenter', `--net=${node}`, '--', PLUGIN];
+  const argv = [...(inv.wrap ?? []), '/usr/bin/nsenter', `--net=${node}`, '--', inv.executable ?? PLUGIN];
   const child = spawn(argv[0]!, argv.slice(1), { env });
   return new Promise((resolve, reject) => {
     let stdout = '';
@@ -153,8 +153,10 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessAgent }, (
       assert.equal(first.ips[0].gateway, '192.168.77.1');
       assert.equal(first.interfaces[0].mac, eth1.mac, 'the result reports the bridge\'s real MAC');
 
-      // A second ADD finds the move complete and changes nothing of the node.
+      // A second ADD finds the move complete in its in-process read and changes nothing of the node.
       await add(lan, lan.a, 'c2', pod2);
+      const reads = fs.readFileSync(lan.logFile, 'utf8').split('\n').filter((l) => l.includes('uplink move not complete'));
+      assert.equal(reads.length, 1, 'only the first ADD read the node with ip');
       const again = await snapshot(lan.a);
       assert.deepEqual(again.routes, after.routes);
       assert.deepEqual(link(again, BRIDGE), bridge);
@@ -324,5 +326,21 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessAgent }, (
       const [pod2] = (await lan.lab.addNamespaces(['p2'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string];
       await add(lan, lan.a, 'c2', pod2);
       assert.deepEqual((await doctor()).map((f) => f.severity), ['OK']);
+    }));
+
+  test('the same move with the bundle on Node (the iproute2 kernel), and its every-ADD check', () =>
+    withLan(async (lan) => {
+      const before = await snapshot(lan.a);
+      const viaNode = path.join(lan.lab.dir, 'bridgeway-node');
+      fs.writeFileSync(viaNode, `#!/bin/bash\nexec -a bridgeway ${process.execPath} ${path.resolve(PLUGIN + '.cjs')}\n`, { mode: 0o755 });
+      const [pod1, pod2] = (await lan.lab.addNamespaces(['p1', 'p2'], { loopbackUp: true })).map((n) => lan.lab.netnsPath(n)) as [string, string];
+      for (const [id, pod] of [['c1', pod1], ['c2', pod2]] as const) {
+        const res = await plugin(lan.a, { command: 'ADD', containerId: id, netns: pod, conf: lan.conf(), executable: viaNode });
+        assert.equal(res.exitCode, 0, res.stdout + res.stderr);
+      }
+      const after = await snapshot(lan.a);
+      assert.deepEqual(link(after, BRIDGE)!.addresses, link(before, 'eth1')!.addresses);
+      assert.deepEqual(after.routes, before.routes.map((r) => r.replace('dev eth1', `dev ${BRIDGE}`)).sort());
+      assert.ok(await pings(lan.outside, '192.168.77.101'));
     }));
 });
