@@ -90,7 +90,8 @@ function hexBytes(hex: string): number[] {
 
 /** The bridge's address of each family: the gateway with the subnet's prefix length. */
 function bridgeGatewayAddresses(conf: NetConf, pod: PodAddressing): IpCidr[] {
-  if (!conf.isGateway) return [];
+  // With an uplink the gateway is the LAN's router: the pods route through it, the bridge holds the node's address.
+  if (!conf.isGateway || conf.uplink !== undefined) return [];
   return pod.ips.flatMap((ip) => (ip.gateway ? [{ family: ip.gateway.family, address: ip.gateway.value, prefixLength: ip.address.prefixLength }] : []));
 }
 

@@ -18,6 +18,8 @@ import type { HostNetwork } from './host/network.ts';
 import { ANTISPOOF_TABLE, CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE, POLICY_TABLE, ROUTE_PROTO } from '../lib/names.ts';
 import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
+import { foreignPorts, releaseUplinks } from '../lib/uplink/release.ts';
+import { readUplinkState } from '../lib/uplink/read.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -76,7 +78,15 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   }
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
   await step(`the nftables table inet ${POLICY_TABLE}`, () => removePolicyTable(run));
-  await step('the bridge', () => network.deleteLinksIfPresent([config.bridge]));
+  // Before the bridge: an uplink's bridge may be any bridge, and the node's addresses are on it.
+  await step('the uplink bridges (the NIC\'s addresses and routes back on the NIC)', () => releaseUplinks(run, log));
+  await step('the bridge', async () => {
+    // A VM's tap (libvirt's vnetN) on the pods' bridge is not ours: deleting the bridge would cut it off.
+    const foreign = foreignPorts(await readUplinkState(run), config.bridge);
+    if (foreign.length) return `left the bridge ${config.bridge} in place for the ports that are not ours (${foreign.join(', ')}): delete it with \`ip link del ${config.bridge}\` once they are gone`;
+    await network.deleteLinksIfPresent([config.bridge]);
+    return undefined;
+  });
   await step('the plugin', () => fs.rmSync(path.join(config.cniBinDir, PLUGIN_TYPE), { force: true }));
   await step(`the IPAM state of network ${NETWORK_NAME}`, () => {
     const { left } = removeNetworkState(config.dataDir, NETWORK_NAME);

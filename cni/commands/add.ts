@@ -11,6 +11,7 @@ import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import { planAdd, unguardPort } from '../plan.ts';
 import { convertResult } from '../result.ts';
+import { ensureUplink, uplinkFaultFromEnv } from '../uplink.ts';
 import type { CommandContext } from '../skel.ts';
 import { hostVethAlias, MAX_ALIAS_LENGTH } from '../../lib/names.ts';
 
@@ -19,6 +20,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
   requireNetns(args.netns);
   requireAliasFits(conf.name, args.containerId, args.ifname);
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
+  // The bridged LAN first: a refusal or a failed move (undone) leaves nothing reserved.
+  const uplinkMac = conf.uplink !== undefined ? await ensureUplink(conf, { run, kernel, log, failAfter: uplinkFaultFromEnv(process.env) }) : undefined;
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   const undo: { what: string; action: () => Promise<unknown> }[] = [];
   try {
@@ -27,6 +30,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     // An address the attachment already held (a retried ADD) may be in use: never release it here.
     if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
     const plan = planAdd(conf, target, pod);
+    // The uplink bridge keeps the NIC's MAC (the LAN knows the node's addresses by it).
+    if (uplinkMac) plan.bridgeMac = uplinkMac;
     const { bridgeMac } = await applyHostSide(kernel, plan, target, log, ctx.procSys);
     if (bridgeMac) plan.result.interfaces[0]!.mac = bridgeMac;
     undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });

@@ -41,6 +41,13 @@ export interface NetConf {
    * pods legitimately send from other addresses (a pod that routes, a VPN gateway).
    */
   antiSpoofing: boolean;
+  /**
+   * The bridged LAN (cni/uplink.ts): the bridge holds this NIC, with the node's addresses and
+   * routes moved onto it; pods get LAN addresses, the bridge holds no gateway of its own.
+   */
+  uplink?: string;
+  /** Allows "uplink" to take the NIC that carries the node's default route. */
+  uplinkTakeover: boolean;
   dataDir: string;
   logFile: string;
   logLevel: LogLevel;
@@ -90,6 +97,11 @@ export function parseNetConf(stdin: string): NetConf {
   }
   if (f.has('vlan')) throw unsupported('vlan', raw.vlan, 'bridgeway does not tag pod traffic');
 
+  const uplink = f.string('uplink');
+  if (uplink !== undefined && (!IFNAME.test(uplink) || uplink === bridge)) {
+    throw invalid(`"uplink" must name the LAN NIC the bridge takes (an interface name other than the bridge's), got ${JSON.stringify(uplink)}`);
+  }
+
   const logLevel = f.string('logLevel', DEFAULTS.logLevel)!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid(`"logLevel" must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -108,6 +120,8 @@ export function parseNetConf(stdin: string): NetConf {
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', DEFAULTS.hairpinMode),
     antiSpoofing: f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
+    ...(uplink !== undefined ? { uplink } : {}),
+    uplinkTakeover: f.bool('uplinkTakeover', false),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
     logFile: f.string('logFile', DEFAULTS.logFile)!,
     logLevel: logLevel as LogLevel,

@@ -33,6 +33,22 @@ export interface Reservation {
   ageMs?: number;
 }
 
+/** The bridged LAN (lib/uplink/): each bridge marked as holding an uplink NIC (gather-uplink.ts). */
+export interface UplinkFacts {
+  bridges: {
+    bridge: string;
+    nic: string;
+    stp: boolean;
+    forwardDelaySeconds: number;
+    nicPresent: boolean;
+    nicMaster?: string;
+    /** IPv4 and global IPv6 addresses still on the NIC. */
+    nicAddresses: string[];
+    networkManager: boolean;
+  }[];
+  error?: string;
+}
+
 export interface AccessReview {
   verb: string;
   resource: string;
@@ -77,6 +93,7 @@ export interface DoctorFacts {
   ipam: { dir: string; reservations: Reservation[]; error?: string; delegatedTo?: string };
   networkManager: { running: boolean; /** Not running as far as a pod without the host's /run can tell. */ hidden?: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
   policy: PolicyFacts;
+  uplinks: UplinkFacts;
   /** The agent's /readyz. */
   agent: { url: string; status?: number; body?: string; error?: string };
   kube?: { server: string; error?: string; access: AccessReview[] };

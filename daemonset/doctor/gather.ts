@@ -21,6 +21,7 @@ import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
 import { gatherPolicy } from './gather-policy.ts';
+import { gatherUplinks } from './gather-uplink.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -38,7 +39,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
-  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy] = await Promise.all([
+  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy, uplinks] = await Promise.all([
     deps.network.read(),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
@@ -47,6 +48,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     readyz(config.health),
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
     gatherPolicy(run, config.networkPolicy, deps.procSys),
+    gatherUplinks(run, deps.networkManager?.runDir),
   ]);
   const links = ip.links;
   const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
@@ -68,6 +70,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     ipam: gatherIpam(config.dataDir, conflistDoc),
     networkManager,
     policy,
+    uplinks,
     agent,
     ...(kube && { kube: kube.kube }),
   };

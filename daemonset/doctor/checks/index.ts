@@ -10,6 +10,7 @@ import { checkBridgeNetfilter, checkForwarding, checkInterface, checkMtu, checkN
 import { checkIptables } from './iptables.ts';
 import { checkPolicy } from './policy.ts';
 import { checkRoutes } from './routes.ts';
+import { checkUplinks } from './uplink.ts';
 
 export function runChecks(facts: DoctorFacts, released: readonly Reservation[] = []): Finding[] {
   const context = deriveContext(facts);
@@ -30,6 +31,7 @@ export function runChecks(facts: DoctorFacts, released: readonly Reservation[] =
     ...checkPlugin(context),
     ...checkIpam(context, released),
     ...checkNetworkManager(context),
+    ...checkUplinks(context),
   ];
 }
 

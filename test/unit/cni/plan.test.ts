@@ -115,6 +115,12 @@ describe('planAdd', () => {
     const noGw = planAdd({ ...conf, isGateway: false }, target, pod);
     assert.ok(!noGw.hostChanges.some((c) => c.op === 'add-address'));
   });
+  test('with an uplink the bridge holds no gateway (the LAN\'s router is it), and the pod still routes through it', () => {
+    const lan = planAdd({ ...conf, uplink: 'eth1' }, target, pod);
+    assert.ok(!lan.hostChanges.some((c) => c.op === 'add-address'));
+    assert.deepEqual(lan.result.ips[0]!.gateway, '10.244.1.1');
+    assert.deepEqual(lan.result.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }]);
+  });
 });
 
 describe('planAdd per family', () => {

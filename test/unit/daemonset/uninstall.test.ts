@@ -93,7 +93,7 @@ describe('uninstall: the anti-spoofing nftables table', () => {
   }
   // Every ip query answers "nothing of ours"; the iptables backends are not there.
   // (links and routes are one read of two queries: host/network.ts).
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).on(['ip', '-j', '-d', 'addr', 'show'], { stdout: '[]' }).failFrom((argv) => argv[0]!.includes('tables-'), 1, { exitCode: 127, stderr: 'not found' });
 
   test('one nft process deletes the table, after the iptables chains and before the bridge', async () => {
     const { failures, lines, commands } = await uninstallWith(node());
@@ -157,8 +157,8 @@ describe('removePluginLog', () => {
 });
 
 describe('uninstall: the Node object (Kubernetes mode)', () => {
-  // Links and routes are one read of two queries (host/network.ts).
-  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).failFrom((argv) => argv[0]!.includes('tables-') || argv[0] === 'nft', 1, { exitCode: 127, stderr: 'not found' });
+  // Links and routes are one read of two queries (host/network.ts); the uplinks' read is its own (lib/uplink/read.ts).
+  const node = () => new FakeRunner().on(['ip', '-j'], { stdout: '[]\n[]\n' }).on(['ip', '-j', '-d', 'addr', 'show'], { stdout: '[]' }).failFrom((argv) => argv[0]!.includes('tables-') || argv[0] === 'nft', 1, { exitCode: 127, stderr: 'not found' });
   async function uninstallWith(extra: string[], nodeMarks: (() => Promise<NodeMarksApi>) | undefined) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bridgeway-uninstall-'));
     try {

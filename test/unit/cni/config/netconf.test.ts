@@ -51,6 +51,16 @@ describe('parseNetConf', () => {
     assert.throws(() => parse({ ...base, antiSpoofing: 'sometimes' }), (e: any) => e.code === 7 && /antiSpoofing/.test(e.message));
   });
 
+  test('uplink: the NIC the bridge takes, takeover off by default; a bad name or the bridge itself is code 7', () => {
+    const conf = parse({ ...base, bridge: 'br-lan', uplink: 'eth1' });
+    assert.equal(conf.uplink, 'eth1');
+    assert.equal(conf.uplinkTakeover, false);
+    assert.equal(parse({ ...base, uplink: 'eth1', uplinkTakeover: true }).uplinkTakeover, true);
+    assert.equal(parse(base).uplink, undefined);
+    rejects({ ...base, uplink: 'eth/1' }, 7, /"uplink" must name the LAN NIC/);
+    rejects({ ...base, bridge: 'br-lan', uplink: 'br-lan' }, 7, /other than the bridge's/);
+  });
+
   test('host-local style ranges with one range are accepted', () => {
     const conf = parse({ ...base, ipam: { type: 'bridgeway', ranges: [[{ subnet: '10.1.0.0/16', rangeStart: '10.1.0.10', rangeEnd: '10.1.0.20' }]] } });
     assert.ok(conf.ipam.kind === 'builtin');

@@ -81,6 +81,7 @@ function healthy(): DoctorFacts {
     antispoof: { sets: antispoofRuleset().sets.map((s) => s.name), elements: attachmentElements({ port: live.hostVeth, mac: LIVE_MAC, addresses: [parseIp(live.address)!] }) },
     networkManager: { running: false },
     policy: { enabled: true, table: { absent: 'table' }, features: { nfTables: true, conntrack: true } },
+    uplinks: { bridges: [] },
     agent: { url: 'http://127.0.0.1:9099/readyz', status: 200, body: 'ok' },
   };
 }

@@ -50,12 +50,12 @@ function setup() {
   return { dir, at, config, store, runner, deps, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-test('gather: five processes, each a read; files, sysctls and reservations as facts', async () => {
+test('gather: six processes, each a read; files, sysctls and reservations as facts', async () => {
   const s = setup();
   try {
     s.store.reserve(parseIp('10.244.1.2')!.value, { containerId: 'live', ifname: 'eth0' });
     const facts = await gatherFacts(s.config, s.deps);
-    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save', 'nft -j list table bridge bridgeway', 'nft -j list table inet bridgeway_policy']);
+    assert.deepEqual(s.runner.calls.map((c) => c.argv.join(' ')), ['ip -j -force -batch -', 'iptables-nft-save', 'iptables-legacy-save', 'nft -j list table bridge bridgeway', 'nft -j list table inet bridgeway_policy', 'ip -j -d addr show']);
     assert.deepEqual(facts.antispoof, { absent: 'table' });
     assert.deepEqual(facts.policy.table, { absent: 'table' });
     assert.equal(s.runner.calls[0]!.input, 'addr show\nroute show table all\n');
