@@ -14,6 +14,8 @@ import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
 import { runPlugin } from './skel.ts';
+import { byMode, macvlanCommands } from './macvlan/commands.ts';
+import { sendFrames } from '../lib/packet/socket.ts';
 
 function readStdin(): string {
   try {
@@ -40,14 +42,28 @@ function stdinIsDevice(): boolean {
 const run = createSyncRunner();
 // rtnetlink in-process where the runtime offers it (the Bun executable: no `ip` processes, most
 // of the plugin's CPU per ADD before); iproute2 processes otherwise (the bundle run by Node).
+// libc is loaded once, and only by a command that needs it (VERSION does not).
+let libcLoaded: ReturnType<typeof loadLibc> | null = null;
+function libcOnce(): ReturnType<typeof loadLibc> {
+  if (libcLoaded === null) libcLoaded = loadLibc();
+  return libcLoaded;
+}
+
 function createKernel(): Kernel {
-  const libc = loadLibc();
+  const libc = libcOnce();
   if (!libc) return iproute2Kernel(run);
   return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), {
     runInNetns: (netns, action) => runInNetns(libc, netns, action),
     // nf_tables for the anti-spoofing table, opened only by a batch that changes it.
     openNetfilter: (netns) => NetlinkSocket.open(libc, NETLINK_NETFILTER, netns),
   });
+}
+
+/** A macvlan pod's gratuitous ARP and NA go out of a packet socket, where the runtime has FFI. */
+function announce(netns: string, ifindex: number, frames: Parameters<typeof sendFrames>[3]): void {
+  const libc = libcOnce();
+  if (!libc) throw new Error('no packet socket in this runtime (the bundle on Node has no FFI): the LAN learns the pod\'s MAC from its first packet');
+  sendFrames(libc, netns, ifindex, frames);
 }
 
 /** Runs the plugin on this process's environment, stdin and stdout, and exits with its code. */
@@ -61,7 +77,7 @@ export function runPluginProcess(): void {
     {
       run,
       createKernel,
-      commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
+      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands({ announce })),
       createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
       createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
     },
