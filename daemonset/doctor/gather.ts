@@ -21,6 +21,7 @@ import { parseNodesFile } from '../nodes/file-source.ts';
 import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
 import { gatherPolicy } from './gather-policy.ts';
+import { gatherMacvlan } from './gather-macvlan.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -68,6 +69,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     ipam: gatherIpam(config.dataDir, conflistDoc),
     networkManager,
     policy,
+    macvlan: gatherMacvlan(config.cniConfDir),
     agent,
     ...(kube && { kube: kube.kube }),
   };
