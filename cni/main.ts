@@ -14,8 +14,7 @@ import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
 import { runPlugin } from './skel.ts';
-import { byMode, macvlanCommands } from './macvlan/commands.ts';
-import { sendFrames } from '../lib/packet/socket.ts';
+import { byMode } from './macvlan/dispatch.ts';
 
 function readStdin(): string {
   try {
@@ -59,11 +58,9 @@ function createKernel(): Kernel {
   });
 }
 
-/** A macvlan pod's gratuitous ARP and NA go out of a packet socket, where the runtime has FFI. */
-function announce(netns: string, ifindex: number, frames: Parameters<typeof sendFrames>[3]): void {
-  const libc = libcOnce();
-  if (!libc) throw new Error('no packet socket in this runtime (the bundle on Node has no FFI): the LAN learns the pod\'s MAC from its first packet');
-  sendFrames(libc, netns, ifindex, frames);
+/** Macvlan mode's commands: a chunk of their own, loaded by a network in that mode only. */
+async function macvlanCommands() {
+  return (await import('./macvlan/commands.ts')).macvlanCommands({ libc: libcOnce });
 }
 
 /** Runs the plugin on this process's environment, stdin and stdout, and exits with its code. */
@@ -77,7 +74,7 @@ export function runPluginProcess(): void {
     {
       run,
       createKernel,
-      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands({ announce })),
+      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands),
       createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
       createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
     },

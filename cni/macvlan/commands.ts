@@ -1,19 +1,21 @@
-// The plugin's commands by the network's mode: bridge mode's (cni/commands/) or macvlan mode's
-// (here). One switch, at the door, so neither mode's commands ask which mode they are in.
-import type { CniCommand, CommandHandler } from '../skel.ts';
-import { macvlanAdd, type MacvlanDeps } from './add.ts';
+// Macvlan mode's commands, loaded by cni/macvlan/dispatch.ts only for a network in that mode, so
+// a bridge-mode plugin start never parses them. The gratuitous ARP and NA go out of a packet
+// socket through libc where the runtime has FFI (the Bun executable).
+import type { Libc } from '../../lib/netlink/socket.ts';
+import { sendFrames } from '../../lib/packet/socket.ts';
+import type { Commands } from './dispatch.ts';
+import { macvlanAdd, type Announce } from './add.ts';
 import { macvlanCheck } from './check.ts';
 import { macvlanDel } from './del.ts';
 import { macvlanGc } from './gc.ts';
 import { macvlanStatus } from './status.ts';
 
-type Commands = Record<Exclude<CniCommand, 'VERSION'>, CommandHandler>;
-
-export function macvlanCommands(deps: MacvlanDeps): Commands {
-  return { ADD: (ctx) => macvlanAdd(ctx, deps), DEL: macvlanDel, CHECK: macvlanCheck, STATUS: macvlanStatus, GC: macvlanGc };
-}
-
-export function byMode(bridge: Commands, macvlan: Commands): Commands {
-  const pick = (command: keyof Commands): CommandHandler => (ctx) => (ctx.conf.mode === 'macvlan' ? macvlan : bridge)[command](ctx);
-  return { ADD: pick('ADD'), DEL: pick('DEL'), CHECK: pick('CHECK'), STATUS: pick('STATUS'), GC: pick('GC') };
+/** `libc`: the process's libc, loaded on first use; undefined on a runtime without FFI. */
+export function macvlanCommands(deps: { libc: () => Libc | undefined } | { announce: Announce }): Commands {
+  const announce: Announce = 'announce' in deps ? deps.announce : (netns, ifindex, frames) => {
+    const libc = deps.libc();
+    if (!libc) throw new Error('no packet socket in this runtime (the bundle on Node has no FFI): the LAN learns the pod\'s MAC from its first packet');
+    sendFrames(libc, netns, ifindex, frames);
+  };
+  return { ADD: (ctx) => macvlanAdd(ctx, { announce }), DEL: macvlanDel, CHECK: macvlanCheck, STATUS: macvlanStatus, GC: macvlanGc };
 }

@@ -7,9 +7,12 @@
 // and goes in finally.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execIn, ipJsonIn } from '../support/exec-in.ts';
+import { execIn, ipJsonIn, run } from '../support/exec-in.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
 import { skipUnlessRoot, TestNode, type PluginRun } from './harness.ts';
+import { AGENT } from '../support/cluster.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 import { hostShimName } from '../../lib/names.ts';
 
 const SUBNET = '192.168.77.0/24';
@@ -291,5 +294,40 @@ describe('macvlan mode (issue 20) on a switched LAN', { skip: skipUnlessRoot }, 
     await refused(a, conf(a, RANGE_A, { macvlanMode: 'bridged' }), 7, /"macvlanMode" must be one of bridge, private, vepa, passthru/);
     await refused(a, conf(a, RANGE_A, { macvlanMode: 'private', hostShim: true }), 2, /hostShim.*private/);
     await refused(a, conf(a, RANGE_A, { antiSpoofing: true }), 2, /antiSpoofing/);
+  });
+
+  test('the doctor names the macvlan pains from a conflist in macvlan mode', async () => {
+    const { a } = world.nodes;
+    const confDir = path.join(a.dir, 'net.d');
+    fs.mkdirSync(confDir, { recursive: true });
+    const nodesFile = path.join(a.dir, 'nodes.json');
+    fs.writeFileSync(nodesFile, JSON.stringify([{ name: 'node-a', podCIDR: '10.244.1.0/24', eth1IP: '192.168.77.11' }]));
+    const writeConf = (plugin: Record<string, unknown>) =>
+      fs.writeFileSync(path.join(confDir, '20-lan.conflist'), JSON.stringify({ cniVersion: '1.1.0', name: 'lan', plugins: [{ type: 'bridgeway', mode: 'macvlan', ipam: { subnet: SUBNET }, ...plugin }] }));
+    const doctor = async () => {
+      const result = await run(['nsenter', `--net=${a.path}`, '--', AGENT, 'doctor', '--json', '--node-name', 'node-a', '--nodes-file', nodesFile, '--cluster-cidr', '10.244.0.0/16',
+        '--cni-conf-dir', confDir, '--cni-bin-dir', path.join(a.dir, 'bin'), '--data-dir', path.join(a.dir, 'ipam'), '--health-addr', '127.0.0.1:1']).catch((e) => e);
+      return (JSON.parse(result.stdout) as { findings: { severity: string; check: string; object: string; detail: string; fix?: string }[] }).findings.filter((f) => f.check === 'macvlan');
+    };
+    writeConf({ master: 'eth1', macvlanMode: 'vepa', mtu: 9000 });
+    const findings = await doctor();
+    const by = (object: string) => findings.find((f) => f.object === object);
+    assert.equal(by('macvlan network lan master eth1')?.severity, 'OK', JSON.stringify(findings));
+    assert.equal(by('macvlan network lan mtu')?.severity, 'FAIL');
+    assert.equal(by('macvlan network lan vepa')?.severity, 'WARN');
+    assert.equal(by('macvlan network lan node-to-pod')?.severity, 'WARN');
+    assert.match(by('macvlan network lan node-to-pod')!.fix!, /"hostShim": true/);
+    await a.exec(['ip', 'link', 'set', 'eth1', 'down']);
+    try {
+      writeConf({ master: 'eth1', hostShim: true });
+      const down = await doctor();
+      assert.equal(down.find((f) => f.object === 'macvlan network lan master eth1')?.severity, 'FAIL');
+      assert.equal(down.find((f) => f.object === 'macvlan network lan master eth1')?.fix, 'ip link set eth1 up');
+    } finally {
+      await a.exec(['ip', 'link', 'set', 'eth1', 'up']);
+      await a.exec(['ip', 'route', 'replace', 'default', 'via', '192.168.77.1']);
+    }
+    writeConf({ master: 'eth7' });
+    assert.deepEqual((await doctor()).map((f) => `${f.severity} ${f.object}`), ['FAIL macvlan network lan master eth7']);
   });
 });

@@ -12,7 +12,8 @@ import { cmdCheck } from '../../../../cni/commands/check.ts';
 import { cmdDel } from '../../../../cni/commands/del.ts';
 import { cmdGc } from '../../../../cni/commands/gc.ts';
 import { cmdStatus } from '../../../../cni/commands/status.ts';
-import { byMode, macvlanCommands } from '../../../../cni/macvlan/commands.ts';
+import { macvlanCommands } from '../../../../cni/macvlan/commands.ts';
+import { byMode } from '../../../../cni/macvlan/dispatch.ts';
 import { FakeKernel } from '../../../fixtures/fake-kernel.ts';
 import { addEnv, captureLogger, delEnv, podNetns } from '../../../fixtures/plugin-kernel.ts';
 
@@ -30,7 +31,7 @@ async function call(env: Record<string, string>, config: object, kernel: FakeKer
     {
       run: async (argv) => { throw new Error(`unexpected process ${argv.join(' ')}`); },
       createKernel: () => kernel,
-      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands({ announce })),
+      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, async () => macvlanCommands({ announce })),
       createLogger: () => log,
       createStore: () => store,
       procSys: '/nonexistent/proc-sys',
