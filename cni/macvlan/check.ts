@@ -35,9 +35,11 @@ export async function macvlanCheck(ctx: CommandContext): Promise<void> {
   const addresses = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === index).map((ip) => ip.address);
   const ipv6 = [...addresses, ...prev.routes.map((r) => r.dst)].some((text) => text.includes(':'));
   const sysctls = podSysctls({ antiSpoofing: false }, args.ifname);
-  const [node, { links, routes }, values] = await Promise.all([
+  // The link on its own too: read with its details (kind, macvlan mode), which `ip addr` lacks.
+  const [node, { links, routes }, details, values] = await Promise.all([
     kernel.readNamespace('', { ipv6: false }),
     kernel.readNamespace(args.netns, { ipv6 }),
+    kernel.getLink(args.ifname, args.netns),
     kernel.readSysctls(sysctls.map((s) => s.key), args.netns),
   ]);
   try {
@@ -45,8 +47,9 @@ export async function macvlanCheck(ctx: CommandContext): Promise<void> {
   } catch (error) {
     throw failed((error as Error).message);
   }
-  const link = links.find((l) => l.name === args.ifname);
-  if (!link) throw failed(`interface ${args.ifname} is missing from the pod's netns`);
+  const found = links.find((l) => l.name === args.ifname);
+  if (!found || !details) throw failed(`interface ${args.ifname} is missing from the pod's netns`);
+  const link = { ...found, ...details, addresses: found.addresses };
   if (link.kind !== 'macvlan') throw failed(`interface ${args.ifname} is a ${link.kind ?? 'link of no kind'}, expected a macvlan`);
   if (link.macvlanMode !== undefined && link.macvlanMode !== macvlan.mode) throw failed(`macvlan ${args.ifname} is in ${link.macvlanMode} mode, the config says ${macvlan.mode}`);
   const mac = prev.interfaces[index]?.mac;

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execIn, ipJsonIn, run } from '../support/exec-in.ts';
 import { Lab, reportProblems, uniquePrefix } from '../support/lab.ts';
-import { skipUnlessRoot, TestNode, type PluginRun } from './harness.ts';
+import { PLUGIN, skipUnlessRoot, TestNode, type PluginRun } from './harness.ts';
 import { AGENT } from '../support/cluster.ts';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -329,5 +329,24 @@ describe('macvlan mode (issue 20) on a switched LAN', { skip: skipUnlessRoot }, 
     }
     writeConf({ master: 'eth7' });
     assert.deepEqual((await doctor()).map((f) => `${f.severity} ${f.object}`), ['FAIL macvlan network lan master eth7']);
+  });
+
+  test('the bundle on Node (iproute2, no packet socket) makes, checks and deletes the same macvlan; it only warns that it did not announce', async () => {
+    const { a } = world.nodes;
+    const viaNode = path.join(a.dir, 'bridgeway-on-node');
+    // bin/role.ts picks the plugin by argv[0]'s name, which exec -a gives Node.
+    fs.writeFileSync(viaNode, `#!/bin/bash\nexec -a bridgeway ${process.execPath} ${path.resolve(PLUGIN + '.cjs')}\n`, { mode: 0o755 });
+    const [p1] = await a.podBatch(1);
+    const c = conf(a, RANGE_A);
+    const add = await a.cni({ command: 'ADD', containerId: 'nd1', netns: p1, ifname: 'eth0', conf: c, plugin: viaNode });
+    assert.equal(add.exitCode, 0, add.stdout);
+    const [link] = await ipJsonIn(p1!, ['-d', 'link', 'show', 'dev', 'eth0']);
+    assert.deepEqual([link.linkinfo.info_kind, link.linkinfo.info_data.mode, link.address], ['macvlan', 'bridge', add.json!.interfaces[0].mac]);
+    assert.ok(await reaches(world.outside, podIp(add.json!)));
+    assert.match(fs.readFileSync(a.logFile, 'utf8'), /could not announce the pod's MAC/);
+    const check = await a.cni({ command: 'CHECK', containerId: 'nd1', netns: p1, ifname: 'eth0', conf: { ...c, prevResult: add.json }, plugin: viaNode });
+    assert.equal(check.exitCode, 0, check.stdout);
+    assert.equal((await a.cni({ command: 'DEL', containerId: 'nd1', netns: p1, ifname: 'eth0', conf: c, plugin: viaNode })).exitCode, 0);
+    assert.deepEqual(await a.links(p1!), ['lo']);
   });
 });
