@@ -14,6 +14,7 @@ import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
 import { runPlugin } from './skel.ts';
+import { byMode } from './macvlan/dispatch.ts';
 
 function readStdin(): string {
   try {
@@ -40,14 +41,26 @@ function stdinIsDevice(): boolean {
 const run = createSyncRunner();
 // rtnetlink in-process where the runtime offers it (the Bun executable: no `ip` processes, most
 // of the plugin's CPU per ADD before); iproute2 processes otherwise (the bundle run by Node).
+// libc is loaded once, and only by a command that needs it (VERSION does not).
+let libcLoaded: ReturnType<typeof loadLibc> | null = null;
+function libcOnce(): ReturnType<typeof loadLibc> {
+  if (libcLoaded === null) libcLoaded = loadLibc();
+  return libcLoaded;
+}
+
 function createKernel(): Kernel {
-  const libc = loadLibc();
+  const libc = libcOnce();
   if (!libc) return iproute2Kernel(run);
   return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), {
     runInNetns: (netns, action) => runInNetns(libc, netns, action),
     // nf_tables for the anti-spoofing table, opened only by a batch that changes it.
     openNetfilter: (netns) => NetlinkSocket.open(libc, NETLINK_NETFILTER, netns),
   });
+}
+
+/** Macvlan mode's commands: a chunk of their own, loaded by a network in that mode only. */
+async function macvlanCommands() {
+  return (await import('./macvlan/commands.ts')).macvlanCommands({ libc: libcOnce });
 }
 
 /** Runs the plugin on this process's environment, stdin and stdout, and exits with its code. */
@@ -61,7 +74,7 @@ export function runPluginProcess(): void {
     {
       run,
       createKernel,
-      commands: { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc },
+      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands),
       createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
       createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
     },

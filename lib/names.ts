@@ -100,3 +100,13 @@ export function parseHostVethAlias(alias: string | undefined): VethOwner | undef
   const [, network, containerId, ifname] = parts as [string, string, string, string];
   return { network, containerId, ifname };
 }
+
+/**
+ * The node's own macvlan on a master (issue 20's `"hostShim": true`): "bwshim" + 8 hex digits of
+ * sha256(master), stable, so every ADD on that master finds the one shim the first made, and the
+ * doctor knows it. Not a host veth's name (isHostVethName is false for it), under NetworkManager's
+ * bw* unmanaged pattern.
+ */
+export function hostShimName(master: string): string {
+  return `${HOST_VETH_PREFIX}shim${sha256Hex(`macvlan-shim/${master}`).slice(0, 8)}`;
+}

@@ -107,7 +107,8 @@ export async function bundleSplit(spec: ExecutableSpec): Promise<{ entry: string
   });
   const outputs = result.metafile.outputs;
   checkForbidden(spec, Object.keys(result.metafile.inputs));
-  const entryName = Object.keys(outputs).find((file) => outputs[file]!.entryPoint !== undefined);
+  // The entry's own output: every chunk of a dynamic import names its module as entryPoint too.
+  const entryName = Object.keys(outputs).find((file) => outputs[file]!.entryPoint !== undefined && path.resolve(outputs[file]!.entryPoint!) === path.resolve(spec.entry));
   if (!entryName) throw new Error(`${spec.output}: esbuild reported no entry output`);
   // What the executable loads at start: the entry and, transitively, its static imports.
   const atStart = new Set<string>();

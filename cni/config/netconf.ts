@@ -9,6 +9,7 @@ import type { ResultDns } from '../result.ts';
 import { Fields, invalid, unsupported } from './fields.ts';
 import { parseIpam, type BuiltinIpam, type DelegatedIpam } from './ipam.ts';
 import { ANTI_SPOOFING_DEFAULT, DEFAULT_BRIDGE } from '../../lib/names.ts';
+import { parseMacvlanConf, type MacvlanConf } from '../macvlan/config.ts';
 
 const DEFAULTS = {
   bridge: DEFAULT_BRIDGE,
@@ -26,6 +27,10 @@ export interface NetConf {
   cniVersion: CniVersion;
   name: string;
   type: string;
+  /** What the pod's interface is: a veth on the node's bridge (default), or a macvlan of a NIC (cni/macvlan/). */
+  mode: 'bridge' | 'macvlan';
+  /** The keys of macvlan mode, when that is the mode. */
+  macvlan?: MacvlanConf;
   bridge: string;
   mtu: number;
   isGateway: boolean;
@@ -107,25 +112,37 @@ export function parseNetConf(stdin: string): NetConf {
     throw invalid(`"logLevel" must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   }
 
+  const mode = f.string('mode', 'bridge')!;
+  if (mode !== 'bridge' && mode !== 'macvlan') throw invalid(`"mode" must be "bridge" or "macvlan", got ${JSON.stringify(mode)}`);
+  const macvlan = mode === 'macvlan' ? parseMacvlanConf(f, raw) : undefined;
+
   const ipamFields = f.object('ipam');
   if (!ipamFields) throw invalid('"ipam" is required (at least {"subnet": "<the node\'s podCIDR>"})');
+
+  const ipam = parseIpam(ipamFields);
+  if (macvlan?.hostShim && ipam.kind !== 'builtin') {
+    throw unsupported('hostShim', raw.hostShim, 'the host shim routes the range the built-in IPAM allocates from; a delegated IPAM plugin does not say it');
+  }
 
   return {
     cniVersion,
     name,
     type,
+    mode,
+    ...(macvlan ? { macvlan } : {}),
     bridge,
     mtu: f.int('mtu', DEFAULTS.mtu, 576, 65535),
     isGateway,
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', DEFAULTS.hairpinMode),
-    antiSpoofing: f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
+    // Off in macvlan mode: the table guards bridge ports (macvlan/config.ts refuses it turned on).
+    antiSpoofing: macvlan ? false : f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
     ...(uplink !== undefined ? { uplink } : {}),
     uplinkTakeover: f.bool('uplinkTakeover', false),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,
     logFile: f.string('logFile', DEFAULTS.logFile)!,
     logLevel: logLevel as LogLevel,
-    ipam: parseIpam(ipamFields),
+    ipam,
     dns: (f.object('dns') ? raw.dns : {}) as ResultDns,
     prevResult: raw.prevResult,
     validAttachments: parseValidAttachments(raw),

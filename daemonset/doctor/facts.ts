@@ -72,6 +72,17 @@ export interface PolicyFacts {
   features: { nfTables: boolean; conntrack: boolean };
 }
 
+/** A network config in macvlan mode (gather-macvlan.ts), its keys as written. */
+export interface MacvlanNetworkFacts {
+  path: string;
+  network: string;
+  /** Absent: the default route's interface. */
+  master?: string;
+  macvlanMode: string;
+  mtu?: number;
+  hostShim: boolean;
+}
+
 export interface DoctorFacts {
   settings: DoctorSettings;
   /** The cluster's nodes as the agent's source gives them, or why they could not be read. */
@@ -94,6 +105,8 @@ export interface DoctorFacts {
   networkManager: { running: boolean; /** Not running as far as a pod without the host's /run can tell. */ hidden?: boolean; via?: 'nmcli' | 'config'; /** nmcli: device -> state. */ devices?: Record<string, string>; /** config: unmanaged-devices values. */ unmanaged?: string[]; error?: string };
   policy: PolicyFacts;
   uplinks: UplinkFacts;
+  /** The network configs in macvlan mode in the CNI config directory (issue 20). */
+  macvlan?: MacvlanNetworkFacts[];
   /** The agent's /readyz. */
   agent: { url: string; status?: number; body?: string; error?: string };
   kube?: { server: string; error?: string; access: AccessReview[] };

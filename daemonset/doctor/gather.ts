@@ -22,6 +22,7 @@ import type { DoctorFacts, FileRead, Reservation } from './facts.ts';
 import { gatherKube } from './gather-kube.ts';
 import { gatherPolicy } from './gather-policy.ts';
 import { gatherUplinks } from './gather-uplink.ts';
+import { gatherMacvlan } from './gather-macvlan.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -71,6 +72,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     networkManager,
     policy,
     uplinks,
+    macvlan: gatherMacvlan(config.cniConfDir),
     agent,
     ...(kube && { kube: kube.kube }),
   };

@@ -38,7 +38,13 @@ export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
     case 'set-mac':
       return { args: ['link', 'set', 'dev', change.link, 'address', change.mac] };
     case 'add-route':
-      return { args: ['route', 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link] };
+      return {
+        args: ['route', change.replace ? 'replace' : 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link,
+          ...(change.source ? ['src', formatIp(change.source)] : [])],
+      };
+    case 'add-macvlan':
+      return withTolerance(change, ['link', 'add', change.name, 'link', change.master, ...(change.mac ? ['address', change.mac] : []), 'mtu', String(change.mtu),
+        ...(change.netns ? ['netns', change.netns] : []), 'type', 'macvlan', 'mode', change.mode]);
     case 'delete-link':
       return withTolerance(change, ['link', 'del', change.link]);
     case 'show-link':

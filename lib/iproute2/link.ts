@@ -16,7 +16,7 @@ interface IpLinkJson {
   flags?: string[];
   operstate?: string;
   ifalias?: string;
-  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
+  linkinfo?: { info_kind?: string; info_data?: { mode?: string }; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
   addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number }[];
 }
 
@@ -33,6 +33,8 @@ function parseLink(l: IpLinkJson): KernelLink {
   if (l.operstate !== undefined) link.operState = l.operstate;
   if (l.ifalias !== undefined) link.alias = l.ifalias;
   if (l.linkinfo?.info_kind !== undefined) link.kind = l.linkinfo.info_kind;
+  const mode = l.linkinfo?.info_kind === 'macvlan' ? l.linkinfo.info_data?.mode : undefined;
+  if (mode === 'private' || mode === 'vepa' || mode === 'bridge' || mode === 'passthru') link.macvlanMode = mode;
   if (l.linkinfo?.info_slave_kind !== undefined) link.portKind = l.linkinfo.info_slave_kind;
   if (l.linkinfo?.info_slave_data?.hairpin !== undefined) link.hairpin = l.linkinfo.info_slave_data.hairpin;
   if (l.addr_info) {

@@ -6,6 +6,7 @@
 import type { Element } from '../antispoof/ruleset.ts';
 import type { IpAddress, IpCidr } from '../cidr.ts';
 import type { Tolerated } from './errors.ts';
+import type { MacvlanMode } from './link.ts';
 
 export type Change =
   /** A bridge with its MAC and MTU set at creation; one that already exists is left as it is. */
@@ -29,7 +30,18 @@ export type Change =
    */
   | { op: 'set-hairpin'; link: string; on: boolean }
   | { op: 'set-mac'; link: string; mac: string }
-  | { op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string }
+  /**
+   * `replace`: the route is made or made so (a shared route many ADDs ask for); `source`: the
+   * address the node picks for what it sends by this route (RTA_PREFSRC).
+   */
+  | { op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string; replace?: boolean; source?: IpAddress }
+  /**
+   * A macvlan of `master` (a link of the batch's namespace) in `mode`. With `netns` it is born in
+   * that namespace (IFLA_NET_NS_FD: created and moved in one message, so it never exists in the
+   * node by itself); with `shared` one that exists already is no error (the node's host shim).
+   * Without `mac` the kernel picks one (passthru: the master's).
+   */
+  | { op: 'add-macvlan'; name: string; master: string; mode: MacvlanMode; mtu: number; mac?: string; netns?: string; shared?: boolean }
   /** A link that is already gone counts as deleted. */
   | { op: 'delete-link'; link: string }
   /**
@@ -69,6 +81,7 @@ export type LinkQuery = { op: 'show-link'; link: string } | { op: 'show-ports'; 
  */
 export function toleratedFailure(change: Change | LinkQuery): Tolerated | undefined {
   if (change.op === 'add-bridge') return 'exists';
+  if (change.op === 'add-macvlan' && change.shared) return 'exists';
   if (change.op === 'delete-link') return 'missing';
   if (change.op === 'set-sysctl') return change.tolerate;
   if (change.op === 'unguard-port') return 'missing';

@@ -4,6 +4,9 @@
 // the master is resolved to its name, which is what the plugin compares.
 import type { IpCidr } from '../cidr.ts';
 
+/** The kernel's macvlan modes (IFLA_MACVLAN_MODE), by the names `ip link` gives them. */
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru';
+
 export interface KernelLink {
   index: number;
   name: string;
@@ -24,6 +27,8 @@ export interface KernelLink {
   portKind?: string;
   /** A bridge port's hairpin mode, when read with its details. */
   hairpin?: boolean;
+  /** A macvlan's mode, when read with its details. */
+  macvlanMode?: MacvlanMode;
   /** Its addresses, when read with them (Kernel.readNamespace). */
   addresses?: IpCidr[];
 }

@@ -232,6 +232,16 @@ function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | 
         fs.closeSync(netns);
       }
     }
+    case 'add-macvlan': {
+      const link = { name: change.name, masterIndex: indexOf(change.master), mode: change.mode, mtu: change.mtu, ...(change.mac ? { mac: change.mac } : {}) };
+      if (!change.netns) return rtnl.addMacvlan(what, link);
+      const netns = fs.openSync(change.netns, 'r');
+      try {
+        return rtnl.addMacvlan(what, link, netns);
+      } finally {
+        fs.closeSync(netns);
+      }
+    }
     case 'attach-port':
       return rtnl.setLink(what, change.link, { master: indexOf(change.bridge), alias: change.alias, up: true });
     case 'set-hairpin':
@@ -239,7 +249,7 @@ function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | 
     case 'set-mac':
       return rtnl.setLink(what, change.link, { mac: change.mac });
     case 'add-route':
-      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: indexOf(change.link) });
+      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: indexOf(change.link), replace: change.replace, source: change.source });
     case 'delete-link':
       indexOf.forget(change.link);
       return rtnl.deleteLink(what, change.link);

@@ -1,7 +1,7 @@
 // rtnetlink's part of the codec (include/uapi/linux/rtnetlink.h, if_link.h, if_addr.h): the
 // family headers of link, address and route messages, the attributes we send, and the decoding
 // of the kernel's answers into the kernel layer's types. The generic framing is codec.ts.
-import type { KernelLink } from '../kernel/link.ts';
+import type { KernelLink, MacvlanMode } from '../kernel/link.ts';
 import { formatMac } from '../mac.ts';
 import { parseAttrs, readString, readU32 } from './codec.ts';
 
@@ -21,6 +21,7 @@ export const IFLA = {
   ADDRESS: 1,
   IFNAME: 3,
   MTU: 4,
+  LINK: 5,
   MASTER: 10,
   OPERSTATE: 16,
   LINKINFO: 18,
@@ -30,6 +31,9 @@ export const IFLA = {
 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 export const VETH_INFO_PEER = 1;
+export const IFLA_MACVLAN_MODE = 1;
+/** enum macvlan_mode (if_link.h): one bit each. */
+export const MACVLAN_MODES: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8 };
 export const IFLA_BRPORT_MODE = 4; // hairpin
 /** IFLA_EXT_MASK: leave the per-link statistics out of dumps (most of their bytes). */
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
@@ -48,7 +52,7 @@ const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING'
 
 export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
 export const IFA_F_NODAD = 0x02;
-export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, TABLE: 15 } as const;
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PREFSRC: 7, TABLE: 15 } as const;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3; // what `ip route add` marks its routes with
 export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254, NOWHERE: 255 } as const;
@@ -109,6 +113,10 @@ export function decodeLink(payload: Uint8Array): DecodedLink {
     const slaveData = info.get(IFLA_INFO.SLAVE_DATA);
     const hairpin = slaveKind === 'bridge' && slaveData ? parseAttrs(slaveData).get(IFLA_BRPORT_MODE)?.[0] : undefined;
     if (kind) link.kind = kind;
+    const data = kind === 'macvlan' ? info.get(IFLA_INFO.DATA) : undefined;
+    const mode = data ? readU32(parseAttrs(data).get(IFLA_MACVLAN_MODE)) : undefined;
+    const modeName = (Object.keys(MACVLAN_MODES) as MacvlanMode[]).find((name) => MACVLAN_MODES[name] === mode);
+    if (modeName) link.macvlanMode = modeName;
     if (slaveKind) link.portKind = slaveKind;
     if (hairpin !== undefined) link.hairpin = hairpin === 1;
   }

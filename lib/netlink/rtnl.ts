@@ -6,11 +6,12 @@ import { familyBits, type IpAddress, type IpCidr, type IpFamily } from '../cidr.
 import { parseMac } from '../mac.ts';
 import { AF_INET, AF_INET6, bytes, encodeMessage, NLM_F, nest, str, u32, u8, type Attr, type Message } from './codec.ts';
 import {
-  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, RT_SCOPE,
+  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, IFLA_MACVLAN_MODE, MACVLAN_MODES, RT_SCOPE,
   RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT, VETH_INFO_PEER,
   type DecodedAddress, type DecodedLink, type DecodedRoute,
 } from './rtnl-codec.ts';
 import type { Transport } from './transport.ts';
+import type { MacvlanMode } from '../kernel/link.ts';
 
 const CHANGE = NLM_F.REQUEST | NLM_F.ACK;
 const CREATE = CHANGE | NLM_F.CREATE | NLM_F.EXCL;
@@ -112,6 +113,22 @@ export class Rtnl {
     ]);
   }
 
+  /**
+   * A macvlan of the link at `masterIndex` (in this socket's namespace), as `ip link add <name>
+   * link <master> [address <mac>] mtu <mtu> [netns <ns>] type macvlan mode <mode>` sends it: born
+   * in the namespace `netnsFd` refers to when given.
+   */
+  addMacvlan(what: string, link: { name: string; masterIndex: number; mode: MacvlanMode; mtu: number; mac?: string }, netnsFd?: number): void {
+    this.change(what, RTM.NEWLINK, CREATE, ifinfomsg(), [
+      str(IFLA.IFNAME, link.name),
+      u32(IFLA.LINK, link.masterIndex),
+      u32(IFLA.MTU, link.mtu),
+      ...(link.mac ? [bytes(IFLA.ADDRESS, parseMac(link.mac))] : []),
+      ...(netnsFd !== undefined ? [u32(IFLA.NET_NS_FD, netnsFd)] : []),
+      nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'macvlan'), nest(IFLA_INFO.DATA, [u32(IFLA_MACVLAN_MODE, MACVLAN_MODES[link.mode])])]),
+    ]);
+  }
+
   /** Changes an existing link found by name: up, master, alias, MAC, bridge-port options. */
   setLink(what: string, name: string, options: { up?: boolean; master?: number; alias?: string; mac?: string; hairpin?: boolean }): void {
     const attrs: Attr[] = [str(IFLA.IFNAME, name)];
@@ -165,12 +182,13 @@ export class Rtnl {
     }), attrs);
   }
 
-  addRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number }): void {
+  addRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number; replace?: boolean; source?: IpAddress }): void {
     const attrs: Attr[] = [];
     if (route.dst.prefixLength > 0) attrs.push(bytes(RTA.DST, addressBytes({ family: route.dst.family, value: route.dst.address })));
     if (route.gateway) attrs.push(bytes(RTA.GATEWAY, addressBytes(route.gateway)));
+    if (route.source) attrs.push(bytes(RTA.PREFSRC, addressBytes(route.source)));
     attrs.push(u32(RTA.OIF, route.oif));
-    this.change(what, RTM.NEWROUTE, CREATE, rtmsg({
+    this.change(what, RTM.NEWROUTE, route.replace ? CHANGE | NLM_F.CREATE | NLM_F.REPLACE : CREATE, rtmsg({
       family: familyNumber(route.dst.family),
       dstLength: route.dst.prefixLength,
       table: RT_TABLE_MAIN,

@@ -43,6 +43,9 @@ export interface Libc {
   setsockopt(fd: number, level: number, name: number, value: unknown, length: number): number;
   send(fd: number, buffer: unknown, length: number, flags: number): number;
   recv(fd: number, buffer: unknown, length: number, flags: number): number;
+  /** For the packet socket of lib/packet/socket.ts (a frame to one link-layer address). */
+  sendto(fd: number, buffer: unknown, length: number, flags: number, address: unknown, addressLength: number): number;
+  close(fd: number): number;
   setns(fd: number, nstype: number): number;
   errno(): number;
   strerror(errno: number): string;
@@ -64,6 +67,8 @@ export function loadLibc(): Libc | undefined {
     setsockopt: { args: [i32, i32, i32, 'ptr', 'u32'], returns: i32 },
     send: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
     recv: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
+    sendto: { args: [i32, 'ptr', 'u64', i32, 'ptr', 'u32'], returns: 'i64' },
+    close: { args: [i32], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     __errno_location: { args: [], returns: 'ptr' },
     strerror: { args: [i32], returns: 'ptr' },
@@ -73,6 +78,8 @@ export function loadLibc(): Libc | undefined {
     setsockopt: (fd, level, name, value, length) => Number(symbols.setsockopt!(fd, level, name, value, length)),
     send: (fd, buffer, length, flags) => Number(symbols.send!(fd, buffer, length, flags)),
     recv: (fd, buffer, length, flags) => Number(symbols.recv!(fd, buffer, length, flags)),
+    sendto: (fd, buffer, length, flags, address, addressLength) => Number(symbols.sendto!(fd, buffer, length, flags, address, addressLength)),
+    close: (fd) => Number(symbols.close!(fd)),
     setns: (fd, nstype) => Number(symbols.setns!(fd, nstype)),
     // errno is thread-local: read through the pointer libc gives this thread, right after the call.
     errno: () => ffi.read.i32(symbols.__errno_location!(), 0),

@@ -8,6 +8,7 @@ import { deriveContext } from './context.ts';
 import { checkConflist, checkIpam, checkPlugin } from './files.ts';
 import { checkBridgeNetfilter, checkForwarding, checkInterface, checkMtu, checkNetworkManager, checkRpFilter } from './host.ts';
 import { checkIptables } from './iptables.ts';
+import { checkMacvlan } from './macvlan.ts';
 import { checkPolicy } from './policy.ts';
 import { checkRoutes } from './routes.ts';
 import { checkUplinks } from './uplink.ts';
@@ -27,6 +28,7 @@ export function runChecks(facts: DoctorFacts, released: readonly Reservation[] =
     ...checkIptables(context),
     ...checkAntispoof(context),
     ...checkPolicy(context),
+    ...checkMacvlan(context.facts),
     ...checkConflist(context),
     ...checkPlugin(context),
     ...checkIpam(context, released),

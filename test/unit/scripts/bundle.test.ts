@@ -31,6 +31,12 @@ describe('bundleSplit', () => {
     assert.ok(out.startBytes < out.bytes, `start ${out.startBytes} of ${out.bytes} bytes`);
   });
 
+  test('with several dynamic imports, the start is still the entry\'s own output (esbuild may list another chunk first)', async () => {
+    write({ 'entry3.ts': 'import { a } from \x22./a.ts\x22;\nif (process.argv[2]) void import(\x22./agent/late.ts\x22).then((m) => m.late());\nelse if (process.argv[3]) void import(\x22./z-mode.ts\x22).then((m) => m.z());\nelse a();\n', 'z-mode.ts': 'export const z = () => 3;\n' });
+    const out = await bundleSplit({ entry: path.join(dir, 'entry3.ts'), output: path.join(dir, 'out3', 'x'), startForbidden: [agentFolder()] });
+    assert.match(fs.readFileSync(out.entry, 'utf8'), /process\.argv\[3\]/);
+  });
+
   test('a static import of a start-forbidden module fails the build, naming it', async () => {
     write({ 'entry2.ts': 'import { late } from \x22./agent/late.ts\x22;\nlate();\n' });
     await assert.rejects(bundleSplit({ entry: path.join(dir, 'entry2.ts'), output: path.join(dir, 'out2', 'x'), startForbidden: [agentFolder()] }),

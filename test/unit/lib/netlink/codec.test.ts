@@ -102,6 +102,33 @@ describe('requests carry what `ip` sends for the same command', () => {
     assert.deepEqual([...peerAttrs.get(IFLA.ADDRESS)!], [0x0a, 0x58, 0x0a, 0, 0, 7]);
   });
 
+  test('a macvlan: its master by IFLA_LINK, its mode in IFLA_INFO_DATA, born in the namespace of the fd', () => {
+    const t = recorder();
+    const rtnl = new Rtnl(t);
+    rtnl.addMacvlan('macvlan', { name: 'eth0', masterIndex: 3, mode: 'vepa', mtu: 1500, mac: '0a:58:c0:a8:01:64' }, 42);
+    rtnl.addMacvlan('shim', { name: 'bwshim1', masterIndex: 3, mode: 'passthru', mtu: 9000 });
+    const [pod, shim] = t.sent;
+    assert.equal(pod!.flags, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL);
+    const attrs = parseAttrs(pod!.payload, 16);
+    assert.equal(view(attrs.get(5)!).getUint32(0, true), 3, 'IFLA_LINK');
+    assert.equal(view(attrs.get(IFLA.NET_NS_FD)!).getUint32(0, true), 42);
+    assert.deepEqual([...attrs.get(IFLA.ADDRESS)!], [0x0a, 0x58, 0xc0, 0xa8, 1, 0x64]);
+    const info = parseAttrs(attrs.get(IFLA.LINKINFO)!);
+    assert.deepEqual([...info.get(IFLA_INFO.KIND)!], [...Buffer.from('macvlan\0')]);
+    assert.equal(view(parseAttrs(info.get(IFLA_INFO.DATA)!).get(1)!).getUint32(0, true), 2, 'MACVLAN_MODE_VEPA');
+    const shimAttrs = parseAttrs(shim!.payload, 16);
+    assert.equal(shimAttrs.has(IFLA.NET_NS_FD), false, 'no fd: made in the node');
+    assert.equal(shimAttrs.has(IFLA.ADDRESS), false, 'no MAC: the kernel\'s (passthru: the master\'s)');
+    assert.equal(view(parseAttrs(parseAttrs(shimAttrs.get(IFLA.LINKINFO)!).get(IFLA_INFO.DATA)!).get(1)!).getUint32(0, true), 8, 'MACVLAN_MODE_PASSTHRU');
+  });
+
+  test('a shared route: replace instead of exclusive create, with the preferred source', () => {
+    const t = recorder();
+    new Rtnl(t).addRoute('route replace', { dst: parseCidr('192.168.1.128/26')!, oif: 7, replace: true, source: parseIp('192.168.1.10')! });
+    assert.equal(t.sent[0]!.flags, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE);
+    assert.deepEqual([...parseAttrs(t.sent[0]!.payload, 12).get(7)!], [192, 168, 1, 10]);
+  });
+
   test('attaching a port: master, alias and IFF_UP in one message, found by name', () => {
     const t = recorder();
     new Rtnl(t).setLink('attach', 'bw1', { master: 2, alias: 'bridgeway:n:c:eth0', up: true });
