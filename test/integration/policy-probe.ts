@@ -9,7 +9,8 @@
 //                                     TCP: connected and read "ok"; UDP: a datagram answered.
 //   prober                            the probe mode kept running, so a run of checks does not
 //                                     start a process per check: reads one JSON request a line,
-//                                     {id, probes, timeoutMs}, answers {id, results} a line
+//                                     {id, probes, timeoutMs}, answers {id, results} a line;
+//                                     prints "ready" first
 //   watch <json [{to, proto, port}]> <intervalMs> <timeoutMs>  probes continuously: every interval
 //                                     a new probe of each (TCP only), not waiting for earlier ones;
 //                                     prints "<index> <1|0> <start ms since epoch>" per finished
@@ -89,6 +90,7 @@ if (mode === 'serve') {
     }
   });
   process.stdin.on('end', () => process.exit(0));
+  process.stdout.write('ready\n');
 } else if (mode === 'watch') {
   const probes = JSON.parse(args[0]!) as Probe[];
   const interval = Number(args[1]);

@@ -62,18 +62,28 @@ export function startKubeAgent(cluster: SimCluster, node: SimNode, api: FakeApiS
 export interface ProbeSpec { to: string; proto: 'tcp' | 'udp'; port: number }
 export interface Prober { probe(probes: readonly ProbeSpec[], timeoutMs: number): Promise<boolean[]>; close(): void }
 
-/** A prober kept running in the pod's netns (policy-probe.ts prober): one process for every check. */
-export function startProber(cluster: SimCluster, netns: string): Prober {
+/**
+ * A prober kept running in the pod's netns (policy-probe.ts prober): one process for every check.
+ * Resolves once it has started, so its start (CPU a loaded machine's agents need) is over before
+ * the first check.
+ */
+export async function startProber(cluster: SimCluster, netns: string): Promise<Prober> {
   const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, PROBE, 'prober'], { stdio: ['pipe', 'pipe', 'inherit'] });
   cluster.lab.track(child);
   const waiting = new Map<number, { resolve: (results: boolean[]) => void; reject: (error: Error) => void }>();
   let next = 0;
   let buffer = '';
+  let started = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    started = resolve;
+    child.once('exit', (code) => reject(new Error(`the prober in ${netns} exited (${code})`)));
+  });
   child.stdout!.on('data', (d: Buffer) => {
     buffer += d;
     const lines = buffer.split('\n');
     buffer = lines.pop()!;
     for (const line of lines) {
+      if (line === 'ready') { started(); continue; }
       const { id, results } = JSON.parse(line) as { id: number; results: boolean[] };
       waiting.get(id)?.resolve(results);
       waiting.delete(id);
@@ -83,6 +93,7 @@ export function startProber(cluster: SimCluster, netns: string): Prober {
     for (const w of waiting.values()) w.reject(new Error(`the prober in ${netns} exited (${code})`));
     waiting.clear();
   });
+  await ready;
   return {
     probe: (probes, timeoutMs) => new Promise((resolve, reject) => {
       const id = next++;
