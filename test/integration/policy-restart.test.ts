@@ -1,9 +1,9 @@
 // No gap through an agent's SIGKILL (issue 19, "Agent restart"): two dual-stack nodes, the real
 // agents and plugin against the fake API server, six pods (x/a, y/a, z/a on node-0; x/b, y/b, z/b
-// on node-1). While a churn of policy and label changes runs, and each node's agent in turn is
-// SIGKILLed a moment after a change and started again a few changes later, every pod probes its
-// peers continuously (a new TCP connection per pair and family every PROBE_INTERVAL_MS, not waiting
-// for the earlier ones). The probed pairs are those whose verdict is the same in every state the
+// on node-1). While a churn of policy and label changes runs, and each node's agent in turn, then
+// both at once, is SIGKILLed a moment after a change and started again a change or a few later,
+// every pod probes its peers continuously (a new TCP connection per pair and family every
+// PROBE_INTERVAL_MS, not waiting for the earlier ones). The probed pairs are those whose verdict is the same in every state the
 // churn passes through, the API's states in between included (a replaced policy is added before
 // the old one is deleted):
 //   denied:  y/* and z/* -> x/*   (x admits only its own pods, by one policy or its replacement)
@@ -132,9 +132,9 @@ describe('NetworkPolicy through an agent SIGKILL, probed continuously', { skip: 
           ['x/b unlabelled: its egress policy selects nothing', () => api.modifyObject('pods', 'x/b', (p) => void ((p.metadata as JsonObject).labels = { pod: 'b' }))],
           ['z: egress to x allowed (x still refuses it)', () => api.addObject('networkpolicies', np('z/egress-to-x', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: { matchLabels: { ns: 'x' } } }] }] }))],
         ];
-        /** Kill `node`'s agent right after step `at` (0-150 ms after it), start it again after step `until`. */
-        const kills = [{ node: nodes[1], at: 3, until: 7 }, { node: nodes[0], at: 10, until: 13 }];
-        const downtimes: { node: string; from: number; to: number }[] = [];
+        /** Kill the agents of `nodes` right after step `at` (0-150 ms after it), start them again after step `until`. */
+        const kills = [{ nodes: [nodes[1]], at: 3, until: 7 }, { nodes: [nodes[0]], at: 10, until: 12 }, { nodes, at: 13, until: 15 }];
+        const downtimes: { agents: string; from: number; to: number }[] = [];
         const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
         await sleep(1000);
         const churnStart = Date.now();
@@ -144,19 +144,19 @@ describe('NetworkPolicy through an agent SIGKILL, probed continuously', { skip: 
           const kill = kills.find((k) => k.at === i);
           if (kill) {
             await sleep(Math.floor(random() * 150));
-            const agent = kill.node.agent!;
-            const exited = new Promise((resolve) => agent.once('exit', resolve));
-            agent.kill('SIGKILL');
+            const agents = kill.nodes.map((n) => n.agent!);
+            const exited = Promise.all(agents.map((agent) => new Promise((resolve) => agent.once('exit', resolve))));
+            for (const agent of agents) agent.kill('SIGKILL');
             await exited;
-            downtimes.push({ node: kill.node.name, from: Date.now(), to: 0 });
-            process.stderr.write(`  ${kill.node.name}'s agent SIGKILLed\n`);
+            downtimes.push({ agents: kill.nodes.length > 1 ? 'both agents' : `${kill.nodes[0]!.name}'s agent`, from: Date.now(), to: 0 });
+            process.stderr.write(`  ${downtimes.at(-1)!.agents} SIGKILLed\n`);
           }
           const restart = kills.find((k) => k.until === i);
           if (restart) {
-            startKubeAgent(cluster, restart.node, api);
-            await enforcing(restart.node);
+            for (const node of restart.nodes) startKubeAgent(cluster, node, api);
+            await Promise.all(restart.nodes.map(enforcing));
             downtimes.at(-1)!.to = Date.now();
-            process.stderr.write(`  ${restart.node.name}'s agent restarted and enforcing\n`);
+            process.stderr.write(`  ${downtimes.at(-1)!.agents} restarted and enforcing\n`);
           }
           await sleep(STEP_MS);
         }
@@ -168,13 +168,13 @@ describe('NetworkPolicy through an agent SIGKILL, probed continuously', { skip: 
         // Every probe as the invariants say, and probes made all through the churn and the downtimes.
         const total = (f: (s: Stream) => number, allowed: boolean) => streams.filter((s) => s.allowed === allowed).reduce((n, s) => n + f(s), 0);
         const during = (s: Stream, from: number, to: number) => s.starts.filter((t) => t >= from && t <= to).length;
-        const line = (allowed: boolean) => `${total((s) => s.ok + s.failed, allowed)} probes of ${streams.filter((s) => s.allowed === allowed).length} ${allowed ? 'allowed' : 'denied'} pair-families (${total((s) => s.ok, allowed)} connected, ${total((s) => s.failed, allowed)} not; ${total((s) => during(s, churnStart, churnEnd), allowed)} during the churn, ${downtimes.map((d) => `${total((s) => during(s, d.from, d.to), allowed)} while ${d.node}'s agent was down`).join(', ')})`;
+        const line = (allowed: boolean) => `${total((s) => s.ok + s.failed, allowed)} probes of ${streams.filter((s) => s.allowed === allowed).length} ${allowed ? 'allowed' : 'denied'} pair-families (${total((s) => s.ok, allowed)} connected, ${total((s) => s.failed, allowed)} not; ${total((s) => during(s, churnStart, churnEnd), allowed)} during the churn, ${downtimes.map((d) => `${total((s) => during(s, d.from, d.to), allowed)} while ${d.agents} ${d.agents === 'both agents' ? 'were' : 'was'} down`).join(', ')})`;
         process.stderr.write(`policy restart: ${line(false)}\npolicy restart: ${line(true)}\n`);
-        const wrong = streams.filter((s) => s.wrong.length > 0).map((s) => `  ${s.from} -> ${s.to} (IPv${s.family}): ${s.wrong.length} of ${s.ok + s.failed} probes ${s.allowed ? 'failed' : 'connected'}, the first started at +${s.wrong[0]! - churnStart} ms of the churn (downtimes ${downtimes.map((d) => `${d.node} +${d.from - churnStart}..+${d.to - churnStart} ms`).join(', ')})`);
+        const wrong = streams.filter((s) => s.wrong.length > 0).map((s) => `  ${s.from} -> ${s.to} (IPv${s.family}): ${s.wrong.length} of ${s.ok + s.failed} probes ${s.allowed ? 'failed' : 'connected'}, the first started at +${s.wrong[0]! - churnStart} ms of the churn (downtimes ${downtimes.map((d) => `${d.agents} +${d.from - churnStart}..+${d.to - churnStart} ms`).join(', ')})`);
         assert.deepEqual(wrong, [], `probes against the invariants:\n${wrong.join('\n')}`);
         for (const s of streams) {
           assert.ok(during(s, churnStart, churnEnd) >= 20, `${s.from} -> ${s.to} (IPv${s.family}): probed all through the churn`);
-          for (const d of downtimes) assert.ok(during(s, d.from, d.to) >= 1, `${s.from} -> ${s.to} (IPv${s.family}): probed while ${d.node}'s agent was down`);
+          for (const d of downtimes) assert.ok(during(s, d.from, d.to) >= 1, `${s.from} -> ${s.to} (IPv${s.family}): probed while ${d.agents} ${d.agents === 'both agents' ? 'were' : 'was'} down`);
         }
 
         // Each node's table holds exactly what the compiler makes of the final objects.
