@@ -3,28 +3,35 @@
 // and NetworkPolicies), nine pods made by the real plugin (x/a .. z/c; a and x/c, z/c on node-0,
 // b and y/c on node-1, so every namespace pair has same-node and cross-node pairs) and posted as
 // Pod objects with their addresses, each serving TCP and UDP on 80 and 81 (named container ports).
-// The upstream Netpol cases (netpol-cases.ts) run in order, each setting its policies (and labels)
-// through the API; every pod probes every other pod on the case's port and protocol over IPv4 and
-// IPv6, and the matrix must equal the expected one (the diff is printed otherwise). Then: a new pod
+// The upstream Netpol cases (test/fixtures/netpol-cases.ts: upstream's whole list) run in order,
+// each setting its policies and labels through the API; every pod probes every other pod on the
+// case's port and protocol over IPv4 and IPv6 (SCTP checks excepted: no SCTP in this kernel), and
+// the matrix must equal the expected one (the diff is printed otherwise). Then: a new pod
 // is judged at once, `policy explain` agrees, and the agents report the change-to-enforced latency.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { SYSTEM_PATH } from '../../lib/exec.ts';
+import { spawn } from 'node:child_process';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
 import { relayInto, type ApiRelay } from '../support/api-relay.ts';
 import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { kubeAgentArgs } from '../fixtures/kube-agent.ts';
-import { execIn, run } from '../support/exec-in.ts';
-import { NAMESPACES, NS_LABEL, netpolCases, POD_NAMES, Reachability, type Addresses, type Check, type Mutation } from './netpol-cases.ts';
+import { run } from '../support/exec-in.ts';
+import { addSimPod, ECHO_PORT, namespaceObject, PROBE, serve, startKubeAgent, startProber, type Prober, type SimPod } from './policy-sim.ts';
+import { caseName, defaultNamespaceLabels, defaultPodLabels, NAMESPACES, netpolCases, POD_NAMES, Reachability, type Addresses, type Check } from '../fixtures/netpol-cases.ts';
 
-const PROBE = path.join(import.meta.dirname, 'policy-probe.ts');
 const PROBE_TIMEOUT_MS = 700;
 const ATTEMPTS = 4;
-/** Each pod's TCP echo port: a connection kept open (policy-probe.ts hold). */
-const ECHO_PORT = 8080;
+/**
+ * How long after a change a check keeps probing while the matrix differs: the issue's goal is 1 s
+ * at the p99 (bench:policy measures it; here the agents' own metric is printed); this leaves room
+ * for a loaded machine.
+ * The attempts are spaced: with a long-running prober a matrix that lets everything through comes
+ * back in milliseconds, and four quick attempts would not outlast one late transaction.
+ */
+const SETTLE_MS = 3000;
+const ATTEMPT_GAP_MS = 200;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A TCP connection from `from` to `to`'s echo port, a byte every 100 ms; `echoes()` counts the answers. */
 function hold(cluster: SimCluster, from: Pick<SimPod, 'netns'>, to: SimPod): { echoes: () => number; stop: () => void } {
@@ -44,42 +51,13 @@ async function flowing(h: { echoes: () => number }, ms = 800): Promise<boolean> 
 
 const cutTotal = (metrics: string) => Number(/^bridgeway_policy_conntrack_cut_total (\d+)$/m.exec(metrics)?.[1] ?? 0);
 
-interface SimPod { ref: string; node: SimNode; netns: string; v4: string; v6: string; labels: Record<string, string> }
-
-const namedPorts = [80, 81].flatMap((port) => (['TCP', 'UDP'] as const).map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol })));
-
-function podObject(pod: SimPod): JsonObject {
-  const [namespace, name] = pod.ref.split('/') as [string, string];
-  return {
-    kind: 'Pod', apiVersion: 'v1',
-    metadata: { namespace, name, labels: pod.labels },
-    spec: { nodeName: pod.node.name, containers: [{ name: 'server', image: 'agnhost', ports: namedPorts }] },
-    status: { phase: 'Running', podIP: pod.v4, podIPs: [{ ip: pod.v4 }, { ip: pod.v6 }] },
-  };
-}
-
-const namespaceObject = (ns: string, extra: Record<string, string> = {}): JsonObject => ({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: ns, labels: { [NS_LABEL]: ns, ns, ...extra } } });
-
-/** Starts the pod's TCP+UDP servers on 80 and 81 (both families); resolves once they listen. */
-async function serve(cluster: SimCluster, netns: string): Promise<ChildProcess> {
-  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, PROBE, 'serve', '80,81', '80,81', String(ECHO_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  cluster.lab.track(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the servers in ${netns} exited (${code})`)));
-  });
-  return child;
-}
-
 /** Every pod to every other pod, both families, at once: `from to family` -> reached. */
-async function probeAll(pods: SimPod[], check: Pick<Check, 'port' | 'protocol'>): Promise<Map<string, boolean>> {
-  const proto = check.protocol.toLowerCase();
+async function probeAll(pods: SimPod[], probers: Map<SimPod, Prober>, check: Pick<Check, 'port' | 'protocol'>): Promise<Map<string, boolean>> {
+  const proto = check.protocol.toLowerCase() as 'tcp' | 'udp';
   const results = new Map<string, boolean>();
   await Promise.all(pods.map(async (from) => {
     const targets = pods.filter((to) => to !== from).flatMap((to) => [{ to, family: 4, address: to.v4 }, { to, family: 6, address: to.v6 }]);
-    const probes = targets.map((t) => ({ to: t.address, proto, port: check.port }));
-    const { stdout } = await execIn(from.netns, [process.execPath, PROBE, 'probe', JSON.stringify(probes), String(PROBE_TIMEOUT_MS)]);
-    const answers = JSON.parse(stdout) as boolean[];
+    const answers = await probers.get(from)!.probe(targets.map((t) => ({ to: t.address, proto, port: check.port })), PROBE_TIMEOUT_MS);
     targets.forEach((t, i) => results.set(`${from.ref} ${t.to.ref} ${t.family}`, answers[i]!));
   }));
   return results;
@@ -116,10 +94,7 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         for (const ns of NAMESPACES) api.addObject('namespaces', namespaceObject(ns));
         for (const node of nodes) {
           relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
-          const child = spawn('nsenter', [`--net=${node.path}`, '--', AGENT, ...kubeAgentArgs(cluster, node, api)], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-          node.agent = child;
-          child.stdout!.on('data', (d) => (node.agentLog += d));
-          child.stderr!.on('data', (d) => (node.agentLog += d));
+          startKubeAgent(cluster, node, api);
         }
         for (const node of nodes) {
           await eventually(async () => {
@@ -135,33 +110,46 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         for (const ns of NAMESPACES) {
           for (const name of POD_NAMES) {
             const node = name === 'a' || (name === 'c' && ns !== 'y') ? nodes[0] : nodes[1];
-            const added = await cluster.addPod(node);
-            const pod: SimPod = { ref: `${ns}/${name}`, node, netns: added.netns, v4: added.ip, v6: added.ipv6!, labels: { pod: name } };
-            pods.push(pod);
-            api.addObject('pods', podObject(pod));
+            pods.push(await addSimPod(cluster, api, node, `${ns}/${name}`, defaultPodLabels(`${ns}/${name}`)));
           }
         }
-        await Promise.all(pods.map((p) => serve(cluster, p.netns)));
+        // Servers and probers started before the first case, so their start is not in its latency.
+        const [, proberList] = await Promise.all([Promise.all(pods.map((p) => serve(cluster, p.netns))), Promise.all(pods.map((p) => startProber(cluster, p.netns)))]);
+        const probers = new Map(pods.map((p, i) => [p, proberList[i]!]));
+        await new Promise((resolve) => setTimeout(resolve, 500)); // and the agents have taken in the pods
         const ip: Addresses = { v4: Object.fromEntries(pods.map((p) => [p.ref, p.v4])), v6: Object.fromEntries(pods.map((p) => [p.ref, p.v6])) };
 
         const current = new Map<string, JsonObject>();
-        const mutate = (m: Mutation) => {
-          if (m.kind === 'namespace-labels') api.modifyObject('namespaces', m.ns, (n) => ((n.metadata as JsonObject).labels = { [NS_LABEL]: m.ns, ns: m.ns, ...m.labels }));
-          else {
-            const pod = pods.find((p) => p.ref === m.pod)!;
-            pod.labels = m.labels;
-            api.modifyObject('pods', m.pod, (p) => ((p.metadata as JsonObject).labels = m.labels));
+        // Each case's labels: the defaults, changed where the case says; only what differs from
+        // now is sent, so a step that keeps its labels sends nothing.
+        const nsLabels = new Map<string, Record<string, string>>(NAMESPACES.map((ns) => [ns, defaultNamespaceLabels(ns)]));
+        const setLabels = (wanted: { ns: Map<string, Record<string, string>>; pods: Map<string, Record<string, string>> }) => {
+          for (const [ns, labels] of wanted.ns) {
+            if (JSON.stringify(nsLabels.get(ns)) === JSON.stringify(labels)) continue;
+            nsLabels.set(ns, labels);
+            api.modifyObject('namespaces', ns, (n) => ((n.metadata as JsonObject).labels = labels));
+          }
+          for (const [ref, labels] of wanted.pods) {
+            const pod = pods.find((p) => p.ref === ref)!;
+            if (JSON.stringify(pod.labels) === JSON.stringify(labels)) continue;
+            pod.labels = labels;
+            api.modifyObject('pods', ref, (p) => ((p.metadata as JsonObject).labels = labels));
           }
         };
         const failures: string[] = [];
         let checks = 0;
+        let sctpChecks = 0;
+        const started = Date.now();
+        /** When the last change was sent: a check retries until SETTLE_MS after it (and at least ATTEMPTS times). */
+        let changedAt = Date.now();
         const verify = async (name: string, check: Check) => {
           const expected = new Reachability(pods.map((p) => p.ref));
           check.expect(expected);
           let wrong: string[] = [];
-          for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-            wrong = mismatches(expected, await probeAll(pods, check));
-            if (wrong.length === 0) break;
+          for (let attempt = 1; ; attempt++) {
+            wrong = mismatches(expected, await probeAll(pods, probers, check));
+            if (wrong.length === 0 || (attempt >= ATTEMPTS && Date.now() - changedAt > SETTLE_MS)) break;
+            await sleep(ATTEMPT_GAP_MS);
           }
           checks += 1;
           if (wrong.length > 0) {
@@ -170,19 +158,30 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         };
 
         for (const c of netpolCases(ip)) {
-          for (const m of c.mutations ?? []) mutate(m);
-          const wanted = new Map(c.policies.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p as unknown as JsonObject]));
-          for (const key of current.keys()) if (!wanted.has(key)) api.deleteObject('networkpolicies', key);
-          for (const [key, policy] of wanted) {
+          const wanted = { ns: new Map(NAMESPACES.map((ns) => [ns as string, defaultNamespaceLabels(ns)])), pods: new Map(pods.map((p) => [p.ref, defaultPodLabels(p.ref)])) };
+          for (const m of c.mutations ?? []) {
+            if (m.kind === 'namespace-labels') wanted.ns.set(m.ns, { ...defaultNamespaceLabels(m.ns), ...m.labels });
+            else wanted.pods.set(m.pod, m.labels);
+          }
+          setLabels(wanted);
+          const policies = new Map(c.policies.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p as unknown as JsonObject]));
+          for (const key of current.keys()) if (!policies.has(key)) api.deleteObject('networkpolicies', key);
+          for (const [key, policy] of policies) {
             const object = { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', ...structuredClone(policy) };
             if (!current.has(key)) api.addObject('networkpolicies', object);
             else if (JSON.stringify(current.get(key)) !== JSON.stringify(policy)) api.modifyObject('networkpolicies', key, (p) => void (p.spec = structuredClone(policy.spec as JsonObject)));
           }
           current.clear();
-          for (const [key, policy] of wanted) current.set(key, policy);
-          await new Promise((resolve) => setTimeout(resolve, 250)); // the agents' debounce and transaction; a late one costs a retry
-          for (const check of c.checks) await verify(c.name, check);
+          for (const [key, policy] of policies) current.set(key, policy);
+          changedAt = Date.now();
+          await sleep(250); // the agents' debounce and transaction; a late one costs a retry
+          for (const check of c.checks) {
+            if (check.protocol === 'SCTP') sctpChecks += 1; // no SCTP in this kernel: the unit test judges these
+            else await verify(caseName(c), check);
+          }
         }
+        const cases = netpolCases(ip);
+        process.stderr.write(`netpol cases: ${cases.length} (${new Set(cases.filter((c) => c.suite !== 'bridgeway').map((c) => `${c.suite} ${c.it}`)).size} upstream cases, the rest steps or ours), ${checks} checks probed, ${sctpChecks} SCTP checks left to the unit test, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 
         // Established connections a new policy denies are cut (their conntrack entries deleted on
         // the node whose table denies them); one it allows keeps flowing. x/a (node-0) serves
@@ -191,6 +190,7 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         // own namespace's pods only.
         for (const key of current.keys()) api.deleteObject('networkpolicies', key);
         current.clear();
+        changedAt = Date.now();
         await verify('no policy left', { port: 80, protocol: 'TCP', expect: () => {} });
         const ref = (r: string) => pods.find((p) => p.ref === r)!;
         const held = {
@@ -211,12 +211,12 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         // A new pod x/d on node-1 under x's default deny, allowed only from pods labelled `pod: d`:
         // judged from its first packet (its address reaches the tables as soon as the Pod does).
         api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'x', name: 'only-from-d' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: sel('d') }] }] } });
-        const added = await cluster.addPod(nodes[1]);
-        const d: SimPod = { ref: 'x/d', node: nodes[1], netns: added.netns, v4: added.ip, v6: added.ipv6!, labels: { pod: 'd' } };
+        const d = await addSimPod(cluster, api, nodes[1], 'x/d', { pod: 'd' });
         pods.push(d);
-        api.addObject('pods', podObject(d));
         await serve(cluster, d.netns);
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        probers.set(d, await startProber(cluster, d.netns));
+        changedAt = Date.now();
+        await sleep(250);
         await verify('a new pod x/d (x allows ingress only from pod d)', { port: 80, protocol: 'TCP', expect: (r) => r.expectPeer({}, { ns: 'x' }, false).expectPeer({ ns: 'x', pod: 'd' }, { ns: 'x' }, true) });
 
         // A Service: a kube-proxy-like DNAT on both nodes (ClusterIP 10.96.0.10:80 -> x/b:80, on
@@ -226,10 +226,12 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         for (const node of nodes) await node.exec(['iptables-nft', '-t', 'nat', '-A', 'PREROUTING', '-d', '10.96.0.10/32', '-p', 'tcp', '--dport', '80', '-j', 'DNAT', '--to-destination', `${backend.v4}:80`]);
         const clients = pods.filter((p) => p !== backend);
         let serviceWrong: string[] = [];
-        for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-          const reached = await Promise.all(clients.map(async (from) => JSON.parse((await execIn(from.netns, [process.execPath, PROBE, 'probe', JSON.stringify([{ to: '10.96.0.10', proto: 'tcp', port: 80 }]), String(PROBE_TIMEOUT_MS)])).stdout)[0] as boolean));
+        changedAt = Date.now();
+        for (let attempt = 1; ; attempt++) {
+          const reached = await Promise.all(clients.map(async (from) => (await probers.get(from)!.probe([{ to: '10.96.0.10', proto: 'tcp', port: 80 }], PROBE_TIMEOUT_MS))[0]!));
           serviceWrong = clients.flatMap((from, i) => (reached[i] === (from.ref === 'x/d') ? [] : [`  ${from.ref} -> Service 10.96.0.10:80 (x/b): expected ${from.ref === 'x/d' ? 'allowed' : 'denied'}, got ${reached[i] ? 'allowed' : 'denied'}`]));
-          if (serviceWrong.length === 0) break;
+          if (serviceWrong.length === 0 || (attempt >= ATTEMPTS && Date.now() - changedAt > SETTLE_MS)) break;
+          await sleep(ATTEMPT_GAP_MS);
         }
         checks += 1;
         if (serviceWrong.length) failures.push(`the Service's backend judged after DNAT:\n${serviceWrong.join('\n')}`);
@@ -272,21 +274,16 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         await verify('node-1\'s agent killed: its table still enforces', denyToX);
         api.deleteObject('networkpolicies', 'x/only-from-d');
         api.addObject('networkpolicies', { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', metadata: { namespace: 'y', name: 'deny-all' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } });
-        const restarted = spawn('nsenter', [`--net=${nodes[1].path}`, '--', AGENT, ...kubeAgentArgs(cluster, nodes[1], api)], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-        nodes[1].agent = restarted;
-        restarted.stdout!.on('data', (d) => (nodes[1].agentLog += d));
-        restarted.stderr!.on('data', (d) => (nodes[1].agentLog += d));
+        startKubeAgent(cluster, nodes[1], api);
         await eventually(async () => /NetworkPolicy enforced: 1 policies/.test((await cluster.health(nodes[1], '/readyz')).body), 15_000, 'node-1\'s new agent enforcing');
+        changedAt = Date.now();
         await verify('after the restart: y denies all, x nothing', { port: 80, protocol: 'TCP', expect: (r) => r.expectPeer({}, { ns: 'y' }, false).expectPeer({ ns: 'y' }, {}, false) });
         assert.equal(failures.length, 0, failures.join('\n\n'));
 
         // BRIDGEWAY_NETWORK_POLICY=false removes the table; uninstall removes it too.
         nodes[0].agent!.kill('SIGKILL');
         await new Promise((resolve) => nodes[0].agent!.once('exit', resolve));
-        const off = spawn('nsenter', [`--net=${nodes[0].path}`, '--', AGENT, ...kubeAgentArgs(cluster, nodes[0], api, ['--network-policy', 'false'])], { env: { PATH: SYSTEM_PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-        nodes[0].agent = off;
-        off.stdout!.on('data', (d) => (nodes[0].agentLog += d));
-        off.stderr!.on('data', (d) => (nodes[0].agentLog += d));
+        startKubeAgent(cluster, nodes[0], api, ['--network-policy', 'false']);
         await eventually(async () => !(await nodes[0].exec(['nft', 'list', 'tables'])).stdout.includes('bridgeway_policy'), 15_000, 'the table removed with --network-policy false');
         assert.match((await cluster.health(nodes[0], '/readyz')).body, /NetworkPolicy: not enforced by bridgeway \(BRIDGEWAY_NETWORK_POLICY=false\)/);
         await cluster.stopAgent(nodes[1]);
