@@ -309,7 +309,7 @@ function toDetailedRoute(route: DecodedRoute, family: number, names: ReadonlyMap
   if (route.scope !== RT_SCOPE.UNIVERSE) out.scope = scopeName(route.scope);
   if (route.priority !== undefined) out.metric = route.priority;
   if (prefsrc) out.prefsrc = formatIp(prefsrc);
-  if (route.flags & RTNH_F_ONLINK) out.onlink = true;
+  if ((route.flags ?? 0) & RTNH_F_ONLINK) out.onlink = true;
   return out;
 }
 

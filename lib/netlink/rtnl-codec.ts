@@ -199,8 +199,8 @@ export interface DecodedRoute {
   /** RT_SCOPE_*. */
   scope: number;
   type: number;
-  /** rtm_flags (RTNH_F_ONLINK). */
-  flags: number;
+  /** rtm_flags (RTNH_F_ONLINK), when any is set. */
+  flags?: number;
   dst?: Uint8Array;
   gateway?: Uint8Array;
   prefsrc?: Uint8Array;
@@ -223,8 +223,9 @@ export function decodeRoute(payload: Uint8Array): DecodedRoute {
     protocol: payload[5]!,
     scope: payload[6]!,
     type: payload[7]!,
-    flags: payload.length >= 12 ? view.getUint32(8, true) : 0,
   };
+  const flags = payload.length >= 12 ? view.getUint32(8, true) : 0;
+  if (flags) route.flags = flags;
   for (let at = 12; at + 4 <= payload.length; ) {
     const length = view.getUint16(at, true);
     if (length < 4) break;

@@ -4,9 +4,7 @@
 import type { Kernel } from '../kernel/kernel.ts';
 import { uplinkStateOf, type UplinkState } from './state.ts';
 
-/** The node's own namespace, by the path both backends take (rtnetlink opens it; iproute2 enters it). */
-const NODE_NETNS = '/proc/self/ns/net';
-
 export async function readUplinkState(kernel: Kernel): Promise<UplinkState> {
-  return uplinkStateOf(await kernel.readNamespace(NODE_NETNS, { ipv6: true }));
+  // The node's namespace: the plugin's own socket (no setns), the agent's `ip` without nsenter.
+  return uplinkStateOf(await kernel.readNamespace(undefined, { ipv6: true }));
 }

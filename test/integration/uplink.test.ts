@@ -224,7 +224,7 @@ describe('uplink: a bridge that holds the LAN NIC', { skip: skipUnlessAgent }, (
         assert.deepEqual(a.addresses.map((x) => ({ ...x, lifetimes: Array.isArray(x.lifetimes) ? 'finite' : x.lifetimes })), b.addresses.map((x) => ({ ...x, lifetimes: Array.isArray(x.lifetimes) ? 'finite' : x.lifetimes })), `${what}: addresses`);
         for (const [i, x] of a.addresses.entries()) {
           const y = b.addresses[i]!;
-          if (Array.isArray(x.lifetimes)) for (const k of [0, 1]) assert.ok(Math.abs(x.lifetimes[k] - (y.lifetimes as number[])[k]!) <= 15, `${what}: ${x.address} lifetimes ${x.lifetimes} vs ${y.lifetimes}`);
+          if (Array.isArray(x.lifetimes)) for (const k of [0, 1]) assert.ok(Math.abs(x.lifetimes[k]! - (y.lifetimes as number[])[k]!) <= 15, `${what}: ${x.address} lifetimes ${x.lifetimes} vs ${y.lifetimes}`);
         }
       };
       const before = await details('eth1');
