@@ -1,28 +1,25 @@
 // ADD's part for a network with "uplink": the bridge holds the LAN NIC, with the node's addresses
-// and routes moved onto it (lib/uplink/: the pure plan, its `ip` spelling, the apply that undoes
-// a half-done move). Run on every ADD before anything is allocated, so a refusal leaves nothing:
-// - the common case (the move is complete) is one in-process read over the plugin's Kernel, no
-//   process: the NIC is the bridge's port, the bridge has its MAC, the NIC holds no address and no
-//   route but its own link-local ones;
-// - otherwise the node is read with `ip -j`, the steps planned, the refusals checked (a NIC with
-//   the node's default route without "uplinkTakeover", a NIC NetworkManager manages), and the
-//   steps applied; a failure undoes them.
+// and routes moved onto it (lib/uplink/: the pure plan, the kernel changes of each step, the apply
+// that undoes a half-done move). Run on every ADD before anything is allocated, so a refusal
+// leaves nothing. Everything goes through the plugin's Kernel, so on Bun the move, like the rest
+// of ADD, starts no process: one read of the node (links, addresses, both main tables), the plan
+// (none when the move is complete: the common case), the refusals (a NIC with the node's default
+// route without "uplinkTakeover", a NIC NetworkManager manages), and the steps applied; a failure
+// undoes them.
 // Returns the bridge's MAC (the NIC's), which the bridge keeps: bridge-mac.ts's pin would
 // otherwise see a bridge carrying a port's MAC and re-address it.
 import { errorMessage } from '../lib/errors.ts';
-import type { Runner } from '../lib/exec.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
 import type { Logger } from '../lib/log.ts';
 import { applyUplinkSteps, UplinkStepError } from '../lib/uplink/apply.ts';
 import { networkManagerManages, nmcliBridgeRecipe, NM_RUN_DIR } from '../lib/uplink/network-manager.ts';
-import { planMove, uplinkAlias, UplinkRefused } from '../lib/uplink/plan.ts';
+import { planMove, UplinkRefused } from '../lib/uplink/plan.ts';
 import { readUplinkState } from '../lib/uplink/read.ts';
 import { isDefaultRoute } from '../lib/uplink/state.ts';
 import type { NetConf } from './config/netconf.ts';
 import { CniError, ErrorCode } from './errors.ts';
 
 export interface UplinkDeps {
-  run: Runner;
   kernel: Kernel;
   log: Logger;
   /** Where NetworkManager keeps its device states. */
@@ -39,10 +36,7 @@ export function uplinkFaultFromEnv(env: Record<string, string | undefined>): num
 
 export async function ensureUplink(conf: Pick<NetConf, 'bridge' | 'uplink' | 'uplinkTakeover'>, deps: UplinkDeps): Promise<string> {
   const nic = conf.uplink!;
-  const done = await completedMove(deps.kernel, nic, conf.bridge);
-  if (done) return done;
-  deps.log.debug({ nic, bridge: conf.bridge }, 'uplink move not complete: reading the node with ip');
-  const state = await readUplinkState(deps.run);
+  const state = await readUplinkState(deps.kernel);
   let steps;
   try {
     steps = planMove(state, nic, conf.bridge);
@@ -69,23 +63,10 @@ export async function ensureUplink(conf: Pick<NetConf, 'bridge' | 'uplink' | 'up
   }
   deps.log.info({ nic, bridge: conf.bridge, steps: steps.length }, 'moving the uplink NIC\'s addresses and routes onto the bridge');
   try {
-    await applyUplinkSteps(deps.run, steps, deps.log, deps.failAfter !== undefined ? { failAfter: deps.failAfter } : {});
+    await applyUplinkSteps(deps.kernel, steps, deps.log, deps.failAfter !== undefined ? { failAfter: deps.failAfter } : {});
   } catch (error) {
     if (error instanceof UplinkStepError) throw new CniError(ErrorCode.KernelOperationFailed, `moving uplink ${nic} onto ${conf.bridge} failed: ${error.message}`);
     throw new CniError(ErrorCode.KernelOperationFailed, `moving uplink ${nic} onto ${conf.bridge} failed: ${errorMessage(error)}`);
   }
   return nicLink.mac;
-}
-
-/** The bridge's MAC when the move is complete (read in-process), else undefined. */
-async function completedMove(kernel: Kernel, nic: string, bridge: string): Promise<string | undefined> {
-  const { links, routes } = await kernel.readNamespace('/proc/self/ns/net', { ipv6: true });
-  const nicLink = links.find((l) => l.name === nic);
-  const bridgeLink = links.find((l) => l.name === bridge);
-  if (!nicLink || !bridgeLink || nicLink.master !== bridge || !bridgeLink.mac || bridgeLink.mac !== nicLink.mac) return undefined;
-  if (!bridgeLink.flags.includes('UP') || bridgeLink.alias !== uplinkAlias(nic)) return undefined;
-  const linkLocal = (family: number, address: bigint) => family === 6 && address >> 118n === 0x3fan;
-  if ((nicLink.addresses ?? []).some((a) => !linkLocal(a.family, a.address))) return undefined;
-  if (routes.some((r) => r.dev === nic && !r.dst.startsWith('fe80:'))) return undefined;
-  return bridgeLink.mac;
 }

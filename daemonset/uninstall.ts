@@ -20,6 +20,7 @@ import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
 import { foreignPorts, releaseUplinks } from '../lib/uplink/release.ts';
 import { readUplinkState } from '../lib/uplink/read.ts';
+import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -79,10 +80,13 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   await step(`the nftables table bridge ${ANTISPOOF_TABLE}`, () => removeAntispoofTable(run));
   await step(`the nftables table inet ${POLICY_TABLE}`, () => removePolicyTable(run));
   // Before the bridge: an uplink's bridge may be any bridge, and the node's addresses are on it.
-  await step('the uplink bridges (the NIC\'s addresses and routes back on the NIC)', () => releaseUplinks(run, log));
+  // Through the iproute2 Kernel, on Bun too: the agent may start processes (the plugin may not),
+  // and `ip` is in its image; the steps are the same kernel changes the plugin's move applied.
+  const kernel = iproute2Kernel(run);
+  await step('the uplink bridges (the NIC\'s addresses and routes back on the NIC)', () => releaseUplinks(kernel, log));
   await step('the bridge', async () => {
     // A VM's tap (libvirt's vnetN) on the pods' bridge is not ours: deleting the bridge would cut it off.
-    const foreign = foreignPorts(await readUplinkState(run), config.bridge);
+    const foreign = foreignPorts(await readUplinkState(kernel), config.bridge);
     if (foreign.length) return `left the bridge ${config.bridge} in place for the ports that are not ours (${foreign.join(', ')}): delete it with \`ip link del ${config.bridge}\` once they are gone`;
     await network.deleteLinksIfPresent([config.bridge]);
     return undefined;

@@ -21,7 +21,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
   requireAliasFits(conf.name, args.containerId, args.ifname);
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
   // The bridged LAN first: a refusal or a failed move (undone) leaves nothing reserved.
-  const uplinkMac = conf.uplink !== undefined ? await ensureUplink(conf, { run, kernel, log, failAfter: uplinkFaultFromEnv(process.env) }) : undefined;
+  const uplinkMac = conf.uplink !== undefined ? await ensureUplink(conf, { kernel, log, failAfter: uplinkFaultFromEnv(process.env) }) : undefined;
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   const undo: { what: string; action: () => Promise<unknown> }[] = [];
   try {

@@ -72,10 +72,10 @@ export function parseBatchErrors(stderr: string, commands: readonly IpCommand[])
 export async function runIpBatch(
   run: Runner,
   commands: readonly IpCommand[],
-  options: { netns?: string } = {},
+  options: { netns?: string; details?: boolean } = {},
 ): Promise<unknown[][]> {
   if (commands.length === 0) return [];
-  const argv = inNetns(options.netns, ['ip', '-j', '-force', '-batch', '-']);
+  const argv = inNetns(options.netns, ['ip', '-j', ...(options.details ? ['-d'] : []), '-force', '-batch', '-']);
   let stdout: string;
   try {
     stdout = (await run(argv, { input: formatBatch(commands) })).stdout;
@@ -101,7 +101,7 @@ function parseJsonLines(stdout: string): unknown[][] {
 export async function queryIpJson(
   run: Runner,
   queries: readonly (readonly string[])[],
-  options: { netns?: string } = {},
+  options: { netns?: string; details?: boolean } = {},
 ): Promise<unknown[][]> {
   const documents = await runIpBatch(run, queries.map((args) => ({ args })), options);
   if (documents.length !== queries.length) {

@@ -2,15 +2,33 @@
 // it, and how errors and logs name a change with either backend, so an admin can replay it by hand.
 // A sysctl has no `ip` line; it is named as the `sysctl -w` that sets it (procps reads the key's
 // slashes as a path, so an interface name with dots stays intact).
-import { formatCidr, formatIp, type IpCidr } from '../cidr.ts';
+import { formatCidr, formatIp, type IpAddress, type IpCidr } from '../cidr.ts';
+import { protocolName, scopeName } from '../kernel/rt-names.ts';
 import { renderElements } from '../antispoof/nft-text.ts';
 import { antispoofRuleset } from '../antispoof/ruleset.ts';
-import { toleratedFailure, type Change, type LinkQuery, type PortGuardChange } from '../kernel/change.ts';
+import { toleratedFailure, type AddressDetails, type Change, type LinkQuery, type PortGuardChange, type RouteDetails } from '../kernel/change.ts';
 import type { IpCommand } from './batch.ts';
 
 /** IPv6 addresses get `nodad`; link-local ones are recognised by iproute2 itself. */
-function addressArgs(address: IpCidr): string[] {
-  return address.family === 6 ? ['nodad'] : [];
+function addressArgs(address: IpCidr, details: AddressDetails): string[] {
+  const args: string[] = [];
+  if (details.broadcast) args.push('broadcast', formatIp(details.broadcast));
+  if (details.scope !== undefined) args.push('scope', scopeName(details.scope));
+  if (details.noprefixroute) args.push('noprefixroute');
+  if (address.family === 6) args.push('nodad');
+  if (details.lifetime) args.push('valid_lft', String(details.lifetime.valid), 'preferred_lft', String(details.lifetime.preferred));
+  return args;
+}
+
+/** A route's options after its device, in ip's order; the family comes from the addresses (a batch line cannot say -6). */
+function routeArgs(details: RouteDetails & { source?: IpAddress }): string[] {
+  const args: string[] = [];
+  if (details.protocol !== undefined) args.push('proto', protocolName(details.protocol));
+  if (details.scope !== undefined) args.push('scope', scopeName(details.scope));
+  if (details.source) args.push('src', formatIp(details.source));
+  if (details.metric !== undefined) args.push('metric', String(details.metric));
+  if (details.onlink) args.push('onlink');
+  return args;
 }
 
 /** The changes `ip` itself makes: everything but sysctls and the anti-spoofing table (nft's). */
@@ -19,11 +37,25 @@ export type IpChange = Exclude<Change, { op: 'set-sysctl' } | PortGuardChange>;
 export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
   switch (change.op) {
     case 'add-bridge':
-      return withTolerance(change, ['link', 'add', change.name, 'address', change.mac, 'mtu', String(change.mtu), 'type', 'bridge']);
+      return withTolerance(change, ['link', 'add', change.name, 'address', change.mac, 'mtu', String(change.mtu), 'type', 'bridge',
+        ...(change.stpOff ? ['stp_state', '0', 'forward_delay', '0'] : [])]);
     case 'set-up':
       return { args: ['link', 'set', change.link, 'up'] };
-    case 'add-address':
-      return { args: ['addr', change.replace ? 'replace' : 'add', formatCidr(change.address), 'dev', change.link, ...addressArgs(change.address)] };
+    case 'set-down':
+      return { args: ['link', 'set', change.link, 'down'] };
+    // An empty alias as `""`: ip's batch reader and a shell both take it as the empty argument.
+    case 'set-alias':
+      return { args: ['link', 'set', 'dev', change.link, 'alias', change.alias === '' ? '""' : change.alias] };
+    case 'set-master':
+      return { args: ['link', 'set', 'dev', change.link, 'master', change.bridge] };
+    case 'release-port':
+      return { args: ['link', 'set', 'dev', change.link, 'nomaster'] };
+    case 'add-address': {
+      const { op: _op, link, address, replace, ...details } = change;
+      return { args: ['addr', replace ? 'replace' : 'add', formatCidr(address), 'dev', link, ...addressArgs(address, details)] };
+    }
+    case 'delete-address':
+      return { args: ['addr', 'del', formatCidr(change.address), 'dev', change.link] };
     case 'add-veth': {
       const { peer } = change;
       return {
@@ -39,8 +71,13 @@ export function toIpCommand(change: IpChange | LinkQuery): IpCommand {
       return { args: ['link', 'set', 'dev', change.link, 'address', change.mac] };
     case 'add-route':
       return {
-        args: ['route', change.replace ? 'replace' : 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link,
-          ...(change.source ? ['src', formatIp(change.source)] : [])],
+        args: ['route', change.replace ? 'replace' : change.append ? 'append' : 'add', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link,
+          ...routeArgs(change)],
+      };
+    case 'delete-route':
+      return {
+        args: ['route', 'del', formatCidr(change.dst), ...(change.gateway ? ['via', formatIp(change.gateway)] : []), 'dev', change.link,
+          ...routeArgs({ ...(change.protocol !== undefined ? { protocol: change.protocol } : {}), ...(change.metric !== undefined ? { metric: change.metric } : {}) })],
       };
     case 'add-macvlan':
       return withTolerance(change, ['link', 'add', change.name, 'link', change.master, ...(change.mac ? ['address', change.mac] : []), 'mtu', String(change.mtu),

@@ -39,11 +39,12 @@ export function iproute2Kernel(run: Runner): Kernel {
     listGuards: () => listGuardsWithNft(run),
     async readNamespace(netns, { ipv6 }) {
       // `ip route show` lists IPv4 only and a batch line cannot say -6: IPv6 needs its own process.
+      // With details (-d): each link's kind, as rtnetlink's dump carries it.
       const [[links, routes], routes6] = await Promise.all([
-        queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns }),
-        ipv6 ? listMainRoutes(run, 6, { netns }) : Promise.resolve([]),
+        queryIpJson(run, [['addr', 'show'], ['route', 'show']], { netns, details: true }),
+        ipv6 ? listMainRoutes(run, 6, { netns, details: true }) : Promise.resolve([]),
       ]);
-      return { links: parseLinks(links!), routes: [...parseRoutes(routes!), ...routes6] };
+      return { links: parseLinks(links!), routes: [...parseRoutes(routes!, { details: true }), ...routes6] };
     },
   };
 }

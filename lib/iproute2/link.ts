@@ -2,7 +2,7 @@
 // idempotent verbs we need on them.
 import { parseIp } from '../cidr.ts';
 import { CommandError, type Runner } from '../exec.ts';
-import type { KernelLink } from '../kernel/link.ts';
+import type { KernelAddress, KernelLink } from '../kernel/link.ts';
 import { isMissingError, runIpBatch } from './batch.ts';
 import { inNetns } from './netns.ts';
 
@@ -17,7 +17,37 @@ interface IpLinkJson {
   operstate?: string;
   ifalias?: string;
   linkinfo?: { info_kind?: string; info_data?: { mode?: string }; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
-  addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number }[];
+  addr_info?: IpAddrJson[];
+}
+
+/** An address as `ip -j addr show` prints it: its IFA_F_* flags as `true` keys, lifetimes in seconds. */
+interface IpAddrJson {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  broadcast?: string;
+  scope?: string;
+  dynamic?: boolean;
+  valid_life_time?: number;
+  preferred_life_time?: number;
+  [flag: string]: unknown;
+}
+
+/** The flags ip prints as keys, by the names rtnetlink's reader gives them (lib/netlink/rtnl-codec.ts). */
+const ADDRESS_FLAGS = ['secondary', 'temporary', 'nodad', 'optimistic', 'dadfailed', 'home', 'deprecated', 'tentative', 'mngtmpaddr', 'noprefixroute', 'autojoin', 'stable-privacy'];
+const FOREVER = 4294967295;
+
+function parseAddress(a: IpAddrJson): KernelAddress[] {
+  const ip = parseIp(a.local);
+  if (!ip) return [];
+  // ip says "dynamic" where the kernel has no IFA_F_PERMANENT.
+  const flags = [...ADDRESS_FLAGS.filter((f) => a[f] === true), ...(a.dynamic ? [] : ['permanent'])];
+  const address: KernelAddress = { family: ip.family, address: ip.value, prefixLength: a.prefixlen, flags };
+  if (a.scope !== undefined) address.scope = a.scope;
+  if (a.broadcast !== undefined) address.broadcast = a.broadcast;
+  if (a.valid_life_time !== undefined && a.valid_life_time < FOREVER) address.validLft = a.valid_life_time;
+  if (a.preferred_life_time !== undefined && a.preferred_life_time < FOREVER) address.preferredLft = a.preferred_life_time;
+  return [address];
 }
 
 /** `ip -j link show` or `ip -j addr show` output as KernelLinks. */
@@ -37,12 +67,7 @@ function parseLink(l: IpLinkJson): KernelLink {
   if (mode === 'private' || mode === 'vepa' || mode === 'bridge' || mode === 'passthru') link.macvlanMode = mode;
   if (l.linkinfo?.info_slave_kind !== undefined) link.portKind = l.linkinfo.info_slave_kind;
   if (l.linkinfo?.info_slave_data?.hairpin !== undefined) link.hairpin = l.linkinfo.info_slave_data.hairpin;
-  if (l.addr_info) {
-    link.addresses = l.addr_info.flatMap((a) => {
-      const ip = parseIp(a.local);
-      return ip ? [{ family: ip.family, address: ip.value, prefixLength: a.prefixlen }] : [];
-    });
-  }
+  if (l.addr_info) link.addresses = l.addr_info.filter((a) => a.family === 'inet' || a.family === 'inet6').flatMap(parseAddress);
   return link;
 }
 

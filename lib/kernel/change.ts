@@ -9,9 +9,20 @@ import type { Tolerated } from './errors.ts';
 import type { MacvlanMode } from './link.ts';
 
 export type Change =
-  /** A bridge with its MAC and MTU set at creation; one that already exists is left as it is. */
-  | { op: 'add-bridge'; name: string; mac: string; mtu: number }
+  /**
+   * A bridge with its MAC and MTU set at creation; one that already exists is left as it is,
+   * unless `exclusive` (the uplink's bridge: made only where none was, so its undo deletes only
+   * what it made). `stpOff`: stp_state 0 and forward_delay 0 (IFLA_BR_*), so a new port forwards at once.
+   */
+  | { op: 'add-bridge'; name: string; mac: string; mtu: number; stpOff?: boolean; exclusive?: boolean }
   | { op: 'set-up'; link: string }
+  | { op: 'set-down'; link: string }
+  /** IFLA_IFALIAS; the empty alias clears it. */
+  | { op: 'set-alias'; link: string; alias: string }
+  /** Becomes a port of the bridge, and nothing else (the uplink NIC: its own alias and state stay). */
+  | { op: 'set-master'; link: string; bridge: string }
+  /** Leaves its bridge (IFLA_MASTER 0, `nomaster`). */
+  | { op: 'release-port'; link: string }
   /**
    * No duplicate address detection on the IPv6 addresses we add (`nodad`). IPAM guarantees they
    * are unique on this bridge, and DAD would leave each one "tentative", unusable, for about a
@@ -19,7 +30,9 @@ export type Change =
    * waits up to 5 s for DAD to settle, which once raised Kubernetes pod start latency from 3-4 s
    * to 16-19 s. With nodad the address is usable the moment ADD returns.
    */
-  | { op: 'add-address'; link: string; address: IpCidr; replace?: boolean }
+  | ({ op: 'add-address'; link: string; address: IpCidr; replace?: boolean } & AddressDetails)
+  /** One address off a link (RTM_DELADDR by local address and prefix length). */
+  | { op: 'delete-address'; link: string; address: IpCidr }
   /** A veth pair whose peer is born in another namespace (a path, as runtimes give it). */
   | { op: 'add-veth'; name: string; mac: string; mtu: number; peer: { name: string; mac: string; mtu: number; netns: string } }
   /** Port of a bridge, with its alias, and up: one message, as `ip link add` ignores an alias. */
@@ -34,7 +47,12 @@ export type Change =
    * `replace`: the route is made or made so (a shared route many ADDs ask for); `source`: the
    * address the node picks for what it sends by this route (RTA_PREFSRC).
    */
-  | { op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string; replace?: boolean; source?: IpAddress }
+  | ({ op: 'add-route'; dst: IpCidr; gateway?: IpAddress; link: string; replace?: boolean; source?: IpAddress } & RouteDetails)
+  /**
+   * A main-table route through `link` off, matched by what is given (the kernel compares only the
+   * fields a request sets): the uplink move deletes exactly the NIC's copy of a route it re-made.
+   */
+  | { op: 'delete-route'; dst: IpCidr; gateway?: IpAddress; link: string; protocol?: number; metric?: number }
   /**
    * A macvlan of `master` (a link of the batch's namespace) in `mode`. With `netns` it is born in
    * that namespace (IFLA_NET_NS_FD: created and moved in one message, so it never exists in the
@@ -62,6 +80,37 @@ export type Change =
   /** The port's elements removed; those already gone, or no table at all, count as removed (DEL is idempotent). */
   | { op: 'unguard-port'; link: string; elements: readonly Element[] };
 
+/**
+ * What the uplink move (lib/uplink/) replays of an address it carries to another link: it must
+ * stay what it was (a DHCP lease keeps its remaining lifetimes, a noprefixroute address makes no
+ * prefix route).
+ */
+export interface AddressDetails {
+  broadcast?: IpAddress;
+  /** RT_SCOPE_* (0 global, 253 link, 254 host); without it iproute2's default for the address. */
+  scope?: number;
+  noprefixroute?: boolean;
+  /** Seconds left (IFA_CACHEINFO); without it the address is permanent. */
+  lifetime?: { valid: number; preferred: number };
+}
+
+/** What the uplink move replays of a route it carries to another link. */
+export interface RouteDetails {
+  /**
+   * NLM_F_APPEND (`ip route append`): made beside the same route through another link, which the
+   * kernel keys IPv4 routes without (so `add` would fail with "exists" until that one goes).
+   */
+  append?: boolean;
+  /** RTPROT_* (default boot, as `ip route add`). */
+  protocol?: number;
+  /** RT_SCOPE_* (default: universe with a gateway or IPv6, link without). */
+  scope?: number;
+  /** RTA_PRIORITY. */
+  metric?: number;
+  /** RTNH_F_ONLINK: the gateway is on the link even if no prefix of it says so. */
+  onlink?: boolean;
+}
+
 /** A change to the anti-spoofing table, which nftables makes (not rtnetlink, not `ip`). */
 export type PortGuardChange = Extract<Change, { op: 'guard-port' | 'unguard-port' }>;
 
@@ -80,7 +129,7 @@ export type LinkQuery = { op: 'show-link'; link: string } | { op: 'show-ports'; 
  * gone, a sysctl may say it tolerates its absence.
  */
 export function toleratedFailure(change: Change | LinkQuery): Tolerated | undefined {
-  if (change.op === 'add-bridge') return 'exists';
+  if (change.op === 'add-bridge') return change.exclusive ? undefined : 'exists';
   if (change.op === 'add-macvlan' && change.shared) return 'exists';
   if (change.op === 'delete-link') return 'missing';
   if (change.op === 'set-sysctl') return change.tolerate;

@@ -25,8 +25,11 @@ export interface Kernel {
   deleteLinksIfPresent(names: readonly string[]): Promise<void>;
   /** The node's links of one kind (e.g. "veth"), with their aliases. */
   listLinks(kind: string): Promise<KernelLink[]>;
-  /** Every link of a namespace with its addresses, and its main routing table (both families when ipv6). */
-  readNamespace(netns: string, options: { ipv6: boolean }): Promise<{ links: KernelLink[]; routes: KernelRoute[] }>;
+  /**
+   * Every link of a namespace with its addresses (with their details: lib/kernel/link.ts's
+   * KernelAddress), and its main routing table (both families when ipv6); undefined: the node's.
+   */
+  readNamespace(netns: string | undefined, options: { ipv6: boolean }): Promise<{ links: KernelLink[]; routes: KernelRoute[] }>;
   /**
    * The node's anti-spoofing elements (lib/antispoof/ruleset.ts), by the port (host veth) they
    * belong to: what GC and CHECK compare with what should be there. No table: an empty map.

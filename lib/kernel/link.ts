@@ -4,6 +4,22 @@
 // the master is resolved to its name, which is what the plugin compares.
 import type { IpCidr } from '../cidr.ts';
 
+/**
+ * An address as read back with its details (the uplink move replays them on another link). Each
+ * backend fills what it read: rtnetlink from RTM_NEWADDR, iproute2 from `ip -j addr show`.
+ */
+export interface KernelAddress extends IpCidr {
+  /** "1.2.3.255" */
+  broadcast?: string;
+  /** As iproute2 names scopes ("global", "link", "host"), else the number. */
+  scope?: string;
+  /** IFA_F_* by iproute2's names: "secondary" (IPv4), "temporary" (IPv6), "permanent", "noprefixroute", "nodad"... */
+  flags?: string[];
+  /** Seconds left; absent when forever. */
+  validLft?: number;
+  preferredLft?: number;
+}
+
 /** The kernel's macvlan modes (IFLA_MACVLAN_MODE), by the names `ip link` gives them. */
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru';
 
@@ -30,5 +46,5 @@ export interface KernelLink {
   /** A macvlan's mode, when read with its details. */
   macvlanMode?: MacvlanMode;
   /** Its addresses, when read with them (Kernel.readNamespace). */
-  addresses?: IpCidr[];
+  addresses?: KernelAddress[];
 }

@@ -11,6 +11,12 @@ export interface KernelRoute {
   protocol?: string;
   scope?: string;
   type?: string;
+  /** RTA_PRIORITY, when read with details (Kernel.readNamespace). */
+  metric?: number;
+  /** RTA_PREFSRC, when read with details. */
+  prefsrc?: string;
+  /** RTNH_F_ONLINK, when read with details. */
+  onlink?: boolean;
   /** Absent for the main table when read with `table all`. */
   table?: string;
 }

@@ -10,9 +10,12 @@
 import fs from 'node:fs';
 import { errnoCode } from '../errors.ts';
 import { readSysctl, writeSysctl } from '../sysctl.ts';
-import { formatIp, type IpCidr } from '../cidr.ts';
+import { formatIp } from '../cidr.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
-import { RT_TABLE_MAIN, RTN_UNICAST, type DecodedLink } from './rtnl-codec.ts';
+import {
+  addressFlagNames, INFINITY_LIFE_TIME, RT_SCOPE, RT_TABLE_MAIN, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, type DecodedAddress, type DecodedLink, type DecodedRoute,
+} from './rtnl-codec.ts';
+import { protocolName, scopeName } from '../kernel/rt-names.ts';
 import { addressFromBytes, Rtnl } from './rtnl.ts';
 import type { BatchTransport, Transport } from './transport.ts';
 import { ANTISPOOF_SETS, antispoofRuleset, elementsByPort } from '../antispoof/ruleset.ts';
@@ -22,7 +25,7 @@ import { describeChange } from '../iproute2/change-command.ts';
 import { isPortGuardChange, toleratedFailure, type Change, type LinkQuery, type PortGuardChange } from '../kernel/change.ts';
 import { KernelChangeError, type ChangeFailure, type Tolerated } from '../kernel/errors.ts';
 import type { Kernel } from '../kernel/kernel.ts';
-import type { KernelLink } from '../kernel/link.ts';
+import type { KernelAddress, KernelLink } from '../kernel/link.ts';
 import type { KernelRoute } from '../kernel/route.ts';
 
 /** How the kernel says what a change tolerates (RTM_DELLINK of a name it does not know: ENODEV). */
@@ -139,25 +142,18 @@ export function netlinkKernel(openSocket: OpenSocket, options: NetlinkKernelOpti
       const rtnl = open(netns);
       const decoded = rtnl.listLinks();
       const names = new Map(decoded.map((l) => [l.index, l.name]));
-      const links = decoded.map((l) => ({ ...toKernelLink(rtnl, l, names), addresses: [] as IpCidr[] }));
+      const links = decoded.map((l) => ({ ...toKernelLink(rtnl, l, names), addresses: [] as KernelAddress[] }));
       for (const address of rtnl.listAddresses()) {
         const link = links.find((l) => l.index === address.index);
-        const ip = addressFromBytes(address.address);
-        if (!link || !ip) continue;
-        link.addresses.push({ family: ip.family, address: ip.value, prefixLength: address.prefixLength });
+        const kernelAddress = toKernelAddress(address);
+        if (link && kernelAddress) link.addresses.push(kernelAddress);
       }
       const routes: KernelRoute[] = [];
       for (const family of ipv6 ? [AF_INET, AF_INET6] : [AF_INET]) {
         for (const route of rtnl.listRoutes(family)) {
           if (route.table !== RT_TABLE_MAIN || route.type !== RTN_UNICAST) continue;
-          const dst = route.dst ? addressFromBytes(route.dst) : { family: family === AF_INET ? 4 as const : 6 as const, value: 0n };
-          const gateway = route.gateway ? addressFromBytes(route.gateway) : undefined;
-          if (!dst) continue;
-          routes.push({
-            dst: `${formatIp(dst)}/${route.dstLength}`,
-            ...(gateway ? { gateway: formatIp(gateway) } : {}),
-            ...(route.oif !== undefined && names.has(route.oif) ? { dev: names.get(route.oif) } : {}),
-          });
+          const kernelRoute = toDetailedRoute(route, family, names);
+          if (kernelRoute) routes.push(kernelRoute);
         }
       }
       return { links, routes };
@@ -218,11 +214,23 @@ function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | 
   const what = describeChange(change);
   switch (change.op) {
     case 'add-bridge':
-      return rtnl.addBridge(what, change.name, change.mac, change.mtu);
+      return rtnl.addBridge(what, change.name, change.mac, change.mtu, { stpOff: change.stpOff ?? false });
     case 'set-up':
       return rtnl.setLink(what, change.link, { up: true });
-    case 'add-address':
-      return rtnl.addAddress(what, indexOf(change.link), change.address, change.replace ?? false);
+    case 'set-down':
+      return rtnl.setLink(what, change.link, { up: false });
+    case 'set-alias':
+      return rtnl.setLink(what, change.link, { alias: change.alias });
+    case 'set-master':
+      return rtnl.setLink(what, change.link, { master: indexOf(change.bridge) });
+    case 'release-port':
+      return rtnl.setLink(what, change.link, { master: 0 });
+    case 'add-address': {
+      const { op: _op, link, address, replace, ...details } = change;
+      return rtnl.addAddress(what, indexOf(link), address, replace ?? false, details);
+    }
+    case 'delete-address':
+      return rtnl.deleteAddress(what, indexOf(change.link), change.address);
     case 'add-veth': {
       const { peer } = change;
       const netns = fs.openSync(peer.netns, 'r');
@@ -248,8 +256,14 @@ function applyChange(rtnl: Rtnl, change: Exclude<Change, { op: 'set-sysctl' } | 
       return rtnl.setLink(what, change.link, { hairpin: change.on });
     case 'set-mac':
       return rtnl.setLink(what, change.link, { mac: change.mac });
-    case 'add-route':
-      return rtnl.addRoute(what, { dst: change.dst, gateway: change.gateway, oif: indexOf(change.link), replace: change.replace, source: change.source });
+    case 'add-route': {
+      const { op: _op, link, ...route } = change;
+      return rtnl.addRoute(what, { ...route, oif: indexOf(link) });
+    }
+    case 'delete-route': {
+      const { op: _op, link, ...route } = change;
+      return rtnl.deleteRoute(what, { ...route, oif: indexOf(link) });
+    }
     case 'delete-link':
       indexOf.forget(change.link);
       return rtnl.deleteLink(what, change.link);
@@ -267,6 +281,36 @@ function toKernelLink(rtnl: Rtnl, link: DecodedLink, names?: Map<number, string>
   const { masterIndex, ...rest } = link;
   if (masterIndex === undefined) return rest;
   return { ...rest, master: names?.get(masterIndex) ?? rtnl.getLink(masterIndex).name };
+}
+
+/** An address with what `ip -j addr show` prints of it: scope, broadcast, flags, lifetimes left unless forever. */
+function toKernelAddress(address: DecodedAddress): KernelAddress | undefined {
+  const ip = addressFromBytes(address.address);
+  if (!ip) return undefined;
+  const out: KernelAddress = { family: ip.family, address: ip.value, prefixLength: address.prefixLength, scope: scopeName(address.scope), flags: addressFlagNames(address.family, address.flags) };
+  const broadcast = address.broadcast ? addressFromBytes(address.broadcast) : undefined;
+  if (broadcast) out.broadcast = formatIp(broadcast);
+  if (address.validLft !== undefined && address.validLft !== INFINITY_LIFE_TIME) out.validLft = address.validLft;
+  if (address.preferredLft !== undefined && address.preferredLft !== INFINITY_LIFE_TIME) out.preferredLft = address.preferredLft;
+  return out;
+}
+
+/** A main-table unicast route with its protocol, scope, metric, preferred source and onlink, as `ip -j route` prints them. */
+function toDetailedRoute(route: DecodedRoute, family: number, names: ReadonlyMap<number, string>): KernelRoute | undefined {
+  const dst = route.dst ? addressFromBytes(route.dst) : { family: family === AF_INET ? 4 as const : 6 as const, value: 0n };
+  if (!dst) return undefined;
+  const gateway = route.gateway ? addressFromBytes(route.gateway) : undefined;
+  const prefsrc = route.prefsrc ? addressFromBytes(route.prefsrc) : undefined;
+  const out: KernelRoute = { dst: `${formatIp(dst)}/${route.dstLength}` };
+  if (gateway) out.gateway = formatIp(gateway);
+  const dev = route.oif === undefined ? undefined : names.get(route.oif);
+  if (dev) out.dev = dev;
+  if (route.protocol !== RTPROT_BOOT) out.protocol = protocolName(route.protocol);
+  if (route.scope !== RT_SCOPE.UNIVERSE) out.scope = scopeName(route.scope);
+  if (route.priority !== undefined) out.metric = route.priority;
+  if (prefsrc) out.prefsrc = formatIp(prefsrc);
+  if ((route.flags ?? 0) & RTNH_F_ONLINK) out.onlink = true;
+  return out;
 }
 
 function failure(what: string, error: NetlinkError): ChangeFailure {

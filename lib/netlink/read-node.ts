@@ -5,12 +5,11 @@
 import { formatIp, type IpCidr } from '../cidr.ts';
 import type { InterfaceAddresses } from '../iproute2/addr.ts';
 import type { KernelRoute } from '../kernel/route.ts';
+import { protocolName } from '../kernel/rt-names.ts';
 import { AF_INET, AF_INET6 } from './codec.ts';
 import { RT_SCOPE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_BOOT, type DecodedRoute } from './rtnl-codec.ts';
 import { addressFromBytes, type Rtnl } from './rtnl.ts';
 
-/** iproute2's names of route protocols (/usr/share/iproute2/rt_protos); others print as numbers, ours "77". */
-const PROTOCOL_NAMES: Record<number, string> = { 1: 'redirect', 2: 'kernel', 4: 'static', 9: 'ra', 16: 'dhcp', 42: 'babel', 186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp' };
 /** Route types `ip` prints (it leaves out unicast). */
 const TYPE_NAMES: Record<number, string> = { 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' };
 const SCOPE_NAMES: Record<number, string> = { [RT_SCOPE.LINK]: 'link', [RT_SCOPE.HOST]: 'host' };
@@ -55,7 +54,8 @@ function toKernelRoute(route: DecodedRoute, names: ReadonlyMap<number, string>):
   if (gateway !== undefined) kernelRoute.gateway = gateway;
   const dev = route.oif === undefined ? undefined : names.get(route.oif);
   if (dev) kernelRoute.dev = dev;
-  if (route.protocol !== RTPROT_BOOT) kernelRoute.protocol = PROTOCOL_NAMES[route.protocol] ?? String(route.protocol);
+  // iproute2's names (lib/kernel/rt-names.ts); others print as numbers, ours "77".
+  if (route.protocol !== RTPROT_BOOT) kernelRoute.protocol = protocolName(route.protocol);
   const scope = SCOPE_NAMES[route.scope];
   if (scope) kernelRoute.scope = scope;
   if (route.type !== RTN_UNICAST) kernelRoute.type = TYPE_NAMES[route.type] ?? String(route.type);

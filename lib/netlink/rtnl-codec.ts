@@ -3,7 +3,7 @@
 // of the kernel's answers into the kernel layer's types. The generic framing is codec.ts.
 import type { KernelLink, MacvlanMode } from '../kernel/link.ts';
 import { formatMac } from '../mac.ts';
-import { parseAttrs, readString, readU32 } from './codec.ts';
+import { AF_INET, parseAttrs, readString, readU32 } from './codec.ts';
 
 export const RTM = {
   NEWLINK: 16,
@@ -11,6 +11,7 @@ export const RTM = {
   GETLINK: 18,
   SETLINK: 19,
   NEWADDR: 20,
+  DELADDR: 21,
   GETADDR: 22,
   NEWROUTE: 24,
   DELROUTE: 25,
@@ -35,6 +36,8 @@ export const IFLA_MACVLAN_MODE = 1;
 /** enum macvlan_mode (if_link.h): one bit each. */
 export const MACVLAN_MODES: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8 };
 export const IFLA_BRPORT_MODE = 4; // hairpin
+/** IFLA_BR_* (a bridge's own options, in IFLA_INFO_DATA). */
+export const IFLA_BR = { FORWARD_DELAY: 1, STP_STATE: 5 } as const;
 /** IFLA_EXT_MASK: leave the per-link statistics out of dumps (most of their bytes). */
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
@@ -50,9 +53,19 @@ const IFF_NAMES: [number, string][] = [
 /** IFLA_OPERSTATE values (RFC 2863), by name. */
 const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 
-export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
+export const IFA = { ADDRESS: 1, LOCAL: 2, BROADCAST: 4, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F_NODAD = 0x02;
-export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PREFSRC: 7, TABLE: 15 } as const;
+export const IFA_F_NOPREFIXROUTE = 0x200;
+/** IFA_F_* by iproute2's names (0x01 is "secondary" for IPv4 and "temporary" for IPv6). */
+const IFA_FLAG_NAMES: [number, string][] = [
+  [0x02, 'nodad'], [0x04, 'optimistic'], [0x08, 'dadfailed'], [0x10, 'home'], [0x20, 'deprecated'], [0x40, 'tentative'],
+  [0x80, 'permanent'], [0x100, 'mngtmpaddr'], [0x200, 'noprefixroute'], [0x400, 'autojoin'], [0x800, 'stable-privacy'],
+];
+/** ifa_cacheinfo's "forever". */
+export const INFINITY_LIFE_TIME = 0xffffffff;
+export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
+/** rtm_flags: the gateway is on the link (`onlink`). */
+export const RTNH_F_ONLINK = 0x4;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3; // what `ip route add` marks its routes with
 export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254, NOWHERE: 255 } as const;
@@ -76,8 +89,19 @@ export function ifaddrmsg(fields: { family: number; prefixLength?: number; flags
 }
 
 /** struct rtmsg, 12 bytes. */
-export function rtmsg(fields: { family: number; dstLength?: number; table?: number; protocol?: number; scope?: number; type?: number }): Uint8Array {
-  return Uint8Array.of(fields.family, fields.dstLength ?? 0, 0, 0, fields.table ?? 0, fields.protocol ?? 0, fields.scope ?? 0, fields.type ?? 0, 0, 0, 0, 0);
+export function rtmsg(fields: { family: number; dstLength?: number; table?: number; protocol?: number; scope?: number; type?: number; flags?: number }): Uint8Array {
+  const out = Uint8Array.of(fields.family, fields.dstLength ?? 0, 0, 0, fields.table ?? 0, fields.protocol ?? 0, fields.scope ?? 0, fields.type ?? 0, 0, 0, 0, 0);
+  new DataView(out.buffer).setUint32(8, fields.flags ?? 0, true);
+  return out;
+}
+
+/** struct ifa_cacheinfo (IFA_CACHEINFO): preferred and valid seconds left; the stamps are the kernel's. */
+export function ifaCacheinfo(lifetime: { valid: number; preferred: number }): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, lifetime.preferred, true);
+  view.setUint32(4, lifetime.valid, true);
+  return out;
 }
 
 /** A link as RTM_NEWLINK carries it: a KernelLink whose master is still an index. */
@@ -131,17 +155,39 @@ export interface DecodedAddress {
   scope: number;
   /** IFA_LOCAL (the interface's own address), else IFA_ADDRESS. */
   address: Uint8Array;
+  /** IFA_FLAGS (all 32 bits) when sent, else the header's 8. */
+  flags: number;
+  broadcast?: Uint8Array;
+  /** IFA_CACHEINFO's seconds left (INFINITY_LIFE_TIME: forever). */
+  preferredLft?: number;
+  validLft?: number;
 }
 
 export function decodeAddress(payload: Uint8Array): DecodedAddress {
   const attrs = parseAttrs(payload, 8);
-  return {
+  const address: DecodedAddress = {
     family: payload[0]!,
     prefixLength: payload[1]!,
     scope: payload[3]!,
     index: new DataView(payload.buffer, payload.byteOffset + 4, 4).getUint32(0, true),
     address: attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS) ?? new Uint8Array(),
+    flags: readU32(attrs.get(IFA.FLAGS)) ?? payload[2]!,
   };
+  const broadcast = attrs.get(IFA.BROADCAST);
+  if (broadcast) address.broadcast = broadcast;
+  const cacheinfo = attrs.get(IFA.CACHEINFO);
+  if (cacheinfo && cacheinfo.length >= 8) {
+    const view = new DataView(cacheinfo.buffer, cacheinfo.byteOffset, 8);
+    address.preferredLft = view.getUint32(0, true);
+    address.validLft = view.getUint32(4, true);
+  }
+  return address;
+}
+
+/** An address's IFA_F_* flags by iproute2's names. */
+export function addressFlagNames(family: number, flags: number): string[] {
+  const names = IFA_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name);
+  return flags & 0x01 ? [family === AF_INET ? 'secondary' : 'temporary', ...names] : names;
 }
 
 export interface DecodedRoute {
@@ -153,9 +199,14 @@ export interface DecodedRoute {
   /** RT_SCOPE_*. */
   scope: number;
   type: number;
+  /** rtm_flags (RTNH_F_ONLINK), when any is set. */
+  flags?: number;
   dst?: Uint8Array;
   gateway?: Uint8Array;
+  prefsrc?: Uint8Array;
   oif?: number;
+  /** RTA_PRIORITY: the metric. */
+  priority?: number;
 }
 
 /**
@@ -173,6 +224,8 @@ export function decodeRoute(payload: Uint8Array): DecodedRoute {
     scope: payload[6]!,
     type: payload[7]!,
   };
+  const flags = payload.length >= 12 ? view.getUint32(8, true) : 0;
+  if (flags) route.flags = flags;
   for (let at = 12; at + 4 <= payload.length; ) {
     const length = view.getUint16(at, true);
     if (length < 4) break;
@@ -182,6 +235,8 @@ export function decodeRoute(payload: Uint8Array): DecodedRoute {
     else if (type === RTA.DST) route.dst = payload.subarray(at + 4, end);
     else if (type === RTA.GATEWAY) route.gateway = payload.subarray(at + 4, end);
     else if (type === RTA.OIF && end - at >= 8) route.oif = view.getUint32(at + 4, true);
+    else if (type === RTA.PRIORITY && end - at >= 8) route.priority = view.getUint32(at + 4, true);
+    else if (type === RTA.PREFSRC) route.prefsrc = payload.subarray(at + 4, end);
     at += (length + 3) & ~3;
   }
   return route;

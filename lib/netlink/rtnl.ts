@@ -6,12 +6,13 @@ import { familyBits, type IpAddress, type IpCidr, type IpFamily } from '../cidr.
 import { parseMac } from '../mac.ts';
 import { AF_INET, AF_INET6, bytes, encodeMessage, NLM_F, nest, str, u32, u8, type Attr, type Message } from './codec.ts';
 import {
-  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, ifaddrmsg, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, IFLA_MACVLAN_MODE, MACVLAN_MODES, RT_SCOPE,
+  decodeAddress, decodeLink, decodeRoute, IFA, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, ifaCacheinfo, ifaddrmsg, IFLA_BR, RTNH_F_ONLINK, IFF_UP, ifinfomsg, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, IFLA_MACVLAN_MODE, MACVLAN_MODES, RT_SCOPE,
   RT_TABLE_MAIN, RTA, rtmsg, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, RTPROT_BOOT, VETH_INFO_PEER,
   type DecodedAddress, type DecodedLink, type DecodedRoute,
 } from './rtnl-codec.ts';
 import type { Transport } from './transport.ts';
 import type { MacvlanMode } from '../kernel/link.ts';
+import type { AddressDetails, RouteDetails } from '../kernel/change.ts';
 
 const CHANGE = NLM_F.REQUEST | NLM_F.ACK;
 const CREATE = CHANGE | NLM_F.CREATE | NLM_F.EXCL;
@@ -88,12 +89,14 @@ export class Rtnl {
       .map((m) => decodeRoute(m.payload));
   }
 
-  addBridge(what: string, name: string, mac: string, mtu: number): void {
+  /** `ip link add <name> address <mac> mtu <mtu> type bridge [stp_state 0 forward_delay 0]`. */
+  addBridge(what: string, name: string, mac: string, mtu: number, options: { stpOff?: boolean } = {}): void {
+    const data = options.stpOff ? [nest(IFLA_INFO.DATA, [u32(IFLA_BR.STP_STATE, 0), u32(IFLA_BR.FORWARD_DELAY, 0)])] : [];
     this.change(what, RTM.NEWLINK, CREATE, ifinfomsg(), [
       str(IFLA.IFNAME, name),
       bytes(IFLA.ADDRESS, parseMac(mac)),
       u32(IFLA.MTU, mtu),
-      nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'bridge')]),
+      nest(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'bridge'), ...data]),
     ]);
   }
 
@@ -129,16 +132,19 @@ export class Rtnl {
     ]);
   }
 
-  /** Changes an existing link found by name: up, master, alias, MAC, bridge-port options. */
+  /**
+   * Changes an existing link found by name: up or down, master (0: none, `nomaster`), alias (the
+   * empty one clears it, sent without a NUL as `ip link set alias ""` does), MAC, bridge-port options.
+   */
   setLink(what: string, name: string, options: { up?: boolean; master?: number; alias?: string; mac?: string; hairpin?: boolean }): void {
     const attrs: Attr[] = [str(IFLA.IFNAME, name)];
     if (options.master !== undefined) attrs.push(u32(IFLA.MASTER, options.master));
-    if (options.alias !== undefined) attrs.push(str(IFLA.IFALIAS, options.alias));
+    if (options.alias !== undefined) attrs.push(options.alias === '' ? bytes(IFLA.IFALIAS, new Uint8Array()) : str(IFLA.IFALIAS, options.alias));
     if (options.mac !== undefined) attrs.push(bytes(IFLA.ADDRESS, parseMac(options.mac)));
     if (options.hairpin !== undefined) {
       attrs.push(nest(IFLA.LINKINFO, [str(IFLA_INFO.SLAVE_KIND, 'bridge'), nest(IFLA_INFO.SLAVE_DATA, [u8(IFLA_BRPORT_MODE, options.hairpin ? 1 : 0)])]));
     }
-    const up = options.up ? { flags: IFF_UP, change: IFF_UP } : {};
+    const up = options.up === undefined ? {} : { flags: options.up ? IFF_UP : 0, change: IFF_UP };
     this.change(what, RTM.NEWLINK, CHANGE, ifinfomsg(up), attrs);
   }
 
@@ -146,15 +152,34 @@ export class Rtnl {
     this.change(what, RTM.DELLINK, CHANGE, ifinfomsg(), [str(IFLA.IFNAME, name)]);
   }
 
-  addAddress(what: string, index: number, address: IpCidr, replace: boolean): void {
+  /**
+   * `ip addr add|replace <address> dev <link> [broadcast B] [scope S] [noprefixroute] [nodad]
+   * [valid_lft V preferred_lft P]`, as ip sends it: the flags in the header while they fit its
+   * byte, else in IFA_FLAGS; the lifetimes in IFA_CACHEINFO.
+   */
+  addAddress(what: string, index: number, address: IpCidr, replace: boolean, details: AddressDetails = {}): void {
     const local = addressBytes({ family: address.family, value: address.address });
+    const flags = (address.family === 6 ? IFA_F_NODAD : 0) | (details.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
+    const attrs: Attr[] = [bytes(IFA.LOCAL, local), bytes(IFA.ADDRESS, local)];
+    if (details.broadcast) attrs.push(bytes(IFA.BROADCAST, addressBytes(details.broadcast)));
+    if (flags > 0xff) attrs.push(u32(IFA.FLAGS, flags));
+    if (details.lifetime) attrs.push(bytes(IFA.CACHEINFO, ifaCacheinfo(details.lifetime)));
     this.change(what, RTM.NEWADDR, replace ? CHANGE | NLM_F.CREATE | NLM_F.REPLACE : CREATE, ifaddrmsg({
       family: familyNumber(address.family),
       prefixLength: address.prefixLength,
-      flags: address.family === 6 ? IFA_F_NODAD : 0,
-      scope: defaultScope(address),
+      flags: flags > 0xff ? 0 : flags,
+      scope: details.scope ?? defaultScope(address),
       index,
-    }), [bytes(IFA.LOCAL, local), bytes(IFA.ADDRESS, local)]);
+    }), attrs);
+  }
+
+  /** `ip addr del <address> dev <link>`: matched by local address and prefix length. */
+  deleteAddress(what: string, index: number, address: IpCidr): void {
+    const local = addressBytes({ family: address.family, value: address.address });
+    this.change(what, RTM.DELADDR, CHANGE, ifaddrmsg({ family: familyNumber(address.family), prefixLength: address.prefixLength, index }), [
+      bytes(IFA.LOCAL, local),
+      bytes(IFA.ADDRESS, local),
+    ]);
   }
 
   /**
@@ -182,19 +207,47 @@ export class Rtnl {
     }), attrs);
   }
 
-  addRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number; replace?: boolean; source?: IpAddress }): void {
+  /**
+   * `ip route add|replace|append <dst> [via <gw>] dev <oif> [proto P] [scope S] [src <source>]
+   * [metric M] [onlink]` in the main table. Append is NLM_F_CREATE|NLM_F_APPEND, no EXCL: the
+   * same route through another link may be there. Scope by default universe with a gateway, link
+   * without (IPv6 keeps no scope).
+   */
+  addRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number; replace?: boolean; source?: IpAddress } & RouteDetails): void {
     const attrs: Attr[] = [];
     if (route.dst.prefixLength > 0) attrs.push(bytes(RTA.DST, addressBytes({ family: route.dst.family, value: route.dst.address })));
     if (route.gateway) attrs.push(bytes(RTA.GATEWAY, addressBytes(route.gateway)));
     if (route.source) attrs.push(bytes(RTA.PREFSRC, addressBytes(route.source)));
+    if (route.metric !== undefined) attrs.push(u32(RTA.PRIORITY, route.metric));
     attrs.push(u32(RTA.OIF, route.oif));
-    this.change(what, RTM.NEWROUTE, route.replace ? CHANGE | NLM_F.CREATE | NLM_F.REPLACE : CREATE, rtmsg({
+    const flags = route.replace ? CHANGE | NLM_F.CREATE | NLM_F.REPLACE : route.append ? CHANGE | NLM_F.CREATE | NLM_F.APPEND : CREATE;
+    this.change(what, RTM.NEWROUTE, flags, rtmsg({
       family: familyNumber(route.dst.family),
       dstLength: route.dst.prefixLength,
       table: RT_TABLE_MAIN,
-      protocol: RTPROT_BOOT,
-      scope: route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
+      protocol: route.protocol ?? RTPROT_BOOT,
+      scope: route.scope ?? (route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK),
       type: RTN_UNICAST,
+      flags: route.onlink ? RTNH_F_ONLINK : 0,
+    }), attrs);
+  }
+
+  /**
+   * `ip route del <dst> [via <gw>] dev <oif> [proto P] [metric M]` in the main table: scope
+   * "nowhere" and no protocol or metric unless given, so the kernel matches on what is given.
+   */
+  deleteRoute(what: string, route: { dst: IpCidr; gateway?: IpAddress; oif: number; protocol?: number; metric?: number }): void {
+    const attrs: Attr[] = [];
+    if (route.dst.prefixLength > 0) attrs.push(bytes(RTA.DST, addressBytes({ family: route.dst.family, value: route.dst.address })));
+    if (route.gateway) attrs.push(bytes(RTA.GATEWAY, addressBytes(route.gateway)));
+    if (route.metric !== undefined) attrs.push(u32(RTA.PRIORITY, route.metric));
+    attrs.push(u32(RTA.OIF, route.oif));
+    this.change(what, RTM.DELROUTE, CHANGE, rtmsg({
+      family: familyNumber(route.dst.family),
+      dstLength: route.dst.prefixLength,
+      table: RT_TABLE_MAIN,
+      protocol: route.protocol ?? 0,
+      scope: RT_SCOPE.NOWHERE,
     }), attrs);
   }
 }

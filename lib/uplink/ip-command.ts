@@ -1,5 +1,6 @@
-// Each uplink step spelled as the one `ip` command that does it: what apply.ts runs, and how an
-// error names a step so an admin can replay it (or its inverse) by hand.
+// Each uplink step spelled as the `ip` command that does the same: how an error names a step so an
+// admin can replay it (or its inverse) by hand. Nothing runs these: apply.ts hands the step's
+// kernel changes (changes.ts) to a Kernel.
 import type { UplinkAddress, UplinkRoute } from './state.ts';
 import type { UplinkStep } from './plan.ts';
 

@@ -1,15 +1,10 @@
-// Reads what the uplink planner needs, with iproute2: `ip -j -d addr show` (every link with its
-// details and addresses) and each family's main table. Three processes, run only when a move or a
-// release is due (the plugin's every-ADD check reads over its Kernel instead: cni/uplink.ts).
-import type { Runner } from '../exec.ts';
-import { parseLinks, parseRoutes, type UplinkState } from './state.ts';
+// Reads what the uplink planner needs through a Kernel: every link of the node with its details
+// and addresses, and both families' main table (Kernel.readNamespace). Over rtnetlink from the
+// plugin's own process on Bun (four dumps, no process), with `ip -d -j` on Node and in the agent.
+import type { Kernel } from '../kernel/kernel.ts';
+import { uplinkStateOf, type UplinkState } from './state.ts';
 
-export async function readUplinkState(run: Runner): Promise<UplinkState> {
-  const json = async (argv: string[]) => JSON.parse((await run(argv)).stdout || '[]') as unknown[];
-  const links = parseLinks(await json(['ip', '-j', '-d', 'addr', 'show']));
-  const routes = [
-    ...parseRoutes(await json(['ip', '-4', '-j', 'route', 'show', 'table', 'main']), 4),
-    ...parseRoutes(await json(['ip', '-6', '-j', 'route', 'show', 'table', 'main']), 6),
-  ];
-  return { links, routes };
+export async function readUplinkState(kernel: Kernel): Promise<UplinkState> {
+  // The node's namespace: the plugin's own socket (no setns), the agent's `ip` without nsenter.
+  return uplinkStateOf(await kernel.readNamespace(undefined, { ipv6: true }));
 }

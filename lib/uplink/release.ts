@@ -5,7 +5,7 @@
 // network, lib/names.ts), e.g. a libvirt VM's vnetN tap; deleting the bridge would cut the VM
 // off its LAN, so the bridge stays for the admin, and the message says so. Idempotent: a second
 // run finds no marked bridge.
-import type { Runner } from '../exec.ts';
+import type { Kernel } from '../kernel/kernel.ts';
 import type { Logger } from '../log.ts';
 import { parseHostVethAlias } from '../names.ts';
 import { applyUplinkSteps } from './apply.ts';
@@ -24,16 +24,20 @@ export function uplinkBridges(state: UplinkState): UplinkLink[] {
   return state.links.filter((l) => l.kind === 'bridge' && uplinkOf(l) !== undefined);
 }
 
-/** Releases every uplink; resolves with what it did, in words, one line per bridge. */
-export async function releaseUplinks(run: Runner, log: Logger): Promise<string> {
-  const state = await readUplinkState(run);
+/**
+ * Releases every uplink through the Kernel it is given (the agent's uninstall passes the iproute2
+ * one: the agent may start processes, and runs on Node too); resolves with what it did, in words,
+ * one line per bridge.
+ */
+export async function releaseUplinks(kernel: Kernel, log: Logger): Promise<string> {
+  const state = await readUplinkState(kernel);
   const bridges = uplinkBridges(state);
   if (bridges.length === 0) return 'no bridge holds an uplink NIC of ours';
   const said: string[] = [];
   for (const bridge of bridges) {
     const nic = uplinkOf(bridge)!;
     const foreign = foreignPorts(state, bridge.name);
-    await applyUplinkSteps(run, planRelease(state, bridge.name, { foreignPorts: foreign }), log);
+    await applyUplinkSteps(kernel, planRelease(state, bridge.name, { foreignPorts: foreign }), log);
     said.push(
       foreign.length
         ? `gave ${nic} back its addresses and routes from ${bridge.name}; left ${bridge.name} in place with the ports that are not ours (${foreign.join(', ')}), which reach each other but no longer the LAN: delete it with \`ip link del ${bridge.name}\` once they are gone`

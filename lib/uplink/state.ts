@@ -1,7 +1,11 @@
 // What the uplink move reads of the node: the NIC, the bridge, their addresses and the routes of
-// the main table through either, parsed from `ip -j` (read.ts runs it). Kept as iproute2 prints
-// them, because the move replays each one on the other link with everything it had (a DHCP lease's
-// lifetimes, a route's protocol, metric and preferred source): the node must not notice the move.
+// the main table through either, from what a Kernel read (uplinkStateOf). Kept in iproute2's
+// words (ip-command.ts spells a step so an admin can replay it), with everything the move replays
+// on the other link (a DHCP lease's lifetimes, a route's protocol, metric and preferred source):
+// the node must not notice the move.
+import { formatIp } from '../cidr.ts';
+import type { KernelAddress, KernelLink } from '../kernel/link.ts';
+import type { KernelRoute } from '../kernel/route.ts';
 
 export interface UplinkAddress {
   family: 4 | 6;
@@ -50,93 +54,62 @@ export interface UplinkState {
   routes: UplinkRoute[];
 }
 
-interface IpAddrJson {
-  family: string;
-  local: string;
-  prefixlen: number;
-  broadcast?: string;
-  scope?: string;
-  dynamic?: boolean;
-  noprefixroute?: boolean;
-  secondary?: boolean;
-  valid_life_time?: number;
-  preferred_life_time?: number;
+/**
+ * The node as the plugin's Kernel reads it (Kernel.readNamespace: rtnetlink in-process on Bun,
+ * `ip -d -j` on Node and in the agent), in the move's terms: a link's own addresses (IPv6
+ * link-local) left out, a DHCP or SLAAC address with its lifetimes, the unicast routes that leave
+ * by a device, the default route spelled "default".
+ */
+export function uplinkStateOf(read: { links: readonly KernelLink[]; routes: readonly KernelRoute[] }): UplinkState {
+  return {
+    links: read.links.map((l) => ({
+      name: l.name,
+      index: l.index,
+      mac: (l.mac ?? '').toLowerCase(),
+      mtu: l.mtu ?? 0,
+      up: l.flags.includes('UP'),
+      ...(l.master ? { master: l.master } : {}),
+      ...(l.alias ? { alias: l.alias } : {}),
+      ...(l.kind ? { kind: l.kind } : {}),
+      addresses: (l.addresses ?? []).flatMap(toAddress),
+    })),
+    routes: read.routes.flatMap(toRoute),
+  };
 }
 
-interface IpLinkJson {
-  ifindex: number;
-  ifname: string;
-  address?: string;
-  mtu: number;
-  flags?: string[];
-  master?: string;
-  ifalias?: string;
-  linkinfo?: { info_kind?: string };
-  addr_info?: IpAddrJson[];
-}
-
-/** `ip -j -d addr show`: links with their details and addresses. */
-export function parseLinks(json: unknown[]): UplinkLink[] {
-  return (json as IpLinkJson[]).map((l) => ({
-    name: l.ifname,
-    index: l.ifindex,
-    mac: (l.address ?? '').toLowerCase(),
-    mtu: l.mtu,
-    up: l.flags?.includes('UP') ?? false,
-    ...(l.master ? { master: l.master } : {}),
-    ...(l.ifalias ? { alias: l.ifalias } : {}),
-    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-    addresses: (l.addr_info ?? []).flatMap((a) => toAddress(a)),
-  }));
-}
-
-/** A link's own addresses stay: IPv6 link-local ones (each link makes its own from its MAC). */
-function toAddress(a: IpAddrJson): UplinkAddress[] {
-  if (a.family !== 'inet' && a.family !== 'inet6') return [];
-  if (a.family === 'inet6' && a.scope === 'link') return [];
-  const forever = 4294967295;
+function toAddress(a: KernelAddress): UplinkAddress[] {
+  if (a.family === 6 && a.scope === 'link') return [];
+  const flags = a.flags ?? [];
+  // iproute2's "dynamic": no IFA_F_PERMANENT, so the kernel counts its lifetimes down.
+  const dynamic = !flags.includes('permanent');
   return [{
-    family: a.family === 'inet' ? 4 : 6,
-    local: a.local,
-    prefixlen: a.prefixlen,
+    family: a.family,
+    local: formatIp({ family: a.family, value: a.address }),
+    prefixlen: a.prefixLength,
     ...(a.broadcast ? { broadcast: a.broadcast } : {}),
     ...(a.scope && a.scope !== 'global' ? { scope: a.scope } : {}),
-    ...(a.dynamic ? { dynamic: true } : {}),
-    ...(a.dynamic && a.valid_life_time !== undefined && a.valid_life_time < forever ? { validLft: a.valid_life_time } : {}),
-    ...(a.dynamic && a.preferred_life_time !== undefined && a.preferred_life_time < forever ? { preferredLft: a.preferred_life_time } : {}),
-    ...(a.noprefixroute ? { noprefixroute: true } : {}),
-    ...(a.secondary ? { secondary: true } : {}),
+    ...(dynamic ? { dynamic: true } : {}),
+    ...(dynamic && a.validLft !== undefined ? { validLft: a.validLft } : {}),
+    ...(dynamic && a.preferredLft !== undefined ? { preferredLft: a.preferredLft } : {}),
+    ...(flags.includes('noprefixroute') ? { noprefixroute: true } : {}),
+    ...(a.family === 4 && flags.includes('secondary') ? { secondary: true } : {}),
   }];
 }
 
-interface IpRouteJson {
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-  scope?: string;
-  prefsrc?: string;
-  metric?: number;
-  flags?: string[];
-  type?: string;
-}
-
-/** `ip -j -<family> route show table main`: the unicast routes that leave by a device. */
-export function parseRoutes(json: unknown[], family: 4 | 6): UplinkRoute[] {
-  return (json as IpRouteJson[]).flatMap((r) => {
-    if (!r.dev || (r.type !== undefined && r.type !== 'unicast')) return [];
-    return [{
-      family,
-      dst: r.dst,
-      ...(r.gateway ? { gateway: r.gateway } : {}),
-      dev: r.dev,
-      ...(r.protocol ? { protocol: r.protocol } : {}),
-      ...(r.scope ? { scope: r.scope } : {}),
-      ...(r.prefsrc ? { prefsrc: r.prefsrc } : {}),
-      ...(r.metric !== undefined ? { metric: r.metric } : {}),
-      ...(r.flags?.includes('onlink') ? { onlink: true } : {}),
-    }];
-  });
+function toRoute(r: KernelRoute): UplinkRoute[] {
+  if (!r.dev || (r.type !== undefined && r.type !== 'unicast')) return [];
+  const family = r.dst.includes(':') ? 6 : 4;
+  return [{
+    family,
+    dst: r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst,
+    ...(r.gateway ? { gateway: r.gateway } : {}),
+    dev: r.dev,
+    ...(r.protocol ? { protocol: r.protocol } : {}),
+    ...(r.scope && r.scope !== 'global' && r.scope !== 'universe' ? { scope: r.scope } : {}),
+    ...(r.prefsrc ? { prefsrc: r.prefsrc } : {}),
+    ...(r.metric !== undefined ? { metric: r.metric } : {}),
+    ...(r.onlink ? { onlink: true } : {}),
+  }];
 }
 
 /** Routes the kernel makes itself with an address or a link (prefix, link-local, multicast): never moved by hand. */

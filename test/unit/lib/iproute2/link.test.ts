@@ -18,7 +18,7 @@ test('parseLinks: `ip -d -j link show` of a bridge port, with neutral names', ()
   });
 });
 
-test('parseLinks: `ip -j addr show` gives the addresses of both families as CIDRs; without addr_info there are none', () => {
+test('parseLinks: `ip -j addr show` gives the addresses of both families as CIDRs with scope and flags (no "dynamic": permanent); without addr_info there are none', () => {
   const [eth0, lo] = parseLinks([
     { ifindex: 2, ifname: 'eth0', flags: ['UP'], address: '0a:58:0a:00:00:07', addr_info: [
       { family: 'inet', local: '10.0.0.7', prefixlen: 24, scope: 'global' },
@@ -26,6 +26,9 @@ test('parseLinks: `ip -j addr show` gives the addresses of both families as CIDR
     ] },
     { ifindex: 1, ifname: 'lo' },
   ]);
-  assert.deepEqual(eth0!.addresses, [parseCidr('10.0.0.7/24'), parseCidr('fe80::858:aff:fe00:7/64')]);
+  assert.deepEqual(eth0!.addresses, [
+    { ...parseCidr('10.0.0.7/24')!, scope: 'global', flags: ['permanent'] },
+    { ...parseCidr('fe80::858:aff:fe00:7/64')!, scope: 'link', flags: ['permanent'] },
+  ]);
   assert.deepEqual(lo, { index: 1, name: 'lo', flags: [] });
 });

@@ -211,7 +211,7 @@ describe('decodeRoute', () => {
   /** An RTM_NEWROUTE payload as the kernel dumps it: rtmsg, then the attributes. */
   const payload = (header: Uint8Array, attrs: Parameters<typeof encodeMessage>[4]) => parseMessages(encodeMessage(RTM.NEWROUTE, 0, 1, header, attrs))[0]!.payload;
 
-  test('reads family, prefix, table (RTA_TABLE over the header byte), protocol, scope, type, dst, gateway and oif, past attributes it does not know', () => {
+  test('reads family, prefix, table (RTA_TABLE over the header byte), protocol, scope, type, dst, gateway, oif and metric, past attributes it does not know', () => {
     const route = decodeRoute(payload(rtmsg({ family: 2, dstLength: 24, table: 252, protocol: 77, scope: 0, type: 1 }), [
       u32(6 /* RTA_PRIORITY */, 100),
       bytes(RTA.DST, new Uint8Array([10, 244, 7, 0])),
@@ -221,7 +221,7 @@ describe('decodeRoute', () => {
       u8(21 /* RTA_PREF */, 0),
     ]));
     assert.deepEqual({ ...route, dst: [...route.dst!], gateway: [...route.gateway!] }, {
-      family: 2, dstLength: 24, table: 1000, protocol: 77, scope: 0, type: 1, dst: [10, 244, 7, 0], gateway: [192, 168, 0, 9], oif: 4,
+      family: 2, dstLength: 24, table: 1000, protocol: 77, scope: 0, type: 1, dst: [10, 244, 7, 0], gateway: [192, 168, 0, 9], oif: 4, priority: 100,
     });
   });
 

@@ -5,11 +5,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inverse, planMove, planRelease, UplinkRefused, type UplinkStep } from '../../../../lib/uplink/plan.ts';
 import { stepCommand } from '../../../../lib/uplink/ip-command.ts';
-import { parseLinks, parseRoutes, type UplinkState } from '../../../../lib/uplink/state.ts';
+import { uplinkStateOf, type UplinkState } from '../../../../lib/uplink/state.ts';
+import { parseLinks } from '../../../../lib/iproute2/link.ts';
+import { parseRoutes } from '../../../../lib/iproute2/route.ts';
 
 const MAC = '52:54:00:12:34:56';
 
-/** A node as `ip -j` shows it before the move: eth1 with a DHCP IPv4 address, a secondary, a global IPv6 address and routes of both families. */
+/**
+ * A node as `ip -d -j` shows it before the move (read by the iproute2 Kernel's parsers): eth1 with a
+ * DHCP IPv4 address, a secondary, a global IPv6 address and routes of both families.
+ */
 function node(): UplinkState {
   const links = parseLinks([
     { ifindex: 1, ifname: 'lo', mtu: 65536, flags: ['LOOPBACK', 'UP'], address: '00:00:00:00:00:00', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
@@ -29,14 +34,14 @@ function node(): UplinkState {
       { dst: '192.168.77.0/24', dev: 'eth1', protocol: 'kernel', scope: 'link', prefsrc: '192.168.77.10', flags: [] },
       { dst: '10.77.0.0/16', gateway: '192.168.77.1', dev: 'eth1', protocol: 'static', metric: 50, flags: [] },
       { dst: 'blackhole 10.1.0.0/16', type: 'blackhole', flags: [] },
-    ], 4),
+    ], { details: true }),
     ...parseRoutes([
       { dst: 'fd77::/64', dev: 'eth1', protocol: 'kernel', metric: 256, flags: [] },
       { dst: 'fe80::/64', dev: 'eth1', protocol: 'kernel', metric: 256, flags: [] },
       { dst: 'default', gateway: 'fd77::1', dev: 'eth1', metric: 1024, flags: [] },
-    ], 6),
+    ], { details: true }),
   ];
-  return { links, routes };
+  return uplinkStateOf({ links, routes });
 }
 
 const spelled = (steps: UplinkStep[]) => steps.map((s) => stepCommand(s).join(' '));
