@@ -16,7 +16,10 @@ import { uninstall, type NodeMarksApi } from './uninstall.ts';
 import { UninstallDaemon } from './uninstall-daemon.ts';
 import { tuneMemory } from './loop/memory.ts';
 import { iproute2Network, netlinkNetwork, type HostNetwork } from './host/network.ts';
-import { loadLibc, NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkSocket } from '../lib/netlink/socket.ts';
+import { loadLibc, NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkSocket, runInNetns } from '../lib/netlink/socket.ts';
+import { netlinkKernel } from '../lib/netlink/kernel.ts';
+import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
 import { deleteConntrack, dumpConntrack } from '../lib/netlink/conntrack.ts';
 import { addressFromBytes, Rtnl } from '../lib/netlink/rtnl.ts';
 import type { IpAddress } from '../lib/cidr.ts';
@@ -65,6 +68,13 @@ function createConntrack(): ConntrackTable | undefined {
   let socket: NetlinkSocket | undefined;
   const open = () => (socket ??= NetlinkSocket.open(libc, NETLINK_NETFILTER));
   return { dump: () => dumpConntrack(open()), remove: (entry) => deleteConntrack(open(), entry) };
+}
+
+/** The plugin's Kernel in the node's own namespace: rtnetlink on Bun, iproute2 on the Node build. */
+function createKernel(run: Runner): Kernel {
+  const libc = loadLibc();
+  if (!libc) return iproute2Kernel(run);
+  return netlinkKernel((netns) => NetlinkSocket.open(libc, NETLINK_ROUTE, netns), { runInNetns: (netns, action) => runInNetns(libc, netns, action) });
 }
 
 /** This node's addresses now, every scope (rtnetlink; undefined without it: the Node build). */
@@ -236,7 +246,7 @@ async function runUninstall(config: AgentConfig, log: Logger, run: Runner): Prom
     return api;
   };
   const network = createNetwork(run);
-  const once = () => uninstall(config, { run, network, log, nodeMarks });
+  const once = () => uninstall(config, { run, network, kernel: createKernel(run), log, nodeMarks });
   if (!config.serve) {
     const failures = await once();
     for (const failure of failures) log.error(`uninstall: ${failure}`);

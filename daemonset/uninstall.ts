@@ -20,7 +20,7 @@ import { DELETE_TABLE, nftAbsence } from '../lib/antispoof/nft-cli.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
 import { foreignPorts, releaseUplinks } from '../lib/uplink/release.ts';
 import { readUplinkState } from '../lib/uplink/read.ts';
-import { iproute2Kernel } from '../lib/iproute2/kernel.ts';
+import type { Kernel } from '../lib/kernel/kernel.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -32,6 +32,11 @@ export interface UninstallDeps {
   run: Runner;
   /** The node's links and routes (host/network.ts). */
   network: HostNetwork;
+  /**
+   * The plugin's kernel vocabulary (lib/kernel), for the uplink bridges: rtnetlink on Bun (the
+   * agent's image has no `ip`), iproute2 on the Node build.
+   */
+  kernel: Kernel;
   log: Logger;
   /**
    * Kubernetes mode: opens the API (loading the kubeconfig may fail: that is the step's failure).
@@ -82,7 +87,7 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   // Before the bridge: an uplink's bridge may be any bridge, and the node's addresses are on it.
   // Through the iproute2 Kernel, on Bun too: the agent may start processes (the plugin may not),
   // and `ip` is in its image; the steps are the same kernel changes the plugin's move applied.
-  const kernel = iproute2Kernel(run);
+  const { kernel } = deps;
   await step('the uplink bridges (the NIC\'s addresses and routes back on the NIC)', () => releaseUplinks(kernel, log));
   await step('the bridge', async () => {
     // A VM's tap (libvirt's vnetN) on the pods' bridge is not ours: deleting the bridge would cut it off.

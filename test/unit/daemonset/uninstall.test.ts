@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAgentConfig } from '../../../daemonset/config.ts';
+import { iproute2Kernel } from '../../../lib/iproute2/kernel.ts';
 import { removeNetworkState, removePluginLog, uninstall, type NodeMarksApi } from '../../../daemonset/uninstall.ts';
 import { CommandError } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/log.ts';
@@ -85,7 +86,7 @@ describe('uninstall: the anti-spoofing nftables table', () => {
     try {
       const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', path.join(root, 'log', 'bridgeway', 'cni.log')], {}, '/x')!;
       const lines: string[] = [];
-      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines) });
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), kernel: iproute2Kernel(runner.run), log: recordingLog(lines) });
       return { failures, lines, commands: runner.calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input.trim()}` : ''}`) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
@@ -168,7 +169,7 @@ describe('uninstall: the Node object (Kubernetes mode)', () => {
       const config = parseAgentConfig(['uninstall', '--cni-conf-dir', path.join(root, 'net.d'), '--cni-bin-dir', path.join(root, 'bin'), '--data-dir', path.join(root, 'data'), '--cni-log-file', logFile, ...extra], {}, '/x')!;
       const lines: string[] = [];
       const runner = node();
-      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), log: recordingLog(lines), nodeMarks });
+      const failures = await uninstall(config, { run: runner.run, network: iproute2Network(runner.run), kernel: iproute2Kernel(runner.run), log: recordingLog(lines), nodeMarks });
       return { failures, lines, logLeft: fs.existsSync(logFile) };
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
