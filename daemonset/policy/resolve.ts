@@ -213,13 +213,15 @@ export class Selection {
    * thousand rules naming a team's namespace hold one list of its pods, not a thousand copies.
    */
   podsOfPeers(namespace: string, peers: readonly NetworkPolicyPeer[]): readonly PolicyPod[] {
-    const key = `${namespace}\n${JSON.stringify(peers)}`;
+    // The policy's namespace matters only to a peer without a namespaceSelector.
+    const key = `${peers.every((p) => p.namespaceSelector) ? '' : namespace}\n${JSON.stringify(peers)}`;
     let pods = this.peersCache.get(key);
     if (!pods) {
       const lists = peers.flatMap(({ podSelector, namespaceSelector }) =>
         (namespaceSelector ? this.namespacesMatching(namespaceSelector) : [namespace]).map((ns) => this.podsMatching(ns, podSelector)));
-      // One namespace's list as it is; several: their union, each pod once.
-      pods = lists.length === 1 ? lists[0]! : [...new Set(lists.flat())];
+      // One namespace's list as it is; one peer's namespaces are distinct, so their lists are
+      // disjoint; several peers: their union, each pod once.
+      pods = lists.length === 1 ? lists[0]! : peers.length === 1 ? lists.flat() : [...new Set(lists.flat())];
       this.peersCache.set(key, pods);
     }
     return pods;

@@ -53,6 +53,14 @@ describe('rules naming the same peers share one list of pods', () => {
     assert.deepEqual(p4!.map((p) => p.key), ['x/a', 'y/b', 'y/c']);
   });
 
+  test('namespaceSelector peers from two policies\' namespaces: one list (the policy\'s namespace does not matter to them)', () => {
+    const { policies } = resolvePolicies({ pods, namespaces, nodeName: NODE, policies: [
+      allow('x/p1', [{ namespaceSelector: { matchLabels: { team: 'two' } } }]), allow('y/p1', [{ namespaceSelector: { matchLabels: { team: 'two' } } }]),
+    ] });
+    assert.equal(policies[0]!.rules[0]!.pods, policies[1]!.rules[0]!.pods);
+    assert.deepEqual(policies[0]!.rules[0]!.pods.map((p) => p.key), ['y/b', 'y/c']);
+  });
+
   test('the same peers from two namespaces are two lists (a podSelector alone means the policy\'s own namespace)', () => {
     const { policies } = resolvePolicies({ pods, namespaces, nodeName: NODE, policies: [
       allow('x/p1', [{ podSelector: { matchLabels: { app: 'a' } } }]), allow('y/p1', [{ podSelector: { matchLabels: { app: 'a' } } }]),
