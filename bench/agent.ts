@@ -25,7 +25,10 @@
 //          (BENCH_AGENT_ONCE_REPEATS: warm --once runs per size), --modes standalone,kube
 //          (BENCH_AGENT_MODES: either alone, or both), --agents bun,node (BENCH_AGENT_AGENTS: the
 //          builds to compare, alternating at every size: bun = dist/bridgeway, node = the bench's
-//          Node build, or name=path).
+//          Node build, or name=path), --policies 20 (BENCH_AGENT_POLICIES: Kubernetes mode's
+//          NetworkPolicies; a list such as 1000,0,off runs each as its own agent beside the builds,
+//          alternating at every size; off = BRIDGEWAY_NETWORK_POLICY=false with the largest count
+//          served). A size given twice (--sizes 5000,5000,5000) repeats it: A,B,C,A,B,C.
 // This file only runs the modes in order; agent-support/ holds the parts: options.ts, dist.ts
 // (the executables), runs.ts (what every run shares), standalone.ts and kube-mode.ts (the
 // measurements), phases.ts (each step alone), report*.ts (the tables and targets).
@@ -39,6 +42,7 @@ import { parseOptions } from './agent-support/options.ts';
 import { syncSteps } from './agent-support/phases.ts';
 import { reportBuilds, type BuildResults } from './agent-support/report-builds.ts';
 import { reportKube } from './agent-support/report-kube.ts';
+import { reportVariants } from './agent-support/report-variants.ts';
 import { reportStandalone } from './agent-support/report-standalone.ts';
 import { out } from './agent-support/report.ts';
 import type { SpawnRow } from './agent-support/results.ts';
@@ -70,6 +74,7 @@ async function main(): Promise<number> {
     const results: BuildResults[] = builds.map((b) => ({ name: b.name, standalone: [], kube: [] }));
     const failures: string[] = [];
     const targets: string[] = [];
+    let variantResults: BuildResults[] | undefined;
     const label = (name: string) => (builds.length > 1 ? `[${name}] ` : '');
     if (options.modes.includes('standalone')) {
       for (const size of options.sizes) {
@@ -89,20 +94,30 @@ async function main(): Promise<number> {
       }
     }
     if (options.modes.includes('kube')) {
+      // Each policy variant is one more agent beside the builds (named build-p<variant>).
+      const variants = options.policies;
+      const kubeBuilds = variants.length === 1 ? builds.map((runs) => ({ runs, variant: variants[0]!, file: files.get(runs.name)! }))
+        : builds.flatMap((b) => variants.map((variant) => ({ runs: new AgentRuns(lab, `${b.name}-p${variant.name}`, files.get(b.name)!), variant, file: files.get(b.name)! })));
+      // With variants, their results are reported side by side apart from the builds' standalone ones.
+      const kubeResults: BuildResults[] = variants.length === 1 ? results : kubeBuilds.map(({ runs }) => ({ name: runs.name, standalone: [], kube: [] }));
+      if (kubeResults !== results) variantResults = kubeResults;
+      const kubeLabel = (name: string) => (kubeBuilds.length > 1 ? `[${name}] ` : '');
       for (const size of options.sizes) {
-        for (const [i, runs] of builds.entries()) {
-          process.stderr.write(`${label(runs.name)}${size} nodes, Kubernetes mode: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
-          results[i]!.kube.push(await measureKube(runs, clusterOf(size), options.changes, options.podsPerNode));
+        for (const [i, { runs, variant }] of kubeBuilds.entries()) {
+          process.stderr.write(`${kubeLabel(runs.name)}${size} nodes, Kubernetes mode, ${variant.enforce ? `${variant.policies} policies` : `enforcement off (${variant.policies} policies served)`}: long-running warm (+${options.changes} changes, +${options.changes} status-only updates) ...\n`);
+          kubeResults[i]!.kube.push(await measureKube(runs, clusterOf(size), options.changes, options.podsPerNode, variant));
         }
       }
-      for (const [i, runs] of builds.entries()) {
-        out(`\n===== ${runs.name}: ${files.get(runs.name)} =====`);
-        const kube = reportKube(options, results[i]!.kube);
-        failures.push(...kube.failures.map((f) => label(runs.name) + f));
-        targets.push(...kube.targets.map((t) => label(runs.name) + t));
+      for (const [i, { runs, file }] of kubeBuilds.entries()) {
+        out(`\n===== ${runs.name}: ${file} =====`);
+        const kube = reportKube(options, kubeResults[i]!.kube);
+        failures.push(...kube.failures.map((f) => kubeLabel(runs.name) + f));
+        targets.push(...kube.targets.map((t) => kubeLabel(runs.name) + t));
       }
+      reportVariants(kubeResults);
     }
     reportBuilds(results);
+    if (variantResults) reportBuilds(variantResults);
     out('\nTargets:');
     for (const line of targets) out(`  ${line}`);
     out(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);

@@ -1,7 +1,8 @@
 // Kubernetes mode (--kubeconfig) at one size: convergence against the fake API server, one
 // Node's eth1-ip annotation changed at a time (watch event -> route), and how many syncs
 // status-only updates (kubelet heartbeats, image pulls) cause; with Pods, Namespaces and
-// NetworkPolicies served too (kube-pods.ts), how long until the policy table is loaded.
+// NetworkPolicies served too (kube-pods.ts, kube-policies.ts), how long until the policy table is
+// loaded, and the agent's CPU per Pod relabel and per NetworkPolicy edit.
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../../test/support/poll.ts';
@@ -10,22 +11,23 @@ import { relayInto, type ApiRelay } from '../../test/support/api-relay.ts';
 import { startFakeApiServer, type JsonObject } from '../../test/support/fake-apiserver.ts';
 import { AgentProcess, RouteMonitor } from './agent-process.ts';
 import { kubeClusterOf, statusNoise } from './kube-nodes.ts';
-import { appsOf, kubeNamespaces, kubePodsOf, kubePolicies, selfPod } from './kube-pods.ts';
+import { appsOf, kubeNamespaces, kubePodsOf, selfPod } from './kube-pods.ts';
+import { kubePoliciesAtScale, policyEditOf, type PolicyVariant } from './kube-policies.ts';
 import type { NodeNetns } from './lab.ts';
 import { movePeer, type NodeSpec } from './nodes.ts';
-import type { KubeResult } from './results.ts';
+import type { ChangeCpu, KubeResult } from './results.ts';
 import { cpuMsOf, stopAgent, type AgentRuns } from './runs.ts';
 
 /**
  * Kubernetes mode: the fake API server in this process with the N Nodes, relayed into a fresh
  * node namespace; the agent with --kubeconfig and the real plugin already installed (warm).
  */
-export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], changes: number, podsPerNode: number): Promise<KubeResult> {
+export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], changes: number, podsPerNode: number, variant: PolicyVariant = { name: '20', policies: 20, enforce: true }): Promise<KubeResult> {
   const objects = kubeClusterOf(specs);
   const sizes = objects.map((o) => Buffer.byteLength(JSON.stringify(o)));
   const api = await startFakeApiServer(objects);
   const pods = kubePodsOf(specs, podsPerNode);
-  const policies = podsPerNode > 0 ? kubePolicies() : [];
+  const policies = podsPerNode > 0 ? kubePoliciesAtScale(variant.policies) : [];
   for (const ns of kubeNamespaces()) api.addObject('namespaces', ns);
   for (const pod of pods) api.addObject('pods', pod);
   for (const policy of policies) api.addObject('networkpolicies', policy);
@@ -41,13 +43,14 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     const prepared = runs.prepare('warm', api.kubeconfig);
     dir = prepared.dir;
     const benchCpu = process.cpuUsage();
-    agent = new AgentProcess(runs.lab, node, runs.agent, prepared.args([]), prepared.env);
+    const env = variant.enforce ? prepared.env : { ...prepared.env, BRIDGEWAY_NETWORK_POLICY: 'false' };
+    agent = new AgentProcess(runs.lab, node, runs.agent, prepared.args([]), env);
     const routes = await agent.waitForLog((l) => l.msg === 'routes changed', 'routes changed', { timeoutMs: 120_000 });
     const ready = await agent.waitForLog((l) => l.msg === 'wrote the CNI conflist', 'wrote the CNI conflist', { timeoutMs: 120_000 });
     // The policy table: loaded once /metrics counts every policy (its compile follows the lists).
     let policyMs: number | undefined;
     const policyDeadline = performance.now() + 60_000;
-    while (performance.now() < policyDeadline) {
+    while (variant.enforce && performance.now() < policyDeadline) {
       const text = await runs.metrics(node);
       if (text !== undefined && new RegExp(`^bridgeway_policy_policies ${policies.length}$`, 'm').test(text) && /^bridgeway_policy_enforcement_ready 1$/m.test(text)) {
         policyMs = performance.now() - agent.t0;
@@ -62,8 +65,8 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     const checked = await runs.check(node, specs, agent.log.lines);
     const result: KubeResult = {
       agentCpuMs, benchCpuMs: (benchCpuUsed.user + benchCpuUsed.system) / 1000,
-      size: specs.length, pods: pods.length, policies: policies.length, policyMs, policyChanges: [], nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
-      lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [],
+      size: specs.length, pods: pods.length, policies: policies.length, enforce: variant.enforce, variant: variant.name, policyMs, policyChanges: [], nodeBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length, listBytes: sizes.reduce((a, b) => a + b, 0),
+      lines: agent.log.lines, routesMs: routes.t, readyMs: ready.t, peak, changes: [], changeCpu: {},
       noise: { updates: 0, routesLogged: 0, logLines: 0 }, ...checked,
     };
     if (checked.routeProblems.length || changes === 0) return result;
@@ -120,7 +123,7 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     // timed from the API write until `nft -j list map` shows the element come or go (polled: one
     // nft process at a time, ~10-20 ms apart; `nft monitor` of nft 1.0.6 crashes on this table's
     // concatenated interval maps).
-    if (policies.length > 0 && policyMs !== undefined) {
+    if (variant.enforce && policies.length > 0 && policyMs !== undefined) {
       const self = selfPod(specs);
       const apps = appsOf(0);
       const listed = async () => (await runs.lab.inNetns(node!, ['nft', '-j', 'list', 'map', 'inet', 'bridgeway_policy', 'from_pod4'])).stdout.includes(`"${self.ip}"`);
@@ -136,6 +139,26 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
         await sleep(300);
       }
     }
+    if (podsPerNode > 0) {
+      // The agent's CPU per change: the same Pod relabelled, then (when served) one policy that
+      // selects it edited, each change timed until bridgeway_policy_applies_total moves (with
+      // enforcement off: a fixed 500 ms), then 300 ms more (the collection after an apply).
+      const self = selfPod(specs);
+      const apps = appsOf(0);
+      // Toggled from what is served (K1c may have left either app): every write is a real change.
+      result.changeCpu.relabel = await cpuPerChange(runs, node, agent, variant.enforce, changes, () =>
+        api.modifyObject('pods', self.key, (p) => {
+          const labels = (p.metadata as JsonObject).labels as JsonObject;
+          labels.app = labels.app === apps.selected ? apps.other : apps.selected;
+        }));
+      const edit = policyEditOf(policies.length);
+      if (edit) result.changeCpu.policyEdit = await cpuPerChange(runs, node, agent, variant.enforce, changes, () => api.modifyObject('networkpolicies', edit.key, edit.edit));
+    }
+    result.steady = agent.memory();
+    result.cpuAtEndMs = (() => {
+      const pid = agent.agentPid();
+      return pid === undefined ? undefined : cpuMsOf(pid);
+    })();
     result.routeProblems = (await runs.routeProblems(node, current)).map((p) => `after the changes: ${p}`);
     return result;
   } finally {
@@ -147,4 +170,38 @@ export async function measureKube(runs: AgentRuns, specs: readonly NodeSpec[], c
     if (node) await runs.lab.removeNode(node);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Sum of bridgeway_policy_applies_total over its labels (0 while it has none). */
+async function appliesOf(runs: AgentRuns, node: NodeNetns): Promise<number | undefined> {
+  const text = await runs.metrics(node);
+  if (text === undefined) return undefined;
+  return [...text.matchAll(/^bridgeway_policy_applies_total(?:\{[^}]*\})? (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+}
+
+/** `count` changes made by `change(rep)`, one at a time: the agent's CPU for each, and ms until its apply. */
+async function cpuPerChange(runs: AgentRuns, node: NodeNetns, agent: AgentProcess, enforce: boolean, count: number, change: () => void): Promise<ChangeCpu> {
+  const pid = agent.agentPid();
+  const samples: ChangeCpu = { cpuMs: [], applyMs: [] };
+  if (pid === undefined) return samples;
+  await sleep(500);
+  for (let rep = 0; rep < count; rep++) {
+    const applies = enforce ? await appliesOf(runs, node) : undefined;
+    const cpu0 = cpuMsOf(pid);
+    const t0 = performance.now();
+    change();
+    if (enforce) {
+      while ((await appliesOf(runs, node) ?? -1) <= (applies ?? -1)) {
+        if (performance.now() - t0 > 10_000) throw new Error(`change ${rep}: bridgeway_policy_applies_total did not move in 10 s:\n${agent.logText().slice(-4000)}`);
+        await sleep(10);
+      }
+      samples.applyMs.push(performance.now() - t0);
+    } else {
+      await sleep(500);
+    }
+    await sleep(300);
+    const cpu1 = cpuMsOf(pid);
+    if (cpu0 !== undefined && cpu1 !== undefined) samples.cpuMs.push(cpu1 - cpu0);
+  }
+  return samples;
 }

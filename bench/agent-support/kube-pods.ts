@@ -6,8 +6,8 @@
 import type { JsonObject } from '../../test/support/fake-apiserver.ts';
 import type { NodeSpec } from './nodes.ts';
 
-const NAMESPACES = ['payments', 'checkout', 'search', 'catalog', 'identity', 'notifications', 'ledger', 'reporting', 'monitoring', 'ingress'];
-const APPS = ['api', 'worker', 'frontend', 'db'];
+export const NAMESPACES = ['payments', 'checkout', 'search', 'catalog', 'identity', 'notifications', 'ledger', 'reporting', 'monitoring', 'ingress'];
+export const APPS = ['api', 'worker', 'frontend', 'db'];
 
 export function kubeNamespaces(): JsonObject[] {
   return NAMESPACES.map((name, i) => ({ kind: 'Namespace', apiVersion: 'v1', metadata: { name, uid: `ns-${i}`, labels: { 'kubernetes.io/metadata.name': name, team: name, tier: i % 2 ? 'backend' : 'frontend' } }, status: { phase: 'Active' } }));

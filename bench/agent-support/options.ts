@@ -1,6 +1,7 @@
 // bench:agent's command line: which sizes, how many changes, how many --once repeats, which
 // modes; each also from its BENCH_AGENT_* environment variable.
 import { parseArgs } from 'node:util';
+import { parseVariants, type PolicyVariant } from './kube-policies.ts';
 
 export const MODES = ['standalone', 'kube'] as const;
 export type Mode = (typeof MODES)[number];
@@ -16,6 +17,11 @@ export interface Options {
   changes: number;
   /** Kubernetes mode: Pods per node the fake API server serves (the policy informers list them all). */
   podsPerNode: number;
+  /**
+   * Kubernetes mode: the NetworkPolicy variants, each run as its own agent beside the builds
+   * (alternating at every size): a count served and enforced, or `off` (BRIDGEWAY_NETWORK_POLICY=false).
+   */
+  policies: PolicyVariant[];
   onceRepeats: number;
   modes: Mode[];
   /** Measured side by side, in this order at every size. */
@@ -24,7 +30,7 @@ export interface Options {
 
 export function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'pods-per-node': { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' }, agents: { type: 'string' } },
+    options: { sizes: { type: 'string' }, changes: { type: 'string' }, 'pods-per-node': { type: 'string' }, policies: { type: 'string' }, 'once-repeats': { type: 'string' }, modes: { type: 'string' }, agents: { type: 'string' } },
   });
   const env = process.env;
   const sizes = (values.sizes ?? env.BENCH_AGENT_SIZES ?? '10,1000,5000').split(',').map((s) => Number(s.trim()));
@@ -44,5 +50,6 @@ export function parseOptions(): Options {
     return file === undefined ? { name } : { name, file };
   });
   if (agents.length === 0 || new Set(agents.map((a) => a.name)).size !== agents.length) throw new Error('--agents: at least one, each name once');
-  return { sizes, changes, podsPerNode, onceRepeats, modes: MODES.filter((m) => modes.includes(m)), agents };
+  const policies = parseVariants(values.policies ?? env.BENCH_AGENT_POLICIES ?? '20');
+  return { sizes, changes, podsPerNode, policies, onceRepeats, modes: MODES.filter((m) => modes.includes(m)), agents };
 }

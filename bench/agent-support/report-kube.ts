@@ -39,7 +39,7 @@ export function reportKube(options: Options, results: KubeResult[]): { failures:
   out('    ms from spawn until /metrics counts every policy compiled and the table loaded (bridgeway_policy_enforcement_ready 1).');
   out(table([
     ['nodes', 'pods', 'policies', 'table loaded'],
-    ...results.map((r) => [String(r.size), String(r.pods), String(r.policies), r.policies === 0 ? '-' : r.policyMs === undefined ? 'NOT WITHIN 60 s' : fmt(r.policyMs)]),
+    ...results.map((r) => [String(r.size), String(r.pods), String(r.policies), !r.enforce ? 'off' : r.policies === 0 ? '-' : r.policyMs === undefined ? 'NOT WITHIN 60 s' : fmt(r.policyMs)]),
   ]));
   const withPolicyChanges = results.filter((r) => r.policyChanges.length);
   if (withPolicyChanges.length) {

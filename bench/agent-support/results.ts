@@ -40,6 +40,15 @@ export interface KubeResult {
   /** Pods and NetworkPolicies the fake API server served (kube-pods.ts). */
   pods: number;
   policies: number;
+  /** false: BRIDGEWAY_NETWORK_POLICY=false (the policies served, none enforced). */
+  enforce: boolean;
+  /** The --policies variant's label (the count, or off). */
+  variant: string;
+  /** The agent's CPU per change (ms): the agent's Pod relabelled, one policy selecting it edited. */
+  changeCpu: { relabel?: ChangeCpu; policyEdit?: ChangeCpu };
+  /** Memory and the agent's CPU (utime+stime since spawn) once every change is done. */
+  steady?: MemoryStatus;
+  cpuAtEndMs?: number;
   /** ms from spawn until /metrics showed every policy compiled and the table loaded; undefined: not within the wait. */
   policyMs?: number;
   /** One Pod's label changed (it gains or loses egress isolation): ms from the API write to `nft monitor` showing its element. */
@@ -90,3 +99,9 @@ export interface SizeResult {
 
 /** One row of the spawn probe (spawn-probe.ts): held memory against a spawn's median time. */
 export type SpawnRow = { heldMiB: number; medianMs: number };
+
+/** One kind of change, `count` times: the agent's CPU for each (ms, clock ticks), and ms until it was applied (enforced only). */
+export interface ChangeCpu {
+  cpuMs: number[];
+  applyMs: number[];
+}

@@ -212,7 +212,7 @@ export class PolicyEnforcer {
     if (recompile) {
       const started = this.now();
       const objects = source.objects();
-      const { rules: _explainOnly, ...kept } = compilePolicies({ ...objects, nodeName });
+      const { rules: _explainOnly, ...kept } = compilePolicies({ ...objects, nodeName }, { rules: false });
       this.compiled = kept;
       this.podAddresses = podAddressesOf(objects.pods);
       this.m.compile.set((this.now() - started) / 1000);

@@ -171,6 +171,7 @@ export class Selection {
   private readonly byNamespace = new Map<string, PolicyPod[]>();
   private readonly namespaceCache = new Map<string, string[]>();
   private readonly podCache = new Map<string, PolicyPod[]>();
+  private readonly peersCache = new Map<string, readonly PolicyPod[]>();
   private readonly namespaces: ReadonlyMap<string, Namespace>;
 
   constructor(pods: readonly PolicyPod[], namespaces: ReadonlyMap<string, Namespace>) {
@@ -205,12 +206,32 @@ export class Selection {
     }
     return matched;
   }
+
+  /**
+   * The pods a rule's selector peers (no ipBlock) match together, from `namespace`'s point of
+   * view. One list per distinct peers, shared by every rule that names them (read-only): a
+   * thousand rules naming a team's namespace hold one list of its pods, not a thousand copies.
+   */
+  podsOfPeers(namespace: string, peers: readonly NetworkPolicyPeer[]): readonly PolicyPod[] {
+    // The policy's namespace matters only to a peer without a namespaceSelector.
+    const key = `${peers.every((p) => p.namespaceSelector) ? '' : namespace}\n${JSON.stringify(peers)}`;
+    let pods = this.peersCache.get(key);
+    if (!pods) {
+      const lists = peers.flatMap(({ podSelector, namespaceSelector }) =>
+        (namespaceSelector ? this.namespacesMatching(namespaceSelector) : [namespace]).map((ns) => this.podsMatching(ns, podSelector)));
+      // One namespace's list as it is; one peer's namespaces are distinct, so their lists are
+      // disjoint; several peers: their union, each pod once.
+      pods = lists.length === 1 ? lists[0]! : peers.length === 1 ? lists.flat() : [...new Set(lists.flat())];
+      this.peersCache.set(key, pods);
+    }
+    return pods;
+  }
 }
 
 /** The pods and the address ranges one rule's peers stand for. */
-function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace: string, selection: Selection): { pods: PolicyPod[]; blocks: AddressRange[] } {
+function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace: string, selection: Selection): { pods: readonly PolicyPod[]; blocks: AddressRange[] } {
   if (!peers || peers.length === 0) return { pods: [], blocks: [...EVERYTHING] };
-  const matched = new Set<PolicyPod>();
+  const selectors: NetworkPolicyPeer[] = [];
   const blocks: AddressRange[] = [];
   for (const peer of peers) {
     const { podSelector, namespaceSelector, ipBlock } = peer;
@@ -222,11 +243,9 @@ function resolvePeers(peers: readonly NetworkPolicyPeer[] | undefined, namespace
     if (!podSelector && !namespaceSelector) throw new PolicyCompileError('a peer needs podSelector, namespaceSelector or ipBlock');
     checkSelector(podSelector, 'podSelector');
     checkSelector(namespaceSelector, 'namespaceSelector');
-    for (const ns of namespaceSelector ? selection.namespacesMatching(namespaceSelector) : [namespace]) {
-      for (const pod of selection.podsMatching(ns, podSelector)) matched.add(pod);
-    }
+    selectors.push(peer);
   }
-  return { pods: [...matched], blocks: unionRanges(blocks) };
+  return { pods: selectors.length ? selection.podsOfPeers(namespace, selectors) : [], blocks: unionRanges(blocks) };
 }
 
 function policyDirections(policy: NetworkPolicy): Set<Direction> {

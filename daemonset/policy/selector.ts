@@ -30,7 +30,10 @@ export function validateSelector(selector: LabelSelector): void {
 
 export function matchesSelector(selector: LabelSelector, labels: Labels | undefined): boolean {
   const have = labels ?? {};
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (have[key] !== value) return false;
+  // for-in, not Object.entries: called for every pod and distinct selector of a compile (50,000
+  // times at 5,000 pods), and an array per call was a tenth of the compile's garbage.
+  const wanted = selector.matchLabels;
+  if (wanted) for (const key in wanted) if (Object.hasOwn(wanted, key) && have[key] !== wanted[key]) return false;
   for (const req of selector.matchExpressions ?? []) {
     const present = Object.hasOwn(have, req.key);
     const values = req.values ?? [];
