@@ -166,7 +166,7 @@ describe('Open vSwitch bridge ("bridgeType": "ovs")', { skip }, () => {
       const conf = ovsConf(node, ovs, { vlanByNamespace: { blue: 10, red: 20 }, isGateway: false });
       const [blue1, blue2, red1, other] = await node.podBatch(4);
       const ipOf = (r: Record<string, any>) => r.ips[0].address.split('/')[0] as string;
-      const b1 = await add(node, conf, blue1!, 'b1', podArgs('blue', 'a'));
+      await add(node, conf, blue1!, 'b1', podArgs('blue', 'a'));
       const b2 = await add(node, conf, blue2!, 'b2', podArgs('blue', 'b'));
       const r1 = await add(node, conf, red1!, 'r1', podArgs('red', 'c'));
       assert.equal(await ovs.vsctl(['get', 'Port', hostVethName('b1', 'eth0'), 'tag']), '10');
@@ -240,6 +240,30 @@ describe('Open vSwitch bridge ("bridgeType": "ovs")', { skip }, () => {
       assert.deepEqual(await node.links(pod), ['lo'], 'no pod interface');
       const status = await node.cni({ command: 'STATUS', conf });
       assert.equal(status.json?.code, 50, status.stdout);
+    }));
+
+  test('an ovs-vswitchd that does not apply the port: code 11 after its wait, the port row, veth and address undone', () =>
+    withOvs(async (node, ovs) => {
+      const conf = ovsConf(node, ovs);
+      const [pod1, pod2] = await node.podBatch(2);
+      await add(node, conf, pod1!, 'v1');
+      ovs.pauseVswitchd();
+      let res;
+      try {
+        res = await node.cni({ command: 'ADD', containerId: 'v2', netns: pod2, ifname: 'eth0', conf });
+      } finally {
+        ovs.resumeVswitchd();
+      }
+      assert.equal(res.exitCode, 1);
+      assert.equal(res.json!.code, 11, res.stdout);
+      assert.match(res.json!.msg, /ovs-vswitchd did not apply port .* within 5000 ms/);
+      assert.deepEqual(await ports(ovs), [hostVethName('v1', 'eth0')], 'the committed port was removed again');
+      assert.ok(!(await node.links()).includes(hostVethName('v2', 'eth0')), 'the veth undone');
+      assert.deepEqual(await node.links(pod2), ['lo'], 'the pod end went with it');
+      assert.deepEqual(node.reservedAddresses(), ['10.99.0.2'], 'the address released');
+      // And the next ADD of it succeeds.
+      await add(node, conf, pod2!, 'v2');
+      assert.equal((await ports(ovs)).length, 2);
     }));
 
   test('a port of our name that is not ours: refused and left alone, our veth and address undone', () =>

@@ -97,6 +97,15 @@ export class TestOvs {
     await this.stopChild(this.children[0]!);
   }
 
+  /** Freezes ovs-vswitchd (SIGSTOP): the database answers, nothing it holds is applied. */
+  pauseVswitchd(): void {
+    this.children[1]!.kill('SIGSTOP');
+  }
+
+  resumeVswitchd(): void {
+    this.children[1]!.kill('SIGCONT');
+  }
+
   /** SIGTERM to each, by PID, and waits for it to go. */
   async stop(): Promise<void> {
     for (const child of [...this.children].reverse()) await this.stopChild(child);
@@ -105,6 +114,7 @@ export class TestOvs {
   private async stopChild(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT'); // a paused one would not act on the SIGTERM
     child.kill('SIGTERM');
     await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
