@@ -51,6 +51,7 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
     const plan = planOvsAdd(conf, target, pod);
     const bridge = await ensureBridge(db, { name: conf.bridge, datapath: ovs.datapath, mac: plan.bridgeMac, mtu: conf.mtu });
     if (bridge.created) log.info({ bridge: conf.bridge, datapath: bridge.datapath }, 'Open vSwitch bridge created');
+    if (bridge.raced) log.debug({ bridge: conf.bridge }, 'Open vSwitch bridge made by a concurrent ADD meanwhile');
     await waitForLink(kernel, conf.bridge);
     const bridgeLink = await createHostSide(kernel, plan, target, log);
     undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });

@@ -59,7 +59,7 @@ async function bridgeDatapath(db: Db, name: string): Promise<string | undefined>
  * The bridge, made if missing; its datapath type. Race-safe: the creating transaction waits for
  * the name to be free, so of two ADDs on a new bridge one makes it and the other, refused, finds it.
  */
-export async function ensureBridge(db: Db, spec: BridgeSpec): Promise<{ datapath: string; created: boolean }> {
+export async function ensureBridge(db: Db, spec: BridgeSpec): Promise<{ datapath: string; created: boolean; raced?: boolean }> {
   const existing = await bridgeDatapath(db, spec.name);
   if (existing !== undefined) return { datapath: existing, created: false };
   try {
@@ -69,7 +69,7 @@ export async function ensureBridge(db: Db, spec: BridgeSpec): Promise<{ datapath
     if (!(error instanceof OvsdbTransactionError)) throw error;
     const raced = await bridgeDatapath(db, spec.name);
     if (raced === undefined) throw error; // refused for another reason
-    return { datapath: raced, created: false };
+    return { datapath: raced, created: false, raced: true };
   }
 }
 
