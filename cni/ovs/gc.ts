@@ -41,9 +41,14 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
   const db = await attempt('connect to the Open vSwitch database', () => openDb(conf.ovs!.socket));
   const removed: string[] = [];
   const deadAttachments: { containerId: string; ifname: string }[] = [];
+  // An attachment whose port or veth could not be removed keeps its address (as bridge mode's GC:
+  // never free while a veth may still use it); without the list of ports, every one does.
+  const keep = new Set<string>();
+  let listed = false;
   if (db) {
     try {
       const [found] = (await attempt('list this network\'s ports', () => db.transact([selectNetworkPorts(conf.name)]))) ?? [];
+      listed = found !== undefined;
       for (const port of deadPorts((found?.rows ?? []).map(portRow), conf.name, valid)) {
         const containerId = port.ids[OVS_IDS.containerId]!;
         const ifname = port.ids[OVS_IDS.ifname]!;
@@ -55,7 +60,8 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
         if (ok) removed.push(port.name);
         // The veth under the name this attachment's ADD gives it, and no other.
         const veth = hostVethName(containerId, ifname);
-        await attempt(`delete veth ${veth}`, () => kernel.deleteLinkIfPresent(veth));
+        const vethGone = await attempt(`delete veth ${veth}`, async () => (await kernel.deleteLinkIfPresent(veth), true));
+        if (!ok || !vethGone) keep.add(attachmentKey({ containerId, ifname }));
       }
     } finally {
       db.close();
@@ -66,7 +72,8 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
   // delegated IPAM the ones the ports proved dead.
   const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx.store))) ?? []) : [];
   const validKeys = new Set(valid.map(attachmentKey));
-  const dead = conf.ipam.kind === 'builtin' ? storeAttachments.filter((a) => !validKeys.has(attachmentKey(a))) : deadAttachments;
+  const candidates = conf.ipam.kind === 'builtin' ? storeAttachments.filter((a) => !validKeys.has(attachmentKey(a))) : deadAttachments;
+  const dead = listed ? candidates.filter((a) => !keep.has(attachmentKey(a))) : [];
   let released = 0;
   for (const attachment of dead) {
     const args = { ...ctx.args, containerId: attachment.containerId, ifname: attachment.ifname, netns: '' };

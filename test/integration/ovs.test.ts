@@ -249,20 +249,27 @@ describe('Open vSwitch bridge ("bridgeType": "ovs")', { skip }, () => {
       assert.deepEqual(await ports(ovs), [hostVethName('n2', 'eth0')]);
     }));
 
-  test('a database that does not answer: code 11 naming the socket, nothing made or reserved', () =>
+  test('a database that does not answer: code 11 naming the socket, nothing made or reserved; GC frees nothing', () =>
     withOvs(async (node, ovs) => {
       const conf = ovsConf(node, ovs);
-      const pod = await node.pod();
+      const [pod0, pod] = await node.podBatch(2);
+      await add(node, conf, pod0!, 'd0');
       await ovs.stopDb();
       const res = await node.cni({ command: 'ADD', containerId: 'd1', netns: pod, ifname: 'eth0', conf });
       assert.equal(res.exitCode, 1);
       assert.equal(res.json!.code, 11);
       assert.ok(res.json!.msg.includes(ovs.socket), res.json!.msg);
-      assert.deepEqual(node.reservedAddresses(), []);
-      assert.ok(!(await node.links()).some((l) => l.startsWith('bw')), 'no host veth');
+      assert.deepEqual(node.reservedAddresses(), ['10.99.0.2'], 'nothing reserved for d1');
+      assert.deepEqual((await node.links()).filter((l) => l.startsWith('bw')), [hostVethName('d0', 'eth0')], 'no host veth for d1');
       assert.deepEqual(await node.links(pod), ['lo'], 'no pod interface');
       const status = await node.cni({ command: 'STATUS', conf });
       assert.equal(status.json?.code, 50, status.stdout);
+      // GC cannot see the ports: it must not free an address whose veth may still be in use.
+      const gc = await node.cni({ command: 'GC', conf: { ...conf, 'cni.dev/valid-attachments': [] } });
+      assert.equal(gc.exitCode, 1);
+      assert.match(gc.json!.msg, new RegExp(`GC incomplete: connect to the Open vSwitch database: .*${ovs.socket}`));
+      assert.deepEqual(node.reservedAddresses(), ['10.99.0.2']);
+      assert.ok((await node.links()).includes(hostVethName('d0', 'eth0')));
     }));
 
   test('an ovs-vswitchd that does not apply the port: code 11 after its wait, the port row, veth and address undone', () =>
