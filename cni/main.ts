@@ -63,6 +63,11 @@ async function macvlanCommands() {
   return (await import('./macvlan/commands.ts')).macvlanCommands({ libc: libcOnce });
 }
 
+/** An Open vSwitch bridge's commands: a chunk of their own, loaded by a network of that bridge type only. */
+async function ovsCommands() {
+  return (await import('./ovs/commands.ts')).ovsCommands({ libc: libcOnce, run });
+}
+
 /** Runs the plugin on this process's environment, stdin and stdout, and exits with its code. */
 export function runPluginProcess(): void {
   void runPlugin(
@@ -74,7 +79,7 @@ export function runPluginProcess(): void {
     {
       run,
       createKernel,
-      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands),
+      commands: byMode({ ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, STATUS: cmdStatus, GC: cmdGc }, macvlanCommands, ovsCommands),
       createLogger: (conf) => createLogger({ level: conf.logLevel, file: conf.logFile, base: { network: conf.name } }),
       createStore: (conf, family) => openStore(networkDir(conf.dataDir, conf.name), family),
     },

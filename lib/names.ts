@@ -110,3 +110,17 @@ export function parseHostVethAlias(alias: string | undefined): VethOwner | undef
 export function hostShimName(master: string): string {
   return `${HOST_VETH_PREFIX}shim${sha256Hex(`macvlan-shim/${master}`).slice(0, 8)}`;
 }
+
+/**
+ * The external_ids of a pod's Port and Interface rows on an Open vSwitch bridge (issue 21): DEL,
+ * GC (and later uninstall and doctor) touch only ports whose ids say they are this network's
+ * attachment; a port without them (libvirt's VM ports, an admin's) is never ours. The pod's
+ * namespace and name let tools find a pod's port (`ovs-vsctl find Port external_ids:...`).
+ */
+export const OVS_IDS = {
+  network: 'bridgeway-network',
+  containerId: 'bridgeway-container-id',
+  ifname: 'bridgeway-ifname',
+  podNamespace: 'k8s-pod-namespace',
+  podName: 'k8s-pod-name',
+} as const;

@@ -20,11 +20,19 @@ import { compareVersions } from '../../lib/cni-version.ts';
 import { describeChange } from '../../lib/iproute2/change-command.ts';
 import { hostVethAlias, hostVethName } from '../../lib/names.ts';
 
-function failed(message: string): CniError {
+export function failed(message: string): CniError {
   return new CniError(ErrorCode.CheckFailed, `CHECK failed: ${message}`);
 }
 
-export async function cmdCheck(ctx: CommandContext): Promise<void> {
+export function cmdCheck(ctx: CommandContext): Promise<void> {
+  return checkAttachment(ctx, checkHostVeth);
+}
+
+/**
+ * The checks of every bridge type; `checkHost` judges the host veth, which is a Linux bridge's
+ * port here and an Open vSwitch port's interface in cni/ovs/check.ts.
+ */
+export async function checkAttachment(ctx: CommandContext, checkHost: (ctx: CommandContext, link: KernelLink | undefined) => void): Promise<void> {
   const { args, conf, run, kernel } = ctx;
   if (compareVersions(conf.cniVersion, '0.4.0') < 0) {
     throw new CniError(ErrorCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, the config says ${conf.cniVersion}`);
@@ -49,7 +57,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
   checkRoutes(routes, prev);
   checkSysctls(sysctls, values);
-  checkHostVeth(ctx, hostVeth);
+  checkHost(ctx, hostVeth);
   if (guards) checkGuard(port, addresses.map((a) => a.address), guards);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
   for (const { address } of addresses) {

@@ -10,6 +10,7 @@ import { Fields, invalid, unsupported } from './fields.ts';
 import { parseIpam, type BuiltinIpam, type DelegatedIpam } from './ipam.ts';
 import { ANTI_SPOOFING_DEFAULT, DEFAULT_BRIDGE } from '../../lib/names.ts';
 import { parseMacvlanConf, type MacvlanConf } from '../macvlan/config.ts';
+import { parseOvsConf, type OvsConf } from '../ovs/config.ts';
 
 const DEFAULTS = {
   bridge: DEFAULT_BRIDGE,
@@ -31,6 +32,10 @@ export interface NetConf {
   mode: 'bridge' | 'macvlan';
   /** The keys of macvlan mode, when that is the mode. */
   macvlan?: MacvlanConf;
+  /** The switch the host veths are ports of: a Linux bridge (default) or an Open vSwitch bridge (cni/ovs/). */
+  bridgeType: 'linux' | 'ovs';
+  /** The keys of an Open vSwitch bridge, when that is the bridge type. */
+  ovs?: OvsConf;
   bridge: string;
   mtu: number;
   isGateway: boolean;
@@ -100,7 +105,9 @@ export function parseNetConf(stdin: string): NetConf {
   if (f.bool('ipMasq', false)) {
     throw unsupported('ipMasq', raw.ipMasq, 'masquerading is done once per node by the bridgeway agent; remove ipMasq');
   }
-  if (f.has('vlan')) throw unsupported('vlan', raw.vlan, 'bridgeway does not tag pod traffic');
+  const bridgeType = f.string('bridgeType', 'linux')!;
+  if (bridgeType !== 'linux' && bridgeType !== 'ovs') throw invalid(`"bridgeType" must be "linux" or "ovs", got ${JSON.stringify(bridgeType)}`);
+  if (f.has('vlan') && bridgeType !== 'ovs') throw unsupported('vlan', raw.vlan, 'bridgeway tags pod traffic on Open vSwitch bridges only ("bridgeType": "ovs")');
 
   const uplink = f.string('uplink');
   if (uplink !== undefined && (!IFNAME.test(uplink) || uplink === bridge)) {
@@ -115,6 +122,8 @@ export function parseNetConf(stdin: string): NetConf {
   const mode = f.string('mode', 'bridge')!;
   if (mode !== 'bridge' && mode !== 'macvlan') throw invalid(`"mode" must be "bridge" or "macvlan", got ${JSON.stringify(mode)}`);
   const macvlan = mode === 'macvlan' ? parseMacvlanConf(f, raw) : undefined;
+  if (macvlan && bridgeType === 'ovs') throw invalid('"mode": "macvlan" has no bridge: remove "bridgeType": "ovs"');
+  const ovs = bridgeType === 'ovs' ? parseOvsConf(f, raw) : undefined;
 
   const ipamFields = f.object('ipam');
   if (!ipamFields) throw invalid('"ipam" is required (at least {"subnet": "<the node\'s podCIDR>"})');
@@ -130,13 +139,16 @@ export function parseNetConf(stdin: string): NetConf {
     type,
     mode,
     ...(macvlan ? { macvlan } : {}),
+    bridgeType,
+    ...(ovs ? { ovs } : {}),
     bridge,
     mtu: f.int('mtu', DEFAULTS.mtu, 576, 65535),
     isGateway,
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', DEFAULTS.hairpinMode),
     // Off in macvlan mode: the table guards bridge ports (macvlan/config.ts refuses it turned on).
-    antiSpoofing: macvlan ? false : f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
+    // Off on OVS too: its frames never pass the bridge family's hooks (ovs/config.ts refuses it on).
+    antiSpoofing: macvlan || ovs ? false : f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
     ...(uplink !== undefined ? { uplink } : {}),
     uplinkTakeover: f.bool('uplinkTakeover', false),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,

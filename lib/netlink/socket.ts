@@ -46,6 +46,8 @@ export interface Libc {
   /** For the packet socket of lib/packet/socket.ts (a frame to one link-layer address). */
   sendto(fd: number, buffer: unknown, length: number, flags: number, address: unknown, addressLength: number): number;
   close(fd: number): number;
+  /** For SIOCETHTOOL (lib/netlink/ethtool.ts): the request's argument is a pointer. */
+  ioctl(fd: number, request: number, argument: unknown): number;
   setns(fd: number, nstype: number): number;
   errno(): number;
   strerror(errno: number): string;
@@ -69,6 +71,7 @@ export function loadLibc(): Libc | undefined {
     recv: { args: [i32, 'ptr', 'u64', i32], returns: 'i64' },
     sendto: { args: [i32, 'ptr', 'u64', i32, 'ptr', 'u32'], returns: 'i64' },
     close: { args: [i32], returns: i32 },
+    ioctl: { args: [i32, 'u64', 'ptr'], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     __errno_location: { args: [], returns: 'ptr' },
     strerror: { args: [i32], returns: 'ptr' },
@@ -80,6 +83,7 @@ export function loadLibc(): Libc | undefined {
     recv: (fd, buffer, length, flags) => Number(symbols.recv!(fd, buffer, length, flags)),
     sendto: (fd, buffer, length, flags, address, addressLength) => Number(symbols.sendto!(fd, buffer, length, flags, address, addressLength)),
     close: (fd) => Number(symbols.close!(fd)),
+    ioctl: (fd, request, argument) => Number(symbols.ioctl!(fd, request, argument)),
     setns: (fd, nstype) => Number(symbols.setns!(fd, nstype)),
     // errno is thread-local: read through the pointer libc gives this thread, right after the call.
     errno: () => ffi.read.i32(symbols.__errno_location!(), 0),

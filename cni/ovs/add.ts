@@ -1,0 +1,141 @@
+// ADD on an Open vSwitch bridge: [VLAN from the config and namespace] -> database -> address ->
+// plan -> the bridge (made over OVSDB if missing) -> its internal interface's gateway addresses and
+// the veth (rtnetlink, as bridge mode) -> the port (one OVSDB transaction, then ovs-vswitchd's
+// read-back) -> [TX checksum off in the pod, userspace datapath] -> the pod's side -> result.
+// Each step that succeeds registers its undo, and a failure runs them in reverse, as bridge
+// mode's ADD does: no port, veth or reserved address is left. The bridge stays (shared).
+import { formatCidr } from '../../lib/cidr.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { KernelChangeError } from '../../lib/kernel/errors.ts';
+import type { Kernel } from '../../lib/kernel/kernel.ts';
+import type { Logger } from '../../lib/log.ts';
+import { applyPodSide } from '../apply.ts';
+import { refuseRouterAdvertisements } from '../bridge-ipv6.ts';
+import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { ipamFor } from '../ipam/index.ts';
+import { requireNetns } from '../netns.ts';
+import type { AddPlan, AddTarget } from '../plan.ts';
+import { convertResult } from '../result.ts';
+import type { CommandContext } from '../skel.ts';
+import { asCniError, attach, AttachError, ensureBridge, findPort, openDb } from './db.ts';
+import { detachPort, isOwnPort } from './ops.ts';
+import { planOvsAdd } from './plan.ts';
+import { portVlan } from './vlan.ts';
+
+/** Turns TX checksum offload off on an interface of a namespace (lib/ethtool/ on Bun). */
+export type TxChecksumOff = (netns: string, ifname: string) => Promise<void>;
+
+export interface OvsDeps {
+  txChecksumOff: TxChecksumOff;
+}
+
+/** How long ADD waits for ovs-vswitchd to make a new bridge's internal interface. */
+const BRIDGE_LINK_WAIT_MS = 5000;
+
+export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object> {
+  const { args, conf, run, kernel, log } = ctx;
+  const ovs = conf.ovs!;
+  requireNetns(args.netns);
+  const podNamespace = args.args.get('K8S_POD_NAMESPACE');
+  const podName = args.args.get('K8S_POD_NAME');
+  // Refusals first: nothing is reserved or made for a pod this network does not take.
+  const vlan = portVlan(ovs, podNamespace);
+  const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
+  const db = await openDb(ovs.socket);
+  const ipam = ipamFor(conf, args, { run, store: ctx.store });
+  const undo: { what: string; action: () => Promise<unknown> }[] = [];
+  try {
+    const pod = await ipam.add();
+    const addresses = pod.ips.map((ip) => formatCidr(ip.address));
+    if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
+    const plan = planOvsAdd(conf, target, pod);
+    const bridge = await ensureBridge(db, { name: conf.bridge, datapath: ovs.datapath, mac: plan.bridgeMac, mtu: conf.mtu });
+    if (bridge.created) log.info({ bridge: conf.bridge, datapath: bridge.datapath }, 'Open vSwitch bridge created');
+    if (bridge.raced) log.debug({ bridge: conf.bridge }, 'Open vSwitch bridge made by a concurrent ADD meanwhile');
+    await waitForLink(kernel, conf.bridge);
+    const bridgeLink = await createHostSide(kernel, plan, target, log);
+    undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });
+    if (plan.bridgeIpv6) refuseRouterAdvertisements(ctx.procSys, plan.bridge);
+    if (bridgeLink?.mac) plan.result.interfaces[0]!.mac = bridgeLink.mac;
+
+    const stale = await findPort(db, plan.hostVeth);
+    if (stale && !isOwnPort(stale.ids, conf.name, args.containerId, args.ifname)) {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `Open vSwitch already has a port ${plan.hostVeth} that is not this attachment's (external_ids ${JSON.stringify(stale.ids)}): bridgeway leaves it alone`);
+    }
+    if (stale) log.warn({ port: plan.hostVeth }, 'replacing a port left by an interrupted ADD of this attachment');
+    let portUuid: string;
+    try {
+      portUuid = await attach(db, {
+        bridge: conf.bridge,
+        port: plan.hostVeth,
+        owner: { network: conf.name, containerId: args.containerId, ifname: args.ifname, ...(podNamespace !== undefined ? { podNamespace } : {}), ...(podName !== undefined ? { podName } : {}) },
+        vlan,
+        ...(stale ? { stalePort: stale.uuid } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof AttachError)) throw error;
+      undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact([detachPort(error.portUuid)]) });
+      throw error.cause;
+    }
+    undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact([detachPort(portUuid)]) });
+    if (bridge.datapath === 'netdev') await deps.txChecksumOff(target.netns, target.ifname);
+    await applyPodSide(kernel, plan, target, log);
+    log.info({ ips: addresses, hostVeth: plan.hostVeth, bridge: conf.bridge, ...vlan, netns: args.netns }, 'pod attached (Open vSwitch)');
+    return convertResult(plan.result, conf.cniVersion);
+  } catch (error) {
+    const leftovers: string[] = [];
+    for (const step of undo.reverse()) {
+      try {
+        await step.action();
+      } catch (undoError) {
+        log.error({ err: errorMessage(undoError) }, `rollback step failed: ${step.what}`);
+        leftovers.push(`${step.what}: ${errorMessage(undoError)}`);
+      }
+    }
+    const cause = toCniError(asCniError(error));
+    if (leftovers.length === 0) throw cause;
+    throw new CniError(cause.code, `${cause.message}; rollback incomplete (${leftovers.join('; ')}): DEL this attachment to clean up`, cause.details);
+  } finally {
+    db.close();
+  }
+}
+
+/** ovs-vswitchd makes the bridge's internal interface once it reads the new bridge. */
+async function waitForLink(kernel: Kernel, name: string): Promise<void> {
+  for (let waited = 0; ; waited += 20) {
+    if (await kernel.getLink(name)) return;
+    if (waited >= BRIDGE_LINK_WAIT_MS) {
+      throw new CniError(ErrorCode.TryAgainLater, `the Open vSwitch bridge ${name} has no interface in this namespace after ${BRIDGE_LINK_WAIT_MS} ms (is ovs-vswitchd running, in this network namespace?)`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * The internal interface up with its gateway addresses, and the veth, in one batch; the bridge's
+ * link read back (its MAC for the result). A host veth left by an interrupted ADD of this
+ * attachment is removed and the batch sent again; the pod already having CNI_IFNAME is the
+ * runtime's mistake, and touches nothing.
+ */
+async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger) {
+  const queries = [{ op: 'show-link' as const, link: plan.bridge }];
+  try {
+    return (await kernel.apply(plan.hostChanges, queries))[0]?.[0];
+  } catch (error) {
+    if (!(error instanceof KernelChangeError) || !error.has('exists')) {
+      await kernel.deleteLinksIfPresent([plan.hostVeth]);
+      throw error;
+    }
+  }
+  if (await kernel.getLink(target.ifname, target.netns)) {
+    throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
+  }
+  log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
+  await kernel.deleteLinksIfPresent([plan.hostVeth]);
+  try {
+    return (await kernel.apply(plan.hostChanges, queries))[0]?.[0];
+  } catch (error) {
+    await kernel.deleteLinksIfPresent([plan.hostVeth]);
+    throw error;
+  }
+}

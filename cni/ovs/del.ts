@@ -1,0 +1,56 @@
+// DEL on an Open vSwitch bridge: the port (only if its external_ids prove it is this
+// attachment's), the veth, the address; best-effort and idempotent as bridge mode's DEL: every
+// step runs, errors are reported together. A database that does not answer fails DEL (code 11),
+// so the runtime retries it and the port row is not left behind for good.
+import { errorMessage } from '../../lib/errors.ts';
+import { hostVethName } from '../../lib/names.ts';
+import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { ipamFor } from '../ipam/index.ts';
+import type { CommandContext } from '../skel.ts';
+import { asCniError, findPort, openDb } from './db.ts';
+import { detachPort, isOwnPort } from './ops.ts';
+
+export async function ovsDel(ctx: CommandContext): Promise<void> {
+  const { args, conf, run, kernel, log } = ctx;
+  const hostVeth = hostVethName(args.containerId, args.ifname);
+  const done: Record<string, string> = { hostVeth };
+  const steps: [string, () => Promise<void>][] = [
+    [`remove port ${hostVeth} from Open vSwitch`, async () => {
+      const db = await openDb(conf.ovs!.socket);
+      try {
+        const port = await findPort(db, hostVeth);
+        if (!port) {
+          done.port = 'already gone';
+        } else if (!isOwnPort(port.ids, conf.name, args.containerId, args.ifname)) {
+          done.port = 'not ours, left alone';
+          log.warn({ port: hostVeth, externalIds: port.ids }, 'an Open vSwitch port of our name does not name this attachment: left alone');
+        } else {
+          await db.transact([detachPort(port.uuid)]);
+          done.port = 'removed';
+        }
+      } catch (error) {
+        throw asCniError(error);
+      } finally {
+        db.close();
+      }
+    }],
+    [`delete veth ${hostVeth}`, async () => void (done.veth = (await kernel.deleteLinkIfPresent(hostVeth)) ? 'deleted' : 'already gone')],
+    ['release address', async () => {
+      const released = await ipamFor(conf, args, { run, store: ctx.store }).del();
+      done.address = released === 'none' ? 'none held' : released === 'delegated' ? 'released by the IPAM plugin' : `released ${released.addresses.join(', ')}`;
+    }],
+  ];
+  const failures: string[] = [];
+  let firstCode: number = ErrorCode.IoFailure;
+  for (const [what, action] of steps) {
+    try {
+      await action();
+    } catch (error) {
+      if (failures.length === 0) firstCode = toCniError(error).code;
+      failures.push(`${what}: ${errorMessage(error)}`);
+    }
+  }
+  if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
+  if (done.port === 'removed' || done.veth === 'deleted' || done.address?.startsWith('released ')) log.info(done, 'pod detached (Open vSwitch)');
+  else log.debug(done, 'nothing to detach');
+}
