@@ -15,10 +15,12 @@ apt-get update -qq
 # nftables: nft, to check and compare the anti-spoofing table the plugin writes over nfnetlink
 # (and the fallback's nft -f); mmdebstrap: scripts/build-image.sh builds the agent's image from
 # Debian packages without Docker, and skopeo reads its archive as `docker load` would
-# (test/integration/image.test.ts); and the linter the tests run on every shell script (shellcheck).
+# (test/integration/image.test.ts); the linter the tests run on every shell script (shellcheck);
+# and strace, by which the tests prove that ADD starts no process (netlink, uplink).
 apt-get install -y -qq --no-install-recommends \
   iproute2 util-linux iptables iputils-ping containernetworking-plugins ca-certificates \
-  containerd runc busybox-static iperf3 linux-perf python3-scapy nftables mmdebstrap skopeo shellcheck >/dev/null
+  containerd runc busybox-static iperf3 linux-perf python3-scapy nftables mmdebstrap skopeo shellcheck \
+  strace >/dev/null
 
 # openvswitch-switch: ovsdb-server and ovs-vswitchd for "bridgeType": "ovs" (issue 21); the tests
 # start their own, each with its own database and run directory (test/support/ovs.ts), so the
