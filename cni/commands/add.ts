@@ -4,9 +4,9 @@
 // reverse, so a failed ADD leaves no reserved address and no veth. An undo that fails does not
 // stop the others, and the error the runtime gets says what was left behind.
 import { formatCidr } from '../../lib/cidr.ts';
-import { errorMessage } from '../../lib/errors.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { CniError, ErrorCode } from '../errors.ts';
+import { rollBack } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import { planAdd, unguardPort } from '../plan.ts';
@@ -42,18 +42,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
     log.info({ ips: addresses, hostVeth: plan.hostVeth, netns: args.netns }, 'pod attached');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
-    const leftovers: string[] = [];
-    for (const step of undo.reverse()) {
-      try {
-        await step.action();
-      } catch (undoError) {
-        log.error({ err: errorMessage(undoError) }, `rollback step failed: ${step.what}`);
-        leftovers.push(`${step.what}: ${errorMessage(undoError)}`);
-      }
-    }
-    if (leftovers.length === 0) throw error;
-    const cause = toCniError(error);
-    throw new CniError(cause.code, `${cause.message}; rollback incomplete (${leftovers.join('; ')}): DEL this attachment to clean up`, cause.details);
+    return rollBack(undo, error, log);
   }
 }
 

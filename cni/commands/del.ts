@@ -2,8 +2,7 @@
 // too, so a missing or already-destroyed netns needs no special case. Every step runs; errors
 // are collected and reported together. The log says what DEL actually did: kubelet repeats DEL
 // for every pod, so a line at info only when something changed (issue 12 item 4).
-import { errorMessage } from '../../lib/errors.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { runEveryStep } from '../steps.ts';
 import { ipamFor, type Released } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { hostVethName } from '../../lib/names.ts';
@@ -30,17 +29,7 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
       released = await ipamFor(conf, args, { run, store: ctx.store }).del();
     }],
   ];
-  const failures: string[] = [];
-  let firstCode: number = ErrorCode.IoFailure;
-  for (const [what, action] of steps) {
-    try {
-      await action();
-    } catch (error) {
-      if (failures.length === 0) firstCode = toCniError(error).code;
-      failures.push(`${what}: ${errorMessage(error)}`);
-    }
-  }
-  if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
+  await runEveryStep(steps);
   const done = { hostVeth, veth: vethDeleted ? 'deleted' : 'already gone', address: describeRelease(released!), ...(unguarded ? { antiSpoofingElements: unguarded } : {}) };
   // A delegated IPAM plugin does not say whether it held anything: only the veth tells then.
   if (vethDeleted || typeof released === 'object') log.info(done, 'pod detached');

@@ -9,7 +9,8 @@ import { KernelChangeError } from '../../lib/kernel/errors.ts';
 import type { Kernel } from '../../lib/kernel/kernel.ts';
 import type { Logger } from '../../lib/log.ts';
 import { announcements, type Frame } from '../../lib/packet/announce.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { CniError, ErrorCode } from '../errors.ts';
+import { rollBack } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import type { AddTarget } from '../plan.ts';
@@ -55,18 +56,7 @@ export async function macvlanAdd(ctx: CommandContext, deps: MacvlanDeps): Promis
     log.info({ ips: addresses, master: master.name, macvlanMode: macvlan.mode, mac, netns: args.netns }, 'pod attached (macvlan)');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
-    const leftovers: string[] = [];
-    for (const step of undo.reverse()) {
-      try {
-        await step.action();
-      } catch (undoError) {
-        log.error({ err: errorMessage(undoError) }, `rollback step failed: ${step.what}`);
-        leftovers.push(`${step.what}: ${errorMessage(undoError)}`);
-      }
-    }
-    if (leftovers.length === 0) throw error;
-    const cause = toCniError(error);
-    throw new CniError(cause.code, `${cause.message}; rollback incomplete (${leftovers.join('; ')}): DEL this attachment to clean up`, cause.details);
+    return rollBack(undo, error, log);
   }
 }
 

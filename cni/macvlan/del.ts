@@ -2,9 +2,8 @@
 // the pod's namespace only (it goes with it when the runtime removes the namespace first), so DEL
 // deletes CNI_IFNAME there when the namespace is still there and the link is a macvlan (another
 // kind by that name is not ours: left alone), then releases the address.
-import { errorMessage } from '../../lib/errors.ts';
 import { checkNetnsPath } from '../../lib/iproute2/netns.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { runEveryStep } from '../steps.ts';
 import { ipamFor, type Released } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 
@@ -23,17 +22,7 @@ export async function macvlanDel(ctx: CommandContext): Promise<void> {
     }],
     ['release address', async () => void (released = await ipamFor(conf, args, { run, store: ctx.store }).del())],
   ];
-  const failures: string[] = [];
-  let firstCode: number = ErrorCode.IoFailure;
-  for (const [what, action] of steps) {
-    try {
-      await action();
-    } catch (error) {
-      if (failures.length === 0) firstCode = toCniError(error).code;
-      failures.push(`${what}: ${errorMessage(error)}`);
-    }
-  }
-  if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
+  await runEveryStep(steps);
   const done = { link, address: released === 'none' ? 'none held' : released === 'delegated' ? 'released by the IPAM plugin' : `released ${released!.addresses.join(', ')}` };
   if (link === 'deleted' || typeof released === 'object') log.info(done, 'pod detached (macvlan)');
   else log.debug(done, 'nothing to detach');

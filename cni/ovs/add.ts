@@ -5,13 +5,13 @@
 // Each step that succeeds registers its undo, and a failure runs them in reverse, as bridge
 // mode's ADD does: no port, veth or reserved address is left. The bridge stays (shared).
 import { formatCidr } from '../../lib/cidr.ts';
-import { errorMessage } from '../../lib/errors.ts';
 import { KernelChangeError } from '../../lib/kernel/errors.ts';
 import type { Kernel } from '../../lib/kernel/kernel.ts';
 import type { Logger } from '../../lib/log.ts';
 import { applyPodSide } from '../apply.ts';
 import { refuseRouterAdvertisements } from '../bridge-ipv6.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { CniError, ErrorCode } from '../errors.ts';
+import { rollBack } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import type { AddPlan, AddTarget } from '../plan.ts';
@@ -83,18 +83,7 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
     log.info({ ips: addresses, hostVeth: plan.hostVeth, bridge: conf.bridge, ...vlan, netns: args.netns }, 'pod attached (Open vSwitch)');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
-    const leftovers: string[] = [];
-    for (const step of undo.reverse()) {
-      try {
-        await step.action();
-      } catch (undoError) {
-        log.error({ err: errorMessage(undoError) }, `rollback step failed: ${step.what}`);
-        leftovers.push(`${step.what}: ${errorMessage(undoError)}`);
-      }
-    }
-    const cause = toCniError(asCniError(error));
-    if (leftovers.length === 0) throw cause;
-    throw new CniError(cause.code, `${cause.message}; rollback incomplete (${leftovers.join('; ')}): DEL this attachment to clean up`, cause.details);
+    return rollBack(undo, asCniError(error), log);
   } finally {
     db.close();
   }

@@ -2,9 +2,8 @@
 // attachment's), the veth, the address; best-effort and idempotent as bridge mode's DEL: every
 // step runs, errors are reported together. A database that does not answer fails DEL (code 11),
 // so the runtime retries it and the port row is not left behind for good.
-import { errorMessage } from '../../lib/errors.ts';
 import { hostVethName } from '../../lib/names.ts';
-import { CniError, ErrorCode, toCniError } from '../errors.ts';
+import { runEveryStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, findPort, openDb } from './db.ts';
@@ -40,17 +39,7 @@ export async function ovsDel(ctx: CommandContext): Promise<void> {
       done.address = released === 'none' ? 'none held' : released === 'delegated' ? 'released by the IPAM plugin' : `released ${released.addresses.join(', ')}`;
     }],
   ];
-  const failures: string[] = [];
-  let firstCode: number = ErrorCode.IoFailure;
-  for (const [what, action] of steps) {
-    try {
-      await action();
-    } catch (error) {
-      if (failures.length === 0) firstCode = toCniError(error).code;
-      failures.push(`${what}: ${errorMessage(error)}`);
-    }
-  }
-  if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
+  await runEveryStep(steps);
   if (done.port === 'removed' || done.veth === 'deleted' || done.address?.startsWith('released ')) log.info(done, 'pod detached (Open vSwitch)');
   else log.debug(done, 'nothing to detach');
 }
