@@ -5,9 +5,11 @@
 //   is left so the runtime's DEL (or the admin) can finish it.
 // - DEL: every step runs past the others' failures (a veth already gone must not keep the
 //   address reserved), and one error names all that failed, with the first failure's code.
+import { formatCidr } from '../lib/cidr.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { CniError, ErrorCode, toCniError } from './errors.ts';
+import type { IpamBackend } from './ipam/backend.ts';
 
 export interface UndoStep {
   what: string;
@@ -43,4 +45,15 @@ export async function runEveryStep(steps: readonly (readonly [string, () => Prom
     }
   }
   if (failures.length > 0) throw new CniError(firstCode, `DEL incomplete: ${failures.join('; ')}`);
+}
+
+/**
+ * ADD's first step for every kind: the attachment's addresses, with their release as the first
+ * undo. An address the attachment already held (a retried ADD) may be in use: never released here.
+ */
+export async function reserveAddresses(ipam: IpamBackend, undo: UndoStep[]): Promise<{ pod: Awaited<ReturnType<IpamBackend['add']>>; addresses: string[] }> {
+  const pod = await ipam.add();
+  const addresses = pod.ips.map((ip) => formatCidr(ip.address));
+  if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
+  return { pod, addresses };
 }

@@ -3,10 +3,9 @@
 // undo (the node side undoes itself when it fails halfway), and any failure runs the undos in
 // reverse, so a failed ADD leaves no reserved address and no veth. An undo that fails does not
 // stop the others, and the error the runtime gets says what was left behind.
-import { formatCidr } from '../../lib/cidr.ts';
 import { applyHostSide, applyPodSide } from '../apply.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { rollBack } from '../steps.ts';
+import { reserveAddresses, rollBack, type UndoStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import { planAdd, unguardPort } from '../plan.ts';
@@ -23,12 +22,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<object> {
   // The bridged LAN first: a refusal or a failed move (undone) leaves nothing reserved.
   const uplinkMac = conf.uplink !== undefined ? await ensureUplink(conf, { kernel, log, failAfter: uplinkFaultFromEnv(process.env) }) : undefined;
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
-  const undo: { what: string; action: () => Promise<unknown> }[] = [];
+  const undo: UndoStep[] = [];
   try {
-    const pod = await ipam.add();
-    const addresses = pod.ips.map((ip) => formatCidr(ip.address));
-    // An address the attachment already held (a retried ADD) may be in use: never release it here.
-    if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
+    const { pod, addresses } = await reserveAddresses(ipam, undo);
     const plan = planAdd(conf, target, pod);
     // The uplink bridge keeps the NIC's MAC (the LAN knows the node's addresses by it).
     if (uplinkMac) plan.bridgeMac = uplinkMac;

@@ -3,14 +3,13 @@
 // bridge mode each step that succeeds registers its undo, and a failure runs them in reverse:
 // no reserved address and no macvlan are left. The host shim is the node's, shared by every
 // attachment on the master, and stays (as the bridge does).
-import { formatCidr } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { KernelChangeError } from '../../lib/kernel/errors.ts';
 import type { Kernel } from '../../lib/kernel/kernel.ts';
 import type { Logger } from '../../lib/log.ts';
 import { announcements, type Frame } from '../../lib/packet/announce.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { rollBack } from '../steps.ts';
+import { reserveAddresses, rollBack, type UndoStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import type { AddTarget } from '../plan.ts';
@@ -37,11 +36,9 @@ export async function macvlanAdd(ctx: CommandContext, deps: MacvlanDeps): Promis
   const mtu = podMtu(macvlan, master);
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
-  const undo: { what: string; action: () => Promise<unknown> }[] = [];
+  const undo: UndoStep[] = [];
   try {
-    const pod = await ipam.add();
-    const addresses = pod.ips.map((ip) => formatCidr(ip.address));
-    if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
+    const { pod, addresses } = await reserveAddresses(ipam, undo);
     const plan = planMacvlanAdd(conf, macvlan, master, mtu, target, pod);
     if (macvlan.hostShim && conf.ipam.kind === 'builtin') {
       await kernel.apply(planHostShim(master, conf.ipam.ranges).changes);

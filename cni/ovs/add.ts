@@ -4,14 +4,13 @@
 // read-back) -> [TX checksum off in the pod, userspace datapath] -> the pod's side -> result.
 // Each step that succeeds registers its undo, and a failure runs them in reverse, as bridge
 // mode's ADD does: no port, veth or reserved address is left. The bridge stays (shared).
-import { formatCidr } from '../../lib/cidr.ts';
 import { KernelChangeError } from '../../lib/kernel/errors.ts';
 import type { Kernel } from '../../lib/kernel/kernel.ts';
 import type { Logger } from '../../lib/log.ts';
 import { applyPodSide } from '../apply.ts';
 import { refuseRouterAdvertisements } from '../bridge-ipv6.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { rollBack } from '../steps.ts';
+import { reserveAddresses, rollBack, type UndoStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
 import type { AddPlan, AddTarget } from '../plan.ts';
@@ -43,11 +42,9 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
   const target = { containerId: args.containerId, ifname: args.ifname, netns: args.netns };
   const db = await openDb(ovs.socket);
   const ipam = ipamFor(conf, args, { run, store: ctx.store });
-  const undo: { what: string; action: () => Promise<unknown> }[] = [];
+  const undo: UndoStep[] = [];
   try {
-    const pod = await ipam.add();
-    const addresses = pod.ips.map((ip) => formatCidr(ip.address));
-    if (pod.fresh.length > 0) undo.push({ what: `release ${addresses.join(' and ')}`, action: () => ipam.del(pod.fresh) });
+    const { pod, addresses } = await reserveAddresses(ipam, undo);
     const plan = planOvsAdd(conf, target, pod);
     const bridge = await ensureBridge(db, { name: conf.bridge, datapath: ovs.datapath, mac: plan.bridgeMac, mtu: conf.mtu });
     if (bridge.created) log.info({ bridge: conf.bridge, datapath: bridge.datapath }, 'Open vSwitch bridge created');

@@ -56,7 +56,10 @@ async function tcpWorks(node: TestNode, fromNetns: string, toNetns: string, addr
     "require('net').createServer((s) => s.end('ok')).listen(7070, () => console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
   node.lab.track(server);
   try {
-    await poll(() => new Promise<boolean>((resolve) => { server.stdout!.once('data', () => resolve(true)); setTimeout(() => resolve(false), 200); }), { what: 'the TCP server' });
+    // One listener from the start: a 'ready' printed between two polls must not be missed.
+    let ready = false;
+    server.stdout!.once('data', () => (ready = true));
+    await poll(() => ready, { what: 'the TCP server' });
     const client = await node.exec([process.execPath, '-e',
       `const s = require('net').connect(7070, ${JSON.stringify(address)}); let d = ''; s.on('data', (c) => d += c); s.on('end', () => { console.log(d); process.exit(0); }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 2000);`], fromNetns).catch(() => undefined);
     return client?.stdout.trim() === 'ok';
