@@ -141,6 +141,20 @@ export function eui64LinkLocal(ifname: string): SysctlChange {
   return { op: 'set-sysctl', key: `net/ipv6/conf/${ifname}/addr_gen_mode`, value: '0', tolerate: 'missing' };
 }
 
+/**
+ * Inside the pod, for every attachment kind: its sysctls, `lo` up, the addresses, the interface
+ * up, then the routes (a route needs its interface up and its gateway's subnet on it).
+ */
+export function podInterfaceChanges(conf: Pick<NetConf, 'antiSpoofing'>, ifname: string, pod: PodAddressing): Change[] {
+  return [
+    ...podSysctls(conf, ifname),
+    { op: 'set-up', link: 'lo' },
+    ...pod.ips.map((ip): Change => ({ op: 'add-address', link: ifname, address: ip.address })),
+    { op: 'set-up', link: ifname },
+    ...pod.routes.map((r): Change => ({ op: 'add-route', dst: r.dst, ...(r.gw ? { gateway: r.gw } : {}), link: ifname })),
+  ];
+}
+
 /** Every sysctl ADD writes in the pod (before its interface comes up) and CHECK reads back. */
 export function podSysctls(conf: Pick<NetConf, 'antiSpoofing'>, ifname: string): SysctlChange[] {
   return [...refuseRedirectsAndRouterAdvertisements(ifname), ...(conf.antiSpoofing ? [eui64LinkLocal(ifname)] : [])];
@@ -177,13 +191,7 @@ export function planAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): A
     dst: formatCidr(r.dst),
     ...(r.gw !== undefined ? { gw: formatIp(r.gw) } : {}),
   }));
-  const podChanges: Change[] = [
-    ...podSysctls(conf, target.ifname),
-    { op: 'set-up', link: 'lo' },
-    ...pod.ips.map((ip): Change => ({ op: 'add-address', link: target.ifname, address: ip.address })),
-    { op: 'set-up', link: target.ifname },
-    ...pod.routes.map((r): Change => ({ op: 'add-route', dst: r.dst, ...(r.gw ? { gateway: r.gw } : {}), link: target.ifname })),
-  ];
+  const podChanges = podInterfaceChanges(conf, target.ifname, pod);
 
   const result: Result = {
     cniVersion: conf.cniVersion,

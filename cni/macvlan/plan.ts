@@ -13,7 +13,7 @@ import { formatCidr, formatIp, type IpFamily } from '../../lib/cidr.ts';
 import type { Change } from '../../lib/kernel/change.ts';
 import { addressMac } from '../../lib/mac.ts';
 import type { NetConf } from '../config/netconf.ts';
-import { podSysctls, type AddTarget, type PodAddressing } from '../plan.ts';
+import { podInterfaceChanges, type AddTarget, type PodAddressing } from '../plan.ts';
 import type { Result } from '../result.ts';
 import type { MacvlanConf } from './config.ts';
 import type { Master } from './master.ts';
@@ -40,13 +40,7 @@ export function planMacvlanAdd(conf: NetConf, macvlan: MacvlanConf, master: Mast
   const nodeChanges: Change[] = [
     { op: 'add-macvlan', name: target.ifname, master: master.name, mode: macvlan.mode, mtu, ...(mac ? { mac } : {}), netns: target.netns },
   ];
-  const podChanges: Change[] = [
-    ...podSysctls({ antiSpoofing: false }, target.ifname),
-    { op: 'set-up', link: 'lo' },
-    ...pod.ips.map((ip): Change => ({ op: 'add-address', link: target.ifname, address: ip.address })),
-    { op: 'set-up', link: target.ifname },
-    ...pod.routes.map((r): Change => ({ op: 'add-route', dst: r.dst, ...(r.gw ? { gateway: r.gw } : {}), link: target.ifname })),
-  ];
+  const podChanges = podInterfaceChanges({ antiSpoofing: false }, target.ifname, pod);
   const result: Result = {
     cniVersion: conf.cniVersion,
     interfaces: [{ name: target.ifname, ...(mac ? { mac } : {}), mtu, sandbox: target.netns }],
