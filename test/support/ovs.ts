@@ -109,6 +109,11 @@ export class TestOvs {
     this.children[1]!.kill('SIGCONT');
   }
 
+  /** ovsdb-server's and ovs-vswitchd's process IDs (bench:cni reads their CPU time in /proc). */
+  pids(): number[] {
+    return this.children.flatMap((child) => (child.pid !== undefined && child.exitCode === null ? [child.pid] : []));
+  }
+
   /** SIGTERM to each, by PID, and waits for it to go. */
   async stop(): Promise<void> {
     for (const child of [...this.children].reverse()) await this.stopChild(child);
