@@ -60,6 +60,12 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
         }
       }
 
+      // The doctor on an OVS node: nothing fails (no br_netfilter asked for, the masquerade rule expected).
+      const doctor = await run(['nsenter', `--net=${n1.path}`, '--', AGENT, 'doctor', '--json', ...cluster.agentArgs(n1)]).catch((e: { stdout: string }) => e);
+      const findings = (JSON.parse(doctor.stdout) as { findings: { severity: string; object: string; detail: string }[] }).findings;
+      assert.deepEqual(findings.filter((f) => f.severity === 'FAIL').map((f) => `${f.object}: ${f.detail}`), []);
+      assert.match(findings.find((f) => f.object === 'net.bridge.bridge-nf-call-iptables')!.detail, /^not used: the pods' switch is Open vSwitch/);
+
       // kube-proxy's rules for two Services on node-0: S0's backend is b (a's neighbour on the
       // bridge), S1's is a itself (the hairpin). Without the agent's masquerade b's reply would be
       // switched by OVS straight to a, never un-DNATed.

@@ -114,6 +114,8 @@ test('an Open vSwitch node: br_netfilter is not asked for, the Service masquerad
   const findings = runChecks(facts);
   assert.deepEqual(problems(findings), []);
   assert.match(findings.find((f) => f.object === 'net.bridge.bridge-nf-call-iptables')!.detail, /^not used: the pods' switch is Open vSwitch/);
+  facts.antispoof = { absent: 'table' };
+  assert.match(runChecks(facts).find((f) => f.check === 'antispoof')!.detail, /^not expected: the pods' switch is Open vSwitch/, 'no table on OVS, with a pod here: not a FAIL');
   facts.iptables = { nft: iptablesSave(), legacy: '' };
   assert.ok(problems(runChecks(facts)).some((f) => f.check === 'iptables'), 'the Linux bridge\'s chains lack the OVS masquerade rule');
   Object.assign(facts, enforcing());
