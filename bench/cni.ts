@@ -3,7 +3,8 @@
 // each concurrency, every process exec'd as a runtime does (config on stdin, only CNI_* in the
 // environment) inside a throw-away "node" namespace. Also times the start-up floor (an executable
 // built like the plugin that only exits), checks the spec'd targets, and shows where our time goes.
-// bridgeway also runs with "antiSpoofing": false in the same rounds: ADD p50 with and without.
+// bridgeway also runs with "antiSpoofing": false in the same rounds: ADD p50 with and without;
+// and, where Open vSwitch is installed, with "bridgeType": "ovs" (bench/support/ovs.ts).
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when anything failed.
 // Options: --pods N (BENCH_PODS, 100), --concurrency 1,8 (BENCH_CONCURRENCY),
 //          --samples N (BENCH_SAMPLES, 20: runs of each breakdown probe),
@@ -22,6 +23,8 @@ import { loadAverage, printAntiSpoofingCost, printBaseline, printFloor, printHea
 import { runRounds, type Contender, type Round } from './support/rounds.ts';
 import { dualStack } from './support/dual-stack.ts';
 import { traceCycles } from './support/trace.ts';
+import { idleCpuRate, onOvs, printOvsCost, processesCpuMs, type DaemonCpu } from './support/ovs.ts';
+import { ovsMissing } from '../test/support/ovs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const OURS = path.join(ROOT, 'dist/bridgeway');
@@ -124,13 +127,23 @@ async function run(options: Options, lab: Lab): Promise<void> {
   const base = baselineCopy
     ? await contender(lab, 'base', options.pods, async (node) => ({ ...bridgeway(baselineCopy, node, lab.subdir('base')), label: BASELINE }))
     : undefined;
+  // The OVS round, where Open vSwitch is installed (scripts/install-deps.sh).
+  let ovsd: Awaited<ReturnType<typeof onOvs>>['ovs'] | undefined;
+  const ovsLane = ovsMissing ? undefined : await contender(lab, 'ovs', options.pods, async (node) => {
+    const made = await onOvs(lab, bridgeway(oursCopy, node, lab.subdir('ovsp')));
+    ovsd = made.ovs;
+    return made.plugin;
+  });
+  if (ovsMissing) progress(`no OVS round: ${ovsMissing}`);
   const [scratch] = await lab.addNamespaces(['scratch']);
   printHeader({ ours: ours.plugin, oursSource: OURS, ref: ref.plugin, pods: options.pods, concurrency: options.concurrency });
 
   progress('warming up');
   // Also makes the anti-spoofing table in ours' node: the rounds time the steady state.
-  const contenders = [ours, oursOff, ref, ...(base ? [base] : [])];
+  const contenders = [ours, oursOff, ref, ...(base ? [base] : []), ...(ovsLane ? [ovsLane] : [])];
   await runRounds(contenders.map((c) => firstPods(c, WARMUP_PODS)), 1, 'warm');
+  const ovsIdleRate = ovsd && (progress('OVS daemons at rest (5 s)'), await idleCpuRate(ovsd, 5));
+  const ovsCpuBefore = ovsd && { cpu: processesCpuMs(ovsd.pids()), at: performance.now() };
   progress(`timing the floor (${options.pods} runs)`);
   const floorTimings = await timeRepeatedly(options.pods, () => ({ argv: inNode(ours.plugin.nodeNetns, [floor]), env: {} }));
   const rounds: Round[] = [];
@@ -138,6 +151,9 @@ async function run(options: Options, lab: Lab): Promise<void> {
     progress(`${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency ${c}`);
     rounds.push(...(await runRounds(contenders, c, `c${c}`)));
   }
+  const daemons: DaemonCpu | undefined = ovsd && ovsCpuBefore && ovsIdleRate !== undefined
+    ? { roundsMs: processesCpuMs(ovsd.pids()) - ovsCpuBefore.cpu, roundsSeconds: (performance.now() - ovsCpuBefore.at) / 1000, idleRate: ovsIdleRate, cycles: options.pods * options.concurrency.length }
+    : undefined;
   progress(`dual-stack: ${options.pods} pods per plugin, ADD -> CHECK -> DEL at concurrency 1`);
   const oursDual = await contender(lab, 'ours6', options.pods, async (node) => dualStack(bridgeway(oursCopy, node, lab.subdir('ours6'))));
   const refDual = await contender(lab, 'ref6', options.pods, async (node) => dualStack(reference(node, lab.subdir('ref6'), ref.plugin.cniVersion)));
@@ -146,6 +162,7 @@ async function run(options: Options, lab: Lab): Promise<void> {
   printFloor(floorTimings);
   printTargets(targets(rounds, floorTimings));
   printAntiSpoofingCost(rounds, options.concurrency, WITHOUT_ANTISPOOFING);
+  if (daemons) printOvsCost(rounds, options.concurrency, { guarded: 'bridgeway', unguarded: WITHOUT_ANTISPOOFING }, daemons);
   if (base && options.baseline) {
     progress(`VERSION, ours and the baseline interleaved (${options.pods * 2} runs each)`);
     const version = await versionInterleaved(options.pods * 2, ours.plugin, base.plugin);

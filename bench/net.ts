@@ -1,7 +1,10 @@
 // npm run bench:net — the data plane: TCP throughput (iperf3, 1 and 4 streams) and ping RTT
 // between two simulated nodes, for node -> node over eth1 (the limit), pod -> pod through
 // bridgeway (the real agent and plugin), the same pod path built by hand with plain routes and no
-// iptables, and pod -> pod through a flannel-style VXLAN overlay (bench/net-support/fabrics.ts).
+// iptables, and pod -> pod through a flannel-style VXLAN overlay (bench/net-support/fabrics.ts);
+// and bridgeway with its pods on Open vSwitch bridges (--bridge-type ovs) where OVS is installed:
+// the userspace datapath (netdev), since this kernel has no openvswitch module, which is not the
+// kernel datapath an OVS node with the module would use.
 // Ratios are to node -> node. One run of several rounds; in each round every path takes its turn
 // at every measurement, and the medians are reported, so that background load on a shared
 // machine falls on all of them alike.
@@ -19,7 +22,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { AGENT, CLUSTER_CIDR, PLUGIN, SimCluster, type SimNode } from '../test/support/cluster.ts';
+import { AGENT, CLUSTER_CIDR, PLUGIN, SimCluster, type ClusterOptions, type SimNode } from '../test/support/cluster.ts';
+import { ovsMissing } from '../test/support/ovs.ts';
 import { addConntrackOnly, bridgewayFabric, handBuiltFabric, vxlanFabric, type Fabric } from './net-support/fabrics.ts';
 import { IPERF3, pingTimes, throughput, type Endpoint } from './net-support/measure.ts';
 import { printAbTargets, reportAb, runAb, type AbOptions, type AbTarget } from './net-support/antispoofing-ab.ts';
@@ -82,16 +86,17 @@ function progress(message: string): void {
 }
 
 /** A two-node cluster whose namespaces, agents and directory the lab removes, also on a signal. */
-async function cluster(lab: Lab, key: string): Promise<SimCluster> {
+async function cluster(lab: Lab, key: string, options: ClusterOptions = {}): Promise<SimCluster> {
   const prefix = `${lab.prefix}${key}`;
   let made: SimCluster | undefined;
   lab.onCleanup(() => {
     for (const node of made?.nodes ?? []) node.agent?.kill('SIGKILL');
+    for (const pid of (made?.nodes ?? []).flatMap((node) => node.ovs?.pids() ?? [])) process.kill(pid, 'SIGKILL'); // the node's own ovsdb-server and ovs-vswitchd
     const names = fs.readdirSync('/run/netns').filter((name) => name.startsWith(`${prefix}-`));
     if (names.length) runSync([IP, '-force', '-batch', '-'], names.map((n) => `netns del ${n}\n`).join(''));
     if (made) fs.rmSync(made.dir, { recursive: true, force: true });
   });
-  made = await SimCluster.create(2, prefix);
+  made = await SimCluster.create(2, prefix, options);
   return made;
 }
 
@@ -108,6 +113,7 @@ interface Figures {
 }
 
 const gbits = (bps: number) => (bps / 1e9).toFixed(2);
+const OVS_PATH = 'bridgeway on OVS, userspace datapath';
 /** Issue 17: the filter's throughput also with this many other attachments' elements present. */
 const OTHER_ATTACHMENTS = 250;
 
@@ -139,6 +145,8 @@ async function comparePaths(options: Options, lab: Lab, bridgeway: Fabric): Prom
     await addConntrackOnly(tracked, CLUSTER_CIDR);
     fabrics.push({ ...tracked, name });
   }
+  if (ovsMissing) progress(`no OVS path: ${ovsMissing}`);
+  else fabrics.push({ ...(await bridgewayFabric(await cluster(lab, 'o', { bridge: 'ovs' }))), name: OVS_PATH });
   const [nodeA, nodeB] = bridgeway.cluster.nodes as [SimNode, SimNode];
   const paths: Path[] = [
     { name: 'node -> node (eth1)', from: { netns: nodeA.path, ip: nodeA.eth1IP }, to: { netns: nodeB.path, ip: nodeB.eth1IP } },
@@ -175,6 +183,11 @@ function report(paths: Path[], figures: Map<string, Figures>, options: Options):
   const [bw, hand, vx, vxTracked] = ['bridgeway', 'hand-built', 'vxlan', 'vxlan + conntrack'].map((name) => figures.get(`pod -> pod, ${name}`)!) as [Figures, Figures, Figures, Figures];
   // Not a target: against the overlay as flannel deploys it, masquerade rule (and so conntrack) included.
   console.log(`\nbridgeway against vxlan + conntrack, as flannel deploys it: 1 stream ${ratio(bw.oneStream / vxTracked.oneStream)}, 4 streams ${ratio(bw.fourStreams / vxTracked.fourStreams)}`);
+  const ovs = figures.get(`pod -> pod, ${OVS_PATH}`);
+  if (ovs) {
+    console.log(`bridgeway on Open vSwitch against bridgeway on the Linux bridge: 1 stream ${ratio(ovs.oneStream / bw.oneStream)}, 4 streams ${ratio(ovs.fourStreams / bw.fourStreams)}, RTT ${ratio(ovs.rttMs / bw.rttMs)}`);
+    console.log('  (OVS here is the userspace datapath, datapath_type=netdev, with TX checksum offload off in the pods: this kernel has no openvswitch module; a node with it runs the kernel datapath, not measured here)');
+  }
   return [
     { name: 'throughput, 1 stream >= 0.97x hand-built', value: bw.oneStream / hand.oneStream, met: bw.oneStream >= 0.97 * hand.oneStream },
     { name: 'throughput, 4 streams >= 0.97x hand-built', value: bw.fourStreams / hand.fourStreams, met: bw.fourStreams >= 0.97 * hand.fourStreams },

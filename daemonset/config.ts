@@ -20,6 +20,10 @@ export interface AgentConfig {
   cniConfDir: string;
   pluginBinary: string;
   bridge: string;
+  /** --bridge-type: the pods' switch, a Linux bridge or an Open vSwitch bridge (daemonset/ovs/). */
+  bridgeType: 'linux' | 'ovs';
+  /** bridgeType ovs: the database's socket and the datapath type a new bridge gets. */
+  ovs?: { socket: string; datapath: OvsDatapath };
   dataDir: string;
   cniLogFile: string;
   /** Explicit --cni-version; undefined: chosen from the Node's runtime (Kubernetes mode) or 1.0.0 (standalone). */
@@ -38,6 +42,10 @@ export interface AgentConfig {
   /** `policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>`. */
   explain?: { from: string; to: string; port: number; protocol: 'TCP' | 'UDP' | 'SCTP' };
 }
+
+/** The datapath types the agent accepts for an OVS bridge: the kernel module's, or ovs-vswitchd's own (userspace). */
+export const OVS_DATAPATHS = ['system', 'netdev'] as const;
+export type OvsDatapath = (typeof OVS_DATAPATHS)[number];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -62,6 +70,9 @@ const SETTINGS: Setting[] = [
   { flag: 'cni-conf-dir', env: 'BRIDGEWAY_CNI_CONF_DIR', fallback: '/etc/cni/net.d', help: 'where the conflist is written' },
   { flag: 'plugin-binary', env: 'BRIDGEWAY_PLUGIN_BINARY', help: 'the plugin executable to install; default: this executable, which is the plugin too' },
   { flag: 'bridge', env: 'BRIDGEWAY_BRIDGE', fallback: DEFAULT_BRIDGE, help: 'the pods\' bridge' },
+  { flag: 'bridge-type', env: 'BRIDGEWAY_BRIDGE_TYPE', fallback: 'linux', help: 'linux|ovs: the pods\' bridge is a Linux bridge or an Open vSwitch bridge (the conflist\'s "bridgeType")' },
+  { flag: 'ovsdb-socket', env: 'BRIDGEWAY_OVSDB_SOCKET', fallback: '/run/openvswitch/db.sock', help: 'OVSDB unix socket (bridgeType ovs)' },
+  { flag: 'ovs-datapath', env: 'BRIDGEWAY_OVS_DATAPATH', fallback: 'system', help: 'system|netdev: the datapath type of the OVS bridge the plugin creates (bridgeType ovs); netdev is the userspace datapath, for kernels without the openvswitch module' },
   { flag: 'data-dir', env: 'BRIDGEWAY_DATA_DIR', fallback: '/var/lib/cni/bridgeway', help: 'the plugin\'s IPAM state, one <dir>/<network>/ per network (uninstall removes only bridgeway/)' },
   { flag: 'cni-log-file', env: 'BRIDGEWAY_CNI_LOG_FILE', fallback: '/var/log/bridgeway/cni.log', help: 'where the plugin logs (written into the conflist)' },
   { flag: 'cni-version', env: 'BRIDGEWAY_CNI_VERSION', help: 'the conflist\'s cniVersion; default: what the Node\'s runtime speaks (1.1.0 from containerd 2.0 / CRI-O 1.31, else 1.0.0), 1.0.0 in standalone mode' },
@@ -185,6 +196,12 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   if (!health || Number(health[2]) > 65535) throw new ConfigError(`--health-addr must be host:port, got ${JSON.stringify(healthText)}`);
   const networkPolicy = value('network-policy')!;
   if (!['true', 'false'].includes(networkPolicy)) throw new ConfigError(`--network-policy must be true or false, got ${JSON.stringify(networkPolicy)}`);
+  const bridgeType = value('bridge-type')!;
+  if (bridgeType !== 'linux' && bridgeType !== 'ovs') throw new ConfigError(`--bridge-type must be linux or ovs, got ${JSON.stringify(bridgeType)}`);
+  const ovsDatapath = value('ovs-datapath')!;
+  if (!(OVS_DATAPATHS as readonly string[]).includes(ovsDatapath)) throw new ConfigError(`--ovs-datapath must be ${OVS_DATAPATHS.join(' or ')}, got ${JSON.stringify(ovsDatapath)}`);
+  const ovsdbSocket = value('ovsdb-socket')!;
+  if (!ovsdbSocket.startsWith('/')) throw new ConfigError(`--ovsdb-socket must be the absolute path of the database's unix socket, got ${JSON.stringify(ovsdbSocket)}`);
   const iface = value('iface')!;
   if (!/^[^\s/:]{1,15}$/.test(iface)) throw new ConfigError(`--iface must be an interface name, got ${JSON.stringify(iface)}`);
 
@@ -200,6 +217,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     cniConfDir: value('cni-conf-dir')!,
     pluginBinary: value('plugin-binary') ?? executable,
     bridge: value('bridge')!,
+    bridgeType,
+    ...(bridgeType === 'ovs' && { ovs: { socket: ovsdbSocket, datapath: ovsDatapath as OvsDatapath } }),
     dataDir: value('data-dir')!,
     cniLogFile: value('cni-log-file')!,
     cniVersion: parseCniVersion(value('cni-version')),

@@ -112,7 +112,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   if (policySource || !config.networkPolicy) {
     policy = new PolicyEnforcer({
       kernel: nftPolicyKernel(run), conntrack: createConntrack(), nodeAddresses: createNodeAddresses(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
-      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), log, metrics,
+      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), bridgeType: config.bridgeType, log, metrics,
       afterApply: () => {
         afterBurst();
         // The first table in the kernel releases the conflist (conflist/step.ts): sync now, not at the next resync.

@@ -21,6 +21,8 @@ import { nftPolicyKernel } from './policy/kernel.ts';
 import { foreignPorts, releaseUplinks } from '../lib/uplink/release.ts';
 import { readUplinkState } from '../lib/uplink/read.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
+import { connectOvsdb } from '../lib/ovsdb/client.ts';
+import { uninstallOvsBridge, type OpenOvsdb } from './ovs/uninstall.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -43,6 +45,8 @@ export interface UninstallDeps {
    * Absent in standalone mode (--nodes-file), where the agent writes nothing to any API.
    */
   nodeMarks?: () => Promise<NodeMarksApi>;
+  /** --bridge-type ovs: opens the database (the in-process client by default; a test's fake). */
+  openOvsdb?: OpenOvsdb;
 }
 
 /** The plugin log's own directory, removed once empty; a directory of another name (--cni-log-file) is the admin's. */
@@ -89,7 +93,11 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   // and `ip` is in its image; the steps are the same kernel changes the plugin's move applied.
   const { kernel } = deps;
   await step('the uplink bridges (the NIC\'s addresses and routes back on the NIC)', () => releaseUplinks(kernel, log));
-  await step('the bridge', async () => {
+  if (config.ovs) {
+    // Only our network's ports, proven by their external_ids; the bridge only when no other port is left.
+    const { socket } = config.ovs;
+    await step(`the Open vSwitch bridge ${config.bridge}`, () => uninstallOvsBridge(deps.openOvsdb ?? connectOvsdb, { socket, bridge: config.bridge, network: NETWORK_NAME }));
+  } else await step('the bridge', async () => {
     // A VM's tap (libvirt's vnetN) on the pods' bridge is not ours: deleting the bridge would cut it off.
     const foreign = foreignPorts(await readUplinkState(kernel), config.bridge);
     if (foreign.length) return `left the bridge ${config.bridge} in place for the ports that are not ours (${foreign.join(', ')}): delete it with \`ip link del ${config.bridge}\` once they are gone`;

@@ -8,6 +8,8 @@ export interface ConflistInputs {
   podCIDR: IpCidr | readonly IpCidr[];
   mtu: number;
   bridge: string;
+  /** An Open vSwitch bridge (--bridge-type ovs): the database's socket and a new bridge's datapath type. */
+  ovs?: { socket: string; datapath: string };
   /** Chain the reference portmap plugin (hostPort support) when it is installed. */
   portmap: boolean;
   logLevel: string;
@@ -21,11 +23,15 @@ export function renderConflist(inputs: ConflistInputs): string {
     {
       type: PLUGIN_TYPE,
       bridge: inputs.bridge,
+      ...(inputs.ovs && { bridgeType: 'ovs', ovsdbSocket: inputs.ovs.socket, ovsDatapath: inputs.ovs.datapath }),
       // No encapsulation: pods get eth1's MTU unchanged.
       mtu: inputs.mtu,
       // Written out, though it is the plugin's default too: a pod reaches itself through its own
       // Service (kube-proxy DNATs it back to the port it came from), whichever plugin build reads it.
-      hairpinMode: true,
+      // Not on OVS, where it would be a key without effect: an OVS port has no hairpin mode, and
+      // needs none (br_netfilter never sees OVS's frames, so the DNATed packet is routed by the
+      // node and leaves through the bridge's internal port, not back out of the pod's).
+      ...(!inputs.ovs && { hairpinMode: true }),
       logLevel: inputs.logLevel,
       logFile: inputs.logFile,
       dataDir: inputs.dataDir,

@@ -24,6 +24,8 @@ export interface ConflistSettings {
   cniConfDir: string;
   cniBinDir: string;
   bridge: string;
+  /** --bridge-type ovs: written into the conflist as bridgeType, ovsdbSocket, ovsDatapath. */
+  ovs?: { socket: string; datapath: string };
   dataDir: string;
   cniLogFile: string;
   logLevel: string;
@@ -111,6 +113,7 @@ export class ConflistSync implements SyncStep<NodeSync, 'conflist'> {
       podCIDR: input.podCIDRs,
       mtu: input.iface.mtu,
       bridge: settings.bridge,
+      ...(settings.ovs && { ovs: settings.ovs }),
       portmap,
       logLevel: settings.logLevel,
       dataDir: settings.dataDir,

@@ -16,6 +16,8 @@ export interface DoctorSettings {
   /** --cluster-cidr: one per family, IPv4 first. */
   clusterCIDRs: IpCidr[];
   bridge: string;
+  /** --bridge-type; absent: linux. */
+  bridgeType?: 'linux' | 'ovs';
   forcedBackend?: IptablesMode;
 }
 

@@ -58,7 +58,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   // rp_filter of every interface that could be the chosen one (--iface-cidr picks by address), and the bridge.
   const devices = [config.iface, ...links.filter((l) => l.ipv4.length).map((l) => l.name), config.bridge];
   return {
-    settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDRs: config.clusterCIDRs, bridge: config.bridge, forcedBackend: config.iptables },
+    settings: { mode, nodeName: config.nodeName, iface: config.iface, ifaceCidr: config.ifaceCidr, clusterCIDRs: config.clusterCIDRs, bridge: config.bridge, bridgeType: config.bridgeType, forcedBackend: config.iptables },
     nodes: kube ? kube.nodes : readNodesFile(config.nodesFile!),
     links,
     routes: ip.mainTable,

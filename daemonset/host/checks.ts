@@ -40,7 +40,7 @@ export function ensureIpForward(root = '/proc/sys', family: 4 | 6 = 4): boolean 
   return true;
 }
 
-export function checkHost(options: { iface: string; bridge: string; root?: string; families?: readonly (4 | 6)[] }): HostFinding[] {
+export function checkHost(options: { iface: string; bridge: string; root?: string; families?: readonly (4 | 6)[]; bridgeType?: 'linux' | 'ovs' }): HostFinding[] {
   const root = options.root ?? '/proc/sys';
   return hostFindings((key) => readSysctl(root, key), options);
 }
@@ -85,9 +85,19 @@ export function bridgeNetfilterFindings(sysctl: (key: string) => string | undefi
   return findings;
 }
 
+/**
+ * br_netfilter hooks the Linux bridge only: Open vSwitch switches frames itself and never passes
+ * them to ip(6)tables, whatever the switch says. On OVS the same-node Service's reply is brought
+ * back through the node by the agent's own masquerade of DNATed pod-to-local-pod traffic instead
+ * (iptables/plan.ts), so the switch is neither needed nor a fix there.
+ */
+export function bridgeNetfilterApplies(bridgeType: 'linux' | 'ovs' = 'linux'): boolean {
+  return bridgeType === 'linux';
+}
+
 /** Pure: what is wrong with the host settings, given a reader of sysctl values (undefined: absent). */
-export function hostFindings(sysctl: (key: string) => string | undefined, options: { iface: string; bridge: string; families?: readonly (4 | 6)[] }): HostFinding[] {
-  const findings: HostFinding[] = bridgeNetfilterFindings(sysctl, options.families);
+export function hostFindings(sysctl: (key: string) => string | undefined, options: { iface: string; bridge: string; families?: readonly (4 | 6)[]; bridgeType?: 'linux' | 'ovs' }): HostFinding[] {
+  const findings: HostFinding[] = bridgeNetfilterApplies(options.bridgeType) ? bridgeNetfilterFindings(sysctl, options.families) : [];
   // The kernel applies max(conf.all, conf.<if>): strict (1) drops pod traffic that arrives on eth1
   // when the reverse path would leave another interface (multi-NIC nodes).
   const all = Number(sysctl('net.ipv4.conf.all.rp_filter') ?? '0');

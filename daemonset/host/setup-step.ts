@@ -12,9 +12,9 @@ import { PLUGIN_TYPE } from '../../lib/names.ts';
 export class HostSettings implements SyncStep<NodeSync, 'sysctls'> {
   readonly name = 'sysctls';
   private readonly reported = new OncePerChange();
-  private readonly deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] };
+  private readonly deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[]; bridgeType?: 'linux' | 'ovs' };
 
-  constructor(deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[] }) {
+  constructor(deps: { log: Logger; bridge: string; procSys?: string; families?: readonly (4 | 6)[]; bridgeType?: 'linux' | 'ovs' }) {
     this.deps = deps;
   }
 
@@ -31,7 +31,7 @@ export class HostSettings implements SyncStep<NodeSync, 'sysctls'> {
       ipForwardEnabled = true;
       log.info(`enabled ${FORWARDING_SYSCTL[family]}`);
     }
-    const findings = checkHost({ iface: ifaceName, bridge, root: procSys, families: this.deps.families });
+    const findings = checkHost({ iface: ifaceName, bridge, root: procSys, families: this.deps.families, bridgeType: this.deps.bridgeType });
     this.reported.whenChanged(JSON.stringify(findings), () => {
       for (const finding of findings) log.warn(finding, `host setting ${finding.setting}: ${finding.problem}`);
     });

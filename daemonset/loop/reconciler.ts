@@ -36,7 +36,7 @@ export class Reconciler {
     this.deps = deps;
     this.steps = syncSteps(deps);
     const { metrics } = deps;
-    this.prerequisites = new NodePrerequisites({ metrics, families: deps.config.clusterCIDRs.map((c) => c.family), procSys: deps.procSys });
+    this.prerequisites = new NodePrerequisites({ metrics, families: deps.config.clusterCIDRs.map((c) => c.family), procSys: deps.procSys, bridgeType: deps.config.bridgeType });
     this.m = {
       syncs: metrics.counter('bridgeway_syncs_total', 'Full syncs, by result (and the failing step).'),
       duration: metrics.gauge('bridgeway_sync_duration_seconds', 'Duration of the last full sync.'),

@@ -50,10 +50,10 @@ export function syncSteps(deps: SyncStepDeps) {
     ] as const,
     /** Programming the node: these run once our podCIDRs are known. */
     program: [
-      new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys, families }),
+      new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys, families, bridgeType: config.bridgeType }),
       new PluginInstall({ log, pluginBinary: config.pluginBinary, cniBinDir: config.cniBinDir }),
       routes,
-      new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables }),
+      new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables, ...(config.bridgeType === 'ovs' && { ovsBridge: config.bridge }) }),
       new ConflistSync({
         run, log, metrics,
         // --once loads no policy table (it lists no pods): it writes the conflist as it always did.
@@ -64,6 +64,7 @@ export function syncSteps(deps: SyncStepDeps) {
           cniConfDir: config.cniConfDir,
           cniBinDir: config.cniBinDir,
           bridge: config.bridge,
+          ...(config.ovs && { ovs: config.ovs }),
           dataDir: config.dataDir,
           cniLogFile: config.cniLogFile,
           logLevel: config.logLevel === 'silent' ? 'info' : config.logLevel,

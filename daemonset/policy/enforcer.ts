@@ -57,6 +57,8 @@ export interface EnforcerDeps {
   families: readonly (4 | 6)[];
   /** Reads a sysctl now (undefined: absent): br_netfilter's switches decide readiness. */
   sysctl: (key: string) => string | undefined;
+  /** The pods' switch (--bridge-type); on Open vSwitch br_netfilter never sees pod-to-pod frames. */
+  bridgeType?: 'linux' | 'ovs';
   log: Logger;
   metrics: Metrics;
   clock?: Clock;
@@ -300,7 +302,11 @@ export class PolicyEnforcer {
   notReady(): string[] {
     if (!this.deps.enabled) return [];
     const reasons: string[] = [];
-    for (const family of this.deps.families) {
+    if (this.deps.bridgeType === 'ovs') {
+      // OVS switches pods' frames itself: no netfilter hook sees traffic between two pods of this
+      // node, whatever br_netfilter says. Said, not hidden: the table still judges what is routed.
+      reasons.push('the pods\' switch is Open vSwitch, which switches traffic between two pods of this node past every netfilter hook: policies are enforced only on routed traffic (across nodes, to and from the node and outside)  fix: --bridge-type linux where same-node policy matters');
+    } else for (const family of this.deps.families) {
       const key = BRIDGE_NF[family];
       const value = this.deps.sysctl(key);
       if (value !== '1') {

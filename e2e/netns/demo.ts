@@ -1,7 +1,9 @@
 // The demo: a simulated 3-node cluster in network namespaces, the real agent on every node
 // (standalone mode, peers from a nodes file), two pods per node wired by the real plugin with
 // the conflist the agent wrote, and every pod pinging every other pod across nodes, in each
-// family. Dual-stack by default; DEMO_STACK=ipv4 runs the IPv4-only cluster.
+// family. Dual-stack by default; DEMO_STACK=ipv4 runs the IPv4-only cluster. DEMO_BRIDGE=ovs puts
+// every node's pods on an Open vSwitch bridge: each node runs its own ovsdb-server and
+// ovs-vswitchd (the userspace datapath) and its agent with --bridge-type ovs.
 import fs from 'node:fs';
 import { CLUSTER_CIDR, CLUSTER_CIDR_V6, eventually, withCluster } from '../../test/support/cluster.ts';
 
@@ -10,13 +12,16 @@ const PODS_PER_NODE = 2;
 const stack = process.env.DEMO_STACK ?? 'dual';
 if (stack !== 'dual' && stack !== 'ipv4') throw new Error(`DEMO_STACK must be dual or ipv4, got ${JSON.stringify(stack)}`);
 const dualStack = stack === 'dual';
+const bridge = process.env.DEMO_BRIDGE ?? 'linux';
+if (bridge !== 'linux' && bridge !== 'ovs') throw new Error(`DEMO_BRIDGE must be linux or ovs, got ${JSON.stringify(bridge)}`);
 const families: (4 | 6)[] = dualStack ? [4, 6] : [4];
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const step = (text: string) => console.log(`\n${bold(`== ${text}`)}`);
 
 await withCluster(NODES, async (cluster) => {
   const segment = dualStack ? '192.168.50.0/24 and fd00:50::/64' : '192.168.50.0/24';
-  step(`${NODES} nodes joined by a switch on eth1 (${segment}), cluster CIDR ${dualStack ? `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}` : CLUSTER_CIDR}; nodes file:`);
+  const switchText = bridge === 'ovs' ? 'an Open vSwitch bridge (userspace datapath, one ovsdb-server and ovs-vswitchd per node)' : 'a Linux bridge';
+  step(`${NODES} nodes, pods on ${switchText}, joined by a switch on eth1 (${segment}), cluster CIDR ${dualStack ? `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}` : CLUSTER_CIDR}; nodes file:`);
   console.log(fs.readFileSync(cluster.nodesFile, 'utf8').trimEnd());
 
   step('starting bridgeway-agent on every node');
@@ -45,6 +50,11 @@ await withCluster(NODES, async (cluster) => {
     }
   }
 
+  if (first.ovs) {
+    step('node-0: its Open vSwitch (ovs-vsctl show)');
+    console.log(await first.ovs.vsctl(['show']));
+  }
+
   let failures = 0;
   for (const family of families) {
     step(`IPv${family}: every pod pings every other pod (x = same node, . = across nodes)`);
@@ -69,4 +79,4 @@ await withCluster(NODES, async (cluster) => {
   console.log(metrics.join('\n'));
   console.log(`\n${failures === 0 ? 'all pods reach each other' : `${failures} pings FAILED`}; cleaning up (namespaces ${cluster.prefix}-*)`);
   process.exitCode = failures === 0 ? 0 : 1;
-}, { dualStack });
+}, { dualStack, bridge });

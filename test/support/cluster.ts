@@ -18,6 +18,7 @@ import { Lab, reportProblems, uniquePrefix } from './lab.ts';
 import { poll, within } from './poll.ts';
 import { execIn, ipJsonIn, pings, run } from './exec-in.ts';
 import { CONFLIST_NAME, PLUGIN_TYPE, ROUTE_PROTO } from '../../lib/names.ts';
+import { TestOvs } from './ovs.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PLUGIN = path.join(ROOT, 'dist/bridgeway');
@@ -30,6 +31,12 @@ export const OUTSIDE = { ipv4: '203.0.113.2', ipv6: '2001:db8:113::2', nodeIpv4:
 export interface ClusterOptions {
   /** IPv6 next to IPv4 on eth1, in every podCIDR list and in the cluster CIDR. */
   dualStack?: boolean;
+  /**
+   * The pods' switch on every node: a Linux bridge (default), or an Open vSwitch bridge, each node
+   * with an ovsdb-server and ovs-vswitchd of its own (test/support/ovs.ts; the userspace datapath,
+   * vswitchd inside the node's namespace) and its agent run with --bridge-type ovs.
+   */
+  bridge?: 'linux' | 'ovs';
 }
 
 export interface NodeSpec {
@@ -55,6 +62,8 @@ export class SimNode {
   agent: ChildProcess | undefined;
   agentLog = '';
   readonly podNetns: string[] = [];
+  /** The node's own Open vSwitch (bridge 'ovs' only). */
+  ovs: TestOvs | undefined;
 
   constructor(cluster: SimCluster, index: number) {
     this.index = index;
@@ -106,6 +115,7 @@ export class SimCluster {
   readonly nodes: SimNode[] = [];
   readonly nodesFile: string;
   readonly dualStack: boolean;
+  readonly bridge: 'linux' | 'ovs';
   /** The outside host's netns path, once outsideHost() made it. */
   outsideNetns: string | undefined;
 
@@ -113,6 +123,7 @@ export class SimCluster {
     this.lab = new Lab(prefix).cleanupOnSignals();
     this.prefix = prefix;
     this.dualStack = options.dualStack ?? false;
+    this.bridge = options.bridge ?? 'linux';
     this.dir = this.lab.dir;
     this.switchNetns = `${prefix}-sw`;
     this.nodesFile = path.join(this.dir, 'nodes.yaml');
@@ -149,6 +160,7 @@ export class SimCluster {
       // forwarded packet's next hop only from a link-local address out of DAD. Make one valid now.
       await run(['ip', '-n', node.netns, 'addr', 'add', `fe80::50:${10 + node.index}/64`, 'dev', 'eth1', 'nodad']);
     }
+    if (this.bridge === 'ovs') node.ovs = await TestOvs.start(this.lab, node.netns, { dir: path.join(node.dir, 'ovs') });
     return node;
   }
 
@@ -190,7 +202,9 @@ export class SimCluster {
       // dist/bridgeway, the plugin too).
       '--cni-bin-dir', node.binDir, '--cni-conf-dir', node.confDir,
       '--data-dir', path.join(node.dir, 'ipam'), '--cni-log-file', path.join(node.dir, 'cni.log'),
-      '--health-addr', '127.0.0.1:9099', '--resync', '1s', '--log-level', 'info', ...extra,
+      '--health-addr', '127.0.0.1:9099', '--resync', '1s', '--log-level', 'info',
+      ...(node.ovs ? ['--bridge-type', 'ovs', '--ovsdb-socket', node.ovs.socket, '--ovs-datapath', 'netdev'] : []),
+      ...extra,
     ];
   }
 
@@ -269,10 +283,36 @@ export class SimCluster {
     return pings(fromNetns, address, count);
   }
 
+  /**
+   * One TCP connection from `fromNetns` to a one-shot server in `toNetns` listening on `address`
+   * (Node at both ends), carrying 64 KiB back: a TCP checksum wrong anywhere on the path (the
+   * userspace datapath's offload trap) loses the data, not only the handshake.
+   */
+  async tcp(fromNetns: string, toNetns: string, address: string, options: { port?: number; via?: { address: string; port: number } } = {}): Promise<boolean> {
+    const port = options.port ?? 7070;
+    const target = options.via ?? { address, port };
+    const serve = `require('net').createServer((s) => s.end(Buffer.alloc(65536, 120))).listen(${port}, ${JSON.stringify(address)}, () => console.log('ready'))`;
+    const server = spawn('nsenter', [`--net=${toNetns}`, '--', process.execPath, '-e', serve], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.lab.track(server);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.once('data', () => resolve());
+        server.once('exit', (code) => reject(new Error(`the TCP server on ${address} exited (${code})`)));
+      });
+      const connect = `const s = require('net').connect(${target.port}, ${JSON.stringify(target.address)}); let n = 0; s.on('data', (c) => n += c.length); ` +
+        `s.on('end', () => { console.log(n); process.exit(0); }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 5000);`;
+      const client = await execIn(fromNetns, [process.execPath, '-e', connect]).catch(() => undefined);
+      return client?.stdout.trim() === '65536';
+    } finally {
+      server.kill('SIGKILL');
+    }
+  }
+
   /** Kills the agents still running, removes every namespace and the temp dir. */
   async destroy(): Promise<void> {
     // A test may start an agent itself and only set node.agent: kill that one too.
     for (const node of this.nodes) if (node.agent?.exitCode === null && node.agent.signalCode === null) node.agent.kill('SIGKILL');
+    for (const node of this.nodes) await node.ovs?.stop().catch(() => undefined); // by PID; the lab SIGKILLs what is left
     reportProblems(this.lab.cleanup());
   }
 }

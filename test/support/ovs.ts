@@ -31,17 +31,20 @@ export class TestOvs {
   private readonly lab: Lab;
   private readonly netnsName: string;
 
-  private constructor(lab: Lab, netnsName: string) {
+  private constructor(lab: Lab, netnsName: string, dir: string) {
     this.lab = lab;
     this.netnsName = netnsName;
-    this.dir = path.join(lab.dir, 'ovs');
+    this.dir = dir;
     this.socket = path.join(this.dir, 'db.sock');
     this.env = { PATH: SYSTEM_PATH, OVS_RUNDIR: this.dir, OVS_LOGDIR: this.dir, OVS_DBDIR: this.dir };
   }
 
-  /** Starts ovsdb-server, initialises the database, then ovs-vswitchd in the namespace `netnsName`. */
-  static async start(lab: Lab, netnsName: string, options: { vswitchd?: boolean } = {}): Promise<TestOvs> {
-    const ovs = new TestOvs(lab, netnsName);
+  /**
+   * Starts ovsdb-server, initialises the database, then ovs-vswitchd in the namespace `netnsName`.
+   * `dir`: the run directory (the lab's ovs/ by default; one per node in the simulated cluster).
+   */
+  static async start(lab: Lab, netnsName: string, options: { vswitchd?: boolean; dir?: string } = {}): Promise<TestOvs> {
+    const ovs = new TestOvs(lab, netnsName, options.dir ?? path.join(lab.dir, 'ovs'));
     fs.mkdirSync(ovs.dir, { recursive: true });
     await run(['ovsdb-tool', 'create', path.join(ovs.dir, 'conf.db'), OVS_SCHEMA]);
     await ovs.startDb();
@@ -104,6 +107,11 @@ export class TestOvs {
 
   resumeVswitchd(): void {
     this.children[1]!.kill('SIGCONT');
+  }
+
+  /** ovsdb-server's and ovs-vswitchd's process IDs (bench:cni reads their CPU time in /proc). */
+  pids(): number[] {
+    return this.children.flatMap((child) => (child.pid !== undefined && child.exitCode === null ? [child.pid] : []));
   }
 
   /** SIGTERM to each, by PID, and waits for it to go. */

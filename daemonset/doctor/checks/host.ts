@@ -1,7 +1,7 @@
 // Pure: the node's own settings the datapath depends on: forwarding, the interface joining the
 // nodes, its MTU against the pods', reverse-path filtering, br_netfilter, NetworkManager.
 import { formatCidr } from '../../../lib/cidr.ts';
-import { BRIDGE_NF_SYSCTL, bridgeNetfilterFindings, FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
+import { BRIDGE_NF_SYSCTL, bridgeNetfilterApplies, bridgeNetfilterFindings, FORWARDING_SYSCTL, hostFindings } from '../../host/checks.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { CheckContext } from './context.ts';
 import { HOST_VETH_PREFIX } from '../../../lib/names.ts';
@@ -10,7 +10,7 @@ const PERSIST = '(persist it in /etc/sysctl.d/)';
 
 /** What the agent's host checks find in the gathered sysctls, for the interface it would choose. */
 function agentHostFindings(facts: CheckContext['facts'], iface: string | undefined) {
-  return hostFindings((key) => facts.sysctls[key], { iface: iface ?? facts.settings.iface, bridge: facts.settings.bridge });
+  return hostFindings((key) => facts.sysctls[key], { iface: iface ?? facts.settings.iface, bridge: facts.settings.bridge, bridgeType: facts.settings.bridgeType });
 }
 
 /** Forwarding per address family in use (the families of --cluster-cidr). */
@@ -100,6 +100,9 @@ export function checkRpFilter({ facts, iface }: CheckContext): Finding[] {
 export function checkBridgeNetfilter({ facts }: CheckContext): Finding[] {
   const families = facts.settings.clusterCIDRs.map((c) => c.family);
   const inUse = families.length ? families : [4 as const];
+  if (!bridgeNetfilterApplies(facts.settings.bridgeType)) {
+    return inUse.map((family) => ok('sysctl', BRIDGE_NF_SYSCTL[family], `not used: the pods' switch is Open vSwitch, whose frames never pass br_netfilter (the agent masquerades a same-node Service's DNATed traffic instead)`));
+  }
   const wrong = new Map(bridgeNetfilterFindings((key) => facts.sysctls[key], inUse).map((f) => [f.setting, f]));
   return inUse.map((family) => {
     const key = BRIDGE_NF_SYSCTL[family];

@@ -25,7 +25,9 @@ export function checkPolicy({ facts }: CheckContext): Finding[] {
   ];
   if (missing.length > 0) findings.push(fail('policy', 'kernel features', `missing: ${missing.join(', ')}: NetworkPolicy cannot be enforced`, 'modprobe nf_tables nf_conntrack (or a kernel built with CONFIG_NF_TABLES_INET and CONFIG_NF_CONNTRACK)'));
   const families = settings.clusterCIDRs.length ? settings.clusterCIDRs.map((c) => c.family) : [4 as const];
-  for (const family of families) {
+  if (settings.bridgeType === 'ovs') {
+    findings.push(warn('policy', 'NetworkPolicy on same-node traffic', `the pods' switch is Open vSwitch, which switches pod-to-pod traffic within this node past ${TABLE}: policies are enforced only across nodes`, 'use --bridge-type linux (with br_netfilter) where same-node policy matters'));
+  } else for (const family of families) {
     const key = BRIDGE_NF_SYSCTL[family];
     const value = facts.sysctls[key];
     if (value !== '1') {
@@ -45,7 +47,7 @@ export function checkPolicy({ facts }: CheckContext): Finding[] {
   for (const line of (facts.agent.body ?? '').split('\n')) {
     if (/^NetworkPolicy enforced: /.test(line)) findings.push(ok('policy', 'agent', line));
     else if (/^NetworkPolicy .* cannot be compiled/.test(line)) findings.push(warn('policy', line.split(' ')[1]!, line, 'fix the policy: as it is, it isolates what it selects and allows nothing'));
-    else if (/^NetworkPolicy enforcement not ready: /.test(line) && !/bridge-nf-call/.test(line)) findings.push(fail('policy', 'agent', line, 'see the agent\'s log'));
+    else if (/^NetworkPolicy enforcement not ready: /.test(line) && !/bridge-nf-call|Open vSwitch/.test(line)) findings.push(fail('policy', 'agent', line, 'see the agent\'s log'));
   }
   return findings;
 }

@@ -27,6 +27,18 @@ describe('agent config', () => {
     assert.equal(parseAgentConfig(['uninstall', '--serve'], { NODE_NAME: 'n' }, '/x')!.serve, true);
     assert.equal(parseAgentConfig(['--help'], {}, '/x'), undefined);
   });
+  test('--bridge-type ovs: the database socket and the datapath; linux by default, bad values named', () => {
+    const linux = parseAgentConfig(base, {}, '/x')!;
+    assert.equal(linux.bridgeType, 'linux');
+    assert.equal(linux.ovs, undefined);
+    const ovs = parseAgentConfig([...base, '--bridge-type', 'ovs'], {}, '/x')!;
+    assert.deepEqual(ovs.ovs, { socket: '/run/openvswitch/db.sock', datapath: 'system' });
+    const fromEnv = parseAgentConfig(base, { BRIDGEWAY_BRIDGE_TYPE: 'ovs', BRIDGEWAY_OVSDB_SOCKET: '/x/db.sock', BRIDGEWAY_OVS_DATAPATH: 'netdev' }, '/x')!;
+    assert.deepEqual(fromEnv.ovs, { socket: '/x/db.sock', datapath: 'netdev' });
+    assert.throws(() => parseAgentConfig([...base, '--bridge-type', 'ovn'], {}, '/x'), /--bridge-type must be linux or ovs, got "ovn"/);
+    assert.throws(() => parseAgentConfig([...base, '--bridge-type', 'ovs', '--ovs-datapath', 'dpdk'], {}, '/x'), /--ovs-datapath must be system or netdev/);
+    assert.throws(() => parseAgentConfig([...base, '--bridge-type', 'ovs', '--ovsdb-socket', 'db.sock'], {}, '/x'), /--ovsdb-socket must be the absolute path/);
+  });
   test('--cluster-cidr: <v4>, <v6> or both, in either order; kept IPv4 first as network addresses', () => {
     const cidrs = (text: string) => parseAgentConfig(['--cluster-cidr', text], { NODE_NAME: 'n' }, '/x')!.clusterCIDRs.map(formatCidr);
     assert.deepEqual(cidrs('10.244.0.0/16'), ['10.244.0.0/16']);

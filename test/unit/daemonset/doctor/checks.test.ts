@@ -20,8 +20,8 @@ const OWN = cidr('10.244.1.0/24');
 const CLUSTER6 = parseCidr('fd00:10:244::/56')!;
 const OWN6 = parseCidr('fd00:10:244:1::/64')!;
 
-function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean; cluster?: IpCidr; own?: IpCidr } = {}): string {
-  const specs = planIptables({ clusterCIDR: options.cluster ?? CLUSTER, podCIDR: options.own ?? OWN, randomFully: options.randomFully ?? true });
+function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean; cluster?: IpCidr; own?: IpCidr; ovsBridge?: string } = {}): string {
+  const specs = planIptables({ clusterCIDR: options.cluster ?? CLUSTER, podCIDR: options.own ?? OWN, randomFully: options.randomFully ?? true, ...(options.ovsBridge && { ovsBridge: options.ovsBridge }) });
   const lines: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     lines.push(`*${table}`);
@@ -104,6 +104,26 @@ test('a healthy node: every finding OK, and every area checked', () => {
   for (const area of ['agent', 'node', 'sysctl', 'interface', 'mtu', 'route', 'iptables', 'antispoof', 'conflist', 'plugin', 'ipam', 'networkmanager']) assert.ok(areas.has(area), area);
   assert.ok(findings.some((f) => f.object === 'net.ipv4.ip_forward'));
   assert.ok(findings.some((f) => f.object === 'route 10.244.2.0/24 via 192.168.50.11 dev eth1'));
+});
+
+test('an Open vSwitch node: br_netfilter is not asked for, the Service masquerade rule is expected, NetworkPolicy on same-node traffic is said to be missing', () => {
+  const facts = healthy();
+  facts.settings.bridgeType = 'ovs';
+  facts.sysctls['net.bridge.bridge-nf-call-iptables'] = undefined;
+  facts.iptables = { nft: iptablesSave({ ovsBridge: 'cni0' }), legacy: '' };
+  const findings = runChecks(facts);
+  assert.deepEqual(problems(findings), []);
+  assert.match(findings.find((f) => f.object === 'net.bridge.bridge-nf-call-iptables')!.detail, /^not used: the pods' switch is Open vSwitch/);
+  facts.antispoof = { absent: 'table' };
+  assert.match(runChecks(facts).find((f) => f.check === 'antispoof')!.detail, /^not expected: the pods' switch is Open vSwitch/, 'no table on OVS, with a pod here: not a FAIL');
+  facts.iptables = { nft: iptablesSave(), legacy: '' };
+  assert.ok(problems(runChecks(facts)).some((f) => f.check === 'iptables'), 'the Linux bridge\'s chains lack the OVS masquerade rule');
+  Object.assign(facts, enforcing());
+  facts.settings.bridgeType = 'ovs';
+  facts.iptables = { nft: iptablesSave({ ovsBridge: 'cni0' }), legacy: '' };
+  const policy = problems(runChecks(facts)).filter((f) => f.check === 'policy');
+  assert.deepEqual(policy.map((f) => f.severity), ['WARN'], policy.map((f) => f.detail).join('\n'));
+  assert.match(policy[0]!.detail, /Open vSwitch, which switches pod-to-pod traffic within this node past/);
 });
 
 type Fault = [name: string, inject: (f: DoctorFacts) => void, severity: 'WARN' | 'FAIL', object: RegExp, detail: RegExp, fix?: RegExp];

@@ -19,6 +19,13 @@ describe('node prerequisites', () => {
     assert.deepEqual(prerequisiteKeys([4, 6]), ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables']);
   });
 
+  test('on Open vSwitch br_netfilter is no prerequisite: OVS never passes frames to it', () => {
+    const none = (k: string) => (k.includes('forwarding') || k.includes('ip_forward') ? '1' : undefined);
+    assert.deepEqual(prerequisiteFindings(none, [4, 6], 'ovs'), []);
+    assert.equal(prerequisiteFindings(none, [4, 6]).length, 2, 'the same node on a Linux bridge lacks br_netfilter');
+    assert.deepEqual(prerequisiteKeys([4, 6], 'ovs'), ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding']);
+  });
+
   test('/readyz detail and the gauge follow the sysctl at the moment they are read, with no sync in between', () => {
     const host = tempHost();
     try {

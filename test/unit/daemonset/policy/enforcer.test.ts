@@ -15,7 +15,7 @@ import { formatIp, parseIp } from '../../../../lib/cidr.ts';
 
 type Call = { op: 'whole'; table: PolicyTable } | { op: 'diff'; changes: readonly TableChange[] } | { op: 'present' } | { op: 'remove' };
 
-function harness(options: { enabled?: boolean; bridgeNf?: string } = {}) {
+function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: 'linux' | 'ovs' } = {}) {
   const calls: Call[] = [];
   const kernel = {
     failDiff: false, failWhole: false, present: true,
@@ -44,7 +44,7 @@ function harness(options: { enabled?: boolean; bridgeNf?: string } = {}) {
   let now = 0;
   const enforcer = new PolicyEnforcer({
     kernel: k, source, nodeName: NODE, enabled: options.enabled ?? true, families: [4],
-    sysctl: () => options.bridgeNf ?? '1', log: captureLogger(), metrics, clock, now: () => now,
+    sysctl: () => options.bridgeNf ?? '1', ...(options.bridgeType && { bridgeType: options.bridgeType }), log: captureLogger(), metrics, clock, now: () => now,
   });
   return { calls, kernel, state, clock, metrics, enforcer, tick: (ms: number) => (now += ms) };
 }
@@ -136,6 +136,16 @@ describe('policy enforcer', () => {
     assert.match(h.enforcer.detail()[0]!, /not ready: net\.bridge\.bridge-nf-call-iptables is 0: same-node pod traffic bypasses the policy table  fix: modprobe br_netfilter; sysctl -w net\.bridge\.bridge-nf-call-iptables=1/);
     assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 0/);
     assert.equal(h.enforcer.notLoaded(), undefined, 'the table judges cross-node traffic: /readyz is not held back by a switch');
+  });
+
+  test('Open vSwitch: not ready on same-node traffic whatever br_netfilter says, and says why (no br_netfilter fix)', async () => {
+    const h = harness({ bridgeType: 'ovs' });
+    h.state.synced = true;
+    await h.enforcer.sync({ verify: false });
+    assert.deepEqual(h.enforcer.notReady().length, 1);
+    assert.match(h.enforcer.detail()[0]!, /not ready: the pods' switch is Open vSwitch, .* enforced only on routed traffic/);
+    assert.doesNotMatch(h.enforcer.detail().join('\n'), /br_netfilter/);
+    assert.equal(h.enforcer.notLoaded(), undefined, 'the table judges routed traffic: /readyz is not held back');
   });
 
   test('BRIDGEWAY_NETWORK_POLICY=false: the table is removed once, nothing compiled, changes ignored', async () => {
