@@ -92,6 +92,8 @@ export function helpText(): string {
     '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
     '       bridgeway-agent policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>',
     '                                          the NetworkPolicy verdict on a new connection and the rules that decide it (lists from the API server)',
+    '       bridgeway-agent mirror <ns>/<pod> [--to <port> | --to-vlan <tag>] [--stop] [--ovsdb-socket <path>]',
+    '                                          Open vSwitch: mirror the pod\'s port to a new port for tcpdump -i (printed) until Ctrl-C',
     '',
     ...rows,
     '',
