@@ -9,6 +9,8 @@ import { map, namedUuid, set, uuid, type Condition, type Operation } from '../..
 
 /** The external_ids key of a mirror made by this command, and of the port it made for it. */
 export const MIRROR_ID = 'bridgeway-mirror';
+/** The pid of the `mirror` process that holds the mirror (doctor: a mirror whose process is gone was left behind). */
+export const MIRROR_PID_ID = 'bridgeway-mirror-pid';
 
 export type MirrorOutput = { kind: 'new-port'; name: string } | { kind: 'port'; uuid: string } | { kind: 'vlan'; vlan: number };
 
@@ -43,8 +45,8 @@ export function selectMirrorPorts(key?: string): Operation {
 }
 
 /** One transaction: [the internal port] + the Mirror + the Bridge's mirrors (and ports). */
-export function createMirror(spec: { bridgeUuid: string; key: string; podPorts: string[]; output: MirrorOutput }): Operation[] {
-  const ids = map({ [MIRROR_ID]: spec.key });
+export function createMirror(spec: { bridgeUuid: string; key: string; podPorts: string[]; output: MirrorOutput; pid?: number }): Operation[] {
+  const ids = map({ [MIRROR_ID]: spec.key, ...(spec.pid !== undefined ? { [MIRROR_PID_ID]: String(spec.pid) } : {}) });
   const ops: Operation[] = [];
   const mirror: Record<string, unknown> = {
     name: mirrorName(spec.key),

@@ -85,7 +85,7 @@ export async function startMirror(db: OvsdbClient, args: MirrorArgs): Promise<{ 
   } else {
     output = { kind: 'new-port', name: mirrorPortName(key) };
   }
-  await db.transact(createMirror({ bridgeUuid: uuidOf(bridge._uuid)!, key, podPorts, output }));
+  await db.transact(createMirror({ bridgeUuid: uuidOf(bridge._uuid)!, key, podPorts, output, pid: process.pid }));
   return { key, bridge: String(bridge.name), ...(output.kind === 'new-port' ? { outputName: output.name } : {}) };
 }
 

@@ -21,8 +21,8 @@ describe('Open vSwitch flow export (agent --ovs-sflow, --ovs-netflow)', { skip }
       const ovs = await TestOvs.start(cluster.lab, node.netns);
       try {
         await ovs.vsctl(['add-br', BRIDGE, '--', 'set', 'Bridge', BRIDGE, 'datapath_type=netdev', '--', 'set', 'Open_vSwitch', '.', 'other_config:max-idle=500']);
-        const once = (flags: string[]) => cluster.runAgentOnce(node, ['--bridge', BRIDGE, '--ovsdb-socket', ovs.socket, '--network-policy', 'false', ...flags]).catch((error) => error);
-        const rows = async (table: string) => (await ovs.rows(['list', table])).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, ovsValue(v)])));
+        const once = (flags: string[]): Promise<any> => cluster.runAgentOnce(node, ['--bridge', BRIDGE, '--ovsdb-socket', ovs.socket, '--network-policy', 'false', ...flags]).catch((error: any) => error);
+        const rows = async (table: string): Promise<Record<string, any>[]> => (await ovs.rows(['list', table])).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, ovsValue(v)])));
 
         // A collector on the node's loopback (ovs-vswitchd runs in the node's namespace).
         const listener = spawn('nsenter', [`--net=${node.path}`, '--', process.execPath, '-e',
@@ -33,7 +33,7 @@ describe('Open vSwitch flow export (agent --ovs-sflow, --ovs-netflow)', { skip }
         await new Promise((resolve) => listener.stderr!.once('data', resolve));
 
         const first = await once(['--ovs-sflow', '127.0.0.1:6343', '--ovs-netflow', '127.0.0.1:2055']);
-        assert.ok(!(first instanceof Error), String(first?.stderr ?? first));
+        assert.ok(!(first instanceof Error), String((first as { stderr?: string })?.stderr ?? first));
         const [sflow] = await rows('sFlow');
         const [netflow] = await rows('NetFlow');
         assert.deepEqual(sflow!.targets, '127.0.0.1:6343');
@@ -67,7 +67,8 @@ describe('Open vSwitch flow export (agent --ovs-sflow, --ovs-netflow)', { skip }
         assert.equal((await rows('sFlow')).length, 1);
         const refused = await once(['--ovs-sflow', '127.0.0.1:6343']);
         assert.ok(refused instanceof Error, 'the agent reports the refusal');
-        assert.match(`${refused.stdout}${refused.stderr}`, /sFlow configuration bridgeway did not make \(targets 127\.0\.0\.1:9999\)/);
+        const failure = refused as Error & { stdout: string; stderr: string };
+        assert.match(`${failure.stdout}${failure.stderr}`, /sFlow configuration bridgeway did not make \(targets 127\.0\.0\.1:9999\)/);
         assert.deepEqual((await rows('sFlow'))[0]!.targets, '127.0.0.1:9999');
       } finally {
         await ovs.stop();
