@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { hostVethName } from '../../lib/names.ts';
 import { poll } from '../support/poll.ts';
 import { ovsMissing, ovsValue, TestOvs } from '../support/ovs.ts';
-import { skipUnlessRoot, TestNode } from './harness.ts';
+import { PLUGIN, skipUnlessRoot, TestNode } from './harness.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const skip = skipUnlessRoot || ovsMissing;
 const BRIDGE = 'brovs0';
@@ -103,6 +105,21 @@ describe('Open vSwitch per-pod QoS (runtimeConfig.bandwidth)', { skip }, () => {
       assert.deepEqual(await tableRows(ovs, 'QoS'), []);
       assert.deepEqual(await tableRows(ovs, 'Queue'), []);
       assert.deepEqual(await ovs.vsctl(['list-ports', BRIDGE]), hostVethName('qb', 'eth0'));
+    }));
+
+  test('the bundle on Node (tc in the pod): the same TBF and QoS rows', () =>
+    withOvs(async (node, ovs) => {
+      const viaNode = path.join(node.dir, 'bridgeway');
+      fs.writeFileSync(viaNode, `#!/bin/bash\nexec -a bridgeway ${process.execPath} ${path.resolve(PLUGIN + '.cjs')}\n`, { mode: 0o755 });
+      const conf = node.conf({ bridgeType: 'ovs', bridge: BRIDGE, ovsdbSocket: ovs.socket, ovsDatapath: 'netdev', runtimeConfig: { bandwidth: { ingressRate: INGRESS, ingressBurst: BURST, egressRate: EGRESS, egressBurst: BURST } } });
+      const [pod] = await node.podBatch(1);
+      const res = await node.cni({ command: 'ADD', containerId: 'nq', netns: pod, ifname: 'eth0', conf, plugin: viaNode });
+      assert.equal(res.exitCode, 0, `${res.stdout} ${res.stderr}`);
+      assert.match((await node.exec(['tc', 'qdisc', 'show', 'dev', 'eth0'], pod)).stdout, /qdisc tbf .* rate 20Mbit burst 125000b/);
+      assert.equal((await tableRows(ovs, 'QoS'))[0]!.other_config['max-rate'], String(INGRESS));
+      const del = await node.cni({ command: 'DEL', containerId: 'nq', netns: pod, ifname: 'eth0', conf, plugin: viaNode });
+      assert.equal(del.exitCode, 0, del.stdout);
+      assert.deepEqual(await tableRows(ovs, 'QoS'), []);
     }));
 
   test('bad limits are refused before anything is made; a refused port undoes its QoS rows', () =>
