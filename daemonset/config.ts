@@ -1,7 +1,7 @@
 // Command line + environment -> AgentConfig. One table defines every setting, so --help, the
 // environment fallbacks and the validation errors (which name the flag) cannot drift apart.
 import { parseArgs } from 'node:util';
-import { cidrNetwork, formatCidr, parseCidr, type IpCidr } from '../lib/cidr.ts';
+import { cidrNetwork, formatCidr, parseCidr, parseIp, type IpCidr } from '../lib/cidr.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from '../lib/cni-version.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import type { IptablesMode } from '../lib/iptables/backend.ts';
@@ -39,6 +39,10 @@ export interface AgentConfig {
   serve: boolean;
   /** Enforce NetworkPolicy (BRIDGEWAY_NETWORK_POLICY, default true); false: our table is removed, nothing compiled. */
   networkPolicy: boolean;
+  /** --ovsdb-socket: the Open vSwitch database (bridgeType ovs). */
+  ovsdbSocket: string;
+  /** --ovs-sflow / --ovs-netflow: collectors (ip:port) the OVS bridge exports flow samples/records to; none: ours removed (ovs/flow-export.ts). */
+  flowExport: { sflow?: string; netflow?: string };
   /** `policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>`. */
   explain?: { from: string; to: string; port: number; protocol: 'TCP' | 'UDP' | 'SCTP' };
 }
@@ -81,6 +85,9 @@ const SETTINGS: Setting[] = [
   { flag: 'log-level', env: 'BRIDGEWAY_LOG_LEVEL', fallback: 'info', help: LOG_LEVELS.join('|') },
   { flag: 'network-policy', env: 'BRIDGEWAY_NETWORK_POLICY', fallback: 'true', help: 'true|false: enforce NetworkPolicy in the nftables table inet bridgeway_policy; false leaves it to another product (the table is removed)' },
   { flag: 'iptables', env: 'BRIDGEWAY_IPTABLES', fallback: 'auto', help: 'auto|nft|legacy; auto uses the one kube-proxy uses' },
+  { flag: 'ovsdb-socket', env: 'BRIDGEWAY_OVSDB_SOCKET', fallback: '/run/openvswitch/db.sock', help: 'OVSDB unix socket (bridgeType ovs)' },
+  { flag: 'ovs-sflow', env: 'BRIDGEWAY_OVS_SFLOW', help: 'Open vSwitch: export sFlow samples of the bridge to this collector, ip:port ([ipv6]:port); unset: bridgeway\'s sFlow row is removed' },
+  { flag: 'ovs-netflow', env: 'BRIDGEWAY_OVS_NETFLOW', help: 'Open vSwitch: export NetFlow (v5) records of the bridge to this collector, ip:port; unset: bridgeway\'s NetFlow row is removed' },
   { flag: 'once', boolean: true, help: 'sync once and exit (0 when everything is in place)' },
   { flag: 'json', boolean: true, help: 'doctor: print the findings as one JSON document' },
   { flag: 'fix-leaks', boolean: true, help: 'doctor: release IPAM reservations whose pod is gone (its host veth is absent)' },
@@ -103,6 +110,8 @@ export function helpText(): string {
     '       bridgeway-agent doctor [flags]     check the node as the agent sees it, change nothing; exit 1 on any FAIL',
     '       bridgeway-agent policy explain <ns>/<pod> <ns>/<pod> <port>/<proto>',
     '                                          the NetworkPolicy verdict on a new connection and the rules that decide it (lists from the API server)',
+    '       bridgeway-agent mirror <ns>/<pod> [--to <port> | --to-vlan <tag>] [--stop] [--ovsdb-socket <path>]',
+    '                                          Open vSwitch: mirror the pod\'s port to a new port for tcpdump -i (printed) until Ctrl-C',
     '',
     ...rows,
     '',
@@ -230,8 +239,22 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     doctor: { json: parsed.values.json === true, fixLeaks: parsed.values['fix-leaks'] === true },
     serve: parsed.values.serve === true,
     networkPolicy: networkPolicy === 'true',
+    ovsdbSocket: value('ovsdb-socket')!,
+    flowExport: {
+      ...(value('ovs-sflow') ? { sflow: parseCollector('ovs-sflow', value('ovs-sflow')!) } : {}),
+      ...(value('ovs-netflow') ? { netflow: parseCollector('ovs-netflow', value('ovs-netflow')!) } : {}),
+    },
     ...(explain && { explain }),
   };
+}
+
+/** A flow collector as OVS's sFlow and NetFlow rows take it: an IP address and a port. */
+function parseCollector(flag: string, text: string): string {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(text.trim());
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535 || !parseIp(match[1]!.replace(/^\[|\]$/g, ''))) {
+    throw new ConfigError(`--${flag} must be a collector's ip:port (or [ipv6]:port), e.g. 192.0.2.10:6343, got ${JSON.stringify(text)}`);
+  }
+  return text.trim();
 }
 
 /** `explain <ns>/<pod> <ns>/<pod> <port>/<proto>`: the one subcommand of `policy`. */

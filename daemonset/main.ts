@@ -192,6 +192,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mirror') return mirror(argv.slice(1));
   let config: AgentConfig | undefined;
   try {
     // The image's bridgeway-agent is a symlink: the file to install is what it points to.
@@ -214,6 +215,20 @@ async function main(argv: string[]): Promise<number> {
   if (config.command === 'policy') return explainCommand(config);
   if (config.command === 'uninstall') return runUninstall(config, log, createRunner());
   return runAgent(config, log);
+}
+
+/** `mirror <namespace>/<pod>`: an OVS Mirror of the pod's port until Ctrl-C (daemonset/ovs/mirror.ts). */
+async function mirror(argv: string[]): Promise<number> {
+  const { mirrorCommand, parseMirrorArgs, MirrorError } = await import('./ovs/mirror.ts');
+  try {
+    const args = parseMirrorArgs(argv, process.env);
+    const interrupted = () => new Promise<string>((resolve) => { for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal)); });
+    return await mirrorCommand(args, { out: (line) => process.stdout.write(`${line}\n`), run: createRunner(), interrupted });
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    process.stderr.write(`bridgeway-agent mirror: ${errorMessage(error)}\n`);
+    return error instanceof MirrorError ? 2 : 1;
+  }
 }
 
 /**

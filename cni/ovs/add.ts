@@ -17,15 +17,20 @@ import type { AddPlan, AddTarget } from '../plan.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, attach, AttachError, ensureBridge, findPort, openDb } from './db.ts';
-import { detachPort, isOwnPort } from './ops.ts';
+import { removePort, isOwnPort } from './ops.ts';
+import { qosOwnerIds, type Limit } from './qos.ts';
 import { planOvsAdd } from './plan.ts';
 import { portVlan } from './vlan.ts';
 
 /** Turns TX checksum offload off on an interface of a namespace (lib/ethtool/ on Bun). */
 export type TxChecksumOff = (netns: string, ifname: string) => Promise<void>;
 
+/** Puts the egress limit (a TBF root qdisc) on an interface of a namespace (qos.ts). */
+export type ShapeEgress = (netns: string, ifname: string, limit: Limit) => Promise<void>;
+
 export interface OvsDeps {
   txChecksumOff: TxChecksumOff;
+  shapeEgress: ShapeEgress;
 }
 
 /** How long ADD waits for ovs-vswitchd to make a new bridge's internal interface. */
@@ -60,6 +65,8 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
       throw new CniError(ErrorCode.InvalidNetworkConfig, `Open vSwitch already has a port ${plan.hostVeth} that is not this attachment's (external_ids ${JSON.stringify(stale.ids)}): bridgeway leaves it alone`);
     }
     if (stale) log.warn({ port: plan.hostVeth }, 'replacing a port left by an interrupted ADD of this attachment');
+    const ingress = ovs.qos?.ingress;
+    const qosIds = qosOwnerIds(conf.name, args.containerId, args.ifname);
     let portUuid: string;
     try {
       portUuid = await attach(db, {
@@ -68,16 +75,19 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
         owner: { network: conf.name, containerId: args.containerId, ifname: args.ifname, ...(podNamespace !== undefined ? { podNamespace } : {}), ...(podName !== undefined ? { podName } : {}) },
         vlan,
         ...(stale ? { stalePort: stale.uuid } : {}),
+        ...(ingress ? { ingress } : {}),
       });
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
-      undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact([detachPort(error.portUuid)]) });
+      undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact(removePort(error.portUuid, qosIds)) });
       throw error.cause;
     }
-    undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact([detachPort(portUuid)]) });
+    undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact(removePort(portUuid, qosIds)) });
     if (bridge.datapath === 'netdev') await deps.txChecksumOff(target.netns, target.ifname);
+    // The egress limit on the pod's interface: it goes with the veth, whose undo is registered.
+    if (ovs.qos?.egress) await deps.shapeEgress(target.netns, target.ifname, ovs.qos.egress);
     await applyPodSide(kernel, plan, target, log);
-    log.info({ ips: addresses, hostVeth: plan.hostVeth, bridge: conf.bridge, ...vlan, netns: args.netns }, 'pod attached (Open vSwitch)');
+    log.info({ ips: addresses, hostVeth: plan.hostVeth, bridge: conf.bridge, ...vlan, ...(ovs.qos ? { qos: ovs.qos } : {}), netns: args.netns }, 'pod attached (Open vSwitch)');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
     return rollBack(undo, asCniError(error), log);

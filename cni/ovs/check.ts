@@ -10,12 +10,13 @@ import type { CommandContext } from '../skel.ts';
 import { asCniError, findPort, openDb } from './db.ts';
 import { isOwnPort, selectBridge } from './ops.ts';
 import { portVlan } from './vlan.ts';
+import { checkQos, type ReadEgress } from './qos-check.ts';
 import { setAtoms, uuidOf } from '../../lib/ovsdb/protocol.ts';
 
 /** Whether TX checksum offload is on for an interface of a namespace; undefined where it cannot be read. */
 export type TxChecksumRead = (netns: string, ifname: string) => boolean | undefined;
 
-export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRead): Promise<void> {
+export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRead, readEgress: ReadEgress): Promise<void> {
   const { args, conf } = ctx;
   const ovs = conf.ovs!;
   await checkAttachment(ctx, (_ctx, link: KernelLink | undefined) => {
@@ -38,6 +39,7 @@ export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRe
     if (wanted.tag !== actual.tag || (wanted.trunks ?? []).join(',') !== actual.trunks.join(',')) {
       throw failed(`port ${port} is ${describe(actual)}, the config makes it ${describe(wanted)}`);
     }
+    await checkQos(db, row, ovs.qos, { network: conf.name, containerId: args.containerId, ifname: args.ifname, netns: args.netns }, readEgress);
     const [datapath] = setAtoms(bridge!.rows![0]?.datapath_type);
     if (datapath === 'netdev' && readTxChecksum(args.netns, args.ifname) === true) {
       throw failed(`${args.ifname}'s TX checksum offload is on, and TCP through the userspace datapath fails with it (turn it off: ethtool -K ${args.ifname} tx off in the pod)`);

@@ -3,6 +3,7 @@
 // apart from netconf.ts, which asks for them only when the bridge type says so. Whether the
 // database answers is ADD's to find out (code 11 naming the socket).
 import { Fields, invalid, unsupported } from '../config/fields.ts';
+import { parseBandwidth, type PodQos } from './qos.ts';
 
 export const DEFAULT_OVSDB_SOCKET = '/run/openvswitch/db.sock';
 
@@ -22,6 +23,8 @@ export interface OvsConf {
   vlanByNamespace?: Record<string, number>;
   /** With vlanByNamespace, the VLAN of a namespace it does not name; none: such a pod is refused. */
   defaultVlan?: number;
+  /** runtimeConfig.bandwidth (the CNI bandwidth capability): the pod's limits, cni/ovs/qos.ts. */
+  qos?: PodQos;
 }
 
 export function parseOvsConf(f: Fields, raw: Record<string, unknown>): OvsConf {
@@ -43,9 +46,12 @@ export function parseOvsConf(f: Fields, raw: Record<string, unknown>): OvsConf {
     throw unsupported('antiSpoofing', raw.antiSpoofing, 'the anti-spoofing table filters frames of a Linux bridge (nftables\' bridge family), and Open vSwitch switches the pods\' frames itself, past it: remove the key, or use "bridgeType": "linux"');
   }
   if (raw.uplink !== undefined) throw unsupported('uplink', raw.uplink, 'the bridged LAN moves a NIC onto a Linux bridge; with Open vSwitch add the NIC as a port of the bridge yourself (ovs-vsctl add-port)');
+  const runtimeConfig = raw.runtimeConfig as Record<string, unknown> | undefined;
+  const qos = parseBandwidth(runtimeConfig && typeof runtimeConfig === 'object' ? runtimeConfig.bandwidth : undefined);
   return {
     socket,
     datapath,
+    ...(qos ? { qos } : {}),
     ...(vlan !== undefined ? { vlan } : {}),
     ...(trunks ? { trunks } : {}),
     ...(vlanByNamespace ? { vlanByNamespace } : {}),

@@ -35,11 +35,15 @@ export interface PortRow {
   ids: Record<string, string>;
   tag?: number;
   trunks: number[];
+  /** The UUID of the Port's QoS row, if it has one (cni/ovs/qos.ts). */
+  qos?: string;
 }
 
 export function portRow(row: Row): PortRow {
   const tag = optionalInteger(row.tag);
+  const qos = uuidOf(setAtoms(row.qos)[0] as never);
   return {
+    ...(qos ? { qos } : {}),
     uuid: uuidOf(row._uuid)!,
     name: String(row.name),
     ids: mapEntries(row.external_ids),

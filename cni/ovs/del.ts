@@ -7,7 +7,8 @@ import { runEveryStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, findPort, openDb } from './db.ts';
-import { detachPort, isOwnPort } from './ops.ts';
+import { removePort, isOwnPort } from './ops.ts';
+import { dropQos, qosOwnerIds } from './qos.ts';
 
 export async function ovsDel(ctx: CommandContext): Promise<void> {
   const { args, conf, run, kernel, log } = ctx;
@@ -20,11 +21,12 @@ export async function ovsDel(ctx: CommandContext): Promise<void> {
         const port = await findPort(db, hostVeth);
         if (!port) {
           done.port = 'already gone';
+          await db.transact(dropQos(qosOwnerIds(conf.name, args.containerId, args.ifname))); // left by an interrupted rollback
         } else if (!isOwnPort(port.ids, conf.name, args.containerId, args.ifname)) {
           done.port = 'not ours, left alone';
           log.warn({ port: hostVeth, externalIds: port.ids }, 'an Open vSwitch port of our name does not name this attachment: left alone');
         } else {
-          await db.transact([detachPort(port.uuid)]);
+          await db.transact(removePort(port.uuid, port.ids));
           done.port = 'removed';
         }
       } catch (error) {

@@ -11,7 +11,7 @@ import { CniError, ErrorCode } from '../errors.ts';
 import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, openDb, portRow, type PortRow } from './db.ts';
-import { detachPort, selectNetworkPorts } from './ops.ts';
+import { removePort, selectNetworkPorts } from './ops.ts';
 
 /** Pure: the network's ports whose attachment is not valid any more. */
 export function deadPorts(ports: readonly PortRow[], network: string, valid: readonly { containerId: string; ifname: string }[]): PortRow[] {
@@ -54,7 +54,7 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
         const ifname = port.ids[OVS_IDS.ifname]!;
         deadAttachments.push({ containerId, ifname });
         const ok = await attempt(`remove port ${port.name}`, async () => {
-          await db.transact([detachPort(port.uuid)]);
+          await db.transact(removePort(port.uuid, port.ids));
           return true;
         });
         if (ok) removed.push(port.name);

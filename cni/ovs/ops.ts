@@ -12,6 +12,7 @@
 import { OVS_IDS } from '../../lib/names.ts';
 import { map, namedUuid, set, uuid, type Operation, type Row } from '../../lib/ovsdb/protocol.ts';
 import type { PortVlan } from './vlan.ts';
+import { dropQos, insertIngressQos, QOS_NAME, type Limit } from './qos.ts';
 
 export interface BridgeSpec {
   name: string;
@@ -64,7 +65,7 @@ export function createBridge(bridge: BridgeSpec): Operation[] {
 }
 
 export function selectPort(name: string): Operation {
-  return { op: 'select', table: 'Port', where: [['name', '==', name]], columns: ['_uuid', 'name', 'tag', 'trunks', 'external_ids', 'interfaces'] };
+  return { op: 'select', table: 'Port', where: [['name', '==', name]], columns: ['_uuid', 'name', 'tag', 'trunks', 'external_ids', 'interfaces', 'qos'] };
 }
 
 /** This network's ports (GC): every Port whose external_ids name the network. */
@@ -77,6 +78,15 @@ export function detachPort(portUuid: string): Operation {
   return { op: 'mutate', table: 'Bridge', where: [['ports', 'includes', uuid(portUuid)]], mutations: [['ports', 'delete', uuid(portUuid)]] };
 }
 
+/**
+ * Removes an attachment's Port with its QoS and Queue rows (qos.ts). The Port is deleted
+ * explicitly beside its removal from the bridge: the server checks references before it collects
+ * unreferenced rows, so the QoS row would still count as the Port's and its delete be refused.
+ */
+export function removePort(portUuid: string, ids: Record<string, string>): Operation[] {
+  return [detachPort(portUuid), { op: 'delete', table: 'Port', where: [['_uuid', '==', uuid(portUuid)]] }, ...dropQos(ids)];
+}
+
 export interface AttachSpec {
   bridge: string;
   port: string;
@@ -84,6 +94,8 @@ export interface AttachSpec {
   vlan: PortVlan;
   /** Our own Port of the same name left by an interrupted ADD of this attachment, replaced here. */
   stalePort?: string;
+  /** The limit of traffic to the pod: a linux-htb QoS on the Port (qos.ts). */
+  ingress?: Limit;
 }
 
 /** The operations of attaching; results[MUTATE_BRIDGE] says whether the bridge was there, results[NEXT_CFG] the cfg to wait for. */
@@ -92,8 +104,11 @@ export function attachPort(spec: AttachSpec): { operations: Operation[]; bridgeM
   const port: Row = { name: spec.port, interfaces: namedUuid('iface'), external_ids: ids };
   if (spec.vlan.tag !== undefined) port.tag = spec.vlan.tag;
   if (spec.vlan.trunks) port.trunks = set(spec.vlan.trunks);
+  if (spec.ingress) port.qos = namedUuid(QOS_NAME);
+  const qosIds = { [OVS_IDS.network]: spec.owner.network, [OVS_IDS.containerId]: spec.owner.containerId, [OVS_IDS.ifname]: spec.owner.ifname };
   const operations: Operation[] = [
-    ...(spec.stalePort ? [detachPort(spec.stalePort)] : []),
+    ...(spec.stalePort ? removePort(spec.stalePort, qosIds) : []),
+    ...(spec.ingress ? insertIngressQos(spec.ingress, qosIds) : []),
     { op: 'insert', table: 'Interface', row: { name: spec.port, external_ids: ids }, 'uuid-name': 'iface' },
     { op: 'insert', table: 'Port', row: port, 'uuid-name': 'port' },
     { op: 'mutate', table: 'Bridge', where: [['name', '==', spec.bridge]], mutations: [['ports', 'insert', namedUuid('port')]] },

@@ -85,6 +85,40 @@ export interface MacvlanNetworkFacts {
   hostShim: boolean;
 }
 
+/** A network config of "bridgeType": "ovs" (gather-ovs.ts), its keys as written. */
+export interface OvsNetworkFacts {
+  path: string;
+  network: string;
+  bridge: string;
+  socket: string;
+  vlan?: number;
+  trunk?: number[];
+  vlanByNamespace?: Record<string, number>;
+  defaultVlan?: number;
+}
+
+/** What one Open vSwitch database holds, as far as the doctor asks. */
+export interface OvsDbFacts {
+  curCfg: number;
+  nextCfg: number;
+  /** The pid of an ovs-vswitchd serving this database, when one is visible in /proc. */
+  vswitchd?: number;
+  bridges: { name: string; datapath: string; ports: string[] }[];
+  /** The ports of the OVS networks of this database (by their external_ids). */
+  ports: { name: string; ids: Record<string, string>; tag?: number; trunks: number[] }[];
+  /** Every port's name, on any bridge. */
+  allPorts: string[];
+  /** Mirrors `bridgeway-agent mirror` made; pid and alive: the process that holds it. */
+  mirrors: { name: string; pod: string; output: string; pid?: number; alive?: boolean }[];
+}
+
+export interface OvsFacts {
+  networks: OvsNetworkFacts[];
+  dbs: Record<string, OvsDbFacts | { error: string }>;
+  /** Host veths (bridgeway's names) that are no Linux bridge's port. */
+  unattachedVeths: string[];
+}
+
 export interface DoctorFacts {
   settings: DoctorSettings;
   /** The cluster's nodes as the agent's source gives them, or why they could not be read. */
@@ -109,6 +143,8 @@ export interface DoctorFacts {
   uplinks: UplinkFacts;
   /** The network configs in macvlan mode in the CNI config directory (issue 20). */
   macvlan?: MacvlanNetworkFacts[];
+  /** The network configs of "bridgeType": "ovs" and their databases (issue 21); absent when there are none. */
+  ovs?: OvsFacts;
   /** The agent's /readyz. */
   agent: { url: string; status?: number; body?: string; error?: string };
   kube?: { server: string; error?: string; access: AccessReview[] };

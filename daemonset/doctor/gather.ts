@@ -23,6 +23,7 @@ import { gatherKube } from './gather-kube.ts';
 import { gatherPolicy } from './gather-policy.ts';
 import { gatherUplinks } from './gather-uplink.ts';
 import { gatherMacvlan } from './gather-macvlan.ts';
+import { gatherOvs } from './gather-ovs.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -40,7 +41,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
-  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy, uplinks] = await Promise.all([
+  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy, uplinks, ovs] = await Promise.all([
     deps.network.read(),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
@@ -50,6 +51,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     gatherNetworkManager(run, deps.networkManager ?? { runDir: '/run/NetworkManager', confDir: '/etc/NetworkManager' }),
     gatherPolicy(run, config.networkPolicy, deps.procSys),
     gatherUplinks(run, deps.networkManager?.runDir),
+    gatherOvs(config.cniConfDir, config.ovsdbSocket, run),
   ]);
   const links = ip.links;
   const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
@@ -73,6 +75,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     policy,
     uplinks,
     macvlan: gatherMacvlan(config.cniConfDir),
+    ...(ovs && { ovs }),
     agent,
     ...(kube && { kube: kube.kube }),
   };

@@ -19,6 +19,7 @@ import type { NodePolicy } from '../policy/enforcer.ts';
 import { NetworkPolicyStep } from '../policy/step.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { StatusReport } from '../status/step.ts';
+import { FlowExportSync } from '../ovs/flow-export.ts';
 
 export interface SyncStepDeps {
   run: Runner;
@@ -72,6 +73,7 @@ export function syncSteps(deps: SyncStepDeps) {
       }),
       new StatusReport({ nodeName: config.nodeName, nodeStatus }),
       new NetworkPolicyStep(deps.policy),
+      new FlowExportSync({ log, socket: config.ovsdbSocket, bridge: config.bridge, wanted: config.flowExport }),
     ] as const,
   };
 }

@@ -118,6 +118,11 @@ export class NetlinkSocket implements Transport, BatchTransport {
     return ++this.seq;
   }
 
+  /** For a socket opened for one job (lib/netlink/tc.ts); the invocation's own live until exit. */
+  close(): void {
+    this.libc.close(this.fd);
+  }
+
   /**
    * Sends one request (built with `seq`) and collects its answer: the messages of a dump up to
    * NLMSG_DONE, or the ACK; a kernel error rejects with NetlinkError.

@@ -100,6 +100,11 @@ export class TestOvs {
     await this.stopChild(this.children[0]!);
   }
 
+  /** Stops ovs-vswitchd only (the "vswitchd not running" case); the database keeps answering. */
+  async stopVswitchd(): Promise<void> {
+    await this.stopChild(this.children[1]!);
+  }
+
   /** Freezes ovs-vswitchd (SIGSTOP): the database answers, nothing it holds is applied. */
   pauseVswitchd(): void {
     this.children[1]!.kill('SIGSTOP');

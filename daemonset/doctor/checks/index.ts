@@ -9,6 +9,7 @@ import { checkConflist, checkIpam, checkPlugin } from './files.ts';
 import { checkBridgeNetfilter, checkForwarding, checkInterface, checkMtu, checkNetworkManager, checkRpFilter } from './host.ts';
 import { checkIptables } from './iptables.ts';
 import { checkMacvlan } from './macvlan.ts';
+import { checkOvs } from './ovs.ts';
 import { checkPolicy } from './policy.ts';
 import { checkRoutes } from './routes.ts';
 import { checkUplinks } from './uplink.ts';
@@ -29,6 +30,7 @@ export function runChecks(facts: DoctorFacts, released: readonly Reservation[] =
     ...checkAntispoof(context),
     ...checkPolicy(context),
     ...checkMacvlan(context.facts),
+    ...checkOvs(context.facts),
     ...checkConflist(context),
     ...checkPlugin(context),
     ...checkIpam(context, released),
