@@ -23,7 +23,9 @@ export function renderConflist(inputs: ConflistInputs): string {
     {
       type: PLUGIN_TYPE,
       bridge: inputs.bridge,
-      ...(inputs.ovs && { bridgeType: 'ovs', ovsdbSocket: inputs.ovs.socket, ovsDatapath: inputs.ovs.datapath }),
+      // On OVS the plugin shapes a pod's traffic itself (cni/ovs/qos.ts): the runtime passes the
+      // pod's bandwidth annotations only to a plugin that declares the capability.
+      ...(inputs.ovs && { bridgeType: 'ovs', ovsdbSocket: inputs.ovs.socket, ovsDatapath: inputs.ovs.datapath, capabilities: { bandwidth: true } }),
       // No encapsulation: pods get eth1's MTU unchanged.
       mtu: inputs.mtu,
       // Written out, though it is the plugin's default too: a pod reaches itself through its own

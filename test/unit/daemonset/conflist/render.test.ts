@@ -16,13 +16,14 @@ describe('conflist', () => {
     assert.equal(conf.plugins[1].type, 'portmap');
     assert.equal(JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'cni0', portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' })).plugins.length, 1);
   });
-  test('an OVS bridge: bridgeType, the socket and the datapath for the plugin, and no hairpinMode (an OVS port has none)', () => {
+  test('an OVS bridge: bridgeType, the socket and the datapath for the plugin, the bandwidth capability, and no hairpinMode (an OVS port has none)', () => {
     const conf = JSON.parse(renderConflist({ cniVersion: '1.1.0', podCIDR: cidr('10.244.1.0/24'), mtu: 1500, bridge: 'br-pods', ovs: { socket: '/run/ovs/db.sock', datapath: 'netdev' }, portmap: false, logLevel: 'info', dataDir: '/d', logFile: '/l' }));
     const plugin = conf.plugins[0];
     assert.equal(plugin.bridge, 'br-pods');
     assert.equal(plugin.bridgeType, 'ovs');
     assert.equal(plugin.ovsdbSocket, '/run/ovs/db.sock');
     assert.equal(plugin.ovsDatapath, 'netdev');
+    assert.deepEqual(plugin.capabilities, { bandwidth: true }, 'kubelet\'s bandwidth annotations reach the plugin\'s own QoS');
     assert.equal('hairpinMode' in plugin, false);
   });
   test('one family is a plain subnet (unchanged for IPv4-only nodes); dual-stack is one range per family', () => {
