@@ -223,7 +223,7 @@ async function mirror(argv: string[]): Promise<number> {
   try {
     const args = parseMirrorArgs(argv, process.env);
     const interrupted = () => new Promise<string>((resolve) => { for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal)); });
-    return await mirrorCommand(args, { out: (line) => process.stdout.write(`${line}\n`), run: createRunner(), interrupted });
+    return await mirrorCommand(args, { out: (line) => process.stdout.write(`${line}\n`), kernel: createKernel(createRunner()), interrupted });
   } catch (error) {
     if (!(error instanceof Error)) throw error;
     process.stderr.write(`bridgeway-agent mirror: ${errorMessage(error)}\n`);

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { connectOvsdb, type OvsdbClient } from '../../lib/ovsdb/client.ts';
 import { uuidOf } from '../../lib/ovsdb/protocol.ts';
-import type { Runner } from '../../lib/exec.ts';
+import type { Kernel } from '../../lib/kernel/kernel.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createMirror, mirrorPortName, removeMirrors, selectBridgeOf, selectMirrorPorts, selectMirrors, selectPodPorts, selectPortByName, type MirrorOutput } from './mirror-ops.ts';
 
@@ -55,7 +55,8 @@ export function parseMirrorArgs(argv: string[], env: Record<string, string | und
 
 export interface MirrorIo {
   out(line: string): void;
-  run: Runner;
+  /** The node's links: rtnetlink on Bun (the agent's image has no `ip`), iproute2 on the Node build. */
+  kernel: Kernel;
   /** Resolves on the first SIGINT or SIGTERM. */
   interrupted(): Promise<string>;
 }
@@ -99,10 +100,10 @@ export async function stopMirror(db: OvsdbClient, key: string | undefined): Prom
 }
 
 /** Waits for ovs-vswitchd to make the new internal port, then brings it up (tcpdump sees nothing on a down link). */
-async function upWhenMade(run: Runner, name: string): Promise<void> {
+async function upWhenMade(kernel: Kernel, name: string): Promise<void> {
   for (let waited = 0; ; waited += 50) {
     try {
-      await run(['ip', 'link', 'set', 'dev', name, 'up']);
+      await kernel.apply([{ op: 'set-up', link: name }]);
       return;
     } catch (error) {
       if (waited >= 5000) throw new MirrorError(`ovs-vswitchd made no interface ${name} within 5 s (is it running?): ${errorMessage(error)}`);
@@ -123,7 +124,7 @@ export async function mirrorCommand(args: MirrorArgs, io: MirrorIo): Promise<num
     const mirror = await startMirror(db, args);
     try {
       if (mirror.outputName) {
-        await upWhenMade(io.run, mirror.outputName);
+        await upWhenMade(io.kernel, mirror.outputName);
         io.out(mirror.outputName);
         io.out(`# mirroring ${key} on ${mirror.bridge}: tcpdump -i ${mirror.outputName}; Ctrl-C removes it`);
       } else {
