@@ -1,0 +1,164 @@
+// The sync step that keeps steering.ts's flows on the Open vSwitch bridge (--bridge-type ovs), over
+// OpenFlow 1.3 on the bridge's management socket <OVS_RUNDIR>/<bridge>.mgmt (OVS_RUNDIR: the
+// database socket's directory, where ovs-vswitchd binds it). Every sync: the LOCAL port's MAC
+// (PORT_DESC), our flows' cookies (FLOW stats by our cookie prefix), the missing flows added and
+// the stale ones deleted, then a BARRIER; and IPv4 ICMP redirects off on the bridge's interface
+// (the node routes a steered packet back out of the interface it came in on; a redirect would
+// tell the pod to bypass the node, which the flows ignore anyway as they match IP addresses).
+// IPv6 has no such switch: ip6_forward's redirect is rate-limited and, for the same reason,
+// harmless.
+// The plugin makes the bridge at the first pod's ADD: until then there is nothing to steer, and the
+// step watches for the management socket (every WATCH_MS) to install the flows as soon as the
+// bridge is there, without waiting for the next sync.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IpCidr } from '../../lib/cidr.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { connectOpenFlow, type OpenFlowClient } from '../../lib/openflow/client.ts';
+import { OFPP } from '../../lib/openflow/protocol.ts';
+import type { SyncStep } from '../loop/step.ts';
+import type { NodeSync } from '../loop/sync.ts';
+import { DELETE_ALL_STEERING, diffSteering, planSteeringFlows, STEERING_COOKIE_MASK, STEERING_COOKIE_PREFIX } from './steering.ts';
+
+const WATCH_MS = 250;
+
+/** The bridge's OpenFlow management socket: ovs-vswitchd binds it in its run directory. */
+export function mgmtSocket(ovsdbSocket: string, bridge: string): string {
+  return path.join(path.dirname(ovsdbSocket), `${bridge}.mgmt`);
+}
+
+export type OpenFlowConnect = (socket: string) => Promise<OpenFlowClient>;
+
+export interface SteeringDeps {
+  log: Logger;
+  ovsdbSocket: string;
+  bridge: string;
+  /** /proc/sys of the node's network namespace. */
+  procSys?: string;
+  connect?: OpenFlowConnect;
+}
+
+/** Where the flows stand: in place, no bridge yet (nothing to steer), or why not. */
+export type SteeringState = { inPlace: true; flows: number } | { noBridge: true } | { error: string } | { notYet: true };
+
+/** Reads, plans and applies once: the flows the bridge must hold for these podCIDRs. */
+export async function syncSteering(client: OpenFlowClient, podCIDRs: readonly IpCidr[]): Promise<{ flows: number; added: string[]; removed: number }> {
+  const local = (await client.portDescs()).find((p) => p.portNo === OFPP.LOCAL);
+  if (!local) throw new Error('the bridge reports no LOCAL port (its internal interface)');
+  const wanted = planSteeringFlows({ podCIDRs, localMac: local.mac });
+  const present = (await client.flowCookies(STEERING_COOKIE_PREFIX, STEERING_COOKIE_MASK)).map((f) => f.cookie);
+  const change = diffSteering(wanted, present);
+  // Added first: a changed flow (new MAC, new podCIDR) replaces the old one of the same match, so
+  // there is no moment without steering; only then the leftovers go.
+  if (change.add.length) await client.flowMods(change.add);
+  if (change.remove.length) await client.flowMods(change.remove);
+  return { flows: wanted.length, added: change.added, removed: change.remove.length };
+}
+
+/** Uninstall or steering off: every flow of ours, whatever it matches. */
+export async function removeSteering(client: OpenFlowClient): Promise<void> {
+  await client.flowMods([DELETE_ALL_STEERING]);
+}
+
+export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
+  readonly name = 'ovs-steering';
+  private readonly deps: SteeringDeps;
+  private readonly socket: string;
+  private state: SteeringState = { notYet: true };
+  private watch: ReturnType<typeof setInterval> | undefined;
+  private podCIDRs: readonly IpCidr[] = [];
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(deps: SteeringDeps) {
+    this.deps = deps;
+    this.socket = mgmtSocket(deps.ovsdbSocket, deps.bridge);
+  }
+
+  async run(sync: NodeSync): Promise<void> {
+    this.podCIDRs = sync.podCIDRs;
+    await this.once();
+    if ('error' in this.state) throw new Error(`same-node steering on the Open vSwitch bridge ${this.deps.bridge}: ${this.state.error}`);
+  }
+
+  /** Why NetworkPolicy does not see same-node traffic now, or undefined when it does (or there is none). */
+  notSteered(): string | undefined {
+    const s = this.state;
+    if ('inPlace' in s || 'noBridge' in s) return undefined;
+    if ('notYet' in s) return 'the flows that steer it through the node are not installed yet';
+    return `the flows that steer it through the node could not be installed: ${s.error}`;
+  }
+
+  /** For /readyz and the log. */
+  describe(): string {
+    const s = this.state;
+    if ('inPlace' in s) return `same-node pod traffic steered through the node (${s.flows} OpenFlow flows on ${this.deps.bridge})`;
+    if ('noBridge' in s) return `no Open vSwitch bridge ${this.deps.bridge} yet (no pod): its flows follow it`;
+    return this.notSteered()!;
+  }
+
+  stop(): void {
+    if (this.watch) clearInterval(this.watch);
+    this.watch = undefined;
+  }
+
+  private once(): Promise<void> {
+    this.running = this.running.then(() => this.attempt());
+    return this.running;
+  }
+
+  private async attempt(): Promise<void> {
+    const { log, bridge } = this.deps;
+    if (!fs.existsSync(this.socket)) {
+      this.state = { noBridge: true };
+      this.watchForBridge();
+      return;
+    }
+    this.stop();
+    this.disableRedirects();
+    let client: OpenFlowClient;
+    try {
+      client = await (this.deps.connect ?? connectOpenFlow)(this.socket);
+    } catch (error) {
+      this.state = { error: errorMessage(error) };
+      return;
+    }
+    try {
+      const outcome = await syncSteering(client, this.podCIDRs);
+      if (outcome.added.length || outcome.removed) log.info({ bridge, added: outcome.added, removed: outcome.removed }, 'Open vSwitch same-node steering flows updated');
+      this.state = { inPlace: true, flows: outcome.flows };
+    } catch (error) {
+      this.state = { error: errorMessage(error) };
+    } finally {
+      client.close();
+    }
+  }
+
+  private watchForBridge(): void {
+    if (this.watch) return;
+    this.watch = setInterval(() => {
+      if (!fs.existsSync(this.socket)) return;
+      this.stop();
+      void this.once().then(() => {
+        if ('error' in this.state) this.deps.log.error({ bridge: this.deps.bridge }, `same-node steering: ${this.state.error}`);
+      });
+    }, WATCH_MS);
+    (this.watch as { unref?: () => void }).unref?.();
+  }
+
+  /** send_redirects is on when either conf/all or the device's is: both off. */
+  private disableRedirects(): void {
+    const root = this.deps.procSys ?? '/proc/sys';
+    for (const dev of ['all', this.deps.bridge]) {
+      const file = path.join(root, 'net/ipv4/conf', dev, 'send_redirects');
+      try {
+        if (fs.readFileSync(file, 'utf8').trim() === '0') continue;
+        fs.writeFileSync(file, '0');
+        this.deps.log.info(`disabled net.ipv4.conf.${dev}.send_redirects (steered same-node traffic leaves by the interface it came in on)`);
+      } catch (error) {
+        // Absent (no IPv4, or the interface not there yet): the next sync tries again.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ file }, `cannot disable ICMP redirects: ${errorMessage(error)}`);
+      }
+    }
+  }
+}
