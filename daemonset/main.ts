@@ -27,6 +27,7 @@ import { readSysctl } from './host/checks.ts';
 import { PolicyEnforcer, type ConntrackTable } from './policy/enforcer.ts';
 import { nftPolicyKernel } from './policy/kernel.ts';
 import type { PolicySource } from './policy/source.ts';
+import { SteeringSync } from './ovs/steering-step.ts';
 
 /** Standalone mode has no API to watch: a source that never lists (only BRIDGEWAY_NETWORK_POLICY=false uses it, to remove the table). */
 const NO_POLICY_SOURCE: PolicySource = { start() {}, stop() {}, synced: () => false, connected: () => false, objects: () => ({ pods: [], namespaces: [], policies: [] }) };
@@ -109,10 +110,12 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
     nodeStatus = createKubeNodeApi({ kubeconfig, log });
     if (config.networkPolicy) policySource = createKubePolicySource({ kubeconfig, log, metrics, onChange: onPolicyChange, afterPage: afterBurst });
   }
+  // OVS: the same-node steering flows, a sync step whose state the enforcer's readiness reads.
+  const steering = new SteeringSync({ log, ovsdbSocket: config.ovsdbSocket, bridge: config.bridge, enabled: config.bridgeType === 'ovs' });
   if (policySource || !config.networkPolicy) {
     policy = new PolicyEnforcer({
       kernel: nftPolicyKernel(run), conntrack: createConntrack(), nodeAddresses: createNodeAddresses(), source: policySource ?? NO_POLICY_SOURCE, nodeName: config.nodeName, enabled: config.networkPolicy,
-      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), bridgeType: config.bridgeType, log, metrics,
+      families: config.clusterCIDRs.map((c) => c.family), sysctl: (key) => readSysctl('/proc/sys', key), bridgeType: config.bridgeType, sameNodeSteering: () => steering.notSteered(), log, metrics,
       afterApply: () => {
         afterBurst();
         // The first table in the kernel releases the conflist (conflist/step.ts): sync now, not at the next resync.
@@ -123,7 +126,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
       },
     });
   }
-  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy, betweenPhases: afterBurst });
+  const reconciler = new Reconciler({ run, network, log, metrics, config, source, nodeStatus, policy, steering, betweenPhases: afterBurst });
   source.start();
   // The policy lists wait for the Node list and the sync it triggers: at 5,000 nodes either in
   // flight beside them set the agent's peak RSS (pages of both lists, parsed, and the sync's route
@@ -184,6 +187,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
   source.stop();
   startPolicies?.cancel();
   policy?.stop();
+  steering.stop();
   policySource?.stop();
   await scheduler.idle;
   await policy?.idle;

@@ -23,6 +23,7 @@ import { readUplinkState } from '../lib/uplink/read.ts';
 import type { Kernel } from '../lib/kernel/kernel.ts';
 import { connectOvsdb } from '../lib/ovsdb/client.ts';
 import { uninstallOvsBridge, type OpenOvsdb } from './ovs/uninstall.ts';
+import { uninstallSteering } from './ovs/steering-step.ts';
 
 /** Uninstall's writes to the API (kube/node-cleanup.ts), given only in Kubernetes mode. */
 export interface NodeMarksApi {
@@ -96,6 +97,7 @@ export async function uninstall(config: AgentConfig, deps: UninstallDeps): Promi
   if (config.ovs) {
     // Only our network's ports, proven by their external_ids; the bridge only when no other port is left.
     const { socket } = config.ovs;
+    await step(`the OpenFlow flows of bridge ${config.bridge}`, () => uninstallSteering(socket, config.bridge));
     await step(`the Open vSwitch bridge ${config.bridge}`, () => uninstallOvsBridge(deps.openOvsdb ?? connectOvsdb, { socket, bridge: config.bridge, network: NETWORK_NAME }));
   } else await step('the bridge', async () => {
     // A VM's tap (libvirt's vnetN) on the pods' bridge is not ours: deleting the bridge would cut it off.

@@ -72,7 +72,12 @@ export interface PolicyFacts {
   table: { chains: number; rules: number; sets: number; elements: number; /** Addresses in to_pod / from_pod: this node's isolated pods. */ isolated: { ingress: number; egress: number } } | { absent: 'table' | 'nft' } | { error: string };
   /** What the table relies on in the kernel. */
   features: { nfTables: boolean; conntrack: boolean };
+  /** --bridge-type ovs: the flows that steer same-node pod traffic through the node (gather-steering.ts). */
+  steering?: SteeringFacts;
 }
+
+/** Our flows on the OVS bridge: the LOCAL port's MAC and the cookies with our prefix; or why they could not be read. */
+export type SteeringFacts = { socket: string } & ({ localMac?: string; cookies: bigint[] } | { error: string });
 
 /** A network config in macvlan mode (gather-macvlan.ts), its keys as written. */
 export interface MacvlanNetworkFacts {

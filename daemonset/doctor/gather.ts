@@ -24,6 +24,7 @@ import { gatherPolicy } from './gather-policy.ts';
 import { gatherUplinks } from './gather-uplink.ts';
 import { gatherMacvlan } from './gather-macvlan.ts';
 import { gatherOvs } from './gather-ovs.ts';
+import { gatherSteering } from './gather-steering.ts';
 import { CONFLIST_NAME, hostVethName, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 
 export interface GatherDeps {
@@ -41,7 +42,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
   const mode = config.nodesFile ? 'standalone' : 'kubernetes';
   // The families the agent programs iptables for: ip6tables only with IPv6 in the cluster CIDR.
   const families = config.clusterCIDRs.map((c) => c.family);
-  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy, uplinks, ovs] = await Promise.all([
+  const [ip, iptables, ip6tables, antispoof, kube, agent, networkManager, policy, uplinks, ovs, steering] = await Promise.all([
     deps.network.read(),
     iptablesSaves(run, 4),
     families.includes(6) ? iptablesSaves(run, 6) : undefined,
@@ -52,6 +53,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     gatherPolicy(run, config.networkPolicy, deps.procSys),
     gatherUplinks(run, deps.networkManager?.runDir),
     gatherOvs(config.cniConfDir, config.ovsdbSocket, run),
+    config.bridgeType === 'ovs' ? gatherSteering(config.ovsdbSocket, config.bridge) : undefined,
   ]);
   const links = ip.links;
   const conflistPath = path.join(config.cniConfDir, CONFLIST_NAME);
@@ -72,7 +74,7 @@ export async function gatherFacts(config: AgentConfig, deps: GatherDeps): Promis
     plugin: gatherPlugin(path.join(config.cniBinDir, PLUGIN_TYPE), config.pluginBinary),
     ipam: gatherIpam(config.dataDir, conflistDoc),
     networkManager,
-    policy,
+    policy: steering ? { ...policy, steering } : policy,
     uplinks,
     macvlan: gatherMacvlan(config.cniConfDir),
     ...(ovs && { ovs }),

@@ -25,16 +25,6 @@ export interface IptablesInputs {
   clusterCIDR: IpCidr;
   podCIDR: IpCidr;
   randomFully: boolean;
-  /**
-   * The pods' Open vSwitch bridge (--bridge-type ovs). A pod's packet to a Service whose backend is
-   * a pod of this node is routed by the node (DNAT) back out of the bridge; the backend's reply to
-   * a local address is switched by OVS straight to the client, past the node's conntrack, so it
-   * is never un-DNATed and the client drops it. On a Linux bridge br_netfilter hands the reply to
-   * conntrack; OVS has no such hook, so such traffic is masqueraded to the gateway address,
-   * which makes the reply come back through the node. Direct pod-to-pod traffic is switched by
-   * OVS and never meets this rule: only what the node itself routed out of the bridge does.
-   */
-  ovsBridge?: string;
 }
 
 /** Multicast is link-scoped for pods: never masqueraded (224.0.0.0/4, ff00::/8). */
@@ -57,7 +47,7 @@ const POSTROUTING_OWNED: OwnedChain = {
 /** Everything the agent owns in iptables, whatever its configuration (uninstall removes these). */
 export const OWNED_CHAINS: readonly OwnedChain[] = [FORWARD_OWNED, POSTROUTING_OWNED];
 
-export function planIptables({ clusterCIDR, podCIDR, randomFully, ovsBridge }: IptablesInputs): ChainSpec[] {
+export function planIptables({ clusterCIDR, podCIDR, randomFully }: IptablesInputs): ChainSpec[] {
   const cluster = formatCidr(clusterCIDR);
   const own = formatCidr(podCIDR);
   const masquerade = `-j MASQUERADE${randomFully ? ' --random-fully' : ''}`;
@@ -75,7 +65,6 @@ export function planIptables({ clusterCIDR, podCIDR, randomFully, ovsBridge }: I
       ...POSTROUTING_OWNED,
       rules: [
         `-m mark --mark ${KUBE_MASQ_MARK} ${comment('bridgeway: kube-proxy masquerades these')} -j RETURN`,
-        ...(ovsBridge ? [`-s ${own} -d ${own} -o ${ovsBridge} ${comment('bridgeway: Service to a pod of this node over Open vSwitch')} ${masquerade}`] : []),
         `-s ${cluster} -d ${cluster} ${comment('bridgeway: pod to pod keeps the source')} -j RETURN`,
         `! -s ${cluster} -d ${own} ${comment('bridgeway: host to local pod')} -j RETURN`,
         `-s ${cluster} ! -d ${MULTICAST[family]} ${comment('bridgeway: pod to outside')} ${masquerade}`,

@@ -19,14 +19,14 @@ export interface IptablesOutcome {
 
 export class IptablesSync implements SyncStep<NodeSync, 'iptables'> {
   readonly name = 'iptables';
-  private readonly deps: { run: Runner; log: Logger; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode; ovsBridge?: string };
+  private readonly deps: { run: Runner; log: Logger; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode };
   private readonly writes;
   /** Probed once: neither changes while the agent runs. */
   private backends: Partial<Record<IpFamily, IptablesBackend>> | undefined;
   private mode: IptablesMode | undefined;
   private readonly randomFully: Partial<Record<IpFamily, boolean>> = {};
 
-  constructor(deps: { run: Runner; log: Logger; metrics: Metrics; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode; ovsBridge?: string }) {
+  constructor(deps: { run: Runner; log: Logger; metrics: Metrics; clusterCIDRs: readonly IpCidr[]; forced?: IptablesMode }) {
     this.deps = deps;
     this.writes = {
       all: deps.metrics.counter('bridgeway_iptables_restores_total', 'Times our chains had to be (re)written.'),
@@ -52,7 +52,7 @@ export class IptablesSync implements SyncStep<NodeSync, 'iptables'> {
         const help = await run([backend.iptables, '-j', 'MASQUERADE', '--help']).catch((e: unknown) => ({ stdout: errorMessage(e) }));
         this.randomFully[family] = help.stdout.includes('random-fully');
       }
-      const specs = planIptables({ clusterCIDR, podCIDR, randomFully: this.randomFully[family]!, ...(this.deps.ovsBridge && { ovsBridge: this.deps.ovsBridge }) });
+      const specs = planIptables({ clusterCIDR, podCIDR, randomFully: this.randomFully[family]! });
       const actual = parseIptablesSave((await run([backend.save])).stdout);
       const payload = restorePayload(specs, actual);
       written[family] = payload !== undefined;

@@ -78,6 +78,7 @@ export class Reconciler {
       ...(conflist ? [`conflist cniVersion ${conflist.choice.version} (${conflist.choice.source}: ${conflist.choice.reason})`] : []),
       ...this.familyDetail,
       ...this.prerequisites.detail(),
+      ...[this.steps.steering.describe()].filter((line) => line !== undefined),
       ...(this.deps.policy?.detail() ?? []), // none in standalone mode: there is no API to watch
     ];
   }

@@ -20,6 +20,7 @@ import { NetworkPolicyStep } from '../policy/step.ts';
 import type { Metrics } from '../serve/metrics.ts';
 import { StatusReport } from '../status/step.ts';
 import { FlowExportSync } from '../ovs/flow-export.ts';
+import { SteeringSync } from '../ovs/steering-step.ts';
 
 export interface SyncStepDeps {
   run: Runner;
@@ -34,14 +35,18 @@ export interface SyncStepDeps {
   procSys?: string;
   /** NetworkPolicy (Kubernetes mode, or to remove the table when it is off); none in standalone mode. */
   policy?: NodePolicy;
+  /** --bridge-type ovs: the same-node steering flows (main.ts shares it with the enforcer's readiness); made here when absent. */
+  steering?: SteeringSync;
 }
 
 export function syncSteps(deps: SyncStepDeps) {
   const { run, network, log, metrics, config, source, nodeStatus } = deps;
   const families = config.clusterCIDRs.map((c) => c.family);
   const routes = new RouteSync({ network, log, metrics, nodeName: config.nodeName });
+  const steering = deps.steering ?? new SteeringSync({ log, ovsdbSocket: config.ovsdbSocket, bridge: config.bridge, procSys: deps.procSys, enabled: config.bridgeType === 'ovs' });
   return {
     routes,
+    steering,
     /** What the node is: these run on every sync, with or without a podCIDR of our own. */
     learn: [
       new NodeListStep({ source, nodeName: config.nodeName, clusterCIDRs: config.clusterCIDRs }),
@@ -54,7 +59,9 @@ export function syncSteps(deps: SyncStepDeps) {
       new HostSettings({ log, bridge: config.bridge, procSys: deps.procSys, families, bridgeType: config.bridgeType }),
       new PluginInstall({ log, pluginBinary: config.pluginBinary, cniBinDir: config.cniBinDir }),
       routes,
-      new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables, ...(config.bridgeType === 'ovs' && { ovsBridge: config.bridge }) }),
+      new IptablesSync({ run, log, metrics, clusterCIDRs: config.clusterCIDRs, forced: config.iptables }),
+      // OVS only: same-node pod traffic through the node, so the forward hook (policy, conntrack, kube-proxy's DNAT) sees it.
+      steering,
       new ConflistSync({
         run, log, metrics,
         // --once loads no policy table (it lists no pods): it writes the conflist as it always did.

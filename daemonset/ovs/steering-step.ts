@@ -37,6 +37,8 @@ export interface SteeringDeps {
   /** /proc/sys of the node's network namespace. */
   procSys?: string;
   connect?: OpenFlowConnect;
+  /** False on a Linux-bridge node: the step does nothing and says nothing. */
+  enabled?: boolean;
 }
 
 /** Where the flows stand: in place, no bridge yet (nothing to steer), or why not. */
@@ -61,6 +63,19 @@ export async function removeSteering(client: OpenFlowClient): Promise<void> {
   await client.flowMods([DELETE_ALL_STEERING]);
 }
 
+/** `uninstall`: our flows off the bridge (a bridge left for a VM's port keeps switching normally); what it did in words. */
+export async function uninstallSteering(ovsdbSocket: string, bridge: string, connect: OpenFlowConnect = connectOpenFlow): Promise<string> {
+  const socket = mgmtSocket(ovsdbSocket, bridge);
+  if (!fs.existsSync(socket)) return `no OpenFlow socket ${socket}: no bridge ${bridge}, or ovs-vswitchd is not running (flows do not outlive it)`;
+  const client = await connect(socket);
+  try {
+    await removeSteering(client);
+  } finally {
+    client.close();
+  }
+  return `removed the same-node steering flows of bridge ${bridge}`;
+}
+
 export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   readonly name = 'ovs-steering';
   private readonly deps: SteeringDeps;
@@ -76,6 +91,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   }
 
   async run(sync: NodeSync): Promise<void> {
+    if (this.deps.enabled === false) return;
     this.podCIDRs = sync.podCIDRs;
     await this.once();
     if ('error' in this.state) throw new Error(`same-node steering on the Open vSwitch bridge ${this.deps.bridge}: ${this.state.error}`);
@@ -83,6 +99,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
 
   /** Why NetworkPolicy does not see same-node traffic now, or undefined when it does (or there is none). */
   notSteered(): string | undefined {
+    if (this.deps.enabled === false) return undefined;
     const s = this.state;
     if ('inPlace' in s || 'noBridge' in s) return undefined;
     if ('notYet' in s) return 'the flows that steer it through the node are not installed yet';
@@ -90,7 +107,8 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   }
 
   /** For /readyz and the log. */
-  describe(): string {
+  describe(): string | undefined {
+    if (this.deps.enabled === false) return undefined;
     const s = this.state;
     if ('inPlace' in s) return `same-node pod traffic steered through the node (${s.flows} OpenFlow flows on ${this.deps.bridge})`;
     if ('noBridge' in s) return `no Open vSwitch bridge ${this.deps.bridge} yet (no pod): its flows follow it`;

@@ -59,6 +59,11 @@ export interface EnforcerDeps {
   sysctl: (key: string) => string | undefined;
   /** The pods' switch (--bridge-type); on Open vSwitch br_netfilter never sees pod-to-pod frames. */
   bridgeType?: 'linux' | 'ovs';
+  /**
+   * Open vSwitch: why same-node pod traffic is not steered through the node now (ovs/steering-step.ts),
+   * undefined when it is. Absent on OVS: never steered.
+   */
+  sameNodeSteering?: () => string | undefined;
   log: Logger;
   metrics: Metrics;
   clock?: Clock;
@@ -303,9 +308,10 @@ export class PolicyEnforcer {
     if (!this.deps.enabled) return [];
     const reasons: string[] = [];
     if (this.deps.bridgeType === 'ovs') {
-      // OVS switches pods' frames itself: no netfilter hook sees traffic between two pods of this
-      // node, whatever br_netfilter says. Said, not hidden: the table still judges what is routed.
-      reasons.push('the pods\' switch is Open vSwitch, which switches traffic between two pods of this node past every netfilter hook: policies are enforced only on routed traffic (across nodes, to and from the node and outside)  fix: --bridge-type linux where same-node policy matters');
+      // OVS switches pods' frames itself, past every netfilter hook, whatever br_netfilter says:
+      // only our OpenFlow flows bring same-node traffic to the table. Said, not hidden.
+      const why = this.deps.sameNodeSteering ? this.deps.sameNodeSteering() : 'nothing steers it through the node';
+      if (why) reasons.push(`traffic between two pods of this node on the Open vSwitch bridge bypasses the policy table: ${why}  fix: see the agent's log (step ovs-steering)`);
     } else for (const family of this.deps.families) {
       const key = BRIDGE_NF[family];
       const value = this.deps.sysctl(key);

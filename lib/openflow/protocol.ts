@@ -199,7 +199,7 @@ export interface Message {
 
 /** Splits a byte stream into messages; keeps a partial one for the next chunk. */
 export class MessageStream {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): Message[] {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
     const out: Message[] = [];

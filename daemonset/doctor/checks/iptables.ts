@@ -29,13 +29,13 @@ export function checkIptables({ facts, podCIDRs }: CheckContext): Finding[] {
     const podCIDR = podCIDRs.find((c) => c.family === clusterCIDR.family);
     if (!podCIDR) continue;
     const tool = backendFor(chosen, '', clusterCIDR.family).iptables;
-    findings.push(...checkChains(saves[clusterCIDR.family][chosen] ?? '', tool, { clusterCIDR, podCIDR, ...(settings.bridgeType === 'ovs' && { ovsBridge: settings.bridge }) }));
+    findings.push(...checkChains(saves[clusterCIDR.family][chosen] ?? '', tool, { clusterCIDR, podCIDR }));
   }
   return findings;
 }
 
 /** Our hooks and chains in one family's tables (`tool`: iptables-nft, ip6tables-legacy, ...), and its FORWARD policy. */
-function checkChains(text: string, tool: string, cidrs: { clusterCIDR: IpCidr; podCIDR: IpCidr; ovsBridge?: string }): Finding[] {
+function checkChains(text: string, tool: string, cidrs: { clusterCIDR: IpCidr; podCIDR: IpCidr }): Finding[] {
   const findings: Finding[] = [];
   const saved = parseIptablesSave(text);
   // Whether MASQUERADE gets --random-fully depends on the iptables build: accept either.

@@ -1,15 +1,18 @@
 // Pure: NetworkPolicy on this node. Enforcement needs the kernel's nf_tables and conntrack, and
-// br_netfilter's switches on (else same-node traffic bypasses the table: enforcing cross-node
-// traffic only is worse than saying so); the table must be in the kernel; and the agent's /readyz
+// on a Linux bridge br_netfilter's switches on, on Open vSwitch our steering flows (else same-node
+// traffic bypasses the table: enforcing cross-node traffic only is worse than saying so); the
+// table must be in the kernel; and the agent's /readyz
 // names what it could not compile or apply.
 import { POLICY_TABLE } from '../../../lib/names.ts';
 import { BRIDGE_NF_SYSCTL } from '../../host/checks.ts';
 import type { CheckContext } from './context.ts';
+import type { PolicyFacts } from '../facts.ts';
 import { fail, ok, warn, type Finding } from '../finding.ts';
+import { planSteeringFlows, steeringInPlace } from '../../ovs/steering.ts';
 
 const TABLE = `table inet ${POLICY_TABLE}`;
 
-export function checkPolicy({ facts }: CheckContext): Finding[] {
+export function checkPolicy({ facts, podCIDRs }: CheckContext): Finding[] {
   const { policy, settings } = facts;
   const table = policy.table;
   if (!policy.enabled) {
@@ -26,7 +29,7 @@ export function checkPolicy({ facts }: CheckContext): Finding[] {
   if (missing.length > 0) findings.push(fail('policy', 'kernel features', `missing: ${missing.join(', ')}: NetworkPolicy cannot be enforced`, 'modprobe nf_tables nf_conntrack (or a kernel built with CONFIG_NF_TABLES_INET and CONFIG_NF_CONNTRACK)'));
   const families = settings.clusterCIDRs.length ? settings.clusterCIDRs.map((c) => c.family) : [4 as const];
   if (settings.bridgeType === 'ovs') {
-    findings.push(warn('policy', 'NetworkPolicy on same-node traffic', `the pods' switch is Open vSwitch, which switches pod-to-pod traffic within this node past ${TABLE}: policies are enforced only across nodes`, 'use --bridge-type linux (with br_netfilter) where same-node policy matters'));
+    findings.push(checkSteering(policy.steering, settings.bridge, podCIDRs));
   } else for (const family of families) {
     const key = BRIDGE_NF_SYSCTL[family];
     const value = facts.sysctls[key];
@@ -47,7 +50,29 @@ export function checkPolicy({ facts }: CheckContext): Finding[] {
   for (const line of (facts.agent.body ?? '').split('\n')) {
     if (/^NetworkPolicy enforced: /.test(line)) findings.push(ok('policy', 'agent', line));
     else if (/^NetworkPolicy .* cannot be compiled/.test(line)) findings.push(warn('policy', line.split(' ')[1]!, line, 'fix the policy: as it is, it isolates what it selects and allows nothing'));
-    else if (/^NetworkPolicy enforcement not ready: /.test(line) && !/bridge-nf-call|Open vSwitch/.test(line)) findings.push(fail('policy', 'agent', line, 'see the agent\'s log'));
+    else if (/^NetworkPolicy enforcement not ready: /.test(line) && !/bridge-nf-call/.test(line)) findings.push(fail('policy', 'agent', line, 'see the agent\'s log'));
   }
   return findings;
+}
+
+/**
+ * Open vSwitch switches pod-to-pod frames of this node past every netfilter hook: the agent's
+ * OpenFlow flows (ovs/steering.ts) send them through the node. In place: the flows the agent would
+ * install for this node's podCIDRs and the bridge's LOCAL MAC are all there (by cookie).
+ */
+function checkSteering(steering: PolicyFacts['steering'], bridge: string, podCIDRs: CheckContext['podCIDRs']): Finding {
+  const object = `NetworkPolicy on same-node traffic (OpenFlow flows on ${bridge})`;
+  const fix = 'see the agent\'s log and /readyz (step ovs-steering); the agent installs the flows at every sync';
+  if (!steering) return fail('policy', object, 'not read', fix);
+  if ('error' in steering) {
+    return /does not exist/.test(steering.error)
+      ? ok('policy', object, `no bridge yet (no pod on this node): nothing to steer (${steering.socket} absent)`)
+      : fail('policy', object, `cannot be read: ${steering.error}: pod-to-pod traffic of this node may bypass ${TABLE}`, fix);
+  }
+  if (!podCIDRs?.length || !steering.localMac) return warn('policy', object, `${steering.cookies.length} flows of ours; this node's podCIDRs or the bridge's LOCAL port unknown: cannot tell whether they are complete`, fix);
+  const wanted = planSteeringFlows({ podCIDRs, localMac: steering.localMac });
+  if (!steeringInPlace(wanted, steering.cookies)) {
+    return fail('policy', object, `${wanted.filter((f) => !steering.cookies.includes(f.add.cookie)).length} of ${wanted.length} flows missing: pod-to-pod traffic of this node is switched by Open vSwitch past ${TABLE} (and Services with a backend here break)`, fix);
+  }
+  return ok('policy', object, `${wanted.length} flows in place: pod-to-pod traffic of this node is routed through the node and judged by ${TABLE}`);
 }

@@ -12,6 +12,7 @@ import type { DoctorFacts } from '../../../../daemonset/doctor/facts.ts';
 import type { Finding } from '../../../../daemonset/doctor/finding.ts';
 import { makeReport, renderJson, renderText } from '../../../../daemonset/doctor/render.ts';
 import { OWNED_CHAINS, planIptables } from '../../../../daemonset/iptables/plan.ts';
+import { planSteeringFlows } from '../../../../daemonset/ovs/steering.ts';
 import { ETH1_ANNOTATION, ETH1_IPV6_ANNOTATION, hostVethName } from '../../../../lib/names.ts';
 
 const cidr = (t: string) => parseCidr(t)!;
@@ -20,8 +21,8 @@ const OWN = cidr('10.244.1.0/24');
 const CLUSTER6 = parseCidr('fd00:10:244::/56')!;
 const OWN6 = parseCidr('fd00:10:244:1::/64')!;
 
-function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean; cluster?: IpCidr; own?: IpCidr; ovsBridge?: string } = {}): string {
-  const specs = planIptables({ clusterCIDR: options.cluster ?? CLUSTER, podCIDR: options.own ?? OWN, randomFully: options.randomFully ?? true, ...(options.ovsBridge && { ovsBridge: options.ovsBridge }) });
+function iptablesSave(options: { randomFully?: boolean; drop?: string; policy?: string; kube?: boolean; cluster?: IpCidr; own?: IpCidr } = {}): string {
+  const specs = planIptables({ clusterCIDR: options.cluster ?? CLUSTER, podCIDR: options.own ?? OWN, randomFully: options.randomFully ?? true });
   const lines: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     lines.push(`*${table}`);
@@ -106,24 +107,39 @@ test('a healthy node: every finding OK, and every area checked', () => {
   assert.ok(findings.some((f) => f.object === 'route 10.244.2.0/24 via 192.168.50.11 dev eth1'));
 });
 
-test('an Open vSwitch node: br_netfilter is not asked for, the Service masquerade rule is expected, NetworkPolicy on same-node traffic is said to be missing', () => {
+test('an Open vSwitch node: br_netfilter is not asked for, our usual chains, NetworkPolicy on same-node traffic judged by our steering flows', () => {
   const facts = healthy();
   facts.settings.bridgeType = 'ovs';
   facts.sysctls['net.bridge.bridge-nf-call-iptables'] = undefined;
-  facts.iptables = { nft: iptablesSave({ ovsBridge: 'cni0' }), legacy: '' };
+  facts.iptables = { nft: iptablesSave(), legacy: '' };
+  const socket = '/run/openvswitch/cni0.mgmt';
+  facts.policy.steering = { socket, error: `the Open vSwitch bridge's OpenFlow socket ${socket} does not exist (no such bridge, or ovs-vswitchd is not running)` };
   const findings = runChecks(facts);
   assert.deepEqual(problems(findings), []);
   assert.match(findings.find((f) => f.object === 'net.bridge.bridge-nf-call-iptables')!.detail, /^not used: the pods' switch is Open vSwitch/);
   facts.antispoof = { absent: 'table' };
   assert.match(runChecks(facts).find((f) => f.check === 'antispoof')!.detail, /^not expected: the pods' switch is Open vSwitch/, 'no table on OVS, with a pod here: not a FAIL');
-  facts.iptables = { nft: iptablesSave(), legacy: '' };
-  assert.ok(problems(runChecks(facts)).some((f) => f.check === 'iptables'), 'the Linux bridge\'s chains lack the OVS masquerade rule');
+
   Object.assign(facts, enforcing());
   facts.settings.bridgeType = 'ovs';
-  facts.iptables = { nft: iptablesSave({ ovsBridge: 'cni0' }), legacy: '' };
-  const policy = problems(runChecks(facts)).filter((f) => f.check === 'policy');
-  assert.deepEqual(policy.map((f) => f.severity), ['WARN'], policy.map((f) => f.detail).join('\n'));
-  assert.match(policy[0]!.detail, /Open vSwitch, which switches pod-to-pod traffic within this node past/);
+  const mac = '52:c5:9b:97:0c:4b';
+  const wanted = planSteeringFlows({ podCIDRs: [cidr('10.244.1.0/24')], localMac: mac }).map((f) => f.add.cookie);
+  const object = 'NetworkPolicy on same-node traffic (OpenFlow flows on cni0)';
+  const judged = (steering: NonNullable<DoctorFacts['policy']['steering']>) => {
+    facts.policy.steering = steering;
+    return runChecks(facts).filter((f) => f.check === 'policy' && f.object === object);
+  };
+  const [inPlace] = judged({ socket, localMac: mac, cookies: wanted });
+  assert.equal(inPlace!.severity, 'OK');
+  assert.match(inPlace!.detail, /2 flows in place: pod-to-pod traffic of this node is routed through the node/);
+  assert.deepEqual(problems(runChecks(facts)).filter((f) => f.check === 'policy'), []);
+  const [missing] = judged({ socket, localMac: mac, cookies: wanted.slice(1) });
+  assert.equal(missing!.severity, 'FAIL');
+  assert.match(missing!.detail, /1 of 2 flows missing: pod-to-pod traffic of this node is switched by Open vSwitch past table inet bridgeway_policy/);
+  const [otherMac] = judged({ socket, localMac: '52:c5:9b:97:0c:4c', cookies: wanted });
+  assert.equal(otherMac!.severity, 'FAIL', 'flows rewriting to another MAC are not ours to count');
+  const [unreadable] = judged({ socket, error: `the Open vSwitch bridge's OpenFlow socket ${socket} did not answer a flow statistics request within 3000 ms` });
+  assert.equal(unreadable!.severity, 'FAIL');
 });
 
 type Fault = [name: string, inject: (f: DoctorFacts) => void, severity: 'WARN' | 'FAIL', object: RegExp, detail: RegExp, fix?: RegExp];

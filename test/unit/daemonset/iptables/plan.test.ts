@@ -37,16 +37,6 @@ describe('iptables plan', () => {
   });
 });
 
-describe('iptables plan on Open vSwitch', () => {
-  test('DNATed traffic from a local pod routed back out of the OVS bridge is masqueraded, before pod to pod keeps its source', () => {
-    const [, nat] = planIptables({ clusterCIDR: cidr('10.244.0.0/16'), podCIDR: cidr('10.244.1.0/24'), randomFully: false, ovsBridge: 'br-pods' });
-    const hairpin = '-s 10.244.1.0/24 -d 10.244.1.0/24 -o br-pods -m comment --comment "bridgeway: Service to a pod of this node over Open vSwitch" -j MASQUERADE';
-    assert.equal(nat!.rules.indexOf(hairpin), 1, 'after kube-proxy\'s own mark, before the pod-to-pod RETURN');
-    const linux = planIptables({ clusterCIDR: cidr('10.244.0.0/16'), podCIDR: cidr('10.244.1.0/24'), randomFully: false });
-    assert.equal(linux[1]!.rules.some((r) => r.includes('-o ')), false, 'a Linux bridge needs no such rule (br_netfilter)');
-  });
-});
-
 describe('ip6tables plan', () => {
   const specs = planIptables({ clusterCIDR: parseCidr('fd00:10:244::/56')!, podCIDR: parseCidr('fd00:10:244:1::/64')!, randomFully: true });
   test('the same chains and hooks as IPv4, with IPv6 CIDRs and IPv6 multicast', () => {

@@ -13,7 +13,7 @@ test('the steps, in order, and their names', () => {
     const { run } = nodeRunner();
     const steps = syncSteps({ run, network: iproute2Network(run), log: recordingLogger(), metrics: new Metrics(), config: agentConfig(host), source: new FakeSource([]) });
     assert.deepEqual(steps.learn.map((s) => s.name), ['node-view', 'routes-ahead', 'read-node-interface', 'publish-address']);
-    assert.deepEqual(steps.program.map((s) => s.name), ['sysctls', 'install', 'routes', 'iptables', 'conflist', 'status', 'network-policy', 'ovs-flow-export']);
+    assert.deepEqual(steps.program.map((s) => s.name), ['sysctls', 'install', 'routes', 'iptables', 'ovs-steering', 'conflist', 'status', 'network-policy', 'ovs-flow-export']);
     assert.ok([...steps.learn, ...steps.program].every((s) => typeof s.run === 'function'));
   } finally {
     host.cleanup();

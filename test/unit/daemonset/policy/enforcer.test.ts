@@ -15,7 +15,7 @@ import { formatIp, parseIp } from '../../../../lib/cidr.ts';
 
 type Call = { op: 'whole'; table: PolicyTable } | { op: 'diff'; changes: readonly TableChange[] } | { op: 'present' } | { op: 'remove' };
 
-function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: 'linux' | 'ovs' } = {}) {
+function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: 'linux' | 'ovs'; steering?: () => string | undefined } = {}) {
   const calls: Call[] = [];
   const kernel = {
     failDiff: false, failWhole: false, present: true,
@@ -44,7 +44,7 @@ function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: '
   let now = 0;
   const enforcer = new PolicyEnforcer({
     kernel: k, source, nodeName: NODE, enabled: options.enabled ?? true, families: [4],
-    sysctl: () => options.bridgeNf ?? '1', ...(options.bridgeType && { bridgeType: options.bridgeType }), log: captureLogger(), metrics, clock, now: () => now,
+    sysctl: () => options.bridgeNf ?? '1', ...(options.bridgeType && { bridgeType: options.bridgeType }), ...(options.steering && { sameNodeSteering: options.steering }), log: captureLogger(), metrics, clock, now: () => now,
   });
   return { calls, kernel, state, clock, metrics, enforcer, tick: (ms: number) => (now += ms) };
 }
@@ -138,14 +138,25 @@ describe('policy enforcer', () => {
     assert.equal(h.enforcer.notLoaded(), undefined, 'the table judges cross-node traffic: /readyz is not held back by a switch');
   });
 
-  test('Open vSwitch: not ready on same-node traffic whatever br_netfilter says, and says why (no br_netfilter fix)', async () => {
-    const h = harness({ bridgeType: 'ovs' });
+  test('Open vSwitch: ready on same-node traffic exactly when the steering flows are in place, whatever br_netfilter says', async () => {
+    let why: string | undefined = 'the flows that steer it through the node are not installed yet';
+    const h = harness({ bridgeType: 'ovs', bridgeNf: '0', steering: () => why });
     h.state.synced = true;
     await h.enforcer.sync({ verify: false });
     assert.deepEqual(h.enforcer.notReady().length, 1);
-    assert.match(h.enforcer.detail()[0]!, /not ready: the pods' switch is Open vSwitch, .* enforced only on routed traffic/);
+    assert.match(h.enforcer.detail()[0]!, /not ready: traffic between two pods of this node on the Open vSwitch bridge bypasses the policy table: the flows that steer it through the node are not installed yet/);
     assert.doesNotMatch(h.enforcer.detail().join('\n'), /br_netfilter/);
+    assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 0/);
     assert.equal(h.enforcer.notLoaded(), undefined, 'the table judges routed traffic: /readyz is not held back');
+    why = undefined;
+    assert.deepEqual(h.enforcer.notReady(), []);
+    assert.match(h.enforcer.detail()[0]!, /^NetworkPolicy enforced: /);
+    assert.match(h.metrics.render(), /bridgeway_policy_enforcement_ready 1/);
+    // OVS without anything steering (no step wired): said, never assumed.
+    const bare = harness({ bridgeType: 'ovs' });
+    bare.state.synced = true;
+    await bare.enforcer.sync({ verify: false });
+    assert.match(bare.enforcer.detail()[0]!, /bypasses the policy table: nothing steers it through the node/);
   });
 
   test('BRIDGEWAY_NETWORK_POLICY=false: the table is removed once, nothing compiled, changes ignored', async () => {
