@@ -1,9 +1,11 @@
 // Issue 21, the agent on Open vSwitch: a simulated two-node dual-stack cluster whose nodes each run
 // an ovsdb-server and ovs-vswitchd of their own (userspace datapath, test/support/ovs.ts) and the
 // real agent with --bridge-type ovs. Pods wired by the plugin from the agent's conflist reach each
-// other across nodes over eth1 and on one node, by ping and TCP, in both families; a Service
-// whose backend shares the client's node answers (the agent's masquerade of DNATed traffic out of
-// the OVS bridge); uninstall removes our ports and leaves a "VM" port and its bridge.
+// other across nodes over eth1 and on one node, by ping and TCP, in both families; the agent's
+// OpenFlow flows (daemonset/ovs/steering.ts) steer same-node pod traffic through the node, read
+// back with ovs-ofctl, so a Service whose backend shares the client's node answers (the reply
+// meets conntrack) without any masquerade of ours; uninstall removes our flows and ports and
+// leaves a "VM" port and its bridge. NetworkPolicy on OVS: ovs-policy.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -27,6 +29,10 @@ async function bridgePorts(node: SimNode): Promise<string[]> {
 
 function uninstall(cluster: SimCluster, node: SimNode) {
   return run(['nsenter', `--net=${node.path}`, '--', AGENT, 'uninstall', ...cluster.agentArgs(node)]);
+}
+
+async function sysctlIn(node: SimNode, key: string): Promise<string> {
+  return (await execIn(node.path, ['sysctl', '-n', key])).stdout.trim();
 }
 
 describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
@@ -60,6 +66,25 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
         }
       }
 
+      // The steering flows, as OVS holds them: LOCAL switched, ND switched, each family's pod-to-pod to LOCAL.
+      const mac = (await n0.ipJson(['link', 'show', 'dev', DEFAULT_BRIDGE]))[0].address as string;
+      const flows = await eventually(async () => {
+        const f = await n0.ovs!.ourFlows(DEFAULT_BRIDGE);
+        return f.length === 5 && f;
+      }, 10_000, 'five steering flows on node-0\'s bridge');
+      const flowText = flows.map((f) => f.replace(/^.*(priority=)/, '$1')).sort().join('\n');
+      assert.equal(flowText, [
+        `priority=40000,ip,nw_src=10.244.1.0/24,nw_dst=10.244.1.0/24 actions=set_field:${mac}->eth_dst,LOCAL`,
+        `priority=40000,ipv6,ipv6_src=fd00:10:244:1::/64,ipv6_dst=fd00:10:244:1::/64 actions=set_field:${mac}->eth_dst,LOCAL`,
+        'priority=40005,icmp6,icmp_type=135 actions=NORMAL',
+        'priority=40005,icmp6,icmp_type=136 actions=NORMAL',
+        'priority=40010,in_port=LOCAL actions=NORMAL',
+      ].join('\n'));
+      const steered = flows.filter((f) => f.includes('LOCAL') && !f.includes('in_port')).map((f) => Number(/n_packets=(\d+)/.exec(f)![1]));
+      assert.ok(steered.every((n) => n > 0), `the same-node ping and TCP went through both steering flows: ${flows.join('\n')}`);
+      assert.equal(await sysctlIn(n0, 'net.ipv4.conf.cni0.send_redirects'), '0');
+      assert.match((await cluster.health(n0, '/readyz')).body, /same-node pod traffic steered through the node \(5 OpenFlow flows on cni0\)/);
+
       // The doctor on an OVS node: nothing fails (no br_netfilter asked for, the masquerade rule expected).
       const doctor = await run(['nsenter', `--net=${n1.path}`, '--', AGENT, 'doctor', '--json', ...cluster.agentArgs(n1)]).catch((e: { stdout: string }) => e);
       const findings = (JSON.parse(doctor.stdout) as { findings: { severity: string; object: string; detail: string }[] }).findings;
@@ -67,8 +92,10 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
       assert.match(findings.find((f) => f.object === 'net.bridge.bridge-nf-call-iptables')!.detail, /^not used: the pods' switch is Open vSwitch/);
 
       // kube-proxy's rules for two Services on node-0: S0's backend is b (a's neighbour on the
-      // bridge), S1's is a itself (the hairpin). Without the agent's masquerade b's reply would be
-      // switched by OVS straight to a, never un-DNATed.
+      // bridge), S1's is a itself (the hairpin, masqueraded by kube-proxy's own rule). b's reply to
+      // a is steered through the node, so conntrack un-DNATs it; switched by OVS it never would be.
+      const nat = (await execIn(n0.path, ['iptables-save', '-t', 'nat'])).stdout;
+      assert.doesNotMatch(nat, /-o cni0 .*MASQUERADE/, 'no masquerade of ours out of the bridge');
       await execIn(n0.path, ['iptables-nft-restore', '--noflush'], kubeProxyRules(4, [{ name: 'S0', clusterIp: '10.96.0.10', endpoint: b.ip }, { name: 'S1', clusterIp: '10.96.0.11', endpoint: a.ip }]));
       assert.ok(await cluster.tcp(a.netns, b.netns, b.ip, { port: TARGET_PORT, via: { address: '10.96.0.10', port: SERVICE_PORT } }), 'a Service whose backend shares the client\'s node');
       const [self] = await probeHairpin(a.netns, [[a.ip, '10.96.0.11']]);
@@ -79,6 +106,9 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
       await n0.ovs!.vsctl(['add-port', DEFAULT_BRIDGE, 'vnet0', '--', 'set', 'Interface', 'vnet0', 'external_ids:iface-id=vm1']);
       await cluster.stopAgent(n0);
       const first = await uninstall(cluster, n0);
+      assert.match(first.stdout + first.stderr, /removed the same-node steering flows of bridge cni0/);
+      assert.deepEqual(await n0.ovs!.ourFlows(DEFAULT_BRIDGE), [], 'the bridge stays for the VM, without our flows');
+      assert.match(await n0.ovs!.ofctl(['dump-flows', DEFAULT_BRIDGE]), /priority=0 actions=NORMAL/, 'OVS\'s own flow stays');
       assert.match(first.stdout + first.stderr, /left the Open vSwitch bridge cni0 in place for the ports that are not ours \(vnet0\)/);
       assert.deepEqual(await bridgePorts(n0), ['vnet0'], 'our two pods\' ports are gone, the VM\'s stays');
       await n0.ovs!.vsctl(['del-port', DEFAULT_BRIDGE, 'vnet0']);

@@ -89,6 +89,16 @@ export class TestOvs {
     return (await run(['ovs-vsctl', `--db=unix:${this.socket}`, '--timeout=10', ...args], { env: this.env })).stdout.trim();
   }
 
+  /** ovs-ofctl on a bridge of this vswitchd (its <bridge>.mgmt socket in the run directory): a test's read of the flows. */
+  async ofctl(args: string[]): Promise<string> {
+    return (await run(['ovs-ofctl', '-O', 'OpenFlow13', '--timeout=10', ...args], { env: this.env })).stdout.trim();
+  }
+
+  /** The bridge's flows whose cookie has bridgeway's prefix (0x62727779/32, daemonset/ovs/steering.ts), as dump-flows prints them. */
+  async ourFlows(bridge: string): Promise<string[]> {
+    return (await this.ofctl(['dump-flows', bridge, 'cookie=0x6272777900000000/0xffffffff00000000'])).split('\n').filter((l) => l.includes('cookie='));
+  }
+
   /** `ovs-vsctl --format=json find|list ...` rows as objects of column -> OVSDB JSON value. */
   async rows(args: string[]): Promise<Record<string, unknown>[]> {
     const out = JSON.parse(await this.vsctl(['--format=json', ...args])) as { headings: string[]; data: unknown[][] };
