@@ -84,6 +84,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   private watch: ReturnType<typeof setInterval> | undefined;
   private podCIDRs: readonly IpCidr[] = [];
   private running: Promise<void> = Promise.resolve();
+  private offDone = false;
 
   constructor(deps: SteeringDeps) {
     this.deps = deps;
@@ -91,7 +92,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   }
 
   async run(sync: NodeSync): Promise<void> {
-    if (this.deps.enabled === false) return;
+    if (this.deps.enabled === false) return this.switchedOff();
     this.podCIDRs = sync.podCIDRs;
     await this.once();
     if ('error' in this.state) throw new Error(`same-node steering on the Open vSwitch bridge ${this.deps.bridge}: ${this.state.error}`);
@@ -118,6 +119,22 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   stop(): void {
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
+  }
+
+  /**
+   * A Linux-bridge node: an OVS bridge of our name left from --bridge-type ovs (its management
+   * socket still there) loses our flows, once; no socket, nothing to do (and no OVS is touched).
+   */
+  private async switchedOff(): Promise<void> {
+    if (this.offDone || !fs.existsSync(this.socket)) return;
+    const client = await (this.deps.connect ?? connectOpenFlow)(this.socket);
+    try {
+      await removeSteering(client);
+    } finally {
+      client.close();
+    }
+    this.offDone = true;
+    this.deps.log.info({ bridge: this.deps.bridge }, 'removed the same-node steering flows from the Open vSwitch bridge (--bridge-type is linux)');
   }
 
   private once(): Promise<void> {
