@@ -85,6 +85,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   private podCIDRs: readonly IpCidr[] = [];
   private running: Promise<void> = Promise.resolve();
   private offDone = false;
+  private readonly redirectsWarned = new Set<string>();
 
   constructor(deps: SteeringDeps) {
     this.deps = deps;
@@ -191,8 +192,12 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
         fs.writeFileSync(file, '0');
         this.deps.log.info(`disabled net.ipv4.conf.${dev}.send_redirects (steered same-node traffic leaves by the interface it came in on)`);
       } catch (error) {
-        // Absent (no IPv4, or the interface not there yet): the next sync tries again.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ file }, `cannot disable ICMP redirects: ${errorMessage(error)}`);
+        // Absent (no IPv4, or the interface not there yet): the next sync tries again. Read-only
+        // (an unprivileged DaemonSet): said once; redirects then go out, and change nothing.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !this.redirectsWarned.has(file)) {
+          this.redirectsWarned.add(file);
+          this.deps.log.warn({ file }, `cannot disable ICMP redirects: ${errorMessage(error)} (the pods may be told to bypass the node; the flows steer them all the same)`);
+        }
       }
     }
   }
