@@ -68,8 +68,8 @@ export interface EnforcerDeps {
   afterApply?: () => void;
   /**
    * Inside a compile and between the compile, the diff and the nft text (loop/memory.ts: a cheap
-   * young collection), so their garbage does not add up to the agent's peak RSS. `force`: between
-   * the steps (always); without it, inside the compile (as often as it is cheap).
+   * young collection), so their garbage does not add up to the agent's peak RSS. `force`: after
+   * the compile (always); without it, inside the compile and after the diff (as often as it is cheap).
    */
   checkpoint?: (force?: boolean) => void;
 }
@@ -240,7 +240,7 @@ export class PolicyEnforcer {
       how = 'none';
     } else {
       const changes = diffTables(this.applied, table);
-      this.deps.checkpoint?.(true);
+      this.deps.checkpoint?.(); // only after a long diff: most are a few ms and make little garbage
       if (changes.length === 0) how = 'none';
       else {
         try {

@@ -152,22 +152,22 @@ describe('policy enforcer', () => {
   });
 });
 
-test('the checkpoint (a young collection): inside the compile unforced, forced after it and after the diff, all before nft', async () => {
+test('the checkpoint (a young collection): inside the compile unforced, forced after it, unforced after the diff, all before nft', async () => {
   const seen: string[] = [];
   // Each call records how many kernel calls were made before it.
-  const h = harness({ checkpoint: (force) => void seen.push(`${force ? 'forced' : 'in-compile'}@${h.calls.length}`) });
+  const h = harness({ checkpoint: (force) => void seen.push(`${force ? 'forced' : 'unforced'}@${h.calls.length}`) });
   h.state.synced = h.state.connected = true;
   h.state.objects = { ...h.state.objects, policies: [deny] };
   assert.equal(await h.enforcer.sync({ verify: false }), 'whole');
   // resolve: after the pods and after the one policy; after the classes; no peer set (deny allows nothing)
-  assert.deepEqual(seen, ['in-compile@0', 'in-compile@0', 'in-compile@0', 'forced@0']);
+  assert.deepEqual(seen, ['unforced@0', 'unforced@0', 'unforced@0', 'forced@0']);
   seen.length = 0;
   h.state.objects = { ...h.state.objects, policies: [] };
   h.enforcer.changed();
   await h.clock.advance(DEBOUNCE_MS);
   await h.enforcer.idle;
   assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'diff']);
-  assert.deepEqual(seen, ['in-compile@1', 'in-compile@1', 'forced@1', 'forced@1']);
+  assert.deepEqual(seen, ['unforced@1', 'unforced@1', 'forced@1', 'unforced@1']);
 });
 
 test('a full sync with nothing changed since does not compile; one with a change does', async () => {
