@@ -9,9 +9,10 @@
 //   3. per packet: two pods on a bridge in a node namespace (br_netfilter on, inside it), the
 //      node's table switched a second apart between no table, the table without policies and
 //      1,000 policies over 5,000 pods, in rotated rounds (bench/policy-support/per-packet.ts, by
-//      issue 17's method): RTT of TCP echoes, TCP connect time (every SYN judged in full) and one running
-//      iperf3 connection per CPU-second, then perf's share of that flow's CPU in the table's
-//      chains and in conntrack, on which the throughput target is judged.
+//      issue 17's method): RTT of TCP echoes (one warm client and connection, rounds of their
+//      own, then perf of the echoes per state), TCP connect time (every SYN judged in full) and
+//      one running iperf3 connection per CPU-second, then perf's share of that flow's CPU in the
+//      table's chains and in conntrack, on which the throughput target is judged.
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when something failed.
 // Needs root; creates only namespaces (bwbench<pid>-*), all removed on exit and on SIGINT.
 // Options: --rounds N (10, of the per-packet states), --rtt-rounds N (30, of the RTT series alone),
@@ -122,7 +123,7 @@ async function main(): Promise<number> {
     await filter.set('policies');
     const denied = await connects(7001, 1).then(() => 'connected', (e: Error) => e.message);
     if (!/timed out/.test(denied)) throw new Error(`with the table, a connection to an unallowed port was not dropped: ${denied}`);
-    const perPacket = await runPerPacket(lab, filter, { netns: client!, ip: CLIENT.v4 }, { netns: server!, ip: SERVER.v4 }, { connects: (n) => connects(CONNECT_PORT, n), roundTrips }, opts, progress);
+    const perPacket = await runPerPacket(lab, filter, { netns: client!, ip: CLIENT.v4 }, { netns: server!, ip: SERVER.v4 }, { connects: (n) => connects(CONNECT_PORT, n), roundTrips, rttPids: [rtt.pid, listener.pid!] }, opts, progress);
     rtt.close();
     const { lines, targets } = reportPerPacket(perPacket, opts);
     process.stdout.write([

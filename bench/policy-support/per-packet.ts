@@ -45,6 +45,8 @@ export class PolicyTableSwitch implements Switch<PolicyState> {
 export interface Probe {
   connects: (n: number) => Promise<number[]>;
   roundTrips: (n: number) => Promise<number[]>;
+  /** The echo client's and server's pids: the RTT's CPU is profiled in them. */
+  rttPids: readonly number[];
 }
 
 export interface PerPacketOptions {
@@ -62,9 +64,13 @@ type Samples = Map<string, Map<PolicyState, number[]>>;
 /** Per state: the share of the flow's CPU in the table's chains and in conntrack. */
 export type Shares = Record<PolicyState, { chains: number; conntrack: number }>;
 
+/** Per state: the share of the echo flow's CPU in the table's chains, in conntrack and in all netfilter hooks. */
+export type RttShares = Record<PolicyState, { chains: number; conntrack: number; hooks: number }>;
+
 export interface PerPacketResults {
   samples: Samples;
   profile?: Shares;
+  rttProfile?: RttShares;
   /** The 1-min load average at each RTT window: other sessions share the 2 CPUs. */
   rttLoad: number[];
 }
@@ -88,13 +94,29 @@ export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: 
     rttLoad.push(os.loadavg()[0]!);
     return [median(await probe.roundTrips(options.echoes))];
   }));
+  const profile = fs.existsSync(PERF);
+  let rttProfile: RttShares | undefined;
+  if (profile) {
+    // Where an echo's time goes in each state: perf on both ends while echoes run back to back.
+    progress(`per packet: perf of the echoes, ${PROFILE_SECONDS} s per state`);
+    rttProfile = {} as RttShares;
+    for (const state of POLICY_STATES) {
+      await filter.set(state);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      let profiling = true;
+      const echoes = (async () => { while (profiling) await probe.roundTrips(5000); })();
+      const [chains, conntrack, hooks] = await profileShares(lab, probe.rttPids, `rtt ${state}`, ['nft_do_chain_inet', 'nf_conntrack_in', 'nf_hook_slow']);
+      profiling = false;
+      await echoes;
+      rttProfile[state] = { chains: chains!, conntrack: conntrack!, hooks: hooks! };
+    }
+  }
   progress(`per packet: ${options.rounds} rounds of ${POLICY_STATES.length} series of ${options.connects} connects`);
   keep(await interleave(filter, POLICY_STATES, options.rounds, METRICS.connect, async () => {
     await probe.connects(20); // the probe's own warm-up
     const times = await probe.connects(options.connects);
     return [median(times), percentile(times, 99)];
   }));
-  const profile = fs.existsSync(PERF);
   if (!profile) progress(`${PERF} is missing: the table's share of the flow's CPU is not profiled (apt-get install linux-perf)`);
   progress(`per packet: ${options.rounds} rounds of ${POLICY_STATES.length} windows of ${options.window} s on one TCP connection${profile ? ', then perf per state' : ''}`);
   // Each switch to `policies` loads ~200,000 elements (~0.7 s): room for them all.
@@ -111,7 +133,7 @@ export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: 
     }
     return result;
   });
-  return { samples, profile: shares, rttLoad };
+  return { samples, profile: shares, rttLoad, ...(rttProfile ? { rttProfile } : {}) };
 }
 
 export interface PolicyTarget {
@@ -124,7 +146,7 @@ const x3 = (v: number) => `${v.toFixed(3)}x`;
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
 /** The report's lines and the targets: throughput (c) >= 0.97x (a) at equal CPU, RTT p50 (c) <= 1.05x (a). */
-export function reportPerPacket({ samples, profile, rttLoad }: PerPacketResults, options: PerPacketOptions): { lines: string[]; targets: PolicyTarget[] } {
+export function reportPerPacket({ samples, profile, rttLoad, rttProfile }: PerPacketResults, options: PerPacketOptions): { lines: string[]; targets: PolicyTarget[] } {
   const lines: string[] = [];
   lines.push(`Per packet, two pods on one bridge: ${options.rttRounds} rounds for the RTT, ${options.rounds} for the rest; in each, the three states of the node's table a second apart, the order rotated every round`);
   lines.push(`(TCP RTT: p50 of ${options.echoes} one-byte echoes back to back on one connection kept open for all rounds, by one client process, as ping's ICMP is denied where policies select the pods; connect: ${options.connects} sequential connects; TCP: ${options.window} s windows of one iperf3 connection, per second and per CPU-second of both iperf3 processes)`);
@@ -149,6 +171,11 @@ export function reportPerPacket({ samples, profile, rttLoad }: PerPacketResults,
     lines.push('', `The flow's CPU (perf record -p <both iperf3>, cpu-clock, ${PROFILE_SECONDS} s per state): share in the table's chains (nft_do_chain_inet) and in conntrack (nf_conntrack_in); throughput kept at equal CPU = (1 - both) relative to (a)`);
     lines.push(table([['state', 'chains', 'conntrack', 'kept vs (a)', 'kept vs (b)'],
       ...POLICY_STATES.map((s) => [LABEL[s], pct(profile[s].chains), pct(profile[s].conntrack), x3(kept(s)), x3(kept(s) / kept('empty'))])], ['left']));
+  }
+  if (rttProfile) {
+    lines.push('', `The echoes' CPU (perf record -p <echo client and server>, cpu-clock, ${PROFILE_SECONDS} s per state, echoes back to back): share in the table's chains (nft_do_chain_inet), in conntrack (nf_conntrack_in) and in every netfilter hook (nf_hook_slow: the chains, conntrack and br_netfilter's own)`);
+    lines.push(table([['state', 'chains', 'conntrack', 'all hooks'],
+      ...POLICY_STATES.map((s) => [LABEL[s], pct(rttProfile[s].chains), pct(rttProfile[s].conntrack), pct(rttProfile[s].hooks)])], ['left']));
   }
   const perCpu = ratios.get('TCP per CPU-s (Gbit)|policies|none')!;
   const rtt = ratios.get('TCP RTT p50 (µs)|policies|none')!;

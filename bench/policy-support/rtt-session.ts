@@ -51,6 +51,11 @@ export class RttSession {
     });
   }
 
+  /** The client's pid (nsenter execs node in place). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   close(): void {
     this.child.stdin!.end();
   }
