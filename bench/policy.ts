@@ -9,13 +9,15 @@
 //   3. per packet: two pods on a bridge in a node namespace (br_netfilter on, inside it), the
 //      node's table switched a second apart between no table, the table without policies and
 //      1,000 policies over 5,000 pods, in rotated rounds (bench/policy-support/per-packet.ts, by
-//      issue 17's method): RTT of TCP echoes, TCP connect time (every SYN judged in full) and one running
-//      iperf3 connection per CPU-second, then perf's share of that flow's CPU in the table's
-//      chains and in conntrack, on which the throughput target is judged.
+//      issue 17's method): RTT of TCP echoes (one warm client and connection, rounds of their
+//      own, then perf of the echoes per state), TCP connect time (every SYN judged in full) and
+//      one running iperf3 connection per CPU-second, then perf's share of that flow's CPU in the
+//      table's chains and in conntrack, on which the throughput target is judged.
 // A benchmark, not a test: exits 0 whether targets are met or missed, 1 when something failed.
 // Needs root; creates only namespaces (bwbench<pid>-*), all removed on exit and on SIGINT.
-// Options: --rounds N (10, of the per-packet states), --connects N (200, per round and state),
-//          --window N (1: seconds of TCP counted per round and state), --echoes N (1000, per round
+// Options: --rounds N (10, of the per-packet states), --rtt-rounds N (30, of the RTT series alone),
+//          --connects N (200, per round and state),
+//          --window N (1: seconds of TCP counted per round and state), --echoes N (2000, per round
 //          and state), --repeats N (5, compiles per size).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +33,7 @@ import { IPERF3 } from './net-support/measure.ts';
 import { afterOneChange, benchCluster, CLIENT, CONNECT_PORT, SERVER } from './policy-support/cluster.ts';
 import { Lab, runInLab } from './support/lab.ts';
 import { PolicyTableSwitch, reportPerPacket, runPerPacket } from './policy-support/per-packet.ts';
+import { RttSession } from './policy-support/rtt-session.ts';
 import { median, ms, table } from './support/stats.ts';
 
 const CONNECT = path.join(import.meta.dirname, 'policy-support/connect.ts');
@@ -38,13 +41,13 @@ const POLICIES = 1000;
 const SIZES = [100, 5000];
 
 function options() {
-  const { values } = parseArgs({ options: { rounds: { type: 'string' }, connects: { type: 'string' }, window: { type: 'string' }, echoes: { type: 'string' }, repeats: { type: 'string' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, 'rtt-rounds': { type: 'string' }, connects: { type: 'string' }, window: { type: 'string' }, echoes: { type: 'string' }, repeats: { type: 'string' } } });
   const int = (text: string | undefined, fallback: number, name: string) => {
     const value = Number(text ?? fallback);
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
     return value;
   };
-  return { rounds: int(values.rounds, 10, 'rounds'), connects: int(values.connects, 200, 'connects'), window: int(values.window, 1, 'window'), echoes: int(values.echoes, 1000, 'echoes'), repeats: int(values.repeats, 5, 'repeats') };
+  return { rounds: int(values.rounds, 10, 'rounds'), rttRounds: int(values['rtt-rounds'], 30, 'rtt-rounds'), connects: int(values.connects, 200, 'connects'), window: int(values.window, 1, 'window'), echoes: int(values.echoes, 2000, 'echoes'), repeats: int(values.repeats, 5, 'repeats') };
 }
 
 const progress = (line: string) => process.stderr.write(`bench:policy: ${line}\n`);
@@ -109,7 +112,8 @@ async function main(): Promise<number> {
     lab.track(listener);
     await new Promise<void>((resolve, reject) => { listener.stdout.once('data', () => resolve()); listener.once('exit', (code) => reject(new Error(`connect server exited ${code}`))); });
     const connects = async (port: number, count: number) => JSON.parse((await execIn(client!, [process.execPath, CONNECT, 'connect', SERVER.v4, String(port), String(count)])).stdout) as number[];
-    const roundTrips = async (count: number) => JSON.parse((await execIn(client!, [process.execPath, CONNECT, 'rr', SERVER.v4, String(CONNECT_PORT), String(count)])).stdout) as number[];
+    const rtt = await RttSession.open(lab, client!, CONNECT, SERVER.v4, CONNECT_PORT);
+    const roundTrips = (count: number) => rtt.roundTrips(count);
     const filter = new PolicyTableSwitch(node!, {
       none: renderRemove({ family: 'inet', name: POLICY_TABLE }),
       empty: renderReplace(compilePolicies(benchCluster(0, 0)).table),
@@ -119,7 +123,8 @@ async function main(): Promise<number> {
     await filter.set('policies');
     const denied = await connects(7001, 1).then(() => 'connected', (e: Error) => e.message);
     if (!/timed out/.test(denied)) throw new Error(`with the table, a connection to an unallowed port was not dropped: ${denied}`);
-    const perPacket = await runPerPacket(lab, filter, { netns: client!, ip: CLIENT.v4 }, { netns: server!, ip: SERVER.v4 }, { connects: (n) => connects(CONNECT_PORT, n), roundTrips }, opts, progress);
+    const perPacket = await runPerPacket(lab, filter, { netns: client!, ip: CLIENT.v4 }, { netns: server!, ip: SERVER.v4 }, { connects: (n) => connects(CONNECT_PORT, n), roundTrips, rttPids: [rtt.pid, listener.pid!] }, opts, progress);
+    rtt.close();
     const { lines, targets } = reportPerPacket(perPacket, opts);
     process.stdout.write([
       `bench:policy (${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`,

@@ -48,9 +48,9 @@ function hostQueries(plan: AddPlan): LinkQuery[] {
   return [{ op: 'show-link', link: plan.bridge }, { op: 'show-ports', bridge: plan.bridge }];
 }
 
-async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger): Promise<KernelLink[][]> {
+export async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger, queries: readonly LinkQuery[] = hostQueries(plan)): Promise<KernelLink[][]> {
   try {
-    return await kernel.apply(plan.hostChanges, hostQueries(plan));
+    return await kernel.apply(plan.hostChanges, queries);
   } catch (error) {
     if (!(error instanceof KernelChangeError) || !error.has('exists')) {
       await undoHostSide(kernel, plan);
@@ -63,7 +63,7 @@ async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, 
   log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
   await kernel.deleteLinksIfPresent([plan.hostVeth]);
   try {
-    return await kernel.apply(plan.hostChanges, hostQueries(plan));
+    return await kernel.apply(plan.hostChanges, queries);
   } catch (error) {
     await undoHostSide(kernel, plan);
     throw error;

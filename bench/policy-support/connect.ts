@@ -3,6 +3,10 @@
 //   connect <ip> <port> <n>  n connections one after another; prints each connect time in µs (JSON)
 //   rr <ip> <port> <n>       one connection, n one-byte requests back to back, each answered
 //                            by the echo; prints each round trip in µs (JSON)
+//   rr-session <ip> <port>   one connection kept for the whole run: for each line <n> on stdin,
+//                            n echoes as `rr` does, printed as one JSON line; prints "ready"
+//                            first. One warm process and connection across every round, so a
+//                            window measures the path, not a Node start and a cold JIT.
 // Every connection's SYN is a new connection for conntrack, so the policy table judges it in
 // full; the SYN-ACK and the rest are established. `rr` is the RTT of established packets: ping's
 // ICMP is not allowed where policies select the pods (a policy's ports are TCP, UDP or SCTP).
@@ -39,7 +43,40 @@ if (mode === 'serve') {
   }
   socket.end();
   process.stdout.write(`${JSON.stringify(times)}\n`);
+} else if (mode === 'rr-session') {
+  const [host, port] = [args[0]!, Number(args[1])];
+  const socket = net.connect({ host, port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.on('error', (error) => { process.stderr.write(`rr-session: ${error.message}\n`); process.exit(1); });
+  let pending: ((data: Buffer) => void) | undefined;
+  socket.on('data', (data) => { const p = pending; pending = undefined; p?.(data); });
+  const echo = () => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rr-session ${host}:${port}: no echo in 2 s`)), 2000);
+    pending = () => { clearTimeout(timer); resolve(); };
+    socket.write('x');
+  });
+  process.stdout.write('ready\n');
+  let buffered = '';
+  let queue = Promise.resolve();
+  process.stdin.on('data', (chunk) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      queue = queue.then(async () => {
+        const times: number[] = [];
+        for (let i = 0; i < Number(line); i++) {
+          const start = process.hrtime.bigint();
+          await echo();
+          times.push(Number(process.hrtime.bigint() - start) / 1000);
+        }
+        process.stdout.write(`${JSON.stringify(times)}\n`);
+      }).catch((error: Error) => { process.stderr.write(`${error.message}\n`); process.exit(1); });
+    }
+  });
+  process.stdin.on('end', () => void queue.then(() => socket.end()));
 } else {
-  process.stderr.write('usage: connect.ts serve <port> | connect <ip> <port> <n> | rr <ip> <port> <n>\n');
+  process.stderr.write('usage: connect.ts serve <port> | connect <ip> <port> <n> | rr <ip> <port> <n> | rr-session <ip> <port>\n');
   process.exit(2);
 }

@@ -4,28 +4,20 @@
 // Order as in DEL: anti-spoofing elements, then veths, then addresses, so an address is never
 // free while a veth still uses it. The elements are read from the kernel, not derived from the
 // addresses, so a port whose unguard fails here is simply gone at the next GC, which retries it.
-import { errorMessage } from '../../lib/errors.ts';
-import { attachmentKey, storedAttachments, sweepDebris } from '../../ipam/index.ts';
+import { attachmentKey, storedAttachments } from '../../ipam/index.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { planGc } from '../gc-plan.ts';
 import { unguardPort } from '../plan.ts';
-import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
+import { GcRun } from '../gc-run.ts';
 
 export async function cmdGc(ctx: CommandContext): Promise<void> {
-  const { conf, run, kernel, log } = ctx;
+  const { conf, kernel, log } = ctx;
   const valid = conf.validAttachments;
   // Without the list we cannot tell live from dead: refusing is safer than deleting everything.
   if (!valid) throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments in the config');
-  const failures: string[] = [];
-  const attempt = async <T>(what: string, action: () => Promise<T> | T): Promise<T | undefined> => {
-    try {
-      return await action();
-    } catch (error) {
-      failures.push(`${what}: ${errorMessage(error)}`);
-      return undefined;
-    }
-  };
+  const gc = new GcRun(ctx);
+  const attempt = gc.attempt.bind(gc);
 
   // Every attachment the stores know, of both families whatever the config says now.
   const storeAttachments = conf.ipam.kind === 'builtin' ? ((await attempt('read IPAM store', () => storedAttachments(ctx.store))) ?? []) : [];
@@ -50,19 +42,8 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
 
   const validKeys = new Set(valid.map(attachmentKey));
   const dead = conf.ipam.kind === 'builtin' ? storeAttachments.filter((a) => !validKeys.has(attachmentKey(a))) : plan.aliasProvenDead;
-  let released = 0;
-  for (const attachment of dead) {
-    const args = { ...ctx.args, containerId: attachment.containerId, ifname: attachment.ifname, netns: '' };
-    // Built-in IPAM: releaseAttachment (ipam/index.ts), the one release path doctor --fix-leaks takes too.
-    const ok = await attempt(`release ${attachment.containerId}/${attachment.ifname}`, async () => {
-      await ipamFor(conf, args, { run, store: ctx.store }).del();
-      return true;
-    });
-    if (ok) released++;
-  }
-
-  // Temp files of writers killed mid-write (ipam/debris.ts).
-  const debris = conf.ipam.kind === 'builtin' ? await attempt('sweep IPAM temp files', () => sweepDebris(ctx.store)) : 0;
+  const released = await gc.release(dead);
+  const debris = await gc.sweep();
   log.info({ deletedVeths: plan.deleteVeths.map((v) => v.name), unguardedPorts: unguarded, released, debris, leftAlone: plan.unproven.length, valid: valid.length }, 'garbage collected');
-  if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
+  gc.finish();
 }

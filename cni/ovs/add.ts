@@ -4,16 +4,13 @@
 // read-back) -> [TX checksum off in the pod, userspace datapath] -> the pod's side -> result.
 // Each step that succeeds registers its undo, and a failure runs them in reverse, as bridge
 // mode's ADD does: no port, veth or reserved address is left. The bridge stays (shared).
-import { KernelChangeError } from '../../lib/kernel/errors.ts';
 import type { Kernel } from '../../lib/kernel/kernel.ts';
-import type { Logger } from '../../lib/log.ts';
-import { applyPodSide } from '../apply.ts';
+import { applyPodSide, createHostSide } from '../apply.ts';
 import { refuseRouterAdvertisements } from '../bridge-ipv6.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import { reserveAddresses, rollBack, type UndoStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import { requireNetns } from '../netns.ts';
-import type { AddPlan, AddTarget } from '../plan.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, attach, AttachError, ensureBridge, findPort, openDb } from './db.ts';
@@ -55,7 +52,9 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
     if (bridge.created) log.info({ bridge: conf.bridge, datapath: bridge.datapath }, 'Open vSwitch bridge created');
     if (bridge.raced) log.debug({ bridge: conf.bridge }, 'Open vSwitch bridge made by a concurrent ADD meanwhile');
     await waitForLink(kernel, conf.bridge);
-    const bridgeLink = await createHostSide(kernel, plan, target, log);
+    // The internal interface up with its gateway addresses, and the veth, in one batch; the
+    // bridge's link read back (its MAC for the result). No ports to read: OVS holds them.
+    const bridgeLink = (await createHostSide(kernel, plan, target, log, [{ op: 'show-link', link: plan.bridge }]))[0]?.[0];
     undo.push({ what: `delete veth ${plan.hostVeth}`, action: () => kernel.deleteLinksIfPresent([plan.hostVeth]) });
     if (plan.bridgeIpv6) refuseRouterAdvertisements(ctx.procSys, plan.bridge);
     if (bridgeLink?.mac) plan.result.interfaces[0]!.mac = bridgeLink.mac;
@@ -107,31 +106,3 @@ async function waitForLink(kernel: Kernel, name: string): Promise<void> {
   }
 }
 
-/**
- * The internal interface up with its gateway addresses, and the veth, in one batch; the bridge's
- * link read back (its MAC for the result). A host veth left by an interrupted ADD of this
- * attachment is removed and the batch sent again; the pod already having CNI_IFNAME is the
- * runtime's mistake, and touches nothing.
- */
-async function createHostSide(kernel: Kernel, plan: AddPlan, target: AddTarget, log: Logger) {
-  const queries = [{ op: 'show-link' as const, link: plan.bridge }];
-  try {
-    return (await kernel.apply(plan.hostChanges, queries))[0]?.[0];
-  } catch (error) {
-    if (!(error instanceof KernelChangeError) || !error.has('exists')) {
-      await kernel.deleteLinksIfPresent([plan.hostVeth]);
-      throw error;
-    }
-  }
-  if (await kernel.getLink(target.ifname, target.netns)) {
-    throw new CniError(ErrorCode.InterfaceExists, `interface ${target.ifname} already exists in ${target.netns}; choose another CNI_IFNAME or DEL the attachment first`);
-  }
-  log.warn({ hostVeth: plan.hostVeth }, 'removing a stale host veth left by an interrupted ADD');
-  await kernel.deleteLinksIfPresent([plan.hostVeth]);
-  try {
-    return (await kernel.apply(plan.hostChanges, queries))[0]?.[0];
-  } catch (error) {
-    await kernel.deleteLinksIfPresent([plan.hostVeth]);
-    throw error;
-  }
-}

@@ -5,11 +5,11 @@
 // veth is deleted only under the name hostVethName() gives that attachment. Keeps going past
 // errors and reports them all.
 import { errorMessage } from '../../lib/errors.ts';
-import { attachmentKey, storedAttachments, sweepDebris } from '../../ipam/index.ts';
+import { attachmentKey, storedAttachments } from '../../ipam/index.ts';
 import { OVS_IDS, hostVethName } from '../../lib/names.ts';
 import { CniError, ErrorCode } from '../errors.ts';
-import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
+import { GcRun } from '../gc-run.ts';
 import { asCniError, openDb, portRow, type PortRow } from './db.ts';
 import { removePort, selectNetworkPorts } from './ops.ts';
 
@@ -25,18 +25,11 @@ export function deadPorts(ports: readonly PortRow[], network: string, valid: rea
 }
 
 export async function ovsGc(ctx: CommandContext): Promise<void> {
-  const { conf, run, kernel, log } = ctx;
+  const { conf, kernel, log } = ctx;
   const valid = conf.validAttachments;
   if (!valid) throw new CniError(ErrorCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments in the config');
-  const failures: string[] = [];
-  const attempt = async <T>(what: string, action: () => Promise<T> | T): Promise<T | undefined> => {
-    try {
-      return await action();
-    } catch (error) {
-      failures.push(`${what}: ${errorMessage(asCniError(error))}`);
-      return undefined;
-    }
-  };
+  const gc = new GcRun(ctx, (error) => errorMessage(asCniError(error)));
+  const attempt = gc.attempt.bind(gc);
 
   const db = await attempt('connect to the Open vSwitch database', () => openDb(conf.ovs!.socket));
   const removed: string[] = [];
@@ -74,16 +67,8 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
   const validKeys = new Set(valid.map(attachmentKey));
   const candidates = conf.ipam.kind === 'builtin' ? storeAttachments.filter((a) => !validKeys.has(attachmentKey(a))) : deadAttachments;
   const dead = listed ? candidates.filter((a) => !keep.has(attachmentKey(a))) : [];
-  let released = 0;
-  for (const attachment of dead) {
-    const args = { ...ctx.args, containerId: attachment.containerId, ifname: attachment.ifname, netns: '' };
-    const ok = await attempt(`release ${attachment.containerId}/${attachment.ifname}`, async () => {
-      await ipamFor(conf, args, { run, store: ctx.store }).del();
-      return true;
-    });
-    if (ok) released++;
-  }
-  const debris = conf.ipam.kind === 'builtin' ? await attempt('sweep IPAM temp files', () => sweepDebris(ctx.store)) : 0;
+  const released = await gc.release(dead);
+  const debris = await gc.sweep();
   log.info({ removedPorts: removed, released, debris, valid: valid.length }, 'garbage collected (Open vSwitch)');
-  if (failures.length > 0) throw new CniError(ErrorCode.IoFailure, `GC incomplete: ${failures.join('; ')}`);
+  gc.finish();
 }

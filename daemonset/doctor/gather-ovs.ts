@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/exec.ts';
-import { isHostVethName, OVS_IDS, PLUGIN_TYPE } from '../../lib/names.ts';
+import { isHostVethName, OVS_IDS } from '../../lib/names.ts';
+import { bridgewayPluginConfigs } from './cni-configs.ts';
 import { connectOvsdb } from '../../lib/ovsdb/client.ts';
 import { map, mapEntries, optionalInteger, setAtoms, uuidOf, type Row } from '../../lib/ovsdb/protocol.ts';
 import { MIRROR_ID, MIRROR_PID_ID } from '../ovs/mirror-ops.ts';
@@ -25,38 +26,20 @@ export async function gatherOvs(cniConfDir: string, defaultSocket: string, run: 
   return { networks, dbs, unattachedVeths: await unattachedVeths(run) };
 }
 
-type Loose = Record<string, unknown>;
-
 function readNetworks(cniConfDir: string, defaultSocket: string): OvsNetworkFacts[] {
-  let files: string[];
-  try {
-    files = fs.readdirSync(cniConfDir).filter((f) => /\.(conf|conflist|json)$/.test(f)).sort();
-  } catch {
-    return [];
-  }
-  return files.flatMap((file) => {
-    const where = path.join(cniConfDir, file);
-    let doc: Loose;
-    try {
-      doc = JSON.parse(fs.readFileSync(where, 'utf8')) as Loose;
-    } catch {
-      return [];
-    }
-    const plugins = Array.isArray(doc.plugins) ? (doc.plugins as Loose[]) : [doc];
-    return plugins.flatMap((plugin) => {
-      if (plugin?.type !== PLUGIN_TYPE || plugin.bridgeType !== 'ovs') return [];
-      const byNs = plugin.vlanByNamespace && typeof plugin.vlanByNamespace === 'object' ? (plugin.vlanByNamespace as Record<string, number>) : undefined;
-      return [{
-        path: where,
-        network: typeof doc.name === 'string' ? doc.name : '?',
-        bridge: typeof plugin.bridge === 'string' ? plugin.bridge : 'cbr0',
-        socket: typeof plugin.ovsdbSocket === 'string' ? plugin.ovsdbSocket : defaultSocket,
-        ...(typeof plugin.vlan === 'number' ? { vlan: plugin.vlan } : {}),
-        ...(Array.isArray(plugin.trunk) ? { trunk: (plugin.trunk as number[]).slice().sort((a, b) => a - b) } : {}),
-        ...(byNs ? { vlanByNamespace: byNs } : {}),
-        ...(typeof plugin.defaultVlan === 'number' ? { defaultVlan: plugin.defaultVlan } : {}),
-      }];
-    });
+  return bridgewayPluginConfigs(cniConfDir).flatMap(({ path, network, plugin }) => {
+    if (plugin.bridgeType !== 'ovs') return [];
+    const byNs = plugin.vlanByNamespace && typeof plugin.vlanByNamespace === 'object' ? (plugin.vlanByNamespace as Record<string, number>) : undefined;
+    return [{
+      path,
+      network,
+      bridge: typeof plugin.bridge === 'string' ? plugin.bridge : 'cbr0',
+      socket: typeof plugin.ovsdbSocket === 'string' ? plugin.ovsdbSocket : defaultSocket,
+      ...(typeof plugin.vlan === 'number' ? { vlan: plugin.vlan } : {}),
+      ...(Array.isArray(plugin.trunk) ? { trunk: (plugin.trunk as number[]).slice().sort((a, b) => a - b) } : {}),
+      ...(byNs ? { vlanByNamespace: byNs } : {}),
+      ...(typeof plugin.defaultVlan === 'number' ? { defaultVlan: plugin.defaultVlan } : {}),
+    }];
   });
 }
 

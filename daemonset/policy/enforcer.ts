@@ -73,6 +73,12 @@ export interface EnforcerDeps {
   backoff?: BackoffPolicy;
   /** After each compile and apply (loop/memory.ts: the agent collects its garbage). */
   afterApply?: () => void;
+  /**
+   * Inside a compile and between the compile, the diff and the nft text (loop/memory.ts: a cheap
+   * young collection), so their garbage does not add up to the agent's peak RSS. `force`: after
+   * the compile (always); without it, inside the compile and after the diff (as often as it is cheap).
+   */
+  checkpoint?: (force?: boolean) => void;
 }
 
 export type ApplyHow = 'whole' | 'diff' | 'none' | 'whole-after-failure';
@@ -219,12 +225,13 @@ export class PolicyEnforcer {
     if (recompile) {
       const started = this.now();
       const objects = source.objects();
-      const { rules: _explainOnly, ...kept } = compilePolicies({ ...objects, nodeName }, { rules: false });
+      const { rules: _explainOnly, ...kept } = compilePolicies({ ...objects, nodeName }, { rules: false, ...(this.deps.checkpoint ? { checkpoint: () => this.deps.checkpoint!() } : {}) });
       this.compiled = kept;
       this.podAddresses = podAddressesOf(objects.pods);
       this.m.compile.set((this.now() - started) / 1000);
       this.report(this.compiled);
     }
+    this.deps.checkpoint?.(true);
     const compiled = this.compiled!;
     const table = compiled.table;
     if (verify && this.applied && !(await kernel.present())) {
@@ -240,6 +247,7 @@ export class PolicyEnforcer {
       how = 'none';
     } else {
       const changes = diffTables(this.applied, table);
+      this.deps.checkpoint?.(); // only after a long diff: most are a few ms and make little garbage
       if (changes.length === 0) how = 'none';
       else {
         try {

@@ -290,8 +290,10 @@ function resolvePolicy(policy: NetworkPolicy, selection: Selection): ResolvedPol
 }
 
 /** Every policy resolved; a policy that fails isolates (fail closed) and is named in `errors`. */
-export function resolvePolicies(input: PolicyInput): Resolved {
+/** `checkpoint`: called after the pods and after each policy (compile.ts's CompileOptions.checkpoint). */
+export function resolvePolicies(input: PolicyInput, checkpoint: () => void = () => {}): Resolved {
   const pods = policyPods(input);
+  checkpoint();
   const selection = new Selection(pods, new Map(input.namespaces.map((n) => [n.metadata.name, n])));
   const policies: ResolvedPolicy[] = [];
   const errors: PolicyError[] = [];
@@ -304,6 +306,7 @@ export function resolvePolicies(input: PolicyInput): Resolved {
       errors.push({ policy: key, message: error.message });
       policies.push(failClosed(policy, key, pods));
     }
+    checkpoint();
   }
   return { policies, pods, errors };
 }

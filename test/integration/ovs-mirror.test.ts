@@ -9,6 +9,7 @@ import { poll } from '../support/poll.ts';
 import { ovsMissing, TestOvs } from '../support/ovs.ts';
 import { AGENT } from '../support/cluster.ts';
 import { skipUnlessAgent, TestNode } from './harness.ts';
+import { withOvs } from './ovs-node.ts';
 
 const skip = skipUnlessAgent || ovsMissing;
 const BRIDGE = 'brovs0';
@@ -28,20 +29,6 @@ while True:
     if kind == 8 and data[26:30] == src: print('request', flush=True)
     if kind == 0 and data[30:34] == src: print('reply', flush=True)
 `;
-
-async function withOvs(fn: (node: TestNode, ovs: TestOvs) => Promise<void>): Promise<void> {
-  const node = await TestNode.create();
-  try {
-    const ovs = await TestOvs.start(node.lab, node.name);
-    try {
-      await fn(node, ovs);
-    } finally {
-      await ovs.stop();
-    }
-  } finally {
-    await node.cleanup();
-  }
-}
 
 function agent(node: TestNode, ovs: TestOvs, args: string[]) {
   const child = spawn('nsenter', [`--net=${node.path}`, '--', AGENT, 'mirror', ...args, '--ovsdb-socket', ovs.socket], { stdio: ['ignore', 'pipe', 'pipe'] });

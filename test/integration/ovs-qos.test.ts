@@ -10,6 +10,7 @@ import { hostVethName } from '../../lib/names.ts';
 import { poll } from '../support/poll.ts';
 import { ovsMissing, ovsValue, TestOvs } from '../support/ovs.ts';
 import { PLUGIN, skipUnlessRoot, TestNode } from './harness.ts';
+import { withOvs } from './ovs-node.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -18,20 +19,6 @@ const BRIDGE = 'brovs0';
 const EGRESS = 20_000_000;
 const INGRESS = 40_000_000;
 const BURST = 1_000_000;
-
-async function withOvs(fn: (node: TestNode, ovs: TestOvs) => Promise<void>): Promise<void> {
-  const node = await TestNode.create();
-  try {
-    const ovs = await TestOvs.start(node.lab, node.name);
-    try {
-      await fn(node, ovs);
-    } finally {
-      await ovs.stop();
-    }
-  } finally {
-    await node.cleanup();
-  }
-}
 
 async function tableRows(ovs: TestOvs, table: string): Promise<Record<string, any>[]> {
   return (await ovs.rows(['list', table])).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, ovsValue(v)])));

@@ -11,23 +11,10 @@ import { hostVethName, OVS_IDS } from '../../lib/names.ts';
 import { poll } from '../support/poll.ts';
 import { ovsMissing, ovsValue, TestOvs } from '../support/ovs.ts';
 import { PLUGIN, skipUnlessRoot, TestNode } from './harness.ts';
+import { withOvs } from './ovs-node.ts';
 
 const skip = skipUnlessRoot || ovsMissing;
 const BRIDGE = 'brovs0';
-
-async function withOvs(fn: (node: TestNode, ovs: TestOvs) => Promise<void>): Promise<void> {
-  const node = await TestNode.create();
-  try {
-    const ovs = await TestOvs.start(node.lab, node.name);
-    try {
-      await fn(node, ovs);
-    } finally {
-      await ovs.stop();
-    }
-  } finally {
-    await node.cleanup();
-  }
-}
 
 function ovsConf(node: TestNode, ovs: TestOvs, extra: Record<string, unknown> = {}, subnet?: string): Record<string, any> {
   return node.conf({ bridgeType: 'ovs', bridge: BRIDGE, ovsdbSocket: ovs.socket, ovsDatapath: 'netdev', ...extra }, subnet);

@@ -25,6 +25,18 @@ describe('compilePolicies without explain\'s rules', () => {
     assert.ok(named > 10, `only ${named} scenarios had egress named-port sets`);
   });
 
+  test('a checkpoint (the agent\'s young collection) is called after the pods, after each policy and after each peer set, and changes nothing', () => {
+    const random = rng(2026);
+    for (let i = 0; i < 100; i++) {
+      const { input } = scenario(random);
+      let calls = 0;
+      const checked = compilePolicies(input, { rules: false, checkpoint: () => void calls++ });
+      const plain = compilePolicies(input, { rules: false });
+      assert.deepEqual(checked.table, plain.table, `scenario ${i}`);
+      assert.equal(calls, 1 + input.policies.length + 1 + checked.stats.peerSets, `scenario ${i}`);
+    }
+  });
+
   test('explain\'s rules are there by default', () => {
     const { input } = scenario(rng(7));
     const c = compilePolicies(input);

@@ -15,7 +15,7 @@ import { formatIp, parseIp } from '../../../../lib/cidr.ts';
 
 type Call = { op: 'whole'; table: PolicyTable } | { op: 'diff'; changes: readonly TableChange[] } | { op: 'present' } | { op: 'remove' };
 
-function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: 'linux' | 'ovs'; steering?: () => string | undefined } = {}) {
+function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: 'linux' | 'ovs'; checkpoint?: (force?: boolean) => void; steering?: () => string | undefined } = {}) {
   const calls: Call[] = [];
   const kernel = {
     failDiff: false, failWhole: false, present: true,
@@ -45,6 +45,7 @@ function harness(options: { enabled?: boolean; bridgeNf?: string; bridgeType?: '
   const enforcer = new PolicyEnforcer({
     kernel: k, source, nodeName: NODE, enabled: options.enabled ?? true, families: [4],
     sysctl: () => options.bridgeNf ?? '1', ...(options.bridgeType && { bridgeType: options.bridgeType }), ...(options.steering && { sameNodeSteering: options.steering }), log: captureLogger(), metrics, clock, now: () => now,
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
   });
   return { calls, kernel, state, clock, metrics, enforcer, tick: (ms: number) => (now += ms) };
 }
@@ -170,6 +171,24 @@ describe('policy enforcer', () => {
     assert.deepEqual(h.enforcer.detail(), ['NetworkPolicy: not enforced by bridgeway (BRIDGEWAY_NETWORK_POLICY=false)']);
     assert.equal(h.enforcer.notLoaded(), undefined);
   });
+});
+
+test('the checkpoint (a young collection): inside the compile unforced, forced after it, unforced after the diff, all before nft', async () => {
+  const seen: string[] = [];
+  // Each call records how many kernel calls were made before it.
+  const h = harness({ checkpoint: (force) => void seen.push(`${force ? 'forced' : 'unforced'}@${h.calls.length}`) });
+  h.state.synced = h.state.connected = true;
+  h.state.objects = { ...h.state.objects, policies: [deny] };
+  assert.equal(await h.enforcer.sync({ verify: false }), 'whole');
+  // resolve: after the pods and after the one policy; after the classes; no peer set (deny allows nothing)
+  assert.deepEqual(seen, ['unforced@0', 'unforced@0', 'unforced@0', 'forced@0']);
+  seen.length = 0;
+  h.state.objects = { ...h.state.objects, policies: [] };
+  h.enforcer.changed();
+  await h.clock.advance(DEBOUNCE_MS);
+  await h.enforcer.idle;
+  assert.deepEqual(h.calls.map((c) => c.op), ['whole', 'diff']);
+  assert.deepEqual(seen, ['unforced@1', 'unforced@1', 'forced@1', 'unforced@1']);
 });
 
 test('a full sync with nothing changed since does not compile; one with a change does', async () => {
