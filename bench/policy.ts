@@ -7,9 +7,10 @@
 //   2. load: wall time of one `nft -f` of the whole table, and of that one-change diff, into a
 //      fresh namespace (process start included, as the agent would pay it);
 //   3. per packet: two pods on a bridge in a node namespace (br_netfilter on, inside it), the
-//      node's table switched a second apart between no table, the table without policies and
-//      1,000 policies over 5,000 pods, in rotated rounds (bench/policy-support/per-packet.ts, by
-//      issue 17's method): RTT of TCP echoes (one warm client and connection, rounds of their
+//      node switched a second apart between (a) bare, (a') the agent's own iptables chains (their
+//      nat turns conntrack on, as on every real node), (b') those and the table without
+//      policies, (c') those and 1,000 policies over 5,000 pods, in rotated rounds
+//      (bench/policy-support/node-switch.ts, per-packet.ts, by issue 17's method): RTT of TCP echoes (one warm client and connection, rounds of their
 //      own, then perf of the echoes per state), TCP connect time (every SYN judged in full) and
 //      one running iperf3 connection per CPU-second, then perf's share of that flow's CPU in the
 //      table's chains and in conntrack, on which the throughput target is judged.
@@ -32,13 +33,16 @@ import { execIn } from '../test/support/exec-in.ts';
 import { IPERF3 } from './net-support/measure.ts';
 import { afterOneChange, benchCluster, CLIENT, CONNECT_PORT, SERVER } from './policy-support/cluster.ts';
 import { Lab, runInLab } from './support/lab.ts';
-import { PolicyTableSwitch, reportPerPacket, runPerPacket } from './policy-support/per-packet.ts';
+import { agentChainsPayload, NodeSwitch } from './policy-support/node-switch.ts';
+import { reportPerPacket, runPerPacket } from './policy-support/per-packet.ts';
 import { RttSession } from './policy-support/rtt-session.ts';
 import { median, ms, table } from './support/stats.ts';
 
 const CONNECT = path.join(import.meta.dirname, 'policy-support/connect.ts');
 const POLICIES = 1000;
 const SIZES = [100, 5000];
+const CLUSTER_CIDR = '10.90.0.0/16';
+const POD_CIDR = '10.90.0.0/23';
 
 function options() {
   const { values } = parseArgs({ options: { rounds: { type: 'string' }, 'rtt-rounds': { type: 'string' }, connects: { type: 'string' }, window: { type: 'string' }, echoes: { type: 'string' }, repeats: { type: 'string' } } });
@@ -114,11 +118,19 @@ async function main(): Promise<number> {
     const connects = async (port: number, count: number) => JSON.parse((await execIn(client!, [process.execPath, CONNECT, 'connect', SERVER.v4, String(port), String(count)])).stdout) as number[];
     const rtt = await RttSession.open(lab, client!, CONNECT, SERVER.v4, CONNECT_PORT);
     const roundTrips = (count: number) => rtt.roundTrips(count);
-    const filter = new PolicyTableSwitch(node!, {
+    // The agent's chains for this node: the bench's pods are 10.90.0.0/24 and 10.90.1.0/24 (cluster.ts).
+    const randomFully = (await execIn(node!, ['iptables-nft', '-j', 'MASQUERADE', '--help'])).stdout.includes('random-fully');
+    const filter = new NodeSwitch(node!, agentChainsPayload(CLUSTER_CIDR, POD_CIDR, randomFully), {
       none: renderRemove({ family: 'inet', name: POLICY_TABLE }),
       empty: renderReplace(compilePolicies(benchCluster(0, 0)).table),
       policies: texts.get(SIZES.at(-1)!)!,
     });
+    // The agent's chains turn conntrack on: with them alone, connections are tracked in the node.
+    await filter.set('agent');
+    await connects(CONNECT_PORT, 3);
+    const tracked = Number((await execIn(node!, ['cat', '/proc/sys/net/netfilter/nf_conntrack_count'])).stdout.trim());
+    if (!(tracked > 0)) throw new Error(`with the agent's chains, the node namespace tracks no connection (nf_conntrack_count ${tracked})`);
+    progress(`the agent's chains alone: ${tracked} connections tracked in the node namespace`);
     // The table is in force: with the policies, a port none allows times out (no table: refused at once).
     await filter.set('policies');
     const denied = await connects(7001, 1).then(() => 'connected', (e: Error) => e.message);

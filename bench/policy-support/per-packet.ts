@@ -1,45 +1,33 @@
 // bench:policy's per-packet part, by issue 17's method (bench/net-support/antispoofing-ab.ts says
-// why: separate iperf3 runs on this shared 2-CPU VM moved by as much as the effects). Three states
-// of the node's policy table take turns a second apart, in an order rotated every round:
-//   none      no table: no hook, and no conntrack in the node namespace;
-//   empty     the table with no policy selecting the pods (its `ct state` turns conntrack on, as
-//             kube-proxy has it on every real node);
-//   policies  1,000 policies over 5,000 pods, all selecting both pods, the flow allowed.
-// Each switch is one `nft -f` of the whole table (or its removal) into the node namespace. Three
-// measures, each with its own rounds: RTT p50 of one-byte TCP echoes (ICMP is denied where
+// why: separate iperf3 runs on this shared 2-CPU VM moved by as much as the effects). Four states
+// of the node namespace take turns a second apart, in an order rotated every round
+// (bench/policy-support/node-switch.ts builds them):
+//   none      (a)  bare floor: no agent chains, no table, no conntrack in the node namespace;
+//   agent     (a') the agent's own iptables chains (its nat masquerade chain turns conntrack on,
+//                  as on every real node), no policy table: the same path with no policy;
+//   empty     (b') the agent's chains and the policy table with no policy selecting the pods;
+//   policies  (c') the agent's chains and 1,000 policies over 5,000 pods, all selecting both
+//                  pods, the flow allowed.
+// Three measures, each with its own rounds: RTT p50 of one-byte TCP echoes (ICMP is denied where
 // policies select the pods); TCP connect time (every SYN a new connection,
 // judged in full); and ONE running iperf3 TCP connection, counted per second and per CPU-second of
 // both iperf3 processes, then profiled with perf per state: the share of the flow's CPU in the
-// table's chains (nft_do_chain_inet: the only inet table in the namespace) and in conntrack
-// (nf_conntrack_in). At equal CPU, throughput in a state is (1 - its shares) of throughput
-// without them; the targets are judged on that when perf is installed.
+// policy table's chains (nft_do_chain_inet: the only inet table in the namespace), in the agent's
+// chains (nft_do_chain_ipv4: iptables-nft's ip tables) and in conntrack (nf_conntrack_in). At
+// equal CPU, throughput in a state is (1 - its shares) of throughput without them; the targets
+// are judged on that when perf is installed, against (a').
 import fs from 'node:fs';
 import os from 'node:os';
-import { interleave, PERF, profileShares, PROFILE_SECONDS, rotation, roundRatios, SETTLE_MS, streamWindow, withStream, type Switch } from '../net-support/antispoofing-ab.ts';
+import { interleave, PERF, profileShares, PROFILE_SECONDS, rotation, roundRatios, SETTLE_MS, streamWindow, withStream } from '../net-support/antispoofing-ab.ts';
 import type { Endpoint } from '../net-support/measure.ts';
 import type { Lab } from '../support/lab.ts';
 import { median, percentile, ratio, ratioSpread, spread, table } from '../support/stats.ts';
-import { execIn } from '../../test/support/exec-in.ts';
+import type { NodeSwitch, PolicyState } from './node-switch.ts';
 
-export type PolicyState = 'none' | 'empty' | 'policies';
-export const POLICY_STATES: readonly PolicyState[] = ['none', 'empty', 'policies'];
-export const LABEL: Record<PolicyState, string> = { none: '(a) no table', empty: '(b) the table, no policy', policies: '(c) 1,000 policies, 5,000 pods' };
-
-/** Loads each state's text into the node namespace; `texts.none` removes the table. */
-export class PolicyTableSwitch implements Switch<PolicyState> {
-  private current: PolicyState | undefined;
-  private readonly node: string;
-  private readonly texts: Record<PolicyState, string>;
-  constructor(node: string, texts: Record<PolicyState, string>) {
-    this.node = node;
-    this.texts = texts;
-  }
-  async set(next: PolicyState): Promise<void> {
-    if (next === this.current) return;
-    await execIn(this.node, ['nft', '-f', '-'], this.texts[next]);
-    this.current = next;
-  }
-}
+export type { PolicyState } from './node-switch.ts';
+export const POLICY_STATES: readonly PolicyState[] = ['none', 'agent', 'empty', 'policies'];
+export const LABEL: Record<PolicyState, string> = { none: "(a) bare: no agent chains, no table", agent: "(a') agent's chains, no table", empty: "(b') + the table, no policy", policies: "(c') + 1,000 policies, 5,000 pods" };
+const SHORT: Record<PolicyState, string> = { none: '(a)', agent: "(a')", empty: "(b')", policies: "(c')" };
 
 /** The client's TCP probes (connect.ts), times in µs: n sequential connects; n echoed bytes on one connection. */
 export interface Probe {
@@ -61,11 +49,11 @@ export interface PerPacketOptions {
 }
 
 type Samples = Map<string, Map<PolicyState, number[]>>;
-/** Per state: the share of the flow's CPU in the table's chains and in conntrack. */
-export type Shares = Record<PolicyState, { chains: number; conntrack: number }>;
+/** Per state: the share of the flow's CPU in the policy table's chains, in the agent's chains and in conntrack. */
+export type Shares = Record<PolicyState, { chains: number; agent: number; conntrack: number }>;
 
-/** Per state: the share of the echo flow's CPU in the table's chains, in conntrack and in all netfilter hooks. */
-export type RttShares = Record<PolicyState, { chains: number; conntrack: number; hooks: number }>;
+/** Per state: the share of the echo flow's CPU in the policy table's chains, the agent's, conntrack and all netfilter hooks. */
+export type RttShares = Record<PolicyState, { chains: number; agent: number; conntrack: number; hooks: number }>;
 
 export interface PerPacketResults {
   samples: Samples;
@@ -84,7 +72,7 @@ const METRICS = {
 /**
  * The three measures in turn, each with its own rounds.
  */
-export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: Endpoint, server: Endpoint, probe: Probe, options: PerPacketOptions, progress: (line: string) => void): Promise<PerPacketResults> {
+export async function runPerPacket(lab: Lab, filter: NodeSwitch, client: Endpoint, server: Endpoint, probe: Probe, options: PerPacketOptions, progress: (line: string) => void): Promise<PerPacketResults> {
   const samples: Samples = new Map();
   const keep = (s: Samples) => { for (const [k, v] of s) samples.set(k, v); };
   const rttLoad: number[] = [];
@@ -105,10 +93,10 @@ export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: 
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       let profiling = true;
       const echoes = (async () => { while (profiling) await probe.roundTrips(5000); })();
-      const [chains, conntrack, hooks] = await profileShares(lab, probe.rttPids, `rtt ${state}`, ['nft_do_chain_inet', 'nf_conntrack_in', 'nf_hook_slow']);
+      const [chains, agent, conntrack, hooks] = await profileShares(lab, probe.rttPids, `rtt ${state}`, ['nft_do_chain_inet', 'nft_do_chain_ipv4', 'nf_conntrack_in', 'nf_hook_slow']);
       profiling = false;
       await echoes;
-      rttProfile[state] = { chains: chains!, conntrack: conntrack!, hooks: hooks! };
+      rttProfile[state] = { chains: chains!, agent: agent!, conntrack: conntrack!, hooks: hooks! };
     }
   }
   progress(`per packet: ${options.rounds} rounds of ${POLICY_STATES.length} series of ${options.connects} connects`);
@@ -120,7 +108,7 @@ export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: 
   if (!profile) progress(`${PERF} is missing: the table's share of the flow's CPU is not profiled (apt-get install linux-perf)`);
   progress(`per packet: ${options.rounds} rounds of ${POLICY_STATES.length} windows of ${options.window} s on one TCP connection${profile ? ', then perf per state' : ''}`);
   // Each switch to `policies` loads ~200,000 elements (~0.7 s): room for them all.
-  const seconds = Math.ceil(options.rounds * POLICY_STATES.length * (options.window + SETTLE_MS / 1000 + 2)) + 4 * PROFILE_SECONDS + 60;
+  const seconds = Math.ceil(options.rounds * POLICY_STATES.length * (options.window + SETTLE_MS / 1000 + 2)) + (POLICY_STATES.length + 1) * PROFILE_SECONDS + 60;
   const shares = await withStream(lab, client, server, 1, seconds, async (counters) => {
     keep(await interleave(filter, POLICY_STATES, options.rounds, METRICS.stream, () => streamWindow(counters, options.window)));
     if (!profile) return undefined;
@@ -128,8 +116,8 @@ export async function runPerPacket(lab: Lab, filter: PolicyTableSwitch, client: 
     for (const state of rotation(POLICY_STATES, 0)) {
       await filter.set(state);
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      const [chains, conntrack] = await profileShares(lab, counters.pids, `policy ${state}`, ['nft_do_chain_inet', 'nf_conntrack_in']);
-      result[state] = { chains: chains!, conntrack: conntrack! };
+      const [chains, agent, conntrack] = await profileShares(lab, counters.pids, `policy ${state}`, ['nft_do_chain_inet', 'nft_do_chain_ipv4', 'nf_conntrack_in']);
+      result[state] = { chains: chains!, agent: agent!, conntrack: conntrack! };
     }
     return result;
   });
@@ -145,10 +133,10 @@ export interface PolicyTarget {
 const x3 = (v: number) => `${v.toFixed(3)}x`;
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-/** The report's lines and the targets: throughput (c) >= 0.97x (a) at equal CPU, RTT p50 (c) <= 1.05x (a). */
+/** The report's lines and the targets: throughput (c') >= 0.97x (a') at equal CPU, RTT p50 (c') <= 1.05x (a'): issue 19's "the same path with no policy" is (a'), a node with the agent's chains. */
 export function reportPerPacket({ samples, profile, rttLoad, rttProfile }: PerPacketResults, options: PerPacketOptions): { lines: string[]; targets: PolicyTarget[] } {
   const lines: string[] = [];
-  lines.push(`Per packet, two pods on one bridge: ${options.rttRounds} rounds for the RTT, ${options.rounds} for the rest; in each, the three states of the node's table a second apart, the order rotated every round`);
+  lines.push(`Per packet, two pods on one bridge: ${options.rttRounds} rounds for the RTT, ${options.rounds} for the rest; in each, the four states of the node namespace a second apart, the order rotated every round`);
   lines.push(`(TCP RTT: p50 of ${options.echoes} one-byte echoes back to back on one connection kept open for all rounds, by one client process, as ping's ICMP is denied where policies select the pods; connect: ${options.connects} sequential connects; TCP: ${options.window} s windows of one iperf3 connection, per second and per CPU-second of both iperf3 processes)`);
   const load = spread(rttLoad);
   lines.push(`1-min load average during the RTT rounds: median ${load.median.toFixed(2)}, range ${load.min.toFixed(2)}-${load.max.toFixed(2)}`);
@@ -157,37 +145,38 @@ export function reportPerPacket({ samples, profile, rttLoad, rttProfile }: PerPa
   const rows: string[][] = [];
   const ratios = new Map<string, ReturnType<typeof spread>>();
   for (const [name, byState] of samples) {
-    // (c) against (a) is the target's; (c) against (b) is what the policies add on a node whose
-    // conntrack is on anyway (kube-proxy); (b) against (a) is conntrack and the hook alone.
-    for (const [state, against] of [['empty', 'none'], ['policies', 'none'], ['policies', 'empty']] as const) {
+    // (c')/(a') is the target's: the policies and their table on a node as it is without them;
+    // (c')/(a) against the bare floor; (b')/(a') the table's hook alone; (c')/(b') the policies
+    // alone; (a')/(a) what the agent's chains and their conntrack cost before any policy.
+    for (const [state, against] of [['policies', 'agent'], ['policies', 'none'], ['empty', 'agent'], ['policies', 'empty'], ['agent', 'none']] as const) {
       const perRound = roundRatios(byState.get(state)!, byState.get(against)!);
       ratios.set(`${name}|${state}|${against}`, spread(perRound));
-      rows.push([`${name}, ${LABEL[state].slice(0, 3)} / ${LABEL[against].slice(0, 3)}`, perRound.map((r) => r.toFixed(2)).join(' '), ratioSpread(spread(perRound))]);
+      rows.push([`${name}, ${SHORT[state]} / ${SHORT[against]}`, perRound.map((r) => r.toFixed(2)).join(' '), ratioSpread(spread(perRound))]);
     }
   }
   lines.push('', table([['ratio', 'round by round', 'median (spread)'], ...rows], ['left', 'left', 'left']));
   if (profile) {
-    const kept = (s: PolicyState) => (1 - profile[s].chains - profile[s].conntrack) / (1 - profile.none.chains - profile.none.conntrack);
-    lines.push('', `The flow's CPU (perf record -p <both iperf3>, cpu-clock, ${PROFILE_SECONDS} s per state): share in the table's chains (nft_do_chain_inet) and in conntrack (nf_conntrack_in); throughput kept at equal CPU = (1 - both) relative to (a)`);
-    lines.push(table([['state', 'chains', 'conntrack', 'kept vs (a)', 'kept vs (b)'],
-      ...POLICY_STATES.map((s) => [LABEL[s], pct(profile[s].chains), pct(profile[s].conntrack), x3(kept(s)), x3(kept(s) / kept('empty'))])], ['left']));
+    const kept = (s: PolicyState) => 1 - profile[s].chains - profile[s].agent - profile[s].conntrack;
+    lines.push('', `The flow's CPU (perf record -p <both iperf3>, cpu-clock, ${PROFILE_SECONDS} s per state): share in the policy table's chains (nft_do_chain_inet), the agent's chains (nft_do_chain_ipv4) and conntrack (nf_conntrack_in); throughput kept at equal CPU = (1 - all three) relative to (a) and to (a')`);
+    lines.push(table([['state', 'policy chains', "agent's chains", 'conntrack', 'kept vs (a)', "kept vs (a')"],
+      ...POLICY_STATES.map((s) => [LABEL[s], pct(profile[s].chains), pct(profile[s].agent), pct(profile[s].conntrack), x3(kept(s) / kept('none')), x3(kept(s) / kept('agent'))])], ['left']));
   }
   if (rttProfile) {
-    lines.push('', `The echoes' CPU (perf record -p <echo client and server>, cpu-clock, ${PROFILE_SECONDS} s per state, echoes back to back): share in the table's chains (nft_do_chain_inet), in conntrack (nf_conntrack_in) and in every netfilter hook (nf_hook_slow: the chains, conntrack and br_netfilter's own)`);
-    lines.push(table([['state', 'chains', 'conntrack', 'all hooks'],
-      ...POLICY_STATES.map((s) => [LABEL[s], pct(rttProfile[s].chains), pct(rttProfile[s].conntrack), pct(rttProfile[s].hooks)])], ['left']));
+    lines.push('', `The echoes' CPU (perf record -p <echo client and server>, cpu-clock, ${PROFILE_SECONDS} s per state, echoes back to back): share in the policy table's chains (nft_do_chain_inet), the agent's chains (nft_do_chain_ipv4), conntrack (nf_conntrack_in) and every netfilter hook (nf_hook_slow: the chains, conntrack, nat and br_netfilter's own)`);
+    lines.push(table([['state', 'policy chains', "agent's chains", 'conntrack', 'all hooks'],
+      ...POLICY_STATES.map((s) => [LABEL[s], pct(rttProfile[s].chains), pct(rttProfile[s].agent), pct(rttProfile[s].conntrack), pct(rttProfile[s].hooks)])], ['left']));
   }
-  const perCpu = ratios.get('TCP per CPU-s (Gbit)|policies|none')!;
-  const rtt = ratios.get('TCP RTT p50 (µs)|policies|none')!;
-  const rttOverEmpty = ratios.get('TCP RTT p50 (µs)|policies|empty')!;
+  const perCpu = ratios.get('TCP per CPU-s (Gbit)|policies|agent')!;
+  const rtt = ratios.get('TCP RTT p50 (µs)|policies|agent')!;
+  const rttBare = ratios.get('TCP RTT p50 (µs)|policies|none')!;
   const iqr = (s: ReturnType<typeof spread>) => `${ratio(s.median)} (IQR ${s.q1.toFixed(2)}-${s.q3.toFixed(2)})`;
   const targets: PolicyTarget[] = [];
   if (profile) {
-    const keptC = (1 - profile.policies.chains - profile.policies.conntrack) / (1 - profile.none.chains - profile.none.conntrack);
-    targets.push({ name: 'throughput, 1,000 policies >= 0.97x no table, at equal CPU', met: keptC >= 0.97, judged: `profile ${x3(keptC)}; interleaved per CPU-s ${iqr(perCpu)}` });
+    const keptC = (1 - profile.policies.chains - profile.policies.agent - profile.policies.conntrack) / (1 - profile.agent.chains - profile.agent.agent - profile.agent.conntrack);
+    targets.push({ name: "throughput, 1,000 policies >= 0.97x no policy (a'), at equal CPU", met: keptC >= 0.97, judged: `profile ${x3(keptC)}; interleaved per CPU-s ${iqr(perCpu)}` });
   } else {
-    targets.push({ name: 'throughput, 1,000 policies >= 0.97x no table, per CPU-s', met: perCpu.median >= 0.97, judged: `interleaved ${iqr(perCpu)}` });
+    targets.push({ name: "throughput, 1,000 policies >= 0.97x no policy (a'), per CPU-s", met: perCpu.median >= 0.97, judged: `interleaved ${iqr(perCpu)}` });
   }
-  targets.push({ name: 'RTT p50 (TCP echo), 1,000 policies <= 1.05x no table', met: rtt.median <= 1.05, judged: `interleaved ${iqr(rtt)}; vs the table without policy ${iqr(rttOverEmpty)}` });
+  targets.push({ name: "RTT p50 (TCP echo), 1,000 policies <= 1.05x no policy (a')", met: rtt.median <= 1.05, judged: `interleaved ${iqr(rtt)}; vs the bare floor (a) ${iqr(rttBare)}` });
   return { lines, targets };
 }
