@@ -5,7 +5,7 @@
 // have no reply unless they fail: `flowMods` sends them and a BARRIER, and an ERROR whose xid is
 // one of them rejects it. The bytes are protocol.ts's.
 import net from 'node:net';
-import { errnoCode } from '../errors.ts';
+import { connectUnixSocket } from '../unix-socket.ts';
 import {
   barrierRequest, echoReply, flowMod, flowStatsRequest, hello, MessageStream, multipartReply, OFP_VERSION, OFPT, OpenFlowErrorReply,
   OpenFlowProtocolError, parseError, parseFlowStats, parsePortDescs, portDescRequest, type FlowMod, type Message, type PortDesc,
@@ -33,22 +33,8 @@ export const DEFAULT_OPENFLOW_TIMEOUT_MS = 5000;
 
 export async function connectOpenFlow(socketPath: string, options: { timeoutMs?: number } = {}): Promise<OpenFlowClient> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_OPENFLOW_TIMEOUT_MS;
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.createConnection({ path: socketPath });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new OpenFlowUnavailableError(socketPath, `did not accept a connection within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      resolve(s);
-    });
-    s.once('error', (error) => {
-      clearTimeout(timer);
-      const code = errnoCode(error);
-      reject(new OpenFlowUnavailableError(socketPath, code === 'ENOENT' ? 'does not exist (no such bridge, or ovs-vswitchd is not running)' : `cannot be reached: ${error.message}`));
-    });
-  });
+  const socket = await connectUnixSocket(socketPath, timeoutMs, (why) => new OpenFlowUnavailableError(socketPath, why),
+    (code, error) => (code === 'ENOENT' ? 'does not exist (no such bridge, or ovs-vswitchd is not running)' : `cannot be reached: ${error.message}`));
   const client = new SocketClient(socket, socketPath, timeoutMs);
   try {
     await client.handshake();

@@ -4,7 +4,7 @@
 // server that accepts but never answers is an error too, not a hung pod start. The server's
 // "echo" keep-alives are answered. The messages are protocol.ts's.
 import net from 'node:net';
-import { errnoCode } from '../errors.ts';
+import { connectUnixSocket } from '../unix-socket.ts';
 import { JsonStream, OvsdbProtocolError, transactRequest, transactResults, type Operation, type OperationResult } from './protocol.ts';
 
 /** The database cannot be reached or does not answer: the socket and why. */
@@ -35,23 +35,8 @@ export const DEFAULT_OVSDB_TIMEOUT_MS = 5000;
 
 export async function connectOvsdb(socketPath: string, options: { timeoutMs?: number } = {}): Promise<OvsdbClient> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_OVSDB_TIMEOUT_MS;
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.createConnection({ path: socketPath });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new OvsdbUnavailableError(socketPath, `did not accept a connection within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      resolve(s);
-    });
-    s.once('error', (error) => {
-      clearTimeout(timer);
-      const code = errnoCode(error);
-      const why = code === 'ENOENT' ? 'does not exist (is ovsdb-server running?)' : code === 'ECONNREFUSED' ? 'refuses connections (ovsdb-server is not running)' : `cannot be reached: ${error.message}`;
-      reject(new OvsdbUnavailableError(socketPath, why));
-    });
-  });
+  const socket = await connectUnixSocket(socketPath, timeoutMs, (why) => new OvsdbUnavailableError(socketPath, why),
+    (code, error) => (code === 'ENOENT' ? 'does not exist (is ovsdb-server running?)' : code === 'ECONNREFUSED' ? 'refuses connections (ovsdb-server is not running)' : `cannot be reached: ${error.message}`));
   return new SocketClient(socket, socketPath, timeoutMs);
 }
 
