@@ -11,10 +11,9 @@ import assert from 'node:assert/strict';
 import { skipUnlessAgent } from './harness.ts';
 import { eventually, withCluster, type SimNode } from '../support/cluster.ts';
 import { ovsMissing } from '../support/ovs.ts';
-import { relayInto, type ApiRelay } from '../support/api-relay.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
+import { type JsonObject } from '../support/fake-apiserver.ts';
 import { DEFAULT_BRIDGE } from '../../lib/names.ts';
-import { addSimPod, namespaceObject, serve, startKubeAgent, startProber, type Prober, type SimPod } from './policy-sim.ts';
+import { addSimPod, namespaceObject, serve, startProber, type Prober, type SimPod, withPolicyAgents } from './policy-sim.ts';
 
 const NS = 'ovsp';
 const PORT = 80;
@@ -32,21 +31,8 @@ describe('NetworkPolicy on Open vSwitch (simulated cluster, fake API server)', {
   test('deny-all ingress blocks same-node and cross-node peers, both families; an allow rule lets the named same-node peer through', { timeout: 120_000 }, () =>
     withCluster(2, async (cluster) => {
       const nodes = cluster.nodes as [SimNode, SimNode];
-      const api = await startFakeApiServer(nodes.map((n) => makeNode({ name: n.name, podCIDRs: [n.podCIDR!, n.podCIDRv6!], internalIPs: [n.eth1IP, n.eth1IPv6!] })));
-      const relays: ApiRelay[] = [];
       const probers: Prober[] = [];
-      try {
-        api.addObject('namespaces', namespaceObject(NS));
-        for (const node of nodes) {
-          relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
-          startKubeAgent(cluster, node, api);
-        }
-        for (const node of nodes) {
-          await eventually(async () => {
-            const ready = await cluster.health(node, '/readyz');
-            return ready.status === 200 && /NetworkPolicy enforced: 0 policies/.test(ready.body);
-          }, 30_000, `${node.name} ready, enforcing`);
-        }
+      await withPolicyAgents(cluster, { seed: (api) => api.addObject('namespaces', namespaceObject(NS)), logTail: 4000 }, async (api) => {
         // t is guarded; p and q share its node (and its OVS bridge), r is on the other node.
         const [n0, n1] = nodes;
         const t = await addSimPod(cluster, api, n0, `${NS}/t`, { app: 't' });
@@ -100,12 +86,8 @@ describe('NetworkPolicy on Open vSwitch (simulated cluster, fake API server)', {
 
         api.deleteObject('networkpolicies', `${NS}/guard-t`);
         await settle('p4 p6 q4 q6 r4 r6', 'the policy gone: everyone again');
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\nnode-0 agent log:\n${nodes[0].agentLog.slice(-4000)}`, { cause: error });
-      } finally {
+      }).finally(() => {
         for (const prober of probers) prober.close();
-        for (const relay of relays) relay.close();
-        await api.close();
-      }
+      });
     }, { dualStack: true, bridge: 'ovs' }));
 });

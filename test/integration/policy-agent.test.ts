@@ -13,11 +13,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { skipUnlessAgent } from './harness.ts';
 import { AGENT, eventually, withCluster, type SimCluster, type SimNode } from '../support/cluster.ts';
-import { relayInto, type ApiRelay } from '../support/api-relay.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
+import { type JsonObject } from '../support/fake-apiserver.ts';
 import { kubeAgentArgs } from '../fixtures/kube-agent.ts';
 import { run } from '../support/exec-in.ts';
-import { addSimPod, ECHO_PORT, namespaceObject, PROBE, serve, startKubeAgent, startProber, type Prober, type SimPod } from './policy-sim.ts';
+import { addSimPod, ECHO_PORT, namespaceObject, PROBE, serve, startKubeAgent, startProber, type Prober, type SimPod, withPolicyAgents } from './policy-sim.ts';
 import { caseName, defaultNamespaceLabels, defaultPodLabels, NAMESPACES, netpolCases, POD_NAMES, Reachability, type Addresses, type Check } from '../fixtures/netpol-cases.ts';
 
 const PROBE_TIMEOUT_MS = 700;
@@ -88,20 +87,7 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
   test('the upstream Netpol cases, same-node and cross-node, both families; updates, label changes, a new pod; policy explain', { timeout: 300_000 }, () =>
     withCluster(2, async (cluster) => {
       const nodes = cluster.nodes as [SimNode, SimNode];
-      const api = await startFakeApiServer(nodes.map((n) => makeNode({ name: n.name, podCIDRs: [n.podCIDR!, n.podCIDRv6!], internalIPs: [n.eth1IP, n.eth1IPv6!] })));
-      const relays: ApiRelay[] = [];
-      try {
-        for (const ns of NAMESPACES) api.addObject('namespaces', namespaceObject(ns));
-        for (const node of nodes) {
-          relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
-          startKubeAgent(cluster, node, api);
-        }
-        for (const node of nodes) {
-          await eventually(async () => {
-            const ready = await cluster.health(node, '/readyz');
-            return ready.status === 200 && /NetworkPolicy enforced: 0 policies/.test(ready.body);
-          }, 30_000, `${node.name} ready, enforcing`);
-        }
+      await withPolicyAgents(cluster, { seed: (api) => { for (const ns of NAMESPACES) api.addObject('namespaces', namespaceObject(ns)); } }, async (api) => {
         // The table is in each node's namespace, and nothing of ours is in the root namespace.
         for (const node of nodes) await node.exec(['nft', 'list', 'chain', 'inet', 'bridgeway_policy', 'pods_forward']);
         assert.doesNotMatch((await run(['nft', 'list', 'tables'])).stdout, /bridgeway_policy/);
@@ -289,12 +275,7 @@ describe('NetworkPolicy enforced by the agents (the truth table)', { skip: skipU
         await cluster.stopAgent(nodes[1]);
         await nodes[1].exec([AGENT, 'uninstall', ...kubeAgentArgs(cluster, nodes[1], api)]);
         assert.doesNotMatch((await nodes[1].exec(['nft', 'list', 'tables'])).stdout, /bridgeway_policy/, 'uninstall removed the table');
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\n${nodes.map((n) => `${n.name} agent log:\n${n.agentLog}`).join('\n')}`, { cause: error });
-      } finally {
-        for (const relay of relays) relay.close();
-        await api.close();
-      }
+      });
     }, { dualStack: true }));
 });
 

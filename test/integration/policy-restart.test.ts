@@ -20,12 +20,11 @@ import type { Namespace, NetworkPolicy, Pod } from '../../daemonset/policy/model
 import { renderReplace } from '../../daemonset/policy/nft-text.ts';
 import { skipUnlessAgent } from './harness.ts';
 import { eventually, withCluster, type SimNode } from '../support/cluster.ts';
-import { relayInto, type ApiRelay } from '../support/api-relay.ts';
-import { makeNode, startFakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
+import { type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
 import { execIn } from '../support/exec-in.ts';
 import { canonicalPolicyListing } from '../support/policy-listing.ts';
 import { rng } from '../support/rng.ts';
-import { addSimPod, namespaceObject, PROBE, serve, startKubeAgent, type SimPod } from './policy-sim.ts';
+import { addSimPod, namespaceObject, PROBE, serve, startKubeAgent, type SimPod, withPolicyAgents } from './policy-sim.ts';
 
 const PROBE_INTERVAL_MS = 200;
 const PROBE_TIMEOUT_MS = 3000;
@@ -44,22 +43,13 @@ describe('NetworkPolicy through an agent SIGKILL, probed continuously', { skip: 
   test('a churn of policies and labels with each agent killed and restarted: no denied probe connects, no allowed probe fails; the tables equal the compiler\'s after', { timeout: 180_000 }, () =>
     withCluster(2, async (cluster) => {
       const nodes = cluster.nodes as [SimNode, SimNode];
-      const api = await startFakeApiServer(nodes.map((n) => makeNode({ name: n.name, podCIDRs: [n.podCIDR!, n.podCIDRv6!], internalIPs: [n.eth1IP, n.eth1IPv6!] })));
-      const relays: ApiRelay[] = [];
       const random = rng(Number(process.env.POLICY_SEED ?? 19));
-      try {
+      const seed = (api: FakeApiServer) => {
         for (const ns of ['x', 'y', 'z']) api.addObject('namespaces', namespaceObject(ns));
         // x admits only its own pods from the start: the invariant denied pairs are denied before the first probe.
         api.addObject('networkpolicies', np('x/same-ns-only', { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] }));
-        for (const node of nodes) {
-          relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
-          startKubeAgent(cluster, node, api);
-        }
-        const enforcing = (node: SimNode) => eventually(async () => {
-          const ready = await cluster.health(node, '/readyz').catch(() => undefined);
-          return ready?.status === 200 && /NetworkPolicy enforced/.test(ready.body);
-        }, 30_000, `${node.name}'s agent ready, enforcing`);
-        for (const node of nodes) await enforcing(node);
+      };
+      await withPolicyAgents(cluster, { seed, enforcing: /NetworkPolicy enforced/ }, async (api, enforcing) => {
 
         const pods = new Map<string, SimPod>();
         for (const ns of ['x', 'y', 'z']) {
@@ -192,11 +182,6 @@ describe('NetworkPolicy through an agent SIGKILL, probed continuously', { skip: 
           await eventually(async () => JSON.stringify(await canonicalPolicyListing(node.path)) === JSON.stringify(expected), 10_000, `${node.name}'s table equal to the compiler's`)
             .catch(async () => assert.deepEqual(await canonicalPolicyListing(node.path), expected, `${node.name}'s table differs from a fresh load of the compiler's output`));
         }
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\n${nodes.map((n) => `${n.name} agent log:\n${n.agentLog}`).join('\n')}`, { cause: error });
-      } finally {
-        for (const relay of relays) relay.close();
-        await api.close();
-      }
+      });
     }, { dualStack: true }));
 });

@@ -1,12 +1,14 @@
-// What the NetworkPolicy simulations share (policy-agent.test.ts, policy-restart.test.ts): pods
+// What the NetworkPolicy simulations share (policy-agent, policy-restart, ovs-policy): pods
 // made by the real plugin and posted to the fake API server as Pod objects with their addresses
 // and named container ports, their servers (policy-probe.ts serve), the test namespaces' objects,
-// and a node's real agent started in Kubernetes mode against the fake API server.
+// and a node's real agent started in Kubernetes mode against the fake API server, and the
+// server with every node's agent around a test (withPolicyAgents).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../../lib/exec.ts';
-import { AGENT, type SimCluster, type SimNode } from '../support/cluster.ts';
-import type { FakeApiServer, JsonObject } from '../support/fake-apiserver.ts';
+import { AGENT, eventually, type SimCluster, type SimNode } from '../support/cluster.ts';
+import { makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
+import { relayInto, type ApiRelay } from '../support/api-relay.ts';
 import { kubeAgentArgs } from '../fixtures/kube-agent.ts';
 import { NS_LABEL } from '../fixtures/netpol-cases.ts';
 
@@ -102,4 +104,40 @@ export async function startProber(cluster: SimCluster, netns: string): Promise<P
     }),
     close: () => child.stdin!.end(),
   };
+}
+
+/**
+ * The fake API server holding the cluster's Nodes, relayed into each node, each node's agent
+ * started against it once `seed` has put the first objects in; `fn` runs when every agent's
+ * /readyz matches `enforcing`. A failure carries the agents' logs (the last `logTail` characters
+ * of each); the relays and the server close either way.
+ */
+export async function withPolicyAgents(
+  cluster: SimCluster,
+  options: { seed?: (api: FakeApiServer) => void; enforcing?: RegExp; logTail?: number },
+  fn: (api: FakeApiServer, enforcing: (node: SimNode) => Promise<unknown>) => Promise<void>,
+): Promise<void> {
+  const nodes = cluster.nodes;
+  const api = await startFakeApiServer(nodes.map((n) => makeNode({ name: n.name, podCIDRs: [n.podCIDR!, n.podCIDRv6!], internalIPs: [n.eth1IP, n.eth1IPv6!] })));
+  const relays: ApiRelay[] = [];
+  const pattern = options.enforcing ?? /NetworkPolicy enforced: 0 policies/;
+  const enforcing = (node: SimNode) => eventually(async () => {
+    const ready = await cluster.health(node, '/readyz').catch(() => undefined);
+    return ready?.status === 200 && pattern.test(ready.body);
+  }, 30_000, `${node.name}'s agent ready, enforcing`);
+  try {
+    options.seed?.(api);
+    for (const node of nodes) {
+      relays.push(await relayInto(node.path, cluster.dir, api, (child) => cluster.lab.track(child)));
+      startKubeAgent(cluster, node, api);
+    }
+    for (const node of nodes) await enforcing(node);
+    await fn(api, enforcing);
+  } catch (error) {
+    const logs = nodes.map((n) => `${n.name} agent log:\n${options.logTail ? n.agentLog.slice(-options.logTail) : n.agentLog}`).join('\n');
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+  } finally {
+    for (const relay of relays) relay.close();
+    await api.close();
+  }
 }
