@@ -148,6 +148,7 @@ async function runAgent(config: AgentConfig, log: Logger): Promise<number> {
       source.stop();
       startPolicies?.cancel();
       policySource?.stop();
+      steering.stop(); // its held OpenFlow connection
     }
     const reason = reconciler.syncNotReadyReason(); // --once loads no policy table: it lists no pods
     if (reason) log.error(`not in place: ${reason}`);

@@ -9,7 +9,9 @@
 // harmless.
 // The plugin makes the bridge at the first pod's ADD: until then there is nothing to steer, and the
 // step watches for the management socket (every WATCH_MS) to install the flows as soon as the
-// bridge is there, without waiting for the next sync.
+// bridge is there, without waiting for the next sync. The connection of the last good sync stays
+// open: ovs-vswitchd keeps no flow across a restart, and the connection's end starts the same
+// watch, so the flows are back as soon as the new ovs-vswitchd answers.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IpCidr } from '../../lib/cidr.ts';
@@ -84,7 +86,12 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   private watch: ReturnType<typeof setInterval> | undefined;
   private podCIDRs: readonly IpCidr[] = [];
   private running: Promise<void> = Promise.resolve();
+  /** The connection of the last good sync, kept open: its end is how an ovs-vswitchd restart shows. */
+  private held: OpenFlowClient | undefined;
+  /** The last failure the watch logged, so a vswitchd that stays down is said once. */
+  private watchLogged: string | undefined;
   private offDone = false;
+  private stopped = false;
   private readonly redirectsWarned = new Set<string>();
 
   constructor(deps: SteeringDeps) {
@@ -94,6 +101,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
 
   async run(sync: NodeSync): Promise<void> {
     if (this.deps.enabled === false) return this.switchedOff();
+    this.stopped = false;
     this.podCIDRs = sync.podCIDRs;
     await this.once();
     if ('error' in this.state) throw new Error(`same-node steering on the Open vSwitch bridge ${this.deps.bridge}: ${this.state.error}`);
@@ -117,9 +125,22 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
     return this.notSteered()!;
   }
 
+  /** The agent stops (or --once is done): no watch, and the held connection closed. */
   stop(): void {
+    this.stopped = true;
+    this.stopWatch();
+    this.release();
+  }
+
+  private stopWatch(): void {
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
+  }
+
+  private release(): void {
+    const client = this.held;
+    this.held = undefined;
+    client?.close();
   }
 
   /**
@@ -146,37 +167,75 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
   private async attempt(): Promise<void> {
     const { log, bridge } = this.deps;
     if (!fs.existsSync(this.socket)) {
+      this.release();
       this.state = { noBridge: true };
-      this.watchForBridge();
+      this.watchUntilSteered();
       return;
     }
-    this.stop();
     this.disableRedirects();
-    let client: OpenFlowClient;
-    try {
-      client = await (this.deps.connect ?? connectOpenFlow)(this.socket);
-    } catch (error) {
-      this.state = { error: errorMessage(error) };
-      return;
+    let client = this.held;
+    if (!client) {
+      try {
+        client = await (this.deps.connect ?? connectOpenFlow)(this.socket);
+      } catch (error) {
+        this.state = { error: errorMessage(error) };
+        this.watchUntilSteered();
+        return;
+      }
     }
     try {
       const outcome = await syncSteering(client, this.podCIDRs);
       if (outcome.added.length || outcome.removed) log.info({ bridge, added: outcome.added, removed: outcome.removed }, 'Open vSwitch same-node steering flows updated');
       this.state = { inPlace: true, flows: outcome.flows };
+      this.stopWatch();
+      this.hold(client);
     } catch (error) {
       this.state = { error: errorMessage(error) };
-    } finally {
+      if (this.held === client) this.held = undefined;
       client.close();
     }
   }
 
-  private watchForBridge(): void {
-    if (this.watch) return;
+  /**
+   * Keeps the connection open between syncs. OVS keeps no flow across an ovs-vswitchd restart
+   * (the bridge's internal interface and its addresses stay): the connection's end is the
+   * moment to put them back, as soon as the new vswitchd answers, not at the next resync.
+   */
+  private hold(client: OpenFlowClient): void {
+    if (this.held === client || this.stopped) {
+      if (this.stopped) client.close();
+      return;
+    }
+    this.release();
+    this.held = client;
+    void client.closed.then((why) => {
+      if (this.held !== client) return; // closed by us: released, replaced or stopped
+      this.held = undefined;
+      this.state = { notYet: true };
+      this.deps.log.warn({ bridge: this.deps.bridge, why: why.message }, 'lost the OpenFlow connection to the Open vSwitch bridge (ovs-vswitchd stopped or restarted, or the bridge was deleted): the steering flows go back as soon as it answers');
+      this.watchUntilSteered();
+    });
+  }
+
+  /**
+   * Until the flows are in place: every WATCH_MS, when the management socket is there (the plugin
+   * made the bridge, or ovs-vswitchd bound it again), one more attempt. A failure that repeats is
+   * logged once.
+   */
+  private watchUntilSteered(): void {
+    if (this.watch || this.stopped) return;
+    let busy = false;
     this.watch = setInterval(() => {
-      if (!fs.existsSync(this.socket)) return;
-      this.stop();
+      if (busy || !fs.existsSync(this.socket)) return;
+      busy = true;
       void this.once().then(() => {
-        if ('error' in this.state) this.deps.log.error({ bridge: this.deps.bridge }, `same-node steering: ${this.state.error}`);
+        busy = false;
+        const s = this.state;
+        if ('inPlace' in s) this.watchLogged = undefined;
+        else if ('error' in s && s.error !== this.watchLogged) {
+          this.watchLogged = s.error;
+          this.deps.log.error({ bridge: this.deps.bridge }, `same-node steering: ${s.error}`);
+        }
       });
     }, WATCH_MS);
     (this.watch as { unref?: () => void }).unref?.();

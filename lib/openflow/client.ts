@@ -26,6 +26,11 @@ export interface OpenFlowClient {
   flowCookies(cookie: bigint, mask: bigint): Promise<{ cookie: bigint; priority: number; table: number }[]>;
   /** Sends the FLOW_MODs, then a BARRIER: resolved once the switch has applied them all. */
   flowMods(mods: readonly FlowMod[]): Promise<void>;
+  /**
+   * Settles once the connection is over, with why: the switch closed it (ovs-vswitchd stopped or
+   * restarted, the bridge deleted), it failed, or close() was called. Never rejects.
+   */
+  readonly closed: Promise<Error>;
   close(): void;
 }
 
@@ -57,7 +62,9 @@ class SocketClient implements OpenFlowClient {
   private readonly waiters = new Map<number, Waiter>();
   private nextXid = 1;
   private helloSeen: ((version: number) => void) | undefined;
-  private closed: Error | undefined;
+  private ended: Error | undefined;
+  private settleClosed!: (why: Error) => void;
+  readonly closed = new Promise<Error>((resolve) => (this.settleClosed = resolve));
   private readonly socket: net.Socket;
   private readonly path: string;
   private readonly timeoutMs: number;
@@ -104,8 +111,11 @@ class SocketClient implements OpenFlowClient {
   }
 
   private fail(error: Error): void {
-    if (this.closed) return;
-    this.closed = error;
+    if (this.ended) return;
+    this.ended = error;
+    this.settleClosed(error);
+    // A stream that failed to parse cannot find the next message's start again: done with it.
+    this.socket.destroy();
     for (const w of this.waiters.values()) {
       clearTimeout(w.timer);
       w.reject(error);
@@ -131,7 +141,7 @@ class SocketClient implements OpenFlowClient {
 
   /** Sends `bytes` (xid `xid`) and resolves with what `take` collects once it says done. */
   private request<T>(xid: number, bytes: Buffer, what: string, take: (m: Message) => T | undefined): Promise<T> {
-    if (this.closed) return Promise.reject(this.closed);
+    if (this.ended) return Promise.reject(this.ended);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(xid);
@@ -203,6 +213,5 @@ class SocketClient implements OpenFlowClient {
 
   close(): void {
     this.fail(new OpenFlowUnavailableError(this.path, 'was closed'));
-    this.socket.destroy();
   }
 }

@@ -77,6 +77,7 @@ export class TestOvs {
 
   async startVswitchd(): Promise<void> {
     const ctl = path.join(this.dir, 'ovs-vswitchd.ctl');
+    fs.rmSync(ctl, { force: true }); // a killed one's: its existence is the new one's sign of life
     const child = this.spawnTracked(
       ['ip', 'netns', 'exec', this.netnsName, 'ovs-vswitchd', `unix:${this.socket}`, `--unixctl=${ctl}`, `--log-file=${path.join(this.dir, 'ovs-vswitchd.log')}`, '--verbose=off'],
       'ovs-vswitchd',
@@ -110,18 +111,29 @@ export class TestOvs {
     await this.stopChild(this.children[0]!);
   }
 
-  /** Stops ovs-vswitchd only (the "vswitchd not running" case); the database keeps answering. */
-  async stopVswitchd(): Promise<void> {
-    await this.stopChild(this.children[1]!);
+  /**
+   * Stops ovs-vswitchd only (the "vswitchd not running" case, or a restart with startVswitchd);
+   * the database keeps answering. `kill`: SIGKILL, as a crash (its sockets' files stay behind).
+   */
+  async stopVswitchd(options: { kill?: boolean } = {}): Promise<void> {
+    const vswitchd = this.children.filter((child) => child !== this.children[0]).find((child) => child.exitCode === null && child.signalCode === null);
+    if (!vswitchd) return;
+    if (options.kill) {
+      const gone = new Promise((resolve) => vswitchd.once('exit', resolve));
+      vswitchd.kill('SIGKILL');
+      await gone;
+      return;
+    }
+    await this.stopChild(vswitchd);
   }
 
   /** Freezes ovs-vswitchd (SIGSTOP): the database answers, nothing it holds is applied. */
   pauseVswitchd(): void {
-    this.children[1]!.kill('SIGSTOP');
+    this.children.at(-1)!.kill('SIGSTOP');
   }
 
   resumeVswitchd(): void {
-    this.children[1]!.kill('SIGCONT');
+    this.children.at(-1)!.kill('SIGCONT');
   }
 
   /** ovsdb-server's and ovs-vswitchd's process IDs (bench:cni reads their CPU time in /proc). */

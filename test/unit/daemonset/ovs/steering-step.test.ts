@@ -20,10 +20,23 @@ class FakeSwitch {
   flows = new Map<bigint, FlowMod>();
   sent: FlowMod[][] = [];
   refuse = false;
+  down = false;
   connects = 0;
+  closes = 0;
+  /** Ends every open connection as a stopping ovs-vswitchd does. */
+  private readonly ends: ((why: Error) => void)[] = [];
+  restart(): void {
+    this.flows.clear();
+    for (const end of this.ends.splice(0)) end(new Error('closed the connection'));
+  }
   client(): OpenFlowClient {
+    if (this.down) throw new Error('cannot be reached: connect ECONNREFUSED');
     this.connects++;
+    let end!: (why: Error) => void;
+    const closed = new Promise<Error>((resolve) => (end = resolve));
+    this.ends.push(end);
     return {
+      closed,
       portDescs: async () => [{ portNo: 1, mac: '02:00:00:00:00:01', name: 'bw1' }, { portNo: OFPP.LOCAL, mac: MAC, name: 'cni0' }],
       flowCookies: async (cookie, mask) => [...this.flows.keys()].filter((c) => (c & mask) === (cookie & mask)).map((c) => ({ cookie: c, priority: 0, table: 0 })),
       flowMods: async (mods) => {
@@ -34,7 +47,10 @@ class FakeSwitch {
           else for (const c of [...this.flows.keys()]) if ((c & m.cookieMask!) === (m.cookie & m.cookieMask!)) this.flows.delete(c);
         }
       },
-      close: () => {},
+      close: () => {
+        this.closes++;
+        end(new Error('was closed'));
+      },
     };
   }
 }
@@ -125,6 +141,32 @@ test('a Linux-bridge node: our flows removed from a leftover OVS bridge once; no
     assert.equal(none.sw.connects, 0);
     none.cleanup();
   } finally {
+    s.cleanup();
+  }
+});
+
+test('ovs-vswitchd restarts: the held connection ends, the flows go back as soon as it answers, not at the next sync', async () => {
+  const s = setup();
+  try {
+    await s.step.run(s.sync);
+    await s.step.run(s.sync);
+    assert.equal(s.sw.connects, 1, 'one connection, held between syncs');
+    s.sw.down = true;
+    s.sw.restart();
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(s.sw.flows.size, 0);
+    assert.match(s.step.notSteered()!, /could not be installed: cannot be reached/, 'readiness says why while it is down');
+    assert.equal(s.log.lines.filter((l) => /cannot be reached/.test(l.msg)).length, 1, 'a vswitchd that stays down is logged once');
+    s.sw.down = false;
+    const deadline = Date.now() + 3000;
+    while (s.sw.flows.size < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.sw.flows.size, 5, 'back without a sync');
+    assert.equal(s.step.notSteered(), undefined);
+    assert.match(JSON.stringify(s.log.lines), /lost the OpenFlow connection to the Open vSwitch bridge/);
+    s.step.stop();
+    assert.equal(s.sw.closes, 1, 'stop closes the held connection');
+  } finally {
+    s.step.stop();
     s.cleanup();
   }
 });
