@@ -5,7 +5,7 @@
 // layer per COPY with the bytes of dist/, the packages' paths in the root filesystem and nothing of
 // a shell, apt or dpkg, and the size goal.
 // The second imports it into the real containerd of a private node (containerd-node.ts) and runs
-// the agent container as manifests/daemonset.yaml describes it: host network (the node's
+// the agent container as manifests/agent/daemonset.yaml describes it: host network (the node's
 // namespace), the securityContext (capabilities exactly NET_ADMIN + NET_RAW, no privilege
 // escalation, /proc/sys read-only), its hostPath mounts, the ConfigMap's environment and the
 // in-cluster service account, against the fake API server. The agent installs the plugin and the
@@ -126,7 +126,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     assert.deepEqual(dockerConfig.rootfs, config.rootfs);
     fs.rmSync(copied, { recursive: true });
     // The DaemonSet runs the image it is built as.
-    const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/daemonset.yaml'), 'utf8')) as any;
+    const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/agent/daemonset.yaml'), 'utf8')) as any;
     assert.equal(daemonSet.spec.template.spec.containers[0].image, `bridgeway:${VERSION}`);
 
     // The config: the Dockerfile's final stage.
@@ -256,7 +256,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       assert.match(await execOk(node.ctrArgv(['images', 'ls', '-q'])), new RegExp(`^${image.replaceAll('.', '\\.')}$`, 'm'), imported);
 
       const apiPort = new URL(api.url).port;
-      const pod = await podOptions(node, daemonSetIn('manifests/daemonset.yaml'), nodeName, serviceAccount, apiPort);
+      const pod = await podOptions(node, daemonSetIn('manifests/agent/daemonset.yaml'), nodeName, serviceAccount, apiPort);
       assert.deepEqual(pod.args, [], 'the agent runs as the image\'s entrypoint');
       agent = startContainer(node, [...pod.flags, image, 'agent']);
       const conflistPath = path.join(node.netd, CONFLIST_NAME);
@@ -374,14 +374,14 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
 });
 
 /**
- * `ctr run` flags for the agent's container, read from manifests/daemonset.yaml and
- * manifests/configmap.yaml, plus what kubelet adds (the service account and the API's Service
+ * `ctr run` flags for the agent's container, read from manifests/agent/daemonset.yaml and
+ * manifests/agent/configmap.yaml, plus what kubelet adds (the service account and the API's Service
  * address). hostPath volumes are the node's own paths: node.sh gives the node private copies of
  * the CNI directories and /var/log/bridgeway; /run/xtables.lock, the machine's, is swapped for a
  * lock file of the node's own.
  */
 async function podOptions(node: ContainerdNode, daemonSet: any, nodeName: string, serviceAccount: string, apiPort: string): Promise<{ flags: string[]; args: string[]; readiness: { path: string; port: number } }> {
-  const configMap = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/configmap.yaml'), 'utf8')) as any;
+  const configMap = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/agent/configmap.yaml'), 'utf8')) as any;
   const spec = daemonSet.spec.template.spec;
   const [container] = spec.containers;
   const flags: string[] = [];
