@@ -7,7 +7,7 @@
 # Enters the network namespace NETNS (a name from `ip netns add`, created by the caller), a new
 # private mount namespace and a new PID namespace, hides the machine's CNI and containerd
 # directories behind WORKDIR's (/etc/cni/net.d, /opt/cni/bin, /var/lib/cni, /run/containerd,
-# /var/log/bridgeway),
+# /var/log/bridgeway, and any in BRIDGEWAY_NODE_SHADOWS),
 # then becomes containerd, with root, state, sockets and temp all under WORKDIR, as PID 1 of the
 # new PID namespace. So:
 #   - the process the caller started is `unshare`; its only child is containerd: reach the node
@@ -43,16 +43,26 @@ fi
 # does not exist on the machine, its nearest existing ancestor gets an overlay whose upper layer
 # is ours, so the directory is created there and not on the machine's disk (mounts below that
 # ancestor, e.g. the /run/netns/* bind mounts under /run, are hidden here; we need none).
+# A second overlay on the same ancestor would hide the first one's bind mounts (an overlay's lower
+# layer shows no submounts), so a directory under an ancestor overlaid already is just made there.
 overlays=0
+overlaid=()
 shadow() {
-  local target=$1 source=$2 ancestor layer
+  local target=$1 source=$2 ancestor layer inside
   if [[ ! -d $target ]]; then
     ancestor=$(dirname "$target")
     while [[ ! -d $ancestor ]]; do ancestor=$(dirname "$ancestor"); done
-    overlays=$((overlays + 1))
-    layer="$work/overlay/$overlays"
-    mkdir -p "$layer/upper" "$layer/work"
-    mount -t overlay overlay -o "lowerdir=$ancestor,upperdir=$layer/upper,workdir=$layer/work" "$ancestor"
+    inside=
+    for layer in "${overlaid[@]}"; do
+      [[ $ancestor == "$layer" || $ancestor == "$layer"/* ]] && inside=1
+    done
+    if [[ -z $inside ]]; then
+      overlays=$((overlays + 1))
+      layer="$work/overlay/$overlays"
+      mkdir -p "$layer/upper" "$layer/work"
+      mount -t overlay overlay -o "lowerdir=$ancestor,upperdir=$layer/upper,workdir=$layer/work" "$ancestor"
+      overlaid+=("$ancestor")
+    fi
     mkdir -p "$target"
   fi
   mount --bind "$source" "$target"
@@ -64,6 +74,11 @@ shadow /opt/cni/bin "$work/bin"
 shadow /var/lib/cni "$work/cni-cache"       # libcni's result cache
 shadow /run/containerd "$work/run"          # shim sockets, runc state and fifos (fixed paths in 1.6)
 shadow /var/log/bridgeway "$work/log"       # the plugin's default log file, when the agent wrote the conflist
+# More, from the caller: BRIDGEWAY_NODE_SHADOWS="TARGET=SOURCE ..." (image-ovs.test.ts: the node's
+# own Open vSwitch run directory at /run/openvswitch, where the plugin finds the database).
+for pair in ${BRIDGEWAY_NODE_SHADOWS:-}; do
+  shadow "${pair%%=*}" "${pair#*=}"
+done
 
 cat > "$work/containerd.toml" <<TOML
 version = 2

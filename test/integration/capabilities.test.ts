@@ -1,4 +1,4 @@
-// The agent with exactly the capabilities the DaemonSet grants (manifests/daemonset.yaml:
+// The agent with exactly the capabilities the DaemonSet grants (manifests/agent/daemonset.yaml:
 // NET_ADMIN, NET_RAW; no privilege escalation) and /proc/sys read-only, as in an unprivileged
 // container: it converges and pods ping across nodes. Each capability is needed: without it the
 // agent fails in a way that says so. nft (the doctor's listing, uninstall's delete) needs NET_ADMIN alone.
@@ -17,7 +17,7 @@ import { antispoofRuleset } from '../../lib/antispoof/ruleset.ts';
 
 /** The capabilities the DaemonSet adds to its agent container, as setpriv spells them. */
 function manifestCapabilities(): string[] {
-  const docs = yaml.loadAll(fs.readFileSync(path.join(ROOT, 'manifests/daemonset.yaml'), 'utf8')) as any[];
+  const docs = yaml.loadAll(fs.readFileSync(path.join(ROOT, 'manifests/agent/daemonset.yaml'), 'utf8')) as any[];
   const agent = docs.find((d) => d?.kind === 'DaemonSet').spec.template.spec.containers.find((c: any) => c.name === 'agent');
   assert.deepEqual(agent.securityContext.capabilities.drop, ['ALL']);
   return (agent.securityContext.capabilities.add as string[]).map((c) => c.toLowerCase());

@@ -174,8 +174,9 @@ export class ContainerdNode {
   /**
    * Writes the conflist, plugin dir and rootfs; creates the node netns; starts containerd. With
    * `agent: true` the conflist and bridgeway are left to the agent (portmap is still there).
+   * `shadows`: more node paths (absolute, no spaces) -> the directories of ours they show.
    */
-  async start(options: { agent?: boolean } = {}): Promise<void> {
+  async start(options: { agent?: boolean; shadows?: Record<string, string> } = {}): Promise<void> {
     assert.ok(this.socket.length + '.ttrpc'.length < 100, `temp dir ${this.work} is too long for a unix socket path`);
     const { netd, bin } = this;
     fs.mkdirSync(netd);
@@ -197,7 +198,11 @@ export class ContainerdNode {
 
     const log = fs.openSync(this.containerdLog, 'a');
     try {
-      this.unshare = spawn(NODE_SH, [this.netns, this.work], { stdio: ['ignore', log, log] });
+      const shadows = Object.entries(options.shadows ?? {}).map(([target, source]) => {
+        assert.ok(path.isAbsolute(target) && path.isAbsolute(source) && !/[\s=]/.test(target + source), `shadow ${target}=${source}`);
+        return `${target}=${source}`;
+      });
+      this.unshare = spawn(NODE_SH, [this.netns, this.work], { stdio: ['ignore', log, log], env: { ...process.env, BRIDGEWAY_NODE_SHADOWS: shadows.join(' ') } });
     } finally {
       fs.closeSync(log);
     }

@@ -5,7 +5,7 @@
 // layer per COPY with the bytes of dist/, the packages' paths in the root filesystem and nothing of
 // a shell, apt or dpkg, and the size goal.
 // The second imports it into the real containerd of a private node (containerd-node.ts) and runs
-// the agent container as manifests/daemonset.yaml describes it: host network (the node's
+// the agent container as manifests/bridgeway.yaml describes it: host network (the node's
 // namespace), the securityContext (capabilities exactly NET_ADMIN + NET_RAW, no privilege
 // escalation, /proc/sys read-only), its hostPath mounts, the ConfigMap's environment and the
 // in-cluster service account, against the fake API server. The agent installs the plugin and the
@@ -14,7 +14,7 @@
 // Node object) clean.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,9 +24,10 @@ import yaml from 'js-yaml';
 import { imageSpec, parseCopy, parseStages, stageNamed } from '../../scripts/image/dockerfile.ts';
 import { CONFLIST_NAME, NETWORK_NAME, PLUGIN_TYPE } from '../../lib/names.ts';
 import { AGENT } from '../support/cluster.ts';
-import { relayInto, type ApiRelay } from '../support/api-relay.ts';
-import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer, type JsonObject } from '../support/fake-apiserver.ts';
-import { ContainerdNode, PLUGIN, exec, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within, type Done } from './containerd-node.ts';
+import type { ApiRelay } from '../support/api-relay.ts';
+import type { FakeApiServer, JsonObject } from '../support/fake-apiserver.ts';
+import { ContainerdNode, PLUGIN, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
+import { documentIn, podOptions, prepareKubeNode, runIn, startContainer, statusInNode, taskPid, type KubeNode } from './image-pod.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -126,7 +127,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     assert.deepEqual(dockerConfig.rootfs, config.rootfs);
     fs.rmSync(copied, { recursive: true });
     // The DaemonSet runs the image it is built as.
-    const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/daemonset.yaml'), 'utf8')) as any;
+    const daemonSet = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/agent/daemonset.yaml'), 'utf8')) as any;
     assert.equal(daemonSet.spec.template.spec.containers[0].image, `bridgeway:${VERSION}`);
 
     // The config: the Dockerfile's final stage.
@@ -223,40 +224,22 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     const peer = { name: 'image-peer', podCidr: '10.244.2.0/24', ip: '192.168.77.11' };
     let api: FakeApiServer | undefined;
     let relay: ApiRelay | undefined;
+    let kubeNode: KubeNode | undefined;
+    const configMap = documentIn('manifests/bridgeway.yaml', 'ConfigMap');
     let agent: ReturnType<typeof startContainer> | undefined;
     let uninstaller: ReturnType<typeof startContainer> | undefined;
     let failed = false;
     try {
       await node.start({ agent: true });
-      for (const args of [
-        ['link', 'set', 'lo', 'up'], // the API relay listens on the node's 127.0.0.1
-        ['link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1peer'], ['addr', 'add', `${nodeIp}/24`, 'dev', 'eth1'],
-        ['link', 'set', 'eth1peer', 'up'], ['link', 'set', 'eth1', 'up'],
-      ]) {
-        await execOk(['ip', '-n', node.netns, ...args]);
-      }
-      // A node prerequisite the unprivileged agent cannot set (/proc/sys is read-only for it).
-      await execOk(['nsenter', `--net=/run/netns/${node.netns}`, '--', 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
-
-      api = await startFakeApiServer([
-        makeNode({ name: nodeName, podCIDR: podCidr, internalIP: nodeIp, containerRuntimeVersion: 'containerd://1.6.20' }),
-        makeNode({ name: peer.name, podCIDR: peer.podCidr, internalIP: peer.ip, annotations: { 'bridgeway.io/eth1-ip': peer.ip } }),
-      ], { tls: { auth: 'token' } });
-      relay = await relayInto(`/run/netns/${node.netns}`, node.work, api);
-      // What kubelet mounts for the service account, and the Service address it puts in the env.
-      const serviceAccount = path.join(node.work, 'serviceaccount');
-      fs.mkdirSync(serviceAccount);
-      fs.writeFileSync(path.join(serviceAccount, 'token'), FAKE_TOKEN);
-      fs.copyFileSync(TEST_CA_FILE, path.join(serviceAccount, 'ca.crt'));
-      fs.writeFileSync(path.join(serviceAccount, 'namespace'), 'kube-system');
+      kubeNode = await prepareKubeNode(node, { name: nodeName, ip: nodeIp, podCidr }, peer);
+      ({ api, relay } = kubeNode);
 
       const imported = await execOk(node.ctrArgv(['images', 'import', archive]), 180_000);
       const image = `docker.io/library/bridgeway:${VERSION}`;
       const { config } = imageConfig();
       assert.match(await execOk(node.ctrArgv(['images', 'ls', '-q'])), new RegExp(`^${image.replaceAll('.', '\\.')}$`, 'm'), imported);
 
-      const apiPort = new URL(api.url).port;
-      const pod = await podOptions(node, daemonSetIn('manifests/daemonset.yaml'), nodeName, serviceAccount, apiPort);
+      const pod = await podOptions(node, documentIn('manifests/bridgeway.yaml', 'DaemonSet'), configMap, kubeNode!, nodeName);
       assert.deepEqual(pod.args, [], 'the agent runs as the image\'s entrypoint');
       agent = startContainer(node, [...pod.flags, image, 'agent']);
       const conflistPath = path.join(node.netd, CONFLIST_NAME);
@@ -333,7 +316,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
 
       // The documented removal: manifests/uninstall.yaml's DaemonSet, same image, its own args
       // (which, as Kubernetes does, follow the image's entrypoint), Ready once the node is clean.
-      const removal = await podOptions(node, daemonSetIn('manifests/uninstall.yaml'), nodeName, serviceAccount, apiPort);
+      const removal = await podOptions(node, documentIn('manifests/uninstall.yaml', 'DaemonSet'), configMap, kubeNode!, nodeName);
       assert.deepEqual(removal.readiness, { path: '/uninstalled', port: 9099 });
       uninstaller = startContainer(node, [...removal.flags, image, 'uninstall', ...(config.Entrypoint as string[]), ...removal.args]);
       const uninstallerDone = uninstaller.done;
@@ -372,104 +355,3 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
     }
   });
 });
-
-/**
- * `ctr run` flags for the agent's container, read from manifests/daemonset.yaml and
- * manifests/configmap.yaml, plus what kubelet adds (the service account and the API's Service
- * address). hostPath volumes are the node's own paths: node.sh gives the node private copies of
- * the CNI directories and /var/log/bridgeway; /run/xtables.lock, the machine's, is swapped for a
- * lock file of the node's own.
- */
-async function podOptions(node: ContainerdNode, daemonSet: any, nodeName: string, serviceAccount: string, apiPort: string): Promise<{ flags: string[]; args: string[]; readiness: { path: string; port: number } }> {
-  const configMap = yaml.load(fs.readFileSync(path.join(REPO, 'manifests/configmap.yaml'), 'utf8')) as any;
-  const spec = daemonSet.spec.template.spec;
-  const [container] = spec.containers;
-  const flags: string[] = [];
-
-  assert.equal(spec.hostNetwork, true);
-  flags.push('--net-host');
-  const security = container.securityContext;
-  assert.equal(security.privileged, false, 'not privileged: no --privileged');
-  // ctr sets no_new_privs unless --allow-new-privs, as allowPrivilegeEscalation: false does.
-  assert.equal(security.allowPrivilegeEscalation, false);
-  assert.equal(security.runAsUser, 0, 'the image\'s USER 0:0');
-  assert.deepEqual(security.capabilities.drop, ['ALL']);
-  // ctr has no "drop ALL": it drops its default set one by one, and applies drops after adds, so
-  // an added capability is not dropped (the test reads the result from /proc).
-  const added = security.capabilities.add as string[];
-  const ctrDefaults = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
-  for (const capability of ctrDefaults.filter((c) => !added.includes(c))) flags.push('--cap-drop', `CAP_${capability}`);
-  for (const capability of added) flags.push('--cap-add', `CAP_${capability}`);
-
-  for (const variable of container.env) {
-    assert.equal(variable.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName', `env ${variable.name}`);
-    flags.push('--env', `${variable.name}=${nodeName}`);
-  }
-  assert.deepEqual(container.envFrom, [{ configMapRef: { name: configMap.metadata.name } }]);
-  for (const [key, value] of Object.entries(configMap.data as Record<string, string>)) flags.push('--env', `${key}=${value}`);
-  flags.push('--env', 'KUBERNETES_SERVICE_HOST=127.0.0.1', '--env', `KUBERNETES_SERVICE_PORT=${apiPort}`);
-  flags.push('--mount', `type=bind,src=${serviceAccount},dst=/var/run/secrets/kubernetes.io/serviceaccount,options=rbind:ro`);
-
-  // /var/log: the uninstall mounts it to remove /var/log/bridgeway, which is the node's own there.
-  const private_ = ['/etc/cni/net.d', '/opt/cni/bin', '/var/lib/cni', '/var/log/bridgeway', '/var/log'];
-  for (const mount of container.volumeMounts) {
-    const volume = spec.volumes.find((v: { name: string }) => v.name === mount.name);
-    const hostPath: string = volume.hostPath.path;
-    let source = hostPath;
-    if (hostPath === '/run/xtables.lock') source = path.join(node.work, 'xtables.lock');
-    else assert.ok(private_.some((p) => hostPath === p || hostPath.startsWith(`${p}/`)), `${hostPath} would be the machine's: give the node its own`);
-    if (volume.hostPath.type === 'DirectoryOrCreate') await execOk(node.inNode(['mkdir', '-p', source]));
-    else if (volume.hostPath.type === 'FileOrCreate') await execOk(node.inNode(['touch', source]));
-    else if (volume.hostPath.type === 'Directory') await execOk(node.inNode(['test', '-d', source]));
-    else assert.fail(`hostPath type ${volume.hostPath.type}`);
-    flags.push('--mount', `type=bind,src=${source},dst=${mount.mountPath},options=rbind:${mount.readOnly ? 'ro' : 'rw'}`);
-  }
-  const probe = container.readinessProbe.httpGet;
-  return { flags, args: container.args ?? [], readiness: { path: probe.path, port: Number(container.ports.find((p: { name: string }) => p.name === probe.port)?.containerPort ?? probe.port) } };
-}
-
-/** The DaemonSet in a manifest file (one of its documents). */
-function daemonSetIn(file: string): any {
-  const documents = yaml.loadAll(fs.readFileSync(path.join(REPO, file), 'utf8')) as any[];
-  const found = documents.filter((d) => d?.kind === 'DaemonSet');
-  assert.equal(found.length, 1, `${file} holds one DaemonSet`);
-  return found[0];
-}
-
-/** The HTTP status of GET http://127.0.0.1:<port><path> in the node's network namespace (0: no answer). */
-function statusInNode(node: ContainerdNode, port: number, urlPath: string): Promise<number> {
-  const script = `fetch('http://127.0.0.1:${port}${urlPath}').then((r) => console.log(r.status), () => console.log(0))`;
-  return new Promise((resolve) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${node.netns}`, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('close', () => resolve(Number(out.trim()) || 0));
-  });
-}
-
-/** `ctr <args>` in the node, running until the container exits. */
-function startContainer(node: ContainerdNode, runArgs: string[]): { child: ReturnType<typeof spawn>; done: Promise<Done>; output: () => string } {
-  const argv = node.ctrArgv(['run', '--rm', ...runArgs]);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const done = new Promise<Done>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: output, stderr: '' }));
-  });
-  return { child, done, output: () => output };
-}
-
-/** `ctr <args>` in the node, to completion, whatever its exit code (not spawnSync: the fake API server shares this event loop). */
-function runIn(node: ContainerdNode, args: string[], timeoutMs = 60_000): Promise<Done> {
-  return exec(node.ctrArgv(args), timeoutMs);
-}
-
-/** A task's PID as the node's PID namespace sees it (where node.inNode's /proc is). */
-async function taskPid(node: ContainerdNode, id: string): Promise<number> {
-  const listing = await execOk(node.ctrArgv(['task', 'ls']));
-  const pid = Number(new RegExp(`^${id}\\s+(\\d+)\\s+RUNNING`, 'm').exec(listing)?.[1]);
-  assert.ok(pid > 0, `task ${id} in:\n${listing}`);
-  return pid;
-}

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
@@ -7,16 +8,17 @@ import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { helpText, parseAgentConfig } from '../../daemonset/config.ts';
-import { BUNDLES, renderBundle } from '../../scripts/render-manifests.ts';
+import { BUNDLES, MANIFESTS, renderBundle } from '../../scripts/render-manifests.ts';
+import { mgmtSocket } from '../../daemonset/ovs/steering-step.ts';
 
-const dir = path.resolve(import.meta.dirname, '../../manifests');
+const dir = MANIFESTS;
 const load = (file: string) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')) as any[];
 const docs = load('bridgeway.yaml');
 const find = (kind: string) => docs.find((d) => d?.kind === kind);
 
 for (const bundle of BUNDLES) {
   test(`manifests/${bundle.file} is up to date (npm run manifests)`, () => {
-    assert.equal(fs.readFileSync(path.join(dir, bundle.file), 'utf8'), renderBundle(path.join(dir, bundle.dir), bundle.label));
+    assert.equal(fs.readFileSync(path.join(dir, bundle.file), 'utf8'), renderBundle(dir, bundle.dir));
   });
 }
 
@@ -72,7 +74,7 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
 test('every manifest is valid against the Kubernetes OpenAPI schema of its kind', () => {
   for (const bundle of BUNDLES) {
     const all = load(bundle.file);
-    const kinds = Object.keys(MODELS).filter((k) => bundle.file === 'bridgeway.yaml' || !k.endsWith('/ConfigMap'));
+    const kinds = Object.keys(MODELS).filter((k) => bundle.file.startsWith('bridgeway') || !k.endsWith('/ConfigMap'));
     assert.deepEqual(all.map((d) => `${d.apiVersion}/${d.kind}`).sort(), kinds.sort(), bundle.file);
     for (const doc of all) {
       const Model = MODELS[`${doc.apiVersion}/${doc.kind}`]!;
@@ -208,4 +210,94 @@ describe('manifests/uninstall.yaml', () => {
     assert.deepEqual(verbs('nodes/status'), ['patch']);
     assert.equal(findUninstall('ClusterRoleBinding').roleRef.name, findUninstall('ClusterRole').metadata.name);
   });
+});
+
+// The Open vSwitch variant (manifests/ovs/, rendered to bridgeway-ovs.yaml and uninstall-ovs.yaml):
+// the default with the OVS settings in the ConfigMap and the host's /run/openvswitch mounted into
+// both DaemonSets, and nothing else.
+describe('the Open vSwitch variant (manifests/ovs/)', () => {
+  const OVS_SETTINGS = { BRIDGEWAY_BRIDGE_TYPE: 'ovs', BRIDGEWAY_OVS_DATAPATH: 'system', BRIDGEWAY_OVSDB_SOCKET: '/run/openvswitch/db.sock' };
+  const RUN_DIR = '/run/openvswitch';
+  const ovsDocs = load('bridgeway-ovs.yaml');
+  const ovsUninstallDocs = load('uninstall-ovs.yaml');
+  const kind = (all: any[], k: string) => all.find((d) => d?.kind === k);
+
+  /** `docs` with the intended OVS changes taken out again: what is left must be the default. */
+  function withoutOvs(all: any[]): any[] {
+    return structuredClone(all).map((d) => {
+      if (d?.kind === 'ConfigMap') for (const key of Object.keys(OVS_SETTINGS)) delete d.data[key];
+      if (d?.kind === 'DaemonSet') {
+        const spec = d.spec.template.spec;
+        spec.containers[0].volumeMounts = spec.containers[0].volumeMounts.filter((m: any) => m.name !== 'run-openvswitch');
+        spec.volumes = spec.volumes.filter((v: any) => v.name !== 'run-openvswitch');
+      }
+      return d;
+    });
+  }
+
+  test('differs from manifests/bridgeway.yaml and uninstall.yaml only in the OVS settings and the mount', () => {
+    assert.deepEqual(withoutOvs(ovsDocs), docs);
+    assert.deepEqual(withoutOvs(ovsUninstallDocs), uninstallDocs);
+    // And those differences are there (so the comparison above is not of two defaults).
+    assert.notDeepEqual(ovsDocs, docs);
+    assert.notDeepEqual(ovsUninstallDocs, uninstallDocs);
+  });
+
+  test('the ConfigMap sets real agent settings that parse into an OVS bridge on /run/openvswitch/db.sock', () => {
+    const data = kind(ovsDocs, 'ConfigMap').data as Record<string, string>;
+    const help = helpText();
+    for (const key of Object.keys(data)) assert.match(help, new RegExp(`\\$${key}\\b`), `${key} is not an agent setting`);
+    for (const [key, value] of Object.entries(OVS_SETTINGS)) assert.equal(data[key], value, key);
+    const config = parseAgentConfig([], { ...data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway')!;
+    assert.equal(config.bridgeType, 'ovs');
+    assert.deepEqual(config.ovs, { socket: '/run/openvswitch/db.sock', datapath: 'system' });
+  });
+
+  for (const [file, all] of [['bridgeway-ovs.yaml', ovsDocs], ['uninstall-ovs.yaml', ovsUninstallDocs]] as const) {
+    test(`${file}: the host's /run/openvswitch at the same path, read-only, a Directory that must exist`, () => {
+      const spec = kind(all, 'DaemonSet').spec.template.spec;
+      const mounts = spec.containers[0].volumeMounts.filter((m: any) => m.name === 'run-openvswitch');
+      assert.deepEqual(mounts, [{ name: 'run-openvswitch', mountPath: RUN_DIR, readOnly: true }]);
+      assert.deepEqual(spec.volumes.filter((v: any) => v.name === 'run-openvswitch'), [{ name: 'run-openvswitch', hostPath: { path: RUN_DIR, type: 'Directory' } }]);
+      // What the agent opens there, from the settings it runs with: the database's socket and the
+      // bridge's OpenFlow socket, each the host's file at the same path.
+      const config = parseAgentConfig(spec.containers[0].args ?? [], { ...kind(ovsDocs, 'ConfigMap').data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway')!;
+      assert.equal(config.bridgeType, 'ovs');
+      for (const socket of [config.ovs!.socket, mgmtSocket(config.ovs!.socket, config.bridge)]) assert.equal(hostPathOf(spec, socket), socket, socket);
+      // Everything else unchanged: same securityContext, no privilege.
+      assert.deepEqual(spec.containers[0].securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] });
+    });
+  }
+
+  test('the uninstall variant removes what the OVS agent made: consistent with it, with the OVS settings', () => {
+    const configMap = kind(ovsDocs, 'ConfigMap');
+    assert.deepEqual(uninstallDrift(kind(ovsDocs, 'DaemonSet'), kind(ovsUninstallDocs, 'DaemonSet'), configMap), []);
+    // The default uninstall would not reach the OVS run directory: the drift check says so.
+    assert.deepEqual(uninstallDrift(kind(ovsDocs, 'DaemonSet'), findUninstall('DaemonSet'), configMap), [`mount ${RUN_DIR}: agent host path ${RUN_DIR}, uninstall none`]);
+    const container = kind(ovsUninstallDocs, 'DaemonSet').spec.template.spec.containers[0];
+    const config = parseAgentConfig(container.args, { ...configMap.data, NODE_NAME: 'n1' }, '/usr/local/bin/bridgeway-agent')!;
+    assert.equal(config.command, 'uninstall');
+    assert.equal(config.bridgeType, 'ovs');
+    assert.equal(container.envFrom[0].configMapRef.name, configMap.metadata.name);
+  });
+
+  test('the agent\'s and the uninstall\'s mount patches are the same operations', () => {
+    const ops = (file: string) => yaml.load(fs.readFileSync(path.join(dir, file), 'utf8'));
+    assert.deepEqual(ops('ovs/uninstall/run-openvswitch.yaml'), ops('ovs/run-openvswitch.yaml'));
+  });
+});
+
+// The renderer implements a subset of kustomize; kubectl's own kustomize must read the same
+// directories into the same objects (kubectl is not a dependency of the repository: this test
+// needs it on PATH).
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+test('kubectl kustomize builds every kustomization into the same objects as its rendered file', { skip: kubectl.status === 0 ? false : 'kubectl is not installed' }, () => {
+  const sorted = (value: unknown): unknown => (Array.isArray(value) ? value.map(sorted)
+    : value && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k])])) : value);
+  const objects = (text: string) => (yaml.loadAll(text) as unknown[]).filter(Boolean).map((d) => JSON.stringify(sorted(d))).sort();
+  for (const bundle of BUNDLES) {
+    const built = spawnSync('kubectl', ['kustomize', path.join(dir, bundle.dir)], { encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    assert.deepEqual(objects(built.stdout), objects(fs.readFileSync(path.join(dir, bundle.file), 'utf8')), bundle.file);
+  }
 });

@@ -32,7 +32,7 @@ test('the kind e2e runs through in --dry-run, cleaning up at the end', () => {
 test('the kind e2e builds and loads the image the DaemonSet runs, from the Dockerfile build-image.sh also reads', () => {
   const result = spawnSync('bash', ['e2e/kind/run.sh', '--dry-run'], { cwd: root, encoding: 'utf8' });
   const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  const daemonSet = fs.readFileSync(path.join(root, 'manifests/daemonset.yaml'), 'utf8');
+  const daemonSet = fs.readFileSync(path.join(root, 'manifests/agent/daemonset.yaml'), 'utf8');
   assert.match(daemonSet, new RegExp(`^\\s+image: bridgeway:${version.replaceAll('.', '\\.')}$`, 'm'));
   assert.match(result.stdout, new RegExp(`^\\+ docker build -t bridgeway:${version.replaceAll('.', '\\.')} \\.$`, 'm'));
   assert.match(result.stdout, new RegExp(`^\\+ kind load docker-image bridgeway:${version.replaceAll('.', '\\.')} `, 'm'));
