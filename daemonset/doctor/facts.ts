@@ -106,8 +106,11 @@ export interface OvsNetworkFacts {
 export interface OvsDbFacts {
   curCfg: number;
   nextCfg: number;
-  /** The pid of an ovs-vswitchd serving this database, when one is visible in /proc. */
-  vswitchd?: number;
+  /**
+   * How an ovs-vswitchd serving this database was seen, when one was: `pid N` (its process in
+   * /proc) or `control socket <path> answers` (a container without the host's PID namespace).
+   */
+  vswitchd?: string;
   bridges: { name: string; datapath: string; ports: string[] }[];
   /** The ports of the OVS networks of this database (by their external_ids). */
   ports: { name: string; ids: Record<string, string>; tag?: number; trunks: number[] }[];

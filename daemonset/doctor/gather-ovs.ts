@@ -2,7 +2,7 @@
 // CNI config directory with a bridgeway plugin of "bridgeType": "ovs", its keys as written (the
 // agent never imports the plugin, so they are read loosely here), and per network what its
 // database holds (over lib/ovsdb/: the bridge, this network's ports, bridgeway's mirrors), whether
-// an ovs-vswitchd serves that database (/proc), and the node's host veths that are ports of no
+// an ovs-vswitchd serves that database (/proc, or its control socket beside the database's), and the node's host veths that are ports of no
 // Linux bridge (`ip -j link show`). What it all means is checks/ovs.ts's.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import type { Runner } from '../../lib/exec.ts';
 import { isHostVethName, OVS_IDS } from '../../lib/names.ts';
 import { bridgewayPluginConfigs } from './cni-configs.ts';
 import { connectOvsdb } from '../../lib/ovsdb/client.ts';
+import { connectUnixSocket } from '../../lib/unix-socket.ts';
 import { map, mapEntries, optionalInteger, setAtoms, uuidOf, type Row } from '../../lib/ovsdb/protocol.ts';
 import { MIRROR_ID, MIRROR_PID_ID } from '../ovs/mirror-ops.ts';
 import type { OvsDbFacts, OvsFacts, OvsNetworkFacts } from './facts.ts';
@@ -63,7 +64,7 @@ async function readDb(socket: string, networks: OvsNetworkFacts[]): Promise<OvsD
     return {
       curCfg: Number(row.cur_cfg ?? 0),
       nextCfg: Number(row.next_cfg ?? 0),
-      vswitchd: findVswitchd(socket),
+      vswitchd: findVswitchd(socket) ?? (await answeringControlSocket(socket)),
       bridges: (bridges!.rows ?? []).map((b: Row) => ({
         name: String(b.name),
         datapath: String(setAtoms(b.datapath_type)[0] ?? '') || 'system',
@@ -96,7 +97,7 @@ async function readDb(socket: string, networks: OvsNetworkFacts[]): Promise<OvsD
  * socket) with no database argument. Undefined when none is visible, which in a container without
  * the host's PID namespace says nothing.
  */
-function findVswitchd(socket: string): number | undefined {
+function findVswitchd(socket: string): string | undefined {
   let pids: string[];
   try {
     pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
@@ -113,7 +114,33 @@ function findVswitchd(socket: string): number | undefined {
     const vswitchd = argv.findIndex((a) => path.basename(a) === 'ovs-vswitchd');
     if (vswitchd < 0) continue;
     const dbArg = argv.slice(vswitchd + 1).find((a) => /^(unix|tcp|ssl):/.test(a));
-    if (dbArg === `unix:${socket}` || (dbArg === undefined && socket === '/run/openvswitch/db.sock') || (dbArg === undefined && socket === '/var/run/openvswitch/db.sock')) return Number(pid);
+    if (dbArg === `unix:${socket}` || (dbArg === undefined && socket === '/run/openvswitch/db.sock') || (dbArg === undefined && socket === '/var/run/openvswitch/db.sock')) return `pid ${pid}`;
+  }
+  return undefined;
+}
+
+/**
+ * Without the host's PID namespace (the agent's pod) no process is visible, but the run directory
+ * is mounted: ovs-vswitchd's control socket (`ovs-vswitchd.<pid>.ctl`, or `ovs-vswitchd.ctl` when
+ * started with that --unixctl) sits beside the database's. One that accepts a connection is a
+ * live ovs-vswitchd; a crashed one leaves its file, which refuses.
+ */
+async function answeringControlSocket(socket: string): Promise<string | undefined> {
+  const dir = path.dirname(socket);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((name) => /^ovs-vswitchd(\.\d+)?\.ctl$/.test(name));
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const ctl = path.join(dir, name);
+    try {
+      (await connectUnixSocket(ctl, DB_TIMEOUT_MS, (why) => new Error(why), (code) => code ?? 'failed')).destroy();
+      return `control socket ${ctl} answers`;
+    } catch {
+      // stale: try the next
+    }
   }
   return undefined;
 }

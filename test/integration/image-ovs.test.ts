@@ -110,12 +110,13 @@ describe('the agent image on Open vSwitch: manifests/bridgeway-ovs.yaml and unin
       assert.ok(flows.some((f) => f.includes('10.244.1.0/24')), flows.join('\n'));
 
       // The doctor in the agent's container reads the same database: it answers, the port is ours,
-      // nothing fails. (It WARNs that no ovs-vswitchd is visible: the pod has not the host's PID
-      // namespace, which the variant does not add.)
+      // nothing fails. Without the host's PID namespace (the variant does not add it) it sees no
+      // ovs-vswitchd process: the control socket in the mounted run directory answers for it.
       const doctor = await runIn(node, ['task', 'exec', '--exec-id', 'doctor', 'agent', 'bridgeway-agent', 'doctor']);
       const report = `doctor:\n${doctor.stdout}${doctor.stderr}`;
       assert.match(doctor.stdout, new RegExp(`^OK +ovsdb-server ${RUN_DIR}/db\\.sock: answers$`, 'm'), report);
       assert.match(doctor.stdout, /^OK +Open vSwitch network bridgeway ports: 1 pod port\(s\) on cni0$/m, report);
+      assert.match(doctor.stdout, new RegExp(`^OK +ovs-vswitchd ${RUN_DIR}/db\\.sock: running \\(control socket ${RUN_DIR}/ovs-vswitchd\\.ctl answers\\)`, 'm'), report);
       assert.match(doctor.stdout, /\d+ OK, \d+ WARN, 0 FAIL/, report);
 
       const b = node.runPod('b', `ping -c 1 -W 2 ${aAddress} && ping -c 1 -W 2 ${self.ip}`);

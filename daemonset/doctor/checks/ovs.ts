@@ -49,12 +49,12 @@ function vswitchdFinding(socket: string, db: OvsDbFacts): Finding {
   const behind = db.curCfg < db.nextCfg;
   if (db.vswitchd !== undefined) {
     return behind
-      ? warn(CHECK, `ovs-vswitchd ${socket}`, `running (pid ${db.vswitchd}) but behind the database (cur_cfg ${db.curCfg} < next_cfg ${db.nextCfg}): a change is not applied yet`, 'look at ovs-vswitchd\'s log (ovs-appctl vlog/list, /var/log/openvswitch/ovs-vswitchd.log)')
-      : ok(CHECK, `ovs-vswitchd ${socket}`, `running (pid ${db.vswitchd}), the database's changes applied`);
+      ? warn(CHECK, `ovs-vswitchd ${socket}`, `running (${db.vswitchd}) but behind the database (cur_cfg ${db.curCfg} < next_cfg ${db.nextCfg}): a change is not applied yet`, 'look at ovs-vswitchd\'s log (ovs-appctl vlog/list, /var/log/openvswitch/ovs-vswitchd.log)')
+      : ok(CHECK, `ovs-vswitchd ${socket}`, `running (${db.vswitchd}), the database's changes applied`);
   }
   return behind
     ? fail(CHECK, `ovs-vswitchd ${socket}`, `not running: no ovs-vswitchd process serves this database, and its last change is not applied (cur_cfg ${db.curCfg} < next_cfg ${db.nextCfg}); every ADD fails after waiting for it`, 'start ovs-vswitchd (systemctl start openvswitch-switch)')
-    : warn(CHECK, `ovs-vswitchd ${socket}`, 'no ovs-vswitchd process visible for this database (a container without the host\'s PID namespace sees none); the database\'s changes are applied', 'if ADDs time out waiting for ovs-vswitchd, start it (systemctl start openvswitch-switch)');
+    : warn(CHECK, `ovs-vswitchd ${socket}`, 'no ovs-vswitchd process visible for this database, nor a control socket of one answering beside it; the database\'s changes are applied', 'if ADDs time out waiting for ovs-vswitchd, start it (systemctl start openvswitch-switch)');
 }
 
 function checkNetwork(network: OvsNetworkFacts, db: OvsDbFacts, links: Set<string>): Finding[] {

@@ -9,7 +9,7 @@ const link = (name: string) => ({ name, mtu: 1500, up: true, ipv4: [], ipv6: [] 
 const network = (extra: Partial<OvsNetworkFacts> = {}): OvsNetworkFacts => ({ path: '/etc/cni/net.d/20-ovs.conflist', network: 'vms', bridge: 'br-vm', socket: SOCKET, vlanByNamespace: { blue: 10 }, ...extra });
 const ids = (ns: string, pod: string) => ({ 'bridgeway-network': 'vms', 'bridgeway-container-id': pod, 'bridgeway-ifname': 'eth0', 'k8s-pod-namespace': ns, 'k8s-pod-name': pod });
 const db = (extra: Partial<OvsDbFacts> = {}): OvsDbFacts => ({
-  curCfg: 5, nextCfg: 5, vswitchd: 42,
+  curCfg: 5, nextCfg: 5, vswitchd: 'pid 42',
   bridges: [{ name: 'br-vm', datapath: 'netdev', ports: ['br-vm', 'bwaaaaaaaaaaaa'] }],
   ports: [{ name: 'bwaaaaaaaaaaaa', ids: ids('blue', 'a'), tag: 10, trunks: [] }],
   allPorts: ['br-vm', 'bwaaaaaaaaaaaa'],
