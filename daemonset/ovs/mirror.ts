@@ -12,6 +12,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createMirror, mirrorPortName, removeMirrors, selectBridgeOf, selectMirrorPorts, selectMirrors, selectPodPorts, selectPortByName, type MirrorOutput } from './mirror-ops.ts';
 
 export const DEFAULT_OVSDB_SOCKET = '/run/openvswitch/db.sock';
+const APPLY_WAIT_MS = 5000;
 
 export interface MirrorArgs {
   namespace: string;
@@ -86,8 +87,28 @@ export async function startMirror(db: OvsdbClient, args: MirrorArgs): Promise<{ 
   } else {
     output = { kind: 'new-port', name: mirrorPortName(key) };
   }
-  await db.transact(createMirror({ bridgeUuid: uuidOf(bridge._uuid)!, key, podPorts, output, pid: process.pid }));
+  const created = await db.transact(createMirror({ bridgeUuid: uuidOf(bridge._uuid)!, key, podPorts, output, pid: process.pid }));
+  try {
+    await appliedBy(db, Number(created.at(-1)!.rows![0]!.next_cfg));
+  } catch (error) {
+    await stopMirror(db, key);
+    throw error;
+  }
   return { key, bridge: String(bridge.name), ...(output.kind === 'new-port' ? { outputName: output.name } : {}) };
+}
+
+/**
+ * Waits for ovs-vswitchd to have applied the mirror (its cur_cfg reaching our next_cfg, as
+ * `ovs-vsctl` waits): until then a packet may still be switched by the configuration without it,
+ * and whoever starts tcpdump on the printed port would miss the first ones.
+ */
+async function appliedBy(db: OvsdbClient, target: number): Promise<void> {
+  for (let waited = 0; ; waited += 20) {
+    const [cfg] = await db.transact([{ op: 'select', table: 'Open_vSwitch', where: [], columns: ['cur_cfg'] }]);
+    if (Number(cfg!.rows![0]!.cur_cfg) >= target) return;
+    if (waited >= APPLY_WAIT_MS) throw new MirrorError(`ovs-vswitchd did not apply the mirror within ${APPLY_WAIT_MS / 1000} s (is it running?); removed it`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Removes the pod's mirror (all pods' when `key` is undefined) and the ports made for it; how many mirrors went. */

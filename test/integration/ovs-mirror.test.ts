@@ -68,8 +68,11 @@ describe('bridgeway-agent mirror (Open vSwitch)', { skip }, () => {
       let seen = '';
       counter.stdout!.on('data', (d) => (seen += d));
       await poll(() => seen.includes('ready'), { what: 'the packet counter' });
+      // The port is printed once ovs-vswitchd applied the mirror: the first ping is seen.
       assert.ok(await node.ping(pod1!, ip2), 'web-1 -> web-2');
-      await poll(() => seen.includes('request') && seen.includes('reply'), { what: `web-1's echo request and reply on ${port} (${seen})` });
+      await poll(() => seen.includes('request') && seen.includes('reply'), { what: `web-1's echo request and reply on ${port}`, timeoutMs: 5000 }).catch((error: Error) => {
+        throw new Error(`${error.message}; the counter saw: ${JSON.stringify(seen)}`);
+      });
       counter.kill('SIGTERM');
 
       mirror.child.kill('SIGINT');
