@@ -21,7 +21,7 @@ import { AGENT } from '../support/cluster.ts';
 import { Lab } from '../support/lab.ts';
 import { ovsMissing, ovsValue, TestOvs } from '../support/ovs.ts';
 import { ContainerdNode, PLUGIN, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
-import { documentIn, podOptions, prepareKubeNode, runIn, startContainer, statusInNode, type KubeNode } from './image-pod.ts';
+import { documentIn, podOptions, startUninstallPod, prepareKubeNode, runIn, startContainer, type KubeNode } from './image-pod.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -140,14 +140,7 @@ describe('the agent image on Open vSwitch: manifests/bridgeway-ovs.yaml and unin
       const removal = await podOptions(node, documentIn('manifests/uninstall-ovs.yaml', 'DaemonSet'), configMap, kube, nodeName, hostPaths);
       assert.ok(removal.flags.includes(`type=bind,src=${ovsDir},dst=${RUN_DIR},options=rbind:ro`), removal.flags.join(' '));
       // As Kubernetes does, the args follow the image's entrypoint (image.test.ts checks it is this).
-      uninstaller = startContainer(node, [...removal.flags, image, 'uninstall', '/usr/local/bin/bridgeway-agent', ...removal.args]);
-      const uninstallerDone = uninstaller.done;
-      await until('the uninstall pod to turn Ready', 60_000, async () => {
-        const exited = await within(uninstallerDone, 0);
-        if (exited) throw new Error(`the uninstall container exited (${exited.code ?? exited.signal})`);
-        return (await statusInNode(node, removal.readiness.port, removal.readiness.path)) === 200 || undefined;
-      }).catch((error: Error) => assert.fail(`${error.message}\n--- uninstall\n${uninstaller!.output()}`));
-      assert.match(uninstaller.output(), /uninstall finished/);
+      uninstaller = await startUninstallPod(node, [...removal.flags, image, 'uninstall', '/usr/local/bin/bridgeway-agent', ...removal.args], removal.readiness);
       assert.deepEqual((await ovs.vsctl(['list-ports', DEFAULT_BRIDGE])).split('\n'), ['vnet0'], 'our port is gone, the VM\'s stays');
       assert.deepEqual(await ovs.ourFlows(DEFAULT_BRIDGE), [], 'no flow of ours on the bridge the VM keeps');
       assert.match(uninstaller.output(), /vnet0/, 'the log names the port that keeps the bridge');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { relayInto, type ApiRelay } from '../support/api-relay.ts';
 import { FAKE_TOKEN, TEST_CA_FILE, makeNode, startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.ts';
-import { ContainerdNode, exec, execOk, type Done } from './containerd-node.ts';
+import { ContainerdNode, exec, execOk, until, within, type Done } from './containerd-node.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -142,6 +142,24 @@ export function startContainer(node: ContainerdNode, runArgs: string[]): { child
     child.on('close', (code, signal) => resolve({ code, signal, stdout: output, stderr: '' }));
   });
   return { child, done, output: () => output };
+}
+
+/**
+ * The uninstall DaemonSet's pod: its container started with `runArgs`, resolved once its readiness
+ * probe answers 200 (the node is clean); fails with its output if it exits or never turns Ready.
+ */
+export async function startUninstallPod(node: ContainerdNode, runArgs: string[], readiness: { path: string; port: number }): Promise<ReturnType<typeof startContainer>> {
+  const uninstaller = startContainer(node, runArgs);
+  await until('the uninstall pod to turn Ready', 60_000, async () => {
+    const exited = await within(uninstaller.done, 0);
+    if (exited) throw new Error(`the uninstall container exited (${exited.code ?? exited.signal})`);
+    return (await statusInNode(node, readiness.port, readiness.path)) === 200 || undefined;
+  }).catch((error: Error) => {
+    uninstaller.child.kill('SIGKILL'); // the caller's finally never sees it
+    assert.fail(`${error.message}\n--- uninstall\n${uninstaller.output()}`);
+  });
+  assert.match(uninstaller.output(), /uninstall finished/);
+  return uninstaller;
 }
 
 /** `ctr <args>` in the node, to completion, whatever its exit code (not spawnSync: the fake API server shares this event loop). */

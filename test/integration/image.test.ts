@@ -27,7 +27,7 @@ import { AGENT } from '../support/cluster.ts';
 import type { ApiRelay } from '../support/api-relay.ts';
 import type { FakeApiServer, JsonObject } from '../support/fake-apiserver.ts';
 import { ContainerdNode, PLUGIN, execOk, destroyAndCheck, skipReason, snapshotMachinePaths, sweepDeadRuns, until, within } from './containerd-node.ts';
-import { documentIn, podOptions, prepareKubeNode, runIn, startContainer, statusInNode, taskPid, type KubeNode } from './image-pod.ts';
+import { documentIn, podOptions, startUninstallPod, prepareKubeNode, runIn, startContainer, taskPid, type KubeNode } from './image-pod.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -318,14 +318,7 @@ describe('the agent image: scripts/build-image.sh', { skip, timeout: 20 * 60_000
       // (which, as Kubernetes does, follow the image's entrypoint), Ready once the node is clean.
       const removal = await podOptions(node, documentIn('manifests/uninstall.yaml', 'DaemonSet'), configMap, kubeNode!, nodeName);
       assert.deepEqual(removal.readiness, { path: '/uninstalled', port: 9099 });
-      uninstaller = startContainer(node, [...removal.flags, image, 'uninstall', ...(config.Entrypoint as string[]), ...removal.args]);
-      const uninstallerDone = uninstaller.done;
-      await until('the uninstall pod to turn Ready', 60_000, async () => {
-        const exited = await within(uninstallerDone, 0);
-        if (exited) throw new Error(`the uninstall container exited (${exited.code ?? exited.signal})`);
-        return (await statusInNode(node, removal.readiness.port, removal.readiness.path)) === 200 || undefined;
-      }).catch((error: Error) => assert.fail(`${error.message}\n--- uninstall\n${uninstaller!.output()}`));
-      assert.match(uninstaller.output(), /uninstall finished/);
+      uninstaller = await startUninstallPod(node, [...removal.flags, image, 'uninstall', ...(config.Entrypoint as string[]), ...removal.args], removal.readiness);
       assert.ok(!fs.existsSync(conflistPath), 'the conflist is gone');
       assert.ok(!fs.existsSync(installed), 'the plugin is gone');
       assert.ok(!fs.existsSync(path.join(node.work, 'log/cni.log')), 'the plugin\'s log is gone');
