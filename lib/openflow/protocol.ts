@@ -1,6 +1,6 @@
 // OpenFlow 1.3 (ONF TS-006), the part bridgeway speaks to an Open vSwitch bridge's management
-// socket: HELLO, ECHO, BARRIER, FLOW_MOD with OXM matches and apply-actions (set-field, output),
-// and the multipart PORT_DESC (the LOCAL port's MAC) and FLOW (our flows' cookies) requests.
+// socket: HELLO, ECHO, BARRIER, FLOW_MOD with OXM matches, apply-actions (set-field, output) and
+// goto-table (the anti-spoofing guard's allow flows continue in the switching table), and the multipart PORT_DESC (the LOCAL port's MAC) and FLOW (our flows' cookies) requests.
 // Pure: messages to bytes and bytes to messages; the socket is client.ts's. Field numbers and
 // layouts are the spec's (openflow.h of 1.3.x); every multi-byte field is big-endian.
 
@@ -26,13 +26,21 @@ const OXM_CLASS_OPENFLOW_BASIC = 0x8000;
 const OXM = {
   inPort: { field: 0, length: 4 },
   ethDst: { field: 3, length: 6 },
+  ethSrc: { field: 4, length: 6 },
   ethType: { field: 5, length: 2 },
+  /** OFPVID_NONE (0x0000, no mask): the frame has no 802.1Q tag. */
+  vlanVid: { field: 6, length: 2 },
   ipProto: { field: 10, length: 1 },
   ipv4Src: { field: 11, length: 4 },
   ipv4Dst: { field: 12, length: 4 },
+  udpSrc: { field: 15, length: 2 },
+  icmpv4Type: { field: 19, length: 1 },
+  arpSpa: { field: 22, length: 4 },
+  arpSha: { field: 24, length: 6 },
   ipv6Src: { field: 26, length: 16 },
   ipv6Dst: { field: 27, length: 16 },
   icmpv6Type: { field: 29, length: 1 },
+  ipv6NdTarget: { field: 31, length: 16 },
 } as const;
 export type OxmName = keyof typeof OXM;
 
@@ -54,8 +62,10 @@ export interface FlowMod {
   table?: number;
   priority?: number;
   match?: readonly OxmField[];
-  /** Apply-actions; add only. */
+  /** Apply-actions; add only. None (and no gotoTable): the flow drops what it matches. */
   actions?: readonly Action[];
+  /** Goto-table after the actions; add only. */
+  gotoTable?: number;
 }
 
 export class OpenFlowProtocolError extends Error {
@@ -142,6 +152,7 @@ function actionBytes(action: Action): Buffer {
 }
 
 function applyActions(actions: readonly Action[]): Buffer {
+  if (actions.length === 0) return Buffer.alloc(0);
   const body = Buffer.concat(actions.map(actionBytes));
   const b = Buffer.alloc(8 + body.length);
   b.writeUInt16BE(4, 0); // OFPIT_APPLY_ACTIONS
@@ -150,9 +161,20 @@ function applyActions(actions: readonly Action[]): Buffer {
   return b;
 }
 
+/** OFPIT_GOTO_TABLE: type 1, length 8, the table, 3 bytes of padding. */
+function gotoTable(table: number | undefined): Buffer {
+  if (table === undefined) return Buffer.alloc(0);
+  const b = Buffer.alloc(8);
+  b.writeUInt16BE(1, 0);
+  b.writeUInt16BE(8, 2);
+  b.writeUInt8(table, 4);
+  return b;
+}
+
 export function flowMod(mod: FlowMod, xid: number): Buffer {
   const match = matchBytes(mod.match ?? []);
-  const instructions = mod.command === 'add' ? applyActions(mod.actions ?? []) : Buffer.alloc(0);
+  // The spec's order of instructions: apply-actions before goto-table.
+  const instructions = mod.command === 'add' ? Buffer.concat([applyActions(mod.actions ?? []), gotoTable(mod.gotoTable)]) : Buffer.alloc(0);
   const b = header(OFPT.FLOW_MOD, 48 + match.length + instructions.length, xid);
   b.writeBigUInt64BE(mod.cookie, 8);
   b.writeBigUInt64BE(mod.command === 'add' ? 0n : (mod.cookieMask ?? 0n), 16);
