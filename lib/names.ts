@@ -123,4 +123,12 @@ export const OVS_IDS = {
   ifname: 'bridgeway-ifname',
   podNamespace: 'k8s-pod-namespace',
   podName: 'k8s-pod-name',
+  /** On the Interface: the pod's MAC (the key OVS's own integrations use for it). */
+  attachedMac: 'attached-mac',
+  /**
+   * On the Interface of a guarded port only (antiSpoofing on): the pod's addresses, comma-separated.
+   * With attached-mac, what the agent needs to put the port's guard flows back after an
+   * ovs-vswitchd restart, which loses every flow (lib/openflow/port-guard.ts).
+   */
+  antispoofIps: 'bridgeway-antispoof-ips',
 } as const;
