@@ -17,18 +17,18 @@ import path from 'node:path';
 import type { IpCidr } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { connectOpenFlow, type OpenFlowClient } from '../../lib/openflow/client.ts';
+import { connectOpenFlow, mgmtSocket, type OpenFlowClient } from '../../lib/openflow/client.ts';
 import { OFPP } from '../../lib/openflow/protocol.ts';
 import type { SyncStep } from '../loop/step.ts';
 import type { NodeSync } from '../loop/sync.ts';
+import { ensurePipeline, syncPortGuards } from '../../lib/openflow/guard-sync.ts';
+import { DELETE_ALL_GUARDS } from '../../lib/openflow/port-guard.ts';
+import { connectOvsdb, type OvsdbClient } from '../../lib/ovsdb/client.ts';
 import { DELETE_ALL_STEERING, diffSteering, planSteeringFlows, STEERING_COOKIE_MASK, STEERING_COOKIE_PREFIX } from './steering.ts';
 
 const WATCH_MS = 250;
 
-/** The bridge's OpenFlow management socket: ovs-vswitchd binds it in its run directory. */
-export function mgmtSocket(ovsdbSocket: string, bridge: string): string {
-  return path.join(path.dirname(ovsdbSocket), `${bridge}.mgmt`);
-}
+export { mgmtSocket } from '../../lib/openflow/client.ts';
 
 export type OpenFlowConnect = (socket: string) => Promise<OpenFlowClient>;
 
@@ -39,6 +39,8 @@ export interface SteeringDeps {
   /** /proc/sys of the node's network namespace. */
   procSys?: string;
   connect?: OpenFlowConnect;
+  /** The database (the guarded ports' Interfaces); lib/ovsdb/client.ts by default. */
+  openOvsdb?: (socket: string) => Promise<OvsdbClient>;
   /** False on a Linux-bridge node: the step does nothing and says nothing. */
   enabled?: boolean;
 }
@@ -53,6 +55,8 @@ export async function syncSteering(client: OpenFlowClient, podCIDRs: readonly Ip
   const wanted = planSteeringFlows({ podCIDRs, localMac: local.mac });
   const present = (await client.flowCookies(STEERING_COOKIE_PREFIX, STEERING_COOKIE_MASK)).map((f) => f.cookie);
   const change = diffSteering(wanted, present);
+  // Table 1 is reached through the pipeline flows (table 0 goto 1, table 1 NORMAL).
+  await ensurePipeline(client);
   // Added first: a changed flow (new MAC, new podCIDR) replaces the old one of the same match, so
   // there is no moment without steering; only then the leftovers go.
   if (change.add.length) await client.flowMods(change.add);
@@ -65,17 +69,33 @@ export async function removeSteering(client: OpenFlowClient): Promise<void> {
   await client.flowMods([DELETE_ALL_STEERING]);
 }
 
-/** `uninstall`: our flows off the bridge (a bridge left for a VM's port keeps switching normally); what it did in words. */
+/**
+ * `uninstall`: our flows off the bridge, steering, anti-spoofing guards and the pipeline (a bridge
+ * left for a VM's port keeps switching normally, by OVS's own table-0 NORMAL flow); what it did in words.
+ */
 export async function uninstallSteering(ovsdbSocket: string, bridge: string, connect: OpenFlowConnect = connectOpenFlow): Promise<string> {
   const socket = mgmtSocket(ovsdbSocket, bridge);
   if (!fs.existsSync(socket)) return `no OpenFlow socket ${socket}: no bridge ${bridge}, or ovs-vswitchd is not running (flows do not outlive it)`;
   const client = await connect(socket);
   try {
-    await removeSteering(client);
+    await client.flowMods([DELETE_ALL_STEERING, ...DELETE_ALL_GUARDS]);
   } finally {
     client.close();
   }
-  return `removed the same-node steering flows of bridge ${bridge}`;
+  return `removed the same-node steering, anti-spoofing and pipeline flows of bridge ${bridge}`;
+}
+
+/** The anti-spoofing guards of the bridge's ports put back (after an ovs-vswitchd restart) and the gone ports' deleted. */
+async function syncGuards(client: OpenFlowClient, ovsdb: () => Promise<OvsdbClient>, bridge: string, log: Logger): Promise<void> {
+  const db = await ovsdb();
+  try {
+    const outcome = await syncPortGuards(client, db, bridge);
+    if (outcome.installed.length || outcome.removed.length || outcome.pipelineAdded.length) {
+      log.info({ bridge, restored: outcome.installed, removed: outcome.removed, pipeline: outcome.pipelineAdded }, 'Open vSwitch anti-spoofing flows updated');
+    }
+  } finally {
+    db.close();
+  }
 }
 
 export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
@@ -184,10 +204,16 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
       }
     }
     try {
+      // Guards first: after an ovs-vswitchd restart every guarded port switches unjudged until then.
+      // Their failure (the database not answering) does not hold steering back; it fails the step.
+      const guards = await syncGuards(client, () => (this.deps.openOvsdb ?? connectOvsdb)(this.deps.ovsdbSocket), bridge, log).then(() => undefined, (error: unknown) => errorMessage(error));
       const outcome = await syncSteering(client, this.podCIDRs);
       if (outcome.added.length || outcome.removed) log.info({ bridge, added: outcome.added, removed: outcome.removed }, 'Open vSwitch same-node steering flows updated');
-      this.state = { inPlace: true, flows: outcome.flows };
-      this.stopWatch();
+      this.state = guards === undefined ? { inPlace: true, flows: outcome.flows } : { error: `the anti-spoofing flows: ${guards}` };
+      // Guards not in place (the database not answering yet, as after a node's OVS restart): the
+      // watch tries again; the connection is good and held all the same.
+      if (guards === undefined) this.stopWatch();
+      else this.watchUntilSteered();
       this.hold(client);
     } catch (error) {
       this.state = { error: errorMessage(error) };

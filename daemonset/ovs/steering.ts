@@ -1,6 +1,7 @@
 // Same-node steering on the Open vSwitch bridge (issue 21): OVS switches a frame between two pods
 // of this node itself, past every netfilter hook, so NetworkPolicy (the forward hook's table),
-// conntrack and kube-proxy's DNAT would never see it. These OpenFlow flows (table 0) send every
+// conntrack and kube-proxy's DNAT would never see it. These OpenFlow flows (table 1, the switching
+// table behind the anti-spoofing guard's table 0: lib/openflow/port-guard.ts) send every
 // IP packet from a pod address of this node to another one to the bridge's internal port (LOCAL)
 // with the destination MAC rewritten to that port's own, so the node's IP stack receives it as
 // for itself and routes it back out of the bridge to the destination pod, through the forward
@@ -10,8 +11,8 @@
 //                                                                      ARP is not IP and never matches)
 //   priority 40000  ip,  nw_src=podCIDR4, nw_dst=podCIDR4  -> set eth_dst=<LOCAL's MAC>, output LOCAL
 //   priority 40000  ip6, ipv6_src=podCIDR6, ipv6_dst=podCIDR6 -> the same
-// Everything else meets the bridge's own priority-0 NORMAL flow (OVS makes it with the bridge);
-// it is not ours and never touched. Matching on both addresses (not on pod ports) keeps traffic
+// Everything else meets table 1's priority-0 NORMAL flow, one of the pipeline flows both the plugin
+// and this step install (port-guard.ts). Matching on both addresses (not on pod ports) keeps traffic
 // from an uplink or a VM port switched as before.
 //
 // Each flow's cookie is our 32-bit prefix and a hash of what the flow is, so the step reads only
@@ -20,6 +21,7 @@
 // change writes nothing. Pure here; steering-step.ts talks to the bridge.
 import { cidrNetwork, familyBits, formatCidr, type IpCidr } from '../../lib/cidr.ts';
 import { macBytes, OFPP, type FlowMod, type OxmField } from '../../lib/openflow/protocol.ts';
+import { TABLE } from '../../lib/openflow/port-guard.ts';
 
 /** "brwy": the high 32 bits of every flow cookie bridgeway sets; the low 32 say which flow. */
 export const STEERING_COOKIE_PREFIX = 0x62727779n << 32n;
@@ -63,8 +65,10 @@ function hash32(text: string): bigint {
   return BigInt(h);
 }
 
+/** The table is part of the text, so of the cookie: an agent upgraded from table-0 steering finds its old flows stale. */
 function flow(text: string, priority: number, match: OxmField[], actions: FlowMod['actions']): SteeringFlow {
-  return { text, add: { command: 'add', cookie: STEERING_COOKIE_PREFIX | hash32(text), priority, match, actions } };
+  const spelled = `table=${TABLE.switch},${text}`;
+  return { text: spelled, add: { command: 'add', cookie: STEERING_COOKIE_PREFIX | hash32(spelled), table: TABLE.switch, priority, match, actions } };
 }
 
 function cidrText(c: IpCidr): string {

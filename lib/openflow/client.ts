@@ -5,6 +5,7 @@
 // have no reply unless they fail: `flowMods` sends them and a BARRIER, and an ERROR whose xid is
 // one of them rejects it. The bytes are protocol.ts's.
 import net from 'node:net';
+import path from 'node:path';
 import { connectUnixSocket } from '../unix-socket.ts';
 import {
   barrierRequest, echoReply, flowMod, flowStatsRequest, hello, MessageStream, multipartReply, OFP_VERSION, OFPT, OpenFlowErrorReply,
@@ -18,6 +19,11 @@ export class OpenFlowUnavailableError extends Error {
     super(`the Open vSwitch bridge's OpenFlow socket ${socket} ${reason}`);
     this.socket = socket;
   }
+}
+
+/** A bridge's OpenFlow management socket: ovs-vswitchd binds it in its run directory, the database socket's. */
+export function mgmtSocket(ovsdbSocket: string, bridge: string): string {
+  return path.join(path.dirname(ovsdbSocket), `${bridge}.mgmt`);
 }
 
 export interface OpenFlowClient {

@@ -67,7 +67,9 @@ function setup(options: { enabled?: boolean; bridgeThere?: boolean } = {}) {
   if (options.bridgeThere !== false) fs.writeFileSync(socket, '');
   const sw = new FakeSwitch();
   const log = recordingLogger();
-  const step = new SteeringSync({ log, ovsdbSocket, bridge: 'cni0', procSys, connect: async () => sw.client(), ...(options.enabled === false && { enabled: false }) });
+  // A database whose bridge has no guarded port: the guard sync adds the pipeline flows only.
+  const openOvsdb = async () => ({ transact: async () => [{ rows: [] }, { rows: [] }, { rows: [] }], close: () => {} });
+  const step = new SteeringSync({ log, ovsdbSocket, bridge: 'cni0', procSys, connect: async () => sw.client(), openOvsdb, ...(options.enabled === false && { enabled: false }) });
   const sync = { podCIDRs: [parseCidr('10.244.1.0/24')!, parseCidr('fd00:10:244:1::/64')!] } as unknown as NodeSync;
   return { dir, procSys, socket, sw, log, step, sync, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
@@ -77,18 +79,19 @@ test('the flows added once, nothing sent on the next sync; redirects off; in pla
   try {
     assert.equal(s.step.notSteered(), 'the flows that steer it through the node are not installed yet');
     await s.step.run(s.sync);
-    assert.equal(s.sw.sent.length, 1);
-    assert.equal(s.sw.flows.size, 5);
+    assert.equal(s.sw.sent.length, 2, 'the pipeline (table 0 goto 1, table 1 NORMAL), then the steering');
+    assert.equal(s.sw.sent[0]!.length, 2);
+    assert.equal(s.sw.flows.size, 7);
     assert.equal(s.step.notSteered(), undefined);
     assert.equal(s.step.describe(), 'same-node pod traffic steered through the node (5 OpenFlow flows on cni0)');
     await s.step.run(s.sync);
-    assert.equal(s.sw.sent.length, 1, 'a sync with nothing to change sends no FLOW_MOD');
+    assert.equal(s.sw.sent.length, 2, 'a sync with nothing to change sends no FLOW_MOD');
     for (const dev of ['all', 'cni0']) assert.equal(fs.readFileSync(path.join(s.procSys, 'net/ipv4/conf', dev, 'send_redirects'), 'utf8'), '0');
     // A new podCIDR: the new flow added, the old one deleted by its exact cookie.
     await s.step.run({ podCIDRs: [parseCidr('10.244.9.0/24')!] } as unknown as NodeSync);
-    assert.equal(s.sw.flows.size, 2);
+    assert.equal(s.sw.flows.size, 4);
     assert.deepEqual(s.sw.sent.at(-1)!.every((m) => m.command === 'delete' && m.cookieMask === 0xffffffffffffffffn), true);
-    assert.equal(await uninstallSteering(path.join(s.dir, 'db.sock'), 'cni0', async () => s.sw.client()), 'removed the same-node steering flows of bridge cni0');
+    assert.equal(await uninstallSteering(path.join(s.dir, 'db.sock'), 'cni0', async () => s.sw.client()), 'removed the same-node steering, anti-spoofing and pipeline flows of bridge cni0');
     assert.equal(s.sw.flows.size, 0);
   } finally {
     s.cleanup();
@@ -104,8 +107,8 @@ test('no bridge yet: nothing to steer (not a failure), and the flows follow the 
     assert.match(s.step.describe()!, /no Open vSwitch bridge cni0 yet/);
     fs.writeFileSync(s.socket, '');
     const deadline = Date.now() + 3000;
-    while (s.sw.flows.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(s.sw.flows.size, 5);
+    while (s.sw.flows.size < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.sw.flows.size, 7);
     assert.equal(s.step.notSteered(), undefined);
   } finally {
     s.step.stop();
@@ -159,8 +162,8 @@ test('ovs-vswitchd restarts: the held connection ends, the flows go back as soon
     assert.equal(s.log.lines.filter((l) => /cannot be reached/.test(l.msg)).length, 1, 'a vswitchd that stays down is logged once');
     s.sw.down = false;
     const deadline = Date.now() + 3000;
-    while (s.sw.flows.size < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(s.sw.flows.size, 5, 'back without a sync');
+    while (s.sw.flows.size < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.sw.flows.size, 7, 'back without a sync (the steering and the pipeline)');
     assert.equal(s.step.notSteered(), undefined);
     assert.match(JSON.stringify(s.log.lines), /lost the OpenFlow connection to the Open vSwitch bridge/);
     s.step.stop();
