@@ -32,7 +32,7 @@ export function cmdCheck(ctx: CommandContext): Promise<void> {
  * The checks of every bridge type; `checkHost` judges the host veth, which is a Linux bridge's
  * port here and an Open vSwitch port's interface in cni/ovs/check.ts.
  */
-export async function checkAttachment(ctx: CommandContext, checkHost: (ctx: CommandContext, link: KernelLink | undefined) => void): Promise<void> {
+export async function checkAttachment(ctx: CommandContext, checkHost: (ctx: CommandContext, link: KernelLink | undefined) => void, options: { nftGuard?: boolean } = {}): Promise<void> {
   const { args, conf, run, kernel } = ctx;
   if (compareVersions(conf.cniVersion, '0.4.0') < 0) {
     throw new CniError(ErrorCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, the config says ${conf.cniVersion}`);
@@ -52,7 +52,8 @@ export async function checkAttachment(ctx: CommandContext, checkHost: (ctx: Comm
     kernel.readNamespace(args.netns, { ipv6 }),
     kernel.getLink(port),
     kernel.readSysctls(sysctls.map((s) => s.key), args.netns),
-    conf.antiSpoofing ? kernel.listGuards() : undefined,
+    // Open vSwitch guards its ports with OpenFlow flows instead (cni/ovs/check.ts checks those).
+    conf.antiSpoofing && options.nftGuard !== false ? kernel.listGuards() : undefined,
   ]);
   checkPodInterface(links, prev, podIfIndex, args.ifname, addresses.map((a) => a.address));
   checkRoutes(routes, prev);

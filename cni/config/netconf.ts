@@ -147,8 +147,9 @@ export function parseNetConf(stdin: string): NetConf {
     isDefaultGateway: f.bool('isDefaultGateway', isGateway),
     hairpinMode: f.bool('hairpinMode', DEFAULTS.hairpinMode),
     // Off in macvlan mode: the table guards bridge ports (macvlan/config.ts refuses it turned on).
-    // Off on OVS too: its frames never pass the bridge family's hooks (ovs/config.ts refuses it on).
-    antiSpoofing: macvlan || ovs ? false : f.bool('antiSpoofing', ANTI_SPOOFING_DEFAULT),
+    // On Open vSwitch it is OpenFlow flows (cni/ovs/guard.ts), on by default but on trunk ports
+    // (ovs/config.ts refuses it on there).
+    antiSpoofing: macvlan ? false : f.bool('antiSpoofing', ovs?.trunks ? false : ANTI_SPOOFING_DEFAULT),
     ...(uplink !== undefined ? { uplink } : {}),
     uplinkTakeover: f.bool('uplinkTakeover', false),
     dataDir: f.string('dataDir', DEFAULTS.dataDir)!,

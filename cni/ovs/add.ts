@@ -1,7 +1,8 @@
 // ADD on an Open vSwitch bridge: [VLAN from the config and namespace] -> database -> address ->
 // plan -> the bridge (made over OVSDB if missing) -> its internal interface's gateway addresses and
 // the veth (rtnetlink, as bridge mode) -> the port (one OVSDB transaction, then ovs-vswitchd's
-// read-back) -> [TX checksum off in the pod, userspace datapath] -> the pod's side -> result.
+// read-back) -> [antiSpoofing: the port's guard flows over OpenFlow, guard.ts] -> [TX checksum off
+// in the pod, userspace datapath] -> the pod's side (its interface up) -> result.
 // Each step that succeeds registers its undo, and a failure runs them in reverse, as bridge
 // mode's ADD does: no port, veth or reserved address is left. The bridge stays (shared).
 import type { Kernel } from '../../lib/kernel/kernel.ts';
@@ -14,6 +15,7 @@ import { requireNetns } from '../netns.ts';
 import { convertResult } from '../result.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, attach, AttachError, ensureBridge, findPort, openDb } from './db.ts';
+import { guardIdentity, installGuard, interfaceOfport, removeGuard, type OpenFlowConnect } from './guard.ts';
 import { removePort, isOwnPort } from './ops.ts';
 import { qosOwnerIds, type Limit } from './qos.ts';
 import { planOvsAdd } from './plan.ts';
@@ -28,6 +30,8 @@ export type ShapeEgress = (netns: string, ifname: string, limit: Limit) => Promi
 export interface OvsDeps {
   txChecksumOff: TxChecksumOff;
   shapeEgress: ShapeEgress;
+  /** The bridge's OpenFlow connection (the anti-spoofing flows); lib/openflow/client.ts by default. */
+  openflow?: OpenFlowConnect;
 }
 
 /** How long ADD waits for ovs-vswitchd to make a new bridge's internal interface. */
@@ -66,6 +70,8 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
     if (stale) log.warn({ port: plan.hostVeth }, 'replacing a port left by an interrupted ADD of this attachment');
     const ingress = ovs.qos?.ingress;
     const qosIds = qosOwnerIds(conf.name, args.containerId, args.ifname);
+    const podAddresses = pod.ips.map((ip) => ({ family: ip.address.family, value: ip.address.address }));
+    const guard = conf.antiSpoofing ? guardIdentity(podAddresses) : undefined;
     let portUuid: string;
     try {
       portUuid = await attach(db, {
@@ -75,6 +81,7 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
         vlan,
         ...(stale ? { stalePort: stale.uuid } : {}),
         ...(ingress ? { ingress } : {}),
+        ...(guard ? { guard } : {}),
       });
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
@@ -82,6 +89,15 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
       throw error.cause;
     }
     undo.push({ what: `remove port ${plan.hostVeth} from ${conf.bridge}`, action: () => db.transact(removePort(portUuid, qosIds)) });
+    if (guard) {
+      // Before the pod's interface comes up (applyPodSide): it never sends unguarded. The undo
+      // first: a batch refused halfway may have left some of the flows.
+      const ofport = await interfaceOfport(db, plan.hostVeth);
+      const guardTarget = { ovsdbSocket: ovs.socket, bridge: conf.bridge, network: conf.name, containerId: args.containerId, ifname: args.ifname };
+      undo.push({ what: `remove the anti-spoofing flows of ${plan.hostVeth}`, action: () => removeGuard(guardTarget, deps.openflow) });
+      const flows = await installGuard(guardTarget, { ofport, mac: guard.mac, addresses: podAddresses }, deps.openflow);
+      log.debug({ port: plan.hostVeth, ofport, flows }, 'anti-spoofing flows installed');
+    }
     if (bridge.datapath === 'netdev') await deps.txChecksumOff(target.netns, target.ifname);
     // The egress limit on the pod's interface: it goes with the veth, whose undo is registered.
     if (ovs.qos?.egress) await deps.shapeEgress(target.netns, target.ifname, ovs.qos.egress);
@@ -89,7 +105,8 @@ export async function ovsAdd(ctx: CommandContext, deps: OvsDeps): Promise<object
     log.info({ ips: addresses, hostVeth: plan.hostVeth, bridge: conf.bridge, ...vlan, ...(ovs.qos ? { qos: ovs.qos } : {}), netns: args.netns }, 'pod attached (Open vSwitch)');
     return convertResult(plan.result, conf.cniVersion);
   } catch (error) {
-    return rollBack(undo, asCniError(error), log);
+    // Awaited: the undos use the database connection, which `finally` closes.
+    return await rollBack(undo, asCniError(error), log);
   } finally {
     db.close();
   }

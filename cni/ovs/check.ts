@@ -2,7 +2,8 @@
 // addresses, routes, sysctls, IPAM: commands/check.ts), then the host side as OVS holds it: the
 // host veth exists and is up, its Port is on the network's bridge with this attachment's
 // external_ids, the VLAN settings are the ones the config gives the pod's namespace now, and on
-// the userspace datapath the pod's TX checksum offload is still off.
+// the userspace datapath the pod's TX checksum offload is still off; with antiSpoofing, every
+// flow of the port's guard is on the bridge (guard.ts).
 import type { KernelLink } from '../../lib/kernel/link.ts';
 import { hostVethName } from '../../lib/names.ts';
 import { checkAttachment, failed } from '../commands/check.ts';
@@ -11,6 +12,9 @@ import { asCniError, findPort, openDb } from './db.ts';
 import { isOwnPort, selectBridge } from './ops.ts';
 import { portVlan } from './vlan.ts';
 import { checkQos, type ReadEgress } from './qos-check.ts';
+import { checkGuard } from './guard.ts';
+import { parseCidr } from '../../lib/cidr.ts';
+import { parsePrevResult } from '../result.ts';
 import { setAtoms, uuidOf } from '../../lib/ovsdb/protocol.ts';
 
 /** Whether TX checksum offload is on for an interface of a namespace; undefined where it cannot be read. */
@@ -23,7 +27,7 @@ export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRe
     const port = hostVethName(args.containerId, args.ifname);
     if (!link) throw failed(`host veth ${port} is missing`);
     if (!link.flags.includes('UP')) throw failed(`host veth ${port} is down`);
-  });
+  }, { nftGuard: false });
   const port = hostVethName(args.containerId, args.ifname);
   const db = await openDb(ovs.socket);
   try {
@@ -40,6 +44,14 @@ export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRe
       throw failed(`port ${port} is ${describe(actual)}, the config makes it ${describe(wanted)}`);
     }
     await checkQos(db, row, ovs.qos, { network: conf.name, containerId: args.containerId, ifname: args.ifname, netns: args.netns }, readEgress);
+    if (conf.antiSpoofing) {
+      const addresses = (parsePrevResult(conf.prevResult)?.ips ?? []).flatMap((ip) => {
+        const cidr = parseCidr(ip.address);
+        return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
+      });
+      const problems = await checkGuard(db, { ovsdbSocket: ovs.socket, bridge: conf.bridge, network: conf.name, containerId: args.containerId, ifname: args.ifname }, port, addresses);
+      if (problems.length) throw failed(problems.join('; '));
+    }
     const [datapath] = setAtoms(bridge!.rows![0]?.datapath_type);
     if (datapath === 'netdev' && readTxChecksum(args.netns, args.ifname) === true) {
       throw failed(`${args.ifname}'s TX checksum offload is on, and TCP through the userspace datapath fails with it (turn it off: ethtool -K ${args.ifname} tx off in the pod)`);

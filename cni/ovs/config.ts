@@ -40,10 +40,11 @@ export function parseOvsConf(f: Fields, raw: Record<string, unknown>): OvsConf {
   const chosen = [vlan !== undefined && '"vlan"', trunks && '"trunk"', vlanByNamespace && '"vlanByNamespace"'].filter(Boolean);
   if (chosen.length > 1) throw invalid(`${chosen.join(' and ')} exclude each other: a port is an access port of one VLAN, of its namespace's, or a trunk`);
   if (defaultVlan !== undefined && !vlanByNamespace) throw invalid('"defaultVlan" is the VLAN of a namespace "vlanByNamespace" does not name: give "vlanByNamespace" too, or use "vlan"');
-  // The anti-spoofing table is a Linux bridge's netfilter hook (nftables' bridge family); frames
-  // that OVS switches never pass through it, so it could guard nothing here.
-  if (raw.antiSpoofing === true || raw.antiSpoofing === 'true') {
-    throw unsupported('antiSpoofing', raw.antiSpoofing, 'the anti-spoofing table filters frames of a Linux bridge (nftables\' bridge family), and Open vSwitch switches the pods\' frames itself, past it: remove the key, or use "bridgeType": "linux"');
+  // Anti-spoofing is OpenFlow flows here (lib/openflow/port-guard.ts), which judge untagged frames
+  // by the addresses bridgeway gave the pod. A trunk's pod sends tagged frames from addresses of
+  // its own choosing on VLANs bridgeway knows nothing of: there is nothing to judge them by.
+  if (trunks && (raw.antiSpoofing === true || raw.antiSpoofing === 'true')) {
+    throw unsupported('antiSpoofing', raw.antiSpoofing, 'a "trunk" port\'s pod sends 802.1Q-tagged frames from addresses bridgeway does not assign, and the anti-spoofing flows drop every tagged frame: remove the key (it is off on trunk ports), or use an access port ("vlan", "vlanByNamespace")');
   }
   if (raw.uplink !== undefined) throw unsupported('uplink', raw.uplink, 'the bridged LAN moves a NIC onto a Linux bridge; with Open vSwitch add the NIC as a port of the bridge yourself (ovs-vsctl add-port)');
   const runtimeConfig = raw.runtimeConfig as Record<string, unknown> | undefined;

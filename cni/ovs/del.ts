@@ -1,5 +1,7 @@
 // DEL on an Open vSwitch bridge: the port (only if its external_ids prove it is this
-// attachment's), the veth, the address; best-effort and idempotent as bridge mode's DEL: every
+// attachment's), its anti-spoofing flows (guard.ts, by cookie: whatever the config says now, a
+// guard must not outlive its port, as OVS may give its ofport to the next), the veth, the address;
+// best-effort and idempotent as bridge mode's DEL: every
 // step runs, errors are reported together. A database that does not answer fails DEL (code 11),
 // so the runtime retries it and the port row is not left behind for good.
 import { hostVethName } from '../../lib/names.ts';
@@ -7,6 +9,7 @@ import { runEveryStep } from '../steps.ts';
 import { ipamFor } from '../ipam/index.ts';
 import type { CommandContext } from '../skel.ts';
 import { asCniError, findPort, openDb } from './db.ts';
+import { removeGuard } from './guard.ts';
 import { removePort, isOwnPort } from './ops.ts';
 import { dropQos, qosOwnerIds } from './qos.ts';
 
@@ -34,6 +37,11 @@ export async function ovsDel(ctx: CommandContext): Promise<void> {
       } finally {
         db.close();
       }
+    }],
+    [`remove the anti-spoofing flows of ${hostVeth}`, async () => {
+      // After the port: while the port is on the bridge, its pod stays guarded.
+      if (done.port === undefined) throw new Error('kept until the port is removed');
+      done.flows = await removeGuard({ ovsdbSocket: conf.ovs!.socket, bridge: conf.bridge, network: conf.name, containerId: args.containerId, ifname: args.ifname });
     }],
     [`delete veth ${hostVeth}`, async () => void (done.veth = (await kernel.deleteLinkIfPresent(hostVeth)) ? 'deleted' : 'already gone')],
     ['release address', async () => {

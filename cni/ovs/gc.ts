@@ -2,14 +2,19 @@
 // longer lists (cni.dev/valid-attachments) go, with their veths and addresses. A port is this
 // network's only by its external_ids (bridgeway-network = the network's name, and the container
 // and ifname it was made for); a port without them (a VM's, an admin's) is never judged, and a
-// veth is deleted only under the name hostVethName() gives that attachment. Keeps going past
-// errors and reports them all.
+// veth is deleted only under the name hostVethName() gives that attachment. Then the bridge's
+// anti-spoofing flows (lib/openflow/guard-sync.ts): every guard whose port is gone (of any network:
+// a guard names no network, only its port's attachment) deleted, a guarded port's missing flows put
+// back. Keeps going past errors and reports them all.
 import { errorMessage } from '../../lib/errors.ts';
 import { attachmentKey, storedAttachments } from '../../ipam/index.ts';
 import { OVS_IDS, hostVethName } from '../../lib/names.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import type { CommandContext } from '../skel.ts';
 import { GcRun } from '../gc-run.ts';
+import fs from 'node:fs';
+import { connectOpenFlow, mgmtSocket } from '../../lib/openflow/client.ts';
+import { syncPortGuards } from '../../lib/openflow/guard-sync.ts';
 import { asCniError, openDb, portRow, type PortRow } from './db.ts';
 import { removePort, selectNetworkPorts } from './ops.ts';
 
@@ -38,6 +43,7 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
   // never free while a veth may still use it); without the list of ports, every one does.
   const keep = new Set<string>();
   let listed = false;
+  let guards: Awaited<ReturnType<typeof syncPortGuards>> | undefined;
   if (db) {
     try {
       const [found] = (await attempt('list this network\'s ports', () => db.transact([selectNetworkPorts(conf.name)]))) ?? [];
@@ -56,6 +62,18 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
         const vethGone = await attempt(`delete veth ${veth}`, async () => (await kernel.deleteLinkIfPresent(veth), true));
         if (!ok || !vethGone) keep.add(attachmentKey({ containerId, ifname }));
       }
+      // No management socket: ovs-vswitchd is not running (or there is no bridge), and holds no flows.
+      const socket = mgmtSocket(conf.ovs!.socket, conf.bridge);
+      if (fs.existsSync(socket)) {
+        await attempt(`reconcile the anti-spoofing flows on ${socket}`, async () => {
+          const client = await connectOpenFlow(socket);
+          try {
+            guards = await syncPortGuards(client, db, conf.bridge);
+          } finally {
+            client.close();
+          }
+        });
+      }
     } finally {
       db.close();
     }
@@ -69,6 +87,6 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
   const dead = listed ? candidates.filter((a) => !keep.has(attachmentKey(a))) : [];
   const released = await gc.release(dead);
   const debris = await gc.sweep();
-  log.info({ removedPorts: removed, released, debris, valid: valid.length }, 'garbage collected (Open vSwitch)');
+  log.info({ removedPorts: removed, released, debris, valid: valid.length, ...(guards ? { guardsRemoved: guards.removed, guardsRestored: guards.installed } : {}) }, 'garbage collected (Open vSwitch)');
   gc.finish();
 }

@@ -96,6 +96,13 @@ export interface AttachSpec {
   stalePort?: string;
   /** The limit of traffic to the pod: a linux-htb QoS on the Port (qos.ts). */
   ingress?: Limit;
+  /** antiSpoofing: what the guard flows allow, kept on the Interface for the agent (guard.ts). */
+  guard?: { mac: string; addresses: readonly string[] };
+}
+
+/** The Interface's own ids: the owner's, and for a guarded port its MAC and addresses (lib/names.ts). */
+export function interfaceIds(owner: PortOwner, guard: AttachSpec['guard']): Record<string, string> {
+  return { ...ownerIds(owner), ...(guard ? { [OVS_IDS.attachedMac]: guard.mac, [OVS_IDS.antispoofIps]: guard.addresses.join(',') } : {}) };
 }
 
 /** The operations of attaching; results[MUTATE_BRIDGE] says whether the bridge was there, results[NEXT_CFG] the cfg to wait for. */
@@ -109,7 +116,7 @@ export function attachPort(spec: AttachSpec): { operations: Operation[]; bridgeM
   const operations: Operation[] = [
     ...(spec.stalePort ? removePort(spec.stalePort, qosIds) : []),
     ...(spec.ingress ? insertIngressQos(spec.ingress, qosIds) : []),
-    { op: 'insert', table: 'Interface', row: { name: spec.port, external_ids: ids }, 'uuid-name': 'iface' },
+    { op: 'insert', table: 'Interface', row: { name: spec.port, external_ids: map(interfaceIds(spec.owner, spec.guard)) }, 'uuid-name': 'iface' },
     { op: 'insert', table: 'Port', row: port, 'uuid-name': 'port' },
     { op: 'mutate', table: 'Bridge', where: [['name', '==', spec.bridge]], mutations: [['ports', 'insert', namedUuid('port')]] },
     { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['next_cfg', '+=', 1]] },
@@ -123,5 +130,5 @@ export function selectCurCfg(): Operation {
 }
 
 export function selectInterface(name: string): Operation {
-  return { op: 'select', table: 'Interface', where: [['name', '==', name]], columns: ['ofport', 'error'] };
+  return { op: 'select', table: 'Interface', where: [['name', '==', name]], columns: ['ofport', 'error', 'external_ids'] };
 }

@@ -11,7 +11,10 @@ import type { NetConf } from '../config/netconf.ts';
 import { planAdd, type AddPlan, type AddTarget, type PodAddressing } from '../plan.ts';
 
 export function planOvsAdd(conf: NetConf, target: AddTarget, pod: PodAddressing): AddPlan {
-  const plan = planAdd({ ...conf, antiSpoofing: false }, target, pod);
+  // With antiSpoofing, bridge mode's plan sets the pod's addr_gen_mode (its link-local address from
+  // its MAC, which the guard flows allow); its nftables elements are dropped below: Open vSwitch
+  // guards the port with OpenFlow flows (cni/ovs/guard.ts) once the port has its ofport.
+  const plan = planAdd(conf, target, pod);
   const hostChanges = plan.hostChanges.flatMap((change): Change[] => {
     if (change.op === 'add-bridge' || change.op === 'set-hairpin' || change.op === 'guard-port') return [];
     if (change.op === 'attach-port') return [{ op: 'set-up', link: change.link }];

@@ -10,14 +10,17 @@ const refused = (extra: Record<string, unknown>, code: number, message: RegExp) 
   assert.throws(() => parse(extra), (error: unknown) => error instanceof CniError && error.code === code && message.test(error.message));
 
 describe('"bridgeType": "ovs" config', () => {
-  test('defaults: a Linux bridge; on OVS the system socket and datapath, anti-spoofing off, no VLAN', () => {
+  test('defaults: a Linux bridge; on OVS the system socket and datapath, anti-spoofing on (off on a trunk), no VLAN', () => {
     const linux = parse({});
     assert.equal(linux.bridgeType, 'linux');
     assert.equal(linux.ovs, undefined);
     assert.equal(linux.antiSpoofing, true);
     const ovs = parse({ bridgeType: 'ovs' });
     assert.deepEqual(ovs.ovs, { socket: '/run/openvswitch/db.sock', datapath: 'system' });
-    assert.equal(ovs.antiSpoofing, false);
+    assert.equal(ovs.antiSpoofing, true, 'OpenFlow guard flows (cni/ovs/guard.ts), on by default as on the Linux bridge');
+    assert.equal(parse({ bridgeType: 'ovs', vlan: 10 }).antiSpoofing, true);
+    assert.equal(parse({ bridgeType: 'ovs', trunk: [10] }).antiSpoofing, false, 'a trunk\'s tagged frames carry addresses bridgeway does not know');
+    assert.equal(parse({ bridgeType: 'ovs', antiSpoofing: false }).antiSpoofing, false);
   });
 
   test('VLAN keys are read', () => {
@@ -39,7 +42,7 @@ describe('"bridgeType": "ovs" config', () => {
     refused({ bridgeType: 'ovs', defaultVlan: 5 }, 7, /"defaultVlan" is the VLAN of a namespace/);
     refused({ bridgeType: 'ovs', vlanByNamespace: { a: 5000 } }, 7, /"vlanByNamespace.a" must be an integer/);
     refused({ bridgeType: 'ovs', ovsdbSocket: 'db.sock' }, 7, /absolute path/);
-    refused({ bridgeType: 'ovs', antiSpoofing: true }, 2, /antiSpoofing.*Open vSwitch switches the pods' frames itself/);
+    refused({ bridgeType: 'ovs', trunk: [10], antiSpoofing: true }, 2, /antiSpoofing.*"trunk" port's pod sends 802.1Q-tagged frames/);
     refused({ bridgeType: 'ovs', uplink: 'eth1' }, 2, /uplink/);
     refused({ bridgeType: 'ovs', mode: 'macvlan', master: 'eth1' }, 7, /macvlan.*has no bridge/);
   });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { attachPort, createBridge, detachPort, isOwnPort, ownerIds, selectNetworkPorts } from '../../../../cni/ovs/ops.ts';
 import { deadPorts } from '../../../../cni/ovs/gc.ts';
 import { OVS_IDS } from '../../../../lib/names.ts';
+import { mapEntries, type Row } from '../../../../lib/ovsdb/protocol.ts';
 
 const owner = { network: 'net', containerId: 'c1', ifname: 'eth0', podNamespace: 'ns', podName: 'p' };
 
@@ -25,6 +26,13 @@ describe('OVSDB transactions of an attachment', () => {
     assert.deepEqual(operations[nextCfg], { op: 'select', table: 'Open_vSwitch', where: [], columns: ['next_cfg'] });
     const trunk = attachPort({ bridge: 'br0', port: 'bw1', owner, vlan: { trunks: [1, 2] } });
     assert.deepEqual((trunk.operations[1] as { row: Record<string, unknown> }).row.trunks, ['set', [1, 2]]);
+  });
+
+  test('a guarded port\'s Interface keeps its MAC and addresses (the agent re-installs its flows from them); the Port does not', () => {
+    const { operations } = attachPort({ bridge: 'br0', port: 'bw1', owner, vlan: {}, guard: { mac: '0a:58:0a:00:00:05', addresses: ['10.0.0.5', 'fd00::5'] } });
+    const iface = mapEntries((operations[0] as { row: Row }).row.external_ids);
+    assert.deepEqual(iface, { ...ownerIds(owner), [OVS_IDS.attachedMac]: '0a:58:0a:00:00:05', [OVS_IDS.antispoofIps]: '10.0.0.5,fd00::5' });
+    assert.deepEqual(mapEntries((operations[1] as { row: Row }).row.external_ids), ownerIds(owner));
   });
 
   test('a stale port of this attachment is dropped in the same transaction, first', () => {
