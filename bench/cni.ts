@@ -134,13 +134,14 @@ async function run(options: Options, lab: Lab): Promise<void> {
     ovsd = made.ovs;
     return made.plugin;
   });
+  const ovsGuardLane = ovsMissing ? undefined : await contender(lab, 'ovsg', options.pods, async (node) => (await onOvs(lab, bridgeway(oursCopy, node, lab.subdir('ovsg')), { guarded: true })).plugin);
   if (ovsMissing) progress(`no OVS round: ${ovsMissing}`);
   const [scratch] = await lab.addNamespaces(['scratch']);
   printHeader({ ours: ours.plugin, oursSource: OURS, ref: ref.plugin, pods: options.pods, concurrency: options.concurrency });
 
   progress('warming up');
   // Also makes the anti-spoofing table in ours' node: the rounds time the steady state.
-  const contenders = [ours, oursOff, ref, ...(base ? [base] : []), ...(ovsLane ? [ovsLane] : [])];
+  const contenders = [ours, oursOff, ref, ...(base ? [base] : []), ...(ovsLane ? [ovsLane] : []), ...(ovsGuardLane ? [ovsGuardLane] : [])];
   await runRounds(contenders.map((c) => firstPods(c, WARMUP_PODS)), 1, 'warm');
   const ovsIdleRate = ovsd && (progress('OVS daemons at rest (5 s)'), await idleCpuRate(ovsd, 5));
   const ovsCpuBefore = ovsd && { cpu: processesCpuMs(ovsd.pids()), at: performance.now() };

@@ -30,7 +30,7 @@ const GUARD = 'recreate the pod (kubectl delete pod): its ADD guards the port wi
 /** `pluginDefault`: what a conflist without the key gets (a parameter so both defaults are tested). */
 export function checkAntispoof({ facts, conflist }: CheckContext, pluginDefault: boolean = ANTI_SPOOFING_DEFAULT): Finding[] {
   // OVS switches the pods' frames past the bridge family's hooks: the plugin neither makes nor fills the table there.
-  if (facts.settings.bridgeType === 'ovs') return [ok('antispoof', TABLE, 'not expected: the pods\' switch is Open vSwitch, whose frames never pass a Linux bridge\'s netfilter hooks (the plugin refuses "antiSpoofing" there)')];
+  if (facts.settings.bridgeType === 'ovs') return [ok('antispoof', TABLE, 'not expected: the pods\' switch is Open vSwitch, whose frames never pass a Linux bridge\'s netfilter hooks (anti-spoofing is OpenFlow flows on the bridge there: ovs-ofctl -O OpenFlow13 dump-flows <bridge> cookie=0x6272776700000000/0xffffffff00000000)')];
   const configured = conflist?.antiSpoofing;
   if (configured === false) return [ok('antispoof', TABLE, 'not expected: off by configuration ("antiSpoofing": false in the conflist)')];
   if (configured === undefined && !pluginDefault) return [ok('antispoof', TABLE, 'not expected: the conflist has no "antiSpoofing" key, and this build\'s plugin does not install the table')];
