@@ -72,6 +72,7 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
         const f = await n0.ovs!.ourFlows(DEFAULT_BRIDGE);
         return f.length === 5 && f;
       }, 10_000, 'five steering flows on node-0\'s bridge');
+      assert.ok(flows.every((f) => f.includes('table=1,')), 'in table 1, behind the anti-spoofing table');
       const flowText = flows.map((f) => f.replace(/^.*(priority=)/, '$1')).sort().join('\n');
       assert.equal(flowText, [
         `priority=40000,ip,nw_src=10.244.1.0/24,nw_dst=10.244.1.0/24 actions=set_field:${mac}->eth_dst,LOCAL`,
@@ -112,8 +113,10 @@ describe('the agent on Open vSwitch (simulated cluster)', { skip }, () => {
       await n0.ovs!.vsctl(['add-port', DEFAULT_BRIDGE, 'vnet0', '--', 'set', 'Interface', 'vnet0', 'external_ids:iface-id=vm1']);
       await cluster.stopAgent(n0);
       const first = await uninstall(cluster, n0);
-      assert.match(first.stdout + first.stderr, /removed the same-node steering flows of bridge cni0/);
+      assert.match(first.stdout + first.stderr, /removed the same-node steering, anti-spoofing and pipeline flows of bridge cni0/);
       assert.deepEqual(await n0.ovs!.ourFlows(DEFAULT_BRIDGE), [], 'the bridge stays for the VM, without our flows');
+      // Nor the pods' guards or the pipeline (cookies "brwg" and "brwp"): OVS's own NORMAL flow switches the VM.
+      assert.deepEqual((await n0.ovs!.ofctl(['dump-flows', DEFAULT_BRIDGE])).split('\n').filter((l) => /cookie=0x627277(67|70)/.test(l)), []);
       assert.match(await n0.ovs!.ofctl(['dump-flows', DEFAULT_BRIDGE]), /priority=0 actions=NORMAL/, 'OVS\'s own flow stays');
       assert.match(first.stdout + first.stderr, /left the Open vSwitch bridge cni0 in place for the ports that are not ours \(vnet0\)/);
       assert.deepEqual(await bridgePorts(n0), ['vnet0'], 'our two pods\' ports are gone, the VM\'s stays');
