@@ -44,7 +44,8 @@ export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRe
       throw failed(`port ${port} is ${describe(actual)}, the config makes it ${describe(wanted)}`);
     }
     await checkQos(db, row, ovs.qos, { network: conf.name, containerId: args.containerId, ifname: args.ifname, netns: args.netns }, readEgress);
-    if (conf.antiSpoofing) {
+    // (A prevResult without addresses gives the guard nothing to compare: bridge mode's checks judge it.)
+    if (conf.antiSpoofing && (parsePrevResult(conf.prevResult)?.ips.length ?? 0) > 0) {
       const addresses = (parsePrevResult(conf.prevResult)?.ips ?? []).flatMap((ip) => {
         const cidr = parseCidr(ip.address);
         return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
