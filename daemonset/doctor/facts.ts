@@ -2,6 +2,8 @@
 // checks (checks/*.ts): a check is a function of these facts, so each is table-tested without a
 // kernel, and the doctor itself cannot change the node.
 import type { ListedTable } from '../../lib/antispoof/nft-json.ts';
+import type { GuardedInterface } from '../../lib/openflow/guard-sync.ts';
+import type { PresentFlow } from '../../lib/openflow/port-guard.ts';
 import type { IpCidr, IpFamily } from '../../lib/cidr.ts';
 import type { InterfaceAddresses } from '../../lib/iproute2/addr.ts';
 import type { KernelRoute } from '../../lib/kernel/route.ts';
@@ -76,8 +78,14 @@ export interface PolicyFacts {
   steering?: SteeringFacts;
 }
 
-/** Our flows on the OVS bridge: the LOCAL port's MAC and the cookies with our prefix; or why they could not be read. */
-export type SteeringFacts = { socket: string } & ({ localMac?: string; cookies: bigint[] } | { error: string });
+/**
+ * Our flows on the OVS bridge: the LOCAL port's MAC and the cookies with our prefix; or why they
+ * could not be read. `guards`: the pods' anti-spoofing flows (lib/openflow/port-guard.ts) and the
+ * guarded ports the database holds, or why those could not be read.
+ */
+export type SteeringFacts = { socket: string } & ({ localMac?: string; cookies: bigint[]; guards?: GuardFacts } | { error: string });
+
+export type GuardFacts = { ports: GuardedInterface[]; present: PresentFlow[] } | { error: string };
 
 /** A network config in macvlan mode (gather-macvlan.ts), its keys as written. */
 export interface MacvlanNetworkFacts {

@@ -39,6 +39,13 @@ describe('doctor on Open vSwitch networks', { skip }, () => {
           const result = await run(['nsenter', `--net=${node.path}`, '--', AGENT, ...args]).catch((e: { stdout: string }) => e);
           return (JSON.parse(result.stdout) as { findings: Finding[] }).findings.filter((f) => f.check === 'ovs');
         };
+        // As the agent's doctor on an OVS node runs: the pods' anti-spoofing flows judged too.
+        const guardFindings = async (): Promise<Finding[]> => {
+          const args = ['doctor', '--json', '--node-name', 'n', '--cluster-cidr', '10.99.0.0/16', '--nodes-file', path.join(node.dir, 'nodes.yaml'), '--cni-conf-dir', confDir, '--cni-bin-dir', node.dir, '--data-dir', path.join(node.dir, 'ipam'),
+            '--bridge-type', 'ovs', '--bridge', BRIDGE, '--ovsdb-socket', ovs.socket];
+          const result = await run(['nsenter', `--net=${node.path}`, '--', AGENT, ...args]).catch((e: { stdout: string }) => e);
+          return (JSON.parse(result.stdout) as { findings: Finding[] }).findings.filter((f) => f.check === 'antispoof');
+        };
         const named = (findings: Finding[], severity: string, pattern: RegExp) => findings.some((f) => f.severity === severity && pattern.test(`${f.object}: ${f.detail}`));
 
         const [blue1, blue2, red1] = await node.podBatch(3);
@@ -51,6 +58,12 @@ describe('doctor on Open vSwitch networks', { skip }, () => {
         assert.ok(named(healthy, 'OK', /ovs-vswitchd .*running \(pid \d+\)/), JSON.stringify(healthy));
         assert.ok(named(healthy, 'OK', /bridge brovs0: datapath netdev/));
         assert.ok(named(healthy, 'OK', /3 pod port\(s\)/));
+        const guards = await guardFindings();
+        assert.ok(named(guards, 'OK', new RegExp(`anti-spoofing flows on ${BRIDGE}: in place for 3 guarded ports`)), JSON.stringify(guards));
+        const ofport = await ovs.vsctl(['get', 'Interface', hostVethName('d1', 'eth0'), 'ofport']);
+        await ovs.ofctl(['--strict', 'del-flows', BRIDGE, `priority=49000,in_port=${ofport}`]);
+        const broken = await guardFindings();
+        assert.ok(named(broken, 'FAIL', new RegExp(`port ${hostVethName('d1', 'eth0')} \\(ofport ${ofport}, .*\\): lacks 1 anti-spoofing flow`)), JSON.stringify(broken));
 
         // A pod's VLAN changed by hand.
         const [v1, v2, v3] = [hostVethName('d1', 'eth0'), hostVethName('d2', 'eth0'), hostVethName('d3', 'eth0')];

@@ -22,6 +22,7 @@ import { ANTI_SPOOFING_DEFAULT, ANTISPOOF_TABLE, HOST_VETH_PREFIX } from '../../
 import { fail, ok, warn, type Finding } from '../finding.ts';
 import type { Reservation } from '../facts.ts';
 import type { CheckContext } from './context.ts';
+import { checkOvsGuards } from './ovs-guard.ts';
 
 const TABLE = `nftables table bridge ${ANTISPOOF_TABLE}`;
 const RECREATE = 'recreate the pod, or restart it: the next ADD adds its elements';
@@ -29,8 +30,12 @@ const GUARD = 'recreate the pod (kubectl delete pod): its ADD guards the port wi
 
 /** `pluginDefault`: what a conflist without the key gets (a parameter so both defaults are tested). */
 export function checkAntispoof({ facts, conflist }: CheckContext, pluginDefault: boolean = ANTI_SPOOFING_DEFAULT): Finding[] {
-  // OVS switches the pods' frames past the bridge family's hooks: the plugin neither makes nor fills the table there.
-  if (facts.settings.bridgeType === 'ovs') return [ok('antispoof', TABLE, 'not expected: the pods\' switch is Open vSwitch, whose frames never pass a Linux bridge\'s netfilter hooks (anti-spoofing is OpenFlow flows on the bridge there: ovs-ofctl -O OpenFlow13 dump-flows <bridge> cookie=0x6272776700000000/0xffffffff00000000)')];
+  // OVS switches the pods' frames past the bridge family's hooks: the plugin neither makes nor fills
+  // the table there; its guard is OpenFlow flows, judged by ovs-guard.ts.
+  if (facts.settings.bridgeType === 'ovs') {
+    return [ok('antispoof', TABLE, 'not expected: the pods\' switch is Open vSwitch, whose frames never pass a Linux bridge\'s netfilter hooks (anti-spoofing is OpenFlow flows on the bridge there)'),
+      ...checkOvsGuards(facts.policy.steering, facts.settings.bridge)];
+  }
   const configured = conflist?.antiSpoofing;
   if (configured === false) return [ok('antispoof', TABLE, 'not expected: off by configuration ("antiSpoofing": false in the conflist)')];
   if (configured === undefined && !pluginDefault) return [ok('antispoof', TABLE, 'not expected: the conflist has no "antiSpoofing" key, and this build\'s plugin does not install the table')];
