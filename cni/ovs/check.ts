@@ -45,11 +45,11 @@ export async function ovsCheck(ctx: CommandContext, readTxChecksum: TxChecksumRe
     }
     await checkQos(db, row, ovs.qos, { network: conf.name, containerId: args.containerId, ifname: args.ifname, netns: args.netns }, readEgress);
     // (A prevResult without addresses gives the guard nothing to compare: bridge mode's checks judge it.)
-    if (conf.antiSpoofing && (parsePrevResult(conf.prevResult)?.ips.length ?? 0) > 0) {
-      const addresses = (parsePrevResult(conf.prevResult)?.ips ?? []).flatMap((ip) => {
-        const cidr = parseCidr(ip.address);
-        return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
-      });
+    const addresses = conf.antiSpoofing ? (parsePrevResult(conf.prevResult)?.ips ?? []).flatMap((ip) => {
+      const cidr = parseCidr(ip.address);
+      return cidr ? [{ family: cidr.family, value: cidr.address }] : [];
+    }) : [];
+    if (addresses.length > 0) {
       const problems = await checkGuard(db, { ovsdbSocket: ovs.socket, bridge: conf.bridge, network: conf.name, containerId: args.containerId, ifname: args.ifname }, port, addresses);
       if (problems.length) throw failed(problems.join('; '));
     }

@@ -13,7 +13,7 @@ import { CniError, ErrorCode } from '../errors.ts';
 import type { CommandContext } from '../skel.ts';
 import { GcRun } from '../gc-run.ts';
 import fs from 'node:fs';
-import { connectOpenFlow, mgmtSocket } from '../../lib/openflow/client.ts';
+import { mgmtSocket, withOpenFlow } from '../../lib/openflow/client.ts';
 import { syncPortGuards } from '../../lib/openflow/guard-sync.ts';
 import { asCniError, openDb, portRow, type PortRow } from './db.ts';
 import { removePort, selectNetworkPorts } from './ops.ts';
@@ -65,14 +65,7 @@ export async function ovsGc(ctx: CommandContext): Promise<void> {
       // No management socket: ovs-vswitchd is not running (or there is no bridge), and holds no flows.
       const socket = mgmtSocket(conf.ovs!.socket, conf.bridge);
       if (fs.existsSync(socket)) {
-        await attempt(`reconcile the anti-spoofing flows on ${socket}`, async () => {
-          const client = await connectOpenFlow(socket);
-          try {
-            guards = await syncPortGuards(client, db, conf.bridge);
-          } finally {
-            client.close();
-          }
-        });
+        await attempt(`reconcile the anti-spoofing flows on ${socket}`, async () => void (guards = await withOpenFlow(socket, (client) => syncPortGuards(client, db, conf.bridge))));
       }
     } finally {
       db.close();

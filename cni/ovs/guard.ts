@@ -10,15 +10,16 @@
 // The switch not answering, or refusing a flow, is code 11 naming the socket: the runtime's retry
 // succeeds once ovs-vswitchd is back.
 import fs from 'node:fs';
-import { formatIp, parseIp, type IpAddress } from '../../lib/cidr.ts';
+import { formatIp, type IpAddress } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { podMac } from '../../lib/mac.ts';
 import { OVS_IDS } from '../../lib/names.ts';
-import { connectOpenFlow, mgmtSocket, OpenFlowUnavailableError, type OpenFlowClient } from '../../lib/openflow/client.ts';
+import { connectOpenFlow, mgmtSocket, OpenFlowUnavailableError, withOpenFlow, type OpenFlowClient } from '../../lib/openflow/client.ts';
+import { parseGuardIps } from '../../lib/openflow/guard-sync.ts';
 import {
   ATTACHMENT_COOKIE_MASK, COOKIE_PREFIX_MASK, deleteGuard, guardCookie, missingGuardFlows, PIPELINE_COOKIE_PREFIX, pipelineFlows, planPortGuard, type GuardedPort,
 } from '../../lib/openflow/port-guard.ts';
-import { mapEntries, optionalInteger } from '../../lib/ovsdb/protocol.ts';
+import { mapEntries, optionalInteger, type Row } from '../../lib/ovsdb/protocol.ts';
 import { CniError, ErrorCode } from '../errors.ts';
 import type { Db } from './db.ts';
 import { selectInterface } from './ops.ts';
@@ -46,25 +47,21 @@ function guardError(socket: string, what: string, error: unknown): CniError {
 }
 
 async function withSwitch<T>(socket: string, what: string, connect: OpenFlowConnect, fn: (client: OpenFlowClient) => Promise<T>): Promise<T> {
-  let client: OpenFlowClient;
   try {
-    client = await connect(socket);
+    return await withOpenFlow(socket, fn, connect);
   } catch (error) {
     throw guardError(socket, what, error);
-  }
-  try {
-    return await fn(client);
-  } catch (error) {
-    throw guardError(socket, what, error);
-  } finally {
-    client.close();
   }
 }
 
 /** The port's ofport once ovs-vswitchd applied it (attach() waited for that). */
 export async function interfaceOfport(db: Db, name: string): Promise<number> {
   const [found] = await db.transact([selectInterface(name)]);
-  const ofport = optionalInteger(found!.rows![0]?.ofport);
+  return ofportOf(found!.rows![0], name);
+}
+
+function ofportOf(row: Row | undefined, name: string): number {
+  const ofport = optionalInteger(row?.ofport);
   if (ofport === undefined || ofport <= 0) throw new CniError(ErrorCode.IoFailure, `ovs-vswitchd gave port ${name} no OpenFlow port number (ofport ${ofport ?? 'unset'}): its anti-spoofing flows cannot name it`);
   return ofport;
 }
@@ -101,12 +98,12 @@ export async function checkGuard(db: Db, target: GuardTarget, port: string, expe
   const row = found!.rows![0];
   const ids = mapEntries(row?.external_ids);
   const identity = guardIdentity(expected);
-  const kept = (ids[OVS_IDS.antispoofIps] ?? '').split(',').filter(Boolean).map((t) => parseIp(t)).filter((a): a is IpAddress => a !== undefined);
+  const kept = parseGuardIps(ids[OVS_IDS.antispoofIps] ?? '') ?? [];
   const same = kept.length === expected.length && expected.every((e) => kept.some((k) => k.family === e.family && k.value === e.value));
   if (ids[OVS_IDS.attachedMac] !== identity.mac || !same) {
     return [`the Interface ${port} does not hold the pod's MAC and addresses for its anti-spoofing flows (external_ids ${OVS_IDS.attachedMac}=${ids[OVS_IDS.attachedMac] ?? 'unset'}, ${OVS_IDS.antispoofIps}=${ids[OVS_IDS.antispoofIps] ?? 'unset'}; the pod has ${identity.mac} and ${identity.addresses.join(',')})`];
   }
-  const ofport = await interfaceOfport(db, port);
+  const ofport = ofportOf(row, port);
   const cookie = attachmentCookie(target);
   const socket = mgmtSocket(target.ovsdbSocket, target.bridge);
   return withSwitch(socket, 'reading the anti-spoofing flows', connect, async (client) => {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { IpCidr } from '../../lib/cidr.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { connectOpenFlow, mgmtSocket, type OpenFlowClient } from '../../lib/openflow/client.ts';
+import { connectOpenFlow, mgmtSocket, withOpenFlow, type OpenFlowClient } from '../../lib/openflow/client.ts';
 import { OFPP } from '../../lib/openflow/protocol.ts';
 import type { SyncStep } from '../loop/step.ts';
 import type { NodeSync } from '../loop/sync.ts';
@@ -76,12 +76,7 @@ export async function removeSteering(client: OpenFlowClient): Promise<void> {
 export async function uninstallSteering(ovsdbSocket: string, bridge: string, connect: OpenFlowConnect = connectOpenFlow): Promise<string> {
   const socket = mgmtSocket(ovsdbSocket, bridge);
   if (!fs.existsSync(socket)) return `no OpenFlow socket ${socket}: no bridge ${bridge}, or ovs-vswitchd is not running (flows do not outlive it)`;
-  const client = await connect(socket);
-  try {
-    await client.flowMods([DELETE_ALL_STEERING, ...DELETE_ALL_GUARDS]);
-  } finally {
-    client.close();
-  }
+  await withOpenFlow(socket, (client) => client.flowMods([DELETE_ALL_STEERING, ...DELETE_ALL_GUARDS]), connect);
   return `removed the same-node steering, anti-spoofing and pipeline flows of bridge ${bridge}`;
 }
 
@@ -169,12 +164,7 @@ export class SteeringSync implements SyncStep<NodeSync, 'ovs-steering'> {
    */
   private async switchedOff(): Promise<void> {
     if (this.offDone || !fs.existsSync(this.socket)) return;
-    const client = await (this.deps.connect ?? connectOpenFlow)(this.socket);
-    try {
-      await removeSteering(client);
-    } finally {
-      client.close();
-    }
+    await withOpenFlow(this.socket, removeSteering, this.deps.connect);
     this.offDone = true;
     this.deps.log.info({ bridge: this.deps.bridge }, 'removed the same-node steering flows from the Open vSwitch bridge (--bridge-type is linux)');
   }

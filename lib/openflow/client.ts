@@ -56,6 +56,16 @@ export async function connectOpenFlow(socketPath: string, options: { timeoutMs?:
   return client;
 }
 
+/** Connects, runs `fn` on the connection and closes it, whatever `fn` does. */
+export async function withOpenFlow<T>(socket: string, fn: (client: OpenFlowClient) => Promise<T>, connect: (socket: string) => Promise<OpenFlowClient> = connectOpenFlow): Promise<T> {
+  const client = await connect(socket);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
 interface Waiter {
   /** Called with each message of this xid; returns true once the request is answered. */
   take: (message: Message) => boolean;
